@@ -1,0 +1,48 @@
+import { defineConfig } from '@playwright/test'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+const PORT = 5178
+const BASE_URL = `http://127.0.0.1:${PORT}`
+
+// A fresh, empty data folder per run so tests never see a previous run's media.
+// Playwright loads this file in the runner and again in each worker; the env var
+// (inherited by workers) keeps them all on the one folder.
+process.env.E2E_TMP_DIR ??= fs.mkdtempSync(path.join(os.tmpdir(), 'oip-e2e-'))
+const tmp = process.env.E2E_TMP_DIR
+
+export default defineConfig({
+  testDir: 'test/e2e',
+  // Only *.spec.ts: *.test.ts files belong to Node's runner (scripts/test.mjs).
+  testMatch: '**/*.spec.ts',
+  workers: 1,
+  retries: 0,
+  timeout: 60_000,
+  reporter: 'list',
+  use: {
+    baseURL: BASE_URL,
+    headless: true,
+    launchOptions: {
+      // No browser downloads here: scripts/test.mjs finds the system Chromium and passes it in.
+      executablePath: process.env.CHROMIUM_PATH,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync']
+    }
+  },
+  webServer: {
+    // The server serves the built web app from dist/web, so build it first.
+    command: 'npx vite build && node --import tsx server/main.ts',
+    url: `${BASE_URL}/healthz`,
+    reuseExistingServer: false,
+    timeout: 120_000,
+    env: {
+      PORT: String(PORT),
+      HOST: '127.0.0.1',
+      PUBLIC_URL: BASE_URL,
+      MEDIA_DIR: path.join(tmp, 'media'),
+      DATA_DIR: path.join(tmp, 'data'),
+      TORRENT_PORT: '0'
+    }
+  }
+})

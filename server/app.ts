@@ -1,0 +1,56 @@
+/** The Hono app: routes and error mapping, no listening (main.ts does that). */
+import { randomUUID } from 'node:crypto'
+import type { HttpBindings } from '@hono/node-server'
+import { serveStatic } from '@hono/node-server/serve-static'
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
+import { Hono } from 'hono'
+import { AppError } from '../shared/errors.ts'
+import type { Logger } from './logger.ts'
+import type { MediaService } from './media/mediaService.ts'
+import { mediaRoutes } from './routes/media.ts'
+import type { MediaSeeder } from './seeder/mediaSeeder.ts'
+import type { BlobStore } from './storage/blobStore.ts'
+import { ANNOUNCE_PATH, type EmbeddedTracker } from './tracker/embeddedTracker.ts'
+
+/** On Node the raw request/response are in c.env; under app.request() c.env is empty. */
+export type AppEnv = { Bindings: Partial<HttpBindings> }
+
+export interface AppDeps {
+  media: MediaService
+  store: BlobStore
+  seeder: MediaSeeder
+  tracker: EmbeddedTracker
+  webDir: string
+  log: Logger
+}
+
+export function createApp (deps: AppDeps): Hono<AppEnv> {
+  const { log } = deps
+  const app = new Hono<AppEnv>()
+
+  app.onError((err, c) => {
+    if (err instanceof AppError) return c.json({ error: { code: err.code, message: err.message } }, err.status as 400)
+    const requestId = randomUUID()
+    log.error({ requestId, method: c.req.method, path: c.req.path, err: err.message, stack: err.stack }, 'unhandled error')
+    return c.json({ error: { code: 'internal', message: `Something went wrong on the server. Try again; if it keeps failing, give the operator this id: ${requestId}.` } }, 500)
+  })
+
+  app.get('/healthz', c => c.json({ ok: true }))
+
+  app.route('/api/media', mediaRoutes(deps.media, deps.store))
+  app.get('/api/seeder/stats', c => c.json(deps.seeder.getStats()))
+  app.all('/api/*', c => c.json({ error: { code: 'not_found', message: `No API route ${c.req.method} ${c.req.path}. See the README for the HTTP API.` } }, 404))
+
+  app.get(ANNOUNCE_PATH, c => {
+    const { incoming, outgoing } = c.env
+    if (!incoming || !outgoing) return c.json({ error: { code: 'not_supported', message: 'The tracker needs a real HTTP server.' } }, 501)
+    deps.tracker.handleHttp(incoming, outgoing)
+    return RESPONSE_ALREADY_SENT
+  })
+
+  // The web app: files from the build, index.html for every other path (client-side routes).
+  const root = deps.webDir
+  app.use('/*', serveStatic({ root }))
+  app.get('*', serveStatic({ root, path: 'index.html' }))
+  return app
+}

@@ -1,0 +1,66 @@
+/** Every setting, read from the environment once and validated here; passed down from main.ts. */
+import path from 'node:path'
+
+export interface Config {
+  host: string
+  port: number
+  /** The URL people and peers reach this server at; torrents and magnets name it. */
+  publicUrl: string
+  mediaDir: string
+  dataDir: string
+  webDir: string
+  maxUploadBytes: number
+  /** Extra trackers announced beside the embedded one (WEBTORRENT_TRACKERS, comma list). */
+  extraTrackers: string[]
+  /** TCP port for BitTorrent peers; 0 picks a free one. */
+  torrentPort: number
+  logLevel: string
+}
+
+type Env = Record<string, string | undefined>
+
+function integer (env: Env, name: string, fallback: number, min: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new Error(`${name} must be a whole number ≥ ${min}, got "${raw}"`)
+  }
+  return value
+}
+
+function url (name: string, raw: string, protocols: string[]): string {
+  let parsed: URL
+  try {
+    parsed = new URL(raw)
+  } catch {
+    throw new Error(`${name} must be a URL, got "${raw}"`)
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new Error(`${name} must use ${protocols.join(' or ')}, got "${raw}"`)
+  }
+  return raw.replace(/\/+$/, '')
+}
+
+export function loadConfig (env: Env = process.env): Config {
+  const port = integer(env, 'PORT', 3000, 0)
+  const host = env.HOST || '127.0.0.1'
+  const dataDir = path.resolve(env.DATA_DIR || './data')
+  const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host
+  return {
+    host,
+    port,
+    publicUrl: url('PUBLIC_URL', env.PUBLIC_URL || `http://${shownHost}:${port}`, ['http:', 'https:']),
+    mediaDir: path.resolve(env.MEDIA_DIR || path.join(dataDir, 'media')),
+    dataDir,
+    webDir: path.resolve(env.WEB_DIR || './dist/web'),
+    maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 10 * 1024 ** 3, 1),
+    extraTrackers: (env.WEBTORRENT_TRACKERS ?? '')
+      .split(',')
+      .map(s => s.trim())
+      .filter(Boolean)
+      .map(t => url('WEBTORRENT_TRACKERS', t, ['ws:', 'wss:', 'http:', 'https:', 'udp:'])),
+    torrentPort: integer(env, 'TORRENT_PORT', 6881, 0),
+    logLevel: env.LOG_LEVEL || 'info'
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * What the server knows about each stored blob: its manifest and its .torrent, read from the
+ * blob store and repaired when damaged (a lost manifest is rebuilt from the torrent, a lost
+ * torrent from the bytes), plus the trackers and web seed this server advertises for it.
+ */
+import bencode from 'bencode'
+import { AppError } from '../../shared/errors.ts'
+import { isMediaId, type MediaManifest } from '../../shared/media.ts'
+import { buildTorrent, infoHashOf, magnetURI, withTransport, type TorrentTransport } from '../../shared/torrent.ts'
+import type { Logger } from '../logger.ts'
+import type { BlobStore } from '../storage/blobStore.ts'
+import { hashPieces } from '../upload/contentHasher.ts'
+import { sha1 } from '../upload/nodeHashers.ts'
+
+export interface CatalogOptions {
+  store: BlobStore
+  publicUrl: string
+  extraTrackers: string[]
+  log: Logger
+}
+
+interface DecodedInfo {
+  name: Uint8Array
+  length: number
+  'piece length': number
+  pieces: Uint8Array
+}
+
+const decoder = new TextDecoder()
+
+export class Catalog {
+  readonly store: BlobStore
+  private readonly publicUrl: string
+  private readonly trackers: string[]
+  private readonly log: Logger
+
+  constructor (opts: CatalogOptions) {
+    this.store = opts.store
+    this.publicUrl = opts.publicUrl
+    const ws = opts.publicUrl.replace(/^http/, 'ws')
+    // Browsers use the ws tracker, other clients the http one; extra trackers after ours.
+    this.trackers = [...new Set([`${ws}/announce`, `${opts.publicUrl}/announce`, ...opts.extraTrackers])]
+    this.log = opts.log
+  }
+
+  get announce (): string[] {
+    return this.trackers
+  }
+
+  httpUrl (mediaId: string): string {
+    return `${this.publicUrl}/api/media/${mediaId}`
+  }
+
+  torrentUrl (mediaId: string): string {
+    return `${this.publicUrl}/api/media/${mediaId}/torrent`
+  }
+
+  /** Trackers plus this server as a BEP 19 web seed, so any client can fall back to HTTP. */
+  transport (mediaId: string): TorrentTransport {
+    return { announce: this.trackers, urlList: [this.httpUrl(mediaId)] }
+  }
+
+  /** The magnet link with today's trackers and web seed. */
+  magnet (manifest: MediaManifest): string {
+    return magnetURI(manifest.infoHash, manifest.originalName, this.transport(manifest.mediaId))
+  }
+
+  async exists (mediaId: string): Promise<boolean> {
+    return isMediaId(mediaId) && await this.store.has(mediaId)
+  }
+
+  async manifest (mediaId: string): Promise<MediaManifest> {
+    const raw = await this.store.readManifest(mediaId).catch(err => err as Error)
+    if (!(raw instanceof Error) && isManifest(raw, mediaId)) return raw
+    if (!await this.store.has(mediaId)) throw new AppError(404, 'not_found', 'No media with this id.')
+    this.log.warn({ mediaId, reason: raw instanceof Error ? raw.message : 'invalid fields' }, 'manifest damaged; rebuilding it from the stored torrent')
+    const info = this.decodeInfo(await this.torrent(mediaId))
+    const { size } = (await this.store.stat(mediaId))!
+    const name = decoder.decode(info.name)
+    const infoHash = infoHashOf(info as unknown as Record<string, unknown>, sha1)
+    const manifest: MediaManifest = {
+      mediaId,
+      originalName: name,
+      mimeType: 'application/octet-stream',
+      fileSize: size,
+      infoHash,
+      magnetURI: magnetURI(infoHash, name, this.transport(mediaId)),
+      pieceLength: info['piece length'],
+      createdAt: new Date().toISOString()
+    }
+    await this.store.writeManifest(manifest)
+    return manifest
+  }
+
+  /** The stored .torrent: the resume source, never re-hashed unless it is lost or damaged. */
+  async torrent (mediaId: string): Promise<Uint8Array> {
+    const stat = await this.store.stat(mediaId)
+    if (!stat) throw new AppError(404, 'not_found', 'No media with this id.')
+    const raw = await this.store.readTorrent(mediaId).catch(err => err as Error)
+    if (!(raw instanceof Error)) {
+      try {
+        if (this.decodeInfo(raw).length === stat.size) return raw
+      } catch {}
+    }
+    this.log.warn({ mediaId }, 'torrent missing or damaged; rebuilding it from the stored bytes (one read of the file)')
+    const manifest = await this.store.readManifest(mediaId).catch(() => undefined)
+    const name = manifest?.originalName ?? 'file'
+    const pieces = await hashPieces(this.store.createReadStream(mediaId), stat.size)
+    const { torrentFile } = buildTorrent({ name, length: stat.size, ...pieces }, this.transport(mediaId), sha1)
+    await this.store.writeTorrent(mediaId, torrentFile)
+    return torrentFile
+  }
+
+  /** The .torrent as handed out: the stored info dict with today's trackers and web seed. */
+  async servedTorrent (mediaId: string): Promise<Uint8Array> {
+    return withTransport(await this.torrent(mediaId), this.transport(mediaId))
+  }
+
+  private decodeInfo (torrentFile: Uint8Array): DecodedInfo {
+    const decoded = bencode.decode(torrentFile) as { info?: DecodedInfo }
+    const info = decoded.info
+    if (!info || typeof info.length !== 'number' || !(info.pieces instanceof Uint8Array) || !(info.name instanceof Uint8Array)) {
+      throw new Error('not a single-file torrent')
+    }
+    return info
+  }
+}
+
+function isManifest (m: unknown, mediaId: string): m is MediaManifest {
+  const o = m as MediaManifest
+  return o != null && o.mediaId === mediaId && typeof o.infoHash === 'string' && /^[0-9a-f]{40}$/.test(o.infoHash) &&
+    typeof o.fileSize === 'number' && typeof o.originalName === 'string' && typeof o.mimeType === 'string'
+}

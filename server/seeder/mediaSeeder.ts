@@ -1,0 +1,241 @@
+/**
+ * The seed's MediaSeeder: one WebTorrent client that seeds every stored file over TCP (any
+ * BitTorrent client) and WebRTC (browsers), and resumes after a restart from the stored
+ * .torrent files without hashing a piece again.
+ */
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import WebTorrent, { type Torrent } from 'webtorrent'
+import type { SeedInfo, SeederStats } from '../../shared/media.ts'
+import { ReadOnlyChunkStore } from '../../shared/readOnlyChunkStore.ts'
+import { withTransport } from '../../shared/torrent.ts'
+import type { Logger } from '../logger.ts'
+import type { Catalog } from '../media/catalog.ts'
+import { fileByteSource } from '../storage/fileByteSource.ts'
+import { replaceFile } from '../storage/fsBlobStore.ts'
+
+export interface MediaSeederOptions {
+  catalog: Catalog
+  /** MEDIA_DIR/seeder.json */
+  stateFile: string
+  torrentPort: number
+  log: Logger
+  /** ICE servers for WebRTC peers; none are needed on a LAN or for a server with a public address. */
+  rtcConfig?: RTCConfiguration
+  /** Which stored blobs to seed when seeder.json has to be rebuilt from the folders. */
+  isSeedable?: (mediaId: string) => Promise<boolean>
+}
+
+interface SeedingState {
+  version: 1
+  seeding: SeedInfo[]
+}
+
+export interface TorrentStatus {
+  seeding: boolean
+  peers: number
+  uploaded: number
+}
+
+export class MediaSeeder {
+  private readonly opts: MediaSeederOptions
+  private client: WebTorrent | undefined
+  private readonly seeding = new Map<string, SeedInfo>()
+  private readonly torrents = new Map<string, Torrent>()
+  private saving: Promise<void> = Promise.resolve()
+
+  constructor (opts: MediaSeederOptions) {
+    this.opts = opts
+  }
+
+  get torrentPort (): number {
+    return this.client?.torrentPort ?? 0
+  }
+
+  /** Start the client, then resume everything in seeder.json. false when it could not start. */
+  async initialize (): Promise<boolean> {
+    const { log } = this.opts
+    try {
+      const client = new WebTorrent({
+        torrentPort: this.opts.torrentPort,
+        // Our own tracker finds peers; DHT and LSD would leak infoHashes and need the internet.
+        dht: false,
+        lsd: false,
+        utp: false,
+        natUpnp: false,
+        natPmp: false,
+        tracker: { rtcConfig: this.opts.rtcConfig ?? { iceServers: [] } }
+      })
+      client.on('error', (err: Error) => log.error({ err: err.message }, 'webtorrent client error'))
+      this.client = client
+      await new Promise<void>((resolve, reject) => {
+        if (client.listening) return resolve()
+        client.once('listening', resolve)
+        client.once('error', reject)
+      })
+      log.info({ mediaDir: path.dirname(this.opts.stateFile), trackers: this.opts.catalog.announce, torrentPort: client.torrentPort }, 'MediaSeeder initialized')
+      const state = await this.loadSeedingState()
+      for (const info of state) this.seeding.set(info.mediaId, info)
+      const { resumed, failed } = await this.resumeSeeding()
+      log.info({ resumed, failed }, `resumed seeding: ${resumed} files, ${failed} failed`)
+      return true
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'MediaSeeder failed to start; serving goes on without P2P')
+      return false
+    }
+  }
+
+  /** Seed a stored blob. `filePath` must be where the store keeps it (no seeding of other paths). */
+  async seedFile (filePath: string, mediaId: string): Promise<SeedInfo> {
+    const { catalog } = this.opts
+    const stored = catalog.store.originalPath(mediaId)
+    if (path.resolve(filePath) !== stored) throw new Error(`seedFile: ${filePath} is not the stored file of ${mediaId}`)
+    const info = await this.addTorrent(mediaId)
+    this.seeding.set(mediaId, info)
+    await this.saveSeedingState()
+    return info
+  }
+
+  getSeedingInfo (mediaId: string): SeedInfo | undefined {
+    return this.seeding.get(mediaId)
+  }
+
+  getAllSeeding (): SeedInfo[] {
+    return [...this.seeding.values()]
+  }
+
+  getStats (): SeederStats {
+    let totalUploaded = 0
+    let totalDownloaded = 0
+    let peers = 0
+    for (const t of this.torrents.values()) {
+      totalUploaded += t.uploaded
+      totalDownloaded += t.downloaded
+      peers += t.numPeers
+    }
+    return { seedingCount: this.seeding.size, activeTorrents: this.torrents.size, totalUploaded, totalDownloaded, peers }
+  }
+
+  /** Live status of one file, for /api/media/:id/info. */
+  status (mediaId: string): TorrentStatus {
+    const t = this.torrents.get(mediaId)
+    return { seeding: t !== undefined, peers: t?.numPeers ?? 0, uploaded: t?.uploaded ?? 0 }
+  }
+
+  isSeeding (infoHash: string): boolean {
+    for (const info of this.seeding.values()) if (info.infoHash === infoHash) return true
+    return false
+  }
+
+  /** seeder.json, or — when it is missing or damaged — the state rebuilt from the media folders. */
+  async loadSeedingState (): Promise<SeedInfo[]> {
+    const { log } = this.opts
+    let text: string
+    try {
+      text = await fs.readFile(this.opts.stateFile, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ err: (err as Error).message }, 'seeder.json unreadable')
+      return await this.rebuildState('seeder.json is missing')
+    }
+    try {
+      const state = JSON.parse(text) as SeedingState
+      if (state.version !== 1 || !Array.isArray(state.seeding)) throw new Error('unknown format')
+      return state.seeding.filter(s => typeof s?.mediaId === 'string')
+    } catch (err) {
+      return await this.rebuildState(`seeder.json is damaged (${(err as Error).message})`)
+    }
+  }
+
+  private async rebuildState (reason: string): Promise<SeedInfo[]> {
+    const { log, catalog, isSeedable } = this.opts
+    const rebuilt: SeedInfo[] = []
+    for await (const mediaId of catalog.store.list()) {
+      if (isSeedable && !await isSeedable(mediaId)) continue
+      try {
+        const m = await catalog.manifest(mediaId)
+        rebuilt.push({ mediaId, infoHash: m.infoHash, magnetURI: m.magnetURI, filePath: catalog.store.originalPath(mediaId), createdAt: m.createdAt, fileSize: m.fileSize })
+      } catch (err) {
+        log.warn({ mediaId, err: (err as Error).message }, 'skipping a media folder that cannot be read')
+      }
+    }
+    log.warn({ files: rebuilt.length }, `${reason}; rebuilt seeding state from the media folders`)
+    return rebuilt
+  }
+
+  /** Write seeder.json atomically (temp file, fsync, rename); writes are queued, never interleaved. */
+  async saveSeedingState (): Promise<void> {
+    const write = async (): Promise<void> => {
+      const state: SeedingState = { version: 1, seeding: this.getAllSeeding() }
+      await replaceFile(this.opts.stateFile, JSON.stringify(state, null, 2))
+    }
+    this.saving = this.saving.then(write, write)
+    await this.saving
+  }
+
+  /** Add every file in the state to the client from its stored .torrent (no piece is re-hashed). */
+  async resumeSeeding (): Promise<{ resumed: number, failed: number }> {
+    let resumed = 0
+    let failed = 0
+    for (const mediaId of [...this.seeding.keys()]) {
+      try {
+        this.seeding.set(mediaId, await this.addTorrent(mediaId))
+        resumed++
+      } catch (err) {
+        failed++
+        this.seeding.delete(mediaId)
+        this.opts.log.warn({ mediaId, err: (err as Error).message }, 'could not resume seeding')
+      }
+    }
+    await this.saveSeedingState()
+    return { resumed, failed }
+  }
+
+  async stopSeeding (mediaId: string): Promise<void> {
+    const t = this.torrents.get(mediaId)
+    this.torrents.delete(mediaId)
+    const had = this.seeding.delete(mediaId)
+    if (t) await new Promise<void>(resolve => t.destroy({ destroyStore: false }, () => resolve()))
+    if (had) await this.saveSeedingState()
+  }
+
+  async close (): Promise<void> {
+    const client = this.client
+    this.client = undefined
+    this.torrents.clear()
+    await this.saving.catch(() => {})
+    if (client) await new Promise<void>(resolve => client.destroy(() => resolve()))
+  }
+
+  private async addTorrent (mediaId: string): Promise<SeedInfo> {
+    const { catalog, log } = this.opts
+    const client = this.client
+    if (!client) throw new Error('MediaSeeder is not initialized')
+    const manifest = await catalog.manifest(mediaId)
+    const existing = this.torrents.get(mediaId)
+    if (!existing) {
+      const file = catalog.store.originalPath(mediaId)
+      // The server is its own web seed; announcing it to itself would only make noise.
+      const torrentFile = withTransport(await catalog.torrent(mediaId), { announce: catalog.announce, urlList: [] })
+      const torrent = await new Promise<Torrent>((resolve, reject) => {
+        const t = client.add(torrentFile, {
+          path: path.dirname(file),
+          store: ReadOnlyChunkStore.over(fileByteSource(file)),
+          skipVerify: true
+        })
+        t.once('ready', () => resolve(t))
+        t.once('error', reject)
+      })
+      torrent.on('error', (err: Error) => log.error({ mediaId, err: err.message }, 'torrent error'))
+      torrent.on('warning', (err: Error) => log.debug({ mediaId, err: err.message }, 'torrent warning'))
+      this.torrents.set(mediaId, torrent)
+    }
+    return {
+      mediaId,
+      infoHash: manifest.infoHash,
+      magnetURI: catalog.magnet(manifest),
+      filePath: catalog.store.originalPath(mediaId),
+      createdAt: manifest.createdAt,
+      fileSize: manifest.fileSize
+    }
+  }
+}

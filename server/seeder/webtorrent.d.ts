@@ -1,0 +1,69 @@
+// The part of WebTorrent 3's API the seeder uses (the package ships no types).
+declare module 'webtorrent' {
+  import type { EventEmitter } from 'node:events'
+
+  export interface Wire extends EventEmitter {
+    type: 'tcpIncoming' | 'tcpOutgoing' | 'utpIncoming' | 'utpOutgoing' | 'webrtc' | 'webSeed'
+    remoteAddress?: string
+    uploaded: number
+    downloaded: number
+  }
+
+  export interface TorrentFile { name: string, length: number, path: string }
+
+  export interface Torrent extends EventEmitter {
+    infoHash: string
+    magnetURI: string
+    name: string
+    length: number
+    ready: boolean
+    done: boolean
+    progress: number
+    uploaded: number
+    downloaded: number
+    numPeers: number
+    wires: Wire[]
+    files: TorrentFile[]
+    torrentFile: Uint8Array
+    destroy (opts?: { destroyStore?: boolean }, cb?: (err?: Error | null) => void): void
+    addWebSeed (url: string): void
+  }
+
+  export interface TorrentOptions {
+    announce?: string[]
+    path?: string
+    store?: unknown
+    skipVerify?: boolean
+    private?: boolean
+    destroyStoreOnDestroy?: boolean
+  }
+
+  export interface Options {
+    torrentPort?: number
+    dht?: boolean | object
+    lsd?: boolean
+    utp?: boolean
+    natUpnp?: boolean
+    natPmp?: boolean
+    webSeeds?: boolean
+    tracker?: false | { rtcConfig?: RTCConfiguration, announce?: string[], wrtc?: unknown }
+    uploadLimit?: number
+    downloadLimit?: number
+  }
+
+  export default class WebTorrent extends EventEmitter {
+    constructor (opts?: Options)
+    torrents: Torrent[]
+    torrentPort: number
+    listening: boolean
+    uploadSpeed: number
+    downloadSpeed: number
+    add (torrentId: string | Uint8Array | object, opts?: TorrentOptions, onTorrent?: (t: Torrent) => void): Torrent
+    seed (input: unknown, opts?: TorrentOptions, onSeed?: (t: Torrent) => void): Torrent
+    get (torrentId: string | Uint8Array): Promise<Torrent | null>
+    remove (torrentId: string | Torrent, opts?: { destroyStore?: boolean }, cb?: (err?: Error | null) => void): Promise<void>
+    destroy (cb?: (err?: Error | null) => void): void
+    throttleUpload (rate: number): void
+    throttleDownload (rate: number): void
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Wires the parts together and listens: blob store, records, seeder, tracker, HTTP, all on one
+ * port. Used by main.ts and by the tests, which start real servers on loopback.
+ */
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import { serve, type ServerType } from '@hono/node-server'
+import { AccessPolicy } from './access/accessPolicy.ts'
+import { createApp } from './app.ts'
+import type { Config } from './config.ts'
+import type { Logger } from './logger.ts'
+import { Catalog } from './media/catalog.ts'
+import { MediaService } from './media/mediaService.ts'
+import { SqliteRecordRepository } from './records/sqliteRecordRepository.ts'
+import { MediaSeeder } from './seeder/mediaSeeder.ts'
+import type { BlobStore } from './storage/blobStore.ts'
+import { FsBlobStore } from './storage/fsBlobStore.ts'
+import { EmbeddedTracker } from './tracker/embeddedTracker.ts'
+
+export interface RunningServer {
+  url: string
+  config: Config
+  seeder: MediaSeeder
+  store: BlobStore
+  close (): Promise<void>
+}
+
+export interface StartOptions {
+  log: Logger
+  /** Swap the blob store (tests inject faults through this). */
+  store?: BlobStore
+}
+
+function listen (config: Config, fetch: Parameters<typeof serve>[0]['fetch']): Promise<ServerType> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, hostname: config.host, port: config.port }, () => resolve(server))
+    server.once('error', reject)
+  })
+}
+
+export async function startServer (config: Config, opts: StartOptions): Promise<RunningServer> {
+  const { log } = opts
+  const store = opts.store ?? new FsBlobStore(config.mediaDir)
+  const { sweptIncoming } = await store.init()
+  if (sweptIncoming > 0) log.warn({ sweptIncoming }, 'removed uploads left unfinished by the last run')
+
+  const records = new SqliteRecordRepository(path.join(config.dataDir, 'db.sqlite'))
+  const access = new AccessPolicy(records)
+
+  // The HTTP server (and so the tracker) must be up before the seeder announces, and the
+  // public URL is known only once the port is (PORT=0 picks one).
+  let app: ReturnType<typeof createApp> | undefined
+  const http = await listen(config, (req, env) => app ? app.fetch(req, env) : new Response('starting', { status: 503 }))
+  const port = (http.address() as AddressInfo).port
+  const publicUrl = config.publicUrl.endsWith(':0') ? config.publicUrl.replace(/:0$/, `:${port}`) : config.publicUrl
+  const resolved: Config = { ...config, port, publicUrl }
+
+  const catalog = new Catalog({ store, publicUrl, extraTrackers: config.extraTrackers, log })
+  const seeder = new MediaSeeder({
+    catalog,
+    stateFile: path.join(config.mediaDir, 'seeder.json'),
+    torrentPort: config.torrentPort,
+    log,
+    isSeedable: async id => access.isPublic(id)
+  })
+  const tracker = new EmbeddedTracker({ allow: async infoHash => seeder.isSeeding(infoHash), log })
+  http.on('upgrade', (req, socket, head) => {
+    if (!tracker.handleUpgrade(req, socket, head)) socket.destroy()
+  })
+  const media = new MediaService({ catalog, records, access, seeder, maxUploadBytes: config.maxUploadBytes, log })
+  app = createApp({ media, store, seeder, tracker, webDir: config.webDir, log })
+  await seeder.initialize()
+
+  return {
+    url: publicUrl,
+    config: resolved,
+    seeder,
+    store,
+    async close () {
+      await new Promise<void>(resolve => {
+        http.close(() => resolve())
+        // Keep-alive and tracker sockets would hold close() open.
+        ;(http as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
+      })
+      await tracker.close()
+      await seeder.close()
+      records.close()
+    }
+  }
+}

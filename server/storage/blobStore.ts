@@ -1,0 +1,38 @@
+/**
+ * Where blobs live. The filesystem store is the embedded default; an object store can take
+ * its place behind this interface (see DESIGN.md "Scale path").
+ */
+import type { Readable, Writable } from 'node:stream'
+import type { MediaManifest } from '../../shared/media.ts'
+
+/** An upload in flight: bytes go to `writable`, then exactly one of commit/abort. */
+export interface PendingBlob {
+  readonly writable: Writable
+  /** The staged bytes, once written (for a second pass when the piece length was not known). */
+  read (): Readable
+  /** Make the blob visible under its id, all or nothing. 'existed' when it was already stored. */
+  commit (manifest: MediaManifest, torrentFile: Uint8Array): Promise<'created' | 'existed'>
+  abort (): Promise<void>
+}
+
+export interface BlobStat {
+  size: number
+}
+
+export interface BlobStore {
+  /** Create folders, remove uploads left in flight by a crash. */
+  init (): Promise<{ sweptIncoming: number }>
+  begin (): Promise<PendingBlob>
+  has (mediaId: string): Promise<boolean>
+  stat (mediaId: string): Promise<BlobStat | undefined>
+  readManifest (mediaId: string): Promise<MediaManifest>
+  writeManifest (manifest: MediaManifest): Promise<void>
+  readTorrent (mediaId: string): Promise<Uint8Array>
+  writeTorrent (mediaId: string, torrentFile: Uint8Array): Promise<void>
+  /** Bytes start..end inclusive. */
+  createReadStream (mediaId: string, range?: { start: number, end: number }): Readable
+  /** The local path of the bytes, for the seeder's chunk store. */
+  originalPath (mediaId: string): string
+  list (): AsyncIterable<string>
+  remove (mediaId: string): Promise<void>
+}

@@ -1,0 +1,189 @@
+/**
+ * Blobs on the local filesystem, in the seed's layout:
+ *   MEDIA_DIR/<mediaId>/{original, manifest.json, torrent}, MEDIA_DIR/.incoming/ for uploads in flight.
+ * Publish is one directory rename: a crash leaves either nothing or the complete folder.
+ */
+import { randomBytes } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { finished } from 'node:stream/promises'
+import { AppError } from '../../shared/errors.ts'
+import { isMediaId, type MediaManifest } from '../../shared/media.ts'
+import type { BlobStat, BlobStore, PendingBlob } from './blobStore.ts'
+
+const INCOMING = '.incoming'
+
+/** Write a file and flush it to disk before it is renamed into view. */
+async function writeDurable (file: string, data: Uint8Array | string): Promise<void> {
+  const handle = await fs.open(file, 'w', 0o644)
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+async function fsyncDir (dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Replace a file atomically: temp file, fsync, rename, fsync the folder. */
+export async function replaceFile (file: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`
+  try {
+    await writeDurable(tmp, data)
+    await fs.rename(tmp, file)
+  } catch (err) {
+    await fs.rm(tmp, { force: true })
+    throw err
+  }
+  await fsyncDir(path.dirname(file))
+}
+
+/** Disk full and quota errors become 507 so clients know to retry later, not resend. */
+export function storageError (err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException)?.code
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new AppError(507, 'insufficient_storage', 'The server has no disk space left for this file. Nothing was stored; try again later or contact the operator.')
+  }
+  return err
+}
+
+export class FsBlobStore implements BlobStore {
+  readonly root: string
+  private readonly incoming: string
+
+  constructor (root: string) {
+    this.root = root
+    this.incoming = path.join(root, INCOMING)
+  }
+
+  async init (): Promise<{ sweptIncoming: number }> {
+    await fs.mkdir(this.root, { recursive: true })
+    const leftovers = await fs.readdir(this.incoming).catch(() => [])
+    await fs.rm(this.incoming, { recursive: true, force: true })
+    await fs.mkdir(this.incoming, { recursive: true })
+    return { sweptIncoming: leftovers.length }
+  }
+
+  private dir (mediaId: string): string {
+    // The one place ids become paths: anything but 64 lowercase hex is refused.
+    if (!isMediaId(mediaId)) throw new AppError(404, 'not_found', 'No media with this id.')
+    return path.join(this.root, mediaId)
+  }
+
+  originalPath (mediaId: string): string {
+    return path.join(this.dir(mediaId), 'original')
+  }
+
+  async begin (): Promise<PendingBlob> {
+    const staging = path.join(this.incoming, randomBytes(12).toString('hex'))
+    await fs.mkdir(staging)
+    const original = path.join(staging, 'original')
+    const writable = createWriteStream(original, { flags: 'wx', mode: 0o644 })
+    const opened = new Promise<void>((resolve, reject) => {
+      writable.once('open', () => resolve())
+      writable.once('error', reject)
+    })
+    await opened
+    let settled = false
+    const cleanup = async (): Promise<void> => {
+      writable.destroy()
+      await fs.rm(staging, { recursive: true, force: true })
+    }
+
+    return {
+      writable,
+      read: () => createReadStream(original, { highWaterMark: 1 << 20 }),
+      commit: async (manifest, torrentFile) => {
+        if (settled) throw new Error('pending blob already settled')
+        settled = true
+        try {
+          if (!writable.writableFinished) await finished(writable)
+          const handle = await fs.open(original, 'r')
+          try { await handle.sync() } finally { await handle.close() }
+          await writeDurable(path.join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2))
+          await writeDurable(path.join(staging, 'torrent'), torrentFile)
+          await fsyncDir(staging)
+          const target = this.dir(manifest.mediaId)
+          try {
+            await fs.rename(staging, target)
+          } catch (err) {
+            const code = (err as NodeJS.ErrnoException).code
+            if (code === 'ENOTEMPTY' || code === 'EEXIST') {
+              await cleanup()
+              return 'existed'
+            }
+            throw err
+          }
+          await fsyncDir(this.root)
+          return 'created'
+        } catch (err) {
+          await cleanup()
+          throw storageError(err)
+        }
+      },
+      abort: async () => {
+        if (settled) return
+        settled = true
+        await cleanup()
+      }
+    }
+  }
+
+  async has (mediaId: string): Promise<boolean> {
+    return (await this.stat(mediaId)) !== undefined
+  }
+
+  async stat (mediaId: string): Promise<BlobStat | undefined> {
+    if (!isMediaId(mediaId)) return undefined
+    try {
+      const s = await fs.stat(this.originalPath(mediaId))
+      return s.isFile() ? { size: s.size } : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  async readManifest (mediaId: string): Promise<MediaManifest> {
+    return JSON.parse(await fs.readFile(path.join(this.dir(mediaId), 'manifest.json'), 'utf8')) as MediaManifest
+  }
+
+  async writeManifest (manifest: MediaManifest): Promise<void> {
+    await replaceFile(path.join(this.dir(manifest.mediaId), 'manifest.json'), JSON.stringify(manifest, null, 2))
+  }
+
+  async readTorrent (mediaId: string): Promise<Uint8Array> {
+    return await fs.readFile(path.join(this.dir(mediaId), 'torrent'))
+  }
+
+  async writeTorrent (mediaId: string, torrentFile: Uint8Array): Promise<void> {
+    await replaceFile(path.join(this.dir(mediaId), 'torrent'), torrentFile)
+  }
+
+  createReadStream (mediaId: string, range?: { start: number, end: number }): ReturnType<typeof createReadStream> {
+    return createReadStream(this.originalPath(mediaId), range ? { start: range.start, end: range.end } : {})
+  }
+
+  async * list (): AsyncIterable<string> {
+    const dir = await fs.opendir(this.root)
+    for await (const entry of dir) {
+      if (entry.isDirectory() && isMediaId(entry.name)) yield entry.name
+    }
+  }
+
+  async remove (mediaId: string): Promise<void> {
+    // Rename out of view first so a half-deleted folder is never served.
+    const trash = path.join(this.incoming, `deleted-${mediaId}-${randomBytes(4).toString('hex')}`)
+    await fs.rename(this.dir(mediaId), trash)
+    await fsyncDir(this.root)
+    await fs.rm(trash, { recursive: true, force: true })
+  }
+}

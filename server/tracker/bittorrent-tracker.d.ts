@@ -1,0 +1,22 @@
+// The part of bittorrent-tracker's server the embedded tracker uses (the package ships no types).
+declare module 'bittorrent-tracker/server' {
+  import type { EventEmitter } from 'node:events'
+  import type { IncomingMessage, ServerResponse } from 'node:http'
+  import type { Duplex } from 'node:stream'
+
+  export interface AnnounceParams { info_hash: string, peer_id?: string, action?: number, [key: string]: unknown }
+  export type Filter = (infoHash: string, params: AnnounceParams, cb: (err?: Error | null) => void) => void
+
+  interface WsServer extends EventEmitter {
+    handleUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer, cb: (ws: EventEmitter & { upgradeReq?: unknown }) => void): void
+  }
+
+  export default class Server extends EventEmitter {
+    constructor (opts: { http?: boolean, udp?: boolean, ws?: boolean | { noServer: boolean }, stats?: boolean, trustProxy?: boolean, filter?: Filter, interval?: number })
+    ws: WsServer
+    torrents: Record<string, unknown>
+    onHttpRequest (req: IncomingMessage, res: ServerResponse, opts?: { action?: string, trustProxy?: boolean }): void
+    close (cb?: (err?: Error | null) => void): void
+    protected _onScrape (params: AnnounceParams, cb: (err: Error | null, response?: unknown) => void): void
+  }
+}

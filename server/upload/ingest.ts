@@ -1,0 +1,189 @@
+/**
+ * Streaming multipart ingest: the file part goes to the blob store's staging area and through
+ * the hashers in the same pass; nothing is held in memory beyond the chunk in flight.
+ * Any failure aborts the staged blob, so bad input never leaves anything behind.
+ */
+import type { Readable } from 'node:stream'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import busboy from 'busboy'
+import { AppError, badRequest } from '../../shared/errors.ts'
+import { ACCESS_LEVELS, type AccessLevel, type MediaManifest } from '../../shared/media.ts'
+import { buildTorrent, magnetURI, torrentName, type TorrentTransport } from '../../shared/torrent.ts'
+import type { BlobStore, PendingBlob } from '../storage/blobStore.ts'
+import { storageError } from '../storage/fsBlobStore.ts'
+import { ContentHasher, hashPieces } from './contentHasher.ts'
+import { sha1 } from './nodeHashers.ts'
+
+/** Room for the form's other fields and boundaries on top of the file itself. */
+const FORM_OVERHEAD = 256 * 1024
+const MAX_FIELD_BYTES = 16 * 1024
+
+export interface IngestRequest {
+  body: Readable
+  contentType: string | undefined
+  contentLength: number | undefined
+}
+
+export interface UploadFields {
+  accessLevel: AccessLevel
+  name?: string
+  description?: string
+}
+
+export interface Ingested {
+  status: 'created' | 'existed'
+  manifest: MediaManifest
+  fields: UploadFields
+}
+
+export interface IngestDeps {
+  store: BlobStore
+  maxUploadBytes: number
+  /** Trackers and web seed for a new torrent (does not change its infoHash). */
+  transportFor: (mediaId: string) => TorrentTransport
+  /** The published blob's manifest when it was already stored (the canonical one wins). */
+  onExisting?: (mediaId: string) => Promise<MediaManifest>
+}
+
+const tooLarge = (max: number): AppError =>
+  new AppError(413, 'too_large', `The file is larger than this server accepts (MAX_UPLOAD_BYTES = ${max} bytes). Nothing was stored.`)
+
+const interrupted = (): AppError =>
+  badRequest('aborted', 'The upload was interrupted before the end. Nothing was stored; send it again.')
+
+const SAFE_MIME = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/
+
+export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promise<Ingested> {
+  if (!req.contentType?.toLowerCase().startsWith('multipart/form-data')) {
+    throw new AppError(415, 'unsupported_media_type', 'Send the upload as multipart/form-data with a "file" part and an "access_level" field.')
+  }
+  if (req.contentLength !== undefined && req.contentLength > deps.maxUploadBytes + FORM_OVERHEAD) {
+    throw tooLarge(deps.maxUploadBytes)
+  }
+
+  let parser: busboy.Busboy
+  try {
+    parser = busboy({
+      headers: { 'content-type': req.contentType },
+      limits: { fileSize: deps.maxUploadBytes, fieldSize: MAX_FIELD_BYTES, fields: 20, parts: 32 },
+      highWaterMark: 1 << 20,
+      fileHwm: 1 << 20
+    })
+  } catch {
+    throw badRequest('bad_multipart', 'The multipart/form-data header has no boundary. Let your HTTP client build the form body.')
+  }
+
+  const fields: Record<string, string> = {}
+  let pending: PendingBlob | undefined
+  let hasher: ContentHasher | undefined
+  let fileName = ''
+  let mimeType = 'application/octet-stream'
+  let fileDone: Promise<void> | undefined
+  let failure: unknown
+
+  const fail = (err: unknown): void => {
+    failure ??= err
+    req.body.unpipe(parser)
+    req.body.resume() // let the rest of the body drain; the response goes out with Connection: close
+    parser.destroy()
+  }
+
+  parser.on('field', (name, value, info) => {
+    if (info.valueTruncated) return fail(badRequest('field_too_long', `The field "${name}" is longer than ${MAX_FIELD_BYTES} bytes.`))
+    fields[name] = value
+  })
+
+  parser.on('file', (name, file, info) => {
+    if (name !== 'file') {
+      file.resume()
+      return fail(badRequest('unexpected_file', `Unexpected file part "${name}": send the file in a part named "file".`))
+    }
+    if (fileDone) {
+      file.resume()
+      return fail(badRequest('too_many_files', 'Send one file per upload. Upload the other file in its own request.'))
+    }
+    fileName = info.filename ?? ''
+    if (SAFE_MIME.test(info.mimeType?.toLowerCase() ?? '')) mimeType = info.mimeType.toLowerCase()
+    hasher = new ContentHasher(sizeBounds(fields.size, req.contentLength))
+    const h = hasher
+    file.on('limit', () => fail(tooLarge(deps.maxUploadBytes)))
+    fileDone = (async () => {
+      pending = await deps.store.begin()
+      const hashing = new Transform({
+        highWaterMark: 1 << 20,
+        transform (chunk: Buffer, _enc, cb) {
+          h.update(chunk)
+          cb(null, chunk)
+        }
+      })
+      await pipeline(file, hashing, pending.writable)
+    })()
+    fileDone.catch(err => fail(storageError(err)))
+  })
+
+  parser.on('error', (err: Error) => fail(badRequest('bad_multipart', `The upload could not be read as multipart/form-data: ${err.message}.`)))
+
+  const parsed = new Promise<void>((resolve) => {
+    parser.on('close', resolve)
+    // A client that goes away mid-upload: the request stream ends without the closing boundary.
+    req.body.on('error', err => fail(err))
+    req.body.on('close', () => { if (!req.body.readableEnded) fail(interrupted()) })
+  })
+  req.body.pipe(parser)
+  await parsed
+  await fileDone?.catch(() => {})
+
+  try {
+    if (failure !== undefined) throw failure
+    if (!hasher || !pending) throw badRequest('no_file', 'The form has no "file" part. Attach the file as a part named "file".')
+    const size = hasher.bytes
+    if (size === 0) throw badRequest('empty_file', 'The file is empty. Choose a file with content.')
+    if (fields.size !== undefined && Number(fields.size) !== size) {
+      throw badRequest('size_mismatch', `The "size" field says ${fields.size} bytes but the file has ${size}. Send the whole file.`)
+    }
+    const accessLevel = fields.access_level as AccessLevel
+    if (!ACCESS_LEVELS.includes(accessLevel)) {
+      throw badRequest('bad_access_level', `"access_level" must be "public" or "private", got "${fields.access_level ?? ''}".`)
+    }
+
+    const mediaId = hasher.mediaId()
+    const name = torrentName(fileName)
+    const pieces = hasher.pieces() ?? await hashPieces(pending.read(), size)
+    const createdAt = new Date()
+    const transport = deps.transportFor(mediaId)
+    const { infoHash, torrentFile } = buildTorrent({ name, length: size, ...pieces }, transport, sha1, createdAt)
+    const manifest: MediaManifest = {
+      mediaId,
+      originalName: name,
+      mimeType,
+      fileSize: size,
+      infoHash,
+      magnetURI: magnetURI(infoHash, name, transport),
+      pieceLength: pieces.pieceLength,
+      createdAt: createdAt.toISOString()
+    }
+    const status = await pending.commit(manifest, torrentFile)
+    const stored = status === 'existed' && deps.onExisting ? await deps.onExisting(mediaId) : manifest
+    return {
+      status,
+      manifest: stored,
+      fields: {
+        accessLevel,
+        ...(fields.name ? { name: fields.name } : {}),
+        ...(fields.description ? { description: fields.description } : {})
+      }
+    }
+  } catch (err) {
+    await pending?.abort()
+    throw err
+  }
+}
+
+/** What the request tells about the file's size before the bytes arrive. */
+function sizeBounds (sizeField: string | undefined, contentLength: number | undefined): { min: number, max: number } | undefined {
+  const declared = Number(sizeField)
+  if (sizeField !== undefined && Number.isSafeInteger(declared) && declared > 0) return { min: declared, max: declared }
+  if (contentLength !== undefined) return { min: contentLength - FORM_OVERHEAD, max: contentLength }
+  return undefined
+}

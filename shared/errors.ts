@@ -1,0 +1,19 @@
+/**
+ * The one error type. `code` is stable for programs, `message` tells a person what was wrong
+ * and what to do, `status` is the HTTP status the server answers with.
+ */
+export class AppError extends Error {
+  readonly code: string
+  readonly status: number
+
+  constructor (status: number, code: string, message: string) {
+    super(message)
+    this.name = 'AppError'
+    this.status = status
+    this.code = code
+  }
+}
+
+export const badRequest = (code: string, message: string): AppError => new AppError(400, code, message)
+export const notFound = (message = 'No media with this id. Check the id, or upload the file first.'): AppError =>
+  new AppError(404, 'not_found', message)
