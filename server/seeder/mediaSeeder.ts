@@ -110,7 +110,7 @@ export class MediaSeeder {
     let peers = 0
     for (const t of this.torrents.values()) {
       totalUploaded += t.uploaded
-      totalDownloaded += t.downloaded
+      totalDownloaded += t.received
       peers += t.numPeers
     }
     return { seedingCount: this.seeding.size, activeTorrents: this.torrents.size, totalUploaded, totalDownloaded, peers }

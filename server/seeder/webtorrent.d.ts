@@ -21,6 +21,8 @@ declare module 'webtorrent' {
     progress: number
     uploaded: number
     downloaded: number
+    /** Bytes received from peers (downloaded also counts pieces taken as verified). */
+    received: number
     numPeers: number
     wires: Wire[]
     files: TorrentFile[]
