@@ -77,13 +77,13 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     seeder,
     store,
     async close () {
-      await new Promise<void>(resolve => {
-        http.close(() => resolve())
-        // Keep-alive and tracker sockets would hold close() open.
-        ;(http as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
-      })
-      await tracker.close()
+      // Stop taking requests first; the HTTP server only reports closed once the upgraded
+      // tracker sockets are gone too, so close those (seeder and tracker) before waiting.
+      const closed = new Promise<void>(resolve => http.close(() => resolve()))
+      ;(http as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
       await seeder.close()
+      await tracker.close()
+      await closed
       records.close()
     }
   }

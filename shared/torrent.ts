@@ -13,8 +13,11 @@ export interface Hasher {
 }
 export type HasherFactory = () => Hasher
 
-/** create-torrent's rule (the `piece-length` package): ~1000 pieces, at least 16 KiB. */
-export const pieceLength = (fileSize: number): number => pieceLengthFor(fileSize)
+/** create-torrent's cap: bigger pieces make partial downloads and verification coarse. */
+export const MAX_PIECE_LENGTH = 4 * 1024 * 1024
+
+/** create-torrent's rule (the `piece-length` package): ~1000 pieces, 16 KiB to 4 MiB. */
+export const pieceLength = (fileSize: number): number => Math.min(pieceLengthFor(fileSize), MAX_PIECE_LENGTH)
 
 const MAX_NAME_BYTES = 200
 const encoder = new TextEncoder()

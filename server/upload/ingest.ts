@@ -83,10 +83,12 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
   let failure: unknown
 
   const fail = (err: unknown): void => {
-    failure ??= err
+    if (failure !== undefined) return
+    failure = err
     req.body.unpipe(parser)
     req.body.resume() // let the rest of the body drain; the response goes out with Connection: close
-    parser.destroy()
+    // Called from inside busboy's own events: destroying it there breaks its parser state.
+    setImmediate(() => parser.destroy())
   }
 
   parser.on('field', (name, value, info) => {
@@ -103,6 +105,8 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
       file.resume()
       return fail(badRequest('too_many_files', 'Send one file per upload. Upload the other file in its own request.'))
     }
+    // Errors reach us through the pipeline; a stray one after it settled must not crash the process.
+    file.on('error', () => {})
     fileName = info.filename ?? ''
     if (SAFE_MIME.test(info.mimeType?.toLowerCase() ?? '')) mimeType = info.mimeType.toLowerCase()
     hasher = new ContentHasher(sizeBounds(fields.size, req.contentLength))

@@ -19,6 +19,7 @@ export async function tempDir (prefix = 'oip-test-'): Promise<string> {
 /** Start a server in a new temp folder (or `dir`, to restart over the same data). */
 export async function startTestServer (env: Record<string, string> = {}, opts: Partial<StartOptions> & { dir?: string } = {}): Promise<TestServer> {
   const dir = opts.dir ?? await tempDir()
+  await fs.mkdir(path.join(dir, 'web'), { recursive: true })
   const config: Config = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',

@@ -1,0 +1,325 @@
+/**
+ * Ingest benchmark: how close does a real upload over loopback come to the machine's hashing
+ * speed, and how much memory does the server take while doing it?
+ *
+ *   npm run bench:ingest                       # 1 GiB
+ *   BENCH_SIZE_MB=256 npm run bench:ingest     # quicker
+ *
+ * Optional:
+ *   BENCH_SERVER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   extra node flags for the server child
+ *   BENCH_KEEP=1                                                      keep the temp dir (prints its path)
+ *
+ * Goals: ingest MB/s ≥ 0.6 × one-pass SHA-256 + SHA-1 pieces MB/s over the same (cached) file,
+ * and the server's peak RSS growth during the upload < 100 MB. Missing a goal is reported, not
+ * fatal; a wrong mediaId, a non-201 answer or a server that does not start exit non-zero.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import fs from 'node:fs/promises'
+import http from 'node:http'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ContentHasher } from '../server/upload/contentHasher.ts'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const MiB = 1024 * 1024
+const BLOCK = 16 * MiB
+const RATIO_GOAL = 0.6
+const RSS_GOAL_MB = 100
+const SAMPLE_MS = 50
+
+const sizeMb = Number(process.env.BENCH_SIZE_MB ?? 1024)
+if (!Number.isSafeInteger(sizeMb) || sizeMb < 1) throw new Error(`BENCH_SIZE_MB must be a whole number ≥ 1, got "${process.env.BENCH_SIZE_MB}"`)
+const SIZE = sizeMb * MiB
+
+const mbps = (bytes: number, ms: number): number => (bytes / MiB) / (ms / 1000)
+const fmt = (n: number, digits = 1): string => n.toFixed(digits)
+const now = (): number => performance.now()
+
+/** Pseudo-random bytes, fast: one random 16 MiB block, each copy stamped with its index. */
+async function writeTestFile (file: string, size: number): Promise<void> {
+  const block = randomBytes(BLOCK)
+  const handle = await fs.open(file, 'w')
+  try {
+    for (let offset = 0, i = 0; offset < size; offset += BLOCK, i++) {
+      // Change the first bytes of every block (and a few further in) so no two blocks are equal.
+      for (let k = 0; k < BLOCK; k += MiB) block.writeUInt32BE(i, k)
+      const n = Math.min(BLOCK, size - offset)
+      await handle.write(block, 0, n, offset)
+    }
+  } finally {
+    await handle.close()
+  }
+}
+
+/** The in-process reference: one pass, SHA-256 + SHA-1 pieces, exactly as the server hashes. */
+async function referenceHash (file: string, size: number): Promise<{ mediaId: string, ms: number }> {
+  const start = now()
+  const hasher = new ContentHasher({ min: size, max: size })
+  for await (const chunk of createReadStream(file, { highWaterMark: MiB })) hasher.update(chunk as Buffer)
+  const mediaId = hasher.mediaId()
+  if (!hasher.pieces()) throw new Error('reference: piece hashes missing')
+  return { mediaId, ms: now() - start }
+}
+
+async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+/** VmRSS / VmHWM of a process in bytes (Linux /proc). */
+async function procMem (pid: number): Promise<{ rss: number, hwm: number }> {
+  const text = await fs.readFile(`/proc/${pid}/status`, 'utf8')
+  const kb = (key: string): number => {
+    const m = new RegExp(`^${key}:\\s+(\\d+)\\s+kB`, 'm').exec(text)
+    if (!m) throw new Error(`/proc/${pid}/status has no ${key}`)
+    return Number(m[1]) * 1024
+  }
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') }
+}
+
+interface ThreadCpu { name: string, user: number, sys: number }
+
+/** CPU seconds used so far by each thread of a process (Linux /proc, clock ticks of 10 ms). */
+async function threadCpu (pid: number): Promise<Map<string, ThreadCpu>> {
+  const out = new Map<string, ThreadCpu>()
+  for (const tid of await fs.readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+    const stat = await fs.readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => '')
+    const open = stat.indexOf('('); const close = stat.lastIndexOf(')')
+    if (open < 0 || close < 0) continue
+    const fields = stat.slice(close + 2).split(' ')
+    // Fields after "(comm)": state is [0], utime [11], stime [12].
+    const name = tid === String(pid) ? 'main thread' : `other (${stat.slice(open + 1, close)})`
+    out.set(tid, { name, user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 })
+  }
+  return out
+}
+
+/** CPU used between two snapshots, summed by thread name, busiest first. */
+function cpuDelta (before: Map<string, ThreadCpu>, after: Map<string, ThreadCpu>): { user: number, sys: number, byName: Array<[string, number]> } {
+  let user = 0; let sys = 0
+  const byName = new Map<string, number>()
+  for (const [tid, a] of after) {
+    const b = before.get(tid)
+    const du = a.user - (b?.user ?? 0); const ds = a.sys - (b?.sys ?? 0)
+    user += du; sys += ds
+    byName.set(a.name, (byName.get(a.name) ?? 0) + du + ds)
+  }
+  return { user, sys, byName: [...byName].filter(([, t]) => t >= 0.01).sort((x, y) => y[1] - x[1]) }
+}
+
+/** Reset the process's peak RSS (VmHWM) so it measures the upload only; false if not allowed. */
+async function resetPeak (pid: number): Promise<boolean> {
+  try {
+    await fs.writeFile(`/proc/${pid}/clear_refs`, '5')
+    return true
+  } catch {
+    return false
+  }
+}
+
+function get (url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, res => { res.resume(); resolve(res.statusCode ?? 0) })
+    req.on('error', reject)
+    req.setTimeout(2000, () => req.destroy(new Error('timeout')))
+  })
+}
+
+async function waitHealthy (base: string, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 60_000
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode} before answering /healthz:\n${output()}`)
+    try {
+      if (await get(`${base}/healthz`) === 200) return
+    } catch { /* not listening yet */ }
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  throw new Error(`server did not answer ${base}/healthz within 60 s:\n${output()}`)
+}
+
+interface UploadResult {
+  status: number
+  body: string
+  /** From the first byte written to the full response. */
+  ms: number
+  /** From the first byte written until the last body byte was handed to the kernel. */
+  sendMs: number
+}
+
+/** One streamed multipart upload: field first, then the file piped from disk, exact Content-Length. */
+function upload (base: string, file: string, size: number): Promise<UploadResult> {
+  const boundary = `----oip-bench-${randomBytes(12).toString('hex')}`
+  const preamble = Buffer.from(
+    `--${boundary}\r\n` +
+    'Content-Disposition: form-data; name="access_level"\r\n\r\n' +
+    'public\r\n' +
+    `--${boundary}\r\n` +
+    'Content-Disposition: form-data; name="file"; filename="bench.bin"\r\n' +
+    'Content-Type: application/octet-stream\r\n\r\n'
+  )
+  const epilogue = Buffer.from(`\r\n--${boundary}--\r\n`)
+  const contentLength = preamble.length + size + epilogue.length
+
+  return new Promise((resolve, reject) => {
+    let start = 0
+    let sentAt = 0
+    const req = http.request(`${base}/api/media/upload`, {
+      method: 'POST',
+      headers: {
+        'Content-Type': `multipart/form-data; boundary=${boundary}`,
+        'Content-Length': String(contentLength)
+      }
+    }, res => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({
+        status: res.statusCode ?? 0,
+        body: Buffer.concat(chunks).toString('utf8'),
+        ms: now() - start,
+        sendMs: (sentAt || now()) - start
+      }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.on('finish', () => { sentAt = now() })
+    req.on('socket', socket => {
+      const go = (): void => {
+        start = now()
+        req.write(preamble)
+        const src = createReadStream(file, { highWaterMark: MiB })
+        src.on('error', err => req.destroy(err))
+        src.on('end', () => req.end(epilogue))
+        src.pipe(req, { end: false })
+      }
+      if ((socket as net.Socket).connecting) socket.once('connect', go)
+      else go()
+    })
+  })
+}
+
+async function stopServer (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
+  const start = now()
+  child.kill('SIGTERM')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
+  await exited
+  clearTimeout(timer)
+  if (child.signalCode === 'SIGKILL') console.warn('  server did not stop within 5 s of SIGTERM; killed it')
+  else if (now() - start > 2000) console.warn(`  server took ${fmt((now() - start) / 1000)} s to stop after SIGTERM`)
+}
+
+async function main (): Promise<void> {
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-bench-ingest-'))
+  let child: ChildProcess | undefined
+  try {
+    const file = path.join(tmp, 'bench.bin')
+    console.log(`ingest bench: ${sizeMb} MiB test file in ${tmp}`)
+    let t = now()
+    await writeTestFile(file, SIZE)
+    console.log(`  generated in ${fmt((now() - t) / 1000, 2)} s`)
+
+    // Reference: the first pass warms the page cache, the second is measured.
+    await referenceHash(file, SIZE)
+    const ref = await referenceHash(file, SIZE)
+    const refMbps = mbps(SIZE, ref.ms)
+    console.log(`  reference hash (SHA-256 + SHA-1 pieces, in-process): ${fmt(refMbps)} MB/s`)
+
+    // The real server, as `npm start` runs it (without the build).
+    const port = await freePort()
+    const base = `http://127.0.0.1:${port}`
+    const dataDir = path.join(tmp, 'data')
+    let output = ''
+    const extraArgs = (process.env.BENCH_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean)
+    child = spawn(process.execPath, [...extraArgs, '--import', 'tsx', 'server/main.ts'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        TORRENT_PORT: '0',
+        DATA_DIR: dataDir,
+        MEDIA_DIR: path.join(dataDir, 'media'),
+        MAX_UPLOAD_BYTES: String(SIZE + 64 * MiB),
+        LOG_LEVEL: 'warn'
+      }
+    })
+    const keep = (c: Buffer): void => { output = (output + c.toString()).slice(-8000) }
+    child.stdout?.on('data', keep)
+    child.stderr?.on('data', keep)
+    const pid = child.pid
+    if (pid === undefined) throw new Error('could not start the server')
+    await waitHealthy(base, child, () => output)
+
+    // Let startup garbage settle before the baseline.
+    await new Promise(resolve => setTimeout(resolve, 500))
+    const before = await procMem(pid)
+    const peakReset = await resetPeak(pid)
+    let peakRss = before.rss
+    let sampling = true
+    const sampler = (async () => {
+      while (sampling) {
+        try { peakRss = Math.max(peakRss, (await procMem(pid)).rss) } catch { return }
+        await new Promise(resolve => setTimeout(resolve, SAMPLE_MS))
+      }
+    })()
+
+    const cpuBefore = await threadCpu(pid)
+    const selfBefore = process.cpuUsage()
+    let res: UploadResult
+    try {
+      res = await upload(base, file, SIZE)
+    } finally {
+      sampling = false
+      await sampler
+    }
+    const cpu = cpuDelta(cpuBefore, await threadCpu(pid))
+    const selfCpu = process.cpuUsage(selfBefore)
+    const after = await procMem(pid)
+    peakRss = Math.max(peakRss, after.rss)
+    const peakHwm = peakReset ? after.hwm : undefined
+
+    if (res.status !== 201) throw new Error(`upload answered ${res.status}, expected 201: ${res.body.slice(0, 500)}`)
+    const mediaId = (JSON.parse(res.body) as { mediaId?: string }).mediaId
+    if (mediaId !== ref.mediaId) throw new Error(`mediaId ${String(mediaId)} differs from the reference SHA-256 ${ref.mediaId}`)
+
+    const ingestMbps = mbps(SIZE, res.ms)
+    const ratio = ingestMbps / refMbps
+    const growthMb = (Math.max(peakRss, peakHwm ?? 0) - before.rss) / MiB
+    const pass = (ok: boolean): string => ok ? 'PASS' : 'MISS'
+
+    console.log('')
+    console.log('ingest benchmark')
+    console.log(`  file size            ${sizeMb} MiB (${SIZE} bytes)`)
+    console.log(`  reference hash       ${fmt(refMbps)} MB/s  (${fmt(ref.ms / 1000, 2)} s)`)
+    console.log(`  ingest (upload)      ${fmt(ingestMbps)} MB/s  (${fmt(res.ms / 1000, 2)} s; body sent in ${fmt(res.sendMs / 1000, 2)} s, answer ${fmt((res.ms - res.sendMs) / 1000, 2)} s after the last byte)`)
+    console.log(`  ratio ingest/ref     ${fmt(ratio, 2)}  goal ≥ ${RATIO_GOAL}  ${pass(ratio >= RATIO_GOAL)}`)
+    console.log(`  server RSS           ${fmt(before.rss / MiB)} MB before, peak ${fmt(peakRss / MiB)} MB sampled every ${SAMPLE_MS} ms` +
+      (peakHwm !== undefined ? `, VmHWM ${fmt(peakHwm / MiB)} MB` : ' (VmHWM could not be reset; sampled peak only)'))
+    console.log(`  peak RSS growth      ${fmt(growthMb)} MB  goal < ${RSS_GOAL_MB} MB  ${pass(growthMb < RSS_GOAL_MB)}`)
+    console.log(`  mediaId              ${mediaId} (matches the reference)`)
+    console.log(`  server CPU           ${fmt(cpu.user, 2)} s user + ${fmt(cpu.sys, 2)} s sys in ${fmt(res.ms / 1000, 2)} s wall; by thread: ` +
+      cpu.byName.slice(0, 5).map(([name, t]) => `${name} ${fmt(t, 2)} s`).join(', '))
+    console.log(`  bench client CPU     ${fmt(selfCpu.user / 1e6, 2)} s user + ${fmt(selfCpu.system / 1e6, 2)} s sys (sends the body, samples RSS); ${os.availableParallelism()} CPUs`)
+  } finally {
+    if (child) await stopServer(child)
+    if (process.env.BENCH_KEEP) console.log(`kept ${tmp}`)
+    else await fs.rm(tmp, { recursive: true, force: true })
+  }
+}
+
+main().catch(err => {
+  console.error(`ingest bench failed: ${(err as Error).message}`)
+  process.exitCode = 1
+})

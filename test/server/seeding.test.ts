@@ -1,0 +1,234 @@
+/**
+ * The server seeds every public upload to the outside world three ways: TCP to any BitTorrent
+ * client (found through the HTTP tracker), WebRTC to browsers (found through the ws tracker), and
+ * HTTP as a BEP 19 web seed. Each test leaves a second WebTorrent client exactly one of those ways
+ * to reach the bytes, downloads a fresh upload from a fresh server, and checks every byte.
+ */
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import fs from 'node:fs/promises'
+import { after, describe, test, type TestContext } from 'node:test'
+import parseTorrent, { toTorrentFile, type ParsedTorrent } from 'parse-torrent'
+import WebTorrent, { type Options, type Torrent, type Wire } from 'webtorrent'
+import { randomBytesSeeded, startTestServer, tempDir, upload, type TestServer } from '../helpers/server.ts'
+
+const FILE_SIZE = 4 * 1024 * 1024 + 12_345 // ~4 MB, not a whole number of pieces
+const TIMEOUT = 60_000
+
+/** A leecher that finds no one on its own: no DHT, LSD, uTP, NAT mapping; the rest per test. */
+const ISOLATED: Options = { dht: false, lsd: false, utp: false, natUpnp: false, natPmp: false }
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
+
+// Everything a test starts is registered here, so after() can stop what a failed test left behind.
+const servers = new Set<TestServer>()
+const clients = new Set<WebTorrent>()
+const dirs = new Set<string>()
+
+async function destroyClient (client: WebTorrent): Promise<void> {
+  if (!clients.delete(client)) return
+  await new Promise<void>(resolve => client.destroy(() => resolve()))
+}
+
+async function destroyServer (server: TestServer): Promise<void> {
+  if (!servers.delete(server)) return
+  await server.destroy()
+}
+
+async function removeDir (dir: string): Promise<void> {
+  if (!dirs.delete(dir)) return
+  await fs.rm(dir, { recursive: true, force: true })
+}
+
+after(async () => {
+  for (const c of [...clients]) await destroyClient(c)
+  for (const s of [...servers]) await destroyServer(s)
+  for (const d of [...dirs]) await removeDir(d)
+})
+
+interface Seeded {
+  server: TestServer
+  bytes: Uint8Array
+  mediaId: string
+  /** The .torrent exactly as the server hands it out. */
+  served: ParsedTorrent
+  httpTracker: string
+  wsTracker: string
+  webSeed: string
+}
+
+/** A fresh server with one fresh public upload, seeded. */
+async function seededServer (seed: number): Promise<Seeded> {
+  const server = await startTestServer()
+  servers.add(server)
+  const bytes = randomBytesSeeded(FILE_SIZE, seed)
+  const res = await upload(server.url, bytes, { access_level: 'public' }, `seeded-${seed}.bin`)
+  assert.equal(res.status, 201, JSON.stringify(res.body))
+  const mediaId: string = res.body.mediaId
+  assert.equal(mediaId, sha256(bytes))
+
+  const torrentRes = await fetch(`${server.url}/api/media/${mediaId}/torrent`)
+  assert.equal(torrentRes.status, 200)
+  const served = await parseTorrent(new Uint8Array(await torrentRes.arrayBuffer()))
+  assert.equal(served.infoHash, res.body.infoHash)
+  assert.equal(served.length, FILE_SIZE)
+
+  const httpTracker = `${server.url}/announce`
+  const wsTracker = `${server.url.replace(/^http/, 'ws')}/announce`
+  const webSeed = `${server.url}/api/media/${mediaId}`
+  // The three ways in, as served; each test below keeps only one of them.
+  assert.ok(served.announce.includes(httpTracker), `served announce ${JSON.stringify(served.announce)} lacks ${httpTracker}`)
+  assert.ok(served.announce.includes(wsTracker), `served announce ${JSON.stringify(served.announce)} lacks ${wsTracker}`)
+  assert.deepEqual(served.urlList, [webSeed])
+  return { server, bytes, mediaId, served, httpTracker, wsTracker, webSeed }
+}
+
+interface Downloaded {
+  bytes: Uint8Array
+  /** Types of every wire the leecher opened (tcpOutgoing, tcpIncoming, webrtc, webSeed, …). */
+  wireTypes: Set<string>
+  /** Piece payload bytes received, by wire type. */
+  receivedBy: Map<string, number>
+}
+
+/**
+ * Download `torrentFile` with a new client into a temp folder and read the file back from the
+ * client. The client stays registered until destroyClient(); the folder until removeDir().
+ */
+async function download (t: TestContext, torrentFile: Uint8Array, clientOpts: Options): Promise<{ client: WebTorrent, dir: string, result: Downloaded }> {
+  const dir = await tempDir('oip-leecher-')
+  dirs.add(dir)
+  const client = new WebTorrent({ ...ISOLATED, ...clientOpts })
+  clients.add(client)
+
+  const wireTypes = new Set<string>()
+  const receivedBy = new Map<string, number>()
+  const torrent: Torrent = client.add(torrentFile, { path: dir })
+  torrent.on('wire', (wire: Wire) => {
+    wireTypes.add(wire.type)
+    wire.on('download', (n: number) => receivedBy.set(wire.type, (receivedBy.get(wire.type) ?? 0) + n))
+  })
+
+  await new Promise<void>((resolve, reject) => {
+    const fail = (err: Error): void => reject(err)
+    client.once('error', fail)
+    torrent.once('error', fail)
+    torrent.once('done', () => resolve())
+    // On timeout, say how far it got instead of only "timed out".
+    t.signal.addEventListener('abort', () => reject(new Error(
+      `download did not finish: progress ${torrent.progress}, peers ${torrent.numPeers}, ` +
+      `wires ${JSON.stringify([...wireTypes])}, received ${JSON.stringify([...receivedBy])}`
+    )), { once: true })
+  })
+
+  // webtorrent 3's File has arrayBuffer(); the project's type stub does not list it.
+  const file = torrent.files[0] as unknown as { name: string, arrayBuffer (): Promise<ArrayBuffer> }
+  const bytes = new Uint8Array(await file.arrayBuffer())
+  return { client, dir, result: { bytes, wireTypes, receivedBy } }
+}
+
+/** The served torrent with only the given trackers and web seeds, re-encoded as a .torrent. */
+function onlyVia (served: ParsedTorrent, transport: { announce: string[], urlList: string[] }): Uint8Array {
+  return toTorrentFile({ ...served, ...transport })
+}
+
+function assertSameBytes (actual: Uint8Array, expected: Uint8Array): void {
+  assert.equal(actual.length, expected.length, 'downloaded length differs from the upload')
+  assert.equal(sha256(actual), sha256(expected), 'downloaded bytes differ from the upload')
+}
+
+const TCP = ['tcpOutgoing', 'tcpIncoming']
+
+/** Every received byte came over one of `types`, and all of the file did. */
+function assertOnlyOver (result: Downloaded, types: string[], fileSize: number): void {
+  const seen = JSON.stringify([...result.receivedBy])
+  for (const [type, n] of result.receivedBy) {
+    if (n > 0) assert.ok(types.includes(type), `received ${n} bytes over ${type}; expected only ${types.join('/')} (${seen})`)
+  }
+  const total = types.reduce((sum, type) => sum + (result.receivedBy.get(type) ?? 0), 0)
+  assert.ok(total >= fileSize, `only ${total} of ${fileSize} bytes came over ${types.join('/')} (${seen})`)
+}
+
+describe('the server seeds public uploads', () => {
+  test('a standard BitTorrent client downloads a seeded file over TCP, byte for byte', { timeout: TIMEOUT }, async t => {
+    const s = await seededServer(101)
+    let leecher: { client: WebTorrent, dir: string } | undefined
+    try {
+      const torrentFile = onlyVia(s.served, { announce: [s.httpTracker], urlList: [] })
+      const { client, dir, result } = await download(t, torrentFile, { webSeeds: false })
+      leecher = { client, dir }
+      assertSameBytes(result.bytes, s.bytes)
+      assert.ok(TCP.some(type => result.wireTypes.has(type)), `no TCP wire: ${JSON.stringify([...result.wireTypes])}`)
+      assertOnlyOver(result, TCP, FILE_SIZE)
+    } finally {
+      if (leecher) { await destroyClient(leecher.client); await removeDir(leecher.dir) }
+      await destroyServer(s.server)
+    }
+  })
+
+  test('a WebRTC peer downloads a seeded file over the ws tracker, byte for byte', { timeout: TIMEOUT }, async t => {
+    const s = await seededServer(202)
+    let leecher: { client: WebTorrent, dir: string } | undefined
+    try {
+      const torrentFile = onlyVia(s.served, { announce: [s.wsTracker], urlList: [] })
+      const { client, dir, result } = await download(t, torrentFile, { webSeeds: false, tracker: { rtcConfig: { iceServers: [] } } })
+      leecher = { client, dir }
+      assertSameBytes(result.bytes, s.bytes)
+      assert.ok(result.wireTypes.has('webrtc'), `no webrtc wire: ${JSON.stringify([...result.wireTypes])}`)
+      assertOnlyOver(result, ['webrtc'], FILE_SIZE)
+    } finally {
+      if (leecher) { await destroyClient(leecher.client); await removeDir(leecher.dir) }
+      await destroyServer(s.server)
+    }
+  })
+
+  test('a client with only the web seed downloads the file over HTTP', { timeout: TIMEOUT }, async t => {
+    const s = await seededServer(303)
+    let leecher: { client: WebTorrent, dir: string } | undefined
+    try {
+      const torrentFile = onlyVia(s.served, { announce: [], urlList: [s.webSeed] })
+      const { client, dir, result } = await download(t, torrentFile, { tracker: false })
+      leecher = { client, dir }
+      assertSameBytes(result.bytes, s.bytes)
+      assert.ok(result.wireTypes.has('webSeed'), `no webSeed wire: ${JSON.stringify([...result.wireTypes])}`)
+      assertOnlyOver(result, ['webSeed'], FILE_SIZE)
+    } finally {
+      if (leecher) { await destroyClient(leecher.client); await removeDir(leecher.dir) }
+      await destroyServer(s.server)
+    }
+  })
+
+  test("the server's seeder counts bytes it uploaded", { timeout: TIMEOUT }, async t => {
+    const s = await seededServer(404)
+    let leecher: { client: WebTorrent, dir: string } | undefined
+    try {
+      const before = await (await fetch(`${s.server.url}/api/seeder/stats`)).json()
+      assert.equal(before.totalUploaded, 0, 'a fresh server has uploaded nothing yet')
+
+      const torrentFile = onlyVia(s.served, { announce: [s.httpTracker], urlList: [] })
+      const { client, dir, result } = await download(t, torrentFile, { webSeeds: false })
+      leecher = { client, dir }
+      assertSameBytes(result.bytes, s.bytes)
+      assertOnlyOver(result, TCP, FILE_SIZE)
+
+      // The leecher has every byte, so the seeder has already sent (and counted) them all.
+      const infoRes = await fetch(`${s.server.url}/api/media/${s.mediaId}/info`)
+      assert.equal(infoRes.status, 200)
+      const info = await infoRes.json()
+      assert.equal(info.seeding.seeding, true)
+      assert.ok(info.seeding.uploaded >= FILE_SIZE, `info.seeding.uploaded ${info.seeding.uploaded} < file size ${FILE_SIZE}`)
+
+      // Asked after the file's own count, and counters only grow: the total is at least as large.
+      const statsRes = await fetch(`${s.server.url}/api/seeder/stats`)
+      assert.equal(statsRes.status, 200)
+      const stats = await statsRes.json()
+      assert.ok(stats.totalUploaded >= FILE_SIZE, `stats.totalUploaded ${stats.totalUploaded} < file size ${FILE_SIZE}`)
+      assert.ok(stats.totalUploaded >= info.seeding.uploaded, 'the seeder total is less than one file\'s count')
+      assert.equal(stats.seedingCount, 1)
+      assert.equal(stats.activeTorrents, 1)
+    } finally {
+      if (leecher) { await destroyClient(leecher.client); await removeDir(leecher.dir) }
+      await destroyServer(s.server)
+    }
+  })
+})
