@@ -17,6 +17,6 @@ declare module 'bittorrent-tracker/server' {
     torrents: Record<string, unknown>
     onHttpRequest (req: IncomingMessage, res: ServerResponse, opts?: { action?: string, trustProxy?: boolean }): void
     close (cb?: (err?: Error | null) => void): void
-    protected _onScrape (params: AnnounceParams, cb: (err: Error | null, response?: unknown) => void): void
+    protected _onWebSocketRequest (socket: { send (data: string): void }, opts: unknown, raw: string): void
   }
 }

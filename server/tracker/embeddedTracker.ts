@@ -5,15 +5,24 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import Server, { type AnnounceParams } from 'bittorrent-tracker/server'
+import Server from 'bittorrent-tracker/server'
 import type { Logger } from '../logger.ts'
 
 export const ANNOUNCE_PATH = '/announce'
 
-/** bittorrent-tracker's server without scrape: scrape would list swarms by infoHash. */
+const NO_SCRAPE = 'scrape is not offered by this tracker'
+
+/**
+ * bittorrent-tracker's server without scrape, which would list swarms by infoHash. HTTP
+ * requests are always parsed as announces (see handleHttp) and UDP is off, so WebSocket
+ * messages are the one way a scrape could come in.
+ */
 class ClosedTracker extends Server {
-  protected override _onScrape (_params: AnnounceParams, cb: (err: Error | null) => void): void {
-    cb(new Error('scrape is not offered by this tracker'))
+  protected override _onWebSocketRequest (socket: { send (data: string): void }, opts: unknown, raw: string): void {
+    let action: unknown
+    try { action = (JSON.parse(raw) as { action?: unknown }).action } catch {}
+    if (action === 'scrape') return socket.send(JSON.stringify({ action: 'scrape', 'failure reason': NO_SCRAPE }))
+    super._onWebSocketRequest(socket, opts, raw)
   }
 }
 

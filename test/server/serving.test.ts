@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import http from 'node:http'
+import { after, before, describe, test } from 'node:test'
+import { parse as parseDisposition } from 'content-disposition'
+import parseTorrent from 'parse-torrent'
+import { randomBytesSeeded, startTestServer, upload, type TestServer } from '../helpers/server.ts'
+
+/** GET without fetch's URL normalisation, so traversal attempts reach the server as sent. */
+function rawGet (baseUrl: string, rawPath: string): Promise<{ status: number, body: string }> {
+  const { hostname, port } = new URL(baseUrl)
+  return new Promise((resolve, reject) => {
+    http.get({ hostname, port, path: rawPath }, res => {
+      let body = ''
+      res.on('data', c => { body += c })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    }).on('error', reject)
+  })
+}
+
+describe('serving stored media', () => {
+  let server: TestServer
+  const bytes = randomBytesSeeded(100_000, 31)
+  const id = createHash('sha256').update(bytes).digest('hex')
+  let infoHash: string
+  let originalName: string
+  let media: string
+
+  before(async () => {
+    server = await startTestServer({ WEBTORRENT_TRACKERS: 'wss://tracker.example.org/announce' })
+    const res = await upload(server.url, bytes, { access_level: 'public' }, 'song "one";\r\nx.mp3', 'audio/mpeg')
+    assert.equal(res.body.mediaId, id)
+    infoHash = res.body.infoHash
+    originalName = res.body.originalName
+    media = `${server.url}/api/media/${id}`
+  })
+  after(async () => { await server.destroy() })
+
+  test('GET answers the whole file with ETag, Accept-Ranges, nosniff and a safe Content-Disposition', async () => {
+    const res = await fetch(media)
+    assert.equal(res.status, 200)
+    assert.deepEqual(new Uint8Array(await res.arrayBuffer()), bytes)
+    assert.equal(res.headers.get('etag'), `"${id}"`)
+    assert.equal(res.headers.get('accept-ranges'), 'bytes')
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff')
+    assert.equal(res.headers.get('content-type'), 'audio/mpeg')
+    assert.equal(res.headers.get('content-length'), String(bytes.length))
+    // The name carries quotes, a semicolon and a line break: the header must still parse back to it.
+    const disposition = res.headers.get('content-disposition') ?? ''
+    assert.doesNotMatch(disposition, /[\r\n]/)
+    const parsed = parseDisposition(disposition)
+    assert.equal(parsed.type, 'inline')
+    assert.equal(parsed.parameters.filename, originalName)
+    assert.match(originalName, /"|%22/)
+  })
+
+  test('HEAD answers the headers without a body', async () => {
+    const res = await fetch(media, { method: 'HEAD' })
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('content-length'), String(bytes.length))
+    assert.equal((await res.arrayBuffer()).byteLength, 0)
+  })
+
+  const ranges: Array<[string, number, number]> = [
+    ['bytes=0-9', 0, 9],
+    ['bytes=1000-', 1000, 99_999],
+    ['bytes=-500', 99_500, 99_999],
+    ['bytes=99999-200000', 99_999, 99_999]
+  ]
+  for (const [header, start, end] of ranges) {
+    test(`Range ${header} answers 206 with exactly those bytes`, async () => {
+      const res = await fetch(media, { headers: { Range: header } })
+      assert.equal(res.status, 206)
+      assert.equal(res.headers.get('content-range'), `bytes ${start}-${end}/${bytes.length}`)
+      assert.deepEqual(new Uint8Array(await res.arrayBuffer()), bytes.subarray(start, end + 1))
+    })
+  }
+
+  test('a Range outside the file answers 416 with the size', async () => {
+    const res = await fetch(media, { headers: { Range: 'bytes=200000-300000' } })
+    assert.equal(res.status, 416)
+    assert.equal(res.headers.get('content-range'), `bytes */${bytes.length}`)
+    assert.equal((await res.json()).error.code, 'range_not_satisfiable')
+  })
+
+  test('a malformed Range is ignored and the whole file is sent', async () => {
+    const res = await fetch(media, { headers: { Range: 'pages=1-2' } })
+    assert.equal(res.status, 200)
+    assert.equal((await res.arrayBuffer()).byteLength, bytes.length)
+  })
+
+  test('If-None-Match with the ETag answers 304', async () => {
+    const res = await fetch(media, { headers: { 'If-None-Match': `"${id}"` } })
+    assert.equal(res.status, 304)
+  })
+
+  test('info lists the manifest, the URLs and the live seeding status', async () => {
+    const res = await fetch(`${media}/info`)
+    assert.equal(res.status, 200)
+    const info = await res.json()
+    assert.equal(info.mediaId, id)
+    assert.equal(info.infoHash, infoHash)
+    assert.equal(info.fileSize, bytes.length)
+    assert.equal(info.httpUrl, media)
+    assert.equal(info.seeding.seeding, true)
+    assert.equal(typeof info.seeding.peers, 'number')
+  })
+
+  test('the .torrent names the embedded tracker (ws and http), WEBTORRENT_TRACKERS and the web seed', async () => {
+    const res = await fetch(`${media}/torrent`)
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('content-type'), 'application/x-bittorrent')
+    const torrent = await parseTorrent(new Uint8Array(await res.arrayBuffer()))
+    assert.equal(torrent.infoHash, infoHash)
+    const ws = server.url.replace('http://', 'ws://')
+    assert.deepEqual(torrent.announce, [`${ws}/announce`, `${server.url}/announce`, 'wss://tracker.example.org/announce'])
+    assert.deepEqual(torrent.urlList, [media])
+  })
+
+  for (const bad of ['abc', id.toUpperCase(), `${id}0`, '0'.repeat(64), `${id.slice(0, 63)}g`]) {
+    test(`"${bad.slice(0, 12)}…" is not a stored id: 404 on every route`, async () => {
+      for (const suffix of ['', '/info', '/torrent']) {
+        const res = await fetch(`${server.url}/api/media/${bad}${suffix}`)
+        assert.equal(res.status, 404, `${bad}${suffix}`)
+        assert.equal((await res.json()).error.code, 'not_found')
+      }
+    })
+  }
+
+  test('path traversal never reaches the disk', async () => {
+    for (const p of [
+      '/api/media/..%2F..%2F..%2Fetc%2Fpasswd',
+      '/api/media/%2e%2e/seeder.json',
+      `/api/media/${id}%2F..%2F..%2Fseeder.json`,
+      '/api/media/../media/seeder.json',
+      '/api/media/.incoming'
+    ]) {
+      const res = await rawGet(server.url, p)
+      assert.notEqual(res.status, 200, p)
+      assert.doesNotMatch(res.body, /root:|"seeding"/, p)
+    }
+  })
+
+  test('uploaded HTML is served as an attachment, never as a page on this origin', async () => {
+    const html = new TextEncoder().encode('<script>alert(document.cookie)</script>')
+    const up = await upload(server.url, html, { access_level: 'public' }, 'evil.html', 'text/html')
+    const res = await fetch(`${server.url}/api/media/${up.body.mediaId}`)
+    assert.equal(res.headers.get('content-type'), 'application/octet-stream')
+    assert.match(res.headers.get('content-disposition') ?? '', /^attachment;/)
+    assert.match(res.headers.get('content-security-policy') ?? '', /sandbox/)
+  })
+
+  test('a private file is not served to anyone yet: the same 404 as a missing id', async () => {
+    const secret = randomBytesSeeded(10_000, 32)
+    const up = await upload(server.url, secret, { access_level: 'private' }, 'secret.bin')
+    assert.equal(up.status, 201)
+    assert.equal(up.body.accessLevel, 'private')
+    const missing = await fetch(`${server.url}/api/media/${'1'.repeat(64)}`)
+    for (const suffix of ['', '/info', '/torrent']) {
+      const res = await fetch(`${server.url}/api/media/${up.body.mediaId}${suffix}`)
+      assert.equal(res.status, 404)
+      assert.deepEqual(await res.json(), await (await fetch(`${server.url}/api/media/${'1'.repeat(64)}${suffix}`)).json())
+    }
+    assert.equal(missing.status, 404)
+    assert.equal(server.seeder.getSeedingInfo(up.body.mediaId), undefined, 'a private file is not in the public swarm')
+  })
+
+  test('/api/seeder/stats answers the seed\'s getStats() fields', async () => {
+    const stats = await (await fetch(`${server.url}/api/seeder/stats`)).json()
+    for (const key of ['seedingCount', 'activeTorrents', 'totalUploaded', 'totalDownloaded', 'peers']) {
+      assert.equal(typeof stats[key], 'number', key)
+    }
+    assert.ok(stats.seedingCount >= 2)
+    assert.equal(stats.totalDownloaded, 0, 'a seeder downloads nothing')
+  })
+
+  test('an unknown API route answers a JSON 404', async () => {
+    const res = await fetch(`${server.url}/api/nothing-here`)
+    assert.equal(res.status, 404)
+    assert.equal((await res.json()).error.code, 'not_found')
+  })
+})

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict'
+import net from 'node:net'
+import { after, before, describe, test } from 'node:test'
+import bencode from 'bencode'
+import WebSocket from 'ws'
+import { randomBytesSeeded, startTestServer, upload, type TestServer } from '../helpers/server.ts'
+
+const percentBytes = (hex: string): string => hex.replace(/../g, '%$&')
+const binary = (hex: string): string => Buffer.from(hex, 'hex').toString('latin1')
+const PEER_ID = '2d5757303030302d' + '31'.repeat(12)
+
+async function httpAnnounce (baseUrl: string, infoHash: string): Promise<Record<string, unknown>> {
+  const q = `info_hash=${percentBytes(infoHash)}&peer_id=${percentBytes(PEER_ID)}&port=6881&uploaded=0&downloaded=0&left=1000&compact=1&event=started`
+  const res = await fetch(`${baseUrl}/announce?${q}`)
+  assert.equal(res.status, 200)
+  return bencode.decode(new Uint8Array(await res.arrayBuffer())) as Record<string, unknown>
+}
+
+/** One request over the WebSocket tracker; resolves with the first answer. */
+function wsRequest (baseUrl: string, message: object): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${baseUrl.replace('http', 'ws')}/announce`)
+    ws.on('open', () => ws.send(JSON.stringify(message)))
+    ws.on('message', data => { ws.close(); resolve(JSON.parse(String(data))) })
+    ws.on('error', reject)
+  })
+}
+
+const text = (v: unknown): string => v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v)
+
+describe('the embedded tracker', () => {
+  let server: TestServer
+  let known: string
+  let privateHash: string
+  const unknown = 'ab'.repeat(20)
+
+  before(async () => {
+    server = await startTestServer()
+    known = (await upload(server.url, randomBytesSeeded(40_000, 41))).body.infoHash
+    privateHash = (await upload(server.url, randomBytesSeeded(40_000, 42), { access_level: 'private' })).body.infoHash
+  })
+  after(async () => { await server.destroy() })
+
+  test('an HTTP announce for a stored public file gets an interval and the server as a peer', async () => {
+    const res = await httpAnnounce(server.url, known)
+    assert.equal(res['failure reason'], undefined)
+    assert.equal(typeof res.interval, 'number')
+    assert.ok((res.peers as Uint8Array).length >= 6, 'the seeding server is listed as a compact peer')
+  })
+
+  test('an HTTP announce for an infoHash the server does not know is refused', async () => {
+    const res = await httpAnnounce(server.url, unknown)
+    assert.match(text(res['failure reason']), /unknown torrent/)
+  })
+
+  test('an announce for a private file is refused like an unknown one', async () => {
+    const res = await httpAnnounce(server.url, privateHash)
+    assert.match(text(res['failure reason']), /unknown torrent/)
+  })
+
+  test('a WebSocket announce for an unknown infoHash is refused; a known one is answered', async () => {
+    const refused = await wsRequest(server.url, { action: 'announce', info_hash: binary(unknown), peer_id: binary(PEER_ID), numwant: 0, left: 0, event: 'started', offers: [] })
+    assert.match(String(refused['failure reason']), /unknown torrent/)
+    const answered = await wsRequest(server.url, { action: 'announce', info_hash: binary(known), peer_id: binary(PEER_ID), numwant: 0, left: 0, event: 'started', offers: [] })
+    assert.equal(answered['failure reason'], undefined)
+    assert.equal(answered.action, 'announce')
+    assert.equal(typeof answered.interval, 'number')
+  })
+
+  test('scrape reveals nothing, with or without an infoHash', async () => {
+    for (const info of [undefined, binary(known), binary(unknown)]) {
+      const res = await wsRequest(server.url, { action: 'scrape', ...(info ? { info_hash: info } : {}) })
+      assert.match(String(res['failure reason']), /scrape is not offered/)
+      assert.equal(res.files, undefined)
+    }
+    const http = await fetch(`${server.url}/scrape?info_hash=${percentBytes(known)}`)
+    assert.doesNotMatch(await http.text(), /complete|incomplete/)
+  })
+
+  test('there is no tracker stats page', async () => {
+    for (const p of ['/stats', '/stats.json']) {
+      const body = await (await fetch(`${server.url}${p}`)).text()
+      assert.doesNotMatch(body, /torrents|peersAll|infoHash/i, p)
+    }
+  })
+
+  test('a WebSocket upgrade on any other path is closed', async () => {
+    const { port } = new URL(server.url)
+    const closed = await new Promise<string>(resolve => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => {
+        socket.write('GET /elsewhere HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+      })
+      let data = ''
+      socket.on('data', d => { data += d })
+      socket.on('close', () => resolve(data))
+    })
+    assert.doesNotMatch(closed, /101 Switching Protocols/)
+  })
+})
