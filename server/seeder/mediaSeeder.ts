@@ -33,6 +33,8 @@ interface SeedingState {
 
 export interface TorrentStatus {
   seeding: boolean
+  /** Share of pieces the seeder offers (1 when it serves the whole file). */
+  progress: number
   peers: number
   uploaded: number
 }
@@ -119,7 +121,7 @@ export class MediaSeeder {
   /** Live status of one file, for /api/media/:id/info. */
   status (mediaId: string): TorrentStatus {
     const t = this.torrents.get(mediaId)
-    return { seeding: t !== undefined, peers: t?.numPeers ?? 0, uploaded: t?.uploaded ?? 0 }
+    return { seeding: t !== undefined, progress: t?.progress ?? 0, peers: t?.numPeers ?? 0, uploaded: t?.uploaded ?? 0 }
   }
 
   isSeeding (infoHash: string): boolean {

@@ -1,0 +1,43 @@
+/** The real server as a child process (`node --import tsx server/main.ts`), for crash tests. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
+
+export interface ServerProcess {
+  child: ChildProcess
+  url: string
+  /** Resolves when the process has exited. */
+  exited: Promise<number | null>
+}
+
+const ROOT = path.resolve(import.meta.dirname, '../..')
+
+export async function spawnServer (dir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      TORRENT_PORT: '0',
+      DATA_DIR: path.join(dir, 'data'),
+      MEDIA_DIR: path.join(dir, 'media'),
+      WEB_DIR: path.join(dir, 'web'),
+      LOG_LEVEL: 'warn',
+      ...env
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
+  let output = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (d: Buffer): void => {
+      output += d
+      const m = output.match(/running at (http:\/\/\S+)/)
+      if (m) resolve(m[1]!)
+    }
+    child.stdout!.on('data', onData)
+    child.stderr!.on('data', d => { output += d })
+    exited.then(code => reject(new Error(`server exited (${code}) before it was ready:\n${output}`)))
+  })
+  return { child, url, exited }
+}
