@@ -7,7 +7,8 @@
  *
  * Optional:
  *   BENCH_SERVER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   extra node flags for the server child
- *   BENCH_KEEP=1                                                      keep the temp dir (prints its path)
+ *                      (a profile is written only if the server exits by itself on SIGTERM)
+ *   BENCH_KEEP=1       keep the temp dir (prints its path)
  *
  * Goals: ingest MB/s ≥ 0.6 × one-pass SHA-256 + SHA-1 pieces MB/s over the same (cached) file,
  * and the server's peak RSS growth during the upload < 100 MB. Missing a goal is reported, not
@@ -15,7 +16,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createReadStream } from 'node:fs'
+import { createReadStream, rmSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import http from 'node:http'
 import net from 'node:net'
@@ -222,6 +223,14 @@ async function stopServer (child: ChildProcess): Promise<void> {
 async function main (): Promise<void> {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-bench-ingest-'))
   let child: ChildProcess | undefined
+  // Ctrl-C: leave no server and no gigabyte behind.
+  const interrupt = (): void => {
+    child?.kill('SIGKILL')
+    rmSync(tmp, { recursive: true, force: true })
+    process.exit(130)
+  }
+  process.once('SIGINT', interrupt)
+  process.once('SIGTERM', interrupt)
   try {
     const file = path.join(tmp, 'bench.bin')
     console.log(`ingest bench: ${sizeMb} MiB test file in ${tmp}`)
@@ -229,11 +238,16 @@ async function main (): Promise<void> {
     await writeTestFile(file, SIZE)
     console.log(`  generated in ${fmt((now() - t) / 1000, 2)} s`)
 
-    // Reference: the first pass warms the page cache, the second is measured.
+    // Reference: the first pass warms the page cache; the best of the next three is the machine's limit.
     await referenceHash(file, SIZE)
-    const ref = await referenceHash(file, SIZE)
+    let ref = await referenceHash(file, SIZE)
+    for (let i = 0; i < 2; i++) {
+      const again = await referenceHash(file, SIZE)
+      if (again.mediaId !== ref.mediaId) throw new Error('reference: two passes over the same file disagree')
+      if (again.ms < ref.ms) ref = again
+    }
     const refMbps = mbps(SIZE, ref.ms)
-    console.log(`  reference hash (SHA-256 + SHA-1 pieces, in-process): ${fmt(refMbps)} MB/s`)
+    console.log(`  reference hash (SHA-256 + SHA-1 pieces, in-process, best of 3): ${fmt(refMbps)} MB/s`)
 
     // The real server, as `npm start` runs it (without the build).
     const port = await freePort()
@@ -302,7 +316,7 @@ async function main (): Promise<void> {
     console.log('')
     console.log('ingest benchmark')
     console.log(`  file size            ${sizeMb} MiB (${SIZE} bytes)`)
-    console.log(`  reference hash       ${fmt(refMbps)} MB/s  (${fmt(ref.ms / 1000, 2)} s)`)
+    console.log(`  reference hash       ${fmt(refMbps)} MB/s  (${fmt(ref.ms / 1000, 2)} s, best of 3 over the cached file)`)
     console.log(`  ingest (upload)      ${fmt(ingestMbps)} MB/s  (${fmt(res.ms / 1000, 2)} s; body sent in ${fmt(res.sendMs / 1000, 2)} s, answer ${fmt((res.ms - res.sendMs) / 1000, 2)} s after the last byte)`)
     console.log(`  ratio ingest/ref     ${fmt(ratio, 2)}  goal ≥ ${RATIO_GOAL}  ${pass(ratio >= RATIO_GOAL)}`)
     console.log(`  server RSS           ${fmt(before.rss / MiB)} MB before, peak ${fmt(peakRss / MiB)} MB sampled every ${SAMPLE_MS} ms` +
@@ -316,6 +330,8 @@ async function main (): Promise<void> {
     if (child) await stopServer(child)
     if (process.env.BENCH_KEEP) console.log(`kept ${tmp}`)
     else await fs.rm(tmp, { recursive: true, force: true })
+    process.off('SIGINT', interrupt)
+    process.off('SIGTERM', interrupt)
   }
 }
 

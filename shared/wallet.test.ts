@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
+import { ripemd160 } from '@noble/hashes/legacy.js'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
+import { createBase58check } from '@scure/base'
+import { HDKey } from '@scure/bip32'
+import { entropyToMnemonic, mnemonicToSeed } from '@scure/bip39'
+import { wordlist } from '@scure/bip39/wordlists/english.js'
+import { createMnemonic, identityFromMnemonic, isValidMnemonic, signMessage, verifyMessage } from './wallet.ts'
+
+const ABANDON = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about'
+
+test('BIP39 known answers: entropy → words → seed (TREZOR vectors)', async () => {
+  assert.equal(entropyToMnemonic(new Uint8Array(16), wordlist), ABANDON)
+  assert.equal(bytesToHex(await mnemonicToSeed(ABANDON, 'TREZOR')),
+    'c55257c360c07c72029aebc1b53c05ed0362ada38ead3e3e9efa3708e53495531f09a6987599d18264c1e1c92f2cf141630c7a3c4ab7c81b2f001698e7463b04')
+  assert.equal(entropyToMnemonic(hexToBytes('7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f'), wordlist),
+    'legal winner thank year wave sausage worth useful legal winner thank yellow')
+})
+
+test('BIP32 known answers: test vector 1', () => {
+  const master = HDKey.fromMasterSeed(hexToBytes('000102030405060708090a0b0c0d0e0f'))
+  assert.equal(master.publicExtendedKey, 'xpub661MyMwAqRbcFtXgS5sYJABqqG9YLmC4Q1Rdap9gSE8NqtwybGhePY2gZ29ESFjqJoCu1Rupje8YtGqsefD265TMg7usUDFdp6W1EGMcet8')
+  assert.equal(master.derive("m/0'").publicExtendedKey, 'xpub68Gmy5EdvgibQVfPdqkBBCHxA5htiqg55crXYuXoQRKfDBFA1WEjWgP6LHhwBZeNK1VTsfTFUHCdrfp1bgwQ9xv5ski8PX9rL2dZXvgGDnw')
+})
+
+test("the identity key is the BIP44 key at m/44'/0'/0'/0/0 (its well-known address for the abandon…about phrase)", async () => {
+  const { publicKey, privateKey } = await identityFromMnemonic(ABANDON)
+  const address = createBase58check(sha256).encode(new Uint8Array([0, ...ripemd160(sha256(hexToBytes(publicKey)))]))
+  assert.equal(address, '1LqBGSKuX5yYUonjxT5qGfpUsXKYYWeabA')
+  assert.match(publicKey, /^0[23][0-9a-f]{64}$/)
+  assert.equal(bytesToHex(secp256k1.getPublicKey(privateKey, true)), publicKey)
+})
+
+test('a new phrase has 12 valid words and gives a different key each time', async () => {
+  const a = createMnemonic()
+  const b = createMnemonic()
+  assert.equal(a.split(' ').length, 12)
+  assert.ok(isValidMnemonic(a))
+  assert.notEqual((await identityFromMnemonic(a)).publicKey, (await identityFromMnemonic(b)).publicKey)
+})
+
+test('an imported phrase is forgiven spacing and case but not a wrong word', async () => {
+  assert.equal((await identityFromMnemonic(`  ${ABANDON.toUpperCase().replace(/ /g, '   ')} `)).publicKey, (await identityFromMnemonic(ABANDON)).publicKey)
+  assert.equal(isValidMnemonic(ABANDON.replace('about', 'abandon')), false)
+  await assert.rejects(identityFromMnemonic(ABANDON.replace('about', 'zoo')), /not a valid recovery phrase/)
+})
+
+test('signatures verify for their key and message only, and high-S forms are refused', async () => {
+  const me = await identityFromMnemonic(ABANDON)
+  const other = await identityFromMnemonic(createMnemonic())
+  const sig = signMessage('hello', me.privateKey)
+  assert.equal(verifyMessage(sig, 'hello', me.publicKey), true)
+  assert.equal(verifyMessage(sig, 'hello!', me.publicKey), false)
+  assert.equal(verifyMessage(sig, 'hello', other.publicKey), false)
+  assert.equal(verifyMessage('zz', 'hello', me.publicKey), false)
+  // The same signature with s' = n - s is mathematically valid but malleable: refused.
+  const parsed = secp256k1.Signature.fromBytes(hexToBytes(sig))
+  const high = new secp256k1.Signature(parsed.r, secp256k1.Point.CURVE().n - parsed.s)
+  assert.equal(verifyMessage(bytesToHex(high.toBytes()), 'hello', me.publicKey), false)
+  assert.equal(secp256k1.verify(high.toBytes(), new TextEncoder().encode('hello'), hexToBytes(me.publicKey), { lowS: false }), true, 'the high-S form is otherwise valid')
+})
