@@ -11,6 +11,7 @@ import type { Config } from './config.ts'
 import type { Logger } from './logger.ts'
 import { Catalog } from './media/catalog.ts'
 import { MediaService } from './media/mediaService.ts'
+import { openDatabase } from './records/database.ts'
 import { SqliteRecordRepository } from './records/sqliteRecordRepository.ts'
 import { MediaSeeder } from './seeder/mediaSeeder.ts'
 import type { BlobStore } from './storage/blobStore.ts'
@@ -44,7 +45,8 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   const { sweptIncoming } = await store.init()
   if (sweptIncoming > 0) log.warn({ sweptIncoming }, 'removed uploads left unfinished by the last run')
 
-  const records = new SqliteRecordRepository(path.join(config.dataDir, 'db.sqlite'))
+  const db = openDatabase(path.join(config.dataDir, 'db.sqlite'))
+  const records = new SqliteRecordRepository(db)
   const access = new AccessPolicy(records)
 
   // The HTTP server (and so the tracker) must be up before the seeder announces, and the
@@ -84,7 +86,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       await seeder.close()
       await tracker.close()
       await closed
-      records.close()
+      db.close()
     }
   }
 }

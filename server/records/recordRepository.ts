@@ -24,5 +24,4 @@ export interface RecordRepository {
   ensure (record: NewMediaRecord): { record: MediaRecord, created: boolean }
   forMedia (mediaId: string): MediaRecord[]
   hasPublic (mediaId: string): boolean
-  close (): void
 }

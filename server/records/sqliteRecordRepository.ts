@@ -1,22 +1,6 @@
-/** Records in SQLite (WAL), DATA_DIR/db.sqlite by default. */
-import fs from 'node:fs'
-import path from 'node:path'
-import Database from 'better-sqlite3'
+/** Records in SQLite (see database.ts for the schema). */
+import type { Db } from './database.ts'
 import type { MediaRecord, NewMediaRecord, RecordRepository } from './recordRepository.ts'
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS media_records (
-  id           INTEGER PRIMARY KEY,
-  media_id     TEXT NOT NULL,
-  owner        TEXT NOT NULL,
-  access_level TEXT NOT NULL CHECK (access_level IN ('public', 'private')),
-  name         TEXT,
-  description  TEXT,
-  created_at   TEXT NOT NULL,
-  UNIQUE (media_id, owner)
-);
-CREATE INDEX IF NOT EXISTS media_records_public ON media_records (media_id) WHERE access_level = 'public';
-`
 
 interface Row {
   id: number
@@ -39,15 +23,10 @@ const toRecord = (r: Row): MediaRecord => ({
 })
 
 export class SqliteRecordRepository implements RecordRepository {
-  private readonly db: Database.Database
+  private readonly db: Db
 
-  /** `file` ':memory:' for tests. */
-  constructor (file: string) {
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true })
-    this.db = new Database(file)
-    this.db.pragma('journal_mode = WAL')
-    this.db.pragma('synchronous = NORMAL')
-    this.db.exec(SCHEMA)
+  constructor (db: Db) {
+    this.db = db
   }
 
   ensure (record: NewMediaRecord): { record: MediaRecord, created: boolean } {
@@ -64,9 +43,5 @@ export class SqliteRecordRepository implements RecordRepository {
 
   hasPublic (mediaId: string): boolean {
     return this.db.prepare("SELECT 1 FROM media_records WHERE media_id = ? AND access_level = 'public' LIMIT 1").get(mediaId) !== undefined
-  }
-
-  close (): void {
-    this.db.close()
   }
 }

@@ -1,0 +1,43 @@
+/**
+ * The embedded database (SQLite, WAL) and its schema. Each migration runs once, in order,
+ * tracked by SQLite's user_version.
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+
+export type Db = Database.Database
+
+const MIGRATIONS = [
+  `CREATE TABLE media_records (
+     id           INTEGER PRIMARY KEY,
+     media_id     TEXT NOT NULL,
+     owner        TEXT NOT NULL,
+     access_level TEXT NOT NULL CHECK (access_level IN ('public', 'private')),
+     name         TEXT,
+     description  TEXT,
+     created_at   TEXT NOT NULL,
+     UNIQUE (media_id, owner)
+   );
+   CREATE INDEX media_records_public ON media_records (media_id) WHERE access_level = 'public';
+   CREATE TABLE auth_challenges (
+     nonce      TEXT PRIMARY KEY,
+     message    TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );`
+]
+
+/** `file` ':memory:' for tests. */
+export function openDatabase (file: string): Db {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true })
+  const db = new Database(file)
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  db.pragma('foreign_keys = ON')
+  const version = db.pragma('user_version', { simple: true }) as number
+  db.transaction(() => {
+    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!)
+    db.pragma(`user_version = ${MIGRATIONS.length}`)
+  })()
+  return db
+}
