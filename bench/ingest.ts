@@ -23,6 +23,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { pieceLength } from '../shared/torrent.ts'
 import { ContentHasher } from '../server/upload/contentHasher.ts'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -59,10 +60,10 @@ async function writeTestFile (file: string, size: number): Promise<void> {
 /** The in-process reference: one pass, SHA-256 + SHA-1 pieces, exactly as the server hashes. */
 async function referenceHash (file: string, size: number): Promise<{ mediaId: string, ms: number }> {
   const start = now()
-  const hasher = new ContentHasher({ min: size, max: size })
+  const hasher = new ContentHasher([pieceLength(size)])
   for await (const chunk of createReadStream(file, { highWaterMark: MiB })) hasher.update(chunk as Buffer)
-  const mediaId = hasher.mediaId()
-  if (!hasher.pieces()) throw new Error('reference: piece hashes missing')
+  const { mediaId, pieces } = hasher.finish()
+  if (!pieces) throw new Error('reference: piece hashes missing')
   return { mediaId, ms: now() - start }
 }
 

@@ -3,6 +3,7 @@
  * port. Used by main.ts and by the tests, which start real servers on loopback.
  */
 import type { AddressInfo } from 'node:net'
+import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
 import { AccessPolicy } from './access/accessPolicy.ts'
@@ -17,6 +18,7 @@ import { MediaSeeder } from './seeder/mediaSeeder.ts'
 import type { BlobStore } from './storage/blobStore.ts'
 import { FsBlobStore } from './storage/fsBlobStore.ts'
 import { EmbeddedTracker } from './tracker/embeddedTracker.ts'
+import { HashPool } from './upload/hashPool.ts'
 
 export interface RunningServer {
   url: string
@@ -69,7 +71,10 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   http.on('upgrade', (req, socket, head) => {
     if (!tracker.handleUpgrade(req, socket, head)) socket.destroy()
   })
-  const media = new MediaService({ catalog, records, access, seeder, maxUploadBytes: config.maxUploadBytes, log })
+  // One hashing worker per spare core; uploads beyond that hash on the main thread.
+  const hashPool = new HashPool(Math.max(1, availableParallelism() - 1))
+  await hashPool.warm()
+  const media = new MediaService({ catalog, records, access, seeder, hashPool, maxUploadBytes: config.maxUploadBytes, log })
   app = createApp({ media, store, seeder, tracker, webDir: config.webDir, log })
   await seeder.initialize()
 
@@ -86,6 +91,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       await seeder.close()
       await tracker.close()
       await closed
+      await hashPool.close()
       db.close()
     }
   }

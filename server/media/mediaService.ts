@@ -9,6 +9,7 @@ import type { AccessPolicy } from '../access/accessPolicy.ts'
 import type { Logger } from '../logger.ts'
 import type { RecordRepository, MediaRecord } from '../records/recordRepository.ts'
 import type { MediaSeeder, TorrentStatus } from '../seeder/mediaSeeder.ts'
+import type { HashPool } from '../upload/hashPool.ts'
 import { ingestUpload, type IngestRequest } from '../upload/ingest.ts'
 import type { Catalog } from './catalog.ts'
 
@@ -17,6 +18,7 @@ export interface MediaServiceDeps {
   records: RecordRepository
   access: AccessPolicy
   seeder: MediaSeeder
+  hashPool: HashPool
   maxUploadBytes: number
   log: Logger
 }
@@ -38,9 +40,10 @@ export class MediaService {
 
   /** 201 when the caller's record is new (even if the bytes were already stored), 200 when they had it. */
   async upload (req: IngestRequest, owner = ''): Promise<{ status: 200 | 201, result: UploadResult }> {
-    const { catalog, records, seeder, maxUploadBytes, log } = this.deps
+    const { catalog, records, seeder, hashPool, maxUploadBytes, log } = this.deps
     const ingested = await ingestUpload(req, {
       store: catalog.store,
+      hashPool,
       maxUploadBytes,
       transportFor: id => catalog.transport(id),
       onExisting: id => catalog.manifest(id)

@@ -2,27 +2,30 @@
  * One pass over the bytes: SHA-256 (the mediaId) and the torrent's SHA-1 pieces together.
  * The piece length depends on the file size, which a streamed upload may not know up front,
  * so pieces are hashed for each likely length (usually exactly one); if none of them turns
- * out right, `pieces()` returns undefined and the caller reads the stored file once more.
+ * out right, `pieces` is undefined and the caller reads the stored file once more.
  */
 import type { Readable } from 'node:stream'
 import { PieceHasher, pieceLength } from '../../shared/torrent.ts'
 import { sha1, sha256 } from './nodeHashers.ts'
 
-const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+export interface ContentHashes {
+  bytes: number
+  mediaId: string
+  /** The piece hashes at the length the rule picks for `bytes`, if they were computed. */
+  pieces?: { pieceLength: number, pieces: Uint8Array }
+}
+
+/** What the request tells about the final size (exact, or a small range) → piece lengths to hash. */
+export const pieceLengthsFor = (sizeBounds?: { min: number, max: number }): number[] =>
+  sizeBounds ? [...new Set([pieceLength(Math.max(0, sizeBounds.min)), pieceLength(sizeBounds.max)])] : []
 
 export class ContentHasher {
   private readonly sha = sha256()
   private readonly pieceHashers: PieceHasher[]
-  bytes = 0
+  private bytes = 0
 
-  /** `sizeBounds`: what is known of the final size (exact, or a small range), if anything. */
-  constructor (sizeBounds?: { min: number, max: number }) {
-    const lengths = new Set<number>()
-    if (sizeBounds) {
-      lengths.add(pieceLength(Math.max(0, sizeBounds.min)))
-      lengths.add(pieceLength(sizeBounds.max))
-    }
-    this.pieceHashers = [...lengths].map(len => new PieceHasher(len, sha1))
+  constructor (pieceLengths: number[]) {
+    this.pieceHashers = pieceLengths.map(len => new PieceHasher(len, sha1))
   }
 
   update (chunk: Uint8Array): void {
@@ -31,15 +34,15 @@ export class ContentHasher {
     for (const p of this.pieceHashers) p.update(chunk)
   }
 
-  mediaId (): string {
-    return toHex(this.sha.digest())
-  }
-
-  /** The piece hashes at the length the rule picks for the final size, if they were computed. */
-  pieces (): { pieceLength: number, pieces: Uint8Array } | undefined {
+  /** Call once, after the last byte. */
+  finish (): ContentHashes {
     const wanted = pieceLength(this.bytes)
     const hasher = this.pieceHashers.find(p => p.pieceLength === wanted)
-    return hasher ? { pieceLength: wanted, pieces: hasher.digest() } : undefined
+    return {
+      bytes: this.bytes,
+      mediaId: Buffer.from(this.sha.digest()).toString('hex'),
+      ...(hasher ? { pieces: { pieceLength: wanted, pieces: hasher.digest() } } : {})
+    }
   }
 }
 

@@ -12,7 +12,8 @@ import { ACCESS_LEVELS, type AccessLevel, type MediaManifest } from '../../share
 import { buildTorrent, magnetURI, torrentName, type TorrentTransport } from '../../shared/torrent.ts'
 import type { BlobStore, PendingBlob } from '../storage/blobStore.ts'
 import { storageError } from '../storage/fsBlobStore.ts'
-import { ContentHasher, hashPieces } from './contentHasher.ts'
+import { hashPieces, pieceLengthsFor, type ContentHashes } from './contentHasher.ts'
+import type { HashJob, HashPool } from './hashPool.ts'
 import { sha1 } from './nodeHashers.ts'
 
 /** Room for the form's other fields and boundaries on top of the file itself. */
@@ -39,6 +40,7 @@ export interface Ingested {
 
 export interface IngestDeps {
   store: BlobStore
+  hashPool: HashPool
   maxUploadBytes: number
   /** Trackers and web seed for a new torrent (does not change its infoHash). */
   transportFor: (mediaId: string) => TorrentTransport
@@ -76,7 +78,8 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
 
   const fields: Record<string, string> = {}
   let pending: PendingBlob | undefined
-  let hasher: ContentHasher | undefined
+  let job: HashJob | undefined
+  let hashes: ContentHashes | undefined
   let fileName = ''
   let mimeType = 'application/octet-stream'
   let fileDone: Promise<void> | undefined
@@ -109,19 +112,29 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
     file.on('error', () => {})
     fileName = info.filename ?? ''
     if (SAFE_MIME.test(info.mimeType?.toLowerCase() ?? '')) mimeType = info.mimeType.toLowerCase()
-    hasher = new ContentHasher(sizeBounds(fields.size, req.contentLength))
-    const h = hasher
+    const hashing = deps.hashPool.job(pieceLengthsFor(sizeBounds(fields.size, req.contentLength)))
+    job = hashing
     file.on('limit', () => fail(tooLarge(deps.maxUploadBytes)))
     fileDone = (async () => {
       pending = await deps.store.begin()
-      const hashing = new Transform({
+      const tee = new Transform({
         highWaterMark: 1 << 20,
         transform (chunk: Buffer, _enc, cb) {
-          h.update(chunk)
-          cb(null, chunk)
+          try {
+            const wait = hashing.update(chunk)
+            if (wait) wait.then(() => cb(null, chunk), cb)
+            else cb(null, chunk)
+          } catch (err) {
+            cb(err as Error)
+          }
         }
       })
-      await pipeline(file, hashing, pending.writable)
+      try {
+        await pipeline(file, tee, pending.writable)
+      } finally {
+        // Always finish the job: it hands the worker back to the pool.
+        hashes = await hashing.finish()
+      }
     })()
     fileDone.catch(err => fail(storageError(err)))
   })
@@ -140,8 +153,8 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
 
   try {
     if (failure !== undefined) throw failure
-    if (!hasher || !pending) throw badRequest('no_file', 'The form has no "file" part. Attach the file as a part named "file".')
-    const size = hasher.bytes
+    if (!job || !pending || !hashes) throw badRequest('no_file', 'The form has no "file" part. Attach the file as a part named "file".')
+    const size = hashes.bytes
     if (size === 0) throw badRequest('empty_file', 'The file is empty. Choose a file with content.')
     if (fields.size !== undefined && Number(fields.size) !== size) {
       throw badRequest('size_mismatch', `The "size" field says ${fields.size} bytes but the file has ${size}. Send the whole file.`)
@@ -151,9 +164,9 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
       throw badRequest('bad_access_level', `"access_level" must be "public" or "private", got "${fields.access_level ?? ''}".`)
     }
 
-    const mediaId = hasher.mediaId()
+    const mediaId = hashes.mediaId
     const name = torrentName(fileName)
-    const pieces = hasher.pieces() ?? await hashPieces(pending.read(), size)
+    const pieces = hashes.pieces ?? await hashPieces(pending.read(), size)
     const createdAt = new Date()
     const transport = deps.transportFor(mediaId)
     const { infoHash, torrentFile } = buildTorrent({ name, length: size, ...pieces }, transport, sha1, createdAt)
