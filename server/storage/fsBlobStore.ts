@@ -4,7 +4,7 @@
  * Publish is one directory rename: a crash leaves either nothing or the complete folder.
  */
 import { randomBytes } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createReadStream, createWriteStream, fdatasync, type WriteStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { finished } from 'node:stream/promises'
@@ -56,6 +56,24 @@ export function storageError (err: unknown): unknown {
   return err
 }
 
+/**
+ * Flush a growing file to disk while it is written, so the fsync before publish has little
+ * left to do (it took 0.3–0.6 s per GiB at the end of an upload otherwise).
+ */
+function syncWhileWriting (writable: WriteStream): () => void {
+  let synced = 0
+  let syncing = false
+  const timer = setInterval(() => {
+    const fd = (writable as WriteStream & { fd: number | null }).fd
+    if (syncing || typeof fd !== 'number' || writable.bytesWritten - synced < 32 * 1024 * 1024) return
+    syncing = true
+    const target = writable.bytesWritten
+    fdatasync(fd, () => { syncing = false; synced = target })
+  }, 200)
+  timer.unref()
+  return () => clearInterval(timer)
+}
+
 export class FsBlobStore implements BlobStore {
   readonly root: string
   private readonly incoming: string
@@ -94,6 +112,8 @@ export class FsBlobStore implements BlobStore {
       writable.once('error', reject)
     })
     await opened
+    const stopSyncing = syncWhileWriting(writable)
+    writable.once('close', stopSyncing)
     let settled = false
     const cleanup = async (): Promise<void> => {
       writable.destroy()
