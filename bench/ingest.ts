@@ -267,7 +267,8 @@ async function main (): Promise<void> {
         DATA_DIR: dataDir,
         MEDIA_DIR: path.join(dataDir, 'media'),
         MAX_UPLOAD_BYTES: String(SIZE + 64 * MiB),
-        LOG_LEVEL: 'warn'
+        LOG_LEVEL: 'warn',
+        ALLOW_ANONYMOUS_UPLOADS: 'true'
       }
     })
     const keep = (c: Buffer): void => { output = (output + c.toString()).slice(-8000) }

@@ -5,17 +5,24 @@ import { serveStatic } from '@hono/node-server/serve-static'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { Hono } from 'hono'
 import { AppError } from '../shared/errors.ts'
+import type { Caller } from './access/accessPolicy.ts'
+import type { AuthService } from './auth/authService.ts'
 import type { Logger } from './logger.ts'
 import type { MediaService } from './media/mediaService.ts'
+import { authRoutes } from './routes/auth.ts'
 import { mediaRoutes } from './routes/media.ts'
 import type { MediaSeeder } from './seeder/mediaSeeder.ts'
 import type { BlobStore } from './storage/blobStore.ts'
 import { ANNOUNCE_PATH, type EmbeddedTracker } from './tracker/embeddedTracker.ts'
 
-/** On Node the raw request/response are in c.env; under app.request() c.env is empty. */
-export type AppEnv = { Bindings: Partial<HttpBindings> }
+/**
+ * On Node the raw request/response are in c.env (empty under app.request()); `caller` is the
+ * signed-in public key, if any.
+ */
+export type AppEnv = { Bindings: Partial<HttpBindings>, Variables: { caller: Caller } }
 
 export interface AppDeps {
+  auth: AuthService
   media: MediaService
   store: BlobStore
   seeder: MediaSeeder
@@ -37,6 +44,18 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
 
   app.get('/healthz', c => c.json({ ok: true }))
 
+  // Who is calling: a valid bearer token names a key; a bad one is refused, never ignored.
+  app.use('/api/*', async (c, next) => {
+    const header = c.req.header('authorization')
+    if (header !== undefined) {
+      const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1]
+      if (!token) throw new AppError(401, 'bad_token', 'Send the session token as "Authorization: Bearer <token>".')
+      c.set('caller', await deps.auth.authenticate(token))
+    }
+    await next()
+  })
+
+  app.route('/api/auth', authRoutes(deps.auth))
   app.route('/api/media', mediaRoutes(deps.media, deps.store))
   app.get('/api/seeder/stats', c => c.json(deps.seeder.getStats()))
   app.all('/api/*', c => c.json({ error: { code: 'not_found', message: `No API route ${c.req.method} ${c.req.path}. See the README for the HTTP API.` } }, 404))

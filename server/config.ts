@@ -15,6 +15,10 @@ export interface Config {
   /** TCP port for BitTorrent peers; 0 picks a free one. */
   torrentPort: number
   logLevel: string
+  /** JWT_SECRET; unset → generated once into DATA_DIR/jwt-secret. */
+  jwtSecret: string | undefined
+  tokenTtlSeconds: number
+  allowAnonymousUploads: boolean
 }
 
 type Env = Record<string, string | undefined>
@@ -27,6 +31,13 @@ function integer (env: Env, name: string, fallback: number, min: number): number
     throw new Error(`${name} must be a whole number ≥ ${min}, got "${raw}"`)
   }
   return value
+}
+
+function flag (env: Env, name: string): boolean {
+  const raw = (env[name] ?? '').toLowerCase()
+  if (['', '0', 'false', 'no', 'off'].includes(raw)) return false
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true
+  throw new Error(`${name} must be true or false, got "${env[name]}"`)
 }
 
 function url (name: string, raw: string, protocols: string[]): string {
@@ -61,6 +72,9 @@ export function loadConfig (env: Env = process.env): Config {
       .filter(Boolean)
       .map(t => url('WEBTORRENT_TRACKERS', t, ['ws:', 'wss:', 'http:', 'https:', 'udp:'])),
     torrentPort: integer(env, 'TORRENT_PORT', 6881, 0),
-    logLevel: env.LOG_LEVEL || 'info'
+    logLevel: env.LOG_LEVEL || 'info',
+    jwtSecret: env.JWT_SECRET || undefined,
+    tokenTtlSeconds: integer(env, 'TOKEN_TTL_SECONDS', 3600, 60),
+    allowAnonymousUploads: flag(env, 'ALLOW_ANONYMOUS_UPLOADS')
   }
 }

@@ -8,6 +8,9 @@ import path from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
 import { AccessPolicy } from './access/accessPolicy.ts'
 import { createApp } from './app.ts'
+import { AuthService } from './auth/authService.ts'
+import { SqliteChallengeStore } from './auth/challengeStore.ts'
+import { loadTokenSecret } from './auth/secret.ts'
 import type { Config } from './config.ts'
 import type { Logger } from './logger.ts'
 import { Catalog } from './media/catalog.ts'
@@ -74,8 +77,14 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   // One hashing worker per spare core; uploads beyond that hash on the main thread.
   const hashPool = new HashPool(Math.max(1, availableParallelism() - 1))
   await hashPool.warm()
-  const media = new MediaService({ catalog, records, access, seeder, hashPool, maxUploadBytes: config.maxUploadBytes, log })
-  app = createApp({ media, store, seeder, tracker, webDir: config.webDir, log })
+  const media = new MediaService({ catalog, records, access, seeder, hashPool, maxUploadBytes: config.maxUploadBytes, allowAnonymousUploads: config.allowAnonymousUploads, log })
+  const auth = new AuthService({
+    origin: new URL(publicUrl).origin,
+    secret: await loadTokenSecret(config.dataDir, config.jwtSecret),
+    challenges: new SqliteChallengeStore(db),
+    tokenTtlSeconds: config.tokenTtlSeconds
+  })
+  app = createApp({ auth, media, store, seeder, tracker, webDir: config.webDir, log })
   await seeder.initialize()
 
   return {

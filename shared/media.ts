@@ -30,6 +30,8 @@ export interface UploadResult {
   mimeType: string
   originalName: string
   accessLevel: AccessLevel
+  /** The uploader's public key (null for an anonymous upload). */
+  owner: string | null
   createdAt: string
 }
 

@@ -1,9 +1,12 @@
 /**
  * THE access policy: every door that can hand out bytes or reveal a file (API, web seed,
- * .torrent, tracker) asks here. Until identity lands nobody can prove ownership, so private
- * media is readable by no one: the same 404 as a missing id.
+ * .torrent, tracker) asks here. Public media is open to everyone; private media only to its
+ * owner. Everyone else gets what a missing id gets, so nothing tells them it exists.
  */
 import type { RecordRepository } from '../records/recordRepository.ts'
+
+/** The public key of a signed-in caller, or undefined for an anonymous one. */
+export type Caller = string | undefined
 
 export class AccessPolicy {
   private readonly records: RecordRepository
@@ -17,7 +20,7 @@ export class AccessPolicy {
     return this.records.hasPublic(mediaId)
   }
 
-  canRead (mediaId: string): boolean {
-    return this.isPublic(mediaId)
+  canRead (mediaId: string, caller: Caller): boolean {
+    return this.isPublic(mediaId) || (caller !== undefined && this.records.get(mediaId, caller) !== undefined)
   }
 }

@@ -1,13 +1,13 @@
 /**
  * Media use cases: take an upload, answer what is known about a file, hand out its bytes and
- * .torrent. Every read asks the access policy first; what it refuses looks exactly like a
- * missing id.
+ * .torrent, list and delete. Every read asks the access policy first; what it refuses looks
+ * exactly like a missing id.
  */
 import { AppError } from '../../shared/errors.ts'
 import { isMediaId, type MediaManifest, type UploadResult } from '../../shared/media.ts'
-import type { AccessPolicy } from '../access/accessPolicy.ts'
+import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { Logger } from '../logger.ts'
-import type { RecordRepository, MediaRecord } from '../records/recordRepository.ts'
+import type { MediaRecord, RecordRepository } from '../records/recordRepository.ts'
 import type { MediaSeeder, TorrentStatus } from '../seeder/mediaSeeder.ts'
 import type { HashPool } from '../upload/hashPool.ts'
 import { ingestUpload, type IngestRequest } from '../upload/ingest.ts'
@@ -20,6 +20,8 @@ export interface MediaServiceDeps {
   seeder: MediaSeeder
   hashPool: HashPool
   maxUploadBytes: number
+  /** Accept public uploads without a session (ALLOW_ANONYMOUS_UPLOADS). */
+  allowAnonymousUploads: boolean
   log: Logger
 }
 
@@ -29,7 +31,21 @@ export interface MediaInfo extends MediaManifest {
   seeding: TorrentStatus
 }
 
+export interface MediaListItem {
+  mediaId: string
+  name: string | null
+  description: string | null
+  originalName: string
+  mimeType: string
+  fileSize: number
+  infoHash: string
+  accessLevel: MediaRecord['accessLevel']
+  owner: string | null
+  createdAt: string
+}
+
 const missing = (): AppError => new AppError(404, 'not_found', 'No media with this id. Check the id, or upload the file first.')
+const loginRequired = (): AppError => new AppError(401, 'login_required', 'Sign in with your key first (POST /api/auth/challenge, then /api/auth/verify) and send the token as "Authorization: Bearer <token>".')
 
 export class MediaService {
   private readonly deps: MediaServiceDeps
@@ -38,20 +54,31 @@ export class MediaService {
     this.deps = deps
   }
 
+  /** Refuse an upload before reading its body when no session could own it. */
+  checkUploader (caller: Caller): void {
+    if (caller === undefined && !this.deps.allowAnonymousUploads) throw loginRequired()
+  }
+
   /** 201 when the caller's record is new (even if the bytes were already stored), 200 when they had it. */
-  async upload (req: IngestRequest, owner = ''): Promise<{ status: 200 | 201, result: UploadResult }> {
+  async upload (req: IngestRequest, caller: Caller): Promise<{ status: 200 | 201, result: UploadResult }> {
+    this.checkUploader(caller)
     const { catalog, records, seeder, hashPool, maxUploadBytes, log } = this.deps
     const ingested = await ingestUpload(req, {
       store: catalog.store,
       hashPool,
       maxUploadBytes,
       transportFor: id => catalog.transport(id),
+      authorize: fields => {
+        if (caller === undefined && fields.accessLevel === 'private') {
+          throw new AppError(401, 'login_required', 'Private files need an owner: sign in with your key first, or upload with access_level=public.')
+        }
+      },
       onExisting: id => catalog.manifest(id)
     })
     const { manifest, fields } = ingested
     const { record, created } = records.ensure({
       mediaId: manifest.mediaId,
-      owner,
+      owner: caller ?? '',
       accessLevel: fields.accessLevel,
       name: fields.name ?? null,
       description: fields.description ?? null
@@ -66,13 +93,13 @@ export class MediaService {
   }
 
   /** The manifest of a file the caller may read, or the not-found error. */
-  async readable (mediaId: string): Promise<MediaManifest> {
-    if (!isMediaId(mediaId) || !this.deps.access.canRead(mediaId) || !await this.deps.catalog.exists(mediaId)) throw missing()
+  async readable (mediaId: string, caller: Caller): Promise<MediaManifest> {
+    if (!isMediaId(mediaId) || !this.deps.access.canRead(mediaId, caller) || !await this.deps.catalog.exists(mediaId)) throw missing()
     return await this.deps.catalog.manifest(mediaId)
   }
 
-  async info (mediaId: string): Promise<MediaInfo> {
-    const manifest = await this.readable(mediaId)
+  async info (mediaId: string, caller: Caller): Promise<MediaInfo> {
+    const manifest = await this.readable(mediaId, caller)
     const { catalog, seeder } = this.deps
     return {
       ...manifest,
@@ -83,9 +110,48 @@ export class MediaService {
     }
   }
 
-  async torrent (mediaId: string): Promise<{ manifest: MediaManifest, torrentFile: Uint8Array }> {
-    const manifest = await this.readable(mediaId)
+  async torrent (mediaId: string, caller: Caller): Promise<{ manifest: MediaManifest, torrentFile: Uint8Array }> {
+    const manifest = await this.readable(mediaId, caller)
     return { manifest, torrentFile: await this.deps.catalog.servedTorrent(mediaId) }
+  }
+
+  /** The caller's own media (`mine`), else every public file; newest first, paged by cursor. */
+  async list (caller: Caller, opts: { mine: boolean, limit: number, cursor?: number }): Promise<{ items: MediaListItem[], nextCursor: number | null }> {
+    if (opts.mine && caller === undefined) throw loginRequired()
+    const { records, catalog } = this.deps
+    const page = { limit: opts.limit, ...(opts.cursor !== undefined ? { after: opts.cursor } : {}) }
+    const rows = opts.mine ? records.listByOwner(caller!, page) : records.listPublic(page)
+    const items: MediaListItem[] = []
+    for (const r of rows) {
+      const m = await catalog.manifest(r.mediaId).catch(() => undefined)
+      if (!m) continue
+      items.push({
+        mediaId: r.mediaId,
+        name: r.name,
+        description: r.description,
+        originalName: m.originalName,
+        mimeType: m.mimeType,
+        fileSize: m.fileSize,
+        infoHash: m.infoHash,
+        accessLevel: r.accessLevel,
+        // Other people's keys are shown only where the record is public.
+        owner: r.owner === '' ? null : (opts.mine || r.accessLevel === 'public' ? r.owner : null),
+        createdAt: r.createdAt
+      })
+    }
+    return { items, nextCursor: rows.length === opts.limit ? rows[rows.length - 1]!.id : null }
+  }
+
+  /** Remove the caller's record; the bytes, torrent and seeding go when nobody holds them. */
+  async remove (mediaId: string, caller: Caller): Promise<void> {
+    if (caller === undefined) throw loginRequired()
+    const { records, seeder, catalog, log } = this.deps
+    if (!isMediaId(mediaId) || !records.remove(mediaId, caller)) throw missing()
+    if (!records.hasPublic(mediaId)) await seeder.stopSeeding(mediaId)
+    if (records.count(mediaId) === 0) {
+      await catalog.store.remove(mediaId)
+      log.info({ mediaId }, 'last record removed: blob deleted')
+    }
   }
 
   private result (manifest: MediaManifest, record: MediaRecord): UploadResult {
@@ -100,6 +166,7 @@ export class MediaService {
       mimeType: manifest.mimeType,
       originalName: manifest.originalName,
       accessLevel: record.accessLevel,
+      owner: record.owner === '' ? null : record.owner,
       createdAt: manifest.createdAt
     }
   }

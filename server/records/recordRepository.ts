@@ -4,7 +4,7 @@
  */
 import type { AccessLevel } from '../../shared/media.ts'
 
-/** '' stands for anonymous uploads (allowed only until identity is switched on). */
+/** A public key, or '' for anonymous uploads (only when ALLOW_ANONYMOUS_UPLOADS is on). */
 export type OwnerKey = string
 
 export interface MediaRecord {
@@ -19,9 +19,18 @@ export interface MediaRecord {
 
 export type NewMediaRecord = Omit<MediaRecord, 'id' | 'createdAt'>
 
+export interface Page { limit: number, after?: number }
+
 export interface RecordRepository {
   /** The caller's record for this media: created, or the one they already had (never changed). */
   ensure (record: NewMediaRecord): { record: MediaRecord, created: boolean }
-  forMedia (mediaId: string): MediaRecord[]
+  get (mediaId: string, owner: OwnerKey): MediaRecord | undefined
   hasPublic (mediaId: string): boolean
+  /** Records left for this media, by anyone. */
+  count (mediaId: string): number
+  remove (mediaId: string, owner: OwnerKey): boolean
+  /** Newest first, `after` is the id of the last record of the previous page. */
+  listByOwner (owner: OwnerKey, page: Page): MediaRecord[]
+  /** One record per public media (its first public record), newest first. */
+  listPublic (page: Page): MediaRecord[]
 }

@@ -1,6 +1,6 @@
 /** Records in SQLite (see database.ts for the schema). */
 import type { Db } from './database.ts'
-import type { MediaRecord, NewMediaRecord, RecordRepository } from './recordRepository.ts'
+import type { MediaRecord, NewMediaRecord, OwnerKey, Page, RecordRepository } from './recordRepository.ts'
 
 interface Row {
   id: number
@@ -37,8 +37,29 @@ export class SqliteRecordRepository implements RecordRepository {
     return { record: toRecord(row), created: info.changes === 1 }
   }
 
-  forMedia (mediaId: string): MediaRecord[] {
-    return (this.db.prepare('SELECT * FROM media_records WHERE media_id = ? ORDER BY id').all(mediaId) as Row[]).map(toRecord)
+  get (mediaId: string, owner: OwnerKey): MediaRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM media_records WHERE media_id = ? AND owner = ?').get(mediaId, owner) as Row | undefined
+    return row && toRecord(row)
+  }
+
+  count (mediaId: string): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM media_records WHERE media_id = ?').get(mediaId) as { n: number }).n
+  }
+
+  remove (mediaId: string, owner: OwnerKey): boolean {
+    return this.db.prepare('DELETE FROM media_records WHERE media_id = ? AND owner = ?').run(mediaId, owner).changes === 1
+  }
+
+  listByOwner (owner: OwnerKey, page: Page): MediaRecord[] {
+    return (this.db.prepare('SELECT * FROM media_records WHERE owner = ? AND id < ? ORDER BY id DESC LIMIT ?')
+      .all(owner, page.after ?? Number.MAX_SAFE_INTEGER, page.limit) as Row[]).map(toRecord)
+  }
+
+  listPublic (page: Page): MediaRecord[] {
+    return (this.db.prepare(`SELECT * FROM media_records WHERE id IN (
+        SELECT min(id) FROM media_records WHERE access_level = 'public' GROUP BY media_id
+      ) AND id < ? ORDER BY id DESC LIMIT ?`)
+      .all(page.after ?? Number.MAX_SAFE_INTEGER, page.limit) as Row[]).map(toRecord)
   }
 
   hasPublic (mediaId: string): boolean {

@@ -2,25 +2,39 @@
 import { Readable } from 'node:stream'
 import { create as contentDisposition } from 'content-disposition'
 import { Hono } from 'hono'
+import { badRequest } from '../../shared/errors.ts'
+import type { AppEnv } from '../app.ts'
 import type { MediaService } from '../media/mediaService.ts'
 import type { BlobStore } from '../storage/blobStore.ts'
-import type { AppEnv } from '../app.ts'
 import { bytesResponse } from './bytes.ts'
+
+const MAX_PAGE = 100
+
+function pageQuery (limit: string | undefined, cursor: string | undefined): { limit: number, cursor?: number } {
+  const n = limit === undefined ? 50 : Number(limit)
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE) throw badRequest('bad_limit', `limit must be a whole number from 1 to ${MAX_PAGE}.`)
+  if (cursor === undefined) return { limit: n }
+  const c = Number(cursor)
+  if (!Number.isInteger(c) || c < 1) throw badRequest('bad_cursor', 'cursor must be the nextCursor of a previous page.')
+  return { limit: n, cursor: c }
+}
 
 export function mediaRoutes (media: MediaService, store: BlobStore): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
 
   app.post('/upload', async c => {
-    // On Node read the socket directly; elsewhere (app.request in tests) the web stream.
-    const incoming = c.env?.incoming
-    const body = incoming ?? Readable.fromWeb((c.req.raw.body ?? new ReadableStream()) as never)
-    const length = c.req.header('content-length')
+    const caller = c.get('caller')
     try {
+      // Refuse before reading a byte of the body when nobody could own the upload.
+      media.checkUploader(caller)
+      // On Node read the socket directly; elsewhere (app.request in tests) the web stream.
+      const body = c.env?.incoming ?? Readable.fromWeb((c.req.raw.body ?? new ReadableStream()) as never)
+      const length = c.req.header('content-length')
       const { status, result } = await media.upload({
         body,
         contentType: c.req.header('content-type'),
         contentLength: length === undefined ? undefined : Number(length)
-      })
+      }, caller)
       return c.json(result, status)
     } catch (err) {
       // The rest of a refused body is not worth reading: close the connection after the answer.
@@ -29,21 +43,32 @@ export function mediaRoutes (media: MediaService, store: BlobStore): Hono<AppEnv
     }
   })
 
-  app.get('/:id/info', async c => c.json(await media.info(c.req.param('id'))))
+  app.get('/', async c => {
+    const { limit, cursor } = pageQuery(c.req.query('limit'), c.req.query('cursor'))
+    const mine = c.req.query('owner') === 'me'
+    return c.json(await media.list(c.get('caller'), { mine, limit, ...(cursor !== undefined ? { cursor } : {}) }))
+  })
+
+  app.get('/:id/info', async c => c.json(await media.info(c.req.param('id'), c.get('caller'))))
 
   app.get('/:id/torrent', async c => {
-    const { manifest, torrentFile } = await media.torrent(c.req.param('id'))
+    const { manifest, torrentFile } = await media.torrent(c.req.param('id'), c.get('caller'))
     return c.body(torrentFile as Uint8Array<ArrayBuffer>, 200, {
       'Content-Type': 'application/x-bittorrent',
       'Content-Disposition': contentDisposition(`${manifest.originalName}.torrent`),
-      'Access-Control-Allow-Origin': '*'
+      'Cache-Control': 'private, no-store'
     })
   })
 
   // GET also answers HEAD (Hono routes HEAD to GET handlers).
   app.get('/:id', async c => {
-    const manifest = await media.readable(c.req.param('id'))
+    const manifest = await media.readable(c.req.param('id'), c.get('caller'))
     return bytesResponse(store, manifest, c.req.method, c.req.raw.headers)
+  })
+
+  app.delete('/:id', async c => {
+    await media.remove(c.req.param('id'), c.get('caller'))
+    return c.body(null, 204)
   })
 
   return app

@@ -44,6 +44,8 @@ export interface IngestDeps {
   maxUploadBytes: number
   /** Trackers and web seed for a new torrent (does not change its infoHash). */
   transportFor: (mediaId: string) => TorrentTransport
+  /** Checks the form's fields before anything is published (throws to refuse). */
+  authorize?: (fields: UploadFields) => void
   /** The published blob's manifest when it was already stored (the canonical one wins). */
   onExisting?: (mediaId: string) => Promise<MediaManifest>
 }
@@ -164,6 +166,12 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
       throw badRequest('bad_access_level', `"access_level" must be "public" or "private", got "${fields.access_level ?? ''}".`)
     }
 
+    const uploadFields: UploadFields = {
+      accessLevel,
+      ...(fields.name ? { name: fields.name } : {}),
+      ...(fields.description ? { description: fields.description } : {})
+    }
+    deps.authorize?.(uploadFields)
     const mediaId = hashes.mediaId
     const name = torrentName(fileName)
     const pieces = hashes.pieces ?? await hashPieces(pending.read(), size)
@@ -185,11 +193,7 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
     return {
       status,
       manifest: stored,
-      fields: {
-        accessLevel,
-        ...(fields.name ? { name: fields.name } : {}),
-        ...(fields.description ? { description: fields.description } : {})
-      }
+      fields: uploadFields
     }
   } catch (err) {
     await pending?.abort()

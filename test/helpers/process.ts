@@ -23,6 +23,7 @@ export async function spawnServer (dir: string, env: Record<string, string> = {}
       MEDIA_DIR: path.join(dir, 'media'),
       WEB_DIR: path.join(dir, 'web'),
       LOG_LEVEL: 'warn',
+      ALLOW_ANONYMOUS_UPLOADS: 'true',
       ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']

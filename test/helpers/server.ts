@@ -27,6 +27,9 @@ export async function startTestServer (env: Record<string, string> = {}, opts: P
     DATA_DIR: path.join(dir, 'data'),
     MEDIA_DIR: path.join(dir, 'media'),
     WEB_DIR: path.join(dir, 'web'),
+    // Most tests are about bytes, not identity: public uploads need no session here.
+    // The identity tests switch this off and sign in.
+    ALLOW_ANONYMOUS_UPLOADS: 'true',
     ...env
   })
   const server = await startServer(config, { log: silentLogger(), ...opts })
@@ -40,12 +43,12 @@ export async function startTestServer (env: Record<string, string> = {}, opts: P
   }
 }
 
-/** Upload bytes as multipart/form-data with fetch; returns status and parsed JSON. */
-export async function upload (baseUrl: string, bytes: Uint8Array, fields: Record<string, string> = { access_level: 'public' }, fileName = 'file.bin', mimeType = 'application/octet-stream'): Promise<{ status: number, body: any }> {
+/** Upload bytes as multipart/form-data with fetch (signed in when `token` is given); returns status and parsed JSON. */
+export async function upload (baseUrl: string, bytes: Uint8Array, fields: Record<string, string> = { access_level: 'public' }, fileName = 'file.bin', mimeType = 'application/octet-stream', token?: string): Promise<{ status: number, body: any }> {
   const form = new FormData()
   for (const [k, v] of Object.entries(fields)) form.append(k, v)
   form.append('file', new Blob([bytes as Uint8Array<ArrayBuffer>], { type: mimeType }), fileName)
-  const res = await fetch(`${baseUrl}/api/media/upload`, { method: 'POST', body: form })
+  const res = await fetch(`${baseUrl}/api/media/upload`, { method: 'POST', body: form, headers: token ? { Authorization: `Bearer ${token}` } : {} })
   return { status: res.status, body: await res.json() }
 }
 

@@ -4,6 +4,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import parseTorrent from 'parse-torrent'
+import { newIdentity, signIn } from '../helpers/auth.ts'
 import { randomBytesSeeded, startTestServer, tempDir, upload, type TestServer } from '../helpers/server.ts'
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
@@ -22,7 +23,8 @@ describe('restarting over the same data', () => {
     dirs.push(dir)
     const first = await startTestServer({}, { dir })
     const pub = (await upload(first.url, randomBytesSeeded(200_000, 51), { access_level: 'public' }, 'public.bin')).body
-    const priv = (await upload(first.url, randomBytesSeeded(50_000, 52), { access_level: 'private' }, 'private.bin')).body
+    const token = await signIn(first.url, await newIdentity())
+    const priv = (await upload(first.url, randomBytesSeeded(50_000, 52), { access_level: 'private' }, 'private.bin', undefined, token)).body
     await first.close()
     return { dir, pub, priv, media: path.join(dir, 'media') }
   }

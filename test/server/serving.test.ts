@@ -150,21 +150,6 @@ describe('serving stored media', () => {
     assert.match(res.headers.get('content-security-policy') ?? '', /sandbox/)
   })
 
-  test('a private file is not served to anyone yet: the same 404 as a missing id', async () => {
-    const secret = randomBytesSeeded(10_000, 32)
-    const up = await upload(server.url, secret, { access_level: 'private' }, 'secret.bin')
-    assert.equal(up.status, 201)
-    assert.equal(up.body.accessLevel, 'private')
-    const missing = await fetch(`${server.url}/api/media/${'1'.repeat(64)}`)
-    for (const suffix of ['', '/info', '/torrent']) {
-      const res = await fetch(`${server.url}/api/media/${up.body.mediaId}${suffix}`)
-      assert.equal(res.status, 404)
-      assert.deepEqual(await res.json(), await (await fetch(`${server.url}/api/media/${'1'.repeat(64)}${suffix}`)).json())
-    }
-    assert.equal(missing.status, 404)
-    assert.equal(server.seeder.getSeedingInfo(up.body.mediaId), undefined, 'a private file is not in the public swarm')
-  })
-
   test('/api/seeder/stats answers the seed\'s getStats() fields', async () => {
     const stats = await (await fetch(`${server.url}/api/seeder/stats`)).json()
     for (const key of ['seedingCount', 'activeTorrents', 'totalUploaded', 'totalDownloaded', 'peers']) {

@@ -3,6 +3,7 @@ import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import bencode from 'bencode'
 import WebSocket from 'ws'
+import { newIdentity, signIn } from '../helpers/auth.ts'
 import { randomBytesSeeded, startTestServer, upload, type TestServer } from '../helpers/server.ts'
 
 const percentBytes = (hex: string): string => hex.replace(/../g, '%$&')
@@ -37,7 +38,8 @@ describe('the embedded tracker', () => {
   before(async () => {
     server = await startTestServer()
     known = (await upload(server.url, randomBytesSeeded(40_000, 41))).body.infoHash
-    privateHash = (await upload(server.url, randomBytesSeeded(40_000, 42), { access_level: 'private' })).body.infoHash
+    const token = await signIn(server.url, await newIdentity())
+    privateHash = (await upload(server.url, randomBytesSeeded(40_000, 42), { access_level: 'private' }, 'p.bin', undefined, token)).body.infoHash
   })
   after(async () => { await server.destroy() })
 

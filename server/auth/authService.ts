@@ -1,0 +1,102 @@
+/**
+ * Sign-in by key: the server hands out a challenge naming its origin and a single-use nonce;
+ * the browser signs it with the identity key; the server checks the signature and answers a
+ * session token (JWT, HS256 only, with issuer, audience, subject = public key, expiry).
+ */
+import { randomBytes } from 'node:crypto'
+import { errors, jwtVerify, SignJWT } from 'jose'
+import { AppError } from '../../shared/errors.ts'
+import { isPublicKey, verifyMessage } from '../../shared/wallet.ts'
+import type { ChallengeStore } from './challengeStore.ts'
+
+const ALGORITHM = 'HS256'
+
+export interface Challenge {
+  nonce: string
+  message: string
+  expiresAt: string
+}
+
+export interface AuthOptions {
+  /** The site's origin, named in every challenge and used as token issuer and audience. */
+  origin: string
+  secret: Uint8Array
+  challenges: ChallengeStore
+  challengeTtlMs?: number
+  tokenTtlSeconds?: number
+  now?: () => number
+}
+
+const unauthorized = (code: string, message: string): AppError => new AppError(401, code, message)
+
+/** The text the key signs. Naming the origin stops a signature from being replayed on another site. */
+export function challengeMessage (origin: string, nonce: string, issuedAt: Date, expiresAt: Date): string {
+  return [
+    `${origin} asks you to sign in to OIP Media Seeder with your key.`,
+    '',
+    `URI: ${origin}`,
+    `Nonce: ${nonce}`,
+    `Issued At: ${issuedAt.toISOString()}`,
+    `Expiration Time: ${expiresAt.toISOString()}`
+  ].join('\n')
+}
+
+export class AuthService {
+  private readonly opts: Required<AuthOptions>
+
+  constructor (opts: AuthOptions) {
+    this.opts = { challengeTtlMs: 5 * 60_000, tokenTtlSeconds: 3600, now: Date.now, ...opts }
+  }
+
+  challenge (): Challenge {
+    const { origin, challenges, challengeTtlMs, now } = this.opts
+    const nonce = randomBytes(16).toString('hex')
+    const issuedAt = new Date(now())
+    const expiresAt = new Date(issuedAt.getTime() + challengeTtlMs)
+    const message = challengeMessage(origin, nonce, issuedAt, expiresAt)
+    challenges.save(nonce, message, expiresAt.getTime())
+    return { nonce, message, expiresAt: expiresAt.toISOString() }
+  }
+
+  /** Check a signed challenge; answer a session token for that key. */
+  async verify (input: { publicKey?: unknown, signature?: unknown, nonce?: unknown }): Promise<{ token: string, publicKey: string, expiresAt: string }> {
+    const { publicKey, signature, nonce } = input
+    if (!isPublicKey(publicKey)) throw new AppError(400, 'bad_public_key', 'publicKey must be a compressed secp256k1 public key: 66 lowercase hex characters starting with 02 or 03.')
+    if (typeof signature !== 'string' || typeof nonce !== 'string') throw new AppError(400, 'bad_request', 'Send publicKey, signature (hex) and the nonce of the challenge you signed.')
+    const message = this.opts.challenges.take(nonce, this.opts.now())
+    if (message === undefined) throw unauthorized('bad_nonce', 'This challenge is unknown, already used or expired. Ask for a new one (POST /api/auth/challenge) and sign it.')
+    if (!verifyMessage(signature, message, publicKey)) {
+      throw unauthorized('bad_signature', 'The signature does not match this key and this site\'s challenge. Sign the exact message you were given, with a low-S signature.')
+    }
+    const { origin, secret, tokenTtlSeconds, now } = this.opts
+    const iat = Math.floor(now() / 1000)
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
+      .setIssuer(origin)
+      .setAudience(origin)
+      .setSubject(publicKey)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + tokenTtlSeconds)
+      .sign(secret)
+    return { token, publicKey, expiresAt: new Date((iat + tokenTtlSeconds) * 1000).toISOString() }
+  }
+
+  /** The public key a session token was issued to; 401 for anything else. */
+  async authenticate (token: string): Promise<string> {
+    const { origin, secret, now } = this.opts
+    try {
+      const { payload } = await jwtVerify(token, secret, {
+        algorithms: [ALGORITHM],
+        issuer: origin,
+        audience: origin,
+        currentDate: new Date(now()),
+        requiredClaims: ['sub', 'exp', 'iat']
+      })
+      if (!isPublicKey(payload.sub)) throw new Error('subject is not a public key')
+      return payload.sub
+    } catch (err) {
+      if (err instanceof errors.JWTExpired) throw unauthorized('token_expired', 'Your session has expired. Sign in again.')
+      throw unauthorized('bad_token', 'This session token is not valid here. Sign in again.')
+    }
+  }
+}

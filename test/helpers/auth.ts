@@ -1,0 +1,19 @@
+/** Sign in to a test server the way the browser does: sign the challenge with the identity key. */
+import { createMnemonic, identityFromMnemonic, signMessage, type Identity } from '../../shared/wallet.ts'
+
+export async function newIdentity (): Promise<Identity> {
+  return await identityFromMnemonic(createMnemonic())
+}
+
+export async function signIn (baseUrl: string, identity: Identity): Promise<string> {
+  const challenge = await (await fetch(`${baseUrl}/api/auth/challenge`, { method: 'POST' })).json()
+  const res = await fetch(`${baseUrl}/api/auth/verify`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ publicKey: identity.publicKey, nonce: challenge.nonce, signature: signMessage(challenge.message, identity.privateKey) })
+  })
+  if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${await res.text()}`)
+  return (await res.json()).token
+}
+
+export const bearer = (token: string | undefined): Record<string, string> => token ? { Authorization: `Bearer ${token}` } : {}
