@@ -54,7 +54,7 @@ export class AuthService {
     const issuedAt = new Date(now())
     const expiresAt = new Date(issuedAt.getTime() + challengeTtlMs)
     const message = challengeMessage(origin, nonce, issuedAt, expiresAt)
-    challenges.save(nonce, message, expiresAt.getTime())
+    challenges.save(nonce, message, expiresAt.getTime(), issuedAt.getTime())
     return { nonce, message, expiresAt: expiresAt.toISOString() }
   }
 

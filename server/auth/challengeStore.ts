@@ -2,7 +2,7 @@
 import type { Db } from '../records/database.ts'
 
 export interface ChallengeStore {
-  save (nonce: string, message: string, expiresAt: number): void
+  save (nonce: string, message: string, expiresAt: number, now: number): void
   /** The challenge's message if the nonce is known and not expired; it is gone afterwards either way. */
   take (nonce: string, now: number): string | undefined
 }
@@ -10,10 +10,10 @@ export interface ChallengeStore {
 export class SqliteChallengeStore implements ChallengeStore {
   constructor (private readonly db: Db) {}
 
-  save (nonce: string, message: string, expiresAt: number): void {
-    this.db.prepare('INSERT INTO auth_challenges (nonce, message, expires_at) VALUES (?, ?, ?)').run(nonce, message, expiresAt)
+  save (nonce: string, message: string, expiresAt: number, now: number): void {
     // Expired challenges nobody answered are cleared as new ones come in.
-    this.db.prepare('DELETE FROM auth_challenges WHERE expires_at < ?').run(Date.now() - 60_000)
+    this.db.prepare('DELETE FROM auth_challenges WHERE expires_at < ?').run(now)
+    this.db.prepare('INSERT INTO auth_challenges (nonce, message, expires_at) VALUES (?, ?, ?)').run(nonce, message, expiresAt)
   }
 
   take (nonce: string, now: number): string | undefined {

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { test } from 'node:test'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
+import { SignJWT, UnsecuredJWT } from 'jose'
+import { createMnemonic, identityFromMnemonic, signMessage } from '../../shared/wallet.ts'
+import { openDatabase } from '../records/database.ts'
+import { AuthService, challengeMessage } from './authService.ts'
+import { SqliteChallengeStore } from './challengeStore.ts'
+import { loadTokenSecret } from './secret.ts'
+
+const ORIGIN = 'https://media.example.org'
+const secret = randomBytes(32)
+
+function service (now = { t: Date.parse('2026-11-25T12:00:00Z') }): { auth: AuthService, clock: { t: number } } {
+  const auth = new AuthService({ origin: ORIGIN, secret, challenges: new SqliteChallengeStore(openDatabase(':memory:')), now: () => now.t })
+  return { auth, clock: now }
+}
+
+const me = await identityFromMnemonic(createMnemonic())
+
+async function signedIn (auth: AuthService): Promise<string> {
+  const c = auth.challenge()
+  return (await auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature: signMessage(c.message, me.privateKey) })).token
+}
+
+const rejects401 = async (p: Promise<unknown>, code: string): Promise<void> => {
+  await assert.rejects(p, (err: any) => err.status === 401 && err.code === code && err.message.length > 20)
+}
+
+test('a challenge names the site, a fresh nonce and its times', () => {
+  const { auth } = service()
+  const a = auth.challenge()
+  const b = auth.challenge()
+  assert.notEqual(a.nonce, b.nonce)
+  assert.match(a.nonce, /^[0-9a-f]{32}$/)
+  assert.ok(a.message.includes(`URI: ${ORIGIN}`))
+  assert.ok(a.message.includes(`Nonce: ${a.nonce}`))
+  assert.ok(a.message.includes('Issued At: 2026-11-25T12:00:00.000Z'))
+  assert.ok(a.message.includes(`Expiration Time: ${a.expiresAt}`))
+})
+
+test('a signed challenge gives a token for that key; the token names the key', async () => {
+  const { auth } = service()
+  const token = await signedIn(auth)
+  assert.equal(await auth.authenticate(token), me.publicKey)
+})
+
+test('a nonce works once', async () => {
+  const { auth } = service()
+  const c = auth.challenge()
+  const signature = signMessage(c.message, me.privateKey)
+  await auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature })
+  await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature }), 'bad_nonce')
+})
+
+test('an expired challenge is refused', async () => {
+  const { auth, clock } = service()
+  const c = auth.challenge()
+  clock.t += 5 * 60_000 + 1
+  await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature: signMessage(c.message, me.privateKey) }), 'bad_nonce')
+})
+
+test('a signature made for another site is refused', async () => {
+  const { auth } = service()
+  const c = auth.challenge()
+  const elsewhere = challengeMessage('https://evil.example', c.nonce, new Date(), new Date(Date.parse(c.expiresAt)))
+  await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature: signMessage(elsewhere, me.privateKey) }), 'bad_signature')
+})
+
+test('a signature by another key is refused', async () => {
+  const { auth } = service()
+  const other = await identityFromMnemonic(createMnemonic())
+  const c = auth.challenge()
+  await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature: signMessage(c.message, other.privateKey) }), 'bad_signature')
+})
+
+test('a high-S signature is refused', async () => {
+  const { auth } = service()
+  const c = auth.challenge()
+  const low = secp256k1.Signature.fromBytes(hexToBytes(signMessage(c.message, me.privateKey)))
+  const high = new secp256k1.Signature(low.r, secp256k1.Point.CURVE().n - low.s)
+  await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature: bytesToHex(high.toBytes()) }), 'bad_signature')
+})
+
+test('a malformed public key is a 400 that says what a key looks like', async () => {
+  const { auth } = service()
+  const c = auth.challenge()
+  await assert.rejects(auth.verify({ publicKey: 'abc', nonce: c.nonce, signature: '00' }), (err: any) => err.status === 400 && /66 lowercase hex/.test(err.message))
+})
+
+test('tokens with alg none, another algorithm, another audience, a tampered payload or past expiry are refused', async () => {
+  const { auth, clock } = service()
+  const now = Math.floor(clock.t / 1000)
+  const claims = { iss: ORIGIN, aud: ORIGIN, sub: me.publicKey, iat: now, exp: now + 600 }
+  const none = new UnsecuredJWT(claims).encode()
+  await rejects401(auth.authenticate(none), 'bad_token')
+  const hs512 = await new SignJWT(claims).setProtectedHeader({ alg: 'HS512' }).sign(secret)
+  await rejects401(auth.authenticate(hs512), 'bad_token')
+  const otherAud = await new SignJWT({ ...claims, aud: 'https://other.example' }).setProtectedHeader({ alg: 'HS256' }).sign(secret)
+  await rejects401(auth.authenticate(otherAud), 'bad_token')
+  const otherKey = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(randomBytes(32))
+  await rejects401(auth.authenticate(otherKey), 'bad_token')
+
+  const good = await signedIn(auth)
+  const [h, p, s] = good.split('.')
+  const payload = JSON.parse(Buffer.from(p!, 'base64url').toString())
+  payload.sub = '02' + '11'.repeat(32)
+  await rejects401(auth.authenticate(`${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}`), 'bad_token')
+  await rejects401(auth.authenticate('not-a-token'), 'bad_token')
+
+  clock.t += 3601 * 1000
+  await rejects401(auth.authenticate(good), 'token_expired')
+})
+
+test('without JWT_SECRET a secret is generated once, kept with mode 0600 and reused', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-secret-'))
+  try {
+    const a = await loadTokenSecret(dir, undefined)
+    const b = await loadTokenSecret(dir, undefined)
+    assert.deepEqual(a, b)
+    assert.ok(a.length >= 64)
+    assert.equal((await fs.stat(path.join(dir, 'jwt-secret'))).mode & 0o777, 0o600)
+    const other = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-secret-'))
+    assert.notDeepEqual(await loadTokenSecret(other, undefined), a, 'each install gets its own secret')
+    await fs.rm(other, { recursive: true })
+  } finally {
+    await fs.rm(dir, { recursive: true })
+  }
+})
+
+test('a JWT_SECRET shorter than 32 bytes is refused at start', async () => {
+  await assert.rejects(loadTokenSecret(os.tmpdir(), 'short'), /at least 32 bytes/)
+})
