@@ -9,6 +9,7 @@ import { serve, type ServerType } from '@hono/node-server'
 import { AccessPolicy } from './access/accessPolicy.ts'
 import { createApp } from './app.ts'
 import { AuthService } from './auth/authService.ts'
+import { Capabilities, SEEDER_SUBJECT } from './auth/capabilities.ts'
 import { SqliteChallengeStore } from './auth/challengeStore.ts'
 import { loadTokenSecret } from './auth/secret.ts'
 import type { Config } from './config.ts'
@@ -22,6 +23,9 @@ import type { BlobStore } from './storage/blobStore.ts'
 import { FsBlobStore } from './storage/fsBlobStore.ts'
 import { EmbeddedTracker } from './tracker/embeddedTracker.ts'
 import { HashPool } from './upload/hashPool.ts'
+
+/** How long the capabilities in a private file's .torrent (web seed and tracker URLs) stay valid. */
+const CAPABILITY_TTL_SECONDS = 6 * 3600
 
 export interface RunningServer {
   url: string
@@ -70,22 +74,46 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     log,
     isSeedable: async id => access.isPublic(id)
   })
-  const tracker = new EmbeddedTracker({ allow: async infoHash => seeder.isSeeding(infoHash), log })
+  const secret = await loadTokenSecret(config.dataDir, config.jwtSecret)
+  const origin = new URL(publicUrl).origin
+  const capabilities = new Capabilities(origin, secret, CAPABILITY_TTL_SECONDS)
+  const tracker = new EmbeddedTracker({
+    log,
+    // Public torrents are open to all; a private one only to its owner's capability (or our seeder's).
+    allow: async (infoHash, token) => {
+      if (seeder.isSeedingPublic(infoHash)) return true
+      const record = records.byPrivateInfoHash(infoHash)
+      if (!record || token === undefined) return false
+      const sub = (await capabilities.check('tracker', token))?.sub
+      return sub === record.owner || sub === SEEDER_SUBJECT
+    }
+  })
   http.on('upgrade', (req, socket, head) => {
     if (!tracker.handleUpgrade(req, socket, head)) socket.destroy()
   })
   // One hashing worker per spare core; uploads beyond that hash on the main thread.
   const hashPool = new HashPool(Math.max(1, availableParallelism() - 1))
   await hashPool.warm()
-  const media = new MediaService({ catalog, records, access, seeder, hashPool, maxUploadBytes: config.maxUploadBytes, allowAnonymousUploads: config.allowAnonymousUploads, log })
-  const auth = new AuthService({
-    origin: new URL(publicUrl).origin,
-    secret: await loadTokenSecret(config.dataDir, config.jwtSecret),
-    challenges: new SqliteChallengeStore(db),
-    tokenTtlSeconds: config.tokenTtlSeconds
+  const media = new MediaService({
+    catalog,
+    records,
+    access,
+    seeder,
+    seederTrackerToken: await capabilities.issue('tracker', { sub: SEEDER_SUBJECT }, null),
+    hashPool,
+    maxUploadBytes: config.maxUploadBytes,
+    allowAnonymousUploads: config.allowAnonymousUploads,
+    capabilities,
+    log
   })
+  const auth = new AuthService({ origin, secret, challenges: new SqliteChallengeStore(db), tokenTtlSeconds: config.tokenTtlSeconds })
   app = createApp({ auth, media, store, seeder, tracker, webDir: config.webDir, log })
-  await seeder.initialize()
+  if (await seeder.initialize()) {
+    // Private torrents are not in seeder.json: the records are their source.
+    for (const record of records.listPrivate()) {
+      await media.seed(record).catch(err => log.warn({ mediaId: record.mediaId, err: (err as Error).message }, 'could not seed a private file'))
+    }
+  }
 
   return {
     url: publicUrl,

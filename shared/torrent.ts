@@ -80,7 +80,14 @@ export interface InfoInput {
   length: number
   pieceLength: number
   pieces: Uint8Array
+  /**
+   * Private media: BEP 27 `private` flag plus a per-record secret salt, so the infoHash cannot
+   * be computed from the content (or from the owner's public key).
+   */
+  privateSalt?: string
 }
+
+export const isTorrentSalt = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{64}$/.test(value)
 
 export interface TorrentTransport {
   /** Tracker URLs, the first is the primary one. */
@@ -97,17 +104,37 @@ export interface BuiltTorrent {
 
 const toHex = (bytes: Uint8Array): string => Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
 
-/** The info dict: exactly the keys create-torrent writes for a single file. */
+/** The info dict: the keys create-torrent writes for a single file, plus the private pair. */
 export function infoDict (input: InfoInput): Record<string, unknown> {
   if (input.pieces.length !== Math.ceil(input.length / input.pieceLength) * 20 && input.length > 0) {
     throw new Error(`pieces do not match length ${input.length} at piece length ${input.pieceLength}`)
   }
-  return {
+  const info: Record<string, unknown> = {
     length: input.length,
     name: input.name,
     'piece length': input.pieceLength,
     pieces: input.pieces
   }
+  if (input.privateSalt !== undefined) {
+    if (!isTorrentSalt(input.privateSalt)) throw new Error('a private torrent salt is 64 lowercase hex characters')
+    info.private = 1
+    info['x-oip-salt'] = input.privateSalt
+  }
+  return info
+}
+
+/** The private variant of a public info dict: same pieces, the flag and the salt added. */
+export function privateInfo (publicInfo: Record<string, unknown>, salt: string): Record<string, unknown> {
+  const info = { ...publicInfo }
+  delete info.private
+  delete info['x-oip-salt']
+  if (!isTorrentSalt(salt)) throw new Error('a private torrent salt is 64 lowercase hex characters')
+  return { ...info, private: 1, 'x-oip-salt': salt }
+}
+
+/** Encode a torrent from a ready info dict (for the private variant built from a stored torrent). */
+export function torrentFromInfo (info: Record<string, unknown>, transport: TorrentTransport, sha1: HasherFactory): BuiltTorrent {
+  return { infoHash: infoHashOf(info, sha1), torrentFile: encodeTorrent(info, transport) }
 }
 
 /** infoHash = SHA-1 of the bencoded info dict, lowercase hex. */

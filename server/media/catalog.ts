@@ -6,7 +6,7 @@
 import bencode from 'bencode'
 import { AppError } from '../../shared/errors.ts'
 import { isMediaId, type MediaManifest } from '../../shared/media.ts'
-import { buildTorrent, infoHashOf, magnetURI, withTransport, type TorrentTransport } from '../../shared/torrent.ts'
+import { buildTorrent, infoHashOf, magnetURI, privateInfo, torrentFromInfo, withTransport, type BuiltTorrent, type TorrentTransport } from '../../shared/torrent.ts'
 import type { Logger } from '../logger.ts'
 import type { BlobStore } from '../storage/blobStore.ts'
 import { hashPieces } from '../upload/contentHasher.ts'
@@ -114,6 +114,22 @@ export class Catalog {
   /** The .torrent as handed out: the stored info dict with today's trackers and web seed. */
   async servedTorrent (mediaId: string): Promise<Uint8Array> {
     return withTransport(await this.torrent(mediaId), this.transport(mediaId))
+  }
+
+  /** A private record's torrent: the stored pieces with the private flag and the record's salt. */
+  async privateTorrent (mediaId: string, salt: string, transport: TorrentTransport): Promise<BuiltTorrent> {
+    const decoded = bencode.decode(await this.torrent(mediaId)) as { info: Record<string, unknown> }
+    return torrentFromInfo(privateInfo(decoded.info, salt), transport, sha1)
+  }
+
+  /** Trackers (ours only, never a third party's) and web seed URLs that carry the owner's capabilities. */
+  privateTransport (mediaId: string, trackerToken: string, webseedToken?: string): TorrentTransport {
+    const ws = this.publicUrl.replace(/^http/, 'ws')
+    const q = `?token=${encodeURIComponent(trackerToken)}`
+    return {
+      announce: [`${ws}/announce${q}`, `${this.publicUrl}/announce${q}`],
+      urlList: webseedToken ? [`${this.httpUrl(mediaId)}/seed/${webseedToken}`] : []
+    }
   }
 
   private decodeInfo (torrentFile: Uint8Array): DecodedInfo {

@@ -3,9 +3,12 @@
  * .torrent, list and delete. Every read asks the access policy first; what it refuses looks
  * exactly like a missing id.
  */
+import { randomBytes } from 'node:crypto'
 import { AppError } from '../../shared/errors.ts'
 import { isMediaId, type MediaManifest, type UploadResult } from '../../shared/media.ts'
+import { magnetURI } from '../../shared/torrent.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
+import type { Capabilities } from '../auth/capabilities.ts'
 import type { Logger } from '../logger.ts'
 import type { MediaRecord, RecordRepository } from '../records/recordRepository.ts'
 import type { MediaSeeder, TorrentStatus } from '../seeder/mediaSeeder.ts'
@@ -18,17 +21,28 @@ export interface MediaServiceDeps {
   records: RecordRepository
   access: AccessPolicy
   seeder: MediaSeeder
+  /** The seeder's own tracker capability, for announcing private torrents. */
+  seederTrackerToken: string
   hashPool: HashPool
   maxUploadBytes: number
   /** Accept public uploads without a session (ALLOW_ANONYMOUS_UPLOADS). */
   allowAnonymousUploads: boolean
+  capabilities: Capabilities
   log: Logger
 }
 
 export interface MediaInfo extends MediaManifest {
   httpUrl: string
   torrentUrl: string
+  accessLevel: MediaRecord['accessLevel']
   seeding: TorrentStatus
+}
+
+/** What one caller sees of a media: their own private torrent, or the public one. */
+interface View {
+  manifest: MediaManifest
+  /** The caller's private record, when that is what they see. */
+  privateRecord?: MediaRecord
 }
 
 export interface MediaListItem {
@@ -62,7 +76,7 @@ export class MediaService {
   /** 201 when the caller's record is new (even if the bytes were already stored), 200 when they had it. */
   async upload (req: IngestRequest, caller: Caller): Promise<{ status: 200 | 201, result: UploadResult }> {
     this.checkUploader(caller)
-    const { catalog, records, seeder, hashPool, maxUploadBytes, log } = this.deps
+    const { catalog, records, hashPool, maxUploadBytes, log } = this.deps
     const ingested = await ingestUpload(req, {
       store: catalog.store,
       hashPool,
@@ -76,20 +90,39 @@ export class MediaService {
       onExisting: id => catalog.manifest(id)
     })
     const { manifest, fields } = ingested
+    const owner = caller ?? ''
+    const isPrivate = fields.accessLevel === 'private'
+    const salt = isPrivate ? fields.torrentSalt ?? randomBytes(32).toString('hex') : null
+    const privateInfoHash = salt ? (await catalog.privateTorrent(manifest.mediaId, salt, { announce: [], urlList: [] })).infoHash : null
     const { record, created } = records.ensure({
       mediaId: manifest.mediaId,
-      owner: caller ?? '',
+      owner,
       accessLevel: fields.accessLevel,
       name: fields.name ?? null,
-      description: fields.description ?? null
+      description: fields.description ?? null,
+      torrentSalt: salt,
+      privateInfoHash
     })
-    if (record.accessLevel === 'public' && !seeder.getSeedingInfo(manifest.mediaId)) {
-      // Stored is what matters to the uploader; a seeding hiccup is logged, not thrown.
-      await seeder.seedFile(catalog.store.originalPath(manifest.mediaId), manifest.mediaId)
-        .catch(err => log.error({ mediaId: manifest.mediaId, err: (err as Error).message }, 'could not start seeding'))
-    }
+    // Stored is what matters to the uploader; a seeding hiccup is logged, not thrown.
+    await this.seed(record).catch(err => log.error({ mediaId: manifest.mediaId, err: (err as Error).message }, 'could not start seeding'))
     log.info({ mediaId: manifest.mediaId, size: manifest.fileSize, blob: ingested.status, recordCreated: created }, 'upload stored')
-    return { status: created ? 201 : 200, result: this.result(manifest, record) }
+    const view = await this.view(manifest.mediaId, caller)
+    return { status: created ? 201 : 200, result: await this.result(view, record) }
+  }
+
+  /** Seed what a record needs: the public torrent, or the owner's private one. */
+  async seed (record: MediaRecord): Promise<void> {
+    const { catalog, seeder, seederTrackerToken } = this.deps
+    if (record.accessLevel === 'public') {
+      if (!seeder.getSeedingInfo(record.mediaId)) await seeder.seedFile(catalog.store.originalPath(record.mediaId), record.mediaId)
+      return
+    }
+    const { torrentFile } = await catalog.privateTorrent(record.mediaId, record.torrentSalt!, catalog.privateTransport(record.mediaId, seederTrackerToken))
+    await seeder.seedPrivate(record.mediaId, torrentFile)
+  }
+
+  isPublic (mediaId: string): boolean {
+    return this.deps.access.isPublic(mediaId)
   }
 
   /** The manifest of a file the caller may read, or the not-found error. */
@@ -98,21 +131,53 @@ export class MediaService {
     return await this.deps.catalog.manifest(mediaId)
   }
 
-  async info (mediaId: string, caller: Caller): Promise<MediaInfo> {
+  /** The caller's view: their private torrent when their record is private, else the public one. */
+  private async view (mediaId: string, caller: Caller): Promise<View> {
     const manifest = await this.readable(mediaId, caller)
+    const own = caller === undefined ? undefined : this.deps.records.get(mediaId, caller)
+    return own?.accessLevel === 'private' ? { manifest, privateRecord: own } : { manifest }
+  }
+
+  /** infoHash, magnet and .torrent as this caller should use them. */
+  private async torrentFor (view: View): Promise<{ infoHash: string, magnetURI: string, torrentFile: Uint8Array }> {
+    const { catalog, capabilities } = this.deps
+    const { manifest, privateRecord } = view
+    if (!privateRecord) {
+      return { infoHash: manifest.infoHash, magnetURI: catalog.magnet(manifest), torrentFile: await catalog.servedTorrent(manifest.mediaId) }
+    }
+    const sub = privateRecord.owner
+    const transport = catalog.privateTransport(manifest.mediaId,
+      await capabilities.issue('tracker', { sub }),
+      await capabilities.issue('webseed', { sub, mediaId: manifest.mediaId }))
+    const { infoHash, torrentFile } = await catalog.privateTorrent(manifest.mediaId, privateRecord.torrentSalt!, transport)
+    return { infoHash, magnetURI: magnetURI(infoHash, manifest.originalName, transport), torrentFile }
+  }
+
+  async info (mediaId: string, caller: Caller): Promise<MediaInfo> {
+    const view = await this.view(mediaId, caller)
     const { catalog, seeder } = this.deps
+    const { infoHash, magnetURI } = await this.torrentFor(view)
     return {
-      ...manifest,
-      magnetURI: catalog.magnet(manifest),
+      ...view.manifest,
+      infoHash,
+      magnetURI,
       httpUrl: catalog.httpUrl(mediaId),
       torrentUrl: catalog.torrentUrl(mediaId),
-      seeding: seeder.status(mediaId)
+      accessLevel: view.privateRecord ? 'private' : 'public',
+      seeding: seeder.status(infoHash)
     }
   }
 
   async torrent (mediaId: string, caller: Caller): Promise<{ manifest: MediaManifest, torrentFile: Uint8Array }> {
-    const manifest = await this.readable(mediaId, caller)
-    return { manifest, torrentFile: await this.deps.catalog.servedTorrent(mediaId) }
+    const view = await this.view(mediaId, caller)
+    return { manifest: view.manifest, torrentFile: (await this.torrentFor(view)).torrentFile }
+  }
+
+  /** The web seed door of a private torrent: the capability in the URL stands in for the session. */
+  async webseed (mediaId: string, token: string): Promise<MediaManifest> {
+    const claims = await this.deps.capabilities.check('webseed', token)
+    if (!claims || claims.mediaId !== mediaId) throw missing()
+    return await this.readable(mediaId, claims.sub)
   }
 
   /** The caller's own media (`mine`), else every public file; newest first, paged by cursor. */
@@ -146,7 +211,9 @@ export class MediaService {
   async remove (mediaId: string, caller: Caller): Promise<void> {
     if (caller === undefined) throw loginRequired()
     const { records, seeder, catalog, log } = this.deps
-    if (!isMediaId(mediaId) || !records.remove(mediaId, caller)) throw missing()
+    const record = isMediaId(mediaId) ? records.get(mediaId, caller) : undefined
+    if (!record || !records.remove(mediaId, caller)) throw missing()
+    if (record.privateInfoHash) await seeder.stopPrivate(record.privateInfoHash)
     if (!records.hasPublic(mediaId)) await seeder.stopSeeding(mediaId)
     if (records.count(mediaId) === 0) {
       await catalog.store.remove(mediaId)
@@ -154,12 +221,14 @@ export class MediaService {
     }
   }
 
-  private result (manifest: MediaManifest, record: MediaRecord): UploadResult {
+  private async result (view: View, record: MediaRecord): Promise<UploadResult> {
     const { catalog } = this.deps
+    const { manifest } = view
+    const { infoHash, magnetURI } = await this.torrentFor(view)
     return {
       mediaId: manifest.mediaId,
-      infoHash: manifest.infoHash,
-      magnetURI: catalog.magnet(manifest),
+      infoHash,
+      magnetURI,
       httpUrl: catalog.httpUrl(manifest.mediaId),
       torrentUrl: catalog.torrentUrl(manifest.mediaId),
       fileSize: manifest.fileSize,

@@ -24,7 +24,11 @@ const MIGRATIONS = [
      nonce      TEXT PRIMARY KEY,
      message    TEXT NOT NULL,
      expires_at INTEGER NOT NULL
-   );`
+   );`,
+  // Private records get their own torrent: a secret salt in the info dict, so its infoHash.
+  `ALTER TABLE media_records ADD COLUMN torrent_salt TEXT;
+   ALTER TABLE media_records ADD COLUMN private_info_hash TEXT;
+   CREATE UNIQUE INDEX media_records_private_info_hash ON media_records (private_info_hash) WHERE private_info_hash IS NOT NULL;`
 ]
 
 /** `file` ':memory:' for tests. */

@@ -14,6 +14,9 @@ export interface MediaRecord {
   accessLevel: AccessLevel
   name: string | null
   description: string | null
+  /** Private records: the salt of their own torrent, and that torrent's infoHash. */
+  torrentSalt: string | null
+  privateInfoHash: string | null
   createdAt: string
 }
 
@@ -26,6 +29,10 @@ export interface RecordRepository {
   ensure (record: NewMediaRecord): { record: MediaRecord, created: boolean }
   get (mediaId: string, owner: OwnerKey): MediaRecord | undefined
   hasPublic (mediaId: string): boolean
+  /** The private record whose torrent has this infoHash. */
+  byPrivateInfoHash (infoHash: string): MediaRecord | undefined
+  /** Every private record, oldest first (to seed their torrents at start). */
+  listPrivate (): MediaRecord[]
   /** Records left for this media, by anyone. */
   count (mediaId: string): number
   remove (mediaId: string, owner: OwnerKey): boolean

@@ -9,6 +9,8 @@ interface Row {
   access_level: 'public' | 'private'
   name: string | null
   description: string | null
+  torrent_salt: string | null
+  private_info_hash: string | null
   created_at: string
 }
 
@@ -19,6 +21,8 @@ const toRecord = (r: Row): MediaRecord => ({
   accessLevel: r.access_level,
   name: r.name,
   description: r.description,
+  torrentSalt: r.torrent_salt,
+  privateInfoHash: r.private_info_hash,
   createdAt: r.created_at
 })
 
@@ -30,9 +34,10 @@ export class SqliteRecordRepository implements RecordRepository {
   }
 
   ensure (record: NewMediaRecord): { record: MediaRecord, created: boolean } {
-    const insert = this.db.prepare(`INSERT INTO media_records (media_id, owner, access_level, name, description, created_at)
-      VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (media_id, owner) DO NOTHING`)
-    const info = insert.run(record.mediaId, record.owner, record.accessLevel, record.name, record.description, new Date().toISOString())
+    const insert = this.db.prepare(`INSERT INTO media_records (media_id, owner, access_level, name, description, torrent_salt, private_info_hash, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (media_id, owner) DO NOTHING`)
+    const info = insert.run(record.mediaId, record.owner, record.accessLevel, record.name, record.description,
+      record.torrentSalt, record.privateInfoHash, new Date().toISOString())
     const row = this.db.prepare('SELECT * FROM media_records WHERE media_id = ? AND owner = ?').get(record.mediaId, record.owner) as Row
     return { record: toRecord(row), created: info.changes === 1 }
   }
@@ -40,6 +45,15 @@ export class SqliteRecordRepository implements RecordRepository {
   get (mediaId: string, owner: OwnerKey): MediaRecord | undefined {
     const row = this.db.prepare('SELECT * FROM media_records WHERE media_id = ? AND owner = ?').get(mediaId, owner) as Row | undefined
     return row && toRecord(row)
+  }
+
+  byPrivateInfoHash (infoHash: string): MediaRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM media_records WHERE private_info_hash = ?').get(infoHash) as Row | undefined
+    return row && toRecord(row)
+  }
+
+  listPrivate (): MediaRecord[] {
+    return (this.db.prepare("SELECT * FROM media_records WHERE access_level = 'private' ORDER BY id").all() as Row[]).map(toRecord)
   }
 
   count (mediaId: string): number {

@@ -12,7 +12,7 @@ import type { BlobStore } from '../storage/blobStore.ts'
 /** Types a browser may show inline; everything else downloads as an attachment. */
 const INLINE = /^(image\/(png|jpeg|gif|webp|avif|bmp)|video\/[a-z0-9.+-]+|audio\/[a-z0-9.+-]+|text\/plain)$/
 
-export function mediaHeaders (manifest: MediaManifest): Record<string, string> {
+export function mediaHeaders (manifest: MediaManifest, isPrivate: boolean): Record<string, string> {
   const inline = INLINE.test(manifest.mimeType)
   return {
     'Content-Type': inline ? manifest.mimeType : 'application/octet-stream',
@@ -21,16 +21,16 @@ export function mediaHeaders (manifest: MediaManifest): Record<string, string> {
     'Content-Security-Policy': "default-src 'none'; sandbox",
     'Accept-Ranges': 'bytes',
     ETag: `"${manifest.mediaId}"`,
-    // Content-addressed: the bytes behind an id never change.
-    'Cache-Control': 'public, max-age=31536000, immutable',
+    // Content-addressed: the bytes behind an id never change. Private bytes stay out of shared caches.
+    'Cache-Control': isPrivate ? 'private, no-store' : 'public, max-age=31536000, immutable',
     // Web seeds and players on other origins fetch ranges too.
     'Access-Control-Allow-Origin': '*',
     'Access-Control-Expose-Headers': 'Content-Range, Content-Length, ETag, Accept-Ranges'
   }
 }
 
-export function bytesResponse (store: BlobStore, manifest: MediaManifest, method: string, headers: Headers): Response {
-  const base = mediaHeaders(manifest)
+export function bytesResponse (store: BlobStore, manifest: MediaManifest, method: string, headers: Headers, opts: { private: boolean }): Response {
+  const base = mediaHeaders(manifest, opts.private)
   const size = manifest.fileSize
   if (headers.get('if-none-match')?.includes(manifest.mediaId)) return new Response(null, { status: 304, headers: base })
 

@@ -62,8 +62,16 @@ export function mediaRoutes (media: MediaService, store: BlobStore): Hono<AppEnv
 
   // GET also answers HEAD (Hono routes HEAD to GET handlers).
   app.get('/:id', async c => {
-    const manifest = await media.readable(c.req.param('id'), c.get('caller'))
-    return bytesResponse(store, manifest, c.req.method, c.req.raw.headers)
+    const id = c.req.param('id')
+    const caller = c.get('caller')
+    const manifest = await media.readable(id, caller)
+    return bytesResponse(store, manifest, c.req.method, c.req.raw.headers, { private: !media.isPublic(id) })
+  })
+
+  // A private torrent's web seed: WebTorrent sends no headers, so the capability is in the path.
+  app.get('/:id/seed/:token', async c => {
+    const manifest = await media.webseed(c.req.param('id'), c.req.param('token'))
+    return bytesResponse(store, manifest, c.req.method, c.req.raw.headers, { private: true })
   })
 
   app.delete('/:id', async c => {

@@ -8,7 +8,9 @@ import path from 'node:path'
 import WebTorrent, { type Torrent } from 'webtorrent'
 import type { SeedInfo, SeederStats } from '../../shared/media.ts'
 import { ReadOnlyChunkStore } from '../../shared/readOnlyChunkStore.ts'
-import { withTransport } from '../../shared/torrent.ts'
+import bencode from 'bencode'
+import { infoHashOf, withTransport } from '../../shared/torrent.ts'
+import { sha1 } from '../upload/nodeHashers.ts'
 import type { Logger } from '../logger.ts'
 import type { Catalog } from '../media/catalog.ts'
 import { fileByteSource } from '../storage/fileByteSource.ts'
@@ -42,7 +44,11 @@ export interface TorrentStatus {
 export class MediaSeeder {
   private readonly opts: MediaSeederOptions
   private client: WebTorrent | undefined
+  /** Public seeds by mediaId: the seed's seeding state. */
   private readonly seeding = new Map<string, SeedInfo>()
+  /** Private records' torrents (rebuilt from the records at start, not kept in seeder.json): infoHash → mediaId. */
+  private readonly privateSeeds = new Map<string, string>()
+  /** Every torrent in the client, by infoHash. */
   private readonly torrents = new Map<string, Torrent>()
   private saving: Promise<void> = Promise.resolve()
 
@@ -115,18 +121,30 @@ export class MediaSeeder {
       totalDownloaded += t.received
       peers += t.numPeers
     }
-    return { seedingCount: this.seeding.size, activeTorrents: this.torrents.size, totalUploaded, totalDownloaded, peers }
+    return { seedingCount: this.seeding.size + this.privateSeeds.size, activeTorrents: this.torrents.size, totalUploaded, totalDownloaded, peers }
   }
 
-  /** Live status of one file, for /api/media/:id/info. */
-  status (mediaId: string): TorrentStatus {
-    const t = this.torrents.get(mediaId)
+  /** Live status of one torrent, for /api/media/:id/info. */
+  status (infoHash: string): TorrentStatus {
+    const t = this.torrents.get(infoHash)
     return { seeding: t !== undefined, progress: t?.progress ?? 0, peers: t?.numPeers ?? 0, uploaded: t?.uploaded ?? 0 }
   }
 
-  isSeeding (infoHash: string): boolean {
+  /** Is this the public torrent of a file being seeded? */
+  isSeedingPublic (infoHash: string): boolean {
     for (const info of this.seeding.values()) if (info.infoHash === infoHash) return true
     return false
+  }
+
+  /** Seed a private record's torrent (announced with the seeder's own tracker capability). */
+  async seedPrivate (mediaId: string, torrentFile: Uint8Array): Promise<string> {
+    const infoHash = await this.add(mediaId, torrentFile)
+    this.privateSeeds.set(infoHash, mediaId)
+    return infoHash
+  }
+
+  async stopPrivate (infoHash: string): Promise<void> {
+    if (this.privateSeeds.delete(infoHash)) await this.drop(infoHash)
   }
 
   /** seeder.json, or — when it is missing or damaged — the state rebuilt from the media folders. */
@@ -193,11 +211,17 @@ export class MediaSeeder {
   }
 
   async stopSeeding (mediaId: string): Promise<void> {
-    const t = this.torrents.get(mediaId)
-    this.torrents.delete(mediaId)
-    const had = this.seeding.delete(mediaId)
+    const info = this.seeding.get(mediaId)
+    if (!info) return
+    this.seeding.delete(mediaId)
+    await this.drop(info.infoHash)
+    await this.saveSeedingState()
+  }
+
+  private async drop (infoHash: string): Promise<void> {
+    const t = this.torrents.get(infoHash)
+    this.torrents.delete(infoHash)
     if (t) await new Promise<void>(resolve => t.destroy({ destroyStore: false }, () => resolve()))
-    if (had) await this.saveSeedingState()
   }
 
   async close (): Promise<void> {
@@ -208,29 +232,12 @@ export class MediaSeeder {
     if (client) await new Promise<void>(resolve => client.destroy(() => resolve()))
   }
 
+  /** Seed a stored blob's public torrent (from its stored .torrent; no piece is hashed). */
   private async addTorrent (mediaId: string): Promise<SeedInfo> {
-    const { catalog, log } = this.opts
-    const client = this.client
-    if (!client) throw new Error('MediaSeeder is not initialized')
+    const { catalog } = this.opts
     const manifest = await catalog.manifest(mediaId)
-    const existing = this.torrents.get(mediaId)
-    if (!existing) {
-      const file = catalog.store.originalPath(mediaId)
-      // The server is its own web seed; announcing it to itself would only make noise.
-      const torrentFile = withTransport(await catalog.torrent(mediaId), { announce: catalog.announce, urlList: [] })
-      const torrent = await new Promise<Torrent>((resolve, reject) => {
-        const t = client.add(torrentFile, {
-          path: path.dirname(file),
-          store: ReadOnlyChunkStore.over(fileByteSource(file)),
-          skipVerify: true
-        })
-        t.once('ready', () => resolve(t))
-        t.once('error', reject)
-      })
-      torrent.on('error', (err: Error) => log.error({ mediaId, err: err.message }, 'torrent error'))
-      torrent.on('warning', (err: Error) => log.debug({ mediaId, err: err.message }, 'torrent warning'))
-      this.torrents.set(mediaId, torrent)
-    }
+    // The server is its own web seed; announcing it to itself would only make noise.
+    await this.add(mediaId, withTransport(await catalog.torrent(mediaId), { announce: catalog.announce, urlList: [] }))
     return {
       mediaId,
       infoHash: manifest.infoHash,
@@ -240,4 +247,35 @@ export class MediaSeeder {
       fileSize: manifest.fileSize
     }
   }
+
+  /** Add a torrent over a stored blob's bytes, taken as complete; its infoHash. */
+  private async add (mediaId: string, torrentFile: Uint8Array): Promise<string> {
+    const { catalog, log } = this.opts
+    const client = this.client
+    if (!client) throw new Error('MediaSeeder is not initialized')
+    const file = catalog.store.originalPath(mediaId)
+    const torrent = await new Promise<Torrent>((resolve, reject) => {
+      const existing = this.torrents.get(infoHashOfFile(torrentFile))
+      if (existing) return resolve(existing)
+      const t = client.add(torrentFile, {
+        path: path.dirname(file),
+        store: ReadOnlyChunkStore.over(fileByteSource(file)),
+        skipVerify: true
+      })
+      t.once('ready', () => resolve(t))
+      t.once('error', reject)
+    })
+    if (!this.torrents.has(torrent.infoHash)) {
+      torrent.on('error', (err: Error) => log.error({ mediaId, err: err.message }, 'torrent error'))
+      torrent.on('warning', (err: Error) => log.debug({ mediaId, err: err.message }, 'torrent warning'))
+      this.torrents.set(torrent.infoHash, torrent)
+    }
+    return torrent.infoHash
+  }
+}
+
+/** The infoHash of a .torrent file, without a client. */
+function infoHashOfFile (torrentFile: Uint8Array): string {
+  const info = (bencode.decode(torrentFile) as { info: Record<string, unknown> }).info
+  return infoHashOf(info, sha1)
 }

@@ -27,11 +27,20 @@ class ClosedTracker extends Server {
 }
 
 export interface EmbeddedTrackerOptions {
-  /** May peers announce this infoHash? Only for torrents this server stores and shares. */
-  allow: (infoHash: string) => Promise<boolean>
+  /**
+   * May this peer announce this infoHash? `token` is the tracker capability from the announce
+   * URL (`?token=`), which private torrents need; public ones need none.
+   */
+  allow: (infoHash: string, token: string | undefined) => Promise<boolean>
   log: Logger
   trustProxy?: boolean
 }
+
+/** A WebSocket peer, with the capability its upgrade request carried. */
+type TrackerSocket = { oipToken?: string }
+
+const tokenOf = (url: string | undefined): string | undefined =>
+  new URL(url ?? '/', 'http://x').searchParams.get('token') ?? undefined
 
 export class EmbeddedTracker {
   private readonly server: ClosedTracker
@@ -46,9 +55,11 @@ export class EmbeddedTracker {
       stats: false,
       ws: { noServer: true },
       trustProxy: this.trustProxy,
-      filter: (infoHash, _params, cb) => {
-        // Never read params.socket.upgradeReq here: it is gone after the first message.
-        opts.allow(infoHash).then(
+      filter: (infoHash, params, cb) => {
+        // Never read params.socket.upgradeReq here: it is gone after the first message; the
+        // token was put on the socket at upgrade. HTTP announces keep their query's token.
+        const token = params.type === 'ws' ? (params.socket as TrackerSocket).oipToken : (typeof params.token === 'string' ? params.token : undefined)
+        opts.allow(infoHash, token).then(
           ok => cb(ok ? null : new Error('unknown torrent: this tracker only tracks files stored on this server')),
           err => cb(err as Error)
         )
@@ -69,7 +80,11 @@ export class EmbeddedTracker {
   handleUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const pathname = new URL(req.url ?? '/', 'http://x').pathname
     if (pathname !== ANNOUNCE_PATH) return false
-    this.server.ws.handleUpgrade(req, socket, head, ws => this.server.ws.emit('connection', ws, req))
+    const token = tokenOf(req.url)
+    this.server.ws.handleUpgrade(req, socket, head, ws => {
+      ;(ws as TrackerSocket).oipToken = token
+      this.server.ws.emit('connection', ws, req)
+    })
     return true
   }
 

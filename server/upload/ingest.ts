@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises'
 import busboy from 'busboy'
 import { AppError, badRequest } from '../../shared/errors.ts'
 import { ACCESS_LEVELS, type AccessLevel, type MediaManifest } from '../../shared/media.ts'
-import { buildTorrent, magnetURI, torrentName, type TorrentTransport } from '../../shared/torrent.ts'
+import { buildTorrent, isTorrentSalt, magnetURI, torrentName, type TorrentTransport } from '../../shared/torrent.ts'
 import type { BlobStore, PendingBlob } from '../storage/blobStore.ts'
 import { storageError } from '../storage/fsBlobStore.ts'
 import { hashPieces, pieceLengthsFor, type ContentHashes } from './contentHasher.ts'
@@ -30,6 +30,8 @@ export interface UploadFields {
   accessLevel: AccessLevel
   name?: string
   description?: string
+  /** Private uploads: the salt of the owner's torrent, when the browser chose it (it seeds the same torrent). */
+  torrentSalt?: string
 }
 
 export interface Ingested {
@@ -169,7 +171,11 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
     const uploadFields: UploadFields = {
       accessLevel,
       ...(fields.name ? { name: fields.name } : {}),
-      ...(fields.description ? { description: fields.description } : {})
+      ...(fields.description ? { description: fields.description } : {}),
+      ...(fields.torrent_salt ? { torrentSalt: fields.torrent_salt } : {})
+    }
+    if (uploadFields.torrentSalt !== undefined && !isTorrentSalt(uploadFields.torrentSalt)) {
+      throw badRequest('bad_torrent_salt', '"torrent_salt" must be 64 lowercase hex characters (32 random bytes), or left out.')
     }
     deps.authorize?.(uploadFields)
     const mediaId = hashes.mediaId

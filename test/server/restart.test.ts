@@ -50,8 +50,9 @@ describe('restarting over the same data', () => {
     assert.equal(status.seeding, true)
     assert.equal(status.progress, 1, 'all pieces offered straight from the stored torrent')
     assert.deepEqual(s.seeder.getAllSeeding().map(x => x.mediaId), [pub.mediaId])
-    assert.equal(s.seeder.getSeedingInfo(priv.mediaId), undefined)
-    assert.equal(s.seeder.getStats().seedingCount, 1)
+    assert.equal(s.seeder.getSeedingInfo(priv.mediaId), undefined, 'the private file is not in the public swarm')
+    assert.equal(s.seeder.status(priv.infoHash).seeding, true, "its owner's private torrent is seeded again")
+    assert.equal(s.seeder.getStats().seedingCount, 2)
   })
 
   test('a damaged seeder.json does not stop the server: the state is rebuilt from the folders', async () => {
