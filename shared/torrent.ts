@@ -123,13 +123,18 @@ export function infoDict (input: InfoInput): Record<string, unknown> {
   return info
 }
 
-/** The private variant of a public info dict: same pieces, the flag and the salt added. */
-export function privateInfo (publicInfo: Record<string, unknown>, salt: string): Record<string, unknown> {
-  const info = { ...publicInfo }
-  delete info.private
-  delete info['x-oip-salt']
-  if (!isTorrentSalt(salt)) throw new Error('a private torrent salt is 64 lowercase hex characters')
-  return { ...info, private: 1, 'x-oip-salt': salt }
+/**
+ * The same pieces under another name, optionally private: the info dict a browser builds for
+ * these bytes with its own file name (and salt), so both sides seed one infoHash.
+ */
+export function renamedInfo (info: Record<string, unknown>, name: string, privateSalt?: string): Record<string, unknown> {
+  return infoDict({
+    name,
+    length: info.length as number,
+    pieceLength: info['piece length'] as number,
+    pieces: info.pieces as Uint8Array,
+    ...(privateSalt !== undefined ? { privateSalt } : {})
+  })
 }
 
 /** Encode a torrent from a ready info dict (for the private variant built from a stored torrent). */

@@ -6,7 +6,7 @@
 import bencode from 'bencode'
 import { AppError } from '../../shared/errors.ts'
 import { isMediaId, type MediaManifest } from '../../shared/media.ts'
-import { buildTorrent, infoHashOf, magnetURI, privateInfo, torrentFromInfo, withTransport, type BuiltTorrent, type TorrentTransport } from '../../shared/torrent.ts'
+import { buildTorrent, infoHashOf, magnetURI, renamedInfo, torrentFromInfo, withTransport, type BuiltTorrent, type TorrentTransport } from '../../shared/torrent.ts'
 import type { Logger } from '../logger.ts'
 import type { BlobStore } from '../storage/blobStore.ts'
 import { hashPieces } from '../upload/contentHasher.ts'
@@ -116,10 +116,32 @@ export class Catalog {
     return withTransport(await this.torrent(mediaId), this.transport(mediaId))
   }
 
-  /** A private record's torrent: the stored pieces with the private flag and the record's salt. */
-  async privateTorrent (mediaId: string, salt: string, transport: TorrentTransport): Promise<BuiltTorrent> {
+  /** A private record's torrent: the stored pieces under the owner's file name, private, with the record's salt. */
+  async privateTorrent (mediaId: string, name: string, salt: string, transport: TorrentTransport): Promise<BuiltTorrent> {
     const decoded = bencode.decode(await this.torrent(mediaId)) as { info: Record<string, unknown> }
-    return torrentFromInfo(privateInfo(decoded.info, salt), transport, sha1)
+    return torrentFromInfo(renamedInfo(decoded.info, name, salt), transport, sha1)
+  }
+
+  /**
+   * Give a stored blob the name and type of its first public upload. A blob first uploaded
+   * privately keeps that owner's name only until someone publishes the same bytes: the public
+   * face must not show a private uploader's file name. (Nothing seeds the public torrent
+   * before that, so changing its infoHash disturbs no swarm.)
+   */
+  async rename (mediaId: string, name: string, mimeType: string): Promise<MediaManifest> {
+    const decoded = bencode.decode(await this.torrent(mediaId)) as { info: Record<string, unknown> }
+    const { infoHash, torrentFile } = torrentFromInfo(renamedInfo(decoded.info, name), this.transport(mediaId), sha1)
+    const manifest: MediaManifest = {
+      ...await this.manifest(mediaId),
+      originalName: name,
+      mimeType,
+      infoHash,
+      createdAt: new Date().toISOString()
+    }
+    manifest.magnetURI = this.magnet(manifest)
+    await this.store.writeTorrent(mediaId, torrentFile)
+    await this.store.writeManifest(manifest)
+    return manifest
   }
 
   /** Trackers (ours only, never a third party's) and web seed URLs that carry the owner's capabilities. */

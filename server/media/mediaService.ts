@@ -89,24 +89,30 @@ export class MediaService {
       },
       onExisting: id => catalog.manifest(id)
     })
-    const { manifest, fields } = ingested
+    const { fields, upload } = ingested
+    const mediaId = ingested.manifest.mediaId
     const owner = caller ?? ''
-    const isPrivate = fields.accessLevel === 'private'
-    const salt = isPrivate ? fields.torrentSalt ?? randomBytes(32).toString('hex') : null
-    const privateInfoHash = salt ? (await catalog.privateTorrent(manifest.mediaId, salt, { announce: [], urlList: [] })).infoHash : null
+    const hadPublic = records.hasPublic(mediaId)
+    const salt = fields.accessLevel === 'private' ? fields.torrentSalt ?? randomBytes(32).toString('hex') : null
+    const privateInfoHash = salt ? (await catalog.privateTorrent(mediaId, upload.originalName, salt, { announce: [], urlList: [] })).infoHash : null
     const { record, created } = records.ensure({
-      mediaId: manifest.mediaId,
+      mediaId,
       owner,
       accessLevel: fields.accessLevel,
       name: fields.name ?? null,
       description: fields.description ?? null,
+      originalName: upload.originalName,
+      mimeType: upload.mimeType,
       torrentSalt: salt,
       privateInfoHash
     })
+    if (created && record.accessLevel === 'public' && !hadPublic && ingested.status === 'existed') {
+      await catalog.rename(mediaId, record.originalName, record.mimeType)
+    }
     // Stored is what matters to the uploader; a seeding hiccup is logged, not thrown.
-    await this.seed(record).catch(err => log.error({ mediaId: manifest.mediaId, err: (err as Error).message }, 'could not start seeding'))
-    log.info({ mediaId: manifest.mediaId, size: manifest.fileSize, blob: ingested.status, recordCreated: created }, 'upload stored')
-    const view = await this.view(manifest.mediaId, caller)
+    await this.seed(record).catch(err => log.error({ mediaId, err: (err as Error).message }, 'could not start seeding'))
+    log.info({ mediaId, size: ingested.manifest.fileSize, blob: ingested.status, recordCreated: created }, 'upload stored')
+    const view = await this.view(mediaId, caller)
     return { status: created ? 201 : 200, result: await this.result(view, record) }
   }
 
@@ -117,7 +123,7 @@ export class MediaService {
       if (!seeder.getSeedingInfo(record.mediaId)) await seeder.seedFile(catalog.store.originalPath(record.mediaId), record.mediaId)
       return
     }
-    const { torrentFile } = await catalog.privateTorrent(record.mediaId, record.torrentSalt!, catalog.privateTransport(record.mediaId, seederTrackerToken))
+    const { torrentFile } = await catalog.privateTorrent(record.mediaId, record.originalName, record.torrentSalt!, catalog.privateTransport(record.mediaId, seederTrackerToken))
     await seeder.seedPrivate(record.mediaId, torrentFile)
   }
 
@@ -125,17 +131,23 @@ export class MediaService {
     return this.deps.access.isPublic(mediaId)
   }
 
-  /** The manifest of a file the caller may read, or the not-found error. */
+  /** The manifest of a file as the caller may see it, or the not-found error. */
   async readable (mediaId: string, caller: Caller): Promise<MediaManifest> {
-    if (!isMediaId(mediaId) || !this.deps.access.canRead(mediaId, caller) || !await this.deps.catalog.exists(mediaId)) throw missing()
-    return await this.deps.catalog.manifest(mediaId)
+    return (await this.view(mediaId, caller)).manifest
   }
 
   /** The caller's view: their private torrent when their record is private, else the public one. */
   private async view (mediaId: string, caller: Caller): Promise<View> {
-    const manifest = await this.readable(mediaId, caller)
-    const own = caller === undefined ? undefined : this.deps.records.get(mediaId, caller)
-    return own?.accessLevel === 'private' ? { manifest, privateRecord: own } : { manifest }
+    const { access, catalog, records } = this.deps
+    if (!isMediaId(mediaId) || !access.canRead(mediaId, caller) || !await catalog.exists(mediaId)) throw missing()
+    const manifest = await catalog.manifest(mediaId)
+    const own = caller === undefined ? undefined : records.get(mediaId, caller)
+    if (own?.accessLevel !== 'private') return { manifest }
+    // A private owner sees the file as they uploaded it, whoever stored these bytes first.
+    return {
+      manifest: { ...manifest, originalName: own.originalName, mimeType: own.mimeType, createdAt: own.createdAt },
+      privateRecord: own
+    }
   }
 
   /** infoHash, magnet and .torrent as this caller should use them. */
@@ -149,7 +161,7 @@ export class MediaService {
     const transport = catalog.privateTransport(manifest.mediaId,
       await capabilities.issue('tracker', { sub }),
       await capabilities.issue('webseed', { sub, mediaId: manifest.mediaId }))
-    const { infoHash, torrentFile } = await catalog.privateTorrent(manifest.mediaId, privateRecord.torrentSalt!, transport)
+    const { infoHash, torrentFile } = await catalog.privateTorrent(manifest.mediaId, privateRecord.originalName, privateRecord.torrentSalt!, transport)
     return { infoHash, magnetURI: magnetURI(infoHash, manifest.originalName, transport), torrentFile }
   }
 
@@ -194,10 +206,10 @@ export class MediaService {
         mediaId: r.mediaId,
         name: r.name,
         description: r.description,
-        originalName: m.originalName,
-        mimeType: m.mimeType,
+        originalName: r.accessLevel === 'private' ? r.originalName : m.originalName,
+        mimeType: r.accessLevel === 'private' ? r.mimeType : m.mimeType,
         fileSize: m.fileSize,
-        infoHash: m.infoHash,
+        infoHash: r.privateInfoHash ?? m.infoHash,
         accessLevel: r.accessLevel,
         // Other people's keys are shown only where the record is public.
         owner: r.owner === '' ? null : (opts.mine || r.accessLevel === 'public' ? r.owner : null),

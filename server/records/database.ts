@@ -28,7 +28,10 @@ const MIGRATIONS = [
   // Private records get their own torrent: a secret salt in the info dict, so its infoHash.
   `ALTER TABLE media_records ADD COLUMN torrent_salt TEXT;
    ALTER TABLE media_records ADD COLUMN private_info_hash TEXT;
-   CREATE UNIQUE INDEX media_records_private_info_hash ON media_records (private_info_hash) WHERE private_info_hash IS NOT NULL;`
+   CREATE UNIQUE INDEX media_records_private_info_hash ON media_records (private_info_hash) WHERE private_info_hash IS NOT NULL;`,
+  // Each record keeps the name and type its owner gave, so one owner never sees another's.
+  `ALTER TABLE media_records ADD COLUMN original_name TEXT NOT NULL DEFAULT 'file';
+   ALTER TABLE media_records ADD COLUMN mime_type TEXT NOT NULL DEFAULT 'application/octet-stream';`
 ]
 
 /** `file` ':memory:' for tests. */

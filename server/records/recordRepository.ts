@@ -14,6 +14,9 @@ export interface MediaRecord {
   accessLevel: AccessLevel
   name: string | null
   description: string | null
+  /** The file name and type this owner uploaded with. */
+  originalName: string
+  mimeType: string
   /** Private records: the salt of their own torrent, and that torrent's infoHash. */
   torrentSalt: string | null
   privateInfoHash: string | null

@@ -9,6 +9,8 @@ interface Row {
   access_level: 'public' | 'private'
   name: string | null
   description: string | null
+  original_name: string
+  mime_type: string
   torrent_salt: string | null
   private_info_hash: string | null
   created_at: string
@@ -21,6 +23,8 @@ const toRecord = (r: Row): MediaRecord => ({
   accessLevel: r.access_level,
   name: r.name,
   description: r.description,
+  originalName: r.original_name,
+  mimeType: r.mime_type,
   torrentSalt: r.torrent_salt,
   privateInfoHash: r.private_info_hash,
   createdAt: r.created_at
@@ -34,10 +38,10 @@ export class SqliteRecordRepository implements RecordRepository {
   }
 
   ensure (record: NewMediaRecord): { record: MediaRecord, created: boolean } {
-    const insert = this.db.prepare(`INSERT INTO media_records (media_id, owner, access_level, name, description, torrent_salt, private_info_hash, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (media_id, owner) DO NOTHING`)
+    const insert = this.db.prepare(`INSERT INTO media_records (media_id, owner, access_level, name, description, original_name, mime_type, torrent_salt, private_info_hash, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (media_id, owner) DO NOTHING`)
     const info = insert.run(record.mediaId, record.owner, record.accessLevel, record.name, record.description,
-      record.torrentSalt, record.privateInfoHash, new Date().toISOString())
+      record.originalName, record.mimeType, record.torrentSalt, record.privateInfoHash, new Date().toISOString())
     const row = this.db.prepare('SELECT * FROM media_records WHERE media_id = ? AND owner = ?').get(record.mediaId, record.owner) as Row
     return { record: toRecord(row), created: info.changes === 1 }
   }

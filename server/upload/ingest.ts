@@ -36,7 +36,10 @@ export interface UploadFields {
 
 export interface Ingested {
   status: 'created' | 'existed'
+  /** The stored blob's manifest (the earlier one when the bytes were already stored). */
   manifest: MediaManifest
+  /** Name and type as this upload gave them (they may differ from the stored manifest's). */
+  upload: { originalName: string, mimeType: string }
   fields: UploadFields
 }
 
@@ -199,6 +202,7 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
     return {
       status,
       manifest: stored,
+      upload: { originalName: name, mimeType },
       fields: uploadFields
     }
   } catch (err) {
