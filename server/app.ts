@@ -11,6 +11,8 @@ import type { Logger } from './logger.ts'
 import type { MediaService } from './media/mediaService.ts'
 import { authRoutes } from './routes/auth.ts'
 import { mediaRoutes } from './routes/media.ts'
+import { recordRoutes } from './routes/records.ts'
+import type { OipRecordService } from './records/oipRecordService.ts'
 import type { MediaSeeder } from './seeder/mediaSeeder.ts'
 import type { BlobStore } from './storage/blobStore.ts'
 import { ANNOUNCE_PATH, type EmbeddedTracker } from './tracker/embeddedTracker.ts'
@@ -24,6 +26,7 @@ export type AppEnv = { Bindings: Partial<HttpBindings>, Variables: { caller: Cal
 export interface AppDeps {
   auth: AuthService
   media: MediaService
+  oipRecords: OipRecordService
   store: BlobStore
   seeder: MediaSeeder
   tracker: EmbeddedTracker
@@ -57,6 +60,7 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
 
   app.route('/api/auth', authRoutes(deps.auth))
   app.route('/api/media', mediaRoutes(deps.media, deps.store))
+  app.route('/api/records', recordRoutes(deps.oipRecords))
   app.get('/api/seeder/stats', c => c.json(deps.seeder.getStats()))
   app.all('/api/*', c => c.json({ error: { code: 'not_found', message: `No API route ${c.req.method} ${c.req.path}. See the README for the HTTP API.` } }, 404))
 

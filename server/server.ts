@@ -17,6 +17,8 @@ import type { Logger } from './logger.ts'
 import { Catalog } from './media/catalog.ts'
 import { MediaService } from './media/mediaService.ts'
 import { openDatabase } from './records/database.ts'
+import { SqliteOipRecordRepository } from './records/oipRecordRepository.ts'
+import { OipRecordService } from './records/oipRecordService.ts'
 import { SqliteRecordRepository } from './records/sqliteRecordRepository.ts'
 import { MediaSeeder } from './seeder/mediaSeeder.ts'
 import type { BlobStore } from './storage/blobStore.ts'
@@ -56,6 +58,10 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
 
   const db = openDatabase(path.join(config.dataDir, 'db.sqlite'))
   const records = new SqliteRecordRepository(db)
+  const oipRecords = new OipRecordService({
+    records: new SqliteOipRecordRepository(db),
+    hasUpload: (mediaId, owner) => records.get(mediaId, owner)
+  })
   const access = new AccessPolicy(records)
 
   // The HTTP server (and so the tracker) must be up before the seeder announces, and the
@@ -104,10 +110,11 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     maxUploadBytes: config.maxUploadBytes,
     allowAnonymousUploads: config.allowAnonymousUploads,
     capabilities,
+    oipRecords,
     log
   })
   const auth = new AuthService({ origin, secret, challenges: new SqliteChallengeStore(db), tokenTtlSeconds: config.tokenTtlSeconds })
-  app = createApp({ auth, media, store, seeder, tracker, webDir: config.webDir, log })
+  app = createApp({ auth, media, oipRecords, store, seeder, tracker, webDir: config.webDir, log })
   if (await seeder.initialize()) {
     // Private torrents are not in seeder.json: the records are their source.
     for (const record of records.listPrivate()) {

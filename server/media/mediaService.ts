@@ -10,6 +10,7 @@ import { magnetURI } from '../../shared/torrent.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { Capabilities } from '../auth/capabilities.ts'
 import type { Logger } from '../logger.ts'
+import type { OipRecordService } from '../records/oipRecordService.ts'
 import type { MediaRecord, RecordRepository } from '../records/recordRepository.ts'
 import type { MediaSeeder, TorrentStatus } from '../seeder/mediaSeeder.ts'
 import type { HashPool } from '../upload/hashPool.ts'
@@ -28,6 +29,8 @@ export interface MediaServiceDeps {
   /** Accept public uploads without a session (ALLOW_ANONYMOUS_UPLOADS). */
   allowAnonymousUploads: boolean
   capabilities: Capabilities
+  /** The owner's signed OIP records go with their media record. */
+  oipRecords: Pick<OipRecordService, 'removeForMedia'>
   log: Logger
 }
 
@@ -225,6 +228,7 @@ export class MediaService {
     const { records, seeder, catalog, log } = this.deps
     const record = isMediaId(mediaId) ? records.get(mediaId, caller) : undefined
     if (!record || !records.remove(mediaId, caller)) throw missing()
+    this.deps.oipRecords.removeForMedia(mediaId, caller)
     if (record.privateInfoHash) await seeder.stopPrivate(record.privateInfoHash)
     if (!records.hasPublic(mediaId)) await seeder.stopSeeding(mediaId)
     if (records.count(mediaId) === 0) {

@@ -5,6 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
+import { OIP_RECORDS_MIGRATION } from './oipRecordRepository.ts'
 
 export type Db = Database.Database
 
@@ -31,7 +32,9 @@ const MIGRATIONS = [
    CREATE UNIQUE INDEX media_records_private_info_hash ON media_records (private_info_hash) WHERE private_info_hash IS NOT NULL;`,
   // Each record keeps the name and type its owner gave, so one owner never sees another's.
   `ALTER TABLE media_records ADD COLUMN original_name TEXT NOT NULL DEFAULT 'file';
-   ALTER TABLE media_records ADD COLUMN mime_type TEXT NOT NULL DEFAULT 'application/octet-stream';`
+   ALTER TABLE media_records ADD COLUMN mime_type TEXT NOT NULL DEFAULT 'application/octet-stream';`,
+  // OIP records signed by their owners (oipRecordRepository.ts).
+  OIP_RECORDS_MIGRATION
 ]
 
 /** `file` ':memory:' for tests. */

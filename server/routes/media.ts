@@ -2,22 +2,11 @@
 import { Readable } from 'node:stream'
 import { create as contentDisposition } from 'content-disposition'
 import { Hono } from 'hono'
-import { badRequest } from '../../shared/errors.ts'
 import type { AppEnv } from '../app.ts'
 import type { MediaService } from '../media/mediaService.ts'
 import type { BlobStore } from '../storage/blobStore.ts'
 import { bytesResponse } from './bytes.ts'
-
-const MAX_PAGE = 100
-
-function pageQuery (limit: string | undefined, cursor: string | undefined): { limit: number, cursor?: number } {
-  const n = limit === undefined ? 50 : Number(limit)
-  if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE) throw badRequest('bad_limit', `limit must be a whole number from 1 to ${MAX_PAGE}.`)
-  if (cursor === undefined) return { limit: n }
-  const c = Number(cursor)
-  if (!Number.isInteger(c) || c < 1) throw badRequest('bad_cursor', 'cursor must be the nextCursor of a previous page.')
-  return { limit: n, cursor: c }
-}
+import { pageQuery } from './paging.ts'
 
 export function mediaRoutes (media: MediaService, store: BlobStore): Hono<AppEnv> {
   const app = new Hono<AppEnv>()

@@ -1,0 +1,248 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { test } from 'node:test'
+import { Hono } from 'hono'
+import { AppError, notFound } from '../../shared/errors.ts'
+import type { AccessLevel } from '../../shared/media.ts'
+import { recordId, signRecord, type OipMediaRecord } from '../../shared/record.ts'
+import { createMnemonic, identityFromMnemonic, type Identity } from '../../shared/wallet.ts'
+import type { AppEnv } from '../app.ts'
+import { recordRoutes } from '../routes/records.ts'
+import { openDatabase } from './database.ts'
+import { SqliteOipRecordRepository } from './oipRecordRepository.ts'
+import { OipRecordService } from './oipRecordService.ts'
+import { SqliteRecordRepository } from './sqliteRecordRepository.ts'
+
+const alice = await identityFromMnemonic(createMnemonic())
+const bob = await identityFromMnemonic(createMnemonic())
+
+const mediaIdOf = (text: string): string => createHash('sha256').update(text).digest('hex')
+
+/** A fresh in-memory database; `upload` gives a key a media_records row, as an upload would. */
+function setup (): { service: OipRecordService, upload: (who: Identity, mediaId: string, accessLevel?: AccessLevel) => void } {
+  const db = openDatabase(':memory:')
+  const uploads = new SqliteRecordRepository(db)
+  let t = Date.parse('2026-11-25T12:00:00Z')
+  const service = new OipRecordService({
+    records: new SqliteOipRecordRepository(db),
+    hasUpload: (mediaId, owner) => uploads.get(mediaId, owner),
+    now: () => new Date(t += 1000)
+  })
+  const upload = (who: Identity, mediaId: string, accessLevel: AccessLevel = 'public'): void => {
+    uploads.ensure({ mediaId, owner: who.publicKey, accessLevel, name: null, description: null, originalName: 'f.bin', mimeType: 'video/mp4', torrentSalt: null, privateInfoHash: null })
+  }
+  return { service, upload }
+}
+
+function recordFor (who: Identity, mediaId: string, opts: { access?: AccessLevel, name?: string, description?: string, tags?: string[] } = {}): OipMediaRecord {
+  return {
+    type: 'media',
+    basic: { name: opts.name ?? 'Clip', description: opts.description ?? '', date: 1764072000, language: 'en', tagItems: opts.tags ?? [] },
+    media: {
+      mediaId,
+      bittorrentAddress: `magnet:?xt=urn:btih:${mediaId.slice(0, 40)}`,
+      httpUrl: `https://media.example.org/api/media/${mediaId}`,
+      contentType: 'video/mp4',
+      size: 1000
+    },
+    accessControl: { access_level: opts.access ?? 'public', owner_public_key: who.publicKey }
+  }
+}
+
+const signed = (record: OipMediaRecord, who: Identity): { record: OipMediaRecord, signature: string } => ({ record, signature: signRecord(record, who.privateKey) })
+
+function refuses (fn: () => unknown, status: number, code: string, message?: string | RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof AppError, String(err))
+    assert.equal(err.status, status)
+    assert.equal(err.code, code)
+    if (typeof message === 'string') assert.equal(err.message, message)
+    else if (message) assert.match(err.message, message)
+    return true
+  })
+}
+
+test('a record signed by its owner for their own upload is stored once: 201, then 200 with the same record', () => {
+  const { service, upload } = setup()
+  const m = mediaIdOf('one')
+  upload(alice, m)
+  const body = signed(recordFor(alice, m, { name: 'Sunset' }), alice)
+  const first = service.create(alice.publicKey, body)
+  assert.equal(first.status, 201)
+  assert.equal(first.record.recordId, recordId(body.record))
+  assert.deepEqual(first.record.record, body.record)
+  assert.equal(first.record.signature, body.signature)
+  const again = service.create(alice.publicKey, body)
+  assert.equal(again.status, 200)
+  assert.deepEqual(again.record, first.record)
+  assert.deepEqual(service.get(first.record.recordId, undefined), first.record)
+})
+
+test('creating needs a signed-in caller', () => {
+  const { service, upload } = setup()
+  const m = mediaIdOf('one')
+  upload(alice, m)
+  refuses(() => service.create(undefined, signed(recordFor(alice, m), alice)), 401, 'login_required', /Sign in/)
+})
+
+test('a malformed record or a missing signature is a 400 that says what to fix', () => {
+  const { service } = setup()
+  refuses(() => service.create(alice.publicKey, { signature: 'ab' }), 400, 'bad_record', 'record is missing.')
+  const bad = { ...recordFor(alice, mediaIdOf('one')), extra: true }
+  refuses(() => service.create(alice.publicKey, { record: bad, signature: 'ab' }), 400, 'bad_record', /record\.extra is not a known field/)
+  refuses(() => service.create(alice.publicKey, { record: recordFor(alice, mediaIdOf('one')) }), 400, 'missing_signature', /signature/)
+})
+
+test('a signature that does not match the record is refused with 401 bad_signature', () => {
+  const { service, upload } = setup()
+  const m = mediaIdOf('one')
+  upload(alice, m)
+  const { record, signature } = signed(recordFor(alice, m), alice)
+  refuses(() => service.create(alice.publicKey, { record: { ...record, basic: { ...record.basic, name: 'Changed' } }, signature }), 401, 'bad_signature')
+  // Signed by bob but naming alice as the owner.
+  refuses(() => service.create(alice.publicKey, signed(record, bob)), 401, 'bad_signature', /accessControl\.owner_public_key/)
+  refuses(() => service.create(alice.publicKey, { record, signature: 'not hex' }), 401, 'bad_signature')
+})
+
+test("a record of another key is refused with 403 not_owner, even with that key's valid signature", () => {
+  const { service, upload } = setup()
+  const m = mediaIdOf('one')
+  upload(bob, m)
+  refuses(() => service.create(alice.publicKey, signed(recordFor(bob, m), bob)), 403, 'not_owner', /signed by the key you are signed in with/)
+})
+
+test('a record for media the caller never uploaded is the same 404 as a missing media id, even when someone else holds it', () => {
+  const { service, upload } = setup()
+  const m = mediaIdOf('one')
+  refuses(() => service.create(alice.publicKey, signed(recordFor(alice, m), alice)), 404, 'not_found', notFound().message)
+  upload(bob, m, 'private')
+  refuses(() => service.create(alice.publicKey, signed(recordFor(alice, m), alice)), 404, 'not_found', notFound().message)
+})
+
+test("a record whose access level differs from the upload's is a 409 access_mismatch", () => {
+  const { service, upload } = setup()
+  const m = mediaIdOf('one')
+  upload(alice, m, 'private')
+  refuses(() => service.create(alice.publicKey, signed(recordFor(alice, m, { access: 'public' }), alice)), 409, 'access_mismatch',
+    'You uploaded this media as private, but the record says public. Set accessControl.access_level to "private" and sign again.')
+  assert.equal(service.create(alice.publicKey, signed(recordFor(alice, m, { access: 'private' }), alice)).status, 201)
+})
+
+test('a private record is read only by its owner; everyone else gets the 404 of a missing id', () => {
+  const { service, upload } = setup()
+  const m = mediaIdOf('secret')
+  upload(alice, m, 'private')
+  const { record } = service.create(alice.publicKey, signed(recordFor(alice, m, { access: 'private' }), alice))
+  assert.deepEqual(service.get(record.recordId, alice.publicKey), record)
+  let missing = ''
+  try { service.get('f'.repeat(64), undefined) } catch (err) { missing = (err as AppError).message }
+  assert.match(missing, /No record with this id/)
+  refuses(() => service.get(record.recordId, bob.publicKey), 404, 'not_found', missing)
+  refuses(() => service.get(record.recordId, undefined), 404, 'not_found', missing)
+  refuses(() => service.get('../etc', undefined), 404, 'not_found', missing)
+})
+
+/** alice: public "Sea sunset" (tags sea, sunset), public "Forest 100% green" (tags forest), private "Sea diary"; bob: public "Bob at sea" (tags sea). */
+function library (): { service: OipRecordService, ids: Record<string, string> } {
+  const { service, upload } = setup()
+  const ids: Record<string, string> = {}
+  const add = (key: string, who: Identity, access: AccessLevel, name: string, tags: string[], description = ''): void => {
+    const m = mediaIdOf(key)
+    upload(who, m, access)
+    ids[key] = service.create(who.publicKey, signed(recordFor(who, m, { access, name, tags, description }), who)).record.recordId
+  }
+  add('sunset', alice, 'public', 'Sea sunset', ['sea', 'sunset'])
+  add('forest', alice, 'public', 'Forest 100% green', ['forest'], 'Walk in the WOODS')
+  add('diary', alice, 'private', 'Sea diary', ['sea'])
+  add('bob', bob, 'public', 'Bob at sea', ['sea'])
+  return { service, ids }
+}
+
+const names = (r: { items: Array<{ record: OipMediaRecord }> }): string[] => r.items.map(i => i.record.basic.name)
+
+test('listing shows public records to everyone and private ones only to their owner, newest first', () => {
+  const { service } = library()
+  assert.deepEqual(names(service.list(undefined, { limit: 50 })), ['Bob at sea', 'Forest 100% green', 'Sea sunset'])
+  assert.deepEqual(names(service.list(bob.publicKey, { limit: 50 })), ['Bob at sea', 'Forest 100% green', 'Sea sunset'])
+  assert.deepEqual(names(service.list(alice.publicKey, { limit: 50 })), ['Bob at sea', 'Sea diary', 'Forest 100% green', 'Sea sunset'])
+  // Asking for alice's records by her key does not open her private ones to others.
+  assert.deepEqual(names(service.list(bob.publicKey, { owner: alice.publicKey, limit: 50 })), ['Forest 100% green', 'Sea sunset'])
+  assert.deepEqual(names(service.list(alice.publicKey, { owner: alice.publicKey, limit: 50 })), ['Sea diary', 'Forest 100% green', 'Sea sunset'])
+})
+
+test('listing filters by type, exact tag and a literal, case-insensitive text in name or description', () => {
+  const { service } = library()
+  assert.equal(service.list(undefined, { type: 'media', limit: 50 }).items.length, 3)
+  assert.equal(service.list(undefined, { type: 'image', limit: 50 }).items.length, 0)
+  assert.deepEqual(names(service.list(alice.publicKey, { tag: 'sea', limit: 50 })), ['Bob at sea', 'Sea diary', 'Sea sunset'])
+  assert.deepEqual(names(service.list(undefined, { tag: 'se', limit: 50 })), [])
+  assert.deepEqual(names(service.list(undefined, { tag: 'sea', owner: bob.publicKey, limit: 50 })), ['Bob at sea'])
+  assert.deepEqual(names(service.list(undefined, { q: 'SEA', limit: 50 })), ['Bob at sea', 'Sea sunset'])
+  assert.deepEqual(names(service.list(undefined, { q: 'woods', limit: 50 })), ['Forest 100% green'])
+  assert.deepEqual(names(service.list(undefined, { q: '100%', limit: 50 })), ['Forest 100% green'])
+  assert.deepEqual(names(service.list(undefined, { q: '0_', limit: 50 })), [], '_ is not a wildcard')
+})
+
+test('listing pages newest first with a cursor until nextCursor is null', () => {
+  const { service } = library()
+  const first = service.list(alice.publicKey, { limit: 3 })
+  assert.deepEqual(names(first), ['Bob at sea', 'Sea diary', 'Forest 100% green'])
+  assert.notEqual(first.nextCursor, null)
+  const second = service.list(alice.publicKey, { limit: 3, cursor: first.nextCursor! })
+  assert.deepEqual(names(second), ['Sea sunset'])
+  assert.equal(second.nextCursor, null)
+})
+
+test('listing refuses a malformed owner or an empty or overlong filter', () => {
+  const { service } = library()
+  refuses(() => service.list(undefined, { owner: 'me', limit: 50 }), 400, 'bad_query', /owner must be a public key/)
+  refuses(() => service.list(undefined, { tag: '', limit: 50 }), 400, 'bad_query', 'tag must be 1 to 64 characters.')
+  refuses(() => service.list(undefined, { q: 'x'.repeat(201), limit: 50 }), 400, 'bad_query', 'q must be 1 to 200 characters.')
+})
+
+test("removing an owner's media removes their records for it, and nobody else's", () => {
+  const { service, upload } = setup()
+  const m = mediaIdOf('shared')
+  upload(alice, m)
+  upload(bob, m)
+  service.create(alice.publicKey, signed(recordFor(alice, m, { name: 'A' }), alice))
+  service.create(alice.publicKey, signed(recordFor(alice, m, { name: 'A2' }), alice))
+  service.create(bob.publicKey, signed(recordFor(bob, m, { name: 'B' }), bob))
+  assert.equal(service.removeForMedia(m, alice.publicKey), 2)
+  assert.deepEqual(names(service.list(undefined, { limit: 50 })), ['B'])
+})
+
+test('over HTTP: 201 then 200 on POST, the record on GET, paging, limits and body size checked', async () => {
+  const { service, upload } = setup()
+  const app = new Hono<AppEnv>()
+  app.onError((err, c) => err instanceof AppError ? c.json({ error: { code: err.code, message: err.message } }, err.status as 400) : c.json({ error: err.message }, 500))
+  // Stands in for the bearer-token middleware of app.ts.
+  app.use('*', async (c, next) => {
+    const key = c.req.header('x-test-caller')
+    if (key) c.set('caller', key)
+    await next()
+  })
+  app.route('/api/records', recordRoutes(service))
+  const m = mediaIdOf('http')
+  upload(alice, m)
+  const post = async (): Promise<Response> => await app.request('/api/records', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-test-caller': alice.publicKey },
+    body: JSON.stringify(signed(recordFor(alice, m), alice))
+  })
+  const created = await post()
+  assert.equal(created.status, 201)
+  const stored = await created.json()
+  assert.equal((await post()).status, 200)
+  assert.deepEqual(await (await app.request(`/api/records/${stored.recordId}`)).json(), stored)
+  const list = await (await app.request(`/api/records?owner=${alice.publicKey}&type=media&limit=1`)).json()
+  assert.deepEqual(list.items, [stored])
+  assert.equal((await app.request('/api/records?limit=0')).status, 400)
+  assert.equal((await app.request('/api/records?limit=101')).status, 400)
+  assert.equal((await app.request('/api/records?cursor=abc')).status, 400)
+  assert.equal((await app.request('/api/records', { method: 'POST', body: 'nope' })).status, 400)
+  const huge = await app.request('/api/records', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(200_000) }) })
+  assert.equal(huge.status, 413)
+  assert.equal((await huge.json()).error.code, 'too_large')
+  assert.equal((await app.request(`/api/records/${'0'.repeat(64)}`)).status, 404)
+})

@@ -1,0 +1,119 @@
+/**
+ * OIP records: the owner publishes a signed description of a file they uploaded. The server
+ * keeps only records whose signature checks out against the signed-in key, for media that key
+ * holds, with the same access level. Private records look exactly like missing ones to others.
+ */
+import { AppError, badRequest, notFound } from '../../shared/errors.ts'
+import type { AccessLevel } from '../../shared/media.ts'
+import { canonicalRecord, RECORD_LIMITS, recordId, validateRecord, verifyRecord, type OipMediaRecord, type StoredOipRecord } from '../../shared/record.ts'
+import { isPublicKey } from '../../shared/wallet.ts'
+import type { Caller } from '../access/accessPolicy.ts'
+import type { OipRecordRepository, OipRecordRow } from './oipRecordRepository.ts'
+
+export interface OipRecordServiceDeps {
+  records: OipRecordRepository
+  /** The caller's upload of this media (media_records), if they hold one. */
+  hasUpload: (mediaId: string, owner: string) => { accessLevel: AccessLevel } | undefined
+  now?: () => Date
+}
+
+export interface OipRecordQuery {
+  owner?: string
+  type?: string
+  tag?: string
+  q?: string
+  limit: number
+  cursor?: number
+}
+
+const RECORD_ID = /^[0-9a-f]{64}$/
+const MAX_QUERY = 200
+
+const missingRecord = (): AppError => new AppError(404, 'not_found', 'No record with this id. Check the id, or publish the record first (POST /api/records).')
+const loginRequired = (): AppError => new AppError(401, 'login_required', 'Sign in with your key first (POST /api/auth/challenge, then /api/auth/verify) and send the token as "Authorization: Bearer <token>".')
+
+const toStored = (row: OipRecordRow): StoredOipRecord => ({
+  recordId: row.recordId,
+  record: JSON.parse(row.recordJson) as OipMediaRecord,
+  signature: row.signature,
+  createdAt: row.createdAt
+})
+
+/** A query parameter that is absent, or a short string. */
+function queryText (value: string | undefined, name: string, max: number): string | undefined {
+  if (value !== undefined && (value.length === 0 || value.length > max)) throw badRequest('bad_query', `${name} must be 1 to ${max} characters.`)
+  return value
+}
+
+export class OipRecordService {
+  private readonly deps: OipRecordServiceDeps
+
+  constructor (deps: OipRecordServiceDeps) {
+    this.deps = deps
+  }
+
+  /** 201 for a new record, 200 when exactly this record was already stored. */
+  create (caller: Caller, body: { record?: unknown, signature?: unknown }): { status: 200 | 201, record: StoredOipRecord } {
+    if (caller === undefined) throw loginRequired()
+    const record = validateRecord(body.record)
+    const { signature } = body
+    if (typeof signature !== 'string') {
+      throw badRequest('missing_signature', 'Send "signature": the owner key\'s signature over the canonical JSON of the record (signRecord), as 128 hex characters.')
+    }
+    if (!verifyRecord(record, signature)) {
+      throw new AppError(401, 'bad_signature', 'The signature does not match this record: sign the canonical JSON of exactly this record with the key named in accessControl.owner_public_key.')
+    }
+    const owner = record.accessControl.owner_public_key
+    if (owner !== caller) {
+      throw new AppError(403, 'not_owner', 'The record must be signed by the key you are signed in with: set accessControl.owner_public_key to your public key and sign with that key.')
+    }
+    // Only the caller's own uploads are looked at, so this never tells whether others hold the file.
+    const upload = this.deps.hasUpload(record.media.mediaId, owner)
+    if (!upload) throw notFound()
+    if (upload.accessLevel !== record.accessControl.access_level) {
+      throw new AppError(409, 'access_mismatch', `You uploaded this media as ${upload.accessLevel}, but the record says ${record.accessControl.access_level}. Set accessControl.access_level to "${upload.accessLevel}" and sign again.`)
+    }
+    const { row, created } = this.deps.records.save({
+      recordId: recordId(record),
+      mediaId: record.media.mediaId,
+      owner,
+      accessLevel: record.accessControl.access_level,
+      type: record.type,
+      name: record.basic.name,
+      description: record.basic.description,
+      tags: record.basic.tagItems,
+      recordJson: canonicalRecord(record),
+      signature,
+      createdAt: (this.deps.now?.() ?? new Date()).toISOString()
+    })
+    return { status: created ? 201 : 200, record: toStored(row) }
+  }
+
+  get (id: string, caller: Caller): StoredOipRecord {
+    const row = RECORD_ID.test(id) ? this.deps.records.get(id) : undefined
+    if (!row || (row.accessLevel === 'private' && row.owner !== caller)) throw missingRecord()
+    return toStored(row)
+  }
+
+  /** Public records and the caller's own private ones, newest first, paged by cursor. */
+  list (caller: Caller, query: OipRecordQuery): { items: StoredOipRecord[], nextCursor: number | null } {
+    if (query.owner !== undefined && !isPublicKey(query.owner)) {
+      throw badRequest('bad_query', 'owner must be a public key: 66 lowercase hex characters starting with 02 or 03.')
+    }
+    const rows = this.deps.records.list({
+      owner: query.owner,
+      type: queryText(query.type, 'type', 32),
+      tag: queryText(query.tag, 'tag', RECORD_LIMITS.tag),
+      q: queryText(query.q, 'q', MAX_QUERY),
+      caller,
+      limit: query.limit,
+      after: query.cursor
+    })
+    return { items: rows.map(toStored), nextCursor: rows.length === query.limit ? rows[rows.length - 1]!.seq : null }
+  }
+
+  /** When the owner deletes their upload, its records go too. */
+  removeForMedia (mediaId: string, owner: string): number {
+    return this.deps.records.removeForMedia(mediaId, owner)
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * The OIP record of a media file: its schema, canonical form (RFC 8785 JCS), id and owner
+ * signature. Pure: the browser signs with these functions and the server verifies with the
+ * same ones, so both sides agree on every byte that is signed.
+ */
+import { sha256 } from '@noble/hashes/sha2.js'
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
+import canonicalize from 'canonicalize'
+import { badRequest } from './errors.ts'
+import { ACCESS_LEVELS, isMediaId, type AccessLevel } from './media.ts'
+import { isPublicKey, signMessage, verifyMessage } from './wallet.ts'
+
+export interface OipMediaRecord {
+  type: 'media'
+  basic: {
+    name: string
+    description: string
+    /** Unix time, seconds. */
+    date: number
+    language: string
+    tagItems: string[]
+  }
+  media: {
+    mediaId: string
+    /** The magnet URI of the torrent. */
+    bittorrentAddress: string
+    httpUrl: string
+    contentType: string
+    size: number
+  }
+  accessControl: {
+    access_level: AccessLevel
+    owner_public_key: string
+  }
+}
+
+/** A record as the API answers it. */
+export interface StoredOipRecord {
+  recordId: string
+  record: OipMediaRecord
+  /** The owner's signature over canonicalRecord(record), compact hex. */
+  signature: string
+  createdAt: string
+}
+
+export const RECORD_LIMITS = { name: 200, description: 5000, tags: 20, tag: 64, language: 35, url: 2048, magnet: 8192, contentType: 255 } as const
+
+/** RFC 8785: keys sorted, no whitespace, fixed number form — the exact text that is signed. */
+export function canonicalRecord (record: OipMediaRecord): string {
+  // canonicalize gives undefined only for undefined or function input, never for an object.
+  return canonicalize(record)!
+}
+
+/** Lowercase hex SHA-256 of the canonical JSON: the same record always has the same id. */
+export const recordId = (record: OipMediaRecord): string => bytesToHex(sha256(utf8ToBytes(canonicalRecord(record))))
+
+export const signRecord = (record: OipMediaRecord, privateKey: Uint8Array): string => signMessage(canonicalRecord(record), privateKey)
+
+/** Checked against the key the record names as its owner, so anyone can check it without the server. */
+export const verifyRecord = (record: OipMediaRecord, signature: string): boolean =>
+  verifyMessage(signature, canonicalRecord(record), record.accessControl.owner_public_key)
+
+const fail = (path: string, rule: string): never => {
+  throw badRequest('bad_record', `${path} ${rule}.`)
+}
+
+/** Unknown keys are refused at every level: anything stored is signed, and anything signed is schema. */
+function object (value: unknown, path: string, keys: readonly string[]): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return fail(path, value === undefined ? 'is missing' : 'must be a JSON object')
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) fail(`${path}.${key}`, `is not a known field (${path} has: ${keys.join(', ')})`)
+  }
+  return value as Record<string, unknown>
+}
+
+// With the u flag a valid surrogate pair is one code point, so this matches only lone halves,
+// which JCS cannot encode.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u
+
+function text (value: unknown, path: string, max: number, min = 0): string {
+  if (typeof value !== 'string') return fail(path, value === undefined ? 'is missing' : 'must be a string')
+  if (LONE_SURROGATE.test(value)) fail(path, 'must be valid Unicode text')
+  if (value.length < min) fail(path, 'must not be empty')
+  if (value.length > max) fail(path, `must be at most ${max} characters`)
+  return value
+}
+
+function matching (value: unknown, path: string, max: number, pattern: { test (s: string): boolean }, rule: string): string {
+  const s = text(value, path, max)
+  if (!pattern.test(s)) fail(path, rule)
+  return s
+}
+
+function integer (value: unknown, path: string, min: number, max: number, rule: string): number {
+  if (value === undefined) return fail(path, 'is missing')
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) fail(path, rule)
+  return value as number
+}
+
+/** 9999-12-31T23:59:59Z: anything later is a time in milliseconds sent by mistake. */
+const MAX_DATE = 253402300799
+const LANGUAGE = /^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{1,8})*$/
+// The same rule the upload applies to the file's type.
+const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/
+const MAGNET = /^magnet:\?xt=urn:btih:/
+const MEDIA_ID = { test: isMediaId }
+const OWNER_KEY = { test: isPublicKey }
+
+function httpUrl (value: unknown, path: string): string {
+  const s = text(value, path, RECORD_LIMITS.url)
+  let protocol = ''
+  try {
+    protocol = new URL(s).protocol
+  } catch {}
+  if (protocol !== 'http:' && protocol !== 'https:') fail(path, 'must be an http:// or https:// URL (the httpUrl the upload answered)')
+  return s
+}
+
+function tagList (value: unknown, path: string): string[] {
+  if (!Array.isArray(value)) return fail(path, value === undefined ? 'is missing' : 'must be an array of strings')
+  if (value.length > RECORD_LIMITS.tags) fail(path, `must have at most ${RECORD_LIMITS.tags} tags`)
+  return value.map((t, i) => text(t, `${path}[${i}]`, RECORD_LIMITS.tag, 1))
+}
+
+function oneOf<T extends string> (value: unknown, path: string, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) fail(path, `must be ${allowed.map(v => `"${v}"`).join(' or ')}`)
+  return value as T
+}
+
+/** The record in `value` (a fresh copy), or a 400 naming the wrong field and how to fix it. */
+export function validateRecord (value: unknown): OipMediaRecord {
+  const r = object(value, 'record', ['type', 'basic', 'media', 'accessControl'])
+  const b = object(r.basic, 'record.basic', ['name', 'description', 'date', 'language', 'tagItems'])
+  const m = object(r.media, 'record.media', ['mediaId', 'bittorrentAddress', 'httpUrl', 'contentType', 'size'])
+  const a = object(r.accessControl, 'record.accessControl', ['access_level', 'owner_public_key'])
+  // Shape first, then fields in document order: the message names the first field that is wrong.
+  return {
+    type: oneOf(r.type, 'record.type', ['media']),
+    basic: {
+      name: text(b.name, 'record.basic.name', RECORD_LIMITS.name, 1),
+      description: text(b.description, 'record.basic.description', RECORD_LIMITS.description),
+      date: integer(b.date, 'record.basic.date', 0, MAX_DATE, 'must be a Unix time in whole seconds (not milliseconds)'),
+      language: matching(b.language, 'record.basic.language', RECORD_LIMITS.language, LANGUAGE, 'must be a language tag such as "en" or "pt-BR"'),
+      tagItems: tagList(b.tagItems, 'record.basic.tagItems')
+    },
+    media: {
+      mediaId: matching(m.mediaId, 'record.media.mediaId', Infinity, MEDIA_ID, 'must be the mediaId the upload answered: 64 lowercase hex characters (SHA-256 of the file)'),
+      bittorrentAddress: matching(m.bittorrentAddress, 'record.media.bittorrentAddress', RECORD_LIMITS.magnet, MAGNET, 'must be the magnet URI of the torrent, starting with "magnet:?xt=urn:btih:"'),
+      httpUrl: httpUrl(m.httpUrl, 'record.media.httpUrl'),
+      contentType: matching(m.contentType, 'record.media.contentType', RECORD_LIMITS.contentType, CONTENT_TYPE, 'must be a lowercase MIME type such as "video/mp4"'),
+      size: integer(m.size, 'record.media.size', 1, Number.MAX_SAFE_INTEGER, 'must be the file size in bytes, a whole number above 0')
+    },
+    accessControl: {
+      access_level: oneOf(a.access_level, 'record.accessControl.access_level', ACCESS_LEVELS),
+      owner_public_key: matching(a.owner_public_key, 'record.accessControl.owner_public_key', Infinity, OWNER_KEY,
+        'must be your public key: 66 lowercase hex characters starting with 02 or 03 (compressed secp256k1)')
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { signRecord, type OipMediaRecord } from '../../shared/record.ts'
+import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
+import { randomBytesSeeded, startTestServer, upload, type TestServer } from '../helpers/server.ts'
+
+let server: TestServer
+before(async () => { server = await startTestServer({ ALLOW_ANONYMOUS_UPLOADS: 'false' }) })
+after(async () => { await server.destroy() })
+
+const post = (token: string | undefined, body: unknown): Promise<Response> => fetch(`${server.url}/api/records`, {
+  method: 'POST',
+  headers: { 'Content-Type': 'application/json', ...bearer(token) },
+  body: JSON.stringify(body)
+})
+
+test('an upload, its signed OIP record, and the record found by id, owner, tag and text; gone with the media', async () => {
+  const me = await newIdentity()
+  const token = await signIn(server.url, me)
+  const other = await signIn(server.url, await newIdentity())
+  const made: Record<string, string> = {}
+  for (const level of ['public', 'private'] as const) {
+    const up = (await upload(server.url, randomBytesSeeded(20_000, level === 'public' ? 91 : 92), { access_level: level }, `${level}.mp4`, 'video/mp4', token)).body
+    const record: OipMediaRecord = {
+      type: 'media',
+      basic: { name: `Sunset ${level}`, description: 'Over the sea', date: 1795000000, language: 'en', tagItems: ['sunset', level] },
+      media: { mediaId: up.mediaId, bittorrentAddress: up.magnetURI, httpUrl: up.httpUrl, contentType: up.mimeType, size: up.fileSize },
+      accessControl: { access_level: level, owner_public_key: me.publicKey }
+    }
+    const res = await post(token, { record, signature: signRecord(record, me.privateKey) })
+    assert.equal(res.status, 201)
+    made[level] = (await res.json()).recordId
+    assert.equal((await post(token, { record, signature: signRecord(record, me.privateKey) })).status, 200, 'the same record again')
+  }
+
+  assert.equal((await fetch(`${server.url}/api/records/${made.public}`)).status, 200)
+  assert.equal((await fetch(`${server.url}/api/records/${made.private}`)).status, 404, 'private: hidden from the public')
+  assert.equal((await fetch(`${server.url}/api/records/${made.private}`, { headers: bearer(other) })).status, 404, 'and from other keys')
+  assert.equal((await fetch(`${server.url}/api/records/${made.private}`, { headers: bearer(token) })).status, 200)
+
+  const ids = async (query: string, t?: string): Promise<string[]> =>
+    (await (await fetch(`${server.url}/api/records?${query}`, { headers: bearer(t) })).json()).items.map((r: any) => r.recordId)
+  assert.deepEqual(await ids(`owner=${me.publicKey}`), [made.public])
+  assert.deepEqual((await ids(`owner=${me.publicKey}`, token)).sort(), [made.public, made.private].sort())
+  assert.deepEqual(await ids('tag=sunset'), [made.public])
+  assert.deepEqual(await ids('q=Sunset%20pub'), [made.public])
+  assert.deepEqual(await ids('tag=private', other), [])
+
+  // A record must be signed by the signed-in key for its own upload.
+  const theirs = await post(other, { record: { ...(await (await fetch(`${server.url}/api/records/${made.public}`)).json()).record }, signature: '00'.repeat(64) })
+  assert.equal(theirs.status, 401)
+
+  const mediaId = (await (await fetch(`${server.url}/api/records/${made.public}`)).json()).record.media.mediaId
+  assert.equal((await fetch(`${server.url}/api/media/${mediaId}`, { method: 'DELETE', headers: bearer(token) })).status, 204)
+  assert.equal((await fetch(`${server.url}/api/records/${made.public}`)).status, 404, 'records go with their media')
+})
