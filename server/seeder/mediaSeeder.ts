@@ -72,7 +72,13 @@ export class MediaSeeder {
         utp: false,
         natUpnp: false,
         natPmp: false,
-        tracker: { rtcConfig: this.opts.rtcConfig ?? { iceServers: [] } }
+        tracker: {
+          rtcConfig: this.opts.rtcConfig ?? { iceServers: [] },
+          // A seeder never needs to start connections: leechers send the WebRTC offers. Offers
+          // from both sides at once cross, and both peers drop the half the other kept
+          // (webtorrent#401), leaving a browser without the server for a whole announce interval.
+          getAnnounceOpts: () => ({ numwant: 0 })
+        }
       })
       client.on('error', (err: Error) => log.error({ err: err.message }, 'webtorrent client error'))
       this.client = client

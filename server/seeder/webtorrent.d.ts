@@ -9,7 +9,7 @@ declare module 'webtorrent' {
     downloaded: number
   }
 
-  export interface TorrentFile { name: string, length: number, path: string }
+  export interface TorrentFile { name: string, length: number, path: string, arrayBuffer (): Promise<ArrayBuffer> }
 
   export interface Torrent extends EventEmitter {
     infoHash: string
@@ -48,7 +48,7 @@ declare module 'webtorrent' {
     natUpnp?: boolean
     natPmp?: boolean
     webSeeds?: boolean
-    tracker?: false | { rtcConfig?: RTCConfiguration, announce?: string[], wrtc?: unknown }
+    tracker?: false | { rtcConfig?: RTCConfiguration, announce?: string[], wrtc?: unknown, getAnnounceOpts?: () => Record<string, unknown> }
     uploadLimit?: number
     downloadLimit?: number
   }
