@@ -62,7 +62,6 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     records: new SqliteOipRecordRepository(db),
     hasUpload: (mediaId, owner) => records.get(mediaId, owner)
   })
-  const access = new AccessPolicy(records)
 
   // The HTTP server (and so the tracker) must be up before the seeder announces, and the
   // public URL is known only once the port is (PORT=0 picks one).
@@ -78,22 +77,13 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     stateFile: path.join(config.mediaDir, 'seeder.json'),
     torrentPort: config.torrentPort,
     log,
-    isSeedable: async id => access.isPublic(id)
+    isSeedable: async id => records.hasPublic(id)
   })
   const secret = await loadTokenSecret(config.dataDir, config.jwtSecret)
   const origin = new URL(publicUrl).origin
   const capabilities = new Capabilities(origin, secret, CAPABILITY_TTL_SECONDS)
-  const tracker = new EmbeddedTracker({
-    log,
-    // Public torrents are open to all; a private one only to its owner's capability (or our seeder's).
-    allow: async (infoHash, token) => {
-      if (seeder.isSeedingPublic(infoHash)) return true
-      const record = records.byPrivateInfoHash(infoHash)
-      if (!record || token === undefined) return false
-      const sub = (await capabilities.check('tracker', token))?.sub
-      return sub === record.owner || sub === SEEDER_SUBJECT
-    }
-  })
+  const access = new AccessPolicy({ records, capabilities, isPublicTorrent: (infoHash: string): boolean => seeder.isSeedingPublic(infoHash) })
+  const tracker = new EmbeddedTracker({ log, allow: (infoHash, token) => access.canAnnounce(infoHash, token) })
   http.on('upgrade', (req, socket, head) => {
     if (!tracker.handleUpgrade(req, socket, head)) socket.destroy()
   })

@@ -190,9 +190,9 @@ export class MediaService {
 
   /** The web seed door of a private torrent: the capability in the URL stands in for the session. */
   async webseed (mediaId: string, token: string): Promise<MediaManifest> {
-    const claims = await this.deps.capabilities.check('webseed', token)
-    if (!claims || claims.mediaId !== mediaId) throw missing()
-    return await this.readable(mediaId, claims.sub)
+    const caller = await this.deps.access.webseedCaller(mediaId, token)
+    if (caller === undefined) throw missing()
+    return await this.readable(mediaId, caller)
   }
 
   /** The caller's own media (`mine`), else every public file; newest first, paged by cursor. */
