@@ -7,6 +7,9 @@ export const ACCESS_LEVELS: readonly AccessLevel[] = ['public', 'private']
 const MEDIA_ID = /^[0-9a-f]{64}$/
 export const isMediaId = (value: string): boolean => MEDIA_ID.test(value)
 
+/** A MIME type we store as given (lowercase type/subtype, no parameters). */
+export const SAFE_MIME = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/
+
 /** MEDIA_DIR/<mediaId>/manifest.json (the seed's layout, plus the torrent's piece length). */
 export interface MediaManifest {
   mediaId: string

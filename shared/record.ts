@@ -7,7 +7,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
 import canonicalize from 'canonicalize'
 import { badRequest } from './errors.ts'
-import { ACCESS_LEVELS, isMediaId, type AccessLevel } from './media.ts'
+import { ACCESS_LEVELS, isMediaId, SAFE_MIME, type AccessLevel } from './media.ts'
 import { isPublicKey, signMessage, verifyMessage } from './wallet.ts'
 
 export interface OipMediaRecord {
@@ -100,8 +100,6 @@ function integer (value: unknown, path: string, min: number, max: number, rule: 
 /** 9999-12-31T23:59:59Z: anything later is a time in milliseconds sent by mistake. */
 const MAX_DATE = 253402300799
 const LANGUAGE = /^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{1,8})*$/
-// The same rule the upload applies to the file's type.
-const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/
 const MAGNET = /^magnet:\?xt=urn:btih:/
 const MEDIA_ID = { test: isMediaId }
 const OWNER_KEY = { test: isPublicKey }
@@ -147,7 +145,7 @@ export function validateRecord (value: unknown): OipMediaRecord {
       mediaId: matching(m.mediaId, 'record.media.mediaId', Infinity, MEDIA_ID, 'must be the mediaId the upload answered: 64 lowercase hex characters (SHA-256 of the file)'),
       bittorrentAddress: matching(m.bittorrentAddress, 'record.media.bittorrentAddress', RECORD_LIMITS.magnet, MAGNET, 'must be the magnet URI of the torrent, starting with "magnet:?xt=urn:btih:"'),
       httpUrl: httpUrl(m.httpUrl, 'record.media.httpUrl'),
-      contentType: matching(m.contentType, 'record.media.contentType', RECORD_LIMITS.contentType, CONTENT_TYPE, 'must be a lowercase MIME type such as "video/mp4"'),
+      contentType: matching(m.contentType, 'record.media.contentType', RECORD_LIMITS.contentType, SAFE_MIME, 'must be a lowercase MIME type such as "video/mp4"'),
       size: integer(m.size, 'record.media.size', 1, Number.MAX_SAFE_INTEGER, 'must be the file size in bytes, a whole number above 0')
     },
     accessControl: {

@@ -4,9 +4,9 @@
  * exactly like a missing id.
  */
 import { randomBytes } from 'node:crypto'
-import { AppError } from '../../shared/errors.ts'
-import { isMediaId, type MediaManifest, type UploadResult } from '../../shared/media.ts'
-import { magnetURI } from '../../shared/torrent.ts'
+import { AppError, badRequest } from '../../shared/errors.ts'
+import { ACCESS_LEVELS, isMediaId, SAFE_MIME, type AccessLevel, type MediaManifest, type UploadResult } from '../../shared/media.ts'
+import { isTorrentSalt, magnetURI, torrentName } from '../../shared/torrent.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { Capabilities } from '../auth/capabilities.ts'
 import type { Logger } from '../logger.ts'
@@ -14,7 +14,7 @@ import type { OipRecordService } from '../records/oipRecordService.ts'
 import type { MediaRecord, RecordRepository } from '../records/recordRepository.ts'
 import type { MediaSeeder, TorrentStatus } from '../seeder/mediaSeeder.ts'
 import type { HashPool } from '../upload/hashPool.ts'
-import { ingestUpload, type IngestRequest } from '../upload/ingest.ts'
+import { ingestUpload, type IngestRequest, type UploadFields } from '../upload/ingest.ts'
 import type { Catalog } from './catalog.ts'
 
 export interface MediaServiceDeps {
@@ -79,7 +79,7 @@ export class MediaService {
   /** 201 when the caller's record is new (even if the bytes were already stored), 200 when they had it. */
   async upload (req: IngestRequest, caller: Caller): Promise<{ status: 200 | 201, result: UploadResult }> {
     this.checkUploader(caller)
-    const { catalog, records, hashPool, maxUploadBytes, log } = this.deps
+    const { catalog, hashPool, maxUploadBytes, log } = this.deps
     const ingested = await ingestUpload(req, {
       store: catalog.store,
       hashPool,
@@ -92,15 +92,51 @@ export class MediaService {
       },
       onExisting: id => catalog.manifest(id)
     })
-    const { fields, upload } = ingested
-    const mediaId = ingested.manifest.mediaId
-    const owner = caller ?? ''
+    log.info({ mediaId: ingested.manifest.mediaId, size: ingested.manifest.fileSize, blob: ingested.status }, 'upload stored')
+    return await this.addRecord(ingested.manifest.mediaId, caller, ingested.fields, ingested.upload, ingested.status === 'existed')
+  }
+
+  /**
+   * A record for bytes the server already has and the caller may read (public, or their own):
+   * the browser asks by mediaId first and so never sends the same bytes twice. Bytes held only
+   * privately by someone else answer 404, like a missing id, and must be uploaded in full.
+   */
+  async claim (mediaId: string, caller: Caller, body: Record<string, unknown>): Promise<{ status: 200 | 201, result: UploadResult }> {
+    if (caller === undefined) throw loginRequired()
+    const manifest = await this.readable(mediaId, caller)
+    const text = (key: string, max: number): string | undefined => {
+      const v = body[key]
+      if (v === undefined || v === null || v === '') return undefined
+      if (typeof v !== 'string' || v.length > max) throw badRequest('bad_field', `"${key}" must be a string of at most ${max} characters.`)
+      return v
+    }
+    const accessLevel = body.access_level
+    if (!ACCESS_LEVELS.includes(accessLevel as AccessLevel)) throw badRequest('bad_access_level', `"access_level" must be "public" or "private", got "${String(accessLevel ?? '')}".`)
+    const torrentSalt = text('torrent_salt', 64)
+    if (torrentSalt !== undefined && !isTorrentSalt(torrentSalt)) throw badRequest('bad_torrent_salt', '"torrent_salt" must be 64 lowercase hex characters (32 random bytes), or left out.')
+    const name = text('name', 200)
+    const description = text('description', 5000)
+    const mimeType = text('mime_type', 255)?.toLowerCase()
+    return await this.addRecord(mediaId, caller, {
+      accessLevel: accessLevel as AccessLevel,
+      ...(name ? { name } : {}),
+      ...(description ? { description } : {}),
+      ...(torrentSalt ? { torrentSalt } : {})
+    }, {
+      originalName: torrentName(text('original_name', 1000) ?? manifest.originalName),
+      mimeType: mimeType && SAFE_MIME.test(mimeType) ? mimeType : manifest.mimeType
+    }, true)
+  }
+
+  /** 201 when the caller's record is new (even if the bytes were already stored), 200 when they had it. */
+  private async addRecord (mediaId: string, caller: Caller, fields: UploadFields, upload: { originalName: string, mimeType: string }, blobExisted: boolean): Promise<{ status: 200 | 201, result: UploadResult }> {
+    const { catalog, records, log } = this.deps
     const hadPublic = records.hasPublic(mediaId)
     const salt = fields.accessLevel === 'private' ? fields.torrentSalt ?? randomBytes(32).toString('hex') : null
     const privateInfoHash = salt ? (await catalog.privateTorrent(mediaId, upload.originalName, salt, { announce: [], urlList: [] })).infoHash : null
     const { record, created } = records.ensure({
       mediaId,
-      owner,
+      owner: caller ?? '',
       accessLevel: fields.accessLevel,
       name: fields.name ?? null,
       description: fields.description ?? null,
@@ -109,12 +145,11 @@ export class MediaService {
       torrentSalt: salt,
       privateInfoHash
     })
-    if (created && record.accessLevel === 'public' && !hadPublic && ingested.status === 'existed') {
+    if (created && record.accessLevel === 'public' && !hadPublic && blobExisted) {
       await catalog.rename(mediaId, record.originalName, record.mimeType)
     }
     // Stored is what matters to the uploader; a seeding hiccup is logged, not thrown.
     await this.seed(record).catch(err => log.error({ mediaId, err: (err as Error).message }, 'could not start seeding'))
-    log.info({ mediaId, size: ingested.manifest.fileSize, blob: ingested.status, recordCreated: created }, 'upload stored')
     const view = await this.view(mediaId, caller)
     return { status: created ? 201 : 200, result: await this.result(view, record) }
   }

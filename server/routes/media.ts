@@ -6,6 +6,7 @@ import type { AppEnv } from '../app.ts'
 import type { MediaService } from '../media/mediaService.ts'
 import type { BlobStore } from '../storage/blobStore.ts'
 import { bytesResponse } from './bytes.ts'
+import { readJson } from './json.ts'
 import { pageQuery } from './paging.ts'
 
 export function mediaRoutes (media: MediaService, store: BlobStore): Hono<AppEnv> {
@@ -30,6 +31,11 @@ export function mediaRoutes (media: MediaService, store: BlobStore): Hono<AppEnv
       c.header('Connection', 'close')
       throw err
     }
+  })
+
+  app.post('/:id/claim', async c => {
+    const { status, result } = await media.claim(c.req.param('id'), c.get('caller'), await readJson(c))
+    return c.json(result, status)
   })
 
   app.get('/', async c => {

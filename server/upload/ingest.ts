@@ -8,7 +8,7 @@ import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import busboy from 'busboy'
 import { AppError, badRequest } from '../../shared/errors.ts'
-import { ACCESS_LEVELS, type AccessLevel, type MediaManifest } from '../../shared/media.ts'
+import { ACCESS_LEVELS, SAFE_MIME, type AccessLevel, type MediaManifest } from '../../shared/media.ts'
 import { buildTorrent, isTorrentSalt, magnetURI, torrentName, type TorrentTransport } from '../../shared/torrent.ts'
 import type { BlobStore, PendingBlob } from '../storage/blobStore.ts'
 import { storageError } from '../storage/fsBlobStore.ts'
@@ -60,8 +60,6 @@ const tooLarge = (max: number): AppError =>
 
 const interrupted = (): AppError =>
   badRequest('aborted', 'The upload was interrupted before the end. Nothing was stored; send it again.')
-
-const SAFE_MIME = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/
 
 export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promise<Ingested> {
   if (!req.contentType?.toLowerCase().startsWith('multipart/form-data')) {

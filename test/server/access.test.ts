@@ -220,3 +220,50 @@ describe('uploads and ownership', () => {
     }
   })
 })
+
+describe('claiming bytes the server already has', () => {
+  let server: TestServer
+  before(async () => { server = await startTestServer({ ALLOW_ANONYMOUS_UPLOADS: 'false' }) })
+  after(async () => { await server.destroy() })
+
+  const claim = (id: string, token: string | undefined, body: object): Promise<Response> => fetch(`${server.url}/api/media/${id}/claim`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...bearer(token) },
+    body: JSON.stringify(body)
+  })
+
+  test('a public file is claimed without sending its bytes: a record of your own, 201 then 200', async () => {
+    const alice = await signIn(server.url, await newIdentity())
+    const bob = await signIn(server.url, await newIdentity())
+    const up = await upload(server.url, randomBytesSeeded(40_000, 101), { access_level: 'public' }, 'shared.bin', undefined, alice)
+    const res = await claim(up.body.mediaId, bob, { access_level: 'public', name: 'My copy', original_name: 'bobs.bin' })
+    assert.equal(res.status, 201)
+    const body = await res.json()
+    assert.equal(body.mediaId, up.body.mediaId)
+    assert.equal(body.infoHash, up.body.infoHash, 'the one public swarm')
+    assert.notEqual(body.owner, up.body.owner)
+    assert.equal((await claim(up.body.mediaId, bob, { access_level: 'public' })).status, 200)
+    const mine = await (await fetch(`${server.url}/api/media?owner=me`, { headers: bearer(bob) })).json()
+    assert.deepEqual(mine.items.map((i: any) => i.mediaId), [up.body.mediaId])
+  })
+
+  test("someone else's private bytes cannot be claimed: the same 404 as a missing id", async () => {
+    const alice = await signIn(server.url, await newIdentity())
+    const bob = await signIn(server.url, await newIdentity())
+    const up = await upload(server.url, randomBytesSeeded(40_000, 102), { access_level: 'private' }, 'secret.bin', undefined, alice)
+    const res = await claim(up.body.mediaId, bob, { access_level: 'private' })
+    const missing = await claim('e'.repeat(64), bob, { access_level: 'private' })
+    assert.equal(res.status, 404)
+    assert.deepEqual(await res.json(), await missing.json())
+  })
+
+  test('claiming needs a session and a valid form', async () => {
+    const alice = await signIn(server.url, await newIdentity())
+    const up = await upload(server.url, randomBytesSeeded(10_000, 103), { access_level: 'public' }, 'x.bin', undefined, alice)
+    assert.equal((await claim(up.body.mediaId, undefined, { access_level: 'public' })).status, 401)
+    const bad = await claim(up.body.mediaId, alice, { access_level: 'secret' })
+    assert.equal(bad.status, 400)
+    assert.equal((await bad.json()).error.code, 'bad_access_level')
+    assert.equal((await claim(up.body.mediaId, alice, { access_level: 'private', torrent_salt: 'xyz' })).status, 400)
+  })
+})
