@@ -5,7 +5,8 @@ import createTorrent from 'create-torrent'
 import parseTorrent from 'parse-torrent'
 import { sha1, sha256 } from '../server/upload/nodeHashers.ts'
 import { randomBytesSeeded } from '../test/helpers/server.ts'
-import { buildTorrent, MAX_PIECE_LENGTH, PieceHasher, pieceLength, torrentName, withTransport } from './torrent.ts'
+import bencode from 'bencode'
+import { buildTorrent, MAX_PIECE_LENGTH, PieceHasher, pieceLength, renamedInfo, torrentFromInfo, torrentName, withTransport } from './torrent.ts'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
@@ -87,4 +88,18 @@ test('torrent names lose paths, control characters and leading dots, and are nev
   assert.equal(torrentName('...'), 'file')
   const long = torrentName('é'.repeat(500))
   assert.ok(new TextEncoder().encode(long).length <= 200)
+})
+
+test('a private torrent built in the browser equals the one the server derives from its stored torrent', () => {
+  const bytes = randomBytesSeeded(500_000, 9)
+  const pieces = piecesOf(bytes, [65536])
+  const salt = 'ab'.repeat(32)
+  const stored = buildTorrent({ name: 'first-uploader.bin', length: bytes.length, ...pieces }, { announce: [], urlList: [] }, sha1)
+  const browser = buildTorrent({ name: 'my-name.bin', length: bytes.length, ...pieces, privateSalt: salt }, { announce: [], urlList: [] }, sha1)
+  const storedInfo = (bencode.decode(stored.torrentFile) as { info: Record<string, unknown> }).info
+  const server = torrentFromInfo(renamedInfo(storedInfo, 'my-name.bin', salt), { announce: [], urlList: [] }, sha1)
+  assert.equal(server.infoHash, browser.infoHash)
+  assert.notEqual(browser.infoHash, buildTorrent({ name: 'my-name.bin', length: bytes.length, ...pieces }, { announce: [], urlList: [] }, sha1).infoHash, 'the salt changes the infoHash')
+  assert.notEqual(browser.infoHash, buildTorrent({ name: 'my-name.bin', length: bytes.length, ...pieces, privateSalt: 'cd'.repeat(32) }, { announce: [], urlList: [] }, sha1).infoHash)
+  assert.throws(() => buildTorrent({ name: 'x', length: bytes.length, ...pieces, privateSalt: 'short' }, { announce: [], urlList: [] }, sha1), /64 lowercase hex/)
 })

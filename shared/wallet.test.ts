@@ -8,7 +8,7 @@ import { createBase58check } from '@scure/base'
 import { HDKey } from '@scure/bip32'
 import { entropyToMnemonic, mnemonicToSeed } from '@scure/bip39'
 import { wordlist } from '@scure/bip39/wordlists/english.js'
-import { createMnemonic, identityFromMnemonic, isValidMnemonic, signMessage, verifyMessage } from './wallet.ts'
+import { createMnemonic, identityFromMnemonic, isValidMnemonic, signMessage, torrentSaltFor, verifyMessage } from './wallet.ts'
 
 const ABANDON = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about'
 
@@ -61,4 +61,14 @@ test('signatures verify for their key and message only, and high-S forms are ref
   const high = new secp256k1.Signature(parsed.r, secp256k1.Point.CURVE().n - parsed.s)
   assert.equal(verifyMessage(bytesToHex(high.toBytes()), 'hello', me.publicKey), false)
   assert.equal(secp256k1.verify(high.toBytes(), new TextEncoder().encode('hello'), hexToBytes(me.publicKey), { lowS: false }), true, 'the high-S form is otherwise valid')
+})
+
+test("a private torrent's salt is derived from the key and the file: the same in every browser of the owner, different for anyone else", async () => {
+  const me = await identityFromMnemonic(ABANDON)
+  const other = await identityFromMnemonic(createMnemonic())
+  const id = 'a'.repeat(64)
+  assert.match(torrentSaltFor(me.privateKey, id), /^[0-9a-f]{64}$/)
+  assert.equal(torrentSaltFor(me.privateKey, id), torrentSaltFor((await identityFromMnemonic(ABANDON)).privateKey, id))
+  assert.notEqual(torrentSaltFor(me.privateKey, id), torrentSaltFor(other.privateKey, id))
+  assert.notEqual(torrentSaltFor(me.privateKey, id), torrentSaltFor(me.privateKey, 'b'.repeat(64)))
 })

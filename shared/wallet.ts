@@ -4,6 +4,8 @@
  * SHA-256 of the message, compact 64-byte hex, low-S only. Pure: runs in the browser and Node.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js'
+import { hmac } from '@noble/hashes/hmac.js'
+import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { HDKey } from '@scure/bip32'
 import { generateMnemonic, mnemonicToSeed, validateMnemonic } from '@scure/bip39'
@@ -54,3 +56,10 @@ export function verifyMessage (signature: string, message: string | Uint8Array, 
     return false
   }
 }
+
+/**
+ * The salt of the owner's private torrent for a file: derived from the key, so any of the
+ * owner's browsers rebuilds the same private torrent (and infoHash) without asking anyone.
+ */
+export const torrentSaltFor = (privateKey: Uint8Array, mediaId: string): string =>
+  bytesToHex(hmac(sha256, privateKey, encoder.encode(`oip-private-torrent:${mediaId}`)))
