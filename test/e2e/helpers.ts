@@ -1,0 +1,26 @@
+import { expect, type Page } from '@playwright/test'
+
+export const PASSPHRASE = 'correct horse battery'
+
+/** Create a wallet through the UI: read the words, confirm three, set the passphrase. */
+export async function createWallet (page: Page): Promise<string[]> {
+  await page.goto('/')
+  await page.getByRole('button', { name: 'Create a new wallet' }).click()
+  const words = (await page.getByTestId('recovery-words').locator('li').allInnerTexts()).map(t => t.replace(/^\d+\.\s*/, '').trim())
+  expect(words).toHaveLength(12)
+  await page.getByRole('button', { name: 'I wrote them down' }).click()
+  for (const n of [2, 7, 11]) await page.getByTestId(`check-word-${n}`).fill(words[n - 1]!)
+  await page.getByLabel('Passphrase for this browser').fill(PASSPHRASE)
+  await page.getByLabel('Passphrase again').fill(PASSPHRASE)
+  await page.getByRole('button', { name: 'Save my wallet' }).click()
+  await expect(page.getByTestId('identity')).toBeVisible()
+  return words
+}
+
+/** A file of `size` pseudo-random bytes for setInputFiles. */
+export function fileOf (name: string, size: number, seed: number, mimeType = 'application/octet-stream'): { name: string, mimeType: string, buffer: Buffer } {
+  const buffer = Buffer.alloc(size)
+  let x = seed
+  for (let i = 0; i < size; i++) { x = (x * 1103515245 + 12345) >>> 0; buffer[i] = x >>> 24 }
+  return { name, mimeType, buffer }
+}

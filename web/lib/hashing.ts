@@ -1,0 +1,87 @@
+/**
+ * Hashing on the browser side: `hashFile` runs the one-pass hash in a Web Worker (the UI thread
+ * stays free), `browserSha1` gives shared/torrent.ts its SHA-1 for infoHashes on the main thread.
+ */
+import { wasmSha1 } from '../../shared/hashWasm.ts'
+import type { HasherFactory } from '../../shared/torrent.ts'
+import type { HashMessage, HashRequest, PiecesRequest } from '../workers/hash.worker.ts'
+
+export interface FileHashes {
+  /** Lowercase hex SHA-256 of the bytes. */
+  mediaId: string
+  size: number
+  pieceLength: number
+  /** Concatenated 20-byte SHA-1 piece hashes at `pieceLength`. */
+  pieces: Uint8Array
+}
+
+export interface HashOptions {
+  onProgress?(done: number, total: number): void
+  signal?: AbortSignal
+  /** Bytes per Blob slice (default 4 MiB in the worker). */
+  chunkSize?: number
+  /** SHA-1 pieces in a second worker, in parallel with SHA-256 (default: with ≥ 2 cores and ≥ 32 MiB). */
+  parallel?: boolean
+}
+
+/** Below this a second worker's start-up (~tens of ms) costs more than it saves. */
+const PARALLEL_MIN_BYTES = 32 * 1024 * 1024
+
+const abortError = (): Error => new DOMException('Hashing cancelled', 'AbortError')
+const startWorker = (name: string): Worker =>
+  new Worker(new URL('../workers/hash.worker.ts', import.meta.url), { type: 'module', name })
+
+export function hashFile (file: Blob, opts: HashOptions = {}): Promise<FileHashes> {
+  const { onProgress, signal, chunkSize } = opts
+  const parallel = opts.parallel ?? (navigator.hardwareConcurrency >= 2 && file.size >= PARALLEL_MIN_BYTES)
+  if (signal?.aborted) return Promise.reject(abortError())
+  return new Promise((resolve, reject) => {
+    const workers = [startWorker('hash')]
+    const finish = (): void => {
+      for (const w of workers) w.terminate()
+      signal?.removeEventListener('abort', onAbort)
+    }
+    // terminate() stops the workers mid-slice; no cooperative cancel is needed.
+    const onAbort = (): void => { finish(); reject(abortError()) }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    const onError = (event: ErrorEvent): void => {
+      finish()
+      reject(new Error(`The hash worker failed: ${event.message || 'it could not start'}`))
+    }
+    const [main] = workers as [Worker]
+    main.onerror = onError
+    main.onmessage = (event: MessageEvent<HashMessage>) => {
+      const msg = event.data
+      if (msg.type === 'progress') onProgress?.(msg.done, msg.total)
+      else if (msg.type === 'done') {
+        finish()
+        resolve({ mediaId: msg.mediaId, size: msg.size, pieceLength: msg.pieceLength, pieces: msg.pieces })
+      } else {
+        finish()
+        reject(new Error(`Could not hash the file: ${msg.message}`))
+      }
+    }
+    const request: HashRequest = { file, ...(chunkSize ? { chunkSize } : {}) }
+    if (parallel) {
+      const { port1, port2 } = new MessageChannel()
+      const pieces = startWorker('hash-pieces')
+      workers.push(pieces)
+      pieces.onerror = onError
+      pieces.postMessage({ type: 'pieces', port: port2, size: file.size } satisfies PiecesRequest, [port2])
+      request.piecesPort = port1
+    }
+    main.postMessage(request, request.piecesPort ? [request.piecesPort] : [])
+  })
+}
+
+let sha1: Promise<HasherFactory> | undefined
+
+/**
+ * hash-wasm SHA-1 for buildTorrent / infoHashOf / torrentFromInfo on the main thread. One
+ * shared instance: those functions are synchronous and finish each hash before the next starts.
+ */
+export const browserSha1 = (): Promise<HasherFactory> => {
+  // A failed start (wasm blocked, out of memory) is not cached: the next call tries again.
+  sha1 ??= wasmSha1().catch((err: unknown) => { sha1 = undefined; throw err })
+  return sha1
+}

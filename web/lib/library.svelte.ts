@@ -1,0 +1,210 @@
+/**
+ * The files this browser added: hashed in a worker, kept in IndexedDB, uploaded (or claimed
+ * when the server already has the bytes), seeded from the tab, and described by a signed OIP
+ * record. After a reload everything comes back from IndexedDB and seeding resumes at once,
+ * without hashing again.
+ */
+import bencode from 'bencode'
+import { buildTorrent, infoHashOf, renamedInfo, torrentName } from '../../shared/torrent.ts'
+import { signRecord, type OipMediaRecord } from '../../shared/record.ts'
+import { torrentSaltFor } from '../../shared/wallet.ts'
+import * as api from './api.ts'
+import { openLibraryDb, withQuota, type LibraryFile } from './db.ts'
+import { browserSha1, hashFile } from './hashing.ts'
+import type { Session } from './session.svelte.ts'
+import { seedBlob, seedStatus, stopSeeding } from './tabSeeder.ts'
+
+export type Phase = 'hashing' | 'uploading' | 'seeding' | 'stored' | 'failed' | 'cancelled'
+
+export interface AddOptions {
+  accessLevel: 'public' | 'private'
+  title: string
+  description: string
+}
+
+const infoHashOfTorrent = async (torrentFile: Uint8Array): Promise<string> =>
+  infoHashOf((bencode.decode(torrentFile) as { info: Record<string, unknown> }).info, await browserSha1())
+
+export class LibraryItem {
+  file = $state<LibraryFile>() as LibraryFile
+  phase = $state<Phase>('hashing')
+  hashed = $state(0)
+  sent = $state(0)
+  peers = $state(0)
+  uploaded = $state(0)
+  error = $state<string | undefined>()
+  private controller = new AbortController()
+
+  constructor (file: LibraryFile, phase: Phase) {
+    this.file = file
+    this.phase = phase
+  }
+
+  get infoHash (): string | undefined { return this.file.infoHash }
+  get onServer (): boolean { return this.file.server !== undefined }
+  get shareLink (): string { return `${location.origin}/#/m/${this.file.mediaId}` }
+
+  cancel (): void {
+    this.controller.abort()
+  }
+
+  signal (): AbortSignal {
+    if (this.controller.signal.aborted) this.controller = new AbortController()
+    return this.controller.signal
+  }
+}
+
+export class Library {
+  items = $state<LibraryItem[]>([])
+  notice = $state<string | undefined>()
+  private readonly session: Session
+  private timer: ReturnType<typeof setInterval> | undefined
+
+  constructor (session: Session) {
+    this.session = session
+  }
+
+  /** Back from IndexedDB: list everything, resume seeding what was seeding (no hashing). */
+  async load (): Promise<void> {
+    const db = await openLibraryDb()
+    const files = (await db.getAll('files')).sort((a, b) => b.addedAt.localeCompare(a.addedAt))
+    this.items = files.map(f => new LibraryItem(f, f.seeding ? 'seeding' : f.server ? 'stored' : 'failed'))
+    for (const item of this.items) {
+      if (!item.file.server) item.error = 'The upload did not finish. Retry to send it.'
+      if (item.file.seeding && item.file.torrentFile) {
+        seedBlob(item.file.blob, item.file.torrentFile).catch(err => { item.error = `Cannot seed: ${(err as Error).message}` })
+      }
+    }
+    this.timer ??= setInterval(() => { void this.refreshStats() }, 1000)
+  }
+
+  async add (files: File[], opts: AddOptions): Promise<void> {
+    await Promise.all(files.map(file => this.addOne(file, opts)))
+  }
+
+  async retry (item: LibraryItem): Promise<void> {
+    item.error = undefined
+    await this.process(item, item.file.blob as File)
+  }
+
+  async stopSeeding (item: LibraryItem): Promise<void> {
+    if (item.infoHash) await stopSeeding(item.infoHash)
+    await this.save(item, { seeding: false })
+    item.phase = 'stored'
+  }
+
+  async startSeeding (item: LibraryItem): Promise<void> {
+    if (!item.file.torrentFile) return
+    await seedBlob(item.file.blob, item.file.torrentFile)
+    await this.save(item, { seeding: true })
+    item.phase = 'seeding'
+  }
+
+  /** Remove from this browser (the server copy stays). */
+  async remove (item: LibraryItem): Promise<void> {
+    item.cancel()
+    if (item.infoHash) await stopSeeding(item.infoHash)
+    await (await openLibraryDb()).delete('files', item.file.mediaId)
+    this.items = this.items.filter(i => i !== item)
+  }
+
+  private async addOne (file: File, opts: AddOptions): Promise<void> {
+    const item = new LibraryItem({
+      mediaId: '',
+      blob: file,
+      name: file.name,
+      type: file.type || 'application/octet-stream',
+      size: file.size,
+      accessLevel: opts.accessLevel,
+      title: opts.title || file.name,
+      description: opts.description,
+      seeding: false,
+      addedAt: new Date().toISOString()
+    }, 'hashing')
+    if (file.size === 0) {
+      item.phase = 'failed'
+      item.error = `${file.name} is empty: choose a file with content.`
+    }
+    this.items = [item, ...this.items]
+    if (item.phase !== 'failed') await this.process(item, file)
+  }
+
+  /** Hash (once), keep, upload or claim, seed, sign the record. Each step resumes where it stopped. */
+  private async process (item: LibraryItem, file: File): Promise<void> {
+    const signal = item.signal()
+    try {
+      if (!item.file.torrentFile) {
+        item.phase = 'hashing'
+        const hashes = await hashFile(file, { onProgress: (done, total) => { item.hashed = done / total }, signal })
+        item.hashed = 1
+        if (this.items.some(i => i !== item && i.file.mediaId === hashes.mediaId)) {
+          this.items = this.items.filter(i => i !== item)
+          this.notice = `${file.name} is already in your library.`
+          return
+        }
+        const privateSalt = item.file.accessLevel === 'private' ? torrentSaltFor(this.session.key.privateKey, hashes.mediaId) : undefined
+        const own = buildTorrent({ name: torrentName(file.name), length: hashes.size, pieceLength: hashes.pieceLength, pieces: hashes.pieces, ...(privateSalt ? { privateSalt } : {}) },
+          { announce: [], urlList: [] }, await browserSha1())
+        await this.save(item, { mediaId: hashes.mediaId, torrentFile: own.torrentFile, localInfoHash: own.infoHash, ...(privateSalt ? { torrentSalt: privateSalt } : {}) })
+      }
+      if (!item.file.server) {
+        item.phase = 'uploading'
+        const { mediaId, accessLevel, title, description, torrentSalt } = item.file
+        const fields = { accessLevel, name: title, description, ...(torrentSalt ? { torrentSalt } : {}) }
+        const server = await this.session.authorized(async token => await api.serverHas(mediaId, token)
+          ? await api.claim(mediaId, token, file, fields)
+          : await api.upload(file, token, fields, (sent, total) => { item.sent = sent / total }, signal))
+        item.sent = 1
+        // Seed exactly the server's torrent for this owner: same pieces, the server's name (the
+        // first public upload's), our salt. Check that our own pieces give that infoHash.
+        const torrentFile = await this.session.authorized(token => api.torrentFor(mediaId, token))
+        const ownInfo = (bencode.decode(item.file.torrentFile!) as { info: Record<string, unknown> }).info
+        const expected = infoHashOf(renamedInfo(ownInfo, server.originalName, torrentSalt), await browserSha1())
+        if (expected !== server.infoHash || await infoHashOfTorrent(torrentFile) !== server.infoHash) {
+          throw new Error('The server describes this file with a different torrent than this browser computed. Remove it and add it again.')
+        }
+        await this.save(item, { server, torrentFile, infoHash: server.infoHash })
+      }
+      await seedBlob(item.file.blob, item.file.torrentFile!)
+      await this.save(item, { seeding: true })
+      item.phase = 'seeding'
+      if (!item.file.recordId) await this.publishRecord(item)
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') {
+        item.phase = 'cancelled'
+        item.error = 'Cancelled. Retry to continue.'
+      } else {
+        item.phase = 'failed'
+        item.error = (err as Error).message
+      }
+    }
+  }
+
+  /** The OIP record, signed by the owner's key in the browser. */
+  private async publishRecord (item: LibraryItem): Promise<void> {
+    const server = item.file.server!
+    const record: OipMediaRecord = {
+      type: 'media',
+      basic: { name: item.file.title.slice(0, 200), description: item.file.description, date: Math.floor(Date.parse(item.file.addedAt) / 1000), language: 'en', tagItems: [] },
+      media: { mediaId: server.mediaId, bittorrentAddress: server.magnetURI, httpUrl: server.httpUrl, contentType: server.mimeType, size: server.fileSize },
+      accessControl: { access_level: item.file.accessLevel, owner_public_key: this.session.key.publicKey }
+    }
+    const signature = signRecord(record, this.session.key.privateKey)
+    const { recordId } = await this.session.authorized(token => api.postRecord(record, signature, token))
+    await this.save(item, { recordId })
+  }
+
+  private async save (item: LibraryItem, patch: Partial<LibraryFile>): Promise<void> {
+    const next = { ...$state.snapshot(item.file) as LibraryFile, ...patch, blob: item.file.blob }
+    await withQuota(async () => { await (await openLibraryDb()).put('files', next) })
+    item.file = next
+  }
+
+  private async refreshStats (): Promise<void> {
+    for (const item of this.items) {
+      if (!item.infoHash || item.phase !== 'seeding') continue
+      const s = await seedStatus(item.infoHash)
+      if (s) { item.peers = s.peers; item.uploaded = s.uploaded }
+    }
+  }
+}

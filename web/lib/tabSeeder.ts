@@ -1,0 +1,45 @@
+/**
+ * WebTorrent in the tab: seeds the files kept in IndexedDB straight from their stored Blob
+ * (a read-only chunk store over blob slices: no copy into another store, no re-hashing).
+ */
+import { ReadOnlyChunkStore } from '../../shared/readOnlyChunkStore.ts'
+import type WebTorrent from 'webtorrent'
+import type { Torrent } from 'webtorrent'
+
+let client: Promise<WebTorrent> | undefined
+
+function getClient (): Promise<WebTorrent> {
+  // WebTorrent's own browser build: a bare `import 'webtorrent'` needs its webpack polyfills.
+  client ??= import('webtorrent/dist/webtorrent.min.js').then(({ default: WT }) =>
+    new WT({ tracker: { rtcConfig: { iceServers: [] } } }))
+  return client
+}
+
+const blobSource = (blob: Blob) => ({
+  readAt: async (offset: number, length: number) => new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer())
+})
+
+export interface SeedStatus { peers: number, uploaded: number }
+
+export async function seedBlob (blob: Blob, torrentFile: Uint8Array): Promise<Torrent> {
+  const wt = await getClient()
+  const existing = await wt.get(torrentFile)
+  if (existing) return existing
+  return await new Promise<Torrent>((resolve, reject) => {
+    const t = wt.add(torrentFile, { store: ReadOnlyChunkStore.over(blobSource(blob)), skipVerify: true })
+    t.once('ready', () => resolve(t))
+    t.once('error', reject)
+  })
+}
+
+export async function stopSeeding (infoHash: string): Promise<void> {
+  const wt = await getClient()
+  const t = await wt.get(infoHash)
+  if (t) await new Promise<void>(resolve => t.destroy({ destroyStore: false }, () => resolve()))
+}
+
+export async function seedStatus (infoHash: string): Promise<SeedStatus | undefined> {
+  if (!client) return undefined
+  const t = await (await client).get(infoHash)
+  return t ? { peers: t.numPeers, uploaded: t.uploaded } : undefined
+}
