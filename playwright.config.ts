@@ -5,12 +5,26 @@ import path from 'node:path'
 
 const PORT = 5178
 const BASE_URL = `http://127.0.0.1:${PORT}`
+const P2P_PORT = 5179
+/** The server without BitTorrent seeding (see webServer below). */
+export const P2P_URL = `http://127.0.0.1:${P2P_PORT}`
 
 // A fresh, empty data folder per run so tests never see a previous run's media.
 // Playwright loads this file in the runner and again in each worker; the env var
 // (inherited by workers) keeps them all on the one folder.
 process.env.E2E_TMP_DIR ??= fs.mkdtempSync(path.join(os.tmpdir(), 'oip-e2e-'))
 const tmp = process.env.E2E_TMP_DIR
+
+function serverEnv (port: number, name: string): Record<string, string> {
+  return {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    MEDIA_DIR: path.join(tmp, name, 'media'),
+    DATA_DIR: path.join(tmp, name, 'data'),
+    TORRENT_PORT: '0'
+  }
+}
 
 export default defineConfig({
   testDir: 'test/e2e',
@@ -30,19 +44,23 @@ export default defineConfig({
         '--disable-background-networking', '--disable-component-update', '--disable-sync']
     }
   },
-  webServer: {
-    // The server serves the built web app from dist/web, so build it first.
-    command: 'npx vite build && node --import tsx server/main.ts',
-    url: `${BASE_URL}/healthz`,
-    reuseExistingServer: false,
-    timeout: 120_000,
-    env: {
-      PORT: String(PORT),
-      HOST: '127.0.0.1',
-      PUBLIC_URL: BASE_URL,
-      MEDIA_DIR: path.join(tmp, 'media'),
-      DATA_DIR: path.join(tmp, 'data'),
-      TORRENT_PORT: '0'
+  webServer: [
+    {
+      // The server serves the built web app from dist/web, so build it first.
+      command: 'npx vite build && node --import tsx server/main.ts',
+      url: `${BASE_URL}/healthz`,
+      reuseExistingServer: false,
+      timeout: 120_000,
+      env: serverEnv(PORT, 'main')
+    },
+    {
+      // The same product with BitTorrent seeding off (SEEDING=false): peer-to-peer tests use it
+      // to prove bytes came from another tab, not from the server.
+      command: 'node --import tsx server/main.ts',
+      url: `${P2P_URL}/healthz`,
+      reuseExistingServer: false,
+      timeout: 120_000,
+      env: { ...serverEnv(P2P_PORT, 'p2p'), SEEDING: 'false' }
     }
-  }
+  ]
 })

@@ -14,6 +14,8 @@ export interface Config {
   extraTrackers: string[]
   /** TCP port for BitTorrent peers; 0 picks a free one. */
   torrentPort: number
+  /** SEEDING=false: store, serve over HTTP (web seed) and track, but seed nothing over BitTorrent. */
+  seeding: boolean
   logLevel: string
   /** JWT_SECRET; unset → generated once into DATA_DIR/jwt-secret. */
   jwtSecret: string | undefined
@@ -72,6 +74,7 @@ export function loadConfig (env: Env = process.env): Config {
       .filter(Boolean)
       .map(t => url('WEBTORRENT_TRACKERS', t, ['ws:', 'wss:', 'http:', 'https:', 'udp:'])),
     torrentPort: integer(env, 'TORRENT_PORT', 6881, 0),
+    seeding: env.SEEDING === undefined || env.SEEDING === '' ? true : flag(env, 'SEEDING'),
     logLevel: env.LOG_LEVEL || 'info',
     jwtSecret: env.JWT_SECRET || undefined,
     tokenTtlSeconds: integer(env, 'TOKEN_TTL_SECONDS', 3600, 60),

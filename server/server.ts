@@ -76,13 +76,14 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     catalog,
     stateFile: path.join(config.mediaDir, 'seeder.json'),
     torrentPort: config.torrentPort,
+    enabled: config.seeding,
     log,
     isSeedable: async id => records.hasPublic(id)
   })
   const secret = await loadTokenSecret(config.dataDir, config.jwtSecret)
   const origin = new URL(publicUrl).origin
   const capabilities = new Capabilities(origin, secret, CAPABILITY_TTL_SECONDS)
-  const access = new AccessPolicy({ records, capabilities, isPublicTorrent: (infoHash: string): boolean => seeder.isSeedingPublic(infoHash) })
+  const access = new AccessPolicy({ records, capabilities })
   const tracker = new EmbeddedTracker({ log, allow: (infoHash, token) => access.canAnnounce(infoHash, token) })
   http.on('upgrade', (req, socket, head) => {
     if (!tracker.handleUpgrade(req, socket, head)) socket.destroy()
@@ -105,6 +106,10 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   })
   const auth = new AuthService({ origin, secret, challenges: new SqliteChallengeStore(db), tokenTtlSeconds: config.tokenTtlSeconds })
   app = createApp({ auth, media, oipRecords, store, seeder, tracker, webDir: config.webDir, log })
+  for (const mediaId of records.publicWithoutTorrent()) {
+    const manifest = await catalog.manifest(mediaId).catch(() => undefined)
+    if (manifest) records.setPublicTorrent(mediaId, manifest.infoHash)
+  }
   if (await seeder.initialize()) {
     // Private torrents are not in seeder.json: the records are their source.
     for (const record of records.listPrivate()) {

@@ -13,8 +13,6 @@ export type Caller = string | undefined
 export interface AccessPolicyDeps {
   records: RecordRepository
   capabilities: Capabilities
-  /** Is this the public torrent of a public file? (The seeder seeds exactly those.) */
-  isPublicTorrent: (infoHash: string) => boolean
 }
 
 export class AccessPolicy {
@@ -47,7 +45,7 @@ export class AccessPolicy {
    * record's torrent: only with its owner's tracker capability (or our own seeder's).
    */
   async canAnnounce (infoHash: string, token: string | undefined): Promise<boolean> {
-    if (this.deps.isPublicTorrent(infoHash)) return true
+    if (this.deps.records.byPublicInfoHash(infoHash) !== undefined) return true
     const record = this.deps.records.byPrivateInfoHash(infoHash)
     if (!record || token === undefined) return false
     const sub = (await this.deps.capabilities.check('tracker', token))?.sub

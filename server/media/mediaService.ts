@@ -145,8 +145,9 @@ export class MediaService {
       torrentSalt: salt,
       privateInfoHash
     })
-    if (created && record.accessLevel === 'public' && !hadPublic && blobExisted) {
-      await catalog.rename(mediaId, record.originalName, record.mimeType)
+    if (created && record.accessLevel === 'public' && !hadPublic) {
+      const manifest = blobExisted ? await catalog.rename(mediaId, record.originalName, record.mimeType) : await catalog.manifest(mediaId)
+      records.setPublicTorrent(mediaId, manifest.infoHash)
     }
     // Stored is what matters to the uploader; a seeding hiccup is logged, not thrown.
     await this.seed(record).catch(err => log.error({ mediaId, err: (err as Error).message }, 'could not start seeding'))
@@ -265,7 +266,10 @@ export class MediaService {
     if (!record || !records.remove(mediaId, caller)) throw missing()
     this.deps.oipRecords.removeForMedia(mediaId, caller)
     if (record.privateInfoHash) await seeder.stopPrivate(record.privateInfoHash)
-    if (!records.hasPublic(mediaId)) await seeder.stopSeeding(mediaId)
+    if (!records.hasPublic(mediaId)) {
+      records.clearPublicTorrent(mediaId)
+      await seeder.stopSeeding(mediaId)
+    }
     if (records.count(mediaId) === 0) {
       await catalog.store.remove(mediaId)
       log.info({ mediaId }, 'last record removed: blob deleted')

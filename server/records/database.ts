@@ -34,7 +34,12 @@ const MIGRATIONS = [
   `ALTER TABLE media_records ADD COLUMN original_name TEXT NOT NULL DEFAULT 'file';
    ALTER TABLE media_records ADD COLUMN mime_type TEXT NOT NULL DEFAULT 'application/octet-stream';`,
   // OIP records signed by their owners (oipRecordRepository.ts).
-  OIP_RECORDS_MIGRATION
+  OIP_RECORDS_MIGRATION,
+  // The public torrent of each public file, so the tracker knows it whether or not it is seeded.
+  `CREATE TABLE public_torrents (
+     media_id  TEXT PRIMARY KEY,
+     info_hash TEXT NOT NULL UNIQUE
+   );`
 ]
 
 /** `file` ':memory:' for tests. */

@@ -32,6 +32,13 @@ export interface RecordRepository {
   ensure (record: NewMediaRecord): { record: MediaRecord, created: boolean }
   get (mediaId: string, owner: OwnerKey): MediaRecord | undefined
   hasPublic (mediaId: string): boolean
+  /** The public torrent of a public file (set when it becomes public, cleared when it stops). */
+  setPublicTorrent (mediaId: string, infoHash: string): void
+  clearPublicTorrent (mediaId: string): void
+  /** The public file whose public torrent has this infoHash. */
+  byPublicInfoHash (infoHash: string): string | undefined
+  /** Public files with no public torrent noted (data from before the table existed). */
+  publicWithoutTorrent (): string[]
   /** The private record whose torrent has this infoHash. */
   byPrivateInfoHash (infoHash: string): MediaRecord | undefined
   /** Every private record, oldest first (to seed their torrents at start). */

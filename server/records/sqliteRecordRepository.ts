@@ -51,6 +51,25 @@ export class SqliteRecordRepository implements RecordRepository {
     return row && toRecord(row)
   }
 
+  setPublicTorrent (mediaId: string, infoHash: string): void {
+    this.db.prepare('INSERT INTO public_torrents (media_id, info_hash) VALUES (?, ?) ON CONFLICT (media_id) DO UPDATE SET info_hash = excluded.info_hash').run(mediaId, infoHash)
+  }
+
+  clearPublicTorrent (mediaId: string): void {
+    this.db.prepare('DELETE FROM public_torrents WHERE media_id = ?').run(mediaId)
+  }
+
+  byPublicInfoHash (infoHash: string): string | undefined {
+    const row = this.db.prepare(`SELECT t.media_id FROM public_torrents t WHERE t.info_hash = ?
+      AND EXISTS (SELECT 1 FROM media_records r WHERE r.media_id = t.media_id AND r.access_level = 'public')`).get(infoHash) as { media_id: string } | undefined
+    return row?.media_id
+  }
+
+  publicWithoutTorrent (): string[] {
+    return (this.db.prepare(`SELECT DISTINCT media_id FROM media_records WHERE access_level = 'public'
+      AND media_id NOT IN (SELECT media_id FROM public_torrents)`).all() as Array<{ media_id: string }>).map(r => r.media_id)
+  }
+
   byPrivateInfoHash (infoHash: string): MediaRecord | undefined {
     const row = this.db.prepare('SELECT * FROM media_records WHERE private_info_hash = ?').get(infoHash) as Row | undefined
     return row && toRecord(row)

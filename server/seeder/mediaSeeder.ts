@@ -24,6 +24,8 @@ export interface MediaSeederOptions {
   log: Logger
   /** ICE servers for WebRTC peers; none are needed on a LAN or for a server with a public address. */
   rtcConfig?: RTCConfiguration
+  /** false: keep the seeding state but open no BitTorrent connections (SEEDING=false). */
+  enabled?: boolean
   /** Which stored blobs to seed when seeder.json has to be rebuilt from the folders. */
   isSeedable?: (mediaId: string) => Promise<boolean>
 }
@@ -63,6 +65,11 @@ export class MediaSeeder {
   /** Start the client, then resume everything in seeder.json. false when it could not start. */
   async initialize (): Promise<boolean> {
     const { log } = this.opts
+    if (this.opts.enabled === false) {
+      for (const info of await this.loadSeedingState()) this.seeding.set(info.mediaId, info)
+      log.warn('SEEDING=false: files are stored, tracked and served over HTTP, but not seeded over BitTorrent')
+      return true
+    }
     try {
       const client = new WebTorrent({
         torrentPort: this.opts.torrentPort,
@@ -257,6 +264,7 @@ export class MediaSeeder {
   /** Add a torrent over a stored blob's bytes, taken as complete; its infoHash. */
   private async add (mediaId: string, torrentFile: Uint8Array): Promise<string> {
     const { catalog, log } = this.opts
+    if (this.opts.enabled === false) return infoHashOfFile(torrentFile)
     const client = this.client
     if (!client) throw new Error('MediaSeeder is not initialized')
     const file = catalog.store.originalPath(mediaId)

@@ -99,3 +99,20 @@ describe('the embedded tracker', () => {
     assert.doesNotMatch(closed, /101 Switching Protocols/)
   })
 })
+
+describe('with SEEDING=false', () => {
+  let server: TestServer
+  before(async () => { server = await startTestServer({ SEEDING: 'false' }) })
+  after(async () => { await server.destroy() })
+
+  test('the server seeds nothing, yet tracks public files and serves them over HTTP', async () => {
+    const bytes = randomBytesSeeded(40_000, 43)
+    const { body } = await upload(server.url, bytes)
+    assert.equal(server.seeder.getStats().activeTorrents, 0)
+    assert.equal(server.seeder.status(body.infoHash).seeding, false)
+    const res = await httpAnnounce(server.url, body.infoHash)
+    assert.equal(res['failure reason'], undefined, 'peers still meet at the tracker')
+    assert.equal((res.peers as Uint8Array).length, 6, 'the announcing peer itself; the server is not in the swarm')
+    assert.equal((await fetch(body.httpUrl, { headers: { Range: 'bytes=0-9' } })).status, 206)
+  })
+})
