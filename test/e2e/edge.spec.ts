@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto'
+import { expect, test } from '@playwright/test'
+import { createWallet, fileOf } from './helpers.ts'
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
+
+test('a file the server already has publicly is not uploaded again: only a record is created', async ({ browser }) => {
+  const file = fileOf('shared.bin', 500_000, 21)
+  const first = await browser.newContext()
+  const a = await first.newPage()
+  await createWallet(a)
+  await a.getByTestId('file-input').setInputFiles(file)
+  await expect(a.locator(`[data-media-id="${sha256(file.buffer)}"]`)).toHaveAttribute('data-phase', 'seeding', { timeout: 30_000 })
+
+  const second = await browser.newContext()
+  const b = await second.newPage()
+  await createWallet(b)
+  const uploads: string[] = []
+  const claims: string[] = []
+  b.on('request', r => {
+    if (r.url().endsWith('/api/media/upload')) uploads.push(r.url())
+    if (r.url().endsWith('/claim')) claims.push(r.url())
+  })
+  await b.getByTestId('file-input').setInputFiles(file)
+  const row = b.locator(`[data-media-id="${sha256(file.buffer)}"]`)
+  await expect(row).toHaveAttribute('data-phase', 'seeding', { timeout: 30_000 })
+  await expect(row.getByTestId('server-copy')).toHaveText('Server copy ✓')
+  expect(uploads).toEqual([])
+  expect(claims).toHaveLength(1)
+  await first.close()
+  await second.close()
+})
+
+test('an upload can be cancelled and retried', async ({ page }) => {
+  await createWallet(page)
+  // Hold the upload request until the test lets it go.
+  let release!: () => void
+  const held = new Promise<void>(resolve => { release = resolve })
+  // (Once cancelled, the request is gone and continuing it fails: that is expected.)
+  await page.route('**/api/media/upload', async route => { await held; await route.continue().catch(() => {}) })
+  const file = fileOf('slow.bin', 300_000, 22)
+  await page.getByTestId('file-input').setInputFiles(file)
+  const row = page.locator('[data-testid="file-row"]').first()
+  await expect(row).toHaveAttribute('data-phase', 'uploading', { timeout: 30_000 })
+  await row.getByRole('button', { name: 'Cancel' }).click()
+  await expect(row).toHaveAttribute('data-phase', 'cancelled')
+  await expect(row.getByRole('alert')).toContainText('Cancelled')
+  release()
+  await page.unroute('**/api/media/upload')
+  await row.getByRole('button', { name: 'Retry' }).click()
+  await expect(row).toHaveAttribute('data-phase', 'seeding', { timeout: 30_000 })
+  await expect(row.getByTestId('server-copy')).toHaveText('Server copy ✓')
+})
+
+test('a browser without IndexedDB gets a clear message', async ({ page }) => {
+  await page.addInitScript(() => { Object.defineProperty(window, 'indexedDB', { value: undefined }) })
+  await page.goto('/')
+  await expect(page.getByRole('alert')).toContainText('no IndexedDB')
+})
+
+test('a full storage quota gets a clear message and leaves nothing half-written', async ({ page }) => {
+  await createWallet(page)
+  // From now on every IndexedDB write fails as a full disk would.
+  await page.evaluate(() => {
+    IDBObjectStore.prototype.put = function () { throw new DOMException('quota', 'QuotaExceededError') }
+  })
+  await page.getByTestId('file-input').setInputFiles(fileOf('big.bin', 100_000, 23))
+  const row = page.locator('[data-testid="file-row"]').first()
+  await expect(row.getByRole('alert')).toContainText('no room left')
+  await expect(row).toHaveAttribute('data-phase', 'failed')
+  const stored = await page.evaluate(async () => await new Promise<number>((resolve, reject) => {
+    const open = indexedDB.open('oip-media-seeder')
+    open.onsuccess = () => {
+      const req = open.result.transaction('files').objectStore('files').count()
+      req.onsuccess = () => resolve(req.result)
+      req.onerror = () => reject(req.error)
+    }
+  }))
+  expect(stored).toBe(0)
+})
