@@ -1,6 +1,7 @@
 /** The real server as a child process (`node --import tsx server/main.ts`), for crash tests. */
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
+import { testEnv } from './server.ts'
 
 export interface ServerProcess {
   child: ChildProcess
@@ -14,18 +15,7 @@ const ROOT = path.resolve(import.meta.dirname, '../..')
 export async function spawnServer (dir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      TORRENT_PORT: '0',
-      DATA_DIR: path.join(dir, 'data'),
-      MEDIA_DIR: path.join(dir, 'media'),
-      WEB_DIR: path.join(dir, 'web'),
-      LOG_LEVEL: 'warn',
-      ALLOW_ANONYMOUS_UPLOADS: 'true',
-      ...env
-    },
+    env: { ...process.env, ...testEnv(dir, { LOG_LEVEL: 'warn', ...env }) },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))

@@ -16,22 +16,26 @@ export async function tempDir (prefix = 'oip-test-'): Promise<string> {
   return await fs.mkdtemp(path.join(os.tmpdir(), prefix))
 }
 
+/**
+ * A test server's settings: loopback, free ports, folders under `dir`. Most tests are about
+ * bytes, not identity, so public uploads need no session; the identity tests switch it off.
+ */
+export const testEnv = (dir: string, env: Record<string, string> = {}): Record<string, string> => ({
+  HOST: '127.0.0.1',
+  PORT: '0',
+  TORRENT_PORT: '0',
+  DATA_DIR: path.join(dir, 'data'),
+  MEDIA_DIR: path.join(dir, 'media'),
+  WEB_DIR: path.join(dir, 'web'),
+  ALLOW_ANONYMOUS_UPLOADS: 'true',
+  ...env
+})
+
 /** Start a server in a new temp folder (or `dir`, to restart over the same data). */
 export async function startTestServer (env: Record<string, string> = {}, opts: Partial<StartOptions> & { dir?: string } = {}): Promise<TestServer> {
   const dir = opts.dir ?? await tempDir()
   await fs.mkdir(path.join(dir, 'web'), { recursive: true })
-  const config: Config = loadConfig({
-    HOST: '127.0.0.1',
-    PORT: '0',
-    TORRENT_PORT: '0',
-    DATA_DIR: path.join(dir, 'data'),
-    MEDIA_DIR: path.join(dir, 'media'),
-    WEB_DIR: path.join(dir, 'web'),
-    // Most tests are about bytes, not identity: public uploads need no session here.
-    // The identity tests switch this off and sign in.
-    ALLOW_ANONYMOUS_UPLOADS: 'true',
-    ...env
-  })
+  const config: Config = loadConfig(testEnv(dir, env))
   const server = await startServer(config, { log: silentLogger(), ...opts })
   return {
     ...server,
