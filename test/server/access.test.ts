@@ -267,3 +267,28 @@ describe('claiming bytes the server already has', () => {
     assert.equal((await claim(up.body.mediaId, alice, { access_level: 'private', torrent_salt: 'xyz' })).status, 400)
   })
 })
+
+describe('deleting', () => {
+  let server: TestServer
+  before(async () => { server = await startTestServer({ ALLOW_ANONYMOUS_UPLOADS: 'false' }) })
+  after(async () => { await server.destroy() })
+
+  test('the bytes stay while another record holds them, and go with the last one', async () => {
+    const alice = await signIn(server.url, await newIdentity())
+    const bob = await signIn(server.url, await newIdentity())
+    const bytes = randomBytesSeeded(30_000, 111)
+    const a = await upload(server.url, bytes, { access_level: 'public' }, 'a.bin', undefined, alice)
+    await upload(server.url, bytes, { access_level: 'private' }, 'b.bin', undefined, bob)
+    const del = (token: string): Promise<Response> => fetch(`${server.url}/api/media/${a.body.mediaId}`, { method: 'DELETE', headers: bearer(token) })
+
+    assert.equal((await del(alice)).status, 204)
+    assert.equal(await server.store.has(a.body.mediaId), true, "bob's record still holds the bytes")
+    assert.equal((await fetch(`${server.url}/api/media/${a.body.mediaId}`)).status, 404, 'no longer public')
+    assert.equal(server.seeder.status(a.body.infoHash).seeding, false, 'the public torrent is no longer seeded')
+    assert.equal((await fetch(`${server.url}/api/media/${a.body.mediaId}`, { headers: bearer(bob) })).status, 200)
+    assert.equal((await del(alice)).status, 404, 'alice has nothing left to delete')
+
+    assert.equal((await del(bob)).status, 204)
+    assert.equal(await server.store.has(a.body.mediaId), false)
+  })
+})
