@@ -18,7 +18,7 @@ export interface FileHashes {
 export interface HashOptions {
   onProgress?(done: number, total: number): void
   signal?: AbortSignal
-  /** Bytes per Blob slice (default 4 MiB in the worker). */
+  /** Bytes per batch handed to the pieces worker (default 4 MiB); the file itself is read with blob.stream(). */
   chunkSize?: number
   /** SHA-1 pieces in a second worker, in parallel with SHA-256 (default: with ≥ 2 cores and ≥ 32 MiB). */
   parallel?: boolean
@@ -41,7 +41,7 @@ export function hashFile (file: Blob, opts: HashOptions = {}): Promise<FileHashe
       for (const w of workers) w.terminate()
       signal?.removeEventListener('abort', onAbort)
     }
-    // terminate() stops the workers mid-slice; no cooperative cancel is needed.
+    // terminate() stops the workers mid-file; no cooperative cancel is needed.
     const onAbort = (): void => { finish(); reject(abortError()) }
     signal?.addEventListener('abort', onAbort, { once: true })
     const onError = (event: ErrorEvent): void => {
