@@ -8,6 +8,8 @@ import { AppError } from '../shared/errors.ts'
 import type { Caller } from './access/accessPolicy.ts'
 import type { AuthService } from './auth/authService.ts'
 import type { Logger } from './logger.ts'
+import type { Metrics } from './ops/metrics.ts'
+import type { Readiness } from './ops/readiness.ts'
 import type { MediaService } from './media/mediaService.ts'
 import { authRoutes } from './routes/auth.ts'
 import { mediaRoutes } from './routes/media.ts'
@@ -30,6 +32,8 @@ export interface AppDeps {
   store: BlobStore
   seeder: MediaSeeder
   tracker: EmbeddedTracker
+  metrics: Metrics
+  readiness: () => Promise<Readiness>
   webDir: string
   log: Logger
 }
@@ -38,14 +42,37 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
   const { log } = deps
   const app = new Hono<AppEnv>()
 
+  // Request ids for logs and clients, and HTTP metrics labelled by route pattern (never raw paths).
+  app.use('*', async (c, next) => {
+    const started = performance.now()
+    const given = c.req.header('x-request-id')
+    const requestId = given && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID()
+    c.header('X-Request-Id', requestId)
+    await next()
+    const route = c.req.routePath || 'unmatched'
+    const seconds = (performance.now() - started) / 1000
+    deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) })
+    deps.metrics.httpDuration.observe({ method: c.req.method, route }, seconds)
+    log.debug({ requestId, method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request')
+  })
+
   app.onError((err, c) => {
-    if (err instanceof AppError) return c.json({ error: { code: err.code, message: err.message } }, err.status as 400)
+    if (err instanceof AppError) {
+      const retryAfter = (err as AppError & { retryAfter?: number }).retryAfter
+      if (retryAfter !== undefined) c.header('Retry-After', String(retryAfter))
+      return c.json({ error: { code: err.code, message: err.message } }, err.status as 400)
+    }
     const requestId = randomUUID()
     log.error({ requestId, method: c.req.method, path: c.req.path, err: err.message, stack: err.stack }, 'unhandled error')
     return c.json({ error: { code: 'internal', message: `Something went wrong on the server. Try again; if it keeps failing, give the operator this id: ${requestId}.` } }, 500)
   })
 
   app.get('/healthz', c => c.json({ ok: true }))
+  app.get('/readyz', async c => {
+    const state = await deps.readiness()
+    return c.json(state, state.ready ? 200 : 503)
+  })
+  app.get('/metrics', async c => c.body(await deps.metrics.text(), 200, { 'Content-Type': deps.metrics.contentType }))
 
   // Who is calling: a valid bearer token names a key; a bad one is refused, never ignored.
   app.use('/api/*', async (c, next) => {
@@ -59,7 +86,7 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
   })
 
   app.route('/api/auth', authRoutes(deps.auth))
-  app.route('/api/media', mediaRoutes(deps.media, deps.store))
+  app.route('/api/media', mediaRoutes(deps.media, deps.store, deps.metrics))
   app.route('/api/records', recordRoutes(deps.oipRecords))
   app.get('/api/seeder/stats', c => c.json(deps.seeder.getStats()))
   app.all('/api/*', c => c.json({ error: { code: 'not_found', message: `No API route ${c.req.method} ${c.req.path}. See the README for the HTTP API.` } }, 404))

@@ -21,6 +21,11 @@ export interface Config {
   jwtSecret: string | undefined
   tokenTtlSeconds: number
   allowAnonymousUploads: boolean
+  maxConcurrentUploads: number
+  /** Uploads get 507 while the media disk has less free space than this (serving goes on). */
+  diskLowWaterBytes: number
+  /** On SIGTERM, how long uploads in flight may take to finish before they are cut. */
+  shutdownGraceMs: number
 }
 
 type Env = Record<string, string | undefined>
@@ -78,6 +83,9 @@ export function loadConfig (env: Env = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     jwtSecret: env.JWT_SECRET || undefined,
     tokenTtlSeconds: integer(env, 'TOKEN_TTL_SECONDS', 3600, 60),
-    allowAnonymousUploads: flag(env, 'ALLOW_ANONYMOUS_UPLOADS')
+    allowAnonymousUploads: flag(env, 'ALLOW_ANONYMOUS_UPLOADS'),
+    maxConcurrentUploads: integer(env, 'MAX_CONCURRENT_UPLOADS', 16, 1),
+    diskLowWaterBytes: integer(env, 'DISK_LOW_WATER_BYTES', 1024 ** 3, 0),
+    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_SECONDS', 15, 0) * 1000
   }
 }

@@ -2,10 +2,11 @@
  * Wires the parts together and listens: blob store, records, seeder, tracker, HTTP, all on one
  * port. Used by main.ts and by the tests, which start real servers on loopback.
  */
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
-import { serve, type ServerType } from '@hono/node-server'
+import { serve } from '@hono/node-server'
 import { AccessPolicy } from './access/accessPolicy.ts'
 import { createApp } from './app.ts'
 import { AuthService } from './auth/authService.ts'
@@ -25,6 +26,9 @@ import type { BlobStore } from './storage/blobStore.ts'
 import { FsBlobStore } from './storage/fsBlobStore.ts'
 import { EmbeddedTracker } from './tracker/embeddedTracker.ts'
 import { HashPool } from './upload/hashPool.ts'
+import { UploadGate } from './upload/uploadGate.ts'
+import { Metrics } from './ops/metrics.ts'
+import { readiness } from './ops/readiness.ts'
 
 /** How long the capabilities in a private file's .torrent (web seed and tracker URLs) stay valid. */
 const CAPABILITY_TTL_SECONDS = 6 * 3600
@@ -43,9 +47,10 @@ export interface StartOptions {
   store?: BlobStore
 }
 
-function listen (config: Config, fetch: Parameters<typeof serve>[0]['fetch']): Promise<ServerType> {
+function listen (config: Config, fetch: Parameters<typeof serve>[0]['fetch']): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, hostname: config.host, port: config.port }, () => resolve(server))
+    // serve() makes a node:http server unless told to make an HTTP/2 one.
+    const server = serve({ fetch, hostname: config.host, port: config.port }, () => resolve(server)) as Server
     server.once('error', reject)
   })
 }
@@ -91,6 +96,16 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   // One hashing worker per spare core; uploads beyond that hash on the main thread.
   const hashPool = new HashPool(Math.max(1, availableParallelism() - 1))
   await hashPool.warm()
+  const metrics = new Metrics({
+    seeder: () => ({ ...seeder.getStats(), uploadedByTransport: seeder.uploadedByTransport }),
+    trackerAnnounces: () => tracker.announces
+  })
+  const uploadGate = new UploadGate({
+    maxConcurrent: config.maxConcurrentUploads,
+    lowWaterBytes: config.diskLowWaterBytes,
+    mediaDir: config.mediaDir,
+    onChange: n => metrics.uploadsInFlight.set(n)
+  })
   const media = new MediaService({
     catalog,
     records,
@@ -102,15 +117,36 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     allowAnonymousUploads: config.allowAnonymousUploads,
     capabilities,
     oipRecords,
+    uploadGate,
+    metrics,
     log
   })
   const auth = new AuthService({ origin, secret, challenges: new SqliteChallengeStore(db), tokenTtlSeconds: config.tokenTtlSeconds })
-  app = createApp({ auth, media, oipRecords, store, seeder, tracker, webDir: config.webDir, log })
+  let seederReady = false
+  app = createApp({
+    auth,
+    media,
+    oipRecords,
+    store,
+    seeder,
+    tracker,
+    metrics,
+    readiness: () => readiness({
+      db,
+      mediaDir: config.mediaDir,
+      lowWaterBytes: config.diskLowWaterBytes,
+      seederReady: () => seederReady,
+      trackerReady: () => tracker.open
+    }),
+    webDir: config.webDir,
+    log
+  })
   for (const mediaId of records.publicWithoutTorrent()) {
     const manifest = await catalog.manifest(mediaId).catch(() => undefined)
     if (manifest) records.setPublicTorrent(mediaId, manifest.infoHash)
   }
-  if (await seeder.initialize()) {
+  seederReady = await seeder.initialize()
+  if (seederReady) {
     // Private torrents are not in seeder.json: the records are their source.
     for (const record of records.listPrivate()) {
       await media.seed(record).catch(err => log.warn({ mediaId: record.mediaId, err: (err as Error).message }, 'could not seed a private file'))
@@ -123,12 +159,17 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     seeder,
     store,
     async close () {
-      // Stop taking requests first; the HTTP server only reports closed once the upgraded
-      // tracker sockets are gone too, so close those (seeder and tracker) before waiting.
+      // Uploads in flight may finish (new ones get 503). Then no new connections; idle ones
+      // close now, the tracker's upgraded sockets with the tracker, and responses still being
+      // written get a moment before whatever is left is cut.
+      await uploadGate.drain(config.shutdownGraceMs)
       const closed = new Promise<void>(resolve => http.close(() => resolve()))
-      ;(http as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
+      http.closeIdleConnections()
+      await seeder.saveSeedingState()
       await seeder.close()
       await tracker.close()
+      await Promise.race([closed, new Promise(resolve => setTimeout(resolve, 2000).unref())])
+      http.closeAllConnections()
       await closed
       await hashPool.close()
       db.close()

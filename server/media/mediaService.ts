@@ -15,6 +15,8 @@ import type { MediaRecord, RecordRepository } from '../records/recordRepository.
 import type { MediaSeeder, TorrentStatus } from '../seeder/mediaSeeder.ts'
 import type { HashPool } from '../upload/hashPool.ts'
 import { ingestUpload, type IngestRequest, type UploadFields } from '../upload/ingest.ts'
+import type { UploadGate } from '../upload/uploadGate.ts'
+import type { Metrics } from '../ops/metrics.ts'
 import type { Catalog } from './catalog.ts'
 
 export interface MediaServiceDeps {
@@ -29,6 +31,8 @@ export interface MediaServiceDeps {
   /** Accept public uploads without a session (ALLOW_ANONYMOUS_UPLOADS). */
   allowAnonymousUploads: boolean
   capabilities: Capabilities
+  uploadGate: UploadGate
+  metrics: Metrics
   /** The owner's signed OIP records go with their media record. */
   oipRecords: Pick<OipRecordService, 'removeForMedia'>
   log: Logger
@@ -79,7 +83,16 @@ export class MediaService {
   /** 201 when the caller's record is new (even if the bytes were already stored), 200 when they had it. */
   async upload (req: IngestRequest, caller: Caller): Promise<{ status: 200 | 201, result: UploadResult }> {
     this.checkUploader(caller)
-    const { catalog, hashPool, maxUploadBytes, log } = this.deps
+    const release = await this.deps.uploadGate.enter()
+    try {
+      return await this.ingest(req, caller)
+    } finally {
+      release()
+    }
+  }
+
+  private async ingest (req: IngestRequest, caller: Caller): Promise<{ status: 200 | 201, result: UploadResult }> {
+    const { catalog, hashPool, maxUploadBytes, log, metrics } = this.deps
     const ingested = await ingestUpload(req, {
       store: catalog.store,
       hashPool,
@@ -92,6 +105,7 @@ export class MediaService {
       },
       onExisting: id => catalog.manifest(id)
     })
+    metrics.bytesIngested.inc(ingested.manifest.fileSize)
     log.info({ mediaId: ingested.manifest.mediaId, size: ingested.manifest.fileSize, blob: ingested.status }, 'upload stored')
     return await this.addRecord(ingested.manifest.mediaId, caller, ingested.fields, ingested.upload, ingested.status === 'existed')
   }

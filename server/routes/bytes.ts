@@ -3,7 +3,7 @@
  * be satisfied, ETag = mediaId, and headers that stop a browser from running uploaded content
  * on this origin (nosniff, a sandboxing CSP, attachment for anything that is not plain media).
  */
-import { Readable } from 'node:stream'
+import { Readable, Transform } from 'node:stream'
 import { create as contentDisposition } from 'content-disposition'
 import rangeParser from 'range-parser'
 import type { MediaManifest } from '../../shared/media.ts'
@@ -29,7 +29,7 @@ export function mediaHeaders (manifest: MediaManifest, isPrivate: boolean): Reco
   }
 }
 
-export function bytesResponse (store: BlobStore, manifest: MediaManifest, method: string, headers: Headers, opts: { private: boolean }): Response {
+export function bytesResponse (store: BlobStore, manifest: MediaManifest, method: string, headers: Headers, opts: { private: boolean, onSent?: (bytes: number) => void }): Response {
   const base = mediaHeaders(manifest, opts.private)
   const size = manifest.fileSize
   if (headers.get('if-none-match')?.includes(manifest.mediaId)) return new Response(null, { status: 304, headers: base })
@@ -53,6 +53,9 @@ export function bytesResponse (store: BlobStore, manifest: MediaManifest, method
   if (range) responseHeaders['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`
   const status = range ? 206 : 200
   if (method === 'HEAD') return new Response(null, { status, headers: responseHeaders })
-  const body = Readable.toWeb(store.createReadStream(manifest.mediaId, range ?? { start: 0, end: size - 1 })) as ReadableStream
-  return new Response(body, { status, headers: responseHeaders })
+  const source = store.createReadStream(manifest.mediaId, range ?? { start: 0, end: size - 1 })
+  // Count what actually leaves (a client that stops early is not counted for the rest).
+  const counted = opts.onSent ? source.pipe(new Transform({ transform (chunk: Buffer, _e, cb) { opts.onSent!(chunk.length); cb(null, chunk) } })) : source
+  source.once('error', err => counted.destroy(err))
+  return new Response(Readable.toWeb(counted) as ReadableStream, { status, headers: responseHeaders })
 }

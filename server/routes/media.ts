@@ -4,13 +4,18 @@ import { create as contentDisposition } from 'content-disposition'
 import { Hono } from 'hono'
 import type { AppEnv } from '../app.ts'
 import type { MediaService } from '../media/mediaService.ts'
+import type { Metrics } from '../ops/metrics.ts'
 import type { BlobStore } from '../storage/blobStore.ts'
 import { bytesResponse } from './bytes.ts'
 import { readJson } from './json.ts'
 import { pageQuery } from './paging.ts'
 
-export function mediaRoutes (media: MediaService, store: BlobStore): Hono<AppEnv> {
+export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Metrics): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
+  // WebTorrent's web seed names itself in its user agent.
+  const counter = (userAgent: string | undefined) => (bytes: number): void => {
+    metrics.bytesServed.inc({ transport: userAgent?.startsWith('WebTorrent/') ? 'webseed' : 'http' }, bytes)
+  }
 
   app.post('/upload', async c => {
     const caller = c.get('caller')
@@ -27,8 +32,11 @@ export function mediaRoutes (media: MediaService, store: BlobStore): Hono<AppEnv
       }, caller)
       return c.json(result, status)
     } catch (err) {
-      // The rest of a refused body is not worth reading: close the connection after the answer.
-      c.header('Connection', 'close')
+      // Refused before a byte was read (no session, busy, disk low): Node reads and drops the
+      // body, so the client gets to read the answer. Refused mid-body, or as too large to take:
+      // the rest is not worth reading, so the connection closes after the answer.
+      const untouched = c.env?.incoming?.readableDidRead === false
+      if (!untouched || (err as { status?: number }).status === 413) c.header('Connection', 'close')
       throw err
     }
   })
@@ -60,13 +68,13 @@ export function mediaRoutes (media: MediaService, store: BlobStore): Hono<AppEnv
     const id = c.req.param('id')
     const caller = c.get('caller')
     const manifest = await media.readable(id, caller)
-    return bytesResponse(store, manifest, c.req.method, c.req.raw.headers, { private: !media.isPublic(id) })
+    return bytesResponse(store, manifest, c.req.method, c.req.raw.headers, { private: !media.isPublic(id), onSent: counter(c.req.header('user-agent')) })
   })
 
   // A private torrent's web seed: WebTorrent sends no headers, so the capability is in the path.
   app.get('/:id/seed/:token', async c => {
     const manifest = await media.webseed(c.req.param('id'), c.req.param('token'))
-    return bytesResponse(store, manifest, c.req.method, c.req.raw.headers, { private: true })
+    return bytesResponse(store, manifest, c.req.method, c.req.raw.headers, { private: true, onSent: counter(c.req.header('user-agent')) })
   })
 
   app.delete('/:id', async c => {

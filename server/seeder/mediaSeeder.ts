@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import WebTorrent, { type Torrent } from 'webtorrent'
+import WebTorrent, { type Torrent, type Wire } from 'webtorrent'
 import type { SeedInfo, SeederStats } from '../../shared/media.ts'
 import { ReadOnlyChunkStore } from '../../shared/readOnlyChunkStore.ts'
 import bencode from 'bencode'
@@ -53,6 +53,8 @@ export class MediaSeeder {
   /** Every torrent in the client, by infoHash. */
   private readonly torrents = new Map<string, Torrent>()
   private saving: Promise<void> = Promise.resolve()
+  /** Bytes sent to peers since start, by transport (for /metrics). */
+  readonly uploadedByTransport = { tcp: 0, webrtc: 0 }
 
   constructor (opts: MediaSeederOptions) {
     this.opts = opts
@@ -282,6 +284,10 @@ export class MediaSeeder {
     if (!this.torrents.has(torrent.infoHash)) {
       torrent.on('error', (err: Error) => log.error({ mediaId, err: err.message }, 'torrent error'))
       torrent.on('warning', (err: Error) => log.debug({ mediaId, err: err.message }, 'torrent warning'))
+      torrent.on('wire', (wire: Wire) => {
+        const transport = wire.type === 'webrtc' ? 'webrtc' : wire.type.startsWith('tcp') ? 'tcp' : undefined
+        if (transport) wire.on('upload', (bytes: number) => { this.uploadedByTransport[transport] += bytes })
+      })
       this.torrents.set(torrent.infoHash, torrent)
     }
     return torrent.infoHash

@@ -46,6 +46,7 @@ export class EmbeddedTracker {
   private readonly server: ClosedTracker
   private readonly trustProxy: boolean
   announces = 0
+  private closed = false
 
   constructor (opts: EmbeddedTrackerOptions) {
     this.trustProxy = opts.trustProxy ?? false
@@ -88,7 +89,12 @@ export class EmbeddedTracker {
     return true
   }
 
+  get open (): boolean {
+    return !this.closed
+  }
+
   async close (): Promise<void> {
+    this.closed = true
     await new Promise<void>(resolve => this.server.close(() => resolve()))
   }
 }

@@ -1,0 +1,47 @@
+/** GET /readyz: can this instance do its job right now? Each check says why when it cannot. */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import type { Db } from '../records/database.ts'
+import { freeBytes } from '../upload/uploadGate.ts'
+
+export interface ReadinessDeps {
+  db: Db
+  mediaDir: string
+  lowWaterBytes: number
+  seederReady: () => boolean
+  trackerReady: () => boolean
+}
+
+export interface Readiness {
+  ready: boolean
+  checks: Record<string, { ok: boolean, reason?: string }>
+}
+
+async function check (run: () => Promise<void> | void): Promise<{ ok: boolean, reason?: string }> {
+  try {
+    await run()
+    return { ok: true }
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message }
+  }
+}
+
+export async function readiness (deps: ReadinessDeps): Promise<Readiness> {
+  const checks = {
+    database: await check(() => { deps.db.prepare('SELECT 1').get() }),
+    // Writing is the only honest test: permissions, read-only mounts and full disks all show here.
+    mediaDir: await check(async () => {
+      const probe = path.join(deps.mediaDir, '.incoming', `.ready-${randomBytes(4).toString('hex')}`)
+      await fs.writeFile(probe, 'ok')
+      await fs.rm(probe)
+    }),
+    seeder: await check(() => { if (!deps.seederReady()) throw new Error('the BitTorrent client did not start') }),
+    tracker: await check(() => { if (!deps.trackerReady()) throw new Error('the tracker is closed') }),
+    disk: await check(async () => {
+      const free = await freeBytes(deps.mediaDir)
+      if (free < deps.lowWaterBytes) throw new Error(`${free} bytes free, under the low-water mark of ${deps.lowWaterBytes}: uploads are refused`)
+    })
+  }
+  return { ready: Object.values(checks).every(c => c.ok), checks }
+}

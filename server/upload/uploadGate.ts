@@ -1,0 +1,63 @@
+/**
+ * Admission for uploads: at most MAX_CONCURRENT_UPLOADS at once (429 with Retry-After), none
+ * while free disk is under the low-water mark (507; serving goes on), none once shutdown has
+ * begun (503), and a way to wait for the ones in flight.
+ */
+import fs from 'node:fs/promises'
+import { AppError } from '../../shared/errors.ts'
+
+export interface UploadGateOptions {
+  maxConcurrent: number
+  /** Uploads are refused while the media disk has less free space than this. */
+  lowWaterBytes: number
+  mediaDir: string
+  onChange?: (inFlight: number) => void
+}
+
+export const freeBytes = async (dir: string): Promise<number> => {
+  const s = await fs.statfs(dir)
+  return s.bavail * s.bsize
+}
+
+export class UploadGate {
+  private inFlight = 0
+  private closing = false
+  private idle: (() => void) | undefined
+
+  constructor (private readonly opts: UploadGateOptions) {}
+
+  get active (): number {
+    return this.inFlight
+  }
+
+  /** Take a slot or refuse; the function returned gives it back. */
+  async enter (): Promise<() => void> {
+    if (this.closing) throw new AppError(503, 'shutting_down', 'The server is restarting. Send the upload again in a moment.')
+    if (this.inFlight >= this.opts.maxConcurrent) {
+      throw Object.assign(new AppError(429, 'too_many_uploads', `The server is taking ${this.opts.maxConcurrent} uploads at once already. Try again in a few seconds.`), { retryAfter: 5 })
+    }
+    if (await freeBytes(this.opts.mediaDir) < this.opts.lowWaterBytes) {
+      throw new AppError(507, 'insufficient_storage', 'The server is low on disk space and takes no uploads for now; downloads still work. Try again later or tell the operator.')
+    }
+    this.inFlight++
+    this.opts.onChange?.(this.inFlight)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.inFlight--
+      this.opts.onChange?.(this.inFlight)
+      if (this.inFlight === 0) this.idle?.()
+    }
+  }
+
+  /** Stop admitting uploads; resolve when those in flight are done or `graceMs` has passed. */
+  async drain (graceMs: number): Promise<void> {
+    this.closing = true
+    if (this.inFlight === 0) return
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(resolve, graceMs)
+      this.idle = () => { clearTimeout(timer); resolve() }
+    })
+  }
+}
