@@ -14,6 +14,7 @@ import type { MediaService } from './media/mediaService.ts'
 import { authRoutes } from './routes/auth.ts'
 import { mediaRoutes } from './routes/media.ts'
 import { recordRoutes } from './routes/records.ts'
+import { seederRoutes } from './routes/seeder.ts'
 import type { OipRecordService } from './records/oipRecordService.ts'
 import type { MediaSeeder } from './seeder/mediaSeeder.ts'
 import type { BlobStore } from './storage/blobStore.ts'
@@ -33,6 +34,8 @@ export interface AppDeps {
   seeder: MediaSeeder
   tracker: EmbeddedTracker
   metrics: Metrics
+  /** Keys that may change settings at run time. */
+  adminKeys: string[]
   readiness: () => Promise<Readiness>
   webDir: string
   log: Logger
@@ -88,7 +91,7 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
   app.route('/api/auth', authRoutes(deps.auth))
   app.route('/api/media', mediaRoutes(deps.media, deps.store, deps.metrics))
   app.route('/api/records', recordRoutes(deps.oipRecords))
-  app.get('/api/seeder/stats', c => c.json(deps.seeder.getStats()))
+  app.route('/api/seeder', seederRoutes(deps.seeder, deps.adminKeys))
   app.all('/api/*', c => c.json({ error: { code: 'not_found', message: `No API route ${c.req.method} ${c.req.path}. See the README for the HTTP API.` } }, 404))
 
   app.get(ANNOUNCE_PATH, c => {

@@ -16,6 +16,11 @@ export interface Config {
   torrentPort: number
   /** SEEDING=false: store, serve over HTTP (web seed) and track, but seed nothing over BitTorrent. */
   seeding: boolean
+  /** Seeding bandwidth in bytes/s (BitTorrent peers; not HTTP); undefined = unlimited. */
+  seedUploadLimit: number | undefined
+  seedDownloadLimit: number | undefined
+  /** Public keys allowed to change settings at run time (ADMIN_PUBLIC_KEYS, comma list). */
+  adminKeys: string[]
   logLevel: string
   /** JWT_SECRET; unset → generated once into DATA_DIR/jwt-secret. */
   jwtSecret: string | undefined
@@ -38,6 +43,10 @@ function integer (env: Env, name: string, fallback: number, min: number): number
     throw new Error(`${name} must be a whole number ≥ ${min}, got "${raw}"`)
   }
   return value
+}
+
+function optionalInteger (env: Env, name: string, min: number): number | undefined {
+  return env[name] === undefined || env[name] === '' ? undefined : integer(env, name, 0, min)
 }
 
 function flag (env: Env, name: string): boolean {
@@ -80,6 +89,12 @@ export function loadConfig (env: Env = process.env): Config {
       .map(t => url('WEBTORRENT_TRACKERS', t, ['ws:', 'wss:', 'http:', 'https:', 'udp:'])),
     torrentPort: integer(env, 'TORRENT_PORT', 6881, 0),
     seeding: env.SEEDING === undefined || env.SEEDING === '' ? true : flag(env, 'SEEDING'),
+    seedUploadLimit: optionalInteger(env, 'SEED_UPLOAD_LIMIT', 1),
+    seedDownloadLimit: optionalInteger(env, 'SEED_DOWNLOAD_LIMIT', 1),
+    adminKeys: (env.ADMIN_PUBLIC_KEYS ?? '').split(',').map(k => k.trim()).filter(Boolean).map(k => {
+      if (!/^(02|03)[0-9a-f]{64}$/.test(k)) throw new Error(`ADMIN_PUBLIC_KEYS must list compressed public keys (66 hex characters), got "${k}"`)
+      return k
+    }),
     logLevel: env.LOG_LEVEL || 'info',
     jwtSecret: env.JWT_SECRET || undefined,
     tokenTtlSeconds: integer(env, 'TOKEN_TTL_SECONDS', 3600, 60),

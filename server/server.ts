@@ -82,6 +82,10 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     stateFile: path.join(config.mediaDir, 'seeder.json'),
     torrentPort: config.torrentPort,
     enabled: config.seeding,
+    limits: {
+      ...(config.seedUploadLimit !== undefined ? { upload: config.seedUploadLimit } : {}),
+      ...(config.seedDownloadLimit !== undefined ? { download: config.seedDownloadLimit } : {})
+    },
     log,
     isSeedable: async id => records.hasPublic(id)
   })
@@ -131,6 +135,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     seeder,
     tracker,
     metrics,
+    adminKeys: config.adminKeys,
     readiness: () => readiness({
       db,
       mediaDir: config.mediaDir,

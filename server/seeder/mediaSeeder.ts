@@ -24,6 +24,8 @@ export interface MediaSeederOptions {
   log: Logger
   /** ICE servers for WebRTC peers; none are needed on a LAN or for a server with a public address. */
   rtcConfig?: RTCConfiguration
+  /** Bytes/s to and from peers; undefined = unlimited. Changeable with setLimits. */
+  limits?: SeedLimits
   /** false: keep the seeding state but open no BitTorrent connections (SEEDING=false). */
   enabled?: boolean
   /** Which stored blobs to seed when seeder.json has to be rebuilt from the folders. */
@@ -33,6 +35,11 @@ export interface MediaSeederOptions {
 interface SeedingState {
   version: 1
   seeding: SeedInfo[]
+}
+
+export interface SeedLimits {
+  upload?: number
+  download?: number
 }
 
 export interface TorrentStatus {
@@ -56,8 +63,23 @@ export class MediaSeeder {
   /** Bytes sent to peers since start, by transport (for /metrics). */
   readonly uploadedByTransport = { tcp: 0, webrtc: 0 }
 
+  private limits: SeedLimits
+
   constructor (opts: MediaSeederOptions) {
     this.opts = opts
+    this.limits = { ...opts.limits }
+  }
+
+  get seedLimits (): SeedLimits {
+    return { ...this.limits }
+  }
+
+  /** Change the bandwidth limits now, for every torrent (undefined = unlimited). */
+  setLimits (limits: SeedLimits): void {
+    this.limits = { ...limits }
+    this.client?.throttleUpload(limits.upload ?? -1)
+    this.client?.throttleDownload(limits.download ?? -1)
+    this.opts.log.info({ limits }, 'seeding bandwidth limits changed')
   }
 
   get torrentPort (): number {
@@ -81,6 +103,8 @@ export class MediaSeeder {
         utp: false,
         natUpnp: false,
         natPmp: false,
+        uploadLimit: this.limits.upload ?? -1,
+        downloadLimit: this.limits.download ?? -1,
         tracker: {
           rtcConfig: this.opts.rtcConfig ?? { iceServers: [] },
           // A seeder never needs to start connections: leechers send the WebRTC offers. Offers

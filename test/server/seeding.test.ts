@@ -10,6 +10,7 @@ import fs from 'node:fs/promises'
 import { after, describe, test, type TestContext } from 'node:test'
 import parseTorrent, { toTorrentFile, type ParsedTorrent } from 'parse-torrent'
 import WebTorrent, { type Options, type Torrent, type Wire } from 'webtorrent'
+import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
 import { randomBytesSeeded, startTestServer, tempDir, upload, type TestServer } from '../helpers/server.ts'
 
 const FILE_SIZE = 4 * 1024 * 1024 + 12_345 // ~4 MB, not a whole number of pieces
@@ -56,8 +57,8 @@ interface Seeded {
 }
 
 /** A fresh server with one fresh public upload, seeded. */
-async function seededServer (seed: number): Promise<Seeded> {
-  const server = await startTestServer()
+async function seededServer (seed: number, env: Record<string, string> = {}): Promise<Seeded> {
+  const server = await startTestServer(env)
   servers.add(server)
   const bytes = randomBytesSeeded(FILE_SIZE, seed)
   const res = await upload(server.url, bytes, { access_level: 'public' }, `seeded-${seed}.bin`)
@@ -83,6 +84,8 @@ async function seededServer (seed: number): Promise<Seeded> {
 
 interface Downloaded {
   bytes: Uint8Array
+  /** Milliseconds from the first piece byte to the last. */
+  transferMs: number
   /** Types of every wire the leecher opened (tcpOutgoing, tcpIncoming, webrtc, webSeed, …). */
   wireTypes: Set<string>
   /** Piece payload bytes received, by wire type. */
@@ -98,12 +101,16 @@ async function download (t: TestContext, torrentFile: Uint8Array, clientOpts: Op
 
   const wireTypes = new Set<string>()
   const receivedBy = new Map<string, number>()
+  let firstByteAt: number | undefined
   const warnings: string[] = []
   const torrent: Torrent = client.add(torrentFile, { path: dir })
   torrent.on('warning', (err: Error) => warnings.push(err.message))
   torrent.on('wire', (wire: Wire) => {
     wireTypes.add(wire.type)
-    wire.on('download', (n: number) => receivedBy.set(wire.type, (receivedBy.get(wire.type) ?? 0) + n))
+    wire.on('download', (n: number) => {
+      firstByteAt ??= performance.now()
+      receivedBy.set(wire.type, (receivedBy.get(wire.type) ?? 0) + n)
+    })
   })
 
   // t.signal aborts when the test ends for any reason, so the listener goes once settled.
@@ -124,11 +131,12 @@ async function download (t: TestContext, torrentFile: Uint8Array, clientOpts: Op
     }
     t.signal.addEventListener('abort', onAbort, { once: true })
   }).finally(() => t.signal.removeEventListener('abort', onAbort))
+  const transferMs = performance.now() - (firstByteAt ?? performance.now())
 
   // webtorrent 3's File has arrayBuffer(); the project's type stub does not list it.
   const file = torrent.files[0] as unknown as { name: string, arrayBuffer (): Promise<ArrayBuffer> }
   const bytes = new Uint8Array(await file.arrayBuffer())
-  return { bytes, wireTypes, receivedBy }
+  return { bytes, transferMs, wireTypes, receivedBy }
 }
 
 /** The served torrent with only the given trackers and web seeds, re-encoded as a .torrent. */
@@ -219,6 +227,44 @@ describe('the server seeds public uploads', () => {
       assert.ok(stats.totalUploaded >= info.seeding.uploaded, 'the seeder total is less than one file\'s count')
       assert.equal(stats.seedingCount, 1)
       assert.equal(stats.activeTorrents, 1)
+    } finally {
+      await stopAll()
+    }
+  })
+})
+
+describe('seeding bandwidth limits', () => {
+  const LIMIT = 1_000_000 // bytes/s
+
+  test('with SEED_UPLOAD_LIMIT the rate to a peer stays within 20% of the limit', { timeout: TIMEOUT }, async t => {
+    try {
+      const s = await seededServer(105, { SEED_UPLOAD_LIMIT: String(LIMIT) })
+      const result = await download(t, onlyVia(s.served, { announce: [s.httpTracker], urlList: [] }), { webSeeds: false })
+      assertSameBytes(result.bytes, s.bytes)
+      // The throttle lets its first bucket through at once; over ~4 s the rate settles on the limit.
+      const rate = FILE_SIZE / (result.transferMs / 1000)
+      assert.ok(rate <= LIMIT * 1.2 && rate >= LIMIT * 0.8, `measured ${Math.round(rate)} B/s against a limit of ${LIMIT}`)
+    } finally {
+      await stopAll()
+    }
+  })
+
+  test('an admin key changes the limits at run time; other keys cannot', { timeout: TIMEOUT }, async () => {
+    try {
+      const admin = await newIdentity()
+      const s = await seededServer(106, { SEED_UPLOAD_LIMIT: String(LIMIT), ADMIN_PUBLIC_KEYS: admin.publicKey })
+      const put = async (token: string | undefined, body: object): Promise<Response> => await fetch(`${s.server.url}/api/seeder/limits`, {
+        method: 'PUT', headers: { 'Content-Type': 'application/json', ...bearer(token) }, body: JSON.stringify(body)
+      })
+      assert.deepEqual((await (await fetch(`${s.server.url}/api/seeder/stats`)).json()).limits, { upload: LIMIT })
+      assert.equal((await put(undefined, { upload: null })).status, 401)
+      assert.equal((await put(await signIn(s.server.url, await newIdentity()), { upload: null })).status, 403)
+      const token = await signIn(s.server.url, admin)
+      assert.equal((await put(token, { upload: -5 })).status, 400)
+      const res = await put(token, { upload: null, download: 2_000_000 })
+      assert.equal(res.status, 200)
+      assert.deepEqual((await res.json()).limits, { download: 2_000_000 })
+      assert.deepEqual(s.server.seeder.seedLimits, { download: 2_000_000 })
     } finally {
       await stopAll()
     }
