@@ -24,6 +24,7 @@ declare module 'webtorrent' {
     /** Bytes received from peers (downloaded also counts pieces taken as verified). */
     received: number
     numPeers: number
+    downloadSpeed: number
     wires: Wire[]
     files: TorrentFile[]
     torrentFile: Uint8Array

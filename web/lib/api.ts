@@ -90,6 +90,27 @@ export function upload (file: File | Blob & { name: string }, token: string, fie
   })
 }
 
+export interface MediaInfo {
+  mediaId: string
+  originalName: string
+  mimeType: string
+  fileSize: number
+  infoHash: string
+  magnetURI: string
+  seeding: { seeding: boolean, peers: number }
+}
+
+export async function mediaInfo (mediaId: string): Promise<MediaInfo> {
+  return await json<MediaInfo>(await fetch(`/api/media/${mediaId}/info`))
+}
+
+/** A public file's .torrent, for anyone (no session). */
+export async function publicTorrent (mediaId: string): Promise<Uint8Array> {
+  const res = await fetch(`/api/media/${mediaId}/torrent`)
+  if (!res.ok) throw await failure(res)
+  return new Uint8Array(await res.arrayBuffer())
+}
+
 /** The .torrent as the server hands it to this caller (private ones carry their capabilities). */
 export async function torrentFor (mediaId: string, token: string): Promise<Uint8Array> {
   const res = await fetch(`/api/media/${mediaId}/torrent`, { headers: auth(token) })

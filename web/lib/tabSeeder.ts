@@ -32,6 +32,18 @@ export async function seedBlob (blob: Blob, torrentFile: Uint8Array): Promise<To
   })
 }
 
+/** Download a torrent into the tab (memory), from peers and web seeds alike. */
+export async function addTorrent (torrentFile: Uint8Array): Promise<Torrent> {
+  const wt = await getClient()
+  const existing = await wt.get(torrentFile)
+  if (existing) return existing
+  return await new Promise<Torrent>((resolve, reject) => {
+    const t = wt.add(torrentFile, {})
+    t.once('metadata', () => resolve(t))
+    t.once('error', reject)
+  })
+}
+
 export async function stopSeeding (infoHash: string): Promise<void> {
   const wt = await getClient()
   const t = await wt.get(infoHash)

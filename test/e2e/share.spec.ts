@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto'
+import fs from 'node:fs/promises'
+import { expect, test } from '@playwright/test'
+import { createWallet, fileOf } from './helpers.ts'
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
+
+test('the uploader\'s tab closes; a fresh browser opens the share link and downloads the file from the server, byte for byte', async ({ browser }) => {
+  test.setTimeout(120_000)
+  const uploader = await browser.newContext()
+  const tab = await uploader.newPage()
+  await createWallet(tab)
+  const file = fileOf('talk.webm', 2_500_000, 31, 'video/webm')
+  const id = sha256(file.buffer)
+  await tab.getByTestId('file-input').setInputFiles(file)
+  await expect(tab.locator(`[data-media-id="${id}"]`)).toHaveAttribute('data-phase', 'seeding', { timeout: 60_000 })
+  await uploader.close()
+
+  const visitor = await browser.newContext({ acceptDownloads: true })
+  const page = await visitor.newPage()
+  await page.goto(`/#/m/${id}`)
+  await expect(page.getByRole('heading', { name: 'talk.webm' })).toBeVisible()
+  await page.getByTestId('download').click()
+  await expect(page.getByTestId('download-done')).toBeVisible({ timeout: 60_000 })
+  // The uploader is gone: every byte came from the server, as its WebRTC seeder or its web seed.
+  await expect(page.getByTestId('download-done')).toContainText('web seed')
+  const [saved] = await Promise.all([page.waitForEvent('download'), page.getByTestId('save').click()])
+  expect(saved.suggestedFilename()).toBe('talk.webm')
+  expect(sha256(await fs.readFile((await saved.path())!))).toBe(id)
+  await visitor.close()
+})
+
+test('a share link to a file that does not exist says so', async ({ page }) => {
+  await page.goto(`/#/m/${'0'.repeat(64)}`)
+  await expect(page.getByRole('alert')).toContainText('does not exist or is not shared with you')
+})
