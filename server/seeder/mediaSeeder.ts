@@ -37,6 +37,19 @@ interface SeedingState {
   seeding: SeedInfo[]
 }
 
+export interface TrackerState {
+  url: string
+  /** A WebSocket tracker's connection is open (undefined for HTTP/UDP trackers, which have none). */
+  connected?: boolean
+  announces: number
+  lastAnnounceAt?: string
+  lastError?: string
+  lastErrorAt?: string
+}
+
+/** Tracker URLs as they appear in stats: capabilities (?token=) stripped. */
+const trackerKey = (url: string): string => url.split('?')[0]!
+
 export interface SeedLimits {
   upload?: number
   download?: number
@@ -60,6 +73,7 @@ export class MediaSeeder {
   /** Every torrent in the client, by infoHash. */
   private readonly torrents = new Map<string, Torrent>()
   private saving: Promise<void> = Promise.resolve()
+  private readonly trackers = new Map<string, TrackerState>()
   /** Bytes sent to peers since start, by transport (for /metrics). */
   readonly uploadedByTransport = { tcp: 0, webrtc: 0 }
 
@@ -161,6 +175,15 @@ export class MediaSeeder {
       peers += t.numPeers
     }
     return { seedingCount: this.seeding.size + this.privateSeeds.size, activeTorrents: this.torrents.size, totalUploaded, totalDownloaded, peers }
+  }
+
+  /** Public files by bytes sent to peers, most first (private torrents are never listed). */
+  async topFiles (n: number): Promise<Array<{ mediaId: string, name: string, infoHash: string, uploaded: number, peers: number }>> {
+    const top = [...this.seeding.values()]
+      .map(info => ({ mediaId: info.mediaId, infoHash: info.infoHash, uploaded: this.torrents.get(info.infoHash)?.uploaded ?? 0, peers: this.torrents.get(info.infoHash)?.numPeers ?? 0 }))
+      .sort((a, b) => b.uploaded - a.uploaded)
+      .slice(0, n)
+    return await Promise.all(top.map(async t => ({ ...t, name: (await this.opts.catalog.manifest(t.mediaId).catch(() => undefined))?.originalName ?? '' })))
   }
 
   /** Live status of one torrent, for /api/media/:id/info. */
@@ -287,6 +310,44 @@ export class MediaSeeder {
     }
   }
 
+  /**
+   * Each tracker's state as the seeder sees it: announces that got an answer, the last error,
+   * and whether a WebSocket tracker is connected. An unreachable tracker only shows up here:
+   * the others, and the web seed, carry on.
+   */
+  trackerStates (): TrackerState[] {
+    return this.opts.catalog.announce.map(url => {
+      const key = trackerKey(url)
+      const state = this.trackers.get(key) ?? { url: key, announces: 0 }
+      const sockets = [...this.torrents.values()].flatMap(t => trackerClients(t)).filter(c => trackerKey(c.announceUrl) === key && 'socket' in c)
+      return sockets.length > 0 ? { ...state, connected: sockets.some(c => c.socket?.connected === true) } : { ...state }
+    })
+  }
+
+  private watchTrackers (torrent: Torrent): void {
+    const client = (torrent as unknown as { discovery?: { tracker?: NodeJS.EventEmitter } }).discovery?.tracker
+    if (!client) return
+    const state = (url: string): TrackerState => {
+      const key = trackerKey(url)
+      let s = this.trackers.get(key)
+      if (!s) this.trackers.set(key, s = { url: key, announces: 0 })
+      return s
+    }
+    client.on('update', (data: { announce: string }) => {
+      const s = state(data.announce)
+      s.announces++
+      s.lastAnnounceAt = new Date().toISOString()
+    })
+    client.on('warning', (err: Error) => {
+      // Messages name their tracker when they can; those that do not cannot be placed.
+      const url = trackerClients(torrent).map(c => c.announceUrl).find(u => err.message.includes(trackerKey(u)))
+      if (!url) return
+      const s = state(url)
+      s.lastError = err.message.replace(/\?token=[^\s)]+/g, '')
+      s.lastErrorAt = new Date().toISOString()
+    })
+  }
+
   /** Add a torrent over a stored blob's bytes, taken as complete; its infoHash. */
   private async add (mediaId: string, torrentFile: Uint8Array): Promise<string> {
     const { catalog, log } = this.opts
@@ -308,6 +369,7 @@ export class MediaSeeder {
     if (!this.torrents.has(torrent.infoHash)) {
       torrent.on('error', (err: Error) => log.error({ mediaId, err: err.message }, 'torrent error'))
       torrent.on('warning', (err: Error) => log.debug({ mediaId, err: err.message }, 'torrent warning'))
+      this.watchTrackers(torrent)
       torrent.on('wire', (wire: Wire) => {
         const transport = wire.type === 'webrtc' ? 'webrtc' : wire.type.startsWith('tcp') ? 'tcp' : undefined
         if (transport) wire.on('upload', (bytes: number) => { this.uploadedByTransport[transport] += bytes })
@@ -316,6 +378,13 @@ export class MediaSeeder {
     }
     return torrent.infoHash
   }
+}
+
+interface TrackerClient { announceUrl: string, socket?: { connected?: boolean } | null }
+
+/** The tracker connections of a torrent (bittorrent-tracker's client keeps them in _trackers). */
+function trackerClients (torrent: Torrent): TrackerClient[] {
+  return (torrent as unknown as { discovery?: { tracker?: { _trackers?: TrackerClient[] } } }).discovery?.tracker?._trackers ?? []
 }
 
 /** The infoHash of a .torrent file, without a client. */

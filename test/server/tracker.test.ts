@@ -116,3 +116,32 @@ describe('with SEEDING=false', () => {
     assert.equal((await fetch(body.httpUrl, { headers: { Range: 'bytes=0-9' } })).status, 206)
   })
 })
+
+describe('an unreachable extra tracker', () => {
+  let server: TestServer
+  const dead = 'ws://127.0.0.1:9/announce'
+  before(async () => { server = await startTestServer({ WEBTORRENT_TRACKERS: dead }) })
+  after(async () => { await server.destroy() })
+
+  test("never blocks seeding, and the stats show each tracker's state", async () => {
+    const { body } = await upload(server.url, randomBytesSeeded(40_000, 44))
+    const ours = `${server.url.replace('http', 'ws')}/announce`
+    let trackers: any[] = []
+    for (let i = 0; i < 100; i++) {
+      trackers = (await (await fetch(`${server.url}/api/seeder/stats`)).json()).trackers
+      const ok = trackers.find(t => t.url === ours)?.announces > 0 && trackers.find(t => t.url === dead)?.lastError
+      if (ok) break
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    const mine = trackers.find(t => t.url === ours)
+    assert.ok(mine.announces > 0, JSON.stringify(trackers))
+    assert.equal(mine.connected, true)
+    const other = trackers.find(t => t.url === dead)
+    assert.match(other.lastError, /127\.0\.0\.1:9/)
+    assert.equal(other.connected, false)
+    assert.equal(other.announces, 0)
+    // The seeder is in the swarm of our tracker all the same.
+    const res = await httpAnnounce(server.url, body.infoHash)
+    assert.ok((res.peers as Uint8Array).length >= 12, 'the server and the announcing peer')
+  })
+})
