@@ -37,3 +37,42 @@ test('a share link to a file that does not exist says so', async ({ page }) => {
   await page.goto(`/#/m/${'0'.repeat(64)}`)
   await expect(page.getByRole('alert')).toContainText('does not exist or is not shared with you')
 })
+
+test('a pasted magnet link and an opened .torrent file download the file, byte for byte', async ({ browser, request }) => {
+  test.setTimeout(120_000)
+  const uploader = await browser.newContext()
+  const tab = await uploader.newPage()
+  await createWallet(tab)
+  const file = fileOf('lecture.bin', 1_500_000, 32)
+  const id = sha256(file.buffer)
+  await tab.getByTestId('file-input').setInputFiles(file)
+  await expect(tab.locator(`[data-media-id="${id}"]`)).toHaveAttribute('data-phase', 'seeding', { timeout: 60_000 })
+  await uploader.close()
+  const { magnetURI } = await (await request.get(`/api/media/${id}/info`)).json()
+  const torrentFile = await (await request.get(`/api/media/${id}/torrent`)).body()
+
+  for (const open of ['magnet', 'torrent'] as const) {
+    const visitor = await browser.newContext({ acceptDownloads: true })
+    const page = await visitor.newPage()
+    await createWallet(page)
+    if (open === 'magnet') {
+      await page.getByTestId('magnet-input').fill(magnetURI)
+      await page.getByRole('button', { name: 'Open' }).click()
+    } else {
+      await page.getByTestId('torrent-input').setInputFiles({ name: 'lecture.torrent', mimeType: 'application/x-bittorrent', buffer: torrentFile })
+    }
+    await page.getByTestId('download').click()
+    await expect(page.getByTestId('download-done')).toBeVisible({ timeout: 60_000 })
+    await expect(page.getByRole('heading', { name: 'lecture.bin' })).toBeVisible()
+    const [saved] = await Promise.all([page.waitForEvent('download'), page.getByTestId('save').click()])
+    expect(sha256(await fs.readFile((await saved.path())!)), open).toBe(id)
+    await visitor.close()
+  }
+})
+
+test('text that is not a magnet link gets a clear message', async ({ page }) => {
+  await createWallet(page)
+  await page.getByTestId('magnet-input').fill('https://example.org/file')
+  await page.getByRole('button', { name: 'Open' }).click()
+  await expect(page.getByRole('alert')).toContainText('not a magnet link')
+})

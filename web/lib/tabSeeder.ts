@@ -32,13 +32,13 @@ export async function seedBlob (blob: Blob, torrentFile: Uint8Array): Promise<To
   })
 }
 
-/** Download a torrent into the tab (memory), from peers and web seeds alike. */
-export async function addTorrent (torrentFile: Uint8Array): Promise<Torrent> {
+/** Download a torrent (.torrent bytes or a magnet link) into the tab, from peers and web seeds alike. */
+export async function addTorrent (torrentId: string | Uint8Array): Promise<Torrent> {
   const wt = await getClient()
-  const existing = await wt.get(torrentFile)
+  const existing = await wt.get(torrentId)
   if (existing) return existing
   return await new Promise<Torrent>((resolve, reject) => {
-    const t = wt.add(torrentFile, {})
+    const t = wt.add(torrentId, {})
     t.once('metadata', () => resolve(t))
     t.once('error', reject)
   })
