@@ -42,3 +42,19 @@ test('offline, the app reloads, unlocks and lists the library kept in IndexedDB'
   await expect(page.getByTestId('server-copy')).toHaveText('Server copy ✓')
   await context.setOffline(false)
 })
+
+test('an upload made offline waits in the queue, says so, and goes when the network is back', async ({ page, context }) => {
+  await createWallet(page)
+  await context.setOffline(true)
+  const file = fileOf('on-the-train.bin', 120_000, 42)
+  await page.getByTestId('file-input').setInputFiles(file)
+  const row = page.locator(`[data-media-id="${sha256(file.buffer)}"]`)
+  await expect(row).toHaveAttribute('data-phase', 'queued', { timeout: 30_000 })
+  await expect(row.getByTestId('queued')).toContainText('waits and goes when the network is back')
+  await expect(row.getByTestId('server-copy')).toHaveText('Not on the server yet')
+
+  await context.setOffline(false)
+  await expect(row).toHaveAttribute('data-phase', 'seeding', { timeout: 30_000 })
+  await expect(row.getByTestId('server-copy')).toHaveText('Server copy ✓')
+  expect((await page.request.get(`/api/media/${sha256(file.buffer)}/info`)).status()).toBe(200)
+})

@@ -14,7 +14,13 @@ import { browserSha1, hashFile } from './hashing.ts'
 import type { Session } from './session.svelte.ts'
 import { seedBlob, seedStatus, stopSeeding } from './tabSeeder.ts'
 
-export type Phase = 'hashing' | 'uploading' | 'seeding' | 'stored' | 'failed' | 'cancelled'
+export type Phase = 'hashing' | 'queued' | 'uploading' | 'seeding' | 'stored' | 'failed' | 'cancelled'
+
+const QUEUED = 'Offline: this upload waits and goes when the network is back.'
+
+/** No network (or no server): worth retrying by itself later, unlike a refusal. */
+const isNetworkError = (err: unknown): boolean =>
+  err instanceof TypeError || (err instanceof api.ApiError && err.status === 0) || !navigator.onLine
 
 export interface AddOptions {
   accessLevel: 'public' | 'private'
@@ -62,16 +68,21 @@ export class Library {
 
   constructor (session: Session) {
     this.session = session
+    // The upload queue: whatever waited for the network goes as soon as it is back.
+    window.addEventListener('online', () => {
+      for (const item of this.items) if (item.phase === 'queued') void this.process(item, item.file.blob as File)
+    })
   }
 
   /** Back from IndexedDB: list everything, resume seeding what was seeding (no hashing). */
   async load (): Promise<void> {
     const db = await openLibraryDb()
     const files = (await db.getAll('files')).sort((a, b) => b.addedAt.localeCompare(a.addedAt))
-    this.items = files.map(f => new LibraryItem(f, f.seeding ? 'seeding' : f.server ? 'stored' : 'failed'))
+    this.items = files.map(f => new LibraryItem(f, f.seeding ? 'seeding' : f.server ? 'stored' : 'queued'))
     for (const item of this.items) {
-      if (!item.file.server) item.error = 'The upload did not finish. Retry to send it.'
-      if (item.file.seeding && item.file.torrentFile) {
+      // Uploads that did not finish (closed tab, no network) carry on from where they stopped.
+      if (!item.file.server) void this.process(item, item.file.blob as File)
+      else if (item.file.seeding && item.file.torrentFile) {
         seedBlob(item.file.blob, item.file.torrentFile).catch(err => { item.error = `Cannot seed: ${(err as Error).message}` })
       }
     }
@@ -149,6 +160,7 @@ export class Library {
       }
       if (!item.file.server) {
         item.phase = 'uploading'
+        item.error = undefined
         const { mediaId, accessLevel, title, description, torrentSalt } = item.file
         const fields = { accessLevel, name: title, description, ...(torrentSalt ? { torrentSalt } : {}) }
         const server = await this.session.authorized(async token => await api.serverHas(mediaId, token)
@@ -173,6 +185,9 @@ export class Library {
       if ((err as Error).name === 'AbortError') {
         item.phase = 'cancelled'
         item.error = 'Cancelled. Retry to continue.'
+      } else if (item.file.torrentFile && isNetworkError(err)) {
+        item.phase = 'queued'
+        item.error = QUEUED
       } else {
         item.phase = 'failed'
         item.error = (err as Error).message
