@@ -65,6 +65,7 @@ export class Library {
   notice = $state<string | undefined>()
   private readonly session: Session
   private timer: ReturnType<typeof setInterval> | undefined
+  private loaded = false
 
   constructor (session: Session) {
     this.session = session
@@ -76,6 +77,9 @@ export class Library {
 
   /** Back from IndexedDB: list everything, resume seeding what was seeding (no hashing). */
   async load (): Promise<void> {
+    // Once per page: unlocking again must not start a second upload of what is in flight.
+    if (this.loaded) return
+    this.loaded = true
     const db = await openLibraryDb()
     const files = (await db.getAll('files')).sort((a, b) => b.addedAt.localeCompare(a.addedAt))
     this.items = files.map(f => new LibraryItem(f, f.seeding ? 'seeding' : f.server ? 'stored' : 'queued'))
