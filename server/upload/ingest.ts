@@ -58,6 +58,20 @@ export interface IngestDeps {
 const tooLarge = (max: number): AppError =>
   new AppError(413, 'too_large', `The file is larger than this server accepts (MAX_UPLOAD_BYTES = ${max} bytes). Nothing was stored.`)
 
+/** Passes the bytes on unchanged, feeding the hash job on the way (and waiting when it says so). */
+const tee = (hashing: HashJob): Transform => new Transform({
+  highWaterMark: 1 << 20,
+  transform (chunk: Buffer, _enc, cb) {
+    try {
+      const wait = hashing.update(chunk)
+      if (wait) wait.then(() => cb(null, chunk), cb)
+      else cb(null, chunk)
+    } catch (err) {
+      cb(err as Error)
+    }
+  }
+})
+
 const interrupted = (): AppError =>
   badRequest('aborted', 'The upload was interrupted before the end. Nothing was stored; send it again.')
 
@@ -83,7 +97,6 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
 
   const fields: Record<string, string> = {}
   let pending: PendingBlob | undefined
-  let job: HashJob | undefined
   let hashes: ContentHashes | undefined
   let fileName = ''
   let mimeType = 'application/octet-stream'
@@ -118,26 +131,13 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
     fileName = info.filename ?? ''
     if (SAFE_MIME.test(info.mimeType?.toLowerCase() ?? '')) mimeType = info.mimeType.toLowerCase()
     const hashing = deps.hashPool.job(pieceLengthsFor(sizeBounds(fields.size, req.contentLength)))
-    job = hashing
     file.on('limit', () => fail(tooLarge(deps.maxUploadBytes)))
     fileDone = (async () => {
-      pending = await deps.store.begin()
-      const tee = new Transform({
-        highWaterMark: 1 << 20,
-        transform (chunk: Buffer, _enc, cb) {
-          try {
-            const wait = hashing.update(chunk)
-            if (wait) wait.then(() => cb(null, chunk), cb)
-            else cb(null, chunk)
-          } catch (err) {
-            cb(err as Error)
-          }
-        }
-      })
+      // Always finish the hash job, even when staging fails: it hands the worker back to the pool.
       try {
-        await pipeline(file, tee, pending.writable)
+        pending = await deps.store.begin()
+        await pipeline(file, tee(hashing), pending.writable)
       } finally {
-        // Always finish the job: it hands the worker back to the pool.
         hashes = await hashing.finish()
       }
     })()
@@ -158,7 +158,7 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
 
   try {
     if (failure !== undefined) throw failure
-    if (!job || !pending || !hashes) throw badRequest('no_file', 'The form has no "file" part. Attach the file as a part named "file".')
+    if (!pending || !hashes) throw badRequest('no_file', 'The form has no "file" part. Attach the file as a part named "file".')
     const size = hashes.bytes
     if (size === 0) throw badRequest('empty_file', 'The file is empty. Choose a file with content.')
     if (fields.size !== undefined && Number(fields.size) !== size) {
