@@ -93,7 +93,16 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   const origin = new URL(publicUrl).origin
   const capabilities = new Capabilities(origin, secret, CAPABILITY_TTL_SECONDS)
   const access = new AccessPolicy({ records, capabilities })
-  const tracker = new EmbeddedTracker({ log, allow: (infoHash, token) => access.canAnnounce(infoHash, token) })
+  const tracker = new EmbeddedTracker({
+    log,
+    allow: async (infoHash, token, peerId) => {
+      if (!await access.canAnnounce(infoHash, token)) return false
+      // Another peer in the swarm wants the file; the seeder's own announces do not count.
+      const mediaId = records.byPublicInfoHash(infoHash) ?? records.byPrivateInfoHash(infoHash)?.mediaId
+      if (mediaId && peerId !== seeder.peerId) seeder.markWanted(mediaId)
+      return true
+    }
+  })
   http.on('upgrade', (req, socket, head) => {
     if (!tracker.handleUpgrade(req, socket, head)) socket.destroy()
   })

@@ -186,7 +186,9 @@ export class MediaService {
 
   /** The manifest of a file as the caller may see it, or the not-found error. */
   async readable (mediaId: string, caller: Caller): Promise<MediaManifest> {
-    return (await this.view(mediaId, caller)).manifest
+    const { manifest } = await this.view(mediaId, caller)
+    this.deps.seeder.markWanted(mediaId)
+    return manifest
   }
 
   /** The caller's view: their private torrent when their record is private, else the public one. */
@@ -229,12 +231,13 @@ export class MediaService {
       httpUrl: catalog.httpUrl(mediaId),
       torrentUrl: catalog.torrentUrl(mediaId),
       accessLevel: view.privateRecord ? 'private' : 'public',
-      seeding: seeder.status(infoHash)
+      seeding: seeder.status(infoHash, mediaId)
     }
   }
 
   async torrent (mediaId: string, caller: Caller): Promise<{ manifest: MediaManifest, torrentFile: Uint8Array }> {
     const view = await this.view(mediaId, caller)
+    this.deps.seeder.markWanted(mediaId)
     return { manifest: view.manifest, torrentFile: (await this.torrentFor(view)).torrentFile }
   }
 

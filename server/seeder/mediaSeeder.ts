@@ -61,6 +61,8 @@ export interface TorrentStatus {
   progress: number
   peers: number
   uploaded: number
+  /** When someone last asked for the file: its .torrent, its bytes, or its swarm at the tracker. */
+  lastWanted: string | null
 }
 
 export class MediaSeeder {
@@ -74,6 +76,8 @@ export class MediaSeeder {
   private readonly torrents = new Map<string, Torrent>()
   private saving: Promise<void> = Promise.resolve()
   private readonly trackers = new Map<string, TrackerState>()
+  /** mediaId → when it was last wanted (ms). */
+  private readonly wanted = new Map<string, number>()
   /** Bytes sent to peers since start, by transport (for /metrics). */
   readonly uploadedByTransport = { tcp: 0, webrtc: 0 }
 
@@ -94,6 +98,11 @@ export class MediaSeeder {
     this.client?.throttleUpload(limits.upload ?? -1)
     this.client?.throttleDownload(limits.download ?? -1)
     this.opts.log.info({ limits }, 'seeding bandwidth limits changed')
+  }
+
+  /** The BitTorrent client's peer id (hex), to tell its own announces from others'. */
+  get peerId (): string | undefined {
+    return this.client?.peerId
   }
 
   get torrentPort (): number {
@@ -186,10 +195,22 @@ export class MediaSeeder {
     return await Promise.all(top.map(async t => ({ ...t, name: (await this.opts.catalog.manifest(t.mediaId).catch(() => undefined))?.originalName ?? '' })))
   }
 
-  /** Live status of one torrent, for /api/media/:id/info. */
-  status (infoHash: string): TorrentStatus {
+  /** Note that someone wants this file now (the groundwork of seeding only what is wanted). */
+  markWanted (mediaId: string): void {
+    this.wanted.set(mediaId, Date.now())
+  }
+
+  /** Live status of one torrent of a file, for /api/media/:id/info. */
+  status (infoHash: string, mediaId?: string): TorrentStatus {
     const t = this.torrents.get(infoHash)
-    return { seeding: t !== undefined, progress: t?.progress ?? 0, peers: t?.numPeers ?? 0, uploaded: t?.uploaded ?? 0 }
+    const wanted = mediaId === undefined ? undefined : this.wanted.get(mediaId)
+    return {
+      seeding: t !== undefined,
+      progress: t?.progress ?? 0,
+      peers: t?.numPeers ?? 0,
+      uploaded: t?.uploaded ?? 0,
+      lastWanted: wanted === undefined ? null : new Date(wanted).toISOString()
+    }
   }
 
   /** Is this the public torrent of a file being seeded? */

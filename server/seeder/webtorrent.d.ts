@@ -57,6 +57,7 @@ declare module 'webtorrent' {
   export default class WebTorrent extends EventEmitter {
     constructor (opts?: Options)
     torrents: Torrent[]
+    peerId: string
     torrentPort: number
     listening: boolean
     uploadSpeed: number

@@ -31,7 +31,7 @@ export interface EmbeddedTrackerOptions {
    * May this peer announce this infoHash? `token` is the tracker capability from the announce
    * URL (`?token=`), which private torrents need; public ones need none.
    */
-  allow: (infoHash: string, token: string | undefined) => Promise<boolean>
+  allow: (infoHash: string, token: string | undefined, peerId: string | undefined) => Promise<boolean>
   log: Logger
   trustProxy?: boolean
 }
@@ -60,7 +60,7 @@ export class EmbeddedTracker {
         // Never read params.socket.upgradeReq here: it is gone after the first message; the
         // token was put on the socket at upgrade. HTTP announces keep their query's token.
         const token = params.type === 'ws' ? (params.socket as TrackerSocket).oipToken : (typeof params.token === 'string' ? params.token : undefined)
-        opts.allow(infoHash, token).then(
+        opts.allow(infoHash, token, typeof params.peer_id === 'string' ? params.peer_id : undefined).then(
           ok => cb(ok ? null : new Error('unknown torrent: this tracker only tracks files stored on this server')),
           err => cb(err as Error)
         )

@@ -165,3 +165,25 @@ describe('serving stored media', () => {
     assert.equal((await res.json()).error.code, 'not_found')
   })
 })
+
+describe('per-file status', () => {
+  let server: TestServer
+  before(async () => { server = await startTestServer() })
+  after(async () => { await server.destroy() })
+
+  test('info tells when the file was last wanted: its .torrent or its bytes, not a look at its info, not the seeder itself', async () => {
+    const { body } = await upload(server.url, randomBytesSeeded(20_000, 35))
+    // Let the seeder's own announce happen: it must not count.
+    await new Promise(resolve => setTimeout(resolve, 500))
+    const info = async (): Promise<any> => await (await fetch(`${server.url}/api/media/${body.mediaId}/info`)).json()
+    assert.equal((await info()).seeding.lastWanted, null)
+    await (await fetch(`${server.url}/api/media/${body.mediaId}/torrent`)).arrayBuffer()
+    const first = (await info()).seeding.lastWanted
+    assert.ok(!Number.isNaN(Date.parse(first)))
+    await new Promise(resolve => setTimeout(resolve, 5))
+    await (await fetch(body.httpUrl, { headers: { Range: 'bytes=0-0' } })).arrayBuffer()
+    assert.ok(Date.parse((await info()).seeding.lastWanted) > Date.parse(first))
+    const status = (await info()).seeding
+    assert.deepEqual(Object.keys(status).sort(), ['lastWanted', 'peers', 'progress', 'seeding', 'uploaded'])
+  })
+})
