@@ -78,3 +78,21 @@ test('a full storage quota gets a clear message and leaves nothing half-written'
   }))
   expect(stored).toBe(0)
 })
+
+test('files dropped on the drop zone are added like picked ones', async ({ page }) => {
+  await createWallet(page)
+  // A real drop: a DataTransfer holding two Files, dispatched on the zone.
+  const dataTransfer = await page.evaluateHandle(() => {
+    const dt = new DataTransfer()
+    dt.items.add(new File([new Uint8Array(50_000).fill(7)], 'dropped-a.bin'))
+    dt.items.add(new File([new Uint8Array(60_000).fill(9)], 'dropped-b.bin'))
+    return dt
+  })
+  await page.getByTestId('dropzone').dispatchEvent('dragover', { dataTransfer })
+  await page.getByTestId('dropzone').dispatchEvent('drop', { dataTransfer })
+  const rows = page.getByTestId('file-row')
+  await expect(rows).toHaveCount(2)
+  for (const name of ['dropped-a.bin', 'dropped-b.bin']) {
+    await expect(rows.filter({ hasText: name })).toHaveAttribute('data-phase', 'seeding', { timeout: 30_000 })
+  }
+})
