@@ -1,5 +1,5 @@
 /** The server's HTTP API, as the browser uses it. Errors carry the server's message. */
-import type { UploadResult } from '../../shared/media.ts'
+import type { MediaManifest, UploadResult } from '../../shared/media.ts'
 import type { OipMediaRecord } from '../../shared/record.ts'
 import { signMessage, type Identity } from '../../shared/wallet.ts'
 
@@ -90,15 +90,8 @@ export function upload (file: File | Blob & { name: string }, token: string, fie
   })
 }
 
-export interface MediaInfo {
-  mediaId: string
-  originalName: string
-  mimeType: string
-  fileSize: number
-  infoHash: string
-  magnetURI: string
-  seeding: { seeding: boolean, peers: number }
-}
+/** GET /api/media/:id/info: the manifest as the caller sees it, plus live seeding status. */
+export type MediaInfo = MediaManifest & { seeding: { seeding: boolean, peers: number } }
 
 export async function mediaInfo (mediaId: string): Promise<MediaInfo> {
   return await json<MediaInfo>(await fetch(`/api/media/${mediaId}/info`))
