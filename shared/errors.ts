@@ -17,3 +17,6 @@ export class AppError extends Error {
 export const badRequest = (code: string, message: string): AppError => new AppError(400, code, message)
 export const notFound = (message = 'No media with this id. Check the id, or upload the file first.'): AppError =>
   new AppError(404, 'not_found', message)
+
+export const loginRequired = (): AppError => new AppError(401, 'login_required',
+  'Sign in with your key first (POST /api/auth/challenge, then /api/auth/verify) and send the token as "Authorization: Bearer <token>".')

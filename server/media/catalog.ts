@@ -4,7 +4,7 @@
  * torrent from the bytes), plus the trackers and web seed this server advertises for it.
  */
 import bencode from 'bencode'
-import { AppError } from '../../shared/errors.ts'
+import { notFound } from '../../shared/errors.ts'
 import { isMediaId, type MediaManifest } from '../../shared/media.ts'
 import { buildTorrent, infoHashOf, magnetURI, renamedInfo, torrentFromInfo, withTransport, type BuiltTorrent, type TorrentTransport } from '../../shared/torrent.ts'
 import type { Logger } from '../logger.ts'
@@ -72,7 +72,7 @@ export class Catalog {
   async manifest (mediaId: string): Promise<MediaManifest> {
     const raw = await this.store.readManifest(mediaId).catch(err => err as Error)
     if (!(raw instanceof Error) && isManifest(raw, mediaId)) return raw
-    if (!await this.store.has(mediaId)) throw new AppError(404, 'not_found', 'No media with this id.')
+    if (!await this.store.has(mediaId)) throw notFound()
     this.log.warn({ mediaId, reason: raw instanceof Error ? raw.message : 'invalid fields' }, 'manifest damaged; rebuilding it from the stored torrent')
     const info = this.decodeInfo(await this.torrent(mediaId))
     const { size } = (await this.store.stat(mediaId))!
@@ -95,7 +95,7 @@ export class Catalog {
   /** The stored .torrent: the resume source, never re-hashed unless it is lost or damaged. */
   async torrent (mediaId: string): Promise<Uint8Array> {
     const stat = await this.store.stat(mediaId)
-    if (!stat) throw new AppError(404, 'not_found', 'No media with this id.')
+    if (!stat) throw notFound()
     const raw = await this.store.readTorrent(mediaId).catch(err => err as Error)
     if (!(raw instanceof Error)) {
       try {

@@ -4,7 +4,7 @@
  * exactly like a missing id.
  */
 import { randomBytes } from 'node:crypto'
-import { AppError, badRequest } from '../../shared/errors.ts'
+import { AppError, badRequest, loginRequired, notFound } from '../../shared/errors.ts'
 import { ACCESS_LEVELS, isMediaId, SAFE_MIME, type AccessLevel, type MediaManifest, type UploadResult } from '../../shared/media.ts'
 import { isTorrentSalt, magnetURI, torrentName } from '../../shared/torrent.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
@@ -65,8 +65,6 @@ export interface MediaListItem {
   createdAt: string
 }
 
-const missing = (): AppError => new AppError(404, 'not_found', 'No media with this id. Check the id, or upload the file first.')
-const loginRequired = (): AppError => new AppError(401, 'login_required', 'Sign in with your key first (POST /api/auth/challenge, then /api/auth/verify) and send the token as "Authorization: Bearer <token>".')
 
 export class MediaService {
   private readonly deps: MediaServiceDeps
@@ -194,7 +192,7 @@ export class MediaService {
   /** The caller's view: their private torrent when their record is private, else the public one. */
   private async view (mediaId: string, caller: Caller): Promise<View> {
     const { access, catalog, records } = this.deps
-    if (!isMediaId(mediaId) || !access.canRead(mediaId, caller) || !await catalog.exists(mediaId)) throw missing()
+    if (!isMediaId(mediaId) || !access.canRead(mediaId, caller) || !await catalog.exists(mediaId)) throw notFound()
     const manifest = await catalog.manifest(mediaId)
     const own = caller === undefined ? undefined : records.get(mediaId, caller)
     if (own?.accessLevel !== 'private') return { manifest }
@@ -244,7 +242,7 @@ export class MediaService {
   /** The web seed door of a private torrent: the capability in the URL stands in for the session. */
   async webseed (mediaId: string, token: string): Promise<MediaManifest> {
     const caller = await this.deps.access.webseedCaller(mediaId, token)
-    if (caller === undefined) throw missing()
+    if (caller === undefined) throw notFound()
     return await this.readable(mediaId, caller)
   }
 
@@ -280,7 +278,7 @@ export class MediaService {
     if (caller === undefined) throw loginRequired()
     const { records, seeder, catalog, log } = this.deps
     const record = isMediaId(mediaId) ? records.get(mediaId, caller) : undefined
-    if (!record || !records.remove(mediaId, caller)) throw missing()
+    if (!record || !records.remove(mediaId, caller)) throw notFound()
     this.deps.oipRecords.removeForMedia(mediaId, caller)
     if (record.privateInfoHash) await seeder.stopPrivate(record.privateInfoHash)
     if (!records.hasPublic(mediaId)) {

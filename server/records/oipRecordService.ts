@@ -3,7 +3,7 @@
  * keeps only records whose signature checks out against the signed-in key, for media that key
  * holds, with the same access level. Private records look exactly like missing ones to others.
  */
-import { AppError, badRequest, notFound } from '../../shared/errors.ts'
+import { AppError, badRequest, loginRequired, notFound } from '../../shared/errors.ts'
 import type { AccessLevel } from '../../shared/media.ts'
 import { canonicalRecord, RECORD_LIMITS, recordId, validateRecord, verifyRecord, type OipMediaRecord, type StoredOipRecord } from '../../shared/record.ts'
 import { isPublicKey } from '../../shared/wallet.ts'
@@ -30,7 +30,6 @@ const RECORD_ID = /^[0-9a-f]{64}$/
 const MAX_QUERY = 200
 
 const missingRecord = (): AppError => new AppError(404, 'not_found', 'No record with this id. Check the id, or publish the record first (POST /api/records).')
-const loginRequired = (): AppError => new AppError(401, 'login_required', 'Sign in with your key first (POST /api/auth/challenge, then /api/auth/verify) and send the token as "Authorization: Bearer <token>".')
 
 const toStored = (row: OipRecordRow): StoredOipRecord => ({
   recordId: row.recordId,

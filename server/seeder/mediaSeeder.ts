@@ -213,12 +213,6 @@ export class MediaSeeder {
     }
   }
 
-  /** Is this the public torrent of a file being seeded? */
-  isSeedingPublic (infoHash: string): boolean {
-    for (const info of this.seeding.values()) if (info.infoHash === infoHash) return true
-    return false
-  }
-
   /** Seed a private record's torrent (announced with the seeder's own tracker capability). */
   async seedPrivate (mediaId: string, torrentFile: Uint8Array): Promise<string> {
     const infoHash = await this.add(mediaId, torrentFile)

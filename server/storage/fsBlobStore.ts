@@ -8,7 +8,7 @@ import { createReadStream, createWriteStream, fdatasync, type WriteStream } from
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { finished } from 'node:stream/promises'
-import { AppError } from '../../shared/errors.ts'
+import { AppError, notFound } from '../../shared/errors.ts'
 import { isMediaId, type MediaManifest } from '../../shared/media.ts'
 import type { BlobStat, BlobStore, PendingBlob } from './blobStore.ts'
 
@@ -93,7 +93,7 @@ export class FsBlobStore implements BlobStore {
 
   private dir (mediaId: string): string {
     // The one place ids become paths: anything but 64 lowercase hex is refused.
-    if (!isMediaId(mediaId)) throw new AppError(404, 'not_found', 'No media with this id.')
+    if (!isMediaId(mediaId)) throw notFound()
     return path.join(this.root, mediaId)
   }
 

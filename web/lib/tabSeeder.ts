@@ -21,28 +21,24 @@ const blobSource = (blob: Blob) => ({
 
 export interface SeedStatus { peers: number, uploaded: number }
 
-export async function seedBlob (blob: Blob, torrentFile: Uint8Array): Promise<Torrent> {
-  const wt = await getClient()
-  const existing = await wt.get(torrentFile)
-  if (existing) return existing
-  return await new Promise<Torrent>((resolve, reject) => {
-    const t = wt.add(torrentFile, { store: ReadOnlyChunkStore.over(blobSource(blob)), skipVerify: true })
-    t.once('ready', () => resolve(t))
-    t.once('error', reject)
-  })
-}
-
-/** Download a torrent (.torrent bytes or a magnet link) into the tab, from peers and web seeds alike. */
-export async function addTorrent (torrentId: string | Uint8Array): Promise<Torrent> {
+/** The torrent in the tab's client (the one already there, if any), once `ready` has fired. */
+async function add (torrentId: string | Uint8Array, opts: object, ready: 'ready' | 'metadata'): Promise<Torrent> {
   const wt = await getClient()
   const existing = await wt.get(torrentId)
   if (existing) return existing
   return await new Promise<Torrent>((resolve, reject) => {
-    const t = wt.add(torrentId, {})
-    t.once('metadata', () => resolve(t))
+    const t = wt.add(torrentId, opts)
+    t.once(ready, () => resolve(t))
     t.once('error', reject)
   })
 }
+
+/** Seed a stored Blob: its pieces are taken as complete, nothing is copied or hashed. */
+export const seedBlob = (blob: Blob, torrentFile: Uint8Array): Promise<Torrent> =>
+  add(torrentFile, { store: ReadOnlyChunkStore.over(blobSource(blob)), skipVerify: true }, 'ready')
+
+/** Download a torrent (.torrent bytes or a magnet link) into the tab, from peers and web seeds alike. */
+export const addTorrent = (torrentId: string | Uint8Array): Promise<Torrent> => add(torrentId, {}, 'metadata')
 
 export async function stopSeeding (infoHash: string): Promise<void> {
   const wt = await getClient()
