@@ -3,9 +3,10 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
-const PORT = 5178
+// E2E_PORT lets two checkouts run their e2e suites side by side.
+const PORT = Number(process.env.E2E_PORT ?? 5178)
 const BASE_URL = `http://127.0.0.1:${PORT}`
-const P2P_PORT = 5179
+const P2P_PORT = PORT + 1
 /** The server without BitTorrent seeding (see webServer below). */
 export const P2P_URL = `http://127.0.0.1:${P2P_PORT}`
 
