@@ -45,10 +45,22 @@ export class PieceHasher {
   private filled = 0
   private readonly digests: Uint8Array[] = []
 
-  constructor (pieceLength: number, sha1: HasherFactory) {
+  /** `done`: the hashes of the first pieces, already known (a resumed upload's checkpoint). */
+  constructor (pieceLength: number, sha1: HasherFactory, done?: Uint8Array) {
     this.pieceLength = pieceLength
     this.sha1 = sha1
     this.current = sha1()
+    for (let i = 0; done && i < done.length; i += 20) this.digests.push(done.slice(i, i + 20))
+  }
+
+  /** Bytes covered by the whole pieces hashed so far. */
+  get completedBytes (): number {
+    return this.digests.length * this.pieceLength
+  }
+
+  /** The hashes of the whole pieces so far (a checkpoint to resume from). */
+  completed (): Uint8Array {
+    return concat(this.digests)
   }
 
   update (chunk: Uint8Array): void {
@@ -69,10 +81,14 @@ export class PieceHasher {
   /** The concatenated 20-byte piece hashes; call once, after the last byte. */
   digest (): Uint8Array {
     if (this.filled > 0) this.digests.push(this.current.digest())
-    const out = new Uint8Array(this.digests.length * 20)
-    this.digests.forEach((d, i) => out.set(d, i * 20))
-    return out
+    return concat(this.digests)
   }
+}
+
+function concat (digests: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(digests.length * 20)
+  digests.forEach((d, i) => out.set(d, i * 20))
+  return out
 }
 
 export interface InfoInput {

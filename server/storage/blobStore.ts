@@ -5,14 +5,18 @@
 import type { Readable, Writable } from 'node:stream'
 import type { MediaManifest } from '../../shared/media.ts'
 
-/** An upload in flight: bytes go to `writable`, then exactly one of commit/abort. */
+/** Bytes staged for publishing: exactly one of commit/abort. */
 export interface PendingBlob {
-  readonly writable: Writable
   /** The staged bytes, once written (for a second pass when the piece length was not known). */
   read (): Readable
   /** Make the blob visible under its id, all or nothing. 'existed' when it was already stored. */
   commit (manifest: MediaManifest, torrentFile: Uint8Array): Promise<'created' | 'existed'>
   abort (): Promise<void>
+}
+
+/** An upload in flight: bytes go to `writable`, then commit or abort. */
+export interface StagingBlob extends PendingBlob {
+  readonly writable: Writable
 }
 
 export interface BlobStat {
@@ -22,7 +26,12 @@ export interface BlobStat {
 export interface BlobStore {
   /** Create folders, remove uploads left in flight by a crash. */
   init (): Promise<{ sweptIncoming: number }>
-  begin (): Promise<PendingBlob>
+  begin (): Promise<StagingBlob>
+  /**
+   * Stage a finished file on the same disk (a resumable upload's bytes) without copying it.
+   * If it is not published (abort, or a failed commit) the file is put back where it was.
+   */
+  adopt (file: string): Promise<PendingBlob>
   has (mediaId: string): Promise<boolean>
   stat (mediaId: string): Promise<BlobStat | undefined>
   readManifest (mediaId: string): Promise<MediaManifest>

@@ -10,7 +10,7 @@ import path from 'node:path'
 import { finished } from 'node:stream/promises'
 import { AppError, notFound } from '../../shared/errors.ts'
 import { isMediaId, type MediaManifest } from '../../shared/media.ts'
-import type { BlobStat, BlobStore, PendingBlob } from './blobStore.ts'
+import type { BlobStat, BlobStore, PendingBlob, StagingBlob } from './blobStore.ts'
 
 const INCOMING = '.incoming'
 
@@ -101,33 +101,57 @@ export class FsBlobStore implements BlobStore {
     return path.join(this.dir(mediaId), 'original')
   }
 
-  async begin (): Promise<PendingBlob> {
-    const staging = path.join(this.incoming, randomBytes(12).toString('hex'))
-    await fs.mkdir(staging)
+  async begin (): Promise<StagingBlob> {
+    const staging = await this.newStaging()
     const original = path.join(staging, 'original')
     // A deep write buffer lets disk writes overlap parsing and hashing (16 KiB default: ~2× slower ingest).
     const writable = createWriteStream(original, { flags: 'wx', mode: 0o644, highWaterMark: 4 * 1024 * 1024 })
-    const opened = new Promise<void>((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
       writable.once('open', () => resolve())
       writable.once('error', reject)
     })
-    await opened
     const stopSyncing = syncWhileWriting(writable)
     writable.once('close', stopSyncing)
-    let settled = false
-    const cleanup = async (): Promise<void> => {
-      writable.destroy()
-      await fs.rm(staging, { recursive: true, force: true })
-    }
+    const pending = this.pending(staging, {
+      written: async () => { if (!writable.writableFinished) await finished(writable) },
+      release: async () => {
+        writable.destroy()
+        await fs.rm(staging, { recursive: true, force: true })
+      }
+    })
+    return { writable, ...pending }
+  }
 
+  async adopt (file: string): Promise<PendingBlob> {
+    const staging = await this.newStaging()
+    const original = path.join(staging, 'original')
+    await fs.rename(file, original)
+    return this.pending(staging, {
+      written: async () => {},
+      release: async () => {
+        await fs.rename(original, file).catch(() => {})
+        await fs.rm(staging, { recursive: true, force: true })
+      }
+    })
+  }
+
+  private async newStaging (): Promise<string> {
+    const staging = path.join(this.incoming, randomBytes(12).toString('hex'))
+    await fs.mkdir(staging)
+    return staging
+  }
+
+  /** Commit or abort a staging folder; `release` undoes it (delete, or give adopted bytes back). */
+  private pending (staging: string, hooks: { written: () => Promise<void>, release: () => Promise<void> }): PendingBlob {
+    const original = path.join(staging, 'original')
+    let settled = false
     return {
-      writable,
       read: () => createReadStream(original, { highWaterMark: 1 << 20 }),
       commit: async (manifest, torrentFile) => {
         if (settled) throw new Error('pending blob already settled')
         settled = true
         try {
-          if (!writable.writableFinished) await finished(writable)
+          await hooks.written()
           const handle = await fs.open(original, 'r')
           try { await handle.sync() } finally { await handle.close() }
           await writeDurable(path.join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2))
@@ -139,7 +163,8 @@ export class FsBlobStore implements BlobStore {
           } catch (err) {
             const code = (err as NodeJS.ErrnoException).code
             if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-              await cleanup()
+              // Already stored: these bytes are a duplicate, whatever their origin.
+              await fs.rm(staging, { recursive: true, force: true })
               return 'existed'
             }
             throw err
@@ -147,14 +172,14 @@ export class FsBlobStore implements BlobStore {
           await fsyncDir(this.root)
           return 'created'
         } catch (err) {
-          await cleanup()
+          await hooks.release()
           throw storageError(err)
         }
       },
       abort: async () => {
         if (settled) return
         settled = true
-        await cleanup()
+        await hooks.release()
       }
     }
   }

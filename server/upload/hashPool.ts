@@ -1,78 +1,85 @@
 /**
- * Hashing off the main thread. The main thread parses the multipart body and writes the file;
- * a worker hashes the same bytes in parallel (SHA-256 + SHA-1 pieces cost as much CPU as the
- * parsing). Bytes go over in 1 MiB batches, copied once and transferred, at most 4 in flight;
- * the worker hands each buffer back, so a job uses the same 5 MiB from start to end and a slow
+ * Hashing off the main thread. The main thread parses the upload and writes the file; a worker
+ * hashes the same bytes in parallel (SHA-256 + SHA-1 pieces cost as much CPU as the parsing).
+ * Bytes go over in 1 MiB batches, copied once and transferred, at most 4 in flight per job;
+ * the worker hands each buffer back, so a job reuses the same 5 MiB from start to end and a slow
  * hasher slows the upload instead of piling up data.
- * When every worker is busy, an upload hashes on the main thread as before.
+ * Jobs share the workers (each goes to the least loaded), so a resumable upload can keep its
+ * hashing state in a worker between requests without holding the worker to itself.
  */
 import { Worker } from 'node:worker_threads'
-import { ContentHasher, type ContentHashes } from './contentHasher.ts'
+import { ContentHasher, type ContentHashes, type PieceCheckpoint } from './contentHasher.ts'
 
 const BATCH = 1 << 20
 const MAX_IN_FLIGHT = 4
 const ENTRY = new URL('./hashWorker.mjs', import.meta.url)
 
-/** Hashes an upload's bytes; `update` returns a promise when the caller should wait. */
+/** Hashes one upload's bytes; `update` returns a promise when the caller should wait. */
 export interface HashJob {
   update (chunk: Uint8Array): void | Promise<void>
+  /** The whole pieces hashed so far (for a resumable upload's saved state). */
+  checkpoint (): Promise<PieceCheckpoint | undefined>
   finish (): Promise<ContentHashes>
+  /** Forget the job without a result. */
+  drop (): void
 }
 
 class InlineJob implements HashJob {
   private readonly hasher: ContentHasher
-  constructor (pieceLengths: number[]) { this.hasher = new ContentHasher(pieceLengths) }
+  constructor (pieceLengths: number[], resume?: PieceCheckpoint) { this.hasher = new ContentHasher(pieceLengths, resume) }
   update (chunk: Uint8Array): void { this.hasher.update(chunk) }
+  async checkpoint (): Promise<PieceCheckpoint | undefined> { return this.hasher.checkpoint() }
   async finish (): Promise<ContentHashes> { return this.hasher.finish() }
+  drop (): void {}
 }
+
+type Reply =
+  | { type: 'ack', id: number, buffer: ArrayBuffer }
+  | { type: 'checkpoint', id: number, checkpoint?: PieceCheckpoint }
+  | { type: 'result', id: number, result: ContentHashes }
 
 interface PooledWorker {
   worker: Worker
   ready: Promise<void>
-  busy: boolean
+  /** Open jobs by id: each gets the replies (or the worker's death) for its id. */
+  jobs: Map<number, { reply: (msg: Reply) => void, fail: (err: Error) => void }>
 }
 
+let nextId = 1
+
 class WorkerJob implements HashJob {
+  private readonly id = nextId++
   private batch = new Uint8Array(BATCH)
   private readonly spare: ArrayBuffer[] = []
   private filled = 0
   private inFlight = 0
   private waiting: (() => void) | undefined
   private failed: Error | undefined
-  private readonly done: Promise<ContentHashes>
+  private pending: { resolve: (v: any) => void, reject: (e: Error) => void } | undefined
 
-  constructor (private readonly pooled: PooledWorker, pieceLengths: number[], private readonly release: () => void) {
-    const { worker } = pooled
-    let resolve!: (r: ContentHashes) => void
-    let reject!: (e: Error) => void
-    this.done = new Promise((res, rej) => { resolve = res; reject = rej })
-    this.done.catch(() => {})
-    const onMessage = (msg: { type: string, buffer?: ArrayBuffer, result?: ContentHashes }): void => {
-      if (msg.type === 'ack') {
-        this.spare.push(msg.buffer!)
-        this.inFlight--
-        const wake = this.waiting
-        this.waiting = undefined
-        wake?.()
-      } else if (msg.type === 'result') {
-        cleanup()
-        resolve(msg.result!)
+  constructor (private readonly pooled: PooledWorker, pieceLengths: number[], resume?: PieceCheckpoint) {
+    pooled.jobs.set(this.id, {
+      reply: msg => {
+        if (msg.type === 'ack') {
+          this.spare.push(msg.buffer)
+          this.inFlight--
+          const wake = this.waiting
+          this.waiting = undefined
+          wake?.()
+        } else {
+          const p = this.pending
+          this.pending = undefined
+          if (msg.type === 'result') pooled.jobs.delete(this.id)
+          p?.resolve(msg.type === 'result' ? msg.result : msg.checkpoint)
+        }
+      },
+      fail: err => {
+        this.failed = err
+        this.waiting?.()
+        this.pending?.reject(err)
       }
-    }
-    const onError = (err: Error): void => {
-      cleanup()
-      this.failed = err
-      this.waiting?.()
-      reject(err)
-    }
-    const cleanup = (): void => {
-      worker.off('message', onMessage)
-      worker.off('error', onError)
-      this.release()
-    }
-    worker.on('message', onMessage)
-    worker.on('error', onError)
-    worker.postMessage({ type: 'start', pieceLengths })
+    })
+    pooled.worker.postMessage({ type: 'start', id: this.id, pieceLengths, resume })
   }
 
   update (chunk: Uint8Array): void | Promise<void> {
@@ -88,15 +95,31 @@ class WorkerJob implements HashJob {
     if (this.inFlight >= MAX_IN_FLIGHT) return new Promise(resolve => { this.waiting = resolve })
   }
 
+  async checkpoint (): Promise<PieceCheckpoint | undefined> {
+    return await this.ask('checkpoint')
+  }
+
   async finish (): Promise<ContentHashes> {
+    return await this.ask('finish')
+  }
+
+  drop (): void {
+    if (!this.pooled.jobs.delete(this.id)) return
+    this.pooled.worker.postMessage({ type: 'drop', id: this.id })
+  }
+
+  /** Send what is batched, then the question: the worker answers after hashing every byte before it. */
+  private async ask<T> (type: 'checkpoint' | 'finish'): Promise<T> {
+    if (this.failed) throw this.failed
     if (this.filled > 0) this.send()
-    this.pooled.worker.postMessage({ type: 'finish' })
-    return await this.done
+    const answer = new Promise<T>((resolve, reject) => { this.pending = { resolve, reject } })
+    this.pooled.worker.postMessage({ type, id: this.id })
+    return await answer
   }
 
   private send (): void {
     const buffer = this.batch.buffer
-    this.pooled.worker.postMessage({ type: 'chunk', buffer, length: this.filled }, [buffer])
+    this.pooled.worker.postMessage({ type: 'chunk', id: this.id, buffer, length: this.filled }, [buffer])
     this.inFlight++
     this.batch = new Uint8Array(this.spare.pop() ?? new ArrayBuffer(BATCH))
     this.filled = 0
@@ -118,11 +141,12 @@ export class HashPool {
     await Promise.all(this.workers.map(w => w.ready))
   }
 
-  job (pieceLengths: number[]): HashJob {
-    const free = this.workers.find(w => !w.busy) ?? (this.workers.length < this.size ? this.spawn() : undefined)
-    if (!free) return new InlineJob(pieceLengths)
-    free.busy = true
-    return new WorkerJob(free, pieceLengths, () => { free.busy = false })
+  /** A job on the least loaded worker; `resume` starts the piece hashes from a checkpoint. */
+  job (pieceLengths: number[], resume?: PieceCheckpoint): HashJob {
+    if (this.size === 0) return new InlineJob(pieceLengths, resume)
+    const least = this.workers.reduce<PooledWorker | undefined>((best, w) => !best || w.jobs.size < best.jobs.size ? w : best, undefined)
+    const worker = !least || (least.jobs.size > 0 && this.workers.length < this.size) ? this.spawn() : least
+    return new WorkerJob(worker, pieceLengths, resume)
   }
 
   async close (): Promise<void> {
@@ -137,12 +161,18 @@ export class HashPool {
       worker.once('message', () => resolve())
       worker.once('error', reject)
     })
-    const pooled: PooledWorker = { worker, ready, busy: false }
-    // A worker that dies is dropped; the next job starts a new one.
-    worker.on('exit', () => {
+    ready.catch(() => {})
+    const pooled: PooledWorker = { worker, ready, jobs: new Map() }
+    worker.on('message', (msg: Reply | { type: 'ready' }) => { if (msg.type !== 'ready') pooled.jobs.get(msg.id)?.reply(msg) })
+    // A worker that dies fails its jobs and is dropped; the next job starts a new one.
+    const die = (err: Error): void => {
       const i = this.workers.indexOf(pooled)
       if (i >= 0) this.workers.splice(i, 1)
-    })
+      for (const job of pooled.jobs.values()) job.fail(err)
+      pooled.jobs.clear()
+    }
+    worker.on('error', die)
+    worker.on('exit', code => die(new Error(`hash worker exited with code ${code}`)))
     this.workers.push(pooled)
     return pooled
   }

@@ -10,7 +10,7 @@ import busboy from 'busboy'
 import { AppError, badRequest } from '../../shared/errors.ts'
 import { ACCESS_LEVELS, SAFE_MIME, type AccessLevel, type MediaManifest } from '../../shared/media.ts'
 import { buildTorrent, isTorrentSalt, magnetURI, torrentName, type TorrentTransport } from '../../shared/torrent.ts'
-import type { BlobStore, PendingBlob } from '../storage/blobStore.ts'
+import type { BlobStore, PendingBlob, StagingBlob } from '../storage/blobStore.ts'
 import { storageError } from '../storage/fsBlobStore.ts'
 import { hashPieces, pieceLengthsFor, type ContentHashes } from './contentHasher.ts'
 import type { HashJob, HashPool } from './hashPool.ts'
@@ -96,7 +96,7 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
   }
 
   const fields: Record<string, string> = {}
-  let pending: PendingBlob | undefined
+  let pending: StagingBlob | undefined
   let hashes: ContentHashes | undefined
   let fileName = ''
   let mimeType = 'application/octet-stream'
@@ -159,53 +159,73 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
   try {
     if (failure !== undefined) throw failure
     if (!pending || !hashes) throw badRequest('no_file', 'The form has no "file" part. Attach the file as a part named "file".')
-    const size = hashes.bytes
-    if (size === 0) throw badRequest('empty_file', 'The file is empty. Choose a file with content.')
-    if (fields.size !== undefined && Number(fields.size) !== size) {
-      throw badRequest('size_mismatch', `The "size" field says ${fields.size} bytes but the file has ${size}. Send the whole file.`)
+    if (fields.size !== undefined && Number(fields.size) !== hashes.bytes) {
+      throw badRequest('size_mismatch', `The "size" field says ${fields.size} bytes but the file has ${hashes.bytes}. Send the whole file.`)
     }
-    const accessLevel = fields.access_level as AccessLevel
-    if (!ACCESS_LEVELS.includes(accessLevel)) {
-      throw badRequest('bad_access_level', `"access_level" must be "public" or "private", got "${fields.access_level ?? ''}".`)
-    }
-
-    const uploadFields: UploadFields = {
-      accessLevel,
-      ...(fields.name ? { name: fields.name } : {}),
-      ...(fields.description ? { description: fields.description } : {}),
-      ...(fields.torrent_salt ? { torrentSalt: fields.torrent_salt } : {})
-    }
-    if (uploadFields.torrentSalt !== undefined && !isTorrentSalt(uploadFields.torrentSalt)) {
-      throw badRequest('bad_torrent_salt', '"torrent_salt" must be 64 lowercase hex characters (32 random bytes), or left out.')
-    }
-    deps.authorize?.(uploadFields)
-    const mediaId = hashes.mediaId
-    const name = torrentName(fileName)
-    const pieces = hashes.pieces ?? await hashPieces(pending.read(), size)
-    const createdAt = new Date()
-    const transport = deps.transportFor(mediaId)
-    const { infoHash, torrentFile } = buildTorrent({ name, length: size, ...pieces }, transport, sha1, createdAt)
-    const manifest: MediaManifest = {
-      mediaId,
-      originalName: name,
-      mimeType,
-      fileSize: size,
-      infoHash,
-      magnetURI: magnetURI(infoHash, name, transport),
-      pieceLength: pieces.pieceLength,
-      createdAt: createdAt.toISOString()
-    }
-    const status = await pending.commit(manifest, torrentFile)
-    const stored = status === 'existed' && deps.onExisting ? await deps.onExisting(mediaId) : manifest
-    return {
-      status,
-      manifest: stored,
-      upload: { originalName: name, mimeType },
-      fields: uploadFields
-    }
+    return await publishUpload({ pending, hashes, fileName, mimeType, fields: uploadFields(fields) }, deps)
   } catch (err) {
     await pending?.abort()
     throw err
+  }
+}
+
+/** The upload's own fields (form fields, or tus metadata), checked. */
+export function uploadFields (raw: Record<string, string | undefined>): UploadFields {
+  const accessLevel = raw.access_level as AccessLevel
+  if (!ACCESS_LEVELS.includes(accessLevel)) {
+    throw badRequest('bad_access_level', `"access_level" must be "public" or "private", got "${raw.access_level ?? ''}".`)
+  }
+  if (raw.torrent_salt && !isTorrentSalt(raw.torrent_salt)) {
+    throw badRequest('bad_torrent_salt', '"torrent_salt" must be 64 lowercase hex characters (32 random bytes), or left out.')
+  }
+  return {
+    accessLevel,
+    ...(raw.name ? { name: raw.name } : {}),
+    ...(raw.description ? { description: raw.description } : {}),
+    ...(raw.torrent_salt ? { torrentSalt: raw.torrent_salt } : {})
+  }
+}
+
+export interface StagedUpload {
+  pending: PendingBlob
+  hashes: ContentHashes
+  fileName: string
+  mimeType: string
+  fields: UploadFields
+}
+
+/**
+ * Every upload ends here, streamed or resumable: check, build the torrent from the pieces hashed
+ * on the way in, publish atomically. The caller aborts `pending` when this throws.
+ */
+export async function publishUpload (staged: StagedUpload, deps: Pick<IngestDeps, 'transportFor' | 'authorize' | 'onExisting'>): Promise<Ingested> {
+  const { pending, hashes, fields } = staged
+  const size = hashes.bytes
+  if (size === 0) throw badRequest('empty_file', 'The file is empty. Choose a file with content.')
+  deps.authorize?.(fields)
+  const mediaId = hashes.mediaId
+  const name = torrentName(staged.fileName)
+  const pieces = hashes.pieces ?? await hashPieces(pending.read(), size)
+  const createdAt = new Date()
+  const transport = deps.transportFor(mediaId)
+  const { infoHash, torrentFile } = buildTorrent({ name, length: size, ...pieces }, transport, sha1, createdAt)
+  const manifest: MediaManifest = {
+    mediaId,
+    originalName: name,
+    mimeType: staged.mimeType,
+    fileSize: size,
+    infoHash,
+    magnetURI: magnetURI(infoHash, name, transport),
+    pieceLength: pieces.pieceLength,
+    createdAt: createdAt.toISOString()
+  }
+  const status = await pending.commit(manifest, torrentFile)
+  const stored = status === 'existed' && deps.onExisting ? await deps.onExisting(mediaId) : manifest
+  return {
+    status,
+    manifest: stored,
+    upload: { originalName: name, mimeType: staged.mimeType },
+    fields
   }
 }
 

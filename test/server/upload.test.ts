@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test'
 import createTorrent from 'create-torrent'
 import parseTorrent from 'parse-torrent'
 import { FsBlobStore } from '../../server/storage/fsBlobStore.ts'
-import type { PendingBlob } from '../../server/storage/blobStore.ts'
+import type { StagingBlob } from '../../server/storage/blobStore.ts'
 import { abortedUpload, multipartBody, postUpload } from '../helpers/multipart.ts'
 import { randomBytesSeeded, startTestServer, upload, type TestServer } from '../helpers/server.ts'
 
@@ -191,7 +191,7 @@ describe('POST /api/media/upload', () => {
 class FullDiskStore extends FsBlobStore {
   constructor (root: string, private readonly capacity: number) { super(root) }
 
-  override async begin (): Promise<PendingBlob> {
+  override async begin (): Promise<StagingBlob> {
     const real = await super.begin()
     let written = 0
     const capacity = this.capacity
