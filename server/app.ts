@@ -15,10 +15,12 @@ import { authRoutes } from './routes/auth.ts'
 import { mediaRoutes } from './routes/media.ts'
 import { recordRoutes } from './routes/records.ts'
 import { seederRoutes } from './routes/seeder.ts'
+import { uploadRoutes } from './routes/uploads.ts'
 import type { OipRecordService } from './records/oipRecordService.ts'
 import type { MediaSeeder } from './seeder/mediaSeeder.ts'
 import type { BlobStore } from './storage/blobStore.ts'
 import { ANNOUNCE_PATH, type EmbeddedTracker } from './tracker/embeddedTracker.ts'
+import type { ResumableUploads } from './upload/resumable.ts'
 
 /**
  * On Node the raw request/response are in c.env (empty under app.request()); `caller` is the
@@ -29,6 +31,8 @@ export type AppEnv = { Bindings: Partial<HttpBindings>, Variables: { caller: Cal
 export interface AppDeps {
   auth: AuthService
   media: MediaService
+  uploads: ResumableUploads
+  maxUploadBytes: number
   oipRecords: OipRecordService
   store: BlobStore
   seeder: MediaSeeder
@@ -90,6 +94,7 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
 
   app.route('/api/auth', authRoutes(deps.auth))
   app.route('/api/media', mediaRoutes(deps.media, deps.store, deps.metrics))
+  app.route('/api/uploads', uploadRoutes(deps.uploads, deps.maxUploadBytes))
   app.route('/api/records', recordRoutes(deps.oipRecords))
   app.route('/api/seeder', seederRoutes(deps.seeder, deps.adminKeys))
   app.all('/api/*', c => c.json({ error: { code: 'not_found', message: `No API route ${c.req.method} ${c.req.path}. See the README for the HTTP API.` } }, 404))

@@ -31,6 +31,8 @@ export interface Config {
   diskLowWaterBytes: number
   /** On SIGTERM, how long uploads in flight may take to finish before they are cut. */
   shutdownGraceMs: number
+  /** A resumable upload untouched this long is deleted (UPLOAD_EXPIRY, e.g. 24h, 90m, 3600s). */
+  uploadExpiryMs: number
 }
 
 type Env = Record<string, string | undefined>
@@ -47,6 +49,17 @@ function integer (env: Env, name: string, fallback: number, min: number): number
 
 function optionalInteger (env: Env, name: string, min: number): number | undefined {
   return env[name] === undefined || env[name] === '' ? undefined : integer(env, name, 0, min)
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** A duration like "24h", "90m", "2d" or plain seconds. */
+function duration (env: Env, name: string, fallbackMs: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallbackMs
+  const m = /^(\d+)\s*([smhd]?)$/.exec(raw.trim())
+  if (!m || Number(m[1]) === 0) throw new Error(`${name} must be a duration like 24h, 90m, 2d or a number of seconds, got "${raw}"`)
+  return Number(m[1]) * UNIT_MS[m[2] || 's']!
 }
 
 function flag (env: Env, name: string): boolean {
@@ -101,6 +114,7 @@ export function loadConfig (env: Env = process.env): Config {
     allowAnonymousUploads: flag(env, 'ALLOW_ANONYMOUS_UPLOADS'),
     maxConcurrentUploads: integer(env, 'MAX_CONCURRENT_UPLOADS', 16, 1),
     diskLowWaterBytes: integer(env, 'DISK_LOW_WATER_BYTES', 1024 ** 3, 0),
-    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_SECONDS', 15, 0) * 1000
+    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_SECONDS', 15, 0) * 1000,
+    uploadExpiryMs: duration(env, 'UPLOAD_EXPIRY', UNIT_MS.h! * 24)
   }
 }

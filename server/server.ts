@@ -24,8 +24,11 @@ import { SqliteRecordRepository } from './records/sqliteRecordRepository.ts'
 import { MediaSeeder } from './seeder/mediaSeeder.ts'
 import type { BlobStore } from './storage/blobStore.ts'
 import { FsBlobStore } from './storage/fsBlobStore.ts'
+import { FsUploadStore } from './storage/fsUploadStore.ts'
+import type { UploadStore } from './storage/uploadStore.ts'
 import { EmbeddedTracker } from './tracker/embeddedTracker.ts'
 import { HashPool } from './upload/hashPool.ts'
+import { ResumableUploads } from './upload/resumable.ts'
 import { UploadGate } from './upload/uploadGate.ts'
 import { Metrics } from './ops/metrics.ts'
 import { readiness } from './ops/readiness.ts'
@@ -45,6 +48,8 @@ export interface StartOptions {
   log: Logger
   /** Swap the blob store (tests inject faults through this). */
   store?: BlobStore
+  /** Swap the resumable upload store (tests inject faults through this). */
+  uploadStore?: UploadStore
 }
 
 function listen (config: Config, fetch: Parameters<typeof serve>[0]['fetch']): Promise<Server> {
@@ -134,11 +139,29 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     metrics,
     log
   })
+  const uploads = new ResumableUploads({
+    store: opts.uploadStore ?? new FsUploadStore(config.mediaDir),
+    blobs: store,
+    hashPool,
+    gate: uploadGate,
+    maxUploadBytes: config.maxUploadBytes,
+    expiryMs: config.uploadExpiryMs,
+    complete: (staged, owner) => media.completeUpload(staged, owner),
+    log
+  })
+  await uploads.init()
+  // Sweep expired uploads a few times per expiry period (at least every 15 minutes).
+  const sweeper = setInterval(() => {
+    uploads.sweep().catch(err => log.warn({ err: (err as Error).message }, 'sweeping expired uploads failed'))
+  }, Math.min(config.uploadExpiryMs / 4, 15 * 60_000))
+  sweeper.unref()
   const auth = new AuthService({ origin, secret, challenges: new SqliteChallengeStore(db), tokenTtlSeconds: config.tokenTtlSeconds })
   let seederReady = false
   app = createApp({
     auth,
     media,
+    uploads,
+    maxUploadBytes: config.maxUploadBytes,
     oipRecords,
     store,
     seeder,
@@ -177,6 +200,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       // close now, the tracker's upgraded sockets with the tracker, and responses still being
       // written get a moment before whatever is left is cut.
       await uploadGate.drain(config.shutdownGraceMs)
+      clearInterval(sweeper)
       const closed = new Promise<void>(resolve => http.close(() => resolve()))
       http.closeIdleConnections()
       await seeder.saveSeedingState()
@@ -185,6 +209,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       await Promise.race([closed, new Promise(resolve => setTimeout(resolve, 2000).unref())])
       http.closeAllConnections()
       await closed
+      uploads.close()
       await hashPool.close()
       db.close()
     }

@@ -14,7 +14,7 @@ import type { OipRecordService } from '../records/oipRecordService.ts'
 import type { MediaRecord, RecordRepository } from '../records/recordRepository.ts'
 import type { MediaSeeder, TorrentStatus } from '../seeder/mediaSeeder.ts'
 import type { HashPool } from '../upload/hashPool.ts'
-import { ingestUpload, type IngestRequest, type UploadFields } from '../upload/ingest.ts'
+import { ingestUpload, publishUpload, type Ingested, type IngestRequest, type StagedUpload, type UploadFields } from '../upload/ingest.ts'
 import type { UploadGate } from '../upload/uploadGate.ts'
 import type { Metrics } from '../ops/metrics.ts'
 import type { Catalog } from './catalog.ts'
@@ -90,7 +90,7 @@ export class MediaService {
   }
 
   private async ingest (req: IngestRequest, caller: Caller): Promise<{ status: 200 | 201, result: UploadResult }> {
-    const { catalog, hashPool, maxUploadBytes, log, metrics } = this.deps
+    const { catalog, hashPool, maxUploadBytes } = this.deps
     const ingested = await ingestUpload(req, {
       store: catalog.store,
       hashPool,
@@ -103,6 +103,24 @@ export class MediaService {
       },
       onExisting: id => catalog.manifest(id)
     })
+    return await this.stored(ingested, caller)
+  }
+
+  /** A finished resumable upload: the same publish, record and seeding as a streamed one. */
+  async completeUpload (staged: StagedUpload, owner: string): Promise<{ status: 200 | 201, result: UploadResult }> {
+    const { catalog } = this.deps
+    let ingested: Ingested
+    try {
+      ingested = await publishUpload(staged, { transportFor: id => catalog.transport(id), onExisting: id => catalog.manifest(id) })
+    } catch (err) {
+      await staged.pending.abort()
+      throw err
+    }
+    return await this.stored(ingested, owner)
+  }
+
+  private async stored (ingested: Ingested, caller: Caller): Promise<{ status: 200 | 201, result: UploadResult }> {
+    const { log, metrics } = this.deps
     metrics.bytesIngested.inc(ingested.manifest.fileSize)
     log.info({ mediaId: ingested.manifest.mediaId, size: ingested.manifest.fileSize, blob: ingested.status }, 'upload stored')
     return await this.addRecord(ingested.manifest.mediaId, caller, ingested.fields, ingested.upload, ingested.status === 'existed')

@@ -1,11 +1,11 @@
 /** /api/media: thin HTTP mapping onto MediaService. */
-import { Readable } from 'node:stream'
 import { create as contentDisposition } from 'content-disposition'
 import { Hono } from 'hono'
 import type { AppEnv } from '../app.ts'
 import type { MediaService } from '../media/mediaService.ts'
 import type { Metrics } from '../ops/metrics.ts'
 import type { BlobStore } from '../storage/blobStore.ts'
+import { requestBody, closeIfBodyRefused } from './body.ts'
 import { bytesResponse } from './bytes.ts'
 import { readJson } from './json.ts'
 import { pageQuery } from './paging.ts'
@@ -22,21 +22,15 @@ export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Met
     try {
       // Refuse before reading a byte of the body when nobody could own the upload.
       media.checkUploader(caller)
-      // On Node read the socket directly; elsewhere (app.request in tests) the web stream.
-      const body = c.env?.incoming ?? Readable.fromWeb((c.req.raw.body ?? new ReadableStream()) as never)
       const length = c.req.header('content-length')
       const { status, result } = await media.upload({
-        body,
+        body: requestBody(c),
         contentType: c.req.header('content-type'),
         contentLength: length === undefined ? undefined : Number(length)
       }, caller)
       return c.json(result, status)
     } catch (err) {
-      // Refused before a byte was read (no session, busy, disk low): Node reads and drops the
-      // body, so the client gets to read the answer. Refused mid-body, or as too large to take:
-      // the rest is not worth reading, so the connection closes after the answer.
-      const untouched = c.env?.incoming?.readableDidRead === false
-      if (!untouched || (err as { status?: number }).status === 413) c.header('Connection', 'close')
+      closeIfBodyRefused(c, err)
       throw err
     }
   })

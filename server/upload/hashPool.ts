@@ -55,7 +55,8 @@ class WorkerJob implements HashJob {
   private inFlight = 0
   private waiting: (() => void) | undefined
   private failed: Error | undefined
-  private pending: { resolve: (v: any) => void, reject: (e: Error) => void } | undefined
+  /** Questions asked and not yet answered; the worker answers in order. */
+  private readonly pending: Array<{ resolve: (v: any) => void, reject: (e: Error) => void }> = []
 
   constructor (private readonly pooled: PooledWorker, pieceLengths: number[], resume?: PieceCheckpoint) {
     pooled.jobs.set(this.id, {
@@ -67,8 +68,7 @@ class WorkerJob implements HashJob {
           this.waiting = undefined
           wake?.()
         } else {
-          const p = this.pending
-          this.pending = undefined
+          const p = this.pending.shift()
           if (msg.type === 'result') pooled.jobs.delete(this.id)
           p?.resolve(msg.type === 'result' ? msg.result : msg.checkpoint)
         }
@@ -76,7 +76,7 @@ class WorkerJob implements HashJob {
       fail: err => {
         this.failed = err
         this.waiting?.()
-        this.pending?.reject(err)
+        for (const p of this.pending.splice(0)) p.reject(err)
       }
     })
     pooled.worker.postMessage({ type: 'start', id: this.id, pieceLengths, resume })
@@ -112,7 +112,7 @@ class WorkerJob implements HashJob {
   private async ask<T> (type: 'checkpoint' | 'finish'): Promise<T> {
     if (this.failed) throw this.failed
     if (this.filled > 0) this.send()
-    const answer = new Promise<T>((resolve, reject) => { this.pending = { resolve, reject } })
+    const answer = new Promise<T>((resolve, reject) => { this.pending.push({ resolve, reject }) })
     this.pooled.worker.postMessage({ type, id: this.id })
     return await answer
   }

@@ -51,6 +51,15 @@ export class UploadGate {
     }
   }
 
+  /** Refuse at once a file that could not fit (a resumable upload declares its size up front). */
+  async ensureRoom (bytes: number): Promise<void> {
+    if (this.closing) throw new AppError(503, 'shutting_down', 'The server is restarting. Try again in a moment.')
+    const free = await freeBytes(this.opts.mediaDir)
+    if (free - bytes < this.opts.lowWaterBytes) {
+      throw new AppError(507, 'insufficient_storage', `The server has no room for a file of ${bytes} bytes right now. Try again later or tell the operator.`)
+    }
+  }
+
   /** Stop admitting uploads; resolve when those in flight are done or `graceMs` has passed. */
   async drain (graceMs: number): Promise<void> {
     this.closing = true

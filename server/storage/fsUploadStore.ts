@@ -1,0 +1,111 @@
+/**
+ * Resumable uploads on the local filesystem: MEDIA_DIR/.uploads/<id>/{data, info.json}.
+ * Same disk as the blobs, so a finished upload is published by a rename, never a copy.
+ */
+import { createReadStream } from 'node:fs'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { notFound } from '../../shared/errors.ts'
+import { replaceFile } from './fsBlobStore.ts'
+import type { Appender, StoredUpload, UploadStore } from './uploadStore.ts'
+
+const UPLOADS = '.uploads'
+const ID = /^[0-9a-f]{32}$/
+
+export class FsUploadStore implements UploadStore {
+  private readonly root: string
+
+  constructor (mediaDir: string) {
+    this.root = path.join(mediaDir, UPLOADS)
+  }
+
+  private dir (id: string): string {
+    // The one place upload ids become paths.
+    if (!ID.test(id)) throw notFound('No such upload. It may have expired or been finished; start a new upload.')
+    return path.join(this.root, id)
+  }
+
+  dataPath (id: string): string {
+    return path.join(this.dir(id), 'data')
+  }
+
+  private infoPath (id: string): string {
+    return path.join(this.dir(id), 'info.json')
+  }
+
+  async init (): Promise<{ uploads: StoredUpload[], unreadable: string[] }> {
+    await fs.mkdir(this.root, { recursive: true })
+    const uploads: StoredUpload[] = []
+    const unreadable: string[] = []
+    for (const id of await fs.readdir(this.root)) {
+      if (!ID.test(id)) continue
+      try {
+        const info: unknown = JSON.parse(await fs.readFile(this.infoPath(id), 'utf8'))
+        const size = await this.size(id).catch(() => undefined)
+        uploads.push({ id, info, size })
+      } catch {
+        unreadable.push(id)
+      }
+    }
+    return { uploads, unreadable }
+  }
+
+  async create (id: string, info: object): Promise<void> {
+    await fs.mkdir(this.dir(id))
+    await (await fs.open(this.dataPath(id), 'wx', 0o644)).close()
+    await this.writeInfo(id, info)
+  }
+
+  async writeInfo (id: string, info: object): Promise<void> {
+    await replaceFile(this.infoPath(id), JSON.stringify(info))
+  }
+
+  async size (id: string): Promise<number> {
+    return (await fs.stat(this.dataPath(id))).size
+  }
+
+  async append (id: string, offset: number): Promise<Appender> {
+    const handle = await fs.open(this.dataPath(id), 'r+')
+    let position = offset
+    return {
+      write: async buffers => {
+        // writev may write less than asked (rarely); loop until all of it is down.
+        let rest = buffers
+        while (rest.length > 0) {
+          const { bytesWritten } = await handle.writev(rest, position)
+          position += bytesWritten
+          rest = skip(rest, bytesWritten)
+        }
+      },
+      close: async () => { await handle.close() }
+    }
+  }
+
+  async truncate (id: string, size: number): Promise<void> {
+    await fs.truncate(this.dataPath(id), size)
+  }
+
+  read (id: string, end: number): ReturnType<typeof createReadStream> {
+    return createReadStream(this.dataPath(id), { start: 0, end: Math.max(0, end - 1), highWaterMark: 1 << 20 })
+  }
+
+  async sync (id: string): Promise<void> {
+    const handle = await fs.open(this.dataPath(id), 'r+')
+    try { await handle.datasync() } finally { await handle.close() }
+  }
+
+  async remove (id: string): Promise<void> {
+    await fs.rm(this.dir(id), { recursive: true, force: true })
+  }
+}
+
+/** The buffers left after the first `n` bytes. */
+function skip (buffers: Buffer[], n: number): Buffer[] {
+  const out: Buffer[] = []
+  for (const b of buffers) {
+    if (n >= b.length) { n -= b.length; continue }
+    out.push(n > 0 ? b.subarray(n) : b)
+    n = 0
+  }
+  return out
+}
