@@ -31,27 +31,6 @@ test('a file the server already has publicly is not uploaded again: only a recor
   await second.close()
 })
 
-test('an upload can be cancelled and retried', async ({ page }) => {
-  await createWallet(page)
-  // Hold the upload request until the test lets it go.
-  let release!: () => void
-  const held = new Promise<void>(resolve => { release = resolve })
-  // (Once cancelled, the request is gone and continuing it fails: that is expected.)
-  await page.route('**/api/media/upload', async route => { await held; await route.continue().catch(() => {}) })
-  const file = fileOf('slow.bin', 300_000, 22)
-  await page.getByTestId('file-input').setInputFiles(file)
-  const row = page.locator('[data-testid="file-row"]').first()
-  await expect(row).toHaveAttribute('data-phase', 'uploading', { timeout: 30_000 })
-  await row.getByRole('button', { name: 'Cancel' }).click()
-  await expect(row).toHaveAttribute('data-phase', 'cancelled')
-  await expect(row.getByRole('alert')).toContainText('Cancelled')
-  release()
-  await page.unroute('**/api/media/upload')
-  await row.getByRole('button', { name: 'Retry' }).click()
-  await expect(row).toHaveAttribute('data-phase', 'seeding', { timeout: 30_000 })
-  await expect(row.getByTestId('server-copy')).toHaveText('Server copy ✓')
-})
-
 test('a browser without IndexedDB gets a clear message', async ({ page }) => {
   await page.addInitScript(() => { Object.defineProperty(window, 'indexedDB', { value: undefined }) })
   await page.goto('/')

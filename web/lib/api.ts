@@ -2,6 +2,7 @@
 import type { MediaManifest, UploadResult } from '../../shared/media.ts'
 import type { OipMediaRecord } from '../../shared/record.ts'
 import { signMessage, type Identity } from '../../shared/wallet.ts'
+import * as tus from 'tus-js-client'
 
 export class ApiError extends Error {
   constructor (readonly status: number, readonly code: string, message: string) { super(message) }
@@ -60,34 +61,74 @@ export async function claim (mediaId: string, token: string, file: { name: strin
   }))
 }
 
+export interface ResumableUpload {
+  file: Blob & { name: string, type: string }
+  fields: RecordFields
+  /** The SHA-256 this browser computed: the server publishes only bytes that match it. */
+  sha256: string
+  /** Where an earlier attempt left off (kept in IndexedDB beside the file). */
+  uploadUrl?: string
+  /** Called once the server has made the upload, before any byte is sent. */
+  onUrl: (url: string) => Promise<void>
+  onProgress: (sent: number, total: number) => void
+  signal: AbortSignal
+}
+
 /**
- * Upload with progress (fetch cannot report upload progress, XMLHttpRequest can) and cancel
- * through the signal. The size goes first so the server hashes pieces in the same pass.
+ * Upload through the server's tus endpoint (tus-js-client): 16 MiB requests, retried on
+ * network errors, and continued from the server's offset by the next attempt (pause and
+ * resume, a reload, a lost connection). An upload the server forgot (expired) starts over.
  */
-export function upload (file: File | Blob & { name: string }, token: string, fields: RecordFields, onProgress: (sent: number, total: number) => void, signal: AbortSignal): Promise<UploadResult> {
+export function resumableUpload (opts: ResumableUpload, token: string): Promise<UploadResult> {
   return new Promise((resolve, reject) => {
-    const form = new FormData()
-    form.append('access_level', fields.accessLevel)
-    form.append('size', String(file.size))
-    if (fields.name) form.append('name', fields.name)
-    if (fields.description) form.append('description', fields.description)
-    if (fields.torrentSalt) form.append('torrent_salt', fields.torrentSalt)
-    form.append('file', file, file.name)
-    const xhr = new XMLHttpRequest()
-    xhr.open('POST', '/api/media/upload')
-    xhr.setRequestHeader('Authorization', `Bearer ${token}`)
-    xhr.upload.onprogress = e => onProgress(e.loaded, e.total)
-    xhr.onload = () => {
-      let body: any
-      try { body = JSON.parse(xhr.responseText) } catch {}
-      if (xhr.status === 200 || xhr.status === 201) resolve(body as UploadResult)
-      else reject(new ApiError(xhr.status, body?.error?.code ?? 'http_error', body?.error?.message ?? `The server answered ${xhr.status}.`))
-    }
-    xhr.onerror = () => reject(new ApiError(0, 'network', 'The connection to the server was lost. Check your network and retry.'))
-    xhr.onabort = () => reject(new DOMException('Upload cancelled', 'AbortError'))
-    signal.addEventListener('abort', () => xhr.abort(), { once: true })
-    xhr.send(form)
+    const { file, fields } = opts
+    const upload = new tus.Upload(file, {
+      endpoint: `${location.origin}/api/uploads`,
+      uploadUrl: opts.uploadUrl ?? null,
+      chunkSize: 16 * 1024 * 1024,
+      retryDelays: [0, 1000, 3000, 5000],
+      // This app keeps the upload URL itself, in IndexedDB with the file.
+      storeFingerprintForResuming: false,
+      headers: auth(token),
+      metadata: {
+        filename: file.name,
+        filetype: file.type || 'application/octet-stream',
+        access_level: fields.accessLevel,
+        name: fields.name,
+        description: fields.description,
+        sha256: opts.sha256,
+        ...(fields.torrentSalt ? { torrent_salt: fields.torrentSalt } : {})
+      },
+      onUploadUrlAvailable: async () => { await opts.onUrl(upload.url!) },
+      onProgress: opts.onProgress,
+      onSuccess: ({ lastResponse }) => {
+        // The PATCH that completed the file answers with it; an upload found already complete
+        // (its answer was lost) answers with a HEAD, so ask for the result.
+        const body = lastResponse.getBody()
+        const done = body ? Promise.resolve(JSON.parse(body) as UploadResult) : uploadResult(upload.url!, token)
+        done.then(resolve, reject)
+      },
+      onError: err => {
+        const res = (err as tus.DetailedError).originalResponse
+        if (!res) return reject(new ApiError(0, 'network', 'The connection to the server was lost. The upload continues from where it stopped when the network is back.'))
+        let body: { error?: { code: string, message: string } } | undefined
+        try { body = JSON.parse(res.getBody()) } catch {}
+        reject(new ApiError(res.getStatus(), body?.error?.code ?? 'http_error', body?.error?.message ?? `The server answered ${res.getStatus()}.`))
+      }
+    })
+    opts.signal.addEventListener('abort', () => {
+      // Stop sending; the server keeps what it has for the next attempt.
+      void upload.abort(false)
+      reject(new DOMException('Upload paused', 'AbortError'))
+    }, { once: true })
+    upload.start()
   })
+}
+
+async function uploadResult (url: string, token: string): Promise<UploadResult> {
+  const { result } = await json<{ result?: UploadResult }>(await fetch(url, { headers: auth(token) }))
+  if (!result) throw new ApiError(500, 'incomplete', 'The server has not finished this upload. Retry to continue it.')
+  return result
 }
 
 /** GET /api/media/:id/info: the manifest as the caller sees it, plus live seeding status. */

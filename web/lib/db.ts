@@ -23,6 +23,8 @@ export interface LibraryFile {
   /** The infoHash being seeded: the server's torrent for this owner (checked against our pieces). */
   infoHash?: string
   torrentSalt?: string
+  /** The server's resumable upload of these bytes, while it is not complete. */
+  uploadUrl?: string
   /** The server's answer once the upload (or claim) is done. */
   server?: UploadResult
   recordId?: string

@@ -14,7 +14,7 @@ import { browserSha1, hashFile } from './hashing.ts'
 import type { Session } from './session.svelte.ts'
 import { seedBlob, seedStatus, stopSeeding } from './tabSeeder.ts'
 
-export type Phase = 'hashing' | 'queued' | 'uploading' | 'seeding' | 'stored' | 'failed' | 'cancelled'
+export type Phase = 'hashing' | 'queued' | 'uploading' | 'paused' | 'seeding' | 'stored' | 'failed' | 'cancelled'
 
 const QUEUED = 'Offline: this upload waits and goes when the network is back.'
 
@@ -169,7 +169,15 @@ export class Library {
         const fields = { accessLevel, name: title, description, ...(torrentSalt ? { torrentSalt } : {}) }
         const server = await this.session.authorized(async token => await api.serverHas(mediaId, token)
           ? await api.claim(mediaId, token, file, fields)
-          : await api.upload(file, token, fields, (sent, total) => { item.sent = sent / total }, signal))
+          : await api.resumableUpload({
+            file,
+            fields,
+            sha256: mediaId,
+            ...(item.file.uploadUrl ? { uploadUrl: item.file.uploadUrl } : {}),
+            onUrl: async uploadUrl => { await this.save(item, { uploadUrl }) },
+            onProgress: (sent, total) => { item.sent = sent / total },
+            signal
+          }, token))
         item.sent = 1
         // Seed exactly the server's torrent for this owner: same pieces, the server's name (the
         // first public upload's), our salt. Check that our own pieces give that infoHash.
@@ -179,14 +187,17 @@ export class Library {
         if (expected !== server.infoHash || await infoHashOfTorrent(torrentFile) !== server.infoHash) {
           throw new Error('The server describes this file with a different torrent than this browser computed. Remove it and add it again.')
         }
-        await this.save(item, { server, torrentFile, infoHash: server.infoHash })
+        await this.save(item, { server, torrentFile, infoHash: server.infoHash, uploadUrl: undefined })
       }
       await seedBlob(item.file.blob, item.file.torrentFile!)
       await this.save(item, { seeding: true })
       item.phase = 'seeding'
       if (!item.file.recordId) await this.publishRecord(item)
     } catch (err) {
-      if ((err as Error).name === 'AbortError') {
+      if ((err as Error).name === 'AbortError' && item.phase === 'uploading') {
+        item.phase = 'paused'
+        item.error = `Paused at ${Math.floor(item.sent * 100)}%. Resume to continue from there.`
+      } else if ((err as Error).name === 'AbortError') {
         item.phase = 'cancelled'
         item.error = 'Cancelled. Retry to continue.'
       } else if (item.file.torrentFile && isNetworkError(err)) {
