@@ -11,7 +11,8 @@
  *   BENCH_KEEP=1       keep the temp dir (prints its path)
  *
  * Goals: ingest MB/s ≥ 0.6 × one-pass SHA-256 + SHA-1 pieces MB/s over the same (cached) file,
- * and the server's peak RSS growth during the upload < 100 MB. Missing a goal is reported, not
+ * and the server's peak RSS growth during the upload < 100 MB. Then the resumable case: a tus
+ * upload of another file of the same size in 8 MiB PATCHes, goal ≥ 0.5 × the same reference. Missing a goal is reported, not
  * fatal; a wrong mediaId, a non-201 answer or a server that does not start exit non-zero.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -25,12 +26,15 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { pieceLength } from '../shared/torrent.ts'
 import { ContentHasher } from '../server/upload/contentHasher.ts'
+import { createMnemonic, identityFromMnemonic, signMessage } from '../shared/wallet.ts'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const MiB = 1024 * 1024
 const BLOCK = 16 * MiB
 const RATIO_GOAL = 0.6
 const RSS_GOAL_MB = 100
+const TUS_RATIO_GOAL = 0.5
+const TUS_CHUNK = 8 * 1024 * 1024
 const SAMPLE_MS = 50
 
 const sizeMb = Number(process.env.BENCH_SIZE_MB ?? 1024)
@@ -52,6 +56,8 @@ async function writeTestFile (file: string, size: number): Promise<void> {
       const n = Math.min(BLOCK, size - offset)
       await handle.write(block, 0, n, offset)
     }
+    // On disk before anything is measured: write-back of this file must not compete with the uploads.
+    await handle.sync()
   } finally {
     await handle.close()
   }
@@ -209,6 +215,92 @@ function upload (base: string, file: string, size: number): Promise<UploadResult
   })
 }
 
+interface Measured<T> {
+  result: T
+  before: { rss: number }
+  peakRss: number
+  peakHwm: number | undefined
+  cpu: ReturnType<typeof cpuDelta>
+  selfCpu: NodeJS.CpuUsage
+}
+
+/** Run one upload while sampling the server's RSS and counting its CPU by thread. */
+async function measured<T> (pid: number, run: () => Promise<T>): Promise<Measured<T>> {
+  const before = await procMem(pid)
+  const peakReset = await resetPeak(pid)
+  let peakRss = before.rss
+  let sampling = true
+  const sampler = (async () => {
+    while (sampling) {
+      try { peakRss = Math.max(peakRss, (await procMem(pid)).rss) } catch { return }
+      await new Promise(resolve => setTimeout(resolve, SAMPLE_MS))
+    }
+  })()
+  const cpuBefore = await threadCpu(pid)
+  const selfBefore = process.cpuUsage()
+  let result: T
+  try {
+    result = await run()
+  } finally {
+    sampling = false
+    await sampler
+  }
+  const cpu = cpuDelta(cpuBefore, await threadCpu(pid))
+  const selfCpu = process.cpuUsage(selfBefore)
+  const after = await procMem(pid)
+  return { result, before, peakRss: Math.max(peakRss, after.rss), peakHwm: peakReset ? after.hwm : undefined, cpu, selfCpu }
+}
+
+/** Sign in with a fresh key, as the browser does (resumable uploads need an owner). */
+async function signIn (base: string): Promise<string> {
+  const identity = await identityFromMnemonic(createMnemonic())
+  const challenge = await (await fetch(`${base}/api/auth/challenge`, { method: 'POST' })).json() as { nonce: string, message: string }
+  const res = await fetch(`${base}/api/auth/verify`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ publicKey: identity.publicKey, nonce: challenge.nonce, signature: signMessage(challenge.message, identity.privateKey) })
+  })
+  if (!res.ok) throw new Error(`sign-in failed: ${res.status}`)
+  return ((await res.json()) as { token: string }).token
+}
+
+/** A tus upload: create, then PATCH the file in TUS_CHUNK pieces streamed from disk over one kept-alive connection. */
+async function tusUpload (base: string, token: string, file: string, size: number): Promise<{ mediaId: string, ms: number }> {
+  const headers = { 'Tus-Resumable': '1.0.0', Authorization: `Bearer ${token}` }
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  const request = (url: string, method: string, extra: Record<string, string>, body?: { start: number, end: number }): Promise<{ status: number, headers: http.IncomingHttpHeaders, text: string }> =>
+    new Promise((resolve, reject) => {
+      const req = http.request(url, { method, agent, headers: { ...headers, ...extra } }, res => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }))
+        res.on('error', reject)
+      })
+      req.on('error', reject)
+      if (!body) return req.end()
+      const src = createReadStream(file, { ...body, highWaterMark: MiB })
+      src.on('error', err => req.destroy(err))
+      src.pipe(req)
+    })
+  const start = now()
+  try {
+    const meta = `filename ${Buffer.from('bench2.bin').toString('base64')},access_level ${Buffer.from('public').toString('base64')}`
+    const created = await request(`${base}/api/uploads`, 'POST', { 'Upload-Length': String(size), 'Upload-Metadata': meta })
+    if (created.status !== 201) throw new Error(`tus create answered ${created.status}: ${created.text}`)
+    const url = new URL(String(created.headers.location), base).href
+    let last = created
+    for (let offset = 0; offset < size; offset += TUS_CHUNK) {
+      const end = Math.min(size, offset + TUS_CHUNK) - 1
+      last = await request(url, 'PATCH', { 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': String(offset), 'Content-Length': String(end - offset + 1) }, { start: offset, end })
+      if (last.status !== 204 && last.status !== 200) throw new Error(`tus PATCH at ${offset} answered ${last.status}: ${last.text}`)
+    }
+    const { mediaId } = JSON.parse(last.text) as { mediaId: string }
+    return { mediaId, ms: now() - start }
+  } finally {
+    agent.destroy()
+  }
+}
+
 async function stopServer (child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
@@ -234,9 +326,12 @@ async function main (): Promise<void> {
   process.once('SIGTERM', interrupt)
   try {
     const file = path.join(tmp, 'bench.bin')
-    console.log(`ingest bench: ${sizeMb} MiB test file in ${tmp}`)
-    let t = now()
+    // The resumable case sends other bytes, so nothing is deduplicated.
+    const file2 = path.join(tmp, 'bench2.bin')
+    console.log(`ingest bench: two ${sizeMb} MiB test files in ${tmp}`)
+    const t = now()
     await writeTestFile(file, SIZE)
+    await writeTestFile(file2, SIZE)
     console.log(`  generated in ${fmt((now() - t) / 1000, 2)} s`)
 
     // Reference: the first pass warms the page cache; the best of the next three is the machine's limit.
@@ -280,36 +375,13 @@ async function main (): Promise<void> {
 
     // Let startup garbage settle before the baseline.
     await new Promise(resolve => setTimeout(resolve, 500))
-    const before = await procMem(pid)
-    const peakReset = await resetPeak(pid)
-    let peakRss = before.rss
-    let sampling = true
-    const sampler = (async () => {
-      while (sampling) {
-        try { peakRss = Math.max(peakRss, (await procMem(pid)).rss) } catch { return }
-        await new Promise(resolve => setTimeout(resolve, SAMPLE_MS))
-      }
-    })()
-
-    const cpuBefore = await threadCpu(pid)
-    const selfBefore = process.cpuUsage()
-    let res: UploadResult
-    try {
-      res = await upload(base, file, SIZE)
-    } finally {
-      sampling = false
-      await sampler
-    }
-    const cpu = cpuDelta(cpuBefore, await threadCpu(pid))
-    const selfCpu = process.cpuUsage(selfBefore)
-    const after = await procMem(pid)
-    peakRss = Math.max(peakRss, after.rss)
-    const peakHwm = peakReset ? after.hwm : undefined
-
+    const plain = await measured(pid, async () => await upload(base, file, SIZE))
+    const res = plain.result
     if (res.status !== 201) throw new Error(`upload answered ${res.status}, expected 201: ${res.body.slice(0, 500)}`)
     const mediaId = (JSON.parse(res.body) as { mediaId?: string }).mediaId
     if (mediaId !== ref.mediaId) throw new Error(`mediaId ${String(mediaId)} differs from the reference SHA-256 ${ref.mediaId}`)
 
+    const { before, peakRss, peakHwm, cpu, selfCpu } = plain
     const ingestMbps = mbps(SIZE, res.ms)
     const ratio = ingestMbps / refMbps
     const growthMb = (Math.max(peakRss, peakHwm ?? 0) - before.rss) / MiB
@@ -328,6 +400,22 @@ async function main (): Promise<void> {
     console.log(`  server CPU           ${fmt(cpu.user, 2)} s user + ${fmt(cpu.sys, 2)} s sys in ${fmt(res.ms / 1000, 2)} s wall; by thread: ` +
       cpu.byName.slice(0, 5).map(([name, t]) => `${name} ${fmt(t, 2)} s`).join(', '))
     console.log(`  bench client CPU     ${fmt(selfCpu.user / 1e6, 2)} s user + ${fmt(selfCpu.system / 1e6, 2)} s sys (sends the body, samples RSS); ${os.availableParallelism()} CPUs`)
+
+    // The resumable case: tus PATCHes of 8 MiB, one after another (the protocol has no overlap).
+    const ref2 = await referenceHash(file2, SIZE)
+    const token = await signIn(base)
+    const tus = await measured(pid, async () => await tusUpload(base, token, file2, SIZE))
+    if (tus.result.mediaId !== ref2.mediaId) throw new Error(`resumable mediaId ${tus.result.mediaId} differs from the reference SHA-256 ${ref2.mediaId}`)
+    const tusMbps = mbps(SIZE, tus.result.ms)
+    const tusRatio = tusMbps / refMbps
+    const tusGrowth = (Math.max(tus.peakRss, tus.peakHwm ?? 0) - tus.before.rss) / MiB
+    console.log('')
+    console.log(`resumable (tus, ${TUS_CHUNK / MiB} MiB PATCHes)`)
+    console.log(`  ingest (upload)      ${fmt(tusMbps)} MB/s  (${fmt(tus.result.ms / 1000, 2)} s in ${Math.ceil(SIZE / TUS_CHUNK)} requests)`)
+    console.log(`  ratio ingest/ref     ${fmt(tusRatio, 2)}  goal ≥ ${TUS_RATIO_GOAL}  ${pass(tusRatio >= TUS_RATIO_GOAL)}`)
+    console.log(`  peak RSS growth      ${fmt(tusGrowth)} MB  goal < ${RSS_GOAL_MB} MB  ${pass(tusGrowth < RSS_GOAL_MB)}`)
+    console.log(`  server CPU           ${fmt(tus.cpu.user, 2)} s user + ${fmt(tus.cpu.sys, 2)} s sys; by thread: ` +
+      tus.cpu.byName.slice(0, 5).map(([name, t]) => `${name} ${fmt(t, 2)} s`).join(', '))
   } finally {
     if (child) await stopServer(child)
     if (process.env.BENCH_KEEP) console.log(`kept ${tmp}`)

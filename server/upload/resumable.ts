@@ -23,6 +23,8 @@ import type { UploadGate } from './uploadGate.ts'
 
 /** Save the piece checkpoint after this many new bytes (a restart re-hashes at most this much SHA-1). */
 const CHECKPOINT_BYTES = 64 * 1024 * 1024
+/** Save a pushed-forward expiry at least this often. */
+const SAVE_EVERY_MS = 60_000
 
 /** What is kept on disk beside the bytes (info.json). */
 export interface UploadInfo {
@@ -58,7 +60,8 @@ interface Live {
   hashed: number
   busy: boolean
   checkpointed: number
-  checkpointing?: Promise<void>
+  savedAt: number
+  saving?: Promise<void>
 }
 
 export interface ResumableDeps {
@@ -102,7 +105,7 @@ export class ResumableUploads {
         await this.deps.store.remove(id)
         continue
       }
-      this.uploads.set(id, { info: valid, size: valid.result ? valid.length : size ?? 0, hashed: 0, busy: false, checkpointed: 0 })
+      this.uploads.set(id, { info: valid, size: valid.result ? valid.length : size ?? 0, hashed: 0, busy: false, checkpointed: 0, savedAt: this.now() })
     }
     if (this.uploads.size > 0) this.deps.log.info({ uploads: this.uploads.size }, 'resumable uploads waiting for their bytes')
     await this.sweep()
@@ -136,7 +139,7 @@ export class ResumableUploads {
       expiresAt: this.expiry()
     }
     await this.deps.store.create(id, info).catch(err => { throw storageError(err) })
-    this.uploads.set(id, { info, size: 0, hashed: 0, busy: false, checkpointed: 0 })
+    this.uploads.set(id, { info, size: 0, hashed: 0, busy: false, checkpointed: 0, savedAt: this.now() })
     return { id, ...this.status(id, owner) }
   }
 
@@ -160,10 +163,7 @@ export class ResumableUploads {
       await this.receive(up, body, room)
       up.info.expiresAt = this.expiry()
       if (up.size === up.info.length) await this.finish(up)
-      else {
-        await this.deps.store.writeInfo(id, up.info)
-        this.checkpointSoon(up)
-      }
+      else this.saveSoon(up)
       return this.status(id, caller)
     } finally {
       release?.()
@@ -205,7 +205,10 @@ export class ResumableUploads {
     return new Date(this.now() + this.deps.expiryMs).toISOString()
   }
 
-  /** Stream the body to disk, hashing each batch once it is written, so hashed bytes = bytes on disk. */
+  /**
+   * Stream the body to disk and through the hash job at the same time. A batch counts once both
+   * took it; a batch that failed to write leaves the job unsure of what it had, so it is rebuilt.
+   */
   private async receive (up: Live, body: Readable, room: number): Promise<void> {
     const { store } = this.deps
     const job = await this.hasher(up)
@@ -213,16 +216,18 @@ export class ResumableUploads {
     let writing: Promise<void> = Promise.resolve()
     const sink = new Writable({
       highWaterMark: 4 * 1024 * 1024,
-      writev (chunks, cb) {
+      writev: (chunks, cb) => {
         const buffers = chunks.map(c => c.chunk as Buffer)
         const n = buffers.reduce((sum, b) => sum + b.length, 0)
         if (up.size + n > up.info.length) return cb(tooLong(room))
-        writing = (async () => {
-          await file.write(buffers)
+        const hashing = (async () => { for (const b of buffers) await job.update(b) })()
+        writing = Promise.all([file.write(buffers), hashing]).then(() => {
           up.size += n
-          for (const b of buffers) await job.update(b)
           up.hashed += n
-        })()
+        }, err => {
+          this.forgetHasher(up)
+          throw err
+        })
         writing.then(() => cb(), cb)
       }
     })
@@ -240,7 +245,6 @@ export class ResumableUploads {
   private async recover (up: Live, err: unknown): Promise<unknown> {
     const onDisk = await this.deps.store.size(up.info.id).catch(() => up.size)
     if (onDisk !== up.size) await this.deps.store.truncate(up.info.id, up.size)
-    if (up.hashed !== up.size) this.forgetHasher(up)
     if (err instanceof AppError) return err
     const mapped = storageError(err)
     if (mapped !== err) return mapped
@@ -277,27 +281,34 @@ export class ResumableUploads {
     up.hashed = 0
   }
 
-  /** Save the whole pieces hashed so far, in the background, once enough new bytes came in. */
-  private checkpointSoon (up: Live): void {
-    if (up.checkpointing || !up.job || up.size - up.checkpointed < CHECKPOINT_BYTES) return
+  /**
+   * Save the record in the background, not on every request (its fsyncs would halve the upload
+   * speed): with a checkpoint of the whole pieces once enough new bytes came in, or else when
+   * the saved expiry is a minute old. The offset itself is the size of the file.
+   */
+  private saveSoon (up: Live): void {
+    const checkpointDue = up.job !== undefined && up.size - up.checkpointed >= CHECKPOINT_BYTES
+    if (up.saving || (!checkpointDue && this.now() - up.savedAt < SAVE_EVERY_MS)) return
     const job = up.job
-    up.checkpointing = (async () => {
-      const cp = await job.checkpoint()
-      if (!cp) return
-      // The bytes the pieces name must be on disk before the record says so.
-      await this.deps.store.sync(up.info.id)
-      up.info.checkpoint = { pieceLength: cp.pieceLength, pieces: Buffer.from(cp.pieces).toString('base64') }
-      up.checkpointed = cp.pieces.length / 20 * cp.pieceLength
+    up.saving = (async () => {
+      up.savedAt = this.now()
+      const cp = checkpointDue ? await job!.checkpoint() : undefined
+      if (cp) {
+        // The bytes the pieces name must be on disk before the record says so.
+        await this.deps.store.sync(up.info.id)
+        up.info.checkpoint = { pieceLength: cp.pieceLength, pieces: Buffer.from(cp.pieces).toString('base64') }
+        up.checkpointed = cp.pieces.length / 20 * cp.pieceLength
+      }
       await this.deps.store.writeInfo(up.info.id, up.info)
     })().catch(err => {
-      this.deps.log.warn({ upload: up.info.id, err: (err as Error).message }, 'could not save an upload checkpoint')
-    }).finally(() => { up.checkpointing = undefined })
+      this.deps.log.warn({ upload: up.info.id, err: (err as Error).message }, 'could not save the state of an upload')
+    }).finally(() => { up.saving = undefined })
   }
 
   /** The last byte is in: check, publish like any upload, keep the answer until expiry. */
   private async finish (up: Live): Promise<void> {
     const { info } = up
-    await up.checkpointing
+    await up.saving
     const job = await this.hasher(up)
     up.job = undefined
     up.hashed = 0
