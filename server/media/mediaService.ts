@@ -18,6 +18,7 @@ import { ingestUpload, publishUpload, type Ingested, type IngestRequest, type St
 import type { UploadGate } from '../upload/uploadGate.ts'
 import type { Metrics } from '../ops/metrics.ts'
 import type { Catalog } from './catalog.ts'
+import { KeyedMutex } from './keyedMutex.ts'
 
 export interface MediaServiceDeps {
   catalog: Catalog
@@ -68,6 +69,7 @@ export interface MediaListItem {
 
 export class MediaService {
   private readonly deps: MediaServiceDeps
+  private readonly perMedia = new KeyedMutex()
 
   constructor (deps: MediaServiceDeps) {
     this.deps = deps
@@ -160,7 +162,16 @@ export class MediaService {
 
   /** 201 when the caller's record is new (even if the bytes were already stored), 200 when they had it. */
   private async addRecord (mediaId: string, caller: Caller, fields: UploadFields, upload: { originalName: string, mimeType: string }, blobExisted: boolean): Promise<{ status: 200 | 201, result: UploadResult }> {
+    // One at a time per file: two first public uploads would both rename the torrent, and a
+    // delete of the last record could remove the blob under a new one.
+    return await this.perMedia.run(mediaId, async () => await this.addRecordNow(mediaId, caller, fields, upload, blobExisted))
+  }
+
+  private async addRecordNow (mediaId: string, caller: Caller, fields: UploadFields, upload: { originalName: string, mimeType: string }, blobExisted: boolean): Promise<{ status: 200 | 201, result: UploadResult }> {
     const { catalog, records, log } = this.deps
+    if (!await catalog.exists(mediaId)) {
+      throw new AppError(409, 'removed_meanwhile', 'The file was deleted on the server while this upload finished. Upload it again.')
+    }
     const hadPublic = records.hasPublic(mediaId)
     const salt = fields.accessLevel === 'private' ? fields.torrentSalt ?? randomBytes(32).toString('hex') : null
     const privateInfoHash = salt ? (await catalog.privateTorrent(mediaId, upload.originalName, salt, { announce: [], urlList: [] })).infoHash : null
@@ -294,6 +305,10 @@ export class MediaService {
   /** Remove the caller's record; the bytes, torrent and seeding go when nobody holds them. */
   async remove (mediaId: string, caller: Caller): Promise<void> {
     if (caller === undefined) throw loginRequired()
+    await this.perMedia.run(mediaId, async () => await this.removeNow(mediaId, caller))
+  }
+
+  private async removeNow (mediaId: string, caller: string): Promise<void> {
     const { records, seeder, catalog, log } = this.deps
     const record = isMediaId(mediaId) ? records.get(mediaId, caller) : undefined
     if (!record || !records.remove(mediaId, caller)) throw notFound()

@@ -195,6 +195,19 @@ describe('uploads and ownership', () => {
     assert.equal(hers.originalName, 'alice-secret.txt')
   })
 
+  test('two keys publishing the same privately stored bytes at once agree on one public torrent', async () => {
+    const alice = await signIn(server.url, await newIdentity())
+    const publishers = [await signIn(server.url, await newIdentity()), await signIn(server.url, await newIdentity()), await signIn(server.url, await newIdentity())]
+    const bytes = randomBytesSeeded(90_000, 85)
+    await upload(server.url, bytes, { access_level: 'private' }, 'alice-only.txt', 'text/plain', alice)
+    const uploads = await Promise.all(publishers.map((token, i) => upload(server.url, bytes, { access_level: 'public' }, `upload-${i}.txt`, 'text/plain', token)))
+    const info = await (await fetch(`${server.url}/api/media/${sha256(bytes)}/info`)).json()
+    const torrent = await parseTorrent(new Uint8Array(await (await fetch(`${server.url}/api/media/${sha256(bytes)}/torrent`)).arrayBuffer()))
+    assert.equal(torrent.infoHash, info.infoHash)
+    assert.equal(torrent.name, info.originalName)
+    for (const u of uploads) assert.equal(u.body.infoHash, info.infoHash)
+  })
+
   test('ownership and access level cannot be changed by re-uploading', async () => {
     const alice = await signIn(server.url, await newIdentity())
     const bytes = randomBytesSeeded(30_000, 84)
