@@ -370,7 +370,7 @@ export class MediaSeeder {
    * leave the catalogue; the rest stay idle until wanted.
    */
   async resumeSeeding (): Promise<{ resumed: number, failed: number }> {
-    const first = [...this.seeds.values()].sort((a, b) => rank(b) - rank(a)).slice(0, this.opts.maxActive)
+    const first = [...this.seeds.values()].sort(byWant).reverse().slice(0, this.opts.maxActive)
     let resumed = 0
     let failed = 0
     const next = first[Symbol.iterator]()
@@ -522,8 +522,7 @@ export class MediaSeeder {
       for (const infoHash of this.torrents.keys()) {
         const seed = this.seeds.get(infoHash)
         if (!seed || infoHash === keep) continue
-        const lessWanted = !victim || (victim.pinned && !seed.pinned) || (victim.pinned === seed.pinned && rank(seed) < rank(victim))
-        if (lessWanted) victim = seed
+        if (!victim || byWant(seed, victim) < 0) victim = seed
       }
       if (!victim) return
       if (victim.pinned) this.opts.log.warn({ maxActive: this.opts.maxActive }, 'more pinned torrents than SEED_MAX_ACTIVE: a pinned one goes idle')
@@ -582,13 +581,15 @@ function newSeed (mediaId: string, infoHash: string, kind: Seed['kind'], torrent
   return { mediaId, infoHash, kind, torrentFile, createdAt: Date.parse(createdAt) || 0, pinned: false, uploaded: 0, prime: false }
 }
 
-/** How much a seed is wanted: when it was last wanted, or else seeded. */
-const rank = (seed: Seed): number => Math.max(seed.wantedAt ?? 0, seed.createdAt)
+/** Least wanted first: unpinned before pinned, then by when last wanted (or else seeded). */
+const byWant = (a: Seed, b: Seed): number =>
+  Number(a.pinned) - Number(b.pinned) || Math.max(a.wantedAt ?? 0, a.createdAt) - Math.max(b.wantedAt ?? 0, b.createdAt)
 
 /** A tracker error for the stats: the network cause when there is one, never a capability. */
 function describe (err: Error): string {
-  const cause = (err as { cause?: { code?: string } }).cause?.code
-  return `${err.message}${cause ? ` (${cause})` : ''}`.replace(/\?token=[^\s)]+/g, '')
+  const cause = (err as { cause?: { code?: string, message?: string } }).cause
+  const why = cause?.code ?? cause?.message
+  return `${err.message}${why ? ` (${why})` : ''}`.replace(/\?token=[^\s)]+/g, '')
 }
 
 interface TrackerClient {
