@@ -166,6 +166,8 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   // catalogue before it resumes (no file is read until one goes active).
   for (const record of records.listPrivate()) await media.seed(record)
   seederReady = await seeder.initialize()
+  // Ready (and serving) already; callers of startServer get a seeder with its torrents up.
+  await seeder.whenResumed()
 
   return {
     url: publicUrl,

@@ -91,8 +91,8 @@ export class SqliteRecordRepository implements RecordRepository {
 
   pinnedTorrents (): string[] {
     return (this.db.prepare(`SELECT private_info_hash AS h FROM media_records WHERE pinned = 1 AND access_level = 'private'
-      UNION SELECT t.info_hash FROM public_torrents t WHERE EXISTS (
-        SELECT 1 FROM media_records r WHERE r.media_id = t.media_id AND r.access_level = 'public' AND r.pinned = 1)`).all() as Array<{ h: string }>).map(r => r.h)
+      UNION SELECT t.info_hash FROM media_records r JOIN public_torrents t ON t.media_id = r.media_id
+        WHERE r.pinned = 1 AND r.access_level = 'public'`).all() as Array<{ h: string }>).map(r => r.h)
   }
 
   count (mediaId: string): number {

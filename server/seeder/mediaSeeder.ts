@@ -120,6 +120,7 @@ export class MediaSeeder {
   /** The active ones: in the client now. */
   private readonly torrents = new Map<string, Torrent>()
   private readonly activating = new Map<string, Promise<boolean>>()
+  private resuming: Promise<unknown> = Promise.resolve()
   /** Totals of torrents that went idle, so the seeder's totals never go down. */
   private readonly retired = { uploaded: 0, downloaded: 0 }
   private saving: Promise<void> = Promise.resolve()
@@ -161,8 +162,9 @@ export class MediaSeeder {
   }
 
   /**
-   * Load the catalogue (seeder.json; no torrent file is read), start the client, and resume:
-   * up to maxActive torrents come up. false when the client could not start.
+   * Load the catalogue (seeder.json; no torrent file is read), start the client, and start
+   * resuming: up to maxActive torrents come up in the background (whenResumed), while any
+   * torrent that is wanted meanwhile comes up at once. false when the client could not start.
    */
   async initialize (): Promise<boolean> {
     const { log } = this.opts
@@ -204,13 +206,20 @@ export class MediaSeeder {
       })
       this.client = client
       log.info({ mediaDir: path.dirname(this.opts.stateFile), trackers: this.opts.catalog.announce, torrentPort: client.torrentPort, files: this.seeds.size, maxActive: this.opts.maxActive }, 'MediaSeeder initialized')
-      const { resumed, failed } = await this.resumeSeeding()
-      log.info({ resumed, failed, idle: this.seeds.size - this.torrents.size }, `resumed seeding: ${resumed} torrents active, ${failed} failed`)
+      const started = performance.now()
+      this.resuming = this.resumeSeeding().then(({ resumed, failed }) => {
+        log.info({ resumed, failed, idle: this.seeds.size - this.torrents.size, ms: Math.round(performance.now() - started) }, `resumed seeding: ${resumed} torrents active, ${failed} failed`)
+      })
       return true
     } catch (err) {
       log.error({ err: (err as Error).message }, 'MediaSeeder failed to start; serving goes on without P2P')
       return false
     }
+  }
+
+  /** Resolves once the torrents initialize brings up are up. */
+  async whenResumed (): Promise<void> {
+    await this.resuming
   }
 
   /** Seed a stored blob. `filePath` must be where the store keeps it (no seeding of other paths). */
@@ -358,7 +367,8 @@ export class MediaSeeder {
       const wanted: Record<string, number> = {}
       for (const seed of this.seeds.values()) if (seed.wantedAt !== undefined) wanted[seed.infoHash] = seed.wantedAt
       const state: SeedingState = { version: 1, seeding: this.getAllSeeding(), wanted }
-      await replaceFile(this.opts.stateFile, JSON.stringify(state, null, 2))
+      // Unindented: with 10,000 files it is read at every start.
+      await replaceFile(this.opts.stateFile, JSON.stringify(state))
     }
     this.saving = this.saving.then(write, write)
     await this.saving
@@ -375,18 +385,19 @@ export class MediaSeeder {
     let failed = 0
     const next = first[Symbol.iterator]()
     const worker = async (): Promise<void> => {
-      for (let r = next.next(); !r.done; r = next.next()) {
+      for (let r = next.next(); !r.done && this.client; r = next.next()) {
         const seed = r.value
         if (await this.activate(seed)) {
           resumed++
-        } else {
+        } else if (this.client) {
           failed++
           if (seed.kind === 'public') this.removePublic(seed.mediaId)
         }
       }
     }
-    if (this.client) await Promise.all(Array.from({ length: RESUME_CONCURRENCY }, worker))
-    await this.saveSeedingState()
+    await Promise.all(Array.from({ length: RESUME_CONCURRENCY }, worker))
+    // Closed meanwhile: the state on disk stays as it was.
+    if (this.client) await this.saveSeedingState()
     return { resumed, failed }
   }
 
@@ -401,6 +412,7 @@ export class MediaSeeder {
     const client = this.client
     this.client = undefined
     this.torrents.clear()
+    await this.resuming
     await this.saving.catch(() => {})
     if (client) await new Promise<void>(resolve => client.destroy(() => resolve()))
   }
