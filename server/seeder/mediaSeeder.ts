@@ -291,9 +291,7 @@ export class MediaSeeder {
 
   /** May this torrent be pinned now? (Already pinned, or a pin slot is free.) */
   canPin (infoHash: string): boolean {
-    const seed = this.seeds.get(infoHash)
-    if (!seed) return false
-    return seed.pinned || [...this.seeds.values()].filter(s => s.pinned).length < this.maxPinned
+    return this.seeds.get(infoHash)?.pinned === true || [...this.seeds.values()].filter(s => s.pinned).length < this.maxPinned
   }
 
   /** Keep a torrent active whatever else is wanted (pinned), or let it go idle in its turn. */
@@ -302,10 +300,6 @@ export class MediaSeeder {
     if (!seed) return
     seed.pinned = pinned
     if (pinned) await this.activate(seed)
-  }
-
-  isPinned (infoHash: string): boolean {
-    return this.seeds.get(infoHash)?.pinned ?? false
   }
 
   /** Seed a private record's torrent (announced with the seeder's own tracker capability). */
