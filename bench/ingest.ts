@@ -23,13 +23,11 @@ import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { pieceLength } from '../shared/torrent.ts'
 import { ContentHasher } from '../server/upload/contentHasher.ts'
 import { createMnemonic, identityFromMnemonic, signMessage } from '../shared/wallet.ts'
+import { fmt, freePort, MiB, now, procMem, ROOT } from './serverProcess.ts'
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const MiB = 1024 * 1024
 const BLOCK = 16 * MiB
 const RATIO_GOAL = 0.6
 const RSS_GOAL_MB = 100
@@ -42,8 +40,6 @@ if (!Number.isSafeInteger(sizeMb) || sizeMb < 1) throw new Error(`BENCH_SIZE_MB 
 const SIZE = sizeMb * MiB
 
 const mbps = (bytes: number, ms: number): number => (bytes / MiB) / (ms / 1000)
-const fmt = (n: number, digits = 1): string => n.toFixed(digits)
-const now = (): number => performance.now()
 
 /** Pseudo-random bytes, fast: one random 16 MiB block, each copy stamped with its index. */
 async function writeTestFile (file: string, size: number): Promise<void> {
@@ -71,28 +67,6 @@ async function referenceHash (file: string, size: number): Promise<{ mediaId: st
   const { mediaId, pieces } = hasher.finish()
   if (!pieces) throw new Error('reference: piece hashes missing')
   return { mediaId, ms: now() - start }
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
-/** VmRSS / VmHWM of a process in bytes (Linux /proc). */
-async function procMem (pid: number): Promise<{ rss: number, hwm: number }> {
-  const text = await fs.readFile(`/proc/${pid}/status`, 'utf8')
-  const kb = (key: string): number => {
-    const m = new RegExp(`^${key}:\\s+(\\d+)\\s+kB`, 'm').exec(text)
-    if (!m) throw new Error(`/proc/${pid}/status has no ${key}`)
-    return Number(m[1]) * 1024
-  }
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM') }
 }
 
 interface ThreadCpu { name: string, user: number, sys: number }

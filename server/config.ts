@@ -19,6 +19,8 @@ export interface Config {
   /** Seeding bandwidth in bytes/s (BitTorrent peers; not HTTP); undefined = unlimited. */
   seedUploadLimit: number | undefined
   seedDownloadLimit: number | undefined
+  /** At most this many torrents are active in the BitTorrent client; the rest wait idle until wanted. */
+  seedMaxActive: number
   /** Public keys allowed to change settings at run time (ADMIN_PUBLIC_KEYS, comma list). */
   adminKeys: string[]
   logLevel: string
@@ -104,6 +106,7 @@ export function loadConfig (env: Env = process.env): Config {
     seeding: env.SEEDING === undefined || env.SEEDING === '' ? true : flag(env, 'SEEDING'),
     seedUploadLimit: optionalInteger(env, 'SEED_UPLOAD_LIMIT', 1),
     seedDownloadLimit: optionalInteger(env, 'SEED_DOWNLOAD_LIMIT', 1),
+    seedMaxActive: integer(env, 'SEED_MAX_ACTIVE', 500, 1),
     adminKeys: (env.ADMIN_PUBLIC_KEYS ?? '').split(',').map(k => k.trim()).filter(Boolean).map(k => {
       if (!/^(02|03)[0-9a-f]{64}$/.test(k)) throw new Error(`ADMIN_PUBLIC_KEYS must list compressed public keys (66 hex characters), got "${k}"`)
       return k

@@ -91,8 +91,10 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       ...(config.seedUploadLimit !== undefined ? { upload: config.seedUploadLimit } : {}),
       ...(config.seedDownloadLimit !== undefined ? { download: config.seedDownloadLimit } : {})
     },
+    maxActive: config.seedMaxActive,
     log,
-    isSeedable: async id => records.hasPublic(id)
+    isSeedable: async id => records.hasPublic(id),
+    pinned: () => new Set(records.pinnedTorrents())
   })
   const secret = await loadTokenSecret(config.dataDir, config.jwtSecret)
   const origin = new URL(publicUrl).origin
@@ -100,11 +102,12 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   const access = new AccessPolicy({ records, capabilities })
   const tracker = new EmbeddedTracker({
     log,
-    allow: async (infoHash, token, peerId) => {
+    allow: async (infoHash, token, peerId, event) => {
       if (!await access.canAnnounce(infoHash, token)) return false
-      // Another peer in the swarm wants the file; the seeder's own announces do not count.
-      const mediaId = records.byPublicInfoHash(infoHash) ?? records.byPrivateInfoHash(infoHash)?.mediaId
-      if (mediaId && peerId !== seeder.peerId) seeder.markWanted(mediaId)
+      // Another peer in the swarm wants the file (the seeder's own announces do not count, nor
+      // a peer leaving). Not awaited: the peer joins the swarm first, then the torrent comes up
+      // and offers to it (see MediaSeeder.want).
+      if (peerId !== seeder.peerId && event !== 'stopped') void seeder.want(infoHash, { announced: true })
       return true
     }
   })
@@ -182,13 +185,12 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     const manifest = await catalog.manifest(mediaId).catch(() => undefined)
     if (manifest) records.setPublicTorrent(mediaId, manifest.infoHash)
   }
+  // Private torrents are not in seeder.json: the records are their source. They join the
+  // catalogue before it resumes (no file is read until one goes active).
+  for (const record of records.listPrivate()) await media.seed(record)
   seederReady = await seeder.initialize()
-  if (seederReady) {
-    // Private torrents are not in seeder.json: the records are their source.
-    for (const record of records.listPrivate()) {
-      await media.seed(record).catch(err => log.warn({ mediaId: record.mediaId, err: (err as Error).message }, 'could not seed a private file'))
-    }
-  }
+  // Ready (and serving) already; callers of startServer get a seeder with its torrents up.
+  await seeder.whenResumed()
 
   return {
     url: publicUrl,

@@ -39,16 +39,23 @@ export interface MediaServiceDeps {
   log: Logger
 }
 
+/** A torrent's seeding status; `pinned` (the caller's own pin) only for a caller with a record. */
+export type SeedingStatus = TorrentStatus & { pinned?: boolean }
+
 export interface MediaInfo extends MediaManifest {
   httpUrl: string
   torrentUrl: string
   accessLevel: MediaRecord['accessLevel']
-  seeding: TorrentStatus
+  seeding: SeedingStatus
 }
 
 /** What one caller sees of a media: their own private torrent, or the public one. */
 interface View {
   manifest: MediaManifest
+  /** The infoHash of the torrent the server seeds for this caller. */
+  infoHash: string
+  /** The caller's own record, public or private. */
+  own?: MediaRecord
   /** The caller's private record, when that is what they see. */
   privateRecord?: MediaRecord
 }
@@ -196,25 +203,61 @@ export class MediaService {
     return { status: created ? 201 : 200, result: await this.result(view, record) }
   }
 
-  /** Seed what a record needs: the public torrent, or the owner's private one. */
+  /** Seed what a record needs: the public torrent, or the owner's private one (built only when it goes active). */
   async seed (record: MediaRecord): Promise<void> {
     const { catalog, seeder, seederTrackerToken } = this.deps
     if (record.accessLevel === 'public') {
       if (!seeder.getSeedingInfo(record.mediaId)) await seeder.seedFile(catalog.store.originalPath(record.mediaId), record.mediaId)
-      return
+    } else {
+      await seeder.seedPrivate({
+        mediaId: record.mediaId,
+        infoHash: record.privateInfoHash!,
+        createdAt: record.createdAt,
+        torrentFile: async () => (await catalog.privateTorrent(record.mediaId, record.originalName, record.torrentSalt!, catalog.privateTransport(record.mediaId, seederTrackerToken))).torrentFile
+      })
     }
-    const { torrentFile } = await catalog.privateTorrent(record.mediaId, record.originalName, record.torrentSalt!, catalog.privateTransport(record.mediaId, seederTrackerToken))
-    await seeder.seedPrivate(record.mediaId, torrentFile)
+    if (record.pinned) await this.syncPin(record)
+  }
+
+  /**
+   * Pin the caller's file (keep its torrent active in the seeder) or unpin it. Only owners may;
+   * anyone else gets the not-found answer. Pins are kept in the records, so they outlive restarts.
+   */
+  async pin (mediaId: string, caller: Caller, pinned: boolean): Promise<{ mediaId: string, pinned: boolean, seeding: SeedingStatus }> {
+    if (caller === undefined) throw loginRequired()
+    const { records, seeder } = this.deps
+    const record = isMediaId(mediaId) ? records.get(mediaId, caller) : undefined
+    if (!record) throw notFound()
+    const infoHash = await this.seededHash(record)
+    if (pinned && !seeder.canPin(infoHash)) {
+      throw new AppError(409, 'pin_limit', `Pinned files may take at most ${seeder.maxPinned} of the server's active torrents (half of SEED_MAX_ACTIVE), and all are taken. Unpin another file first, or ask the operator to raise SEED_MAX_ACTIVE.`)
+    }
+    records.setPinned(mediaId, caller, pinned)
+    await this.syncPin(record)
+    return { mediaId, pinned, seeding: { ...seeder.status(infoHash), pinned } }
+  }
+
+  /** Tell the seeder whether a record's torrent is pinned: a public torrent is while any public record pins it. */
+  private async syncPin (record: MediaRecord): Promise<void> {
+    const { records, seeder } = this.deps
+    const pinned = record.accessLevel === 'public' ? records.hasPinnedPublic(record.mediaId) : records.get(record.mediaId, record.owner)?.pinned === true
+    await seeder.setPinned(await this.seededHash(record), pinned)
+  }
+
+  /** The infoHash of the torrent the server seeds for a record. */
+  private async seededHash (record: MediaRecord): Promise<string> {
+    return record.privateInfoHash ?? (await this.deps.catalog.manifest(record.mediaId)).infoHash
   }
 
   isPublic (mediaId: string): boolean {
     return this.deps.access.isPublic(mediaId)
   }
 
-  /** The manifest of a file as the caller may see it, or the not-found error. */
+  /** The manifest of a file as the caller may see it, or the not-found error. Its torrent is wanted. */
   async readable (mediaId: string, caller: Caller): Promise<MediaManifest> {
-    const { manifest } = await this.view(mediaId, caller)
-    this.deps.seeder.markWanted(mediaId)
+    const { manifest, infoHash } = await this.view(mediaId, caller)
+    // The bytes go out over HTTP at once; the torrent comes up beside them.
+    void this.deps.seeder.want(infoHash)
     return manifest
   }
 
@@ -224,10 +267,12 @@ export class MediaService {
     if (!isMediaId(mediaId) || !access.canRead(mediaId, caller) || !await catalog.exists(mediaId)) throw notFound()
     const manifest = await catalog.manifest(mediaId)
     const own = caller === undefined ? undefined : records.get(mediaId, caller)
-    if (own?.accessLevel !== 'private') return { manifest }
+    if (own?.accessLevel !== 'private') return { manifest, infoHash: manifest.infoHash, ...(own ? { own } : {}) }
     // A private owner sees the file as they uploaded it, whoever stored these bytes first.
     return {
       manifest: { ...manifest, originalName: own.originalName, mimeType: own.mimeType, createdAt: own.createdAt },
+      infoHash: own.privateInfoHash!,
+      own,
       privateRecord: own
     }
   }
@@ -258,13 +303,14 @@ export class MediaService {
       httpUrl: catalog.httpUrl(mediaId),
       torrentUrl: catalog.torrentUrl(mediaId),
       accessLevel: view.privateRecord ? 'private' : 'public',
-      seeding: seeder.status(infoHash, mediaId)
+      seeding: { ...seeder.status(infoHash), ...(view.own ? { pinned: view.own.pinned } : {}) }
     }
   }
 
   async torrent (mediaId: string, caller: Caller): Promise<{ manifest: MediaManifest, torrentFile: Uint8Array }> {
     const view = await this.view(mediaId, caller)
-    this.deps.seeder.markWanted(mediaId)
+    // Up before the .torrent goes out, so the swarm the client joins has the server in it.
+    await this.deps.seeder.want(view.infoHash)
     return { manifest: view.manifest, torrentFile: (await this.torrentFor(view)).torrentFile }
   }
 
@@ -317,6 +363,8 @@ export class MediaService {
     if (!records.hasPublic(mediaId)) {
       records.clearPublicTorrent(mediaId)
       await seeder.stopSeeding(mediaId)
+    } else if (record.pinned) {
+      await this.syncPin(record)
     }
     if (records.count(mediaId) === 0) {
       await catalog.store.remove(mediaId)

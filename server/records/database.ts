@@ -39,7 +39,10 @@ const MIGRATIONS = [
   `CREATE TABLE public_torrents (
      media_id  TEXT PRIMARY KEY,
      info_hash TEXT NOT NULL UNIQUE
-   );`
+   );`,
+  // Owners pin files to keep their torrents active in the seeder whatever else is wanted.
+  `ALTER TABLE media_records ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+   CREATE INDEX media_records_pinned ON media_records (media_id) WHERE pinned = 1;`
 ]
 
 /** `file` ':memory:' for tests. */

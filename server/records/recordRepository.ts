@@ -20,10 +20,12 @@ export interface MediaRecord {
   /** Private records: the salt of their own torrent, and that torrent's infoHash. */
   torrentSalt: string | null
   privateInfoHash: string | null
+  /** The owner keeps this file's torrent active in the seeder. */
+  pinned: boolean
   createdAt: string
 }
 
-export type NewMediaRecord = Omit<MediaRecord, 'id' | 'createdAt'>
+export type NewMediaRecord = Omit<MediaRecord, 'id' | 'createdAt' | 'pinned'>
 
 export interface Page { limit: number, after?: number }
 
@@ -43,6 +45,12 @@ export interface RecordRepository {
   byPrivateInfoHash (infoHash: string): MediaRecord | undefined
   /** Every private record, oldest first (to seed their torrents at start). */
   listPrivate (): MediaRecord[]
+  /** Pin or unpin the owner's record; false when they have none. */
+  setPinned (mediaId: string, owner: OwnerKey, pinned: boolean): boolean
+  /** Some public record of this media is pinned (so its public torrent is). */
+  hasPinnedPublic (mediaId: string): boolean
+  /** The infoHashes of every pinned torrent: public torrents with a pinned public record, pinned private records'. */
+  pinnedTorrents (): string[]
   /** Records left for this media, by anyone. */
   count (mediaId: string): number
   remove (mediaId: string, owner: OwnerKey): boolean

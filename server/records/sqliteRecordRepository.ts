@@ -13,6 +13,7 @@ interface Row {
   mime_type: string
   torrent_salt: string | null
   private_info_hash: string | null
+  pinned: number
   created_at: string
 }
 
@@ -27,6 +28,7 @@ const toRecord = (r: Row): MediaRecord => ({
   mimeType: r.mime_type,
   torrentSalt: r.torrent_salt,
   privateInfoHash: r.private_info_hash,
+  pinned: r.pinned === 1,
   createdAt: r.created_at
 })
 
@@ -77,6 +79,20 @@ export class SqliteRecordRepository implements RecordRepository {
 
   listPrivate (): MediaRecord[] {
     return (this.db.prepare("SELECT * FROM media_records WHERE access_level = 'private' ORDER BY id").all() as Row[]).map(toRecord)
+  }
+
+  setPinned (mediaId: string, owner: OwnerKey, pinned: boolean): boolean {
+    return this.db.prepare('UPDATE media_records SET pinned = ? WHERE media_id = ? AND owner = ?').run(pinned ? 1 : 0, mediaId, owner).changes === 1
+  }
+
+  hasPinnedPublic (mediaId: string): boolean {
+    return this.db.prepare("SELECT 1 FROM media_records WHERE media_id = ? AND access_level = 'public' AND pinned = 1 LIMIT 1").get(mediaId) !== undefined
+  }
+
+  pinnedTorrents (): string[] {
+    return (this.db.prepare(`SELECT private_info_hash AS h FROM media_records WHERE pinned = 1 AND access_level = 'private'
+      UNION SELECT t.info_hash FROM media_records r JOIN public_torrents t ON t.media_id = r.media_id
+        WHERE r.pinned = 1 AND r.access_level = 'public'`).all() as Array<{ h: string }>).map(r => r.h)
   }
 
   count (mediaId: string): number {

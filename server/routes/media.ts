@@ -48,6 +48,10 @@ export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Met
 
   app.get('/:id/info', async c => c.json(await media.info(c.req.param('id'), c.get('caller'))))
 
+  // Owners keep a file's torrent active in the seeder (pinned) or let it go idle when unwanted.
+  app.put('/:id/pin', async c => c.json(await media.pin(c.req.param('id'), c.get('caller'), true)))
+  app.delete('/:id/pin', async c => c.json(await media.pin(c.req.param('id'), c.get('caller'), false)))
+
   app.get('/:id/torrent', async c => {
     const { manifest, torrentFile } = await media.torrent(c.req.param('id'), c.get('caller'))
     return c.body(torrentFile as Uint8Array<ArrayBuffer>, 200, {

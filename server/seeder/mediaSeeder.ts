@@ -1,16 +1,20 @@
 /**
- * The seed's MediaSeeder: one WebTorrent client that seeds every stored file over TCP (any
+ * The seed's MediaSeeder: one WebTorrent client that seeds stored files over TCP (any
  * BitTorrent client) and WebRTC (browsers), and resumes after a restart from the stored
  * .torrent files without hashing a piece again.
+ *
+ * Selective seeding: every seeded torrent is in the catalogue, but at most `maxActive` of them
+ * are active in the client, so 10,000 files cost 10,000 small entries, not 10,000 torrents. The
+ * least recently wanted go idle (out of the client; the bytes stay) and come back the moment
+ * someone wants them: a peer's announce at the tracker, a request for the .torrent or the bytes.
+ * Pinned torrents stay active.
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import WebTorrent, { type Torrent, type Wire } from 'webtorrent'
 import type { SeedInfo, SeederStats } from '../../shared/media.ts'
 import { ReadOnlyChunkStore } from '../../shared/readOnlyChunkStore.ts'
-import bencode from 'bencode'
-import { infoHashOf, withTransport } from '../../shared/torrent.ts'
-import { sha1 } from '../upload/nodeHashers.ts'
+import { withTransport } from '../../shared/torrent.ts'
 import type { Logger } from '../logger.ts'
 import type { Catalog } from '../media/catalog.ts'
 import { fileByteSource } from '../storage/fileByteSource.ts'
@@ -22,6 +26,8 @@ export interface MediaSeederOptions {
   stateFile: string
   torrentPort: number
   log: Logger
+  /** At most this many torrents active in the client at once (SEED_MAX_ACTIVE). */
+  maxActive: number
   /** ICE servers for WebRTC peers; none are needed on a LAN or for a server with a public address. */
   rtcConfig?: RTCConfiguration
   /** Bytes/s to and from peers; undefined = unlimited. Changeable with setLimits. */
@@ -30,11 +36,41 @@ export interface MediaSeederOptions {
   enabled?: boolean
   /** Which stored blobs to seed when seeder.json has to be rebuilt from the folders. */
   isSeedable?: (mediaId: string) => Promise<boolean>
+  /** The infoHashes owners pinned (read once at start; setPinned keeps them current). */
+  pinned?: () => Set<string>
 }
 
 interface SeedingState {
   version: 1
   seeding: SeedInfo[]
+  /** infoHash → when it was last wanted (ms), so a restart brings the most wanted up first. */
+  wanted?: Record<string, number>
+}
+
+/** A private record's torrent, as the seeder needs it. */
+export interface PrivateSeed {
+  mediaId: string
+  infoHash: string
+  /** When the record was made (ISO). */
+  createdAt: string
+  /** Builds the .torrent (with the seeder's tracker capability) when it goes active. */
+  torrentFile: () => Promise<Uint8Array>
+}
+
+/** One torrent in the catalogue, active or idle. */
+interface Seed {
+  mediaId: string
+  infoHash: string
+  kind: 'public' | 'private'
+  torrentFile: () => Promise<Uint8Array>
+  /** When it was seeded (ms): files nobody asked for yet rank by age. */
+  createdAt: number
+  wantedAt?: number
+  pinned: boolean
+  /** Bytes sent to peers in its earlier active spells. */
+  uploaded: number
+  /** A peer announced while it was idle: its next announce asks for peers (see add). */
+  prime: boolean
 }
 
 export interface TrackerState {
@@ -50,16 +86,25 @@ export interface TrackerState {
 /** Tracker URLs as they appear in stats: capabilities (?token=) stripped. */
 const trackerKey = (url: string): string => url.split('?')[0]!
 
+/** WebRTC offers in the one announce after a peer found the torrent idle (the ws client's cap is 5). */
+const PRIME_NUMWANT = 5
+/** Torrents brought up at once when resuming: enough to hide file reads, few enough to leave the API room. */
+const RESUME_CONCURRENCY = 8
+
 export interface SeedLimits {
   upload?: number
   download?: number
 }
 
 export interface TorrentStatus {
+  /** The server seeds this torrent (active now, or idle until someone wants it). */
   seeding: boolean
-  /** Share of pieces the seeder offers (1 when it serves the whole file). */
+  /** active: in the BitTorrent client now; idle: comes up when a peer, the .torrent or the bytes are asked for. */
+  state: 'active' | 'idle'
+  /** Share of pieces the seeder offers (1 when active: it serves the whole file). */
   progress: number
   peers: number
+  /** Bytes sent to peers since the server started. */
   uploaded: number
   /** When someone last asked for the file: its .torrent, its bytes, or its swarm at the tracker. */
   lastWanted: string | null
@@ -68,16 +113,18 @@ export interface TorrentStatus {
 export class MediaSeeder {
   private readonly opts: MediaSeederOptions
   private client: WebTorrent | undefined
-  /** Public seeds by mediaId: the seed's seeding state. */
+  /** Public seeds by mediaId: the seed's seeding state (seeder.json). */
   private readonly seeding = new Map<string, SeedInfo>()
-  /** Private records' torrents (rebuilt from the records at start, not kept in seeder.json): infoHash → mediaId. */
-  private readonly privateSeeds = new Map<string, string>()
-  /** Every torrent in the client, by infoHash. */
+  /** The catalogue: every seeded torrent, public and private, by infoHash. */
+  private readonly seeds = new Map<string, Seed>()
+  /** The active ones: in the client now. */
   private readonly torrents = new Map<string, Torrent>()
+  private readonly activating = new Map<string, Promise<boolean>>()
+  private resuming: Promise<unknown> = Promise.resolve()
+  /** Totals of torrents that went idle, so the seeder's totals never go down. */
+  private readonly retired = { uploaded: 0, downloaded: 0 }
   private saving: Promise<void> = Promise.resolve()
   private readonly trackers = new Map<string, TrackerState>()
-  /** mediaId → when it was last wanted (ms). */
-  private readonly wanted = new Map<string, number>()
   /** Bytes sent to peers since start, by transport (for /metrics). */
   readonly uploadedByTransport = { tcp: 0, webrtc: 0 }
 
@@ -109,11 +156,26 @@ export class MediaSeeder {
     return this.client?.torrentPort ?? 0
   }
 
-  /** Start the client, then resume everything in seeder.json. false when it could not start. */
+  /** Pins may take half of the active slots, so files wanted on demand always find room. */
+  get maxPinned (): number {
+    return Math.floor(this.opts.maxActive / 2)
+  }
+
+  /**
+   * Load the catalogue (seeder.json; no torrent file is read), start the client, and start
+   * resuming: up to maxActive torrents come up in the background (whenResumed), while any
+   * torrent that is wanted meanwhile comes up at once. false when the client could not start.
+   */
   async initialize (): Promise<boolean> {
     const { log } = this.opts
+    const state = await this.readState()
+    for (const info of state.seeding) this.addPublic(info)
+    const pinned = this.opts.pinned?.() ?? new Set()
+    for (const seed of this.seeds.values()) {
+      seed.wantedAt = state.wanted[seed.infoHash]
+      seed.pinned = pinned.has(seed.infoHash)
+    }
     if (this.opts.enabled === false) {
-      for (const info of await this.loadSeedingState()) this.seeding.set(info.mediaId, info)
       log.warn('SEEDING=false: files are stored, tracked and served over HTTP, but not seeded over BitTorrent')
       return true
     }
@@ -137,17 +199,17 @@ export class MediaSeeder {
         }
       })
       client.on('error', (err: Error) => log.error({ err: err.message }, 'webtorrent client error'))
-      this.client = client
       await new Promise<void>((resolve, reject) => {
         if (client.listening) return resolve()
         client.once('listening', resolve)
         client.once('error', reject)
       })
-      log.info({ mediaDir: path.dirname(this.opts.stateFile), trackers: this.opts.catalog.announce, torrentPort: client.torrentPort }, 'MediaSeeder initialized')
-      const state = await this.loadSeedingState()
-      for (const info of state) this.seeding.set(info.mediaId, info)
-      const { resumed, failed } = await this.resumeSeeding()
-      log.info({ resumed, failed }, `resumed seeding: ${resumed} files, ${failed} failed`)
+      this.client = client
+      log.info({ mediaDir: path.dirname(this.opts.stateFile), trackers: this.opts.catalog.announce, torrentPort: client.torrentPort, files: this.seeds.size, maxActive: this.opts.maxActive }, 'MediaSeeder initialized')
+      const started = performance.now()
+      this.resuming = this.resumeSeeding().then(({ resumed, failed }) => {
+        log.info({ resumed, failed, idle: this.seeds.size - this.torrents.size, ms: Math.round(performance.now() - started) }, `resumed seeding: ${resumed} torrents active, ${failed} failed`)
+      })
       return true
     } catch (err) {
       log.error({ err: (err as Error).message }, 'MediaSeeder failed to start; serving goes on without P2P')
@@ -155,13 +217,19 @@ export class MediaSeeder {
     }
   }
 
+  /** Resolves once the torrents initialize brings up are up. */
+  async whenResumed (): Promise<void> {
+    await this.resuming
+  }
+
   /** Seed a stored blob. `filePath` must be where the store keeps it (no seeding of other paths). */
   async seedFile (filePath: string, mediaId: string): Promise<SeedInfo> {
     const { catalog } = this.opts
     const stored = catalog.store.originalPath(mediaId)
     if (path.resolve(filePath) !== stored) throw new Error(`seedFile: ${filePath} is not the stored file of ${mediaId}`)
-    const info = await this.addTorrent(mediaId)
-    this.seeding.set(mediaId, info)
+    const info = await this.publicSeedInfo(mediaId)
+    const seed = this.addPublic(info)
+    await this.activate(seed)
     await this.saveSeedingState()
     return info
   }
@@ -175,71 +243,100 @@ export class MediaSeeder {
   }
 
   getStats (): SeederStats {
-    let totalUploaded = 0
-    let totalDownloaded = 0
+    let totalUploaded = this.retired.uploaded
+    let totalDownloaded = this.retired.downloaded
     let peers = 0
     for (const t of this.torrents.values()) {
       totalUploaded += t.uploaded
       totalDownloaded += t.received
       peers += t.numPeers
     }
-    return { seedingCount: this.seeding.size + this.privateSeeds.size, activeTorrents: this.torrents.size, totalUploaded, totalDownloaded, peers }
+    return { seedingCount: this.seeds.size, activeTorrents: this.torrents.size, totalUploaded, totalDownloaded, peers }
   }
 
   /** Public files by bytes sent to peers, most first (private torrents are never listed). */
   async topFiles (n: number): Promise<Array<{ mediaId: string, name: string, infoHash: string, uploaded: number, peers: number }>> {
     const top = [...this.seeding.values()]
-      .map(info => ({ mediaId: info.mediaId, infoHash: info.infoHash, uploaded: this.torrents.get(info.infoHash)?.uploaded ?? 0, peers: this.torrents.get(info.infoHash)?.numPeers ?? 0 }))
+      .map(info => ({ mediaId: info.mediaId, infoHash: info.infoHash, uploaded: this.status(info.infoHash).uploaded, peers: this.torrents.get(info.infoHash)?.numPeers ?? 0 }))
       .sort((a, b) => b.uploaded - a.uploaded)
       .slice(0, n)
     return await Promise.all(top.map(async t => ({ ...t, name: (await this.opts.catalog.manifest(t.mediaId).catch(() => undefined))?.originalName ?? '' })))
   }
 
-  /** Note that someone wants this file now (the groundwork of seeding only what is wanted). */
-  markWanted (mediaId: string): void {
-    this.wanted.set(mediaId, Date.now())
+  /**
+   * Someone wants this torrent now: note it, and bring it up if it is idle (resolves once it
+   * is active). `announced`: a peer announced it at the tracker and waits in the swarm.
+   */
+  async want (infoHash: string, opts: { announced?: boolean } = {}): Promise<void> {
+    const seed = this.seeds.get(infoHash)
+    if (!seed) return
+    seed.wantedAt = Date.now()
+    if (opts.announced && !this.torrents.has(infoHash)) seed.prime = true
+    await this.activate(seed)
   }
 
-  /** Live status of one torrent of a file, for /api/media/:id/info. */
-  status (infoHash: string, mediaId?: string): TorrentStatus {
+  /** Live status of one torrent, for /api/media/:id/info. */
+  status (infoHash: string): TorrentStatus {
+    const seed = this.seeds.get(infoHash)
     const t = this.torrents.get(infoHash)
-    const wanted = mediaId === undefined ? undefined : this.wanted.get(mediaId)
     return {
-      seeding: t !== undefined,
+      seeding: seed !== undefined && this.opts.enabled !== false,
+      state: t ? 'active' : 'idle',
       progress: t?.progress ?? 0,
       peers: t?.numPeers ?? 0,
-      uploaded: t?.uploaded ?? 0,
-      lastWanted: wanted === undefined ? null : new Date(wanted).toISOString()
+      uploaded: (seed?.uploaded ?? 0) + (t?.uploaded ?? 0),
+      lastWanted: seed?.wantedAt === undefined ? null : new Date(seed.wantedAt).toISOString()
     }
   }
 
+  /** May this torrent be pinned now? (Already pinned, or a pin slot is free.) */
+  canPin (infoHash: string): boolean {
+    return this.seeds.get(infoHash)?.pinned === true || [...this.seeds.values()].filter(s => s.pinned).length < this.maxPinned
+  }
+
+  /** Keep a torrent active whatever else is wanted (pinned), or let it go idle in its turn. */
+  async setPinned (infoHash: string, pinned: boolean): Promise<void> {
+    const seed = this.seeds.get(infoHash)
+    if (!seed) return
+    seed.pinned = pinned
+    if (pinned) await this.activate(seed)
+  }
+
   /** Seed a private record's torrent (announced with the seeder's own tracker capability). */
-  async seedPrivate (mediaId: string, torrentFile: Uint8Array): Promise<string> {
-    const infoHash = await this.add(mediaId, torrentFile)
-    this.privateSeeds.set(infoHash, mediaId)
-    return infoHash
+  async seedPrivate (seed: PrivateSeed): Promise<void> {
+    if (this.seeds.has(seed.infoHash)) return
+    const entry = newSeed(seed.mediaId, seed.infoHash, 'private', seed.torrentFile, seed.createdAt)
+    this.seeds.set(seed.infoHash, entry)
+    await this.activate(entry)
   }
 
   async stopPrivate (infoHash: string): Promise<void> {
-    if (this.privateSeeds.delete(infoHash)) await this.drop(infoHash)
+    if (this.seeds.get(infoHash)?.kind !== 'private') return
+    this.seeds.delete(infoHash)
+    await this.idle(infoHash)
   }
 
   /** seeder.json, or — when it is missing or damaged — the state rebuilt from the media folders. */
   async loadSeedingState (): Promise<SeedInfo[]> {
+    return (await this.readState()).seeding
+  }
+
+  private async readState (): Promise<Required<Omit<SeedingState, 'version'>>> {
     const { log } = this.opts
     let text: string
     try {
       text = await fs.readFile(this.opts.stateFile, 'utf8')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ err: (err as Error).message }, 'seeder.json unreadable')
-      return await this.rebuildState('seeder.json is missing')
+      return { seeding: await this.rebuildState('seeder.json is missing'), wanted: {} }
     }
     try {
       const state = JSON.parse(text) as SeedingState
       if (state.version !== 1 || !Array.isArray(state.seeding)) throw new Error('unknown format')
-      return state.seeding.filter(s => typeof s?.mediaId === 'string')
+      const wanted = Object.fromEntries(Object.entries(state.wanted ?? {}).filter(([, ms]) => Number.isFinite(ms)))
+      return { seeding: state.seeding.filter(s => typeof s?.mediaId === 'string' && typeof s.infoHash === 'string'), wanted }
     } catch (err) {
-      return await this.rebuildState(`seeder.json is damaged (${(err as Error).message})`)
+      return { seeding: await this.rebuildState(`seeder.json is damaged (${(err as Error).message})`), wanted: {} }
     }
   }
 
@@ -249,8 +346,7 @@ export class MediaSeeder {
     for await (const mediaId of catalog.store.list()) {
       if (isSeedable && !await isSeedable(mediaId)) continue
       try {
-        const m = await catalog.manifest(mediaId)
-        rebuilt.push({ mediaId, infoHash: m.infoHash, magnetURI: m.magnetURI, filePath: catalog.store.originalPath(mediaId), createdAt: m.createdAt, fileSize: m.fileSize })
+        rebuilt.push(await this.publicSeedInfo(mediaId))
       } catch (err) {
         log.warn({ mediaId, err: (err as Error).message }, 'skipping a media folder that cannot be read')
       }
@@ -262,67 +358,57 @@ export class MediaSeeder {
   /** Write seeder.json atomically (temp file, fsync, rename); writes are queued, never interleaved. */
   async saveSeedingState (): Promise<void> {
     const write = async (): Promise<void> => {
-      const state: SeedingState = { version: 1, seeding: this.getAllSeeding() }
-      await replaceFile(this.opts.stateFile, JSON.stringify(state, null, 2))
+      const wanted: Record<string, number> = {}
+      for (const seed of this.seeds.values()) if (seed.wantedAt !== undefined) wanted[seed.infoHash] = seed.wantedAt
+      const state: SeedingState = { version: 1, seeding: this.getAllSeeding(), wanted }
+      // Unindented: with 10,000 files it is read at every start.
+      await replaceFile(this.opts.stateFile, JSON.stringify(state))
     }
     this.saving = this.saving.then(write, write)
     await this.saving
   }
 
-  /** Add every file in the state to the client from its stored .torrent (no piece is re-hashed). */
+  /**
+   * Bring up to maxActive torrents up from their stored .torrent files (no piece is hashed):
+   * pinned ones first, then the most recently wanted. Public files that cannot be resumed
+   * leave the catalogue; the rest stay idle until wanted.
+   */
   async resumeSeeding (): Promise<{ resumed: number, failed: number }> {
+    const first = [...this.seeds.values()].sort(byWant).reverse().slice(0, this.opts.maxActive)
     let resumed = 0
     let failed = 0
-    for (const mediaId of [...this.seeding.keys()]) {
-      try {
-        this.seeding.set(mediaId, await this.addTorrent(mediaId))
-        resumed++
-      } catch (err) {
-        failed++
-        this.seeding.delete(mediaId)
-        this.opts.log.warn({ mediaId, err: (err as Error).message }, 'could not resume seeding')
+    const next = first[Symbol.iterator]()
+    const worker = async (): Promise<void> => {
+      for (let r = next.next(); !r.done && this.client; r = next.next()) {
+        const seed = r.value
+        if (await this.activate(seed)) {
+          resumed++
+        } else if (this.client) {
+          failed++
+          if (seed.kind === 'public') this.removePublic(seed.mediaId)
+        }
       }
     }
-    await this.saveSeedingState()
+    await Promise.all(Array.from({ length: RESUME_CONCURRENCY }, worker))
+    // Closed meanwhile: the state on disk stays as it was.
+    if (this.client) await this.saveSeedingState()
     return { resumed, failed }
   }
 
   async stopSeeding (mediaId: string): Promise<void> {
-    const info = this.seeding.get(mediaId)
+    const info = this.removePublic(mediaId)
     if (!info) return
-    this.seeding.delete(mediaId)
-    await this.drop(info.infoHash)
+    await this.idle(info.infoHash)
     await this.saveSeedingState()
-  }
-
-  private async drop (infoHash: string): Promise<void> {
-    const t = this.torrents.get(infoHash)
-    this.torrents.delete(infoHash)
-    if (t) await new Promise<void>(resolve => t.destroy({ destroyStore: false }, () => resolve()))
   }
 
   async close (): Promise<void> {
     const client = this.client
     this.client = undefined
     this.torrents.clear()
+    await this.resuming
     await this.saving.catch(() => {})
     if (client) await new Promise<void>(resolve => client.destroy(() => resolve()))
-  }
-
-  /** Seed a stored blob's public torrent (from its stored .torrent; no piece is hashed). */
-  private async addTorrent (mediaId: string): Promise<SeedInfo> {
-    const { catalog } = this.opts
-    const manifest = await catalog.manifest(mediaId)
-    // The server is its own web seed; announcing it to itself would only make noise.
-    await this.add(mediaId, withTransport(await catalog.torrent(mediaId), { announce: catalog.announce, urlList: [] }))
-    return {
-      mediaId,
-      infoHash: manifest.infoHash,
-      magnetURI: catalog.magnet(manifest),
-      filePath: catalog.store.originalPath(mediaId),
-      createdAt: manifest.createdAt,
-      fileSize: manifest.fileSize
-    }
   }
 
   /**
@@ -334,76 +420,191 @@ export class MediaSeeder {
     return this.opts.catalog.announce.map(url => {
       const key = trackerKey(url)
       const state = this.trackers.get(key) ?? { url: key, announces: 0 }
-      const sockets = [...this.torrents.values()].flatMap(t => trackerClients(t)).filter(c => trackerKey(c.announceUrl) === key && 'socket' in c)
+      const sockets = [...this.torrents.values()].flatMap(t => trackerClient(t)?._trackers ?? []).filter(c => trackerKey(c.announceUrl) === key && 'socket' in c)
       return sockets.length > 0 ? { ...state, connected: sockets.some(c => c.socket?.connected === true) } : { ...state }
     })
   }
 
-  private watchTrackers (torrent: Torrent): void {
-    const client = (torrent as unknown as { discovery?: { tracker?: NodeJS.EventEmitter } }).discovery?.tracker
-    if (!client) return
-    const state = (url: string): TrackerState => {
-      const key = trackerKey(url)
-      let s = this.trackers.get(key)
-      if (!s) this.trackers.set(key, s = { url: key, announces: 0 })
-      return s
-    }
-    client.on('update', (data: { announce: string }) => {
-      const s = state(data.announce)
-      s.announces++
-      s.lastAnnounceAt = new Date().toISOString()
-    })
-    client.on('warning', (err: Error) => {
-      // Messages name their tracker when they can; those that do not cannot be placed.
-      const url = trackerClients(torrent).map(c => c.announceUrl).find(u => err.message.includes(trackerKey(u)))
-      if (!url) return
-      const s = state(url)
-      s.lastError = err.message.replace(/\?token=[^\s)]+/g, '')
-      s.lastErrorAt = new Date().toISOString()
-    })
+  private trackerState (url: string): TrackerState {
+    const key = trackerKey(url)
+    let s = this.trackers.get(key)
+    if (!s) this.trackers.set(key, s = { url: key, announces: 0 })
+    return s
   }
 
-  /** Add a torrent over a stored blob's bytes, taken as complete; its infoHash. */
-  private async add (mediaId: string, torrentFile: Uint8Array): Promise<string> {
+  /**
+   * Note each tracker's answers and errors under its own URL. bittorrent-tracker's per-tracker
+   * objects report through their parent client, and some errors do not name the tracker (an
+   * HTTP tracker's network error is a bare "fetch failed"). So each one reports through a view
+   * of the parent that notes its URL first, then passes everything on unchanged.
+   */
+  private watchTrackers (torrent: Torrent): void {
+    for (const tracker of trackerClient(torrent)?._trackers ?? []) {
+      const parent = tracker.client
+      const emit = (event: string, ...args: unknown[]): boolean => {
+        if (event === 'update') {
+          const s = this.trackerState(tracker.announceUrl)
+          s.announces++
+          s.lastAnnounceAt = new Date().toISOString()
+        } else if (event === 'warning') {
+          const s = this.trackerState(tracker.announceUrl)
+          s.lastError = describe(args[0] as Error)
+          s.lastErrorAt = new Date().toISOString()
+        }
+        return parent.emit(event, ...args)
+      }
+      tracker.client = Object.create(parent, { emit: { value: emit } }) as typeof parent
+    }
+  }
+
+  private addPublic (info: SeedInfo): Seed {
+    this.seeding.set(info.mediaId, info)
+    let seed = this.seeds.get(info.infoHash)
+    if (!seed) {
+      // The server is its own web seed; announcing it to itself would only make noise.
+      const torrentFile = async (): Promise<Uint8Array> => withTransport(await this.opts.catalog.torrent(info.mediaId), { announce: this.opts.catalog.announce, urlList: [] })
+      this.seeds.set(info.infoHash, seed = newSeed(info.mediaId, info.infoHash, 'public', torrentFile, info.createdAt))
+    }
+    return seed
+  }
+
+  private removePublic (mediaId: string): SeedInfo | undefined {
+    const info = this.seeding.get(mediaId)
+    if (!info) return undefined
+    this.seeding.delete(mediaId)
+    this.seeds.delete(info.infoHash)
+    return info
+  }
+
+  private async publicSeedInfo (mediaId: string): Promise<SeedInfo> {
+    const { catalog } = this.opts
+    const manifest = await catalog.manifest(mediaId)
+    return {
+      mediaId,
+      infoHash: manifest.infoHash,
+      magnetURI: catalog.magnet(manifest),
+      filePath: catalog.store.originalPath(mediaId),
+      createdAt: manifest.createdAt,
+      fileSize: manifest.fileSize
+    }
+  }
+
+  /** Bring a seed into the client unless it is there (one attempt at a time); true when active. */
+  private async activate (seed: Seed): Promise<boolean> {
+    if (!this.client) return false
+    if (this.torrents.has(seed.infoHash)) return true
+    let pending = this.activating.get(seed.infoHash)
+    if (!pending) {
+      pending = this.bringUp(seed).finally(() => this.activating.delete(seed.infoHash))
+      this.activating.set(seed.infoHash, pending)
+    }
+    return await pending
+  }
+
+  private async bringUp (seed: Seed): Promise<boolean> {
+    const { log } = this.opts
+    try {
+      const torrent = await this.add(seed, await seed.torrentFile())
+      if (this.seeds.get(seed.infoHash) !== seed) {
+        // Stopped while it was coming up.
+        await this.idle(seed.infoHash)
+        return false
+      }
+      // A peer announced after this torrent's first announce had left without asking for
+      // peers: announce again, asking, so our offer reaches it.
+      if (seed.prime) trackerClient(torrent)?.update()
+      this.makeRoom(seed.infoHash)
+      return true
+    } catch (err) {
+      log.warn({ mediaId: seed.mediaId, err: (err as Error).message }, 'could not start seeding a torrent')
+      return false
+    }
+  }
+
+  /** Idle the least recently wanted torrents (pinned ones last) until at most maxActive are active. */
+  private makeRoom (keep: string): void {
+    while (this.torrents.size > this.opts.maxActive) {
+      let victim: Seed | undefined
+      for (const infoHash of this.torrents.keys()) {
+        const seed = this.seeds.get(infoHash)
+        if (!seed || infoHash === keep) continue
+        if (!victim || byWant(seed, victim) < 0) victim = seed
+      }
+      if (!victim) return
+      if (victim.pinned) this.opts.log.warn({ maxActive: this.opts.maxActive }, 'more pinned torrents than SEED_MAX_ACTIVE: a pinned one goes idle')
+      void this.idle(victim.infoHash)
+    }
+  }
+
+  /** Take a torrent out of the client (the bytes stay); its counts stay with its seed. */
+  private async idle (infoHash: string): Promise<void> {
+    const t = this.torrents.get(infoHash)
+    if (!t) return
+    this.torrents.delete(infoHash)
+    const seed = this.seeds.get(infoHash)
+    if (seed) seed.uploaded += t.uploaded
+    this.retired.uploaded += t.uploaded
+    this.retired.downloaded += t.received
+    await new Promise<void>(resolve => t.destroy({ destroyStore: false }, () => resolve()))
+  }
+
+  /** Add a torrent over a stored blob's bytes, taken as complete. */
+  private async add (seed: Seed, torrentFile: Uint8Array): Promise<Torrent> {
     const { catalog, log } = this.opts
-    if (this.opts.enabled === false) return infoHashOfFile(torrentFile)
     const client = this.client
-    if (!client) throw new Error('MediaSeeder is not initialized')
-    const file = catalog.store.originalPath(mediaId)
+    if (!client) throw new Error('MediaSeeder is not running')
+    const file = catalog.store.originalPath(seed.mediaId)
     const torrent = await new Promise<Torrent>((resolve, reject) => {
-      const existing = this.torrents.get(infoHashOfFile(torrentFile))
-      if (existing) return resolve(existing)
       const t = client.add(torrentFile, {
         path: path.dirname(file),
         store: ReadOnlyChunkStore.over(fileByteSource(file)),
-        skipVerify: true
+        skipVerify: true,
+        // The client's announces ask for no peers (no offers, see initialize), except once after
+        // a peer announced this torrent while it was idle: that peer is already in the swarm and
+        // its offers went nowhere, so only an offer from us can reach it now.
+        getAnnounceOpts: () => {
+          if (!seed.prime) return {}
+          seed.prime = false
+          return { numwant: PRIME_NUMWANT }
+        }
       })
-      t.once('ready', () => resolve(t))
+      // Discovery has started, but no tracker has answered yet.
+      t.once('ready', () => { this.watchTrackers(t); resolve(t) })
       t.once('error', reject)
     })
-    if (!this.torrents.has(torrent.infoHash)) {
-      torrent.on('error', (err: Error) => log.error({ mediaId, err: err.message }, 'torrent error'))
-      torrent.on('warning', (err: Error) => log.debug({ mediaId, err: err.message }, 'torrent warning'))
-      this.watchTrackers(torrent)
-      torrent.on('wire', (wire: Wire) => {
-        const transport = wire.type === 'webrtc' ? 'webrtc' : wire.type.startsWith('tcp') ? 'tcp' : undefined
-        if (transport) wire.on('upload', (bytes: number) => { this.uploadedByTransport[transport] += bytes })
-      })
-      this.torrents.set(torrent.infoHash, torrent)
-    }
-    return torrent.infoHash
+    torrent.on('error', (err: Error) => log.error({ mediaId: seed.mediaId, err: err.message }, 'torrent error'))
+    torrent.on('warning', (err: Error) => log.debug({ mediaId: seed.mediaId, err: err.message }, 'torrent warning'))
+    torrent.on('wire', (wire: Wire) => {
+      const transport = wire.type === 'webrtc' ? 'webrtc' : wire.type.startsWith('tcp') ? 'tcp' : undefined
+      if (transport) wire.on('upload', (bytes: number) => { this.uploadedByTransport[transport] += bytes })
+    })
+    this.torrents.set(torrent.infoHash, torrent)
+    return torrent
   }
 }
 
-interface TrackerClient { announceUrl: string, socket?: { connected?: boolean } | null }
-
-/** The tracker connections of a torrent (bittorrent-tracker's client keeps them in _trackers). */
-function trackerClients (torrent: Torrent): TrackerClient[] {
-  return (torrent as unknown as { discovery?: { tracker?: { _trackers?: TrackerClient[] } } }).discovery?.tracker?._trackers ?? []
+function newSeed (mediaId: string, infoHash: string, kind: Seed['kind'], torrentFile: Seed['torrentFile'], createdAt: string): Seed {
+  return { mediaId, infoHash, kind, torrentFile, createdAt: Date.parse(createdAt) || 0, pinned: false, uploaded: 0, prime: false }
 }
 
-/** The infoHash of a .torrent file, without a client. */
-function infoHashOfFile (torrentFile: Uint8Array): string {
-  const info = (bencode.decode(torrentFile) as { info: Record<string, unknown> }).info
-  return infoHashOf(info, sha1)
+/** Least wanted first: unpinned before pinned, then by when last wanted (or else seeded). */
+const byWant = (a: Seed, b: Seed): number =>
+  Number(a.pinned) - Number(b.pinned) || Math.max(a.wantedAt ?? 0, a.createdAt) - Math.max(b.wantedAt ?? 0, b.createdAt)
+
+/** A tracker error for the stats: the network cause when there is one, never a capability. */
+function describe (err: Error): string {
+  const cause = (err as { cause?: { code?: string, message?: string } }).cause
+  const why = cause?.code ?? cause?.message
+  return `${err.message}${why ? ` (${why})` : ''}`.replace(/\?token=[^\s)]+/g, '')
+}
+
+interface TrackerClient {
+  announceUrl: string
+  socket?: { connected?: boolean } | null
+  client: NodeJS.EventEmitter
+}
+
+/** A torrent's bittorrent-tracker client; it keeps one object per tracker in _trackers. */
+function trackerClient (torrent: Torrent): { _trackers: TrackerClient[], update (): void } | undefined {
+  return (torrent as unknown as { discovery?: { tracker?: { _trackers: TrackerClient[], update (): void } } }).discovery?.tracker ?? undefined
 }

@@ -39,6 +39,8 @@ declare module 'webtorrent' {
     skipVerify?: boolean
     private?: boolean
     destroyStoreOnDestroy?: boolean
+    /** Extra announce parameters, merged over the client's (tracker.getAnnounceOpts). */
+    getAnnounceOpts?: () => Record<string, unknown>
   }
 
   export interface Options {

@@ -29,9 +29,10 @@ class ClosedTracker extends Server {
 export interface EmbeddedTrackerOptions {
   /**
    * May this peer announce this infoHash? `token` is the tracker capability from the announce
-   * URL (`?token=`), which private torrents need; public ones need none.
+   * URL (`?token=`), which private torrents need; public ones need none. `event` is the
+   * announce's (started, stopped, completed; undefined for a periodic update).
    */
-  allow: (infoHash: string, token: string | undefined, peerId: string | undefined) => Promise<boolean>
+  allow: (infoHash: string, token: string | undefined, peerId: string | undefined, event: string | undefined) => Promise<boolean>
   log: Logger
   trustProxy?: boolean
 }
@@ -60,7 +61,8 @@ export class EmbeddedTracker {
         // Never read params.socket.upgradeReq here: it is gone after the first message; the
         // token was put on the socket at upgrade. HTTP announces keep their query's token.
         const token = params.type === 'ws' ? (params.socket as TrackerSocket).oipToken : (typeof params.token === 'string' ? params.token : undefined)
-        opts.allow(infoHash, token, typeof params.peer_id === 'string' ? params.peer_id : undefined).then(
+        const text = (v: unknown): string | undefined => typeof v === 'string' ? v : undefined
+        opts.allow(infoHash, token, text(params.peer_id), text(params.event)).then(
           ok => cb(ok ? null : new Error('unknown torrent: this tracker only tracks files stored on this server')),
           err => cb(err as Error)
         )

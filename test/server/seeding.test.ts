@@ -92,8 +92,8 @@ interface Downloaded {
   receivedBy: Map<string, number>
 }
 
-/** Download `torrentFile` with a new client into a temp folder and read the file back from the client. */
-async function download (t: TestContext, torrentFile: Uint8Array, clientOpts: Options): Promise<Downloaded> {
+/** Download `torrentFile` (or a magnet) with a new client into a temp folder and read the file back from the client. */
+async function download (t: TestContext, torrentFile: Uint8Array | string, clientOpts: Options): Promise<Downloaded> {
   const dir = await tempDir('oip-leecher-')
   dirs.add(dir)
   const client = new WebTorrent({ ...ISOLATED, ...clientOpts })
@@ -265,6 +265,47 @@ describe('seeding bandwidth limits', () => {
       assert.equal(res.status, 200)
       assert.deepEqual((await res.json()).limits, { download: 2_000_000 })
       assert.deepEqual(s.server.seeder.seedLimits, { download: 2_000_000 })
+    } finally {
+      await stopAll()
+    }
+  })
+})
+
+describe('idle torrents come up when a peer wants them', () => {
+  /** A server seeding at most one torrent: the first upload goes idle when the second comes. */
+  async function idleFile (seed: number): Promise<Seeded> {
+    const s = await seededServer(seed, { SEED_MAX_ACTIVE: '1' })
+    assert.equal((await upload(s.server.url, randomBytesSeeded(50_000, seed + 1), { access_level: 'public' }, 'newer.bin')).status, 201)
+    const info = await (await fetch(`${s.server.url}/api/media/${s.mediaId}/info`)).json()
+    assert.equal(info.seeding.state, 'idle')
+    assert.equal(info.seeding.seeding, true, 'idle files are still seeded, on demand')
+    assert.equal(s.server.seeder.getStats().activeTorrents, 1)
+    return s
+  }
+
+  const magnet = (s: Seeded, tracker: string): string => `magnet:?xt=urn:btih:${s.served.infoHash}&tr=${encodeURIComponent(tracker)}`
+
+  test('a WebRTC peer that knows only the magnet and the ws tracker downloads an idle file', { timeout: TIMEOUT }, async t => {
+    try {
+      const s = await idleFile(501)
+      // The seeder sends WebRTC offers only when asked; here the peer is already waiting in the
+      // swarm when the torrent comes up, so the torrent's first announce must ask (numwant > 0).
+      const result = await download(t, magnet(s, s.wsTracker), { webSeeds: false, tracker: { rtcConfig: { iceServers: [] } } })
+      assertSameBytes(result.bytes, s.bytes)
+      assertOnlyOver(result, ['webrtc'], FILE_SIZE)
+      assert.equal(s.server.seeder.status(s.served.infoHash).state, 'active')
+      assert.equal(s.server.seeder.getStats().activeTorrents, 1, 'the other torrent went idle to make room')
+    } finally {
+      await stopAll()
+    }
+  })
+
+  test('a BitTorrent client that knows only the magnet and the HTTP tracker downloads an idle file over TCP', { timeout: TIMEOUT }, async t => {
+    try {
+      const s = await idleFile(502)
+      const result = await download(t, magnet(s, s.httpTracker), { webSeeds: false })
+      assertSameBytes(result.bytes, s.bytes)
+      assertOnlyOver(result, TCP, FILE_SIZE)
     } finally {
       await stopAll()
     }

@@ -27,6 +27,15 @@ function wsRequest (baseUrl: string, message: object): Promise<Record<string, un
   })
 }
 
+/** A loopback port nothing listens on (it was free a moment ago). */
+async function closedPort (): Promise<number> {
+  const srv = net.createServer()
+  await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
+  const { port } = srv.address() as net.AddressInfo
+  await new Promise(resolve => srv.close(resolve))
+  return port
+}
+
 const text = (v: unknown): string => v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v)
 
 describe('the embedded tracker', () => {
@@ -117,10 +126,16 @@ describe('with SEEDING=false', () => {
   })
 })
 
-describe('an unreachable extra tracker', () => {
+describe('unreachable extra trackers', () => {
   let server: TestServer
   const dead = 'ws://127.0.0.1:9/announce'
-  before(async () => { server = await startTestServer({ WEBTORRENT_TRACKERS: dead }) })
+  // bittorrent-tracker reports an HTTP tracker's network error as a bare "fetch failed". (Port 9
+  // will not do here: fetch refuses it as a "bad port" without trying.)
+  let deadHttp: string
+  before(async () => {
+    deadHttp = `http://127.0.0.1:${await closedPort()}/announce`
+    server = await startTestServer({ WEBTORRENT_TRACKERS: `${dead},${deadHttp}` })
+  })
   after(async () => { await server.destroy() })
 
   test("never blocks seeding, and the stats show each tracker's state", async () => {
@@ -129,7 +144,7 @@ describe('an unreachable extra tracker', () => {
     let trackers: any[] = []
     for (let i = 0; i < 100; i++) {
       trackers = (await (await fetch(`${server.url}/api/seeder/stats`)).json()).trackers
-      const ok = trackers.find(t => t.url === ours)?.announces > 0 && trackers.find(t => t.url === dead)?.lastError
+      const ok = trackers.find(t => t.url === ours)?.announces > 0 && trackers.find(t => t.url === dead)?.lastError && trackers.find(t => t.url === deadHttp)?.lastError
       if (ok) break
       await new Promise(resolve => setTimeout(resolve, 100))
     }
@@ -140,6 +155,13 @@ describe('an unreachable extra tracker', () => {
     assert.match(other.lastError, /127\.0\.0\.1:9/)
     assert.equal(other.connected, false)
     assert.equal(other.announces, 0)
+    const http = trackers.find(t => t.url === deadHttp)
+    assert.match(http.lastError, /fetch failed.*ECONNREFUSED/, 'a network error without a URL is still put on its tracker')
+    assert.equal(http.announces, 0)
+    assert.equal(http.connected, undefined)
+    for (const t of trackers.filter(t => t.url.startsWith(server.url.replace('http', 'ws')) || t.url.startsWith(server.url))) {
+      assert.equal(t.lastError, undefined, `our own tracker ${t.url} has no error`)
+    }
     // The seeder is in the swarm of our tracker all the same.
     const res = await httpAnnounce(server.url, body.infoHash)
     assert.ok((res.peers as Uint8Array).length >= 12, 'the server and the announcing peer')

@@ -1,0 +1,134 @@
+/** The real server as a child process for benchmarks, and what they read of it (Linux /proc). */
+import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs/promises'
+import http from 'node:http'
+import net from 'node:net'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+export const MiB = 1024 * 1024
+export const now = (): number => performance.now()
+export const fmt = (n: number, digits = 1): string => n.toFixed(digits)
+export const verdict = (ok: boolean): string => ok ? 'goal met' : 'goal MISSED'
+
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+/** VmRSS / VmHWM (peak) of a process in bytes. */
+export async function procMem (pid: number): Promise<{ rss: number, hwm: number }> {
+  const text = await fs.readFile(`/proc/${pid}/status`, 'utf8')
+  const kb = (key: string): number => {
+    const m = new RegExp(`^${key}:\\s+(\\d+)\\s+kB`, 'm').exec(text)
+    if (!m) throw new Error(`/proc/${pid}/status has no ${key}`)
+    return Number(m[1]) * 1024
+  }
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') }
+}
+
+/** GET a URL: status and body size (the body is read and dropped). Network errors reject. */
+export function get (url: string, timeoutMs = 2000): Promise<{ status: number, bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, res => {
+      let bytes = 0
+      res.on('data', (c: Buffer) => { bytes += c.length })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')))
+  })
+}
+
+export interface ServerChild {
+  child: ChildProcess
+  pid: number
+  base: string
+  /** The last 8 kB the server printed. */
+  output (): string
+  /** Poll `path` until it answers `status`; ms since the process was spawned. */
+  waitFor (path: string, status?: number, timeoutMs?: number): Promise<number>
+  /** Wait until the server prints a line matching `pattern`; ms since the process was spawned. */
+  waitForOutput (pattern: RegExp, timeoutMs?: number): Promise<number>
+  stop (): Promise<void>
+}
+
+/**
+ * `node --import tsx server/main.ts` (as `npm start` runs it, without the build) on a free
+ * loopback port, its data in `dataDir`.
+ */
+export async function startServerChild (dataDir: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServerChild> {
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  let output = ''
+  const spawnedAt = now()
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'server/main.ts'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      TORRENT_PORT: '0',
+      DATA_DIR: dataDir,
+      MEDIA_DIR: path.join(dataDir, 'media'),
+      LOG_LEVEL: 'warn',
+      ALLOW_ANONYMOUS_UPLOADS: 'true',
+      ...env
+    }
+  })
+  const lines: Array<{ at: number, text: string }> = []
+  const keep = (c: Buffer): void => {
+    output = (output + c.toString()).slice(-8000)
+    lines.push({ at: now() - spawnedAt, text: c.toString() })
+  }
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
+  if (child.pid === undefined) throw new Error('could not start the server')
+  return {
+    child,
+    pid: child.pid,
+    base,
+    output: () => output,
+    async waitFor (urlPath, status = 200, timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs
+      while (Date.now() < deadline) {
+        if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode} before ${urlPath} answered ${status}:\n${output}`)
+        try {
+          if ((await get(`${base}${urlPath}`)).status === status) return now() - spawnedAt
+        } catch { /* not listening yet */ }
+        await new Promise(resolve => setTimeout(resolve, 10))
+      }
+      throw new Error(`${base}${urlPath} did not answer ${status} within ${timeoutMs / 1000} s:\n${output}`)
+    },
+    async waitForOutput (pattern, timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs
+      while (Date.now() < deadline) {
+        const line = lines.find(l => pattern.test(l.text))
+        if (line) return line.at
+        if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode} before printing ${pattern}:\n${output}`)
+        await new Promise(resolve => setTimeout(resolve, 10))
+      }
+      throw new Error(`the server did not print ${pattern} within ${timeoutMs / 1000} s:\n${output}`)
+    },
+    async stop () {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
+      const start = now()
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+      await exited
+      clearTimeout(timer)
+      if (child.signalCode === 'SIGKILL') console.warn('  server did not stop within 10 s of SIGTERM; killed it')
+      else if (now() - start > 2000) console.warn(`  server took ${fmt((now() - start) / 1000)} s to stop after SIGTERM`)
+    }
+  }
+}
