@@ -58,6 +58,8 @@ interface Live {
   /** The hash job and how many bytes it has had; it is rebuilt from disk when they differ. */
   job?: HashJob
   hashed: number
+  /** The hash job's flow control, carried over to the next batch (maybe the next request). */
+  hashWait?: Promise<void>
   busy: boolean
   checkpointed: number
   savedAt: number
@@ -220,7 +222,16 @@ export class ResumableUploads {
         const buffers = chunks.map(c => c.chunk as Buffer)
         const n = buffers.reduce((sum, b) => sum + b.length, 0)
         if (up.size + n > up.info.length) return cb(tooLong(room))
-        const hashing = (async () => { for (const b of buffers) await job.update(b) })()
+        // Wait for the hasher only before giving it more: its last batches are hashed while the
+        // answer goes out and the next request comes in.
+        const hashing = (async () => {
+          let wait = up.hashWait
+          for (const b of buffers) {
+            await wait
+            wait = job.update(b) ?? undefined
+          }
+          up.hashWait = wait
+        })()
         writing = Promise.all([file.write(buffers), hashing]).then(() => {
           up.size += n
           up.hashed += n
@@ -278,6 +289,7 @@ export class ResumableUploads {
   private forgetHasher (up: Live): void {
     up.job?.drop()
     up.job = undefined
+    up.hashWait = undefined
     up.hashed = 0
   }
 
@@ -310,7 +322,9 @@ export class ResumableUploads {
     const { info } = up
     await up.saving
     const job = await this.hasher(up)
+    // The job ends here: a failure from now on rebuilds it from the bytes on disk.
     up.job = undefined
+    up.hashWait = undefined
     up.hashed = 0
     const hashes = await job.finish()
     if (info.sha256 && hashes.mediaId !== info.sha256) {
