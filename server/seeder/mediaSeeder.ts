@@ -63,6 +63,8 @@ export interface TorrentStatus {
   uploaded: number
   /** When someone last asked for the file: its .torrent, its bytes, or its swarm at the tracker. */
   lastWanted: string | null
+  /** The seeder's BitTorrent peer id (hex), so a browser can tell the server's peer from other browsers. */
+  peerId: string | null
 }
 
 export class MediaSeeder {
@@ -209,7 +211,8 @@ export class MediaSeeder {
       progress: t?.progress ?? 0,
       peers: t?.numPeers ?? 0,
       uploaded: t?.uploaded ?? 0,
-      lastWanted: wanted === undefined ? null : new Date(wanted).toISOString()
+      lastWanted: wanted === undefined ? null : new Date(wanted).toISOString(),
+      peerId: this.client?.peerId ?? null
     }
   }
 

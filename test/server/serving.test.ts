@@ -184,6 +184,6 @@ describe('per-file status', () => {
     await (await fetch(body.httpUrl, { headers: { Range: 'bytes=0-0' } })).arrayBuffer()
     assert.ok(Date.parse((await info()).seeding.lastWanted) > Date.parse(first))
     const status = (await info()).seeding
-    assert.deepEqual(Object.keys(status).sort(), ['lastWanted', 'peers', 'progress', 'seeding', 'uploaded'])
+    assert.deepEqual(Object.keys(status).sort(), ['lastWanted', 'peerId', 'peers', 'progress', 'seeding', 'uploaded'])
   })
 })

@@ -91,7 +91,7 @@ export function upload (file: File | Blob & { name: string }, token: string, fie
 }
 
 /** GET /api/media/:id/info: the manifest as the caller sees it, plus live seeding status. */
-export type MediaInfo = MediaManifest & { seeding: { seeding: boolean, peers: number } }
+export type MediaInfo = MediaManifest & { seeding: { seeding: boolean, peers: number, peerId: string | null } }
 
 export async function mediaInfo (mediaId: string): Promise<MediaInfo> {
   return await json<MediaInfo>(await fetch(`/api/media/${mediaId}/info`))

@@ -40,6 +40,24 @@ export const seedBlob = (blob: Blob, torrentFile: Uint8Array): Promise<Torrent> 
 /** Download a torrent (.torrent bytes or a magnet link) into the tab, from peers and web seeds alike. */
 export const addTorrent = (torrentId: string | Uint8Array): Promise<Torrent> => add(torrentId, {}, 'metadata')
 
+let streaming: Promise<void> | undefined
+
+/**
+ * Stream files to <video>/<audio> through the app's service worker (web/sw/stream.ts), once it
+ * controls this page. Never settles where no worker will (the Vite dev server, a hard reload):
+ * media then plays when its download is done.
+ */
+export function whenStreaming (): Promise<void> {
+  streaming ??= (async () => {
+    if (!('serviceWorker' in navigator)) return await new Promise<never>(() => {})
+    const registration = await navigator.serviceWorker.ready
+    // A first visit: the worker claims the page right after it activates (sw.ts).
+    if (!navigator.serviceWorker.controller) await new Promise(resolve => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
+    ;(await getClient()).createServer({ controller: registration })
+  })()
+  return streaming
+}
+
 export async function stopSeeding (infoHash: string): Promise<void> {
   const wt = await getClient()
   const t = await wt.get(infoHash)
