@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto'
+import fs from 'node:fs/promises'
 import { expect, test, type Page } from '@playwright/test'
-import { P2P_URL } from '../../playwright.config.ts'
-import { createWallet, PASSPHRASE, uploadFromTab, VIDEO } from './helpers.ts'
+import Tracker from 'bittorrent-tracker/server'
+import { EXTRA_TRACKER_PORT, P2P_URL } from '../../playwright.config.ts'
+import { createWallet, fileOf, PASSPHRASE, uploadFromTab, VIDEO } from './helpers.ts'
 
 /** Where the player and the download stand at the moment this is read. */
 interface Moment { currentTime: number, src: string, progress: number | null, done: boolean }
@@ -94,4 +97,36 @@ test('a downloaded video kept in the library is there after a reload, seeds from
   await expect(page.getByTestId('in-library')).toBeVisible()
   await page.waitForFunction(moment)
   await visitor.close()
+})
+
+test('when the server is down, a magnet link still downloads from another browser through another tracker, and the page says so', async ({ browser, request }) => {
+  test.setTimeout(120_000)
+  // The second tracker the P2P server's torrents name (WEBTORRENT_TRACKERS in playwright.config.ts).
+  const tracker = new Tracker({ udp: false, http: false, stats: false })
+  await new Promise<void>(resolve => tracker.listen(EXTRA_TRACKER_PORT, '127.0.0.1', resolve))
+  try {
+    const file = fileOf('field-notes.bin', 1_200_000, 61)
+    const { mediaId, uploader } = await uploadFromTab(browser, P2P_URL, file, true)
+    const { magnetURI } = await (await request.get(`${P2P_URL}/api/media/${mediaId}/info`)).json()
+    expect(magnetURI).toContain(encodeURIComponent(`ws://127.0.0.1:${EXTRA_TRACKER_PORT}`))
+
+    const visitor = await browser.newContext({ baseURL: P2P_URL, acceptDownloads: true })
+    const page = await visitor.newPage()
+    await createWallet(page)
+    // The server goes down: its API and web seed refuse connections, its tracker answers nothing.
+    await visitor.route(url => url.port === new URL(P2P_URL).port && url.pathname.startsWith('/api/'), route => route.abort('connectionrefused'))
+    await visitor.routeWebSocket(url => url.port === new URL(P2P_URL).port, ws => { void ws.close() })
+    await page.getByTestId('magnet-input').fill(magnetURI)
+    await page.getByRole('button', { name: 'Open' }).click()
+    await page.getByTestId('download').click()
+    await expect(page.getByTestId('server-unreachable')).toHaveText('The server is unreachable — downloaded from 1 other browser.', { timeout: 60_000 })
+    const done = page.getByTestId('download-done')
+    expect(Number(await done.getAttribute('data-from-server'))).toBe(0)
+    const [saved] = await Promise.all([page.waitForEvent('download'), page.getByTestId('save').click()])
+    expect(createHash('sha256').update(await fs.readFile((await saved.path())!)).digest('hex')).toBe(mediaId)
+    await visitor.close()
+    await uploader.close()
+  } finally {
+    await new Promise<void>(resolve => tracker.close(() => resolve()))
+  }
 })
