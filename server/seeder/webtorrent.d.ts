@@ -53,6 +53,8 @@ declare module 'webtorrent' {
     skipVerify?: boolean
     private?: boolean
     destroyStoreOnDestroy?: boolean
+    /** Web seed requests in flight at once (default 4). */
+    maxWebConns?: number
   }
 
   export interface Options {
