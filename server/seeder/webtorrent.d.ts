@@ -44,6 +44,8 @@ declare module 'webtorrent' {
     urlList: string[]
     destroy (opts?: { destroyStore?: boolean }, cb?: (err?: Error | null) => void): void
     addWebSeed (url: string): void
+    /** Disconnect a peer, or a web seed by its URL. */
+    removePeer (peer: string): void
   }
 
   export interface TorrentOptions {

@@ -173,22 +173,28 @@ export class Download {
     torrent.on('wire', watch)
   }
 
-  /** A magnet or .torrent: is its server there, and does it vouch for this torrent (content id, peer id)? */
+  /**
+   * A magnet or .torrent: is its server there, and does it vouch for this torrent (content id,
+   * peer id)? A web seed found dead is dropped: WebTorrent retries it forever, and its failing
+   * requests can keep the last pieces from the peers that have them.
+   */
   private async askServer (torrent: Torrent): Promise<void> {
+    const seed = torrent.urlList[0]
+    if (!seed) { this.server = 'none'; return }
     const mediaId = ownMediaId(torrent.urlList)
-    if (!mediaId) {
-      this.server = torrent.urlList[0] ? await probe(torrent.urlList[0]) : 'none'
-      return
-    }
-    try {
-      const info = await mediaInfo(mediaId)
-      this.server = 'reachable'
-      if (info.infoHash === torrent.infoHash) {
-        this.mediaId = mediaId
-        this.serverPeerId = info.seeding.peerId
+    if (!mediaId) this.server = await probe(seed)
+    else {
+      try {
+        const info = await mediaInfo(mediaId)
+        this.server = 'reachable'
+        if (info.infoHash === torrent.infoHash) {
+          this.mediaId = mediaId
+          this.serverPeerId = info.seeding.peerId
+        }
+      } catch (err) {
+        this.server = isUnreachable(err) ? 'unreachable' : 'reachable'
       }
-    } catch (err) {
-      this.server = isUnreachable(err) ? 'unreachable' : 'reachable'
     }
+    if (this.server === 'unreachable' && !torrent.destroyed) torrent.urlList.forEach(url => torrent.removePeer(url))
   }
 }
