@@ -9,6 +9,8 @@ const BASE_URL = `http://127.0.0.1:${PORT}`
 const P2P_PORT = PORT + 1
 /** The server without BitTorrent seeding (see webServer below). */
 export const P2P_URL = `http://127.0.0.1:${P2P_PORT}`
+/** A second tracker the P2P server names in its torrents; a test runs it (see stream.spec.ts). */
+export const EXTRA_TRACKER_PORT = PORT + 2
 
 // A fresh, empty data folder per run so tests never see a previous run's media.
 // Playwright loads this file in the runner and again in each worker; the env var
@@ -56,12 +58,13 @@ export default defineConfig({
     },
     {
       // The same product with BitTorrent seeding off (SEEDING=false): peer-to-peer tests use it
-      // to prove bytes came from another tab, not from the server.
+      // to prove bytes came from another tab, not from the server. Its torrents also name a second
+      // tracker, so browsers still find each other when this server is down.
       command: 'node --import tsx server/main.ts',
       url: `${P2P_URL}/healthz`,
       reuseExistingServer: false,
       timeout: 120_000,
-      env: { ...serverEnv(P2P_PORT, 'p2p'), SEEDING: 'false' }
+      env: { ...serverEnv(P2P_PORT, 'p2p'), SEEDING: 'false', WEBTORRENT_TRACKERS: `ws://127.0.0.1:${EXTRA_TRACKER_PORT}` }
     }
   ]
 })

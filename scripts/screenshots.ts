@@ -1,13 +1,15 @@
 /**
- * Screenshots of the web app for docs/: the empty library, a file hashing, the library.
+ * Screenshots of the web app for docs/: the empty library, a file hashing, the library, a
+ * shared video playing while it downloads.
  * Starts its own server on a temp folder. Run: node --import tsx scripts/screenshots.ts
  */
+import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { chromium } from '@playwright/test'
 import { spawnServer } from '../test/helpers/process.ts'
-import { createWallet, fileOf } from '../test/e2e/helpers.ts'
+import { createWallet, fileOf, VIDEO } from '../test/e2e/helpers.ts'
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-shots-'))
 const server = await spawnServer(dir, { WEB_DIR: path.resolve('dist/web'), ALLOW_ANONYMOUS_UPLOADS: 'false' })
@@ -37,7 +39,19 @@ try {
 
   await page.locator('[data-phase="seeding"]').nth(3).waitFor({ timeout: 120_000 })
   await page.screenshot({ path: 'docs/library.png', fullPage: true })
-  console.log('wrote docs/empty-library.png, docs/hashing.png, docs/library.png')
+
+  // A visitor opens the video's share link; its download is slowed so the shot catches it streaming.
+  await page.getByTestId('file-input').setInputFiles(VIDEO)
+  const videoId = createHash('sha256').update(VIDEO.buffer).digest('hex')
+  await page.locator(`[data-media-id="${videoId}"][data-phase="seeding"]`).waitFor({ timeout: 60_000 })
+  const visitor = await browser.newPage({ baseURL: server.url, viewport: { width: 1100, height: 900 } })
+  await visitor.goto(`/#/m/${videoId}`)
+  await visitor.evaluate(async () => { await navigator.serviceWorker.ready })
+  await (await visitor.context().newCDPSession(visitor)).send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: 120_000, uploadThroughput: -1 })
+  await visitor.getByTestId('download').click()
+  await visitor.waitForFunction(() => (document.querySelector('video')?.currentTime ?? 0) > 1.5)
+  await visitor.screenshot({ path: 'docs/streaming.png' })
+  console.log('wrote docs/empty-library.png, docs/hashing.png, docs/library.png, docs/streaming.png')
 } finally {
   await browser.close()
   server.child.kill('SIGTERM')

@@ -108,6 +108,8 @@ export interface TorrentStatus {
   uploaded: number
   /** When someone last asked for the file: its .torrent, its bytes, or its swarm at the tracker. */
   lastWanted: string | null
+  /** The seeder's BitTorrent peer id (hex), so a browser can tell the server's peer from other browsers. */
+  peerId: string | null
 }
 
 export class MediaSeeder {
@@ -285,7 +287,8 @@ export class MediaSeeder {
       progress: t?.progress ?? 0,
       peers: t?.numPeers ?? 0,
       uploaded: (seed?.uploaded ?? 0) + (t?.uploaded ?? 0),
-      lastWanted: seed?.wantedAt === undefined ? null : new Date(seed.wantedAt).toISOString()
+      lastWanted: seed?.wantedAt === undefined ? null : new Date(seed.wantedAt).toISOString(),
+      peerId: this.client?.peerId ?? null
     }
   }
 

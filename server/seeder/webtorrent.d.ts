@@ -7,9 +7,20 @@ declare module 'webtorrent' {
     remoteAddress?: string
     uploaded: number
     downloaded: number
+    /** The remote peer's id, hex. */
+    peerId?: string
   }
 
-  export interface TorrentFile { name: string, length: number, path: string, arrayBuffer (): Promise<ArrayBuffer> }
+  export interface TorrentFile extends AsyncIterable<Uint8Array<ArrayBuffer>> {
+    name: string
+    length: number
+    path: string
+    /** MIME type guessed from the file name. */
+    type: string
+    /** Where client.createServer() serves this file (browser: through the service worker). */
+    streamURL: string
+    arrayBuffer (): Promise<ArrayBuffer>
+  }
 
   export interface Torrent extends EventEmitter {
     infoHash: string
@@ -18,6 +29,7 @@ declare module 'webtorrent' {
     length: number
     ready: boolean
     done: boolean
+    destroyed: boolean
     progress: number
     uploaded: number
     downloaded: number
@@ -28,8 +40,12 @@ declare module 'webtorrent' {
     wires: Wire[]
     files: TorrentFile[]
     torrentFile: Uint8Array
+    /** Web seed URLs (BEP 19). */
+    urlList: string[]
     destroy (opts?: { destroyStore?: boolean }, cb?: (err?: Error | null) => void): void
     addWebSeed (url: string): void
+    /** Disconnect a peer, or a web seed by its URL. */
+    removePeer (peer: string): void
   }
 
   export interface TorrentOptions {
@@ -41,6 +57,8 @@ declare module 'webtorrent' {
     destroyStoreOnDestroy?: boolean
     /** Extra announce parameters, merged over the client's (tracker.getAnnounceOpts). */
     getAnnounceOpts?: () => Record<string, unknown>
+    /** Web seed requests in flight at once (default 4). */
+    maxWebConns?: number
   }
 
   export interface Options {
@@ -69,6 +87,8 @@ declare module 'webtorrent' {
     get (torrentId: string | Uint8Array): Promise<Torrent | null>
     remove (torrentId: string | Torrent, opts?: { destroyStore?: boolean }, cb?: (err?: Error | null) => void): Promise<void>
     destroy (cb?: (err?: Error | null) => void): void
+    /** Browser: serve files through the service worker registration's /webtorrent/ route. */
+    createServer (opts: { controller: ServiceWorkerRegistration }): unknown
     throttleUpload (rate: number): void
     throttleDownload (rate: number): void
   }

@@ -16,6 +16,8 @@ declare module 'bittorrent-tracker/server' {
     ws: WsServer
     torrents: Record<string, unknown>
     onHttpRequest (req: IncomingMessage, res: ServerResponse, opts?: { action?: string, trustProxy?: boolean }): void
+    /** A standalone tracker on its own port (tests run a second tracker this way). */
+    listen (port: number, hostname: string, onListening?: () => void): void
     close (cb?: (err?: Error | null) => void): void
     protected _onWebSocketRequest (socket: { send (data: string): void }, opts: unknown, raw: string): void
   }

@@ -1,4 +1,6 @@
-import { expect, type Page } from '@playwright/test'
+import { createHash } from 'node:crypto'
+import fs from 'node:fs'
+import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test'
 
 export const PASSPHRASE = 'correct horse battery'
 
@@ -23,4 +25,19 @@ export function fileOf (name: string, size: number, seed: number, mimeType = 'ap
   let x = seed
   for (let i = 0; i < size; i++) { x = (x * 1103515245 + 12345) >>> 0; buffer[i] = x >>> 24 }
   return { name, mimeType, buffer }
+}
+
+/** The video the streaming tests play (20 s VP8 WebM, made by scripts/make-video-fixture.ts). */
+export const VIDEO = { name: 'countdown.webm', mimeType: 'video/webm', buffer: fs.readFileSync('test/fixtures/countdown.webm') }
+
+/** Upload `file` from a fresh browser's library (it seeds there), then close that browser; its mediaId. */
+export async function uploadFromTab (browser: Browser, baseURL: string, file: { name: string, mimeType: string, buffer: Buffer }, keepOpen = false): Promise<{ mediaId: string, uploader: BrowserContext }> {
+  const uploader = await browser.newContext({ baseURL })
+  const tab = await uploader.newPage()
+  await createWallet(tab)
+  const mediaId = createHash('sha256').update(file.buffer).digest('hex')
+  await tab.getByTestId('file-input').setInputFiles(file)
+  await expect(tab.locator(`[data-media-id="${mediaId}"]`)).toHaveAttribute('data-phase', 'seeding', { timeout: 60_000 })
+  if (!keepOpen) await uploader.close()
+  return { mediaId, uploader }
 }

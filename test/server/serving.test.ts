@@ -184,7 +184,7 @@ describe('per-file status', () => {
     await (await fetch(body.httpUrl, { headers: { Range: 'bytes=0-0' } })).arrayBuffer()
     assert.ok(Date.parse((await info()).seeding.lastWanted) > Date.parse(first))
     const status = (await info()).seeding
-    assert.deepEqual(Object.keys(status).sort(), ['lastWanted', 'peers', 'progress', 'seeding', 'state', 'uploaded'], 'no pin shown to someone who has no record')
+    assert.deepEqual(Object.keys(status).sort(), ['lastWanted', 'peerId', 'peers', 'progress', 'seeding', 'state', 'uploaded'], 'no pin shown to someone who has no record')
     assert.equal(status.state, 'active')
   })
 })

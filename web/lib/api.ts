@@ -132,7 +132,7 @@ async function uploadResult (url: string, token: string): Promise<UploadResult> 
 }
 
 /** GET /api/media/:id/info: the manifest as the caller sees it, plus live seeding status. */
-export type MediaInfo = MediaManifest & { seeding: { seeding: boolean, peers: number } }
+export type MediaInfo = MediaManifest & { seeding: { seeding: boolean, peers: number, peerId: string | null } }
 
 export async function mediaInfo (mediaId: string): Promise<MediaInfo> {
   return await json<MediaInfo>(await fetch(`/api/media/${mediaId}/info`))

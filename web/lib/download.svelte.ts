@@ -2,10 +2,13 @@
  * Downloading in the browser: WebTorrent fetches from every source at once, other tabs over
  * WebRTC and the server as a peer and as an HTTP web seed, so a closed uploader tab or a busy
  * swarm does not stop it. The file comes from a share link (the server's .torrent), a pasted
- * magnet link, or a .torrent file.
+ * magnet link, or a .torrent file. Video and audio play while they download, streamed through
+ * the service worker (tabSeeder.whenStreaming).
  */
+import type { Torrent, Wire } from 'webtorrent'
 import { ApiError, mediaInfo, publicTorrent } from './api.ts'
-import { addTorrent } from './tabSeeder.ts'
+import { openLibraryDb } from './db.ts'
+import { addTorrent, whenStreaming } from './tabSeeder.ts'
 
 export interface DownloadInfo {
   name: string
@@ -15,6 +18,34 @@ export interface DownloadInfo {
 
 export type TorrentSource = { mediaId: string } | { torrentId: string | Uint8Array }
 
+/** The server that shares the file: 'none' when the torrent names no server (no web seed). */
+export type ServerState = 'unknown' | 'reachable' | 'unreachable' | 'none'
+
+export type MediaKind = 'video' | 'audio'
+export const mediaKind = (mimeType: string): MediaKind | undefined => /^(video|audio)\//.exec(mimeType)?.[1] as MediaKind | undefined
+
+/** No answer at all (fetch's TypeError) or a gateway/server failure: the server is down, not refusing. */
+const isUnreachable = (err: unknown): boolean => err instanceof TypeError || (err instanceof ApiError && err.status >= 500)
+
+/** A web seed on this app's own server names the file's content id: <origin>/api/media/<mediaId>. */
+function ownMediaId (urlList: string[]): string | undefined {
+  for (const url of urlList) {
+    const m = /^(.*)\/api\/media\/([0-9a-f]{64})$/.exec(url)
+    if (m?.[1] === location.origin) return m[2]
+  }
+  return undefined
+}
+
+/** Does anything answer at this web seed? (no-cors: a foreign server need not allow us to read it) */
+async function probe (url: string): Promise<ServerState> {
+  try {
+    await fetch(url, { method: 'HEAD', mode: 'no-cors' })
+    return 'reachable'
+  } catch {
+    return 'unreachable'
+  }
+}
+
 export class Download {
   info = $state<DownloadInfo | undefined>()
   error = $state<string | undefined>()
@@ -22,24 +53,59 @@ export class Download {
   progress = $state(0)
   speed = $state(0)
   peers = $state(0)
-  /** Bytes received by source: WebRTC peers (tabs or the server's seeder) and HTTP web seeds. */
-  fromPeers = $state(0)
+  /** Bytes by source: the server (its HTTP web seed and its WebRTC peer) and other browsers. */
   fromServer = $state(0)
+  fromPeers = $state(0)
+  /** How many other browsers sent bytes. */
+  peersUsed = $state(0)
+  server = $state<ServerState>('unknown')
+  /** The content id: from the share link, or the server vouching for a magnet's torrent. */
+  mediaId = $state<string | undefined>()
+  /** While the torrent is in the tab and the service worker streams: where media plays from. */
+  streamUrl = $state<string | undefined>()
+  /** The finished file (an object URL of `blob`). */
   url = $state<string | undefined>()
+  /** The file is already in this browser's library: nothing to download, it plays from there. */
+  inLibrary = $state(false)
+  blob: Blob | undefined
+  torrentFile: Uint8Array | undefined
+  infoHash: string | undefined
+  private serverPeerId: string | null = null
+  private readonly senders = new Set<string>()
   private timer: ReturnType<typeof setInterval> | undefined
 
   constructor (readonly source: TorrentSource) {}
 
-  /** What the page can show before the download starts (share links only: the server knows). */
+  get kind (): MediaKind | undefined { return this.info ? mediaKind(this.info.mimeType) : undefined }
+  /** The stream while downloading; the finished file once the torrent has left the tab. */
+  get playUrl (): string | undefined { return this.streamUrl ?? this.url }
+
+  /** What the page can show before the download starts (share links only: the library or the server knows). */
   async load (): Promise<void> {
     if (!('mediaId' in this.source)) return
+    const { mediaId } = this.source
+    this.mediaId = mediaId
+    const kept = await openLibraryDb().then(db => db.get('files', mediaId)).catch(() => undefined)
+    if (kept) {
+      this.info = { name: kept.name, size: kept.size, mimeType: kept.type }
+      this.finish(kept.blob)
+      this.inLibrary = true
+      return
+    }
     try {
-      const info = await mediaInfo(this.source.mediaId)
+      const info = await mediaInfo(mediaId)
       this.info = { name: info.originalName, size: info.fileSize, mimeType: info.mimeType }
+      this.serverPeerId = info.seeding.peerId
+      this.server = 'reachable'
     } catch (err) {
-      this.error = err instanceof ApiError && err.status === 404
-        ? 'This file does not exist or is not shared with you. Check the link.'
-        : (err as Error).message
+      if (isUnreachable(err)) {
+        this.server = 'unreachable'
+        this.error = 'The server is unreachable, and this file is not in this browser\'s library. Ask whoever shared it for its magnet link: other browsers that have the file can send it without the server.'
+      } else {
+        this.error = err instanceof ApiError && err.status === 404
+          ? 'This file does not exist or is not shared with you. Check the link.'
+          : (err as Error).message
+      }
     }
   }
 
@@ -47,15 +113,18 @@ export class Download {
     this.error = undefined
     this.started = true
     try {
-      const id = 'mediaId' in this.source ? await publicTorrent(this.source.mediaId) : this.source.torrentId
-      const torrent = await addTorrent(id)
-      this.info ??= { name: torrent.name, size: torrent.length, mimeType: '' }
-      torrent.on('wire', wire => {
-        wire.on('download', (n: number) => {
-          if (wire.type === 'webSeed') this.fromServer += n
-          else this.fromPeers += n
-        })
-      })
+      const torrent = 'mediaId' in this.source
+        ? await addTorrent(await publicTorrent(this.source.mediaId))
+        : await addTorrent(this.source.torrentId)
+      const file = torrent.files[0]!
+      this.info ??= { name: torrent.name, size: torrent.length, mimeType: file.type }
+      this.infoHash = torrent.infoHash
+      this.torrentFile = torrent.torrentFile
+      this.countSources(torrent)
+      if (!('mediaId' in this.source)) void this.askServer(torrent)
+      if (this.kind) void whenStreaming().then(() => { if (!torrent.destroyed) this.streamUrl = file.streamURL })
+      // Stopped (not kept for seeding): the player goes on from the finished file.
+      torrent.once('close', () => { this.streamUrl = undefined })
       this.timer = setInterval(() => {
         this.progress = torrent.progress
         this.speed = torrent.downloadSpeed
@@ -64,14 +133,68 @@ export class Download {
       const done = async (): Promise<void> => {
         clearInterval(this.timer)
         this.progress = 1
-        const file = torrent.files[0]!
-        this.url = URL.createObjectURL(new Blob([await file.arrayBuffer()], this.info?.mimeType ? { type: this.info.mimeType } : {}))
+        // Piece by piece into a Blob: no single buffer the size of the file.
+        const parts: Array<Uint8Array<ArrayBuffer>> = []
+        for await (const chunk of file) parts.push(chunk)
+        this.finish(new Blob(parts, { type: this.info?.mimeType ?? '' }))
       }
       if (torrent.done) await done()
-      else torrent.once('done', () => { void done() })
+      else torrent.once('done', () => { done().catch(err => { this.error = `The file downloaded but could not be read: ${(err as Error).message}` }) })
     } catch (err) {
       this.started = false
-      this.error = `The download failed: ${(err as Error).message}`
+      this.error = isUnreachable(err)
+        ? 'The server is unreachable, so its .torrent cannot be fetched. Ask whoever shared the file for its magnet link: other browsers that have it can send it.'
+        : `The download failed: ${(err as Error).message}`
     }
+  }
+
+  private finish (blob: Blob): void {
+    this.blob = blob
+    this.url = URL.createObjectURL(blob)
+  }
+
+  /** Server bytes: its web seed and its own WebRTC peer (known by peer id). Everything else came from other browsers. */
+  private countSources (torrent: Torrent): void {
+    const watch = (wire: Wire): void => {
+      wire.on('download', (n: number) => {
+        if (wire.type === 'webSeed' || (this.serverPeerId !== null && wire.peerId === this.serverPeerId)) {
+          this.fromServer += n
+          return
+        }
+        this.fromPeers += n
+        if (wire.peerId && !this.senders.has(wire.peerId)) {
+          this.senders.add(wire.peerId)
+          this.peersUsed = this.senders.size
+        }
+      })
+    }
+    // Magnets connect to peers before the metadata arrives: those wires exist already.
+    torrent.wires.forEach(watch)
+    torrent.on('wire', watch)
+  }
+
+  /**
+   * A magnet or .torrent: is its server there, and does it vouch for this torrent (content id,
+   * peer id)? A web seed found dead is dropped: WebTorrent retries it forever, and its failing
+   * requests can keep the last pieces from the peers that have them.
+   */
+  private async askServer (torrent: Torrent): Promise<void> {
+    const seed = torrent.urlList[0]
+    if (!seed) { this.server = 'none'; return }
+    const mediaId = ownMediaId(torrent.urlList)
+    if (!mediaId) this.server = await probe(seed)
+    else {
+      try {
+        const info = await mediaInfo(mediaId)
+        this.server = 'reachable'
+        if (info.infoHash === torrent.infoHash) {
+          this.mediaId = mediaId
+          this.serverPeerId = info.seeding.peerId
+        }
+      } catch (err) {
+        this.server = isUnreachable(err) ? 'unreachable' : 'reachable'
+      }
+    }
+    if (this.server === 'unreachable' && !torrent.destroyed) torrent.urlList.forEach(url => torrent.removePeer(url))
   }
 }

@@ -31,6 +31,16 @@ export interface AddOptions {
 const infoHashOfTorrent = async (torrentFile: Uint8Array): Promise<string> =>
   infoHashOf((bencode.decode(torrentFile) as { info: Record<string, unknown> }).info, await browserSha1())
 
+/** What keep() needs from a finished download. */
+export interface KeptDownload {
+  mediaId: string
+  blob: Blob
+  name: string
+  type: string
+  torrentFile: Uint8Array
+  infoHash: string
+}
+
 export class LibraryItem {
   file = $state<LibraryFile>() as LibraryFile
   phase = $state<Phase>('hashing')
@@ -82,10 +92,10 @@ export class Library {
     this.loaded = true
     const db = await openLibraryDb()
     const files = (await db.getAll('files')).sort((a, b) => b.addedAt.localeCompare(a.addedAt))
-    this.items = files.map(f => new LibraryItem(f, f.seeding ? 'seeding' : f.server ? 'stored' : 'queued'))
+    this.items = files.map(f => new LibraryItem(f, f.seeding ? 'seeding' : f.server || f.downloaded ? 'stored' : 'queued'))
     for (const item of this.items) {
       // Uploads that did not finish (closed tab, no network) carry on from where they stopped.
-      if (!item.file.server) void this.process(item, item.file.blob as File)
+      if (!item.file.server && !item.file.downloaded) void this.process(item, item.file.blob as File)
       else if (item.file.seeding && item.file.torrentFile) {
         seedBlob(item.file.blob, item.file.torrentFile).catch(err => { item.error = `Cannot seed: ${(err as Error).message}` })
       }
@@ -113,6 +123,28 @@ export class Library {
     await seedBlob(item.file.blob, item.file.torrentFile)
     await this.save(item, { seeding: true })
     item.phase = 'seeding'
+  }
+
+  /**
+   * Keep a file downloaded in this tab. Its torrent came with it, so nothing is hashed; seeding
+   * goes on from the tab (from the stored Blob after a reload) only if asked.
+   */
+  async keep (download: KeptDownload, seed: boolean): Promise<void> {
+    const file: LibraryFile = {
+      ...download,
+      size: download.blob.size,
+      // Only public files can be downloaded without a session.
+      accessLevel: 'public',
+      title: download.name,
+      description: '',
+      downloaded: true,
+      seeding: seed,
+      addedAt: new Date().toISOString()
+    }
+    await withQuota(async () => { await (await openLibraryDb()).put('files', file) })
+    if (this.loaded && !this.items.some(i => i.file.mediaId === file.mediaId)) this.items = [new LibraryItem(file, seed ? 'seeding' : 'stored'), ...this.items]
+    if (seed) await seedBlob(file.blob, download.torrentFile)
+    else await stopSeeding(download.infoHash)
   }
 
   /** Remove from this browser (the server copy stays). */

@@ -9,8 +9,9 @@ export class AppUpdates {
     if (!('serviceWorker' in navigator)) return
     this.wb = new Workbox('/sw.js')
     this.wb.addEventListener('waiting', () => { this.waiting = true })
-    // The new worker took over: load the page it serves.
-    this.wb.addEventListener('controlling', () => { window.location.reload() })
+    // A new version took over: load the page it serves. (A first install also takes control,
+    // see sw.ts, but the page is already the one it serves.)
+    this.wb.addEventListener('controlling', event => { if (event.isUpdate) window.location.reload() })
     this.wb.register().catch(() => { /* no worker, no offline: the app still works online */ })
   }
 

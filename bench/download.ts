@@ -1,0 +1,129 @@
+/**
+ * Download benchmark: how fast does the web app download a shared file in Chromium (browser
+ * WebTorrent: the server's HTTP web seed and its WebRTC peer at once), against a plain fetch()
+ * of the same bytes (/api/media/:id) in the same page? And how long from opening a video's
+ * share link to its first frame on screen?
+ *
+ *   npm run bench:download                       # builds the app, 500 MB file
+ *   BENCH_SIZE_MB=100 npm run bench:download     # quicker
+ *
+ * Optional: CHROMIUM_PATH (default /usr/bin/chromium), BENCH_KEEP=1 keeps the temp dir.
+ * Goal: download ≥ 0.5 × fetch MB/s (met/missed is printed; the exit code is 0 either way).
+ * A failure to start, upload or download exits non-zero.
+ */
+import { chromium, type Browser } from '@playwright/test'
+import { createHash, randomBytes } from 'node:crypto'
+import { openAsBlob } from 'node:fs'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { spawnServer, type ServerProcess } from '../test/helpers/process.ts'
+
+const MB = 1e6
+const RATIO_GOAL = 0.5
+const sizeMb = Number(process.env.BENCH_SIZE_MB ?? 500)
+if (!Number.isSafeInteger(sizeMb) || sizeMb < 1) throw new Error(`BENCH_SIZE_MB must be a whole number ≥ 1, got "${process.env.BENCH_SIZE_MB}"`)
+const VIDEO = path.resolve('test/fixtures/countdown.webm')
+
+/** A file of pseudo-random bytes: one random 16 MiB block, each copy stamped with its index. */
+async function writeTestFile (file: string, size: number): Promise<string> {
+  const block = randomBytes(16 * 1024 * 1024)
+  const hash = createHash('sha256')
+  const handle = await fs.open(file, 'w')
+  for (let offset = 0, i = 0; offset < size; offset += block.length, i++) {
+    block.writeUInt32LE(i, 0)
+    const part = block.subarray(0, Math.min(block.length, size - offset))
+    hash.update(part)
+    await handle.write(part)
+  }
+  await handle.close()
+  return hash.digest('hex')
+}
+
+/** Upload from disk (openAsBlob streams it; the server allows anonymous public uploads here). */
+async function upload (server: string, file: string, type: string): Promise<string> {
+  const form = new FormData()
+  form.append('access_level', 'public')
+  form.append('file', await openAsBlob(file, { type }), path.basename(file))
+  const res = await fetch(`${server}/api/media/upload`, { method: 'POST', body: form })
+  if (res.status !== 201) throw new Error(`upload of ${file} answered ${res.status}: ${await res.text()}`)
+  return ((await res.json()) as { mediaId: string }).mediaId
+}
+
+/** Open the share link in a fresh browser context, download through the app; MB/s, and fetch()'s MB/s in the same page. */
+async function measureDownload (browser: Browser, server: string, mediaId: string, size: number): Promise<{ app: number, fetchBefore: number, fetchAfter: number, fromServer: number, fromPeers: number }> {
+  const context = await browser.newContext({ baseURL: server })
+  try {
+    const page = await context.newPage()
+    await page.goto(`/#/m/${mediaId}`)
+    await page.getByTestId('download').waitFor()
+    const plainFetch = async (): Promise<number> => await page.evaluate(async id => {
+      const start = performance.now()
+      const reader = (await fetch(`/api/media/${id}`, { cache: 'no-store' })).body!.getReader()
+      let n = 0
+      for (let r = await reader.read(); !r.done; r = await reader.read()) n += r.value.length
+      return n / ((performance.now() - start) / 1000)
+    }, mediaId)
+    const fetchBefore = await plainFetch()
+    const start = Date.now()
+    await page.getByTestId('download').click()
+    const done = page.getByTestId('download-done')
+    await done.waitFor({ timeout: 30 * 60_000 })
+    const app = size / ((Date.now() - start) / 1000)
+    const fromServer = Number(await done.getAttribute('data-from-server'))
+    const fromPeers = Number(await done.getAttribute('data-from-peers'))
+    return { app, fetchBefore, fetchAfter: await plainFetch(), fromServer, fromPeers }
+  } finally {
+    await context.close()
+  }
+}
+
+/** Open a video's share link in a fresh context, press "Download and play": ms to the first frame painted. */
+async function timeToFirstFrame (browser: Browser, server: string, mediaId: string): Promise<number> {
+  const context = await browser.newContext({ baseURL: server })
+  try {
+    const page = await context.newPage()
+    const start = Date.now()
+    await page.goto(`/#/m/${mediaId}`)
+    await page.getByTestId('download').click()
+    await page.waitForFunction(() => new Promise<boolean>(resolve => {
+      const video = document.querySelector('video')
+      if (!video) return resolve(false)
+      video.requestVideoFrameCallback(() => resolve(true))
+    }), undefined, { timeout: 120_000, polling: 100 })
+    return Date.now() - start
+  } finally {
+    await context.close()
+  }
+}
+
+const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-bench-download-'))
+let server: ServerProcess | undefined
+let browser: Browser | undefined
+try {
+  const size = sizeMb * MB
+  const file = path.join(dir, 'big.bin')
+  console.log(`writing a ${sizeMb} MB test file …`)
+  await writeTestFile(file, size)
+  server = await spawnServer(path.join(dir, 'server'), { WEB_DIR: path.resolve('dist/web'), ALLOW_ANONYMOUS_UPLOADS: 'true' })
+  const mediaId = await upload(server.url, file, 'application/octet-stream')
+  const videoId = await upload(server.url, VIDEO, 'video/webm')
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
+  })
+  const r = await measureDownload(browser, server.url, mediaId, size)
+  const reference = Math.max(r.fetchBefore, r.fetchAfter)
+  const ratio = r.app / reference
+  const firstFrame = await timeToFirstFrame(browser, server.url, videoId)
+  console.log(`download through the app (share link → Save file ready): ${(r.app / MB).toFixed(1)} MB/s ` +
+    `(${(r.fromServer / MB).toFixed(0)} MB from the server's web seed and peer, ${(r.fromPeers / MB).toFixed(0)} MB from other browsers)`)
+  console.log(`plain fetch() of /api/media/:id in the same page: ${(r.fetchBefore / MB).toFixed(1)} MB/s before, ${(r.fetchAfter / MB).toFixed(1)} MB/s after`)
+  console.log(`ratio: ${ratio.toFixed(2)} (goal ≥ ${RATIO_GOAL}): ${ratio >= RATIO_GOAL ? 'met' : 'missed'}`)
+  console.log(`video share link opened → first frame: ${firstFrame} ms (${path.basename(VIDEO)}, fresh browser context, service worker installed on the way)`)
+} finally {
+  await browser?.close()
+  if (server) { server.child.kill('SIGTERM'); await server.exited }
+  if (process.env.BENCH_KEEP) console.log(`kept ${dir}`)
+  else await fs.rm(dir, { recursive: true, force: true })
+}
