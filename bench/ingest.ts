@@ -15,7 +15,6 @@
  * upload of another file of the same size in 8 MiB PATCHes, goal ≥ 0.5 × the same reference. Missing a goal is reported, not
  * fatal; a wrong mediaId, a non-201 answer or a server that does not start exit non-zero.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createReadStream, rmSync } from 'node:fs'
 import fs from 'node:fs/promises'
@@ -26,7 +25,7 @@ import path from 'node:path'
 import { pieceLength } from '../shared/torrent.ts'
 import { ContentHasher } from '../server/upload/contentHasher.ts'
 import { createMnemonic, identityFromMnemonic, signMessage } from '../shared/wallet.ts'
-import { fmt, freePort, MiB, now, procMem, ROOT } from './serverProcess.ts'
+import { fmt, MiB, now, procMem, startServerChild, type ServerChild } from './serverProcess.ts'
 
 const BLOCK = 16 * MiB
 const RATIO_GOAL = 0.6
@@ -107,26 +106,6 @@ async function resetPeak (pid: number): Promise<boolean> {
   } catch {
     return false
   }
-}
-
-function get (url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, res => { res.resume(); resolve(res.statusCode ?? 0) })
-    req.on('error', reject)
-    req.setTimeout(2000, () => req.destroy(new Error('timeout')))
-  })
-}
-
-async function waitHealthy (base: string, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 60_000
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode} before answering /healthz:\n${output()}`)
-    try {
-      if (await get(`${base}/healthz`) === 200) return
-    } catch { /* not listening yet */ }
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-  throw new Error(`server did not answer ${base}/healthz within 60 s:\n${output()}`)
 }
 
 interface UploadResult {
@@ -284,24 +263,12 @@ async function tusUpload (base: string, token: string, file: string, size: numbe
   }
 }
 
-async function stopServer (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
-  const start = now()
-  child.kill('SIGTERM')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
-  await exited
-  clearTimeout(timer)
-  if (child.signalCode === 'SIGKILL') console.warn('  server did not stop within 5 s of SIGTERM; killed it')
-  else if (now() - start > 2000) console.warn(`  server took ${fmt((now() - start) / 1000)} s to stop after SIGTERM`)
-}
-
 async function main (): Promise<void> {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-bench-ingest-'))
-  let child: ChildProcess | undefined
+  let server: ServerChild | undefined
   // Ctrl-C: leave no server and no gigabyte behind.
   const interrupt = (): void => {
-    child?.kill('SIGKILL')
+    server?.child.kill('SIGKILL')
     rmSync(tmp, { recursive: true, force: true })
     process.exit(130)
   }
@@ -328,36 +295,17 @@ async function main (): Promise<void> {
     const refMbps = mbps(SIZE, ref.ms)
     console.log(`  reference hash (SHA-256 + SHA-1 pieces, in-process, best of 3): ${fmt(refMbps)} MB/s`)
 
-    // The real server, as `npm start` runs it (without the build).
-    const port = await freePort()
-    const base = `http://127.0.0.1:${port}`
-    const dataDir = path.join(tmp, 'data')
-    let output = ''
+    // The real server, as `npm start` runs it (without the build): a fresh one for each case, its
+    // data deleted after, so the second case does not pay for the first one's gigabyte in the page cache.
     const extraArgs = (process.env.BENCH_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean)
-    child = spawn(process.execPath, [...extraArgs, '--import', 'tsx', 'server/main.ts'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        TORRENT_PORT: '0',
-        DATA_DIR: dataDir,
-        MEDIA_DIR: path.join(dataDir, 'media'),
-        MAX_UPLOAD_BYTES: String(SIZE + 64 * MiB),
-        LOG_LEVEL: 'warn',
-        ALLOW_ANONYMOUS_UPLOADS: 'true'
-      }
-    })
-    const keep = (c: Buffer): void => { output = (output + c.toString()).slice(-8000) }
-    child.stdout?.on('data', keep)
-    child.stderr?.on('data', keep)
-    const pid = child.pid
-    if (pid === undefined) throw new Error('could not start the server')
-    await waitHealthy(base, child, () => output)
-
-    // Let startup garbage settle before the baseline.
-    await new Promise(resolve => setTimeout(resolve, 500))
+    const freshServer = async (name: string): Promise<ServerChild> => {
+      server = await startServerChild(path.join(tmp, name), { MAX_UPLOAD_BYTES: String(SIZE + 64 * MiB) }, extraArgs)
+      await server.waitFor('/healthz')
+      // Let startup garbage settle before the baseline.
+      await new Promise(resolve => setTimeout(resolve, 500))
+      return server
+    }
+    let { base, pid } = await freshServer('data-plain')
     const plain = await measured(pid, async () => await upload(base, file, SIZE))
     const res = plain.result
     if (res.status !== 201) throw new Error(`upload answered ${res.status}, expected 201: ${res.body.slice(0, 500)}`)
@@ -386,6 +334,9 @@ async function main (): Promise<void> {
 
     // The resumable case: tus PATCHes of 8 MiB, one after another (the protocol has no overlap).
     const ref2 = await referenceHash(file2, SIZE)
+    await server!.stop()
+    await fs.rm(path.join(tmp, 'data-plain'), { recursive: true, force: true });
+    ({ base, pid } = await freshServer('data-tus'))
     const token = await signIn(base)
     const tus = await measured(pid, async () => await tusUpload(base, token, file2, SIZE))
     if (tus.result.mediaId !== ref2.mediaId) throw new Error(`resumable mediaId ${tus.result.mediaId} differs from the reference SHA-256 ${ref2.mediaId}`)
@@ -400,7 +351,7 @@ async function main (): Promise<void> {
     console.log(`  server CPU           ${fmt(tus.cpu.user, 2)} s user + ${fmt(tus.cpu.sys, 2)} s sys; by thread: ` +
       tus.cpu.byName.slice(0, 5).map(([name, t]) => `${name} ${fmt(t, 2)} s`).join(', '))
   } finally {
-    if (child) await stopServer(child)
+    await server?.stop()
     if (process.env.BENCH_KEEP) console.log(`kept ${tmp}`)
     else await fs.rm(tmp, { recursive: true, force: true })
     process.off('SIGINT', interrupt)
