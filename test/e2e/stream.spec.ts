@@ -130,3 +130,41 @@ test('when the server is down, a magnet link still downloads from another browse
     await new Promise<void>(resolve => tracker.close(() => resolve()))
   }
 })
+
+test('a share-link download whose server goes away half-way finishes from another browser, and the page says so', async ({ browser }) => {
+  test.setTimeout(120_000)
+  const tracker = new Tracker({ udp: false, http: false, stats: false })
+  await new Promise<void>(resolve => tracker.listen(EXTRA_TRACKER_PORT, '127.0.0.1', resolve))
+  try {
+    // The uploader's tab closes: at first only the server's (throttled) web seed has the file.
+    const file = fileOf('half-way.bin', 1_500_000, 62)
+    const { mediaId, uploader } = await uploadFromTab(browser, P2P_URL, file, true)
+    for (const tab of uploader.pages()) await tab.close()
+
+    const visitor = await browser.newContext({ baseURL: P2P_URL, acceptDownloads: true })
+    const page = await visitor.newPage()
+    await page.goto(`/#/m/${mediaId}`)
+    await throttle(page, 100_000)
+    await page.getByTestId('download').click()
+    await expect.poll(async () => Number(await page.locator('progress').first().getAttribute('value') ?? 0), { timeout: 30_000 }).toBeGreaterThan(0.1)
+
+    // The server goes away for the visitor; the uploader comes back and seeds from its library.
+    await visitor.route(url => url.port === new URL(P2P_URL).port && url.pathname.startsWith('/api/'), route => route.abort('connectionrefused'))
+    const back = await uploader.newPage()
+    await back.goto('/')
+    await back.getByLabel('Passphrase').fill(PASSPHRASE)
+    await back.getByRole('button', { name: 'Unlock' }).click()
+    await expect(back.locator(`[data-media-id="${mediaId}"]`)).toHaveAttribute('data-phase', 'seeding')
+
+    await expect(page.getByTestId('server-unreachable')).toContainText('The server is unreachable — downloaded from 1 other browser (', { timeout: 60_000 })
+    const done = page.getByTestId('download-done')
+    expect(Number(await done.getAttribute('data-from-server'))).toBeGreaterThan(0)
+    expect(Number(await done.getAttribute('data-from-peers'))).toBeGreaterThan(0)
+    const [saved] = await Promise.all([page.waitForEvent('download'), page.getByTestId('save').click()])
+    expect(createHash('sha256').update(await fs.readFile((await saved.path())!)).digest('hex')).toBe(mediaId)
+    await visitor.close()
+    await uploader.close()
+  } finally {
+    await new Promise<void>(resolve => tracker.close(() => resolve()))
+  }
+})

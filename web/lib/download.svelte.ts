@@ -24,6 +24,9 @@ export type ServerState = 'unknown' | 'reachable' | 'unreachable' | 'none'
 export type MediaKind = 'video' | 'audio'
 export const mediaKind = (mimeType: string): MediaKind | undefined => /^(video|audio)\//.exec(mimeType)?.[1] as MediaKind | undefined
 
+/** How often a running download checks that the server is still there. */
+const SERVER_CHECK_MS = 3000
+
 /** No answer at all (fetch's TypeError) or a gateway/server failure: the server is down, not refusing. */
 const isUnreachable = (err: unknown): boolean => err instanceof TypeError || (err instanceof ApiError && err.status >= 500)
 
@@ -122,6 +125,7 @@ export class Download {
       this.torrentFile = torrent.torrentFile
       this.countSources(torrent)
       if (!('mediaId' in this.source)) void this.askServer(torrent)
+      this.watchServer(torrent)
       if (this.kind) void whenStreaming().then(() => { if (!torrent.destroyed) this.streamUrl = file.streamURL })
       // Stopped (not kept for seeding): the player goes on from the finished file.
       torrent.once('close', () => { this.streamUrl = undefined })
@@ -196,5 +200,23 @@ export class Download {
       }
     }
     if (this.server === 'unreachable' && !torrent.destroyed) torrent.urlList.forEach(url => torrent.removePeer(url))
+  }
+
+  /**
+   * While the download runs, notice the server going away (or coming back): its web seed is
+   * dropped then (see askServer) and added again after, and the page says which it was.
+   */
+  private watchServer (torrent: Torrent): void {
+    const seeds = [...torrent.urlList]
+    if (seeds.length === 0) return
+    const watchdog = setInterval(() => {
+      if (torrent.destroyed || torrent.done) return clearInterval(watchdog)
+      void probe(seeds[0]!).then(state => {
+        if (torrent.destroyed || torrent.done || this.server === 'unknown' || state === this.server) return
+        this.server = state
+        if (state === 'unreachable') seeds.forEach(url => torrent.removePeer(url))
+        else seeds.forEach(url => torrent.addWebSeed(url))
+      })
+    }, SERVER_CHECK_MS)
   }
 }
