@@ -58,6 +58,8 @@ export interface ServerChild {
   waitFor (path: string, status?: number, timeoutMs?: number): Promise<number>
   /** Wait until the server prints a line matching `pattern`; ms since the process was spawned. */
   waitForOutput (pattern: RegExp, timeoutMs?: number): Promise<number>
+  /** The first line printed so far that matches `pattern`. */
+  lineMatching (pattern: RegExp): string | undefined
   stop (): Promise<void>
 }
 
@@ -119,6 +121,7 @@ export async function startServerChild (dataDir: string, env: Record<string, str
       }
       throw new Error(`the server did not print ${pattern} within ${timeoutMs / 1000} s:\n${output}`)
     },
+    lineMatching: pattern => lines.flatMap(l => l.text.split('\n')).find(text => pattern.test(text)),
     async stop () {
       if (child.exitCode !== null || child.signalCode !== null) return
       const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))

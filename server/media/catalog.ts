@@ -61,7 +61,7 @@ export class Catalog {
   }
 
   /** The magnet link with today's trackers and web seed. */
-  magnet (manifest: MediaManifest): string {
+  magnet (manifest: Pick<MediaManifest, 'mediaId' | 'infoHash' | 'originalName'>): string {
     return magnetURI(manifest.infoHash, manifest.originalName, this.transport(manifest.mediaId))
   }
 

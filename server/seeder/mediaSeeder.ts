@@ -40,12 +40,33 @@ export interface MediaSeederOptions {
   pinned?: () => Set<string>
 }
 
+/**
+ * What seeder.json keeps per public file. The seed's SeedInfo also has the magnet link and the
+ * path, but both follow from these (and the magnet from today's trackers): leaving them out
+ * makes the file a third of the size, and every start reads it whole.
+ */
+interface StoredSeed {
+  mediaId: string
+  infoHash: string
+  /** The torrent's name (the magnet's dn). */
+  name: string
+  fileSize: number
+  /** When it was seeded (ms): a number, so a start parses no dates. */
+  createdAt: number
+}
+
 interface SeedingState {
-  version: 1
-  seeding: SeedInfo[]
+  /** 1: the seed's SeedInfo entries (still read); 2: StoredSeed entries. */
+  version: 1 | 2
+  seeding: Array<StoredSeed | SeedInfo>
   /** infoHash → when it was last wanted (ms), so a restart brings the most wanted up first. */
   wanted?: Record<string, number>
 }
+
+/** An entry as read: a version-1 entry's name is in its magnet link. */
+const storedSeed = (s: StoredSeed | SeedInfo): StoredSeed => 'name' in s
+  ? (Number.isFinite(s.createdAt) ? s : { ...s, createdAt: 0 })
+  : { mediaId: s.mediaId, infoHash: s.infoHash, fileSize: s.fileSize, createdAt: Date.parse(s.createdAt) || 0, name: new URLSearchParams(s.magnetURI.slice(s.magnetURI.indexOf('?') + 1)).get('dn') ?? '' }
 
 /** A private record's torrent, as the seeder needs it. */
 export interface PrivateSeed {
@@ -116,7 +137,7 @@ export class MediaSeeder {
   private readonly opts: MediaSeederOptions
   private client: WebTorrent | undefined
   /** Public seeds by mediaId: the seed's seeding state (seeder.json). */
-  private readonly seeding = new Map<string, SeedInfo>()
+  private readonly seeding = new Map<string, StoredSeed>()
   /** The catalogue: every seeded torrent, public and private, by infoHash. */
   private readonly seeds = new Map<string, Seed>()
   /** The active ones: in the client now. */
@@ -170,6 +191,7 @@ export class MediaSeeder {
    */
   async initialize (): Promise<boolean> {
     const { log } = this.opts
+    const loading = performance.now()
     const state = await this.readState()
     for (const info of state.seeding) this.addPublic(info)
     const pinned = this.opts.pinned?.() ?? new Set()
@@ -177,6 +199,8 @@ export class MediaSeeder {
       seed.wantedAt = state.wanted[seed.infoHash]
       seed.pinned = pinned.has(seed.infoHash)
     }
+    // What start-up costs per stored file (bench/restart reads it): no torrent file is read here.
+    log.info({ files: this.seeds.size, ms: Math.round((performance.now() - loading) * 1000) / 1000 }, 'catalogue loaded')
     if (this.opts.enabled === false) {
       log.warn('SEEDING=false: files are stored, tracked and served over HTTP, but not seeded over BitTorrent')
       return true
@@ -227,21 +251,22 @@ export class MediaSeeder {
   /** Seed a stored blob. `filePath` must be where the store keeps it (no seeding of other paths). */
   async seedFile (filePath: string, mediaId: string): Promise<SeedInfo> {
     const { catalog } = this.opts
-    const stored = catalog.store.originalPath(mediaId)
-    if (path.resolve(filePath) !== stored) throw new Error(`seedFile: ${filePath} is not the stored file of ${mediaId}`)
-    const info = await this.publicSeedInfo(mediaId)
-    const seed = this.addPublic(info)
+    const storedPath = catalog.store.originalPath(mediaId)
+    if (path.resolve(filePath) !== storedPath) throw new Error(`seedFile: ${filePath} is not the stored file of ${mediaId}`)
+    const stored = await this.publicSeed(mediaId)
+    const seed = this.addPublic(stored)
     await this.activate(seed)
     await this.saveSeedingState()
-    return info
+    return this.seedInfo(stored)
   }
 
   getSeedingInfo (mediaId: string): SeedInfo | undefined {
-    return this.seeding.get(mediaId)
+    const stored = this.seeding.get(mediaId)
+    return stored && this.seedInfo(stored)
   }
 
   getAllSeeding (): SeedInfo[] {
-    return [...this.seeding.values()]
+    return [...this.seeding.values()].map(s => this.seedInfo(s))
   }
 
   getStats (): SeederStats {
@@ -308,7 +333,7 @@ export class MediaSeeder {
   /** Seed a private record's torrent (announced with the seeder's own tracker capability). */
   async seedPrivate (seed: PrivateSeed): Promise<void> {
     if (this.seeds.has(seed.infoHash)) return
-    const entry = newSeed(seed.mediaId, seed.infoHash, 'private', seed.torrentFile, seed.createdAt)
+    const entry = newSeed(seed.mediaId, seed.infoHash, 'private', seed.torrentFile, Date.parse(seed.createdAt) || 0)
     this.seeds.set(seed.infoHash, entry)
     await this.activate(entry)
   }
@@ -321,10 +346,10 @@ export class MediaSeeder {
 
   /** seeder.json, or — when it is missing or damaged — the state rebuilt from the media folders. */
   async loadSeedingState (): Promise<SeedInfo[]> {
-    return (await this.readState()).seeding
+    return (await this.readState()).seeding.map(s => this.seedInfo(s))
   }
 
-  private async readState (): Promise<Required<Omit<SeedingState, 'version'>>> {
+  private async readState (): Promise<{ seeding: StoredSeed[], wanted: Record<string, number> }> {
     const { log } = this.opts
     let text: string
     try {
@@ -335,21 +360,21 @@ export class MediaSeeder {
     }
     try {
       const state = JSON.parse(text) as SeedingState
-      if (state.version !== 1 || !Array.isArray(state.seeding)) throw new Error('unknown format')
+      if ((state.version !== 1 && state.version !== 2) || !Array.isArray(state.seeding)) throw new Error('unknown format')
       const wanted = Object.fromEntries(Object.entries(state.wanted ?? {}).filter(([, ms]) => Number.isFinite(ms)))
-      return { seeding: state.seeding.filter(s => typeof s?.mediaId === 'string' && typeof s.infoHash === 'string'), wanted }
+      return { seeding: state.seeding.filter(s => typeof s?.mediaId === 'string' && typeof s.infoHash === 'string').map(storedSeed), wanted }
     } catch (err) {
       return { seeding: await this.rebuildState(`seeder.json is damaged (${(err as Error).message})`), wanted: {} }
     }
   }
 
-  private async rebuildState (reason: string): Promise<SeedInfo[]> {
+  private async rebuildState (reason: string): Promise<StoredSeed[]> {
     const { log, catalog, isSeedable } = this.opts
-    const rebuilt: SeedInfo[] = []
+    const rebuilt: StoredSeed[] = []
     for await (const mediaId of catalog.store.list()) {
       if (isSeedable && !await isSeedable(mediaId)) continue
       try {
-        rebuilt.push(await this.publicSeedInfo(mediaId))
+        rebuilt.push(await this.publicSeed(mediaId))
       } catch (err) {
         log.warn({ mediaId, err: (err as Error).message }, 'skipping a media folder that cannot be read')
       }
@@ -363,7 +388,7 @@ export class MediaSeeder {
     const write = async (): Promise<void> => {
       const wanted: Record<string, number> = {}
       for (const seed of this.seeds.values()) if (seed.wantedAt !== undefined) wanted[seed.infoHash] = seed.wantedAt
-      const state: SeedingState = { version: 1, seeding: this.getAllSeeding(), wanted }
+      const state: SeedingState = { version: 2, seeding: [...this.seeding.values()], wanted }
       // Unindented: with 10,000 files it is read at every start.
       await replaceFile(this.opts.stateFile, JSON.stringify(state))
     }
@@ -460,7 +485,7 @@ export class MediaSeeder {
     }
   }
 
-  private addPublic (info: SeedInfo): Seed {
+  private addPublic (info: StoredSeed): Seed {
     this.seeding.set(info.mediaId, info)
     let seed = this.seeds.get(info.infoHash)
     if (!seed) {
@@ -471,7 +496,7 @@ export class MediaSeeder {
     return seed
   }
 
-  private removePublic (mediaId: string): SeedInfo | undefined {
+  private removePublic (mediaId: string): StoredSeed | undefined {
     const info = this.seeding.get(mediaId)
     if (!info) return undefined
     this.seeding.delete(mediaId)
@@ -479,16 +504,21 @@ export class MediaSeeder {
     return info
   }
 
-  private async publicSeedInfo (mediaId: string): Promise<SeedInfo> {
+  private async publicSeed (mediaId: string): Promise<StoredSeed> {
+    const manifest = await this.opts.catalog.manifest(mediaId)
+    return { mediaId, infoHash: manifest.infoHash, name: manifest.originalName, fileSize: manifest.fileSize, createdAt: Date.parse(manifest.createdAt) || 0 }
+  }
+
+  /** The seed's SeedInfo: the magnet with today's trackers, the stored file's path. */
+  private seedInfo (s: StoredSeed): SeedInfo {
     const { catalog } = this.opts
-    const manifest = await catalog.manifest(mediaId)
     return {
-      mediaId,
-      infoHash: manifest.infoHash,
-      magnetURI: catalog.magnet(manifest),
-      filePath: catalog.store.originalPath(mediaId),
-      createdAt: manifest.createdAt,
-      fileSize: manifest.fileSize
+      mediaId: s.mediaId,
+      infoHash: s.infoHash,
+      magnetURI: catalog.magnet({ mediaId: s.mediaId, infoHash: s.infoHash, originalName: s.name }),
+      filePath: catalog.store.originalPath(s.mediaId),
+      createdAt: new Date(s.createdAt).toISOString(),
+      fileSize: s.fileSize
     }
   }
 
@@ -586,8 +616,8 @@ export class MediaSeeder {
   }
 }
 
-function newSeed (mediaId: string, infoHash: string, kind: Seed['kind'], torrentFile: Seed['torrentFile'], createdAt: string): Seed {
-  return { mediaId, infoHash, kind, torrentFile, createdAt: Date.parse(createdAt) || 0, pinned: false, uploaded: 0, prime: false }
+function newSeed (mediaId: string, infoHash: string, kind: Seed['kind'], torrentFile: Seed['torrentFile'], createdAt: number): Seed {
+  return { mediaId, infoHash, kind, torrentFile, createdAt, pinned: false, uploaded: 0, prime: false }
 }
 
 /** Least wanted first: unpinned before pinned, then by when last wanted (or else seeded). */

@@ -105,6 +105,21 @@ describe('restarting over the same data', () => {
     assert.deepEqual((await fs.readdir(media)).filter(n => n.endsWith('.tmp')), [])
   })
 
+  test("a seeder.json in the seed document's format (version 1, full SeedInfo entries) is still read", async () => {
+    const { dir, pub, media } = await seeded()
+    const file = path.join(media, 'seeder.json')
+    const written = JSON.parse(await fs.readFile(file, 'utf8'))
+    assert.equal(written.version, 2)
+    const seedInfo = { mediaId: pub.mediaId, infoHash: pub.infoHash, magnetURI: pub.magnetURI, filePath: path.join(media, pub.mediaId, 'original'), createdAt: pub.createdAt, fileSize: pub.fileSize }
+    await fs.writeFile(file, JSON.stringify({ version: 1, seeding: [seedInfo] }))
+    const s = await restart(dir)
+    const again = s.seeder.getSeedingInfo(pub.mediaId)
+    assert.equal(again?.infoHash, pub.infoHash)
+    // Rebuilt with its name and today's trackers (this restart listens on another port).
+    assert.match(again!.magnetURI, new RegExp(`^magnet:\\?xt=urn:btih:${pub.infoHash}&dn=public\\.bin&tr=ws%3A%2F%2F127\\.0\\.0\\.1%3A${new URL(s.url).port}`))
+    assert.equal((await info(s, pub.mediaId)).seeding.state, 'active')
+  })
+
   test('seedFile only seeds files from the store', async () => {
     const { dir, pub } = await seeded()
     const s = await restart(dir)
