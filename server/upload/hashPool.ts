@@ -11,7 +11,18 @@ import { Worker } from 'node:worker_threads'
 import { ContentHasher, type ContentHashes, type PieceCheckpoint } from './contentHasher.ts'
 
 const BATCH = 1 << 20
+/** Batches a job may have in the worker before its feeder waits (see JobOptions.window). */
 const MAX_IN_FLIGHT = 4
+
+export interface JobOptions {
+  /** Start the piece hashes from this checkpoint (a resumed upload). */
+  resume?: PieceCheckpoint
+  /**
+   * MiB the hasher may trail behind. A resumable upload uses a whole request's worth, so the
+   * worker hashes the end of one request while the answer goes out and the next one comes in.
+   */
+  window?: number
+}
 const ENTRY = new URL('./hashWorker.mjs', import.meta.url)
 
 /** Hashes one upload's bytes; `update` returns a promise when the caller should wait. */
@@ -58,7 +69,10 @@ class WorkerJob implements HashJob {
   /** Questions asked and not yet answered; the worker answers in order. */
   private readonly pending: Array<{ resolve: (v: any) => void, reject: (e: Error) => void }> = []
 
-  constructor (private readonly pooled: PooledWorker, pieceLengths: number[], resume?: PieceCheckpoint) {
+  private readonly window: number
+
+  constructor (private readonly pooled: PooledWorker, pieceLengths: number[], { resume, window = MAX_IN_FLIGHT }: JobOptions) {
+    this.window = window
     pooled.jobs.set(this.id, {
       reply: msg => {
         if (msg.type === 'ack') {
@@ -92,7 +106,7 @@ class WorkerJob implements HashJob {
       if (this.filled === BATCH) this.send()
     }
     if (this.failed) throw this.failed
-    if (this.inFlight >= MAX_IN_FLIGHT) return new Promise(resolve => { this.waiting = resolve })
+    if (this.inFlight >= this.window) return new Promise(resolve => { this.waiting = resolve })
   }
 
   async checkpoint (): Promise<PieceCheckpoint | undefined> {
@@ -141,12 +155,12 @@ export class HashPool {
     await Promise.all(this.workers.map(w => w.ready))
   }
 
-  /** A job on the least loaded worker; `resume` starts the piece hashes from a checkpoint. */
-  job (pieceLengths: number[], resume?: PieceCheckpoint): HashJob {
-    if (this.size === 0) return new InlineJob(pieceLengths, resume)
+  /** A job on the least loaded worker. */
+  job (pieceLengths: number[], opts: JobOptions = {}): HashJob {
+    if (this.size === 0) return new InlineJob(pieceLengths, opts.resume)
     const least = this.workers.reduce<PooledWorker | undefined>((best, w) => !best || w.jobs.size < best.jobs.size ? w : best, undefined)
     const worker = !least || (least.jobs.size > 0 && this.workers.length < this.size) ? this.spawn() : least
-    return new WorkerJob(worker, pieceLengths, resume)
+    return new WorkerJob(worker, pieceLengths, opts)
   }
 
   async close (): Promise<void> {

@@ -23,6 +23,8 @@ import type { UploadGate } from './uploadGate.ts'
 
 /** Save the piece checkpoint after this many new bytes (a restart re-hashes at most this much SHA-1). */
 const CHECKPOINT_BYTES = 64 * 1024 * 1024
+/** How far (MiB) the hasher may trail: a typical request's worth (tus-js-client here sends 16 MiB, the bench 8). */
+const HASH_WINDOW_MIB = 8
 /** Save a pushed-forward expiry at least this often. */
 const SAVE_EVERY_MS = 60_000
 
@@ -276,7 +278,7 @@ export class ResumableUploads {
       ? { pieceLength: len, pieces: Buffer.from(cp.pieces, 'base64') }
       : undefined
     const usable = resume && resume.pieces.length / 20 * len <= up.size ? resume : undefined
-    const job = this.deps.hashPool.job([len], usable)
+    const job = this.deps.hashPool.job([len], { ...(usable ? { resume: usable } : {}), window: HASH_WINDOW_MIB })
     if (up.size > 0) {
       this.deps.log.info({ upload: up.info.id, bytes: up.size, piecesKnown: (usable?.pieces.length ?? 0) / 20 }, 'resuming an upload: hashing its bytes so far')
       for await (const chunk of this.deps.store.read(up.info.id, up.size)) await job.update(chunk as Buffer)
