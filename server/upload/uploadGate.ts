@@ -19,12 +19,22 @@ export const freeBytes = async (dir: string): Promise<number> => {
   return s.bavail * s.bsize
 }
 
+/** Free space is asked of the disk at most this often (a resumable upload enters once per request). */
+const FREE_BYTES_TTL_MS = 1000
+
 export class UploadGate {
   private inFlight = 0
   private closing = false
   private idle: (() => void) | undefined
+  private free: { bytes: number, at: number } | undefined
 
   constructor (private readonly opts: UploadGateOptions) {}
+
+  private async freeBytes (): Promise<number> {
+    if (this.free && performance.now() - this.free.at < FREE_BYTES_TTL_MS) return this.free.bytes
+    this.free = { bytes: await freeBytes(this.opts.mediaDir), at: performance.now() }
+    return this.free.bytes
+  }
 
   get active (): number {
     return this.inFlight
@@ -36,7 +46,7 @@ export class UploadGate {
     if (this.inFlight >= this.opts.maxConcurrent) {
       throw Object.assign(new AppError(429, 'too_many_uploads', `The server is taking ${this.opts.maxConcurrent} uploads at once already. Try again in a few seconds.`), { retryAfter: 5 })
     }
-    if (await freeBytes(this.opts.mediaDir) < this.opts.lowWaterBytes) {
+    if (await this.freeBytes() < this.opts.lowWaterBytes) {
       throw new AppError(507, 'insufficient_storage', 'The server is low on disk space and takes no uploads for now; downloads still work. Try again later or tell the operator.')
     }
     this.inFlight++
@@ -54,8 +64,7 @@ export class UploadGate {
   /** Refuse at once a file that could not fit (a resumable upload declares its size up front). */
   async ensureRoom (bytes: number): Promise<void> {
     if (this.closing) throw new AppError(503, 'shutting_down', 'The server is restarting. Try again in a moment.')
-    const free = await freeBytes(this.opts.mediaDir)
-    if (free - bytes < this.opts.lowWaterBytes) {
+    if (await this.freeBytes() - bytes < this.opts.lowWaterBytes) {
       throw new AppError(507, 'insufficient_storage', `The server has no room for a file of ${bytes} bytes right now. Try again later or tell the operator.`)
     }
   }
