@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto'
 import { expect, test } from '@playwright/test'
+import { identityFromMnemonic } from '../../shared/wallet.ts'
+import { bearer, signIn } from '../helpers/auth.ts'
 import { createWallet, fileOf, PASSPHRASE } from './helpers.ts'
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
@@ -78,4 +80,24 @@ test('a wrong passphrase and wrong recovery words get clear messages', async ({ 
   await page.getByLabel('Passphrase').fill('not the passphrase')
   await page.getByRole('button', { name: 'Unlock' }).click()
   await expect(page.getByRole('alert')).toContainText('Wrong passphrase')
+})
+
+test('an owner pins a file on the server from the library, and unpins it', async ({ page, baseURL }) => {
+  const words = await createWallet(page)
+  const file = fileOf('keep-me-seeded.bin', 80_000, 71)
+  await page.getByTestId('file-input').setInputFiles(file)
+  const row = page.locator(`[data-media-id="${sha256(file.buffer)}"]`)
+  await expect(row).toHaveAttribute('data-phase', 'seeding', { timeout: 30_000 })
+  // What the server says, asked as the same key (the words derive it).
+  const token = await signIn(baseURL!, await identityFromMnemonic(words.join(' ')))
+  const pinned = async (): Promise<boolean> =>
+    (await (await fetch(`${baseURL}/api/media/${sha256(file.buffer)}/info`, { headers: bearer(token) })).json()).seeding.pinned
+
+  expect(await pinned()).toBe(false)
+  await row.getByTestId('pin').click()
+  await expect(row.getByTestId('pin')).toHaveText('Pinned on the server ✓')
+  expect(await pinned()).toBe(true)
+  await row.getByTestId('pin').click()
+  await expect(row.getByTestId('pin')).toHaveText('Pin on the server')
+  expect(await pinned()).toBe(false)
 })

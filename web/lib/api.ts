@@ -152,6 +152,11 @@ export async function torrentFor (mediaId: string, token: string): Promise<Uint8
   return new Uint8Array(await res.arrayBuffer())
 }
 
+/** Keep (or stop keeping) the server's torrent of one of your files always active. */
+export async function setPinned (mediaId: string, pinned: boolean, token: string): Promise<void> {
+  await json(await fetch(`/api/media/${mediaId}/pin`, { method: pinned ? 'PUT' : 'DELETE', headers: auth(token) }))
+}
+
 export async function postRecord (record: OipMediaRecord, signature: string, token: string): Promise<{ recordId: string }> {
   return await json<{ recordId: string }>(await fetch('/api/records', {
     method: 'POST',

@@ -28,6 +28,8 @@ export interface LibraryFile {
   /** The server's answer once the upload (or claim) is done. */
   server?: UploadResult
   recordId?: string
+  /** Pinned on the server (set from this app): always seeded there, never idle. */
+  pinned?: boolean
   /** Downloaded here (share link or magnet), not uploaded: the torrent came with it, nothing to upload. */
   downloaded?: true
   seeding: boolean

@@ -118,6 +118,17 @@ export class Library {
     item.phase = 'stored'
   }
 
+  /** Pin on the server: its seeder keeps the file's torrent active even when nobody asks for it. */
+  async setPinned (item: LibraryItem, pinned: boolean): Promise<void> {
+    try {
+      await this.session.authorized(token => api.setPinned(item.file.mediaId, pinned, token))
+      await this.save(item, { pinned })
+      item.error = undefined
+    } catch (err) {
+      item.error = (err as Error).message
+    }
+  }
+
   async startSeeding (item: LibraryItem): Promise<void> {
     if (!item.file.torrentFile) return
     await seedBlob(item.file.blob, item.file.torrentFile)
