@@ -25,6 +25,8 @@ import type { UploadGate } from './uploadGate.ts'
 const CHECKPOINT_BYTES = 64 * 1024 * 1024
 /** How far (MiB) the hasher may trail: a typical request's worth (tus-js-client here sends 16 MiB, the bench 8). */
 const HASH_WINDOW_MIB = 8
+/** Unfinished uploads one key may have at once: each holds a folder and, once sent to, a hash job. */
+const MAX_OPEN_PER_OWNER = 32
 /** Save a pushed-forward expiry at least this often. */
 const SAVE_EVERY_MS = 60_000
 
@@ -126,6 +128,10 @@ export class ResumableUploads {
       throw new AppError(413, 'too_large', `The file is larger than this server accepts (MAX_UPLOAD_BYTES = ${this.deps.maxUploadBytes} bytes).`)
     }
     await this.deps.gate.ensureRoom(size)
+    const open = [...this.uploads.values()].filter(u => u.info.owner === owner && !u.info.result).length
+    if (open >= MAX_OPEN_PER_OWNER) {
+      throw new AppError(429, 'too_many_open_uploads', `You have ${open} unfinished uploads on this server. Finish or end some (DELETE /api/uploads/:id), or wait until they expire, then start this one.`)
+    }
     const meta = parseMetadata(metadata)
     const fields = uploadFields(meta)
     if (meta.sha256 !== undefined && !isMediaId(meta.sha256)) throw badRequest('bad_sha256', '"sha256" must be 64 lowercase hex characters, or left out.')

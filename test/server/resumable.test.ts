@@ -149,6 +149,25 @@ describe('resumable uploads (tus 1.0)', () => {
     assert.ok((await bytesOf(`${server.url}/api/media/${result.mediaId}`, token)).equals(Buffer.from(bytes)))
   })
 
+  test('one key may keep only so many unfinished uploads; ending one makes room', async () => {
+    const busy = await signIn(server.url, await newIdentity())
+    const urls: string[] = []
+    let res: Response | undefined
+    for (let i = 0; i < 100; i++) {
+      const created = await createUpload(server.url, busy, 10)
+      res = created.res
+      if (res.status !== 201) break
+      urls.push(created.url)
+    }
+    assert.equal(res!.status, 429)
+    assert.equal((await res!.json()).error.code, 'too_many_open_uploads')
+    assert.ok(urls.length >= 1 && urls.length < 100, `${urls.length} uploads were open`)
+    // Another key is not affected, and ending one makes room again.
+    assert.equal((await createUpload(server.url, token, 10)).res.status, 201)
+    assert.equal((await remove(urls[0]!, busy)).status, 204)
+    assert.equal((await createUpload(server.url, busy, 10)).res.status, 201)
+  })
+
   test('DELETE ends an upload and removes its bytes', async () => {
     const { url } = await createUpload(server.url, token, 5000)
     await patch(url, token, 0, new Uint8Array(1000))
