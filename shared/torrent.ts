@@ -53,11 +53,6 @@ export class PieceHasher {
     for (let i = 0; done && i < done.length; i += 20) this.digests.push(done.slice(i, i + 20))
   }
 
-  /** Bytes covered by the whole pieces hashed so far. */
-  get completedBytes (): number {
-    return this.digests.length * this.pieceLength
-  }
-
   /** The hashes of the whole pieces so far (a checkpoint to resume from). */
   completed (): Uint8Array {
     return concat(this.digests)

@@ -1,9 +1,9 @@
 /**
  * Hashing off the main thread. The main thread parses the upload and writes the file; a worker
  * hashes the same bytes in parallel (SHA-256 + SHA-1 pieces cost as much CPU as the parsing).
- * Bytes go over in 1 MiB batches, copied once and transferred, at most 4 in flight per job;
- * the worker hands each buffer back, so a job reuses the same 5 MiB from start to end and a slow
- * hasher slows the upload instead of piling up data.
+ * Bytes go over in 1 MiB batches, copied once and transferred, at most 4 in flight per job
+ * (a job's window); the worker hands each buffer back, so a job reuses the same few MiB from
+ * start to end and a slow hasher slows the upload instead of piling up data.
  * Jobs share the workers (each goes to the least loaded), so a resumable upload can keep its
  * hashing state in a worker between requests without holding the worker to itself.
  */
@@ -33,6 +33,8 @@ export interface HashJob {
   finish (): Promise<ContentHashes>
   /** Forget the job without a result. */
   drop (): void
+  /** Nothing more for a while: hand over what is batched and let go of the buffers. */
+  rest (): void
 }
 
 class InlineJob implements HashJob {
@@ -42,6 +44,7 @@ class InlineJob implements HashJob {
   async checkpoint (): Promise<PieceCheckpoint | undefined> { return this.hasher.checkpoint() }
   async finish (): Promise<ContentHashes> { return this.hasher.finish() }
   drop (): void {}
+  rest (): void {}
 }
 
 type Reply =
@@ -60,8 +63,10 @@ let nextId = 1
 
 class WorkerJob implements HashJob {
   private readonly id = nextId++
-  private batch = new Uint8Array(BATCH)
+  /** Allocated when bytes come (from the spares the worker hands back), let go while resting. */
+  private batch: Uint8Array<ArrayBuffer> | undefined
   private readonly spare: ArrayBuffer[] = []
+  private resting = false
   private filled = 0
   private inFlight = 0
   private waiting: (() => void) | undefined
@@ -76,7 +81,7 @@ class WorkerJob implements HashJob {
     pooled.jobs.set(this.id, {
       reply: msg => {
         if (msg.type === 'ack') {
-          this.spare.push(msg.buffer)
+          if (!this.resting) this.spare.push(msg.buffer)
           this.inFlight--
           const wake = this.waiting
           this.waiting = undefined
@@ -97,8 +102,10 @@ class WorkerJob implements HashJob {
   }
 
   update (chunk: Uint8Array): void | Promise<void> {
+    this.resting = false
     let offset = 0
     while (offset < chunk.length) {
+      this.batch ??= new Uint8Array(this.spare.pop() ?? new ArrayBuffer(BATCH))
       const take = Math.min(BATCH - this.filled, chunk.length - offset)
       this.batch.set(chunk.subarray(offset, offset + take), this.filled)
       this.filled += take
@@ -117,6 +124,12 @@ class WorkerJob implements HashJob {
     return await this.ask('finish')
   }
 
+  rest (): void {
+    if (this.filled > 0) this.send()
+    this.resting = true
+    this.spare.length = 0
+  }
+
   drop (): void {
     if (!this.pooled.jobs.delete(this.id)) return
     this.pooled.worker.postMessage({ type: 'drop', id: this.id })
@@ -132,10 +145,10 @@ class WorkerJob implements HashJob {
   }
 
   private send (): void {
-    const buffer = this.batch.buffer
+    const buffer = this.batch!.buffer
     this.pooled.worker.postMessage({ type: 'chunk', id: this.id, buffer, length: this.filled }, [buffer])
     this.inFlight++
-    this.batch = new Uint8Array(this.spare.pop() ?? new ArrayBuffer(BATCH))
+    this.batch = undefined
     this.filled = 0
   }
 }

@@ -111,6 +111,12 @@ export class ResumableUploads {
         await this.deps.store.remove(id)
         continue
       }
+      if (size === undefined && !valid.result) {
+        // Its bytes are gone (a crash while they were being published): the client starts over.
+        this.deps.log.warn({ upload: id }, 'removing a resumable upload whose bytes are missing')
+        await this.deps.store.remove(id)
+        continue
+      }
       this.uploads.set(id, { info: valid, size: valid.result ? valid.length : size ?? 0, hashed: 0, busy: false, checkpointed: 0, savedAt: this.now() })
     }
     if (this.uploads.size > 0) this.deps.log.info({ uploads: this.uploads.size }, 'resumable uploads waiting for their bytes')
@@ -173,7 +179,11 @@ export class ResumableUploads {
       await this.receive(up, body, room)
       up.info.expiresAt = this.expiry()
       if (up.size === up.info.length) await this.finish(up)
-      else this.saveSoon(up)
+      else {
+        this.saveSoon(up)
+        // Between requests (maybe for hours) the job keeps its state in the worker, not its buffers.
+        up.job?.rest()
+      }
       return this.status(id, caller)
     } finally {
       release?.()
@@ -285,9 +295,14 @@ export class ResumableUploads {
       : undefined
     const usable = resume && resume.pieces.length / 20 * len <= up.size ? resume : undefined
     const job = this.deps.hashPool.job([len], { ...(usable ? { resume: usable } : {}), window: HASH_WINDOW_MIB })
-    if (up.size > 0) {
-      this.deps.log.info({ upload: up.info.id, bytes: up.size, piecesKnown: (usable?.pieces.length ?? 0) / 20 }, 'resuming an upload: hashing its bytes so far')
-      for await (const chunk of this.deps.store.read(up.info.id, up.size)) await job.update(chunk as Buffer)
+    try {
+      if (up.size > 0) {
+        this.deps.log.info({ upload: up.info.id, bytes: up.size, piecesKnown: (usable?.pieces.length ?? 0) / 20 }, 'resuming an upload: hashing its bytes so far')
+        for await (const chunk of this.deps.store.read(up.info.id, up.size)) await job.update(chunk as Buffer)
+      }
+    } catch (err) {
+      job.drop()
+      throw err
     }
     up.job = job
     up.hashed = up.size
@@ -339,9 +354,19 @@ export class ResumableUploads {
       await this.drop(up)
       throw new AppError(422, 'checksum_mismatch', `The bytes received hash to ${hashes.mediaId}, not the sha256 given when the upload was created. The upload was discarded; upload the file again.`)
     }
+    // Flushed here, in the upload's own folder: once adopted, the bytes sit in the blob store's
+    // staging area (emptied at start) only for the few milliseconds the publish takes.
+    await this.deps.store.sync(info.id)
     const pending = await this.deps.blobs.adopt(this.deps.store.dataPath(info.id))
-    // On failure the adopted bytes go back, so the client can finish with an empty PATCH.
-    const { result } = await this.deps.complete({ pending, hashes, fileName: info.fileName, mimeType: info.mimeType, fields: info.fields }, info.owner)
+    let result: UploadResult
+    try {
+      ({ result } = await this.deps.complete({ pending, hashes, fileName: info.fileName, mimeType: info.mimeType, fields: info.fields }, info.owner))
+    } catch (err) {
+      // Not published: the bytes went back and an empty PATCH finishes it later. Bytes that were
+      // already stored were dropped as a duplicate; then this upload is over and must start again.
+      if (!await this.deps.store.size(info.id).then(() => true, () => false)) await this.drop(up)
+      throw err
+    }
     info.result = result
     delete info.checkpoint
     await this.deps.store.writeInfo(info.id, info)

@@ -4,7 +4,10 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import parseTorrent from 'parse-torrent'
+import { FsBlobStore } from '../../server/storage/fsBlobStore.ts'
+import type { PendingBlob } from '../../server/storage/blobStore.ts'
 import { FsUploadStore } from '../../server/storage/fsUploadStore.ts'
+import { AppError } from '../../shared/errors.ts'
 import type { Appender } from '../../server/storage/uploadStore.ts'
 import { ContentHasher } from '../../server/upload/contentHasher.ts'
 import { pieceLength } from '../../shared/torrent.ts'
@@ -284,6 +287,60 @@ describe('resumable uploads across restarts and failures', () => {
       const result = await last.json()
       assert.equal(result.mediaId, sha256(bytes))
       assert.ok((await bytesOf(result.httpUrl)).equals(Buffer.from(bytes)))
+    } finally { await server.destroy() }
+  })
+})
+
+describe('resumable uploads whose publishing fails', () => {
+  test('a disk that fills up while the finished file is published keeps the whole upload; an empty PATCH at the end publishes it', async () => {
+    let failNext = false
+    class FlakyStore extends FsBlobStore {
+      override async adopt (file: string): Promise<PendingBlob> {
+        const real = await super.adopt(file)
+        return {
+          ...real,
+          commit: async (manifest, torrentFile) => {
+            if (!failNext) return await real.commit(manifest, torrentFile)
+            failNext = false
+            await real.abort()
+            throw new AppError(507, 'insufficient_storage', 'The server has no disk space left for this file.')
+          }
+        }
+      }
+    }
+    const dir = await tempDir()
+    const server = await startTestServer({}, { dir, store: new FlakyStore(path.join(dir, 'media')) })
+    try {
+      const token = await signIn(server.url, await newIdentity())
+      const bytes = randomBytesSeeded(300_000, 91)
+      const { url } = await createUpload(server.url, token, bytes.length)
+      failNext = true
+      const failed = await patch(url, token, 0, bytes)
+      assert.equal(failed.status, 507)
+      assert.equal(await offsetOf(url, token), bytes.length, 'every byte is still there')
+      const done = await patch(url, token, bytes.length, new Uint8Array(0))
+      assert.equal(done.status, 200)
+      const result = await done.json()
+      assert.equal(result.mediaId, sha256(bytes))
+      assert.ok((await bytesOf(result.httpUrl)).equals(Buffer.from(bytes)))
+    } finally { await server.destroy() }
+  })
+
+  test('an upload whose bytes vanished (a crash while they were published) is gone after a restart, so the client starts over', async () => {
+    const dir = await tempDir()
+    let server = await startTestServer({}, { dir })
+    const identity = await newIdentity()
+    let token = await signIn(server.url, identity)
+    const { url } = await createUpload(server.url, token, 5000)
+    await patch(url, token, 0, new Uint8Array(1000))
+    const id = url.split('/').pop()!
+    await server.close()
+    await fs.rm(path.join(dir, 'media', '.uploads', id, 'data'))
+    server = await startTestServer({}, { dir })
+    try {
+      token = await signIn(server.url, identity)
+      assert.equal((await head(url.replace(new URL(url).origin, server.url), token)).status, 404)
+      await assert.rejects(fs.stat(path.join(dir, 'media', '.uploads', id)))
     } finally { await server.destroy() }
   })
 })

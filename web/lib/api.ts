@@ -126,9 +126,15 @@ export function resumableUpload (opts: ResumableUpload, token: string): Promise<
 }
 
 async function uploadResult (url: string, token: string): Promise<UploadResult> {
-  const { result } = await json<{ result?: UploadResult }>(await fetch(url, { headers: auth(token) }))
-  if (!result) throw new ApiError(500, 'incomplete', 'The server has not finished this upload. Retry to continue it.')
-  return result
+  const status = await json<{ offset: number, length: number, result?: UploadResult }>(await fetch(url, { headers: auth(token) }))
+  if (status.result) return status.result
+  if (status.offset !== status.length) throw new ApiError(409, 'incomplete', 'The server does not have the whole file yet. Retry to continue the upload.')
+  // Every byte is there but publishing failed last time (tus-js-client sends nothing more when
+  // the offset is at the end): an empty PATCH at the end asks the server to publish again.
+  return await json<UploadResult>(await fetch(url, {
+    method: 'PATCH',
+    headers: { ...auth(token), 'Tus-Resumable': '1.0.0', 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': String(status.offset) }
+  }))
 }
 
 /** GET /api/media/:id/info: the manifest as the caller sees it, plus live seeding status. */

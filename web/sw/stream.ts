@@ -5,9 +5,9 @@
  * WebTorrent over a MessageChannel, and streams the bytes back as they download. Range requests,
  * and so seeking, are answered by the page (webtorrent/lib/server.js).
  *
- * The protocol is webtorrent/lib/worker-server.js's, with two changes: the tab that made the
- * request is asked first (the stock handler asks every tab and takes the first answer, so a tab
- * without that torrent answers 404 for the one that has it), and a request no tab answers gets a
+ * The protocol is webtorrent/lib/worker-server.js's, with two changes: only the tab that made
+ * the request is asked when it is known (the stock handler asks every tab and takes the first
+ * answer, so a tab without that torrent answers 404 for the one that has it), and a request no tab answers gets a
  * clear 504 instead of hanging. Its 5 s idle cut-off (for Firefox, which cannot cancel worker
  * streams) is left out: it ends a slow download's stream for good in every browser.
  */
