@@ -232,7 +232,15 @@ export class MediaService {
     if (pinned && !seeder.canPin(infoHash)) {
       throw new AppError(409, 'pin_limit', `Pinned files may take at most ${seeder.maxPinned} of the server's active torrents (half of SEED_MAX_ACTIVE), and all are taken. Unpin another file first, or ask the operator to raise SEED_MAX_ACTIVE.`)
     }
-    records.setPinned(mediaId, caller, pinned)
+    // Take the slot before anything awaits, so pins made at the same time cannot all pass the check.
+    const activating = pinned ? seeder.setPinned(infoHash, true) : undefined
+    // The record may have been deleted meanwhile.
+    if (!records.setPinned(mediaId, caller, pinned)) {
+      await activating
+      await this.syncPin(record)
+      throw notFound()
+    }
+    await activating
     await this.syncPin(record)
     return { mediaId, pinned, seeding: { ...seeder.status(infoHash), pinned } }
   }

@@ -106,6 +106,18 @@ describe('pinning', () => {
     assert.equal((await info(pinned.mediaId)).seeding.state, 'idle')
   })
 
+  test('pins made at the same moment cannot take more than half of the slots', async () => {
+    const s = await startTestServer({ SEED_MAX_ACTIVE: '4', ALLOW_ANONYMOUS_UPLOADS: 'false' })
+    try {
+      const owner = await signIn(s.url, await newIdentity())
+      const ids: string[] = []
+      for (let i = 0; i < 5; i++) ids.push((await upload(s.url, randomBytesSeeded(20_000, 620 + i), { access_level: 'public' }, `p${i}.bin`, undefined, owner)).body.mediaId)
+      const statuses = await Promise.all(ids.map(async id => (await fetch(`${s.url}/api/media/${id}/pin`, { method: 'PUT', headers: bearer(owner) })).status))
+      assert.equal(statuses.filter(code => code === 200).length, 2, `answers: ${statuses.join(', ')}`)
+      assert.equal(statuses.filter(code => code === 409).length, 3)
+    } finally { await s.destroy() }
+  })
+
   test('a private file idles and comes back for its owner; nobody else can wake it', async () => {
     const dir = await tempDir()
     dirs.push(dir)
