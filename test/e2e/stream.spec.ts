@@ -18,6 +18,17 @@ const moment = (): Moment | undefined => {
   }
 }
 
+/** Run `body` with the second tracker the P2P server's torrents name (WEBTORRENT_TRACKERS in playwright.config.ts) up. */
+async function withExtraTracker (body: () => Promise<void>): Promise<void> {
+  const tracker = new Tracker({ udp: false, http: false, stats: false })
+  await new Promise<void>(resolve => tracker.listen(EXTRA_TRACKER_PORT, '127.0.0.1', resolve))
+  try {
+    await body()
+  } finally {
+    await new Promise<void>(resolve => tracker.close(() => resolve()))
+  }
+}
+
 /** Slow this page's network down (the web seed), so the download lasts long enough to watch. */
 async function throttle (page: Page, bytesPerSecond: number): Promise<void> {
   const cdp = await page.context().newCDPSession(page)
@@ -101,10 +112,7 @@ test('a downloaded video kept in the library is there after a reload, seeds from
 
 test('when the server is down, a magnet link still downloads from another browser through another tracker, and the page says so', async ({ browser, request }) => {
   test.setTimeout(120_000)
-  // The second tracker the P2P server's torrents name (WEBTORRENT_TRACKERS in playwright.config.ts).
-  const tracker = new Tracker({ udp: false, http: false, stats: false })
-  await new Promise<void>(resolve => tracker.listen(EXTRA_TRACKER_PORT, '127.0.0.1', resolve))
-  try {
+  await withExtraTracker(async () => {
     const file = fileOf('field-notes.bin', 1_200_000, 61)
     const { mediaId, uploader } = await uploadFromTab(browser, P2P_URL, file, true)
     const { magnetURI } = await (await request.get(`${P2P_URL}/api/media/${mediaId}/info`)).json()
@@ -126,16 +134,12 @@ test('when the server is down, a magnet link still downloads from another browse
     expect(createHash('sha256').update(await fs.readFile((await saved.path())!)).digest('hex')).toBe(mediaId)
     await visitor.close()
     await uploader.close()
-  } finally {
-    await new Promise<void>(resolve => tracker.close(() => resolve()))
-  }
+  })
 })
 
 test('a share-link download whose server goes away half-way finishes from another browser, and the page says so', async ({ browser }) => {
   test.setTimeout(120_000)
-  const tracker = new Tracker({ udp: false, http: false, stats: false })
-  await new Promise<void>(resolve => tracker.listen(EXTRA_TRACKER_PORT, '127.0.0.1', resolve))
-  try {
+  await withExtraTracker(async () => {
     // The uploader's tab closes: at first only the server's (throttled) web seed has the file.
     const file = fileOf('half-way.bin', 1_500_000, 62)
     const { mediaId, uploader } = await uploadFromTab(browser, P2P_URL, file, true)
@@ -164,7 +168,5 @@ test('a share-link download whose server goes away half-way finishes from anothe
     expect(createHash('sha256').update(await fs.readFile((await saved.path())!)).digest('hex')).toBe(mediaId)
     await visitor.close()
     await uploader.close()
-  } finally {
-    await new Promise<void>(resolve => tracker.close(() => resolve()))
-  }
+  })
 })
