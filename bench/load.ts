@@ -13,11 +13,10 @@
  * Missing a goal is reported and exits non-zero.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import autocannon, { type Result } from 'autocannon'
-import { fmt, MiB, startServerChild, verdict, type ServerChild } from './serverProcess.ts'
+import { fmt, MiB, runBench, startServerChild, verdict } from './serverProcess.ts'
 
 function envInt (name: string, fallback: number): number {
   const raw = process.env[name]
@@ -102,92 +101,74 @@ function summary (name: string, r: Result, bytesPerOk: number | undefined): stri
     `errors ${r.errors} (timeouts ${r.timeouts}), non-2xx ${r.non2xx}`
 }
 
-async function main (): Promise<void> {
-  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-bench-load-'))
-  let server: ServerChild | undefined
-  const interrupt = (): void => {
-    server?.child.kill('SIGKILL')
-    void fs.rm(tmp, { recursive: true, force: true }).finally(() => process.exit(130))
-  }
-  process.once('SIGINT', interrupt)
-  try {
-    console.log(`load bench: ${UPLOADERS} uploaders × ${UPLOAD_SIZE / 1e6} MB and ${READERS} Range readers for ${DURATION_S} s, data in ${tmp}`)
-    server = await startServerChild(path.join(tmp, 'data'), { MAX_CONCURRENT_UPLOADS: String(UPLOADERS) })
-    await server.waitFor('/readyz')
-    const { base } = server
-    const uploads = new Uploads()
-    const readable = await Promise.all(Array.from({ length: READ_FILES }, async () => await uploadOnce(base, uploads)))
+runBench('load', async (tmp, servers) => {
+  console.log(`load bench: ${UPLOADERS} uploaders × ${UPLOAD_SIZE / 1e6} MB and ${READERS} Range readers for ${DURATION_S} s, data in ${tmp}`)
+  const server = await startServerChild(path.join(tmp, 'data'), { MAX_CONCURRENT_UPLOADS: String(UPLOADERS) })
+  servers.add(server)
+  await server.waitFor('/readyz')
+  const { base } = server
+  const uploads = new Uploads()
+  const readable = await Promise.all(Array.from({ length: READ_FILES }, async () => await uploadOnce(base, uploads)))
 
-    const accepted = new Map<string, number>()
-    let wrongId = 0
-    const common = { url: base, duration: DURATION_S, timeout: TIMEOUT_S }
-    const [up, read] = await Promise.all([
-      autocannon({
-        ...common,
-        connections: UPLOADERS,
-        requests: [{
-          method: 'POST',
-          headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
-          path: '/api/media/upload',
-          setupRequest: (req, context) => {
-            const { n, body } = uploads.body()
-            context.n = n
-            return { ...req, body }
-          },
-          onResponse: (status, body, context) => {
-            if (status < 200 || status >= 300) return
-            const mediaId = (JSON.parse(body) as { mediaId?: string }).mediaId
-            const n = context.n as number
-            if (mediaId === uploads.mediaId(n)) accepted.set(mediaId, n)
-            else wrongId++
-          }
-        }]
-      }),
-      autocannon({
-        ...common,
-        connections: READERS,
-        requests: [{
-          method: 'GET',
-          setupRequest: req => {
-            const start = Math.floor(Math.random() * (UPLOAD_SIZE - RANGE_BYTES))
-            return { ...req, path: `/api/media/${readable[Math.floor(Math.random() * READ_FILES)]}`, headers: { range: `bytes=${start}-${start + RANGE_BYTES - 1}` } }
-          }
-        }]
-      })
-    ])
-
-    // Every accepted upload: listed, and served back byte-equal (its SHA-256 is the id we expected).
-    const list = await listed(base)
-    let lost = 0
-    const ids = [...accepted.keys()]
-    let next = 0
-    await Promise.all(Array.from({ length: 4 }, async () => {
-      while (next < ids.length) {
-        const id = ids[next++]!
-        if (!list.has(id) || await servedHash(base, id) !== id) {
-          lost++
-          console.log(`  LOST: upload #${accepted.get(id)} (${id}) was accepted but is ${list.has(id) ? 'not served byte-equal' : 'not listed'}`)
+  const accepted = new Map<string, number>()
+  let wrongId = 0
+  const common = { url: base, duration: DURATION_S, timeout: TIMEOUT_S }
+  const [up, read] = await Promise.all([
+    autocannon({
+      ...common,
+      connections: UPLOADERS,
+      requests: [{
+        method: 'POST',
+        headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` },
+        path: '/api/media/upload',
+        setupRequest: (req, context) => {
+          const { n, body } = uploads.body()
+          context.n = n
+          return { ...req, body }
+        },
+        onResponse: (status, body, context) => {
+          if (status < 200 || status >= 300) return
+          const mediaId = (JSON.parse(body) as { mediaId?: string }).mediaId
+          const n = context.n as number
+          if (mediaId === uploads.mediaId(n)) accepted.set(mediaId, n)
+          else wrongId++
         }
+      }]
+    }),
+    autocannon({
+      ...common,
+      connections: READERS,
+      requests: [{
+        method: 'GET',
+        setupRequest: req => {
+          const start = Math.floor(Math.random() * (UPLOAD_SIZE - RANGE_BYTES))
+          return { ...req, path: `/api/media/${readable[Math.floor(Math.random() * READ_FILES)]}`, headers: { range: `bytes=${start}-${start + RANGE_BYTES - 1}` } }
+        }
+      }]
+    })
+  ])
+
+  // Every accepted upload: listed, and served back byte-equal (its SHA-256 is the id we expected).
+  const list = await listed(base)
+  let lost = 0
+  const ids = [...accepted.keys()]
+  let next = 0
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!
+      if (!list.has(id) || await servedHash(base, id) !== id) {
+        lost++
+        console.log(`  LOST: upload #${accepted.get(id)} (${id}) was accepted but is ${list.has(id) ? 'not served byte-equal' : 'not listed'}`)
       }
-    }))
+    }
+  }))
 
-    const errors = up.errors + up.non2xx + read.errors + read.non2xx + wrongId
-    console.log('')
-    console.log(`load benchmark (${DURATION_S} s on loopback, ${os.availableParallelism()} CPUs, load average ${os.loadavg().map(n => fmt(n, 2)).join(' ')})`)
-    console.log(summary('uploads', up, UPLOAD_SIZE))
-    console.log(summary('reads', read, undefined))
-    console.log(`  errors     ${errors} (uploads answered with another file's id: ${wrongId})  goal 0  ${verdict(errors === 0)}`)
-    console.log(`  lost files ${lost} of ${accepted.size} accepted uploads (each listed and served back byte-equal)  goal 0  ${verdict(lost === 0)}`)
-    if (errors > 0 || lost > 0) process.exitCode = 1
-  } finally {
-    await server?.stop()
-    if (process.env.BENCH_KEEP) console.log(`kept ${tmp}`)
-    else await fs.rm(tmp, { recursive: true, force: true })
-    process.off('SIGINT', interrupt)
-  }
-}
-
-main().catch(err => {
-  console.error(`load bench failed: ${(err as Error).message}`)
-  process.exitCode = 1
+  const errors = up.errors + up.non2xx + read.errors + read.non2xx + wrongId
+  console.log('')
+  console.log(`load benchmark (${DURATION_S} s on loopback, ${os.availableParallelism()} CPUs, load average ${os.loadavg().map(n => fmt(n, 2)).join(' ')})`)
+  console.log(summary('uploads', up, UPLOAD_SIZE))
+  console.log(summary('reads', read, undefined))
+  console.log(`  errors     ${errors} (uploads answered with another file's id: ${wrongId})  goal 0  ${verdict(errors === 0)}`)
+  console.log(`  lost files ${lost} of ${accepted.size} accepted uploads (each listed and served back byte-equal)  goal 0  ${verdict(lost === 0)}`)
+  if (errors > 0 || lost > 0) process.exitCode = 1
 })

@@ -23,7 +23,7 @@ import { SqliteRecordRepository } from '../server/records/sqliteRecordRepository
 import { FsBlobStore, replaceFile } from '../server/storage/fsBlobStore.ts'
 import { ContentHasher } from '../server/upload/contentHasher.ts'
 import { sha1 } from '../server/upload/nodeHashers.ts'
-import { fmt, get, MiB, now, procMem, startServerChild, verdict, type ServerChild } from './serverProcess.ts'
+import { fmt, get, MiB, now, procMem, runBench, startServerChild, verdict, type ServerChild } from './serverProcess.ts'
 
 const TIME_GOAL_MS = 3000
 const RSS_GOAL_MB = 300
@@ -134,82 +134,63 @@ async function allResumed (server: ServerChild): Promise<{ ms: number, active: n
   return { ms, active: activeTorrents }
 }
 
-async function main (): Promise<void> {
-  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-bench-restart-'))
-  const servers = new Set<ServerChild>()
-  const interrupt = (): void => {
-    for (const s of servers) s.child.kill('SIGKILL')
-    void fs.rm(tmp, { recursive: true, force: true }).finally(() => process.exit(130))
+runBench('restart', async (tmp, servers) => {
+  console.log(`restart bench: ${FILES} files of ${FILE_SIZE / 1024} KiB in ${tmp}`)
+  const dataDir = path.join(tmp, 'data')
+  const t = now()
+  const ids = await populate(dataDir)
+  console.log(`  stored in ${fmt((now() - t) / 1000, 1)} s through the blob store (manifest, .torrent, record, seeder.json)`)
+  const rehash = await rehashMs(path.join(dataDir, 'media'), ids)
+
+  // Starts alternate: empty data dir (the fixed cost: node, tsx, modules, the WebTorrent
+  // client), then the 10,000 files with a new random file each time. Medians of RUNS.
+  const emptyReady: number[] = []
+  const fullRuns: Array<StartTimes & { hwm: number, active: number, resumedAt: { ms: number, active: number }, catalogueMs: number }> = []
+  for (let run = 0; run < RUNS; run++) {
+    const empty = await timedStart(path.join(tmp, 'empty'))
+    servers.add(empty.server)
+    emptyReady.push(empty.times.ready)
+    await empty.server.stop()
+
+    const id = ids[randomInt(ids.length)]!
+    const { server, times } = await timedStart(dataDir, id)
+    servers.add(server)
+    const bytes = await get(`${server.base}/api/media/${id}`)
+    if (bytes.status !== 200 || bytes.bytes !== FILE_SIZE) throw new Error(`GET /api/media/${id} answered ${bytes.status} with ${bytes.bytes} bytes`)
+    const stats = await (await fetch(`${server.base}/api/seeder/stats`)).json() as { seedingCount: number, activeTorrents: number }
+    if (stats.seedingCount !== FILES) throw new Error(`the seeder lists ${stats.seedingCount} files, expected ${FILES}`)
+    // The first SEED_MAX_ACTIVE torrents come up in the background once the server is ready.
+    const resumedAt = await allResumed(server)
+    const catalogue = JSON.parse(server.lineMatching(/"catalogue loaded"/) ?? '{}') as { files?: number, ms?: number }
+    if (catalogue.files !== FILES || catalogue.ms === undefined) throw new Error(`the server did not log its catalogue of ${FILES} files:\n${server.output()}`)
+    const { hwm } = await procMem(server.pid)
+    await server.stop()
+    console.log(`  run ${run + 1}: empty ready ${fmt(empty.times.ready, 0)} ms; ${FILES} files: ready ${fmt(times.ready, 0)} ms, bytes ${fmt(times.bytes, 0)} ms, .torrent ${fmt(times.torrent, 0)} ms, peak RSS ${fmt(hwm / MiB)} MB`)
+    fullRuns.push({ ...times, hwm, active: stats.activeTorrents, resumedAt, catalogueMs: catalogue.ms })
   }
-  process.once('SIGINT', interrupt)
-  try {
-    console.log(`restart bench: ${FILES} files of ${FILE_SIZE / 1024} KiB in ${tmp}`)
-    const dataDir = path.join(tmp, 'data')
-    const t = now()
-    const ids = await populate(dataDir)
-    console.log(`  stored in ${fmt((now() - t) / 1000, 1)} s through the blob store (manifest, .torrent, record, seeder.json)`)
-    const rehash = await rehashMs(path.join(dataDir, 'media'), ids)
+  const full = { times: { ready: median(fullRuns.map(r => r.ready)), bytes: median(fullRuns.map(r => r.bytes)), torrent: median(fullRuns.map(r => r.torrent)) } }
+  const empty = { times: { ready: median(emptyReady) } }
+  const hwm = Math.max(...fullRuns.map(r => r.hwm))
+  const stats = { activeTorrents: fullRuns[0]!.active }
+  const resumedAt = { ms: median(fullRuns.map(r => r.resumedAt.ms)), active: fullRuns[0]!.resumedAt.active }
 
-    // Starts alternate: empty data dir (the fixed cost: node, tsx, modules, the WebTorrent
-    // client), then the 10,000 files with a new random file each time. Medians of RUNS.
-    const emptyReady: number[] = []
-    const fullRuns: Array<StartTimes & { hwm: number, active: number, resumedAt: { ms: number, active: number }, catalogueMs: number }> = []
-    for (let run = 0; run < RUNS; run++) {
-      const empty = await timedStart(path.join(tmp, 'empty'))
-      servers.add(empty.server)
-      emptyReady.push(empty.times.ready)
-      await empty.server.stop()
-
-      const id = ids[randomInt(ids.length)]!
-      const { server, times } = await timedStart(dataDir, id)
-      servers.add(server)
-      const bytes = await get(`${server.base}/api/media/${id}`)
-      if (bytes.status !== 200 || bytes.bytes !== FILE_SIZE) throw new Error(`GET /api/media/${id} answered ${bytes.status} with ${bytes.bytes} bytes`)
-      const stats = await (await fetch(`${server.base}/api/seeder/stats`)).json() as { seedingCount: number, activeTorrents: number }
-      if (stats.seedingCount !== FILES) throw new Error(`the seeder lists ${stats.seedingCount} files, expected ${FILES}`)
-      // The first SEED_MAX_ACTIVE torrents come up in the background once the server is ready.
-      const resumedAt = await allResumed(server)
-      const catalogue = JSON.parse(server.lineMatching(/"catalogue loaded"/) ?? '{}') as { files?: number, ms?: number }
-      if (catalogue.files !== FILES || catalogue.ms === undefined) throw new Error(`the server did not log its catalogue of ${FILES} files:\n${server.output()}`)
-      const { hwm } = await procMem(server.pid)
-      await server.stop()
-      console.log(`  run ${run + 1}: empty ready ${fmt(empty.times.ready, 0)} ms; ${FILES} files: ready ${fmt(times.ready, 0)} ms, bytes ${fmt(times.bytes, 0)} ms, .torrent ${fmt(times.torrent, 0)} ms, peak RSS ${fmt(hwm / MiB)} MB`)
-      fullRuns.push({ ...times, hwm, active: stats.activeTorrents, resumedAt, catalogueMs: catalogue.ms })
-    }
-    const full = { times: { ready: median(fullRuns.map(r => r.ready)), bytes: median(fullRuns.map(r => r.bytes)), torrent: median(fullRuns.map(r => r.torrent)) } }
-    const empty = { times: { ready: median(emptyReady) } }
-    const hwm = Math.max(...fullRuns.map(r => r.hwm))
-    const stats = { activeTorrents: fullRuns[0]!.active }
-    const resumedAt = { ms: median(fullRuns.map(r => r.resumedAt.ms)), active: fullRuns[0]!.resumedAt.active }
-
-    // The start-up work each stored file costs, timed inside the server (the catalogue entry; no
-    // torrent file is read). The difference of two ready times says the same, but within ±200 ms of noise.
-    const perFileMs = median(fullRuns.map(r => r.catalogueMs)) / FILES
-    const readyDiffMs = Math.max(0, full.times.ready - empty.times.ready) / FILES
-    const ratio = perFileMs / rehash
-    // Files that go active also load their .torrent and announce, in the background after ready.
-    const perActiveMs = Math.max(0, resumedAt.ms - full.times.ready) / Math.max(1, resumedAt.active)
-    const slowest = Math.max(full.times.ready, full.times.bytes, full.times.torrent)
-    console.log('')
-    console.log(`restart benchmark (times from process spawn, medians of ${RUNS} runs; peak RSS the highest)`)
-    console.log(`  files                ${FILES} × ${FILE_SIZE / 1024} KiB; at ready ${stats.activeTorrents} torrents were active, all ${resumedAt.active} at ${fmt(resumedAt.ms, 0)} ms, the rest idle`)
-    console.log(`  /readyz ready        ${fmt(full.times.ready, 0)} ms  (empty data dir: ${fmt(empty.times.ready, 0)} ms)`)
-    console.log(`  random file served   bytes ${fmt(full.times.bytes, 0)} ms, .torrent ${fmt(full.times.torrent, 0)} ms  goal < ${TIME_GOAL_MS} ms  ${verdict(slowest < TIME_GOAL_MS)}`)
-    console.log(`  peak RSS (VmHWM)     ${fmt(hwm / MiB)} MB  goal < ${RSS_GOAL_MB} MB  ${verdict(hwm / MiB < RSS_GOAL_MB)}`)
-    console.log(`  per-file start       ${fmt(perFileMs * 1000, 2)} µs  (catalogue load timed in the server / files; (ready − empty ready) / files: ${fmt(readyDiffMs * 1000, 1)} µs)`)
-    console.log(`  per active torrent   ${fmt(perActiveMs, 2)} ms  (in the background after ready: the stored .torrent read, no piece hashed, announced)`)
-    console.log(`  re-hash one file     ${fmt(rehash * 1000, 1)} µs  (read + SHA-256 + SHA-1 pieces, cached, mean of ${Math.min(REHASH_SAMPLE, FILES)})`)
-    console.log(`  ratio start/re-hash  ${fmt(ratio * 100, 2)} %  goal ≤ ${RATIO_GOAL * 100} %  ${verdict(ratio <= RATIO_GOAL)}`)
-    console.log(`  ${os.availableParallelism()} CPUs, load average ${os.loadavg().map(n => fmt(n, 2)).join(' ')}`)
-  } finally {
-    for (const s of servers) await s.stop()
-    if (process.env.BENCH_KEEP) console.log(`kept ${tmp}`)
-    else await fs.rm(tmp, { recursive: true, force: true })
-    process.off('SIGINT', interrupt)
-  }
-}
-
-main().catch(err => {
-  console.error(`restart bench failed: ${(err as Error).message}`)
-  process.exitCode = 1
+  // The start-up work each stored file costs, timed inside the server (the catalogue entry; no
+  // torrent file is read). The difference of two ready times says the same, but within ±200 ms of noise.
+  const perFileMs = median(fullRuns.map(r => r.catalogueMs)) / FILES
+  const readyDiffMs = Math.max(0, full.times.ready - empty.times.ready) / FILES
+  const ratio = perFileMs / rehash
+  // Files that go active also load their .torrent and announce, in the background after ready.
+  const perActiveMs = Math.max(0, resumedAt.ms - full.times.ready) / Math.max(1, resumedAt.active)
+  const slowest = Math.max(full.times.ready, full.times.bytes, full.times.torrent)
+  console.log('')
+  console.log(`restart benchmark (times from process spawn, medians of ${RUNS} runs; peak RSS the highest)`)
+  console.log(`  files                ${FILES} × ${FILE_SIZE / 1024} KiB; at ready ${stats.activeTorrents} torrents were active, all ${resumedAt.active} at ${fmt(resumedAt.ms, 0)} ms, the rest idle`)
+  console.log(`  /readyz ready        ${fmt(full.times.ready, 0)} ms  (empty data dir: ${fmt(empty.times.ready, 0)} ms)`)
+  console.log(`  random file served   bytes ${fmt(full.times.bytes, 0)} ms, .torrent ${fmt(full.times.torrent, 0)} ms  goal < ${TIME_GOAL_MS} ms  ${verdict(slowest < TIME_GOAL_MS)}`)
+  console.log(`  peak RSS (VmHWM)     ${fmt(hwm / MiB)} MB  goal < ${RSS_GOAL_MB} MB  ${verdict(hwm / MiB < RSS_GOAL_MB)}`)
+  console.log(`  per-file start       ${fmt(perFileMs * 1000, 2)} µs  (catalogue load timed in the server / files; (ready − empty ready) / files: ${fmt(readyDiffMs * 1000, 1)} µs)`)
+  console.log(`  per active torrent   ${fmt(perActiveMs, 2)} ms  (in the background after ready: the stored .torrent read, no piece hashed, announced)`)
+  console.log(`  re-hash one file     ${fmt(rehash * 1000, 1)} µs  (read + SHA-256 + SHA-1 pieces, cached, mean of ${Math.min(REHASH_SAMPLE, FILES)})`)
+  console.log(`  ratio start/re-hash  ${fmt(ratio * 100, 2)} %  goal ≤ ${RATIO_GOAL * 100} %  ${verdict(ratio <= RATIO_GOAL)}`)
+  console.log(`  ${os.availableParallelism()} CPUs, load average ${os.loadavg().map(n => fmt(n, 2)).join(' ')}`)
 })

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs/promises'
 import http from 'node:http'
 import net from 'node:net'
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -134,4 +135,33 @@ export async function startServerChild (dataDir: string, env: Record<string, str
       else if (now() - start > 2000) console.warn(`  server took ${fmt((now() - start) / 1000)} s to stop after SIGTERM`)
     }
   }
+}
+
+/**
+ * A bench's frame: a fresh temp dir and a set for the servers it starts. At the end, on an
+ * error or on Ctrl-C, the servers are stopped and the dir is removed (kept with BENCH_KEEP=1);
+ * an error sets a non-zero exit code.
+ */
+export function runBench (name: string, body: (tmp: string, servers: Set<ServerChild>) => Promise<void>): void {
+  const run = async (): Promise<void> => {
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), `oip-bench-${name}-`))
+    const servers = new Set<ServerChild>()
+    const interrupt = (): void => {
+      for (const s of servers) s.child.kill('SIGKILL')
+      void fs.rm(tmp, { recursive: true, force: true }).finally(() => process.exit(130))
+    }
+    process.once('SIGINT', interrupt)
+    try {
+      await body(tmp, servers)
+    } finally {
+      for (const s of servers) await s.stop()
+      if (process.env.BENCH_KEEP) console.log(`kept ${tmp}`)
+      else await fs.rm(tmp, { recursive: true, force: true })
+      process.off('SIGINT', interrupt)
+    }
+  }
+  run().catch(err => {
+    console.error(`${name} bench failed: ${(err as Error).message}`)
+    process.exitCode = 1
+  })
 }
