@@ -16,14 +16,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import os from 'node:os'
 import path from 'node:path'
 import autocannon, { type Result } from 'autocannon'
-import { fmt, MiB, runBench, startServerChild, verdict } from './serverProcess.ts'
-
-function envInt (name: string, fallback: number): number {
-  const raw = process.env[name]
-  const n = raw === undefined || raw === '' ? fallback : Number(raw)
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a whole number ≥ 1, got "${raw}"`)
-  return n
-}
+import { envInt, fmt, MiB, runBench, startServerChild, verdict } from './serverProcess.ts'
 
 const DURATION_S = envInt('BENCH_DURATION', 30)
 const UPLOADERS = envInt('BENCH_UPLOADERS', 50)

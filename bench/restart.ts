@@ -23,7 +23,7 @@ import { SqliteRecordRepository } from '../server/records/sqliteRecordRepository
 import { FsBlobStore, replaceFile } from '../server/storage/fsBlobStore.ts'
 import { ContentHasher } from '../server/upload/contentHasher.ts'
 import { sha1 } from '../server/upload/nodeHashers.ts'
-import { fmt, get, MiB, now, procMem, runBench, startServerChild, verdict, type ServerChild } from './serverProcess.ts'
+import { envInt, fmt, get, MiB, now, procMem, runBench, startServerChild, verdict, type ServerChild } from './serverProcess.ts'
 
 const TIME_GOAL_MS = 3000
 const RSS_GOAL_MB = 300
@@ -35,13 +35,6 @@ const REHASH_SAMPLE = 200
 const RUNS = 3
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-
-function envInt (name: string, fallback: number): number {
-  const raw = process.env[name]
-  const n = raw === undefined || raw === '' ? fallback : Number(raw)
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a whole number ≥ 1, got "${raw}"`)
-  return n
-}
 
 const FILES = envInt('BENCH_FILES', 10_000)
 const FILE_SIZE = envInt('BENCH_FILE_KB', 64) * 1024

@@ -11,6 +11,14 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const MiB = 1024 * 1024
 export const now = (): number => performance.now()
 export const fmt = (n: number, digits = 1): string => n.toFixed(digits)
+/** A whole-number setting ≥ 1 from the environment (BENCH_*), or its default. */
+export function envInt (name: string, fallback: number): number {
+  const raw = process.env[name]
+  const n = raw === undefined || raw === '' ? fallback : Number(raw)
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a whole number ≥ 1, got "${raw}"`)
+  return n
+}
+
 export const verdict = (ok: boolean): string => ok ? 'goal met' : 'goal MISSED'
 
 export async function freePort (): Promise<number> {
