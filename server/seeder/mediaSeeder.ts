@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import { decode as decodeMagnet } from 'magnet-uri'
 import WebTorrent, { type Torrent, type Wire } from 'webtorrent'
 import type { SeedInfo, SeederStats } from '../../shared/media.ts'
 import { ReadOnlyChunkStore } from '../../shared/readOnlyChunkStore.ts'
@@ -66,7 +67,7 @@ interface SeedingState {
 /** An entry as read: a version-1 entry's name is in its magnet link. */
 const storedSeed = (s: StoredSeed | SeedInfo): StoredSeed => 'name' in s
   ? (Number.isFinite(s.createdAt) ? s : { ...s, createdAt: 0 })
-  : { mediaId: s.mediaId, infoHash: s.infoHash, fileSize: s.fileSize, createdAt: Date.parse(s.createdAt) || 0, name: new URLSearchParams(s.magnetURI.slice(s.magnetURI.indexOf('?') + 1)).get('dn') ?? '' }
+  : { mediaId: s.mediaId, infoHash: s.infoHash, fileSize: s.fileSize, createdAt: Date.parse(s.createdAt) || 0, name: decodeMagnet(s.magnetURI).name ?? '' }
 
 /** A private record's torrent, as the seeder needs it. */
 export interface PrivateSeed {

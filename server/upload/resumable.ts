@@ -310,10 +310,16 @@ export class ResumableUploads {
   }
 
   private forgetHasher (up: Live): void {
-    up.job?.drop()
+    this.detachHasher(up)?.drop()
+  }
+
+  /** Take the job out of the upload: the next request rebuilds one from the bytes on disk. */
+  private detachHasher (up: Live): HashJob | undefined {
+    const job = up.job
     up.job = undefined
     up.hashWait = undefined
     up.hashed = 0
+    return job
   }
 
   /**
@@ -344,12 +350,9 @@ export class ResumableUploads {
   private async finish (up: Live): Promise<void> {
     const { info } = up
     await up.saving
-    const job = await this.hasher(up)
+    await this.hasher(up)
     // The job ends here: a failure from now on rebuilds it from the bytes on disk.
-    up.job = undefined
-    up.hashWait = undefined
-    up.hashed = 0
-    const hashes = await job.finish()
+    const hashes = await this.detachHasher(up)!.finish()
     if (info.sha256 && hashes.mediaId !== info.sha256) {
       await this.drop(up)
       throw new AppError(422, 'checksum_mismatch', `The bytes received hash to ${hashes.mediaId}, not the sha256 given when the upload was created. The upload was discarded; upload the file again.`)

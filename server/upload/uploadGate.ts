@@ -19,6 +19,8 @@ export const freeBytes = async (dir: string): Promise<number> => {
   return s.bavail * s.bsize
 }
 
+const shuttingDown = (): AppError => new AppError(503, 'shutting_down', 'The server is restarting. Send the upload again in a moment.')
+
 /** Free space is asked of the disk at most this often (a resumable upload enters once per request). */
 const FREE_BYTES_TTL_MS = 1000
 
@@ -42,7 +44,7 @@ export class UploadGate {
 
   /** Take a slot or refuse; the function returned gives it back. */
   async enter (): Promise<() => void> {
-    if (this.closing) throw new AppError(503, 'shutting_down', 'The server is restarting. Send the upload again in a moment.')
+    if (this.closing) throw shuttingDown()
     if (this.inFlight >= this.opts.maxConcurrent) {
       throw Object.assign(new AppError(429, 'too_many_uploads', `The server is taking ${this.opts.maxConcurrent} uploads at once already. Try again in a few seconds.`), { retryAfter: 5 })
     }
@@ -63,7 +65,7 @@ export class UploadGate {
 
   /** Refuse at once a file that could not fit (a resumable upload declares its size up front). */
   async ensureRoom (bytes: number): Promise<void> {
-    if (this.closing) throw new AppError(503, 'shutting_down', 'The server is restarting. Try again in a moment.')
+    if (this.closing) throw shuttingDown()
     if (await this.freeBytes() - bytes < this.opts.lowWaterBytes) {
       throw new AppError(507, 'insufficient_storage', `The server has no room for a file of ${bytes} bytes right now. Try again later or tell the operator.`)
     }
