@@ -195,7 +195,10 @@ describe('resumable uploads across restarts and failures', () => {
         status = (await head(url, token)).status
       }
       assert.equal(status, 404)
-      await assert.rejects(fs.stat(path.join(server.config.mediaDir, '.uploads', id)))
+      // The sweep forgets the upload first, then deletes its folder.
+      const folder = path.join(server.config.mediaDir, '.uploads', id)
+      for (let i = 0; i < 50 && await fs.stat(folder).then(() => true, () => false); i++) await new Promise(resolve => setTimeout(resolve, 100))
+      await assert.rejects(fs.stat(folder))
     } finally { await server.destroy() }
   })
 
