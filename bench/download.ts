@@ -7,11 +7,12 @@
  *   npm run bench:download                       # builds the app, 500 MB file
  *   BENCH_SIZE_MB=100 npm run bench:download     # quicker
  *
- * Optional: CHROMIUM_PATH (default /usr/bin/chromium), BENCH_KEEP=1 keeps the temp dir.
+ * Optional: CHROMIUM_PATH (default /usr/bin/chromium), BENCH_KEEP=1 keeps the temp dir,
+ * BENCH_PROFILE=<file> writes the page's CPU profile during the download.
  * Goal: download ≥ 0.5 × fetch MB/s (met/missed is printed; the exit code is 0 either way).
  * A failure to start, upload or download exits non-zero.
  */
-import { chromium, type Browser } from '@playwright/test'
+import { chromium, type Browser, type Page } from '@playwright/test'
 import { createHash, randomBytes } from 'node:crypto'
 import { openAsBlob } from 'node:fs'
 import fs from 'node:fs/promises'
@@ -50,6 +51,35 @@ async function upload (server: string, file: string, type: string): Promise<stri
   return ((await res.json()) as { mediaId: string }).mediaId
 }
 
+/**
+ * BENCH_PROFILE=<file>: the page's CPU profile during the download (open it in Chromium's
+ * DevTools), and the functions with the most self time printed here.
+ */
+const PROFILE = process.env.BENCH_PROFILE
+
+interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number }
+
+async function startProfile (page: Page): Promise<() => Promise<void>> {
+  const cdp = await page.context().newCDPSession(page)
+  await cdp.send('Profiler.enable')
+  await cdp.send('Profiler.setSamplingInterval', { interval: 500 })
+  await cdp.send('Profiler.start')
+  return async () => {
+    const { profile } = await cdp.send('Profiler.stop')
+    await fs.writeFile(PROFILE!, JSON.stringify(profile))
+    const self = new Map<string, number>()
+    let total = 0
+    for (const node of profile.nodes as ProfileNode[]) {
+      const { functionName, url, lineNumber } = node.callFrame
+      const key = `${functionName || '(anonymous)'} ${url.split('/').pop()}:${lineNumber}`
+      self.set(key, (self.get(key) ?? 0) + (node.hitCount ?? 0))
+      total += node.hitCount ?? 0
+    }
+    console.log(`page CPU profile written to ${PROFILE}; most self time:`)
+    for (const [key, hits] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`  ${(100 * hits / total).toFixed(1).padStart(5)} %  ${key}`)
+  }
+}
+
 /** Open the share link in a fresh browser context, download through the app; MB/s, and fetch()'s MB/s in the same page. */
 async function measureDownload (browser: Browser, server: string, mediaId: string, size: number): Promise<{ app: number, fetchBefore: number, fetchAfter: number, fromServer: number, fromPeers: number }> {
   const context = await browser.newContext({ baseURL: server })
@@ -65,11 +95,13 @@ async function measureDownload (browser: Browser, server: string, mediaId: strin
       return n / ((performance.now() - start) / 1000)
     }, mediaId)
     const fetchBefore = await plainFetch()
+    const profiler = PROFILE ? await startProfile(page) : undefined
     const start = Date.now()
     await page.getByTestId('download').click()
     const done = page.getByTestId('download-done')
     await done.waitFor({ timeout: 30 * 60_000 })
     const app = size / ((Date.now() - start) / 1000)
+    if (profiler) await profiler()
     const fromServer = Number(await done.getAttribute('data-from-server'))
     const fromPeers = Number(await done.getAttribute('data-from-peers'))
     return { app, fetchBefore, fetchAfter: await plainFetch(), fromServer, fromPeers }

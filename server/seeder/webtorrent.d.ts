@@ -59,6 +59,8 @@ declare module 'webtorrent' {
     getAnnounceOpts?: () => Record<string, unknown>
     /** Web seed requests in flight at once (default 4). */
     maxWebConns?: number
+    /** Pieces cached in memory in front of the store (default 20; 0: none). */
+    storeCacheSlots?: number
   }
 
   export interface Options {

@@ -8,7 +8,7 @@
 import type { Torrent, Wire } from 'webtorrent'
 import { ApiError, mediaInfo, publicTorrent } from './api.ts'
 import { openLibraryDb } from './db.ts'
-import { addTorrent, whenStreaming } from './tabSeeder.ts'
+import { addTorrent, fileBlob, whenStreaming } from './tabSeeder.ts'
 
 export interface DownloadInfo {
   name: string
@@ -134,16 +134,17 @@ export class Download {
         this.speed = torrent.downloadSpeed
         this.peers = torrent.numPeers
       }, 250)
-      const done = async (): Promise<void> => {
+      const done = (): void => {
         clearInterval(this.timer)
         this.progress = 1
-        // Piece by piece into a Blob: no single buffer the size of the file.
-        const parts: Array<Uint8Array<ArrayBuffer>> = []
-        for await (const chunk of file) parts.push(chunk)
-        this.finish(new Blob(parts, { type: this.info?.mimeType ?? '' }))
+        try {
+          this.finish(fileBlob(torrent, this.info?.mimeType ?? ''))
+        } catch (err) {
+          this.error = `The file downloaded but could not be read: ${(err as Error).message}`
+        }
       }
-      if (torrent.done) await done()
-      else torrent.once('done', () => { done().catch(err => { this.error = `The file downloaded but could not be read: ${(err as Error).message}` }) })
+      if (torrent.done) done()
+      else torrent.once('done', done)
     } catch (err) {
       this.started = false
       this.error = isUnreachable(err)

@@ -3,6 +3,8 @@
  * (a read-only chunk store over blob slices: no copy into another store, no re-hashing).
  */
 import { ReadOnlyChunkStore } from '../../shared/readOnlyChunkStore.ts'
+import { blobChunkStore } from './blobChunkStore.ts'
+import { streamWebSeeds } from './rangeWebSeed.ts'
 import type WebTorrent from 'webtorrent'
 import type { Torrent } from 'webtorrent'
 
@@ -21,13 +23,20 @@ const blobSource = (blob: Blob) => ({
 
 export interface SeedStatus { peers: number, uploaded: number }
 
-/** The torrent in the tab's client (the one already there, if any), once `ready` has fired. */
-async function add (torrentId: string | Uint8Array, opts: object, ready: 'ready' | 'metadata'): Promise<Torrent> {
+/** Each torrent's file as a Blob (undefined while pieces are missing). */
+const fileBlobs = new WeakMap<Torrent, (type: string) => Blob | undefined>()
+
+/**
+ * The torrent in the tab's client (the one already there, if any), once `ready` has fired.
+ * `added` runs on a new torrent at once, before WebTorrent connects anything.
+ */
+async function add (torrentId: string | Uint8Array, opts: object, ready: 'ready' | 'metadata', added: (t: Torrent) => void): Promise<Torrent> {
   const wt = await getClient()
   const existing = await wt.get(torrentId)
   if (existing) return existing
   return await new Promise<Torrent>((resolve, reject) => {
     const t = wt.add(torrentId, opts)
+    added(t)
     t.once(ready, () => resolve(t))
     t.once('error', reject)
   })
@@ -35,18 +44,35 @@ async function add (torrentId: string | Uint8Array, opts: object, ready: 'ready'
 
 /** Seed a stored Blob: its pieces are taken as complete, nothing is copied or hashed. */
 export const seedBlob = (blob: Blob, torrentFile: Uint8Array): Promise<Torrent> =>
-  add(torrentFile, { store: ReadOnlyChunkStore.over(blobSource(blob)), skipVerify: true }, 'ready')
+  add(torrentFile, { store: ReadOnlyChunkStore.over(blobSource(blob)), skipVerify: true }, 'ready',
+    t => fileBlobs.set(t, type => blob.slice(0, blob.size, type)))
+
+/** A finished torrent's file as a Blob, without copying its bytes. */
+export function fileBlob (torrent: Torrent, type: string): Blob {
+  const blob = fileBlobs.get(torrent)?.(type)
+  if (!blob) throw new Error('the file is not complete in this tab')
+  return blob
+}
 
 /**
- * Web seed requests in flight (one piece each; WebTorrent's default is 4). The browser opens 6
- * connections per host, so more only queue, but the queue keeps them busy: measured 26 → 43 MB/s
- * for 500 MB over loopback (bench/README.md). WebTorrent still caps it at about one second of
- * download, so on a slow link a streamed video's next pieces do not wait behind a long queue.
+ * Web seed requests in flight where each is an HTTP request of its own (WebTorrent's default is
+ * 4; more only queue in the browser, but the queue keeps its 6 connections busy: measured 26 → 43
+ * MB/s for 500 MB over loopback). Web seeds that stream raise it (rangeWebSeed.ts).
  */
 const WEB_SEED_REQUESTS = 64
 
-/** Download a torrent (.torrent bytes or a magnet link) into the tab, from peers and web seeds alike. */
-export const addTorrent = (torrentId: string | Uint8Array): Promise<Torrent> => add(torrentId, { maxWebConns: WEB_SEED_REQUESTS }, 'metadata')
+/**
+ * Download a torrent (.torrent bytes or a magnet link) into the tab, from peers and web seeds
+ * alike: web seeds stream long ranges (rangeWebSeed.ts), pieces go to Blobs (blobChunkStore.ts;
+ * no cache in front of it, its unfinished pieces are in memory already).
+ */
+export function addTorrent (torrentId: string | Uint8Array): Promise<Torrent> {
+  const store = blobChunkStore()
+  return add(torrentId, { maxWebConns: WEB_SEED_REQUESTS, store: store.Store, storeCacheSlots: 0 }, 'metadata', t => {
+    streamWebSeeds(t)
+    fileBlobs.set(t, type => store.made()?.blob(type))
+  })
+}
 
 let streaming: Promise<void> | undefined
 
