@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import { expect, test } from '@playwright/test'
+import { pieceLength } from '../../shared/torrent.ts'
 import { createWallet, fileOf } from './helpers.ts'
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
@@ -18,10 +19,16 @@ test('the uploader\'s tab closes; a fresh browser opens the share link and downl
 
   const visitor = await browser.newContext({ acceptDownloads: true })
   const page = await visitor.newPage()
+  const ranges: string[] = []
+  page.on('request', r => { if (r.url().endsWith(`/api/media/${id}`) && r.headers().range) ranges.push(r.headers().range!) })
   await page.goto(`/#/m/${id}`)
   await expect(page.getByRole('heading', { name: 'talk.webm' })).toBeVisible()
   await page.getByTestId('download').click()
   await expect(page.getByTestId('download-done')).toBeVisible({ timeout: 60_000 })
+  // The web seed streams long ranges: a handful of requests, not one per piece.
+  const pieces = Math.ceil(file.buffer.length / pieceLength(file.buffer.length))
+  expect(pieces).toBeGreaterThan(20)
+  expect(ranges.length).toBeLessThan(pieces / 4)
   // The uploader is gone: every byte came from the server, as its WebRTC seeder or its web seed,
   // and the page accounts for all of them.
   const done = page.getByTestId('download-done')
