@@ -85,7 +85,7 @@ export class BlobChunkStore {
     const offset = opts?.offset ?? 0
     const len = opts?.length ?? size - offset
     if (this.closed) return queueMicrotask(() => done(new Error('store is closed')))
-    if (size === 0 || offset < 0 || offset + len > size) {
+    if (size === 0 || offset < 0 || len < 0 || offset + len > size) {
       return queueMicrotask(() => done(new Error(`chunk ${index} (offset ${offset}, length ${len}) is out of range`)))
     }
     const g = Math.floor(index / this.perGroup)

@@ -47,10 +47,12 @@ interface RangeStream {
 export class RangeStreamer {
   private readonly pieces: number
   private readonly opts: Required<RangeStreamerOptions>
-  private readonly waiting = new Map<number, PieceCallback>()
+  /** Callbacks by piece (WebTorrent may ask again for a piece after cancelling a request). */
+  private readonly waiting = new Map<number, PieceCallback[]>()
   private readonly ahead = new Map<number, Uint8Array>()
   private streams: RangeStream[] = []
-  private wake: (() => void) | undefined
+  /** Responses waiting for room in the read-ahead. */
+  private wakers: Array<() => void> = []
   private destroyed = false
   /** Range responses opened so far (tests and the bench read it). */
   opened = 0
@@ -86,7 +88,9 @@ export class RangeStreamer {
       queueMicrotask(() => cb(null, ready))
       return true
     }
-    this.waiting.set(index, cb)
+    this.waiting.set(index, [...this.waiting.get(index) ?? [], cb])
+    // A response held back by a full read-ahead reads on for a piece someone waits for.
+    this.resume()
     const s = this.covering(index)
     // Far ahead of a response (a seek): that response stops short of it, a new one starts there.
     if (s && index - s.next >= this.piecesIn(this.opts.joinBytes)) s.end = index
@@ -110,10 +114,11 @@ export class RangeStreamer {
   /** A free slot for one more response: closes one nobody waits on if need be. */
   private makeRoom (): boolean {
     if (this.streams.length < this.opts.maxStreams) return true
-    const idle = this.streams.find(s => ![...this.waiting.keys()].some(i => i >= s.next && i < s.end))
+    const idle = this.streams.find(s => !this.awaited(s))
     if (!idle) return false
     idle.controller.abort()
     this.streams = this.streams.filter(x => x !== idle)
+    this.resume()
     return true
   }
 
@@ -133,6 +138,7 @@ export class RangeStreamer {
     const first = s.next * pieceLength
     const last = Math.min(length, s.end * pieceLength) - 1
     const res = await this.opts.fetch(this.url, { headers: { Range: `bytes=${first}-${last}` }, cache: 'no-store', signal: s.controller.signal })
+      .catch((err: Error) => { throw new Error(`the web seed could not be reached (${err.message})`, { cause: err }) })
     // Anything but the range asked for (a 200 with the whole file, a 403, a 5xx) is a failure.
     if (res.status !== 206 || !res.headers.get('content-range')?.startsWith(`bytes ${first}-${last}/`)) {
       await res.body?.cancel()
@@ -145,6 +151,7 @@ export class RangeStreamer {
       while (s.next < s.end) {
         if (!await this.roomAhead(s)) return
         const { done, value } = await reader.read()
+          .catch((err: Error) => { throw new Error(`the web seed's response broke off at piece ${s.next} (${err.message})`, { cause: err }) })
         if (done) throw new Error(`the web seed's response ended early, at piece ${s.next}`)
         for (let at = 0; at < value.length && s.next < s.end;) {
           piece ??= new Uint8Array(this.pieceSize(s.next))
@@ -165,15 +172,23 @@ export class RangeStreamer {
     }
   }
 
-  /** Waits while the read-ahead is full; false when nobody took any of it for `stallMs`. */
+  /** A request waits for a piece this response is still to deliver. */
+  private awaited (s: RangeStream): boolean {
+    return [...this.waiting.keys()].some(i => i >= s.next && i < s.end)
+  }
+
+  /**
+   * Waits while the read-ahead is full; false when nobody took any of it for `stallMs`. A response
+   * a request waits on reads on regardless: else read-ahead nobody takes would starve it for good.
+   */
   private async roomAhead (s: RangeStream): Promise<boolean> {
     const limit = this.piecesIn(this.opts.aheadBytes)
-    while (this.ahead.size >= limit) {
+    while (this.ahead.size >= limit && !this.awaited(s)) {
       for (const i of this.ahead.keys()) if (this.layout.has(i)) this.ahead.delete(i)
       if (this.ahead.size < limit) break
       const woken = await new Promise<boolean>(resolve => {
         const timer = setTimeout(() => resolve(false), this.opts.stallMs)
-        this.wake = () => { clearTimeout(timer); resolve(true) }
+        this.wakers.push(() => { clearTimeout(timer); resolve(true) })
       })
       if (!woken || s.controller.signal.aborted) return false
     }
@@ -181,16 +196,16 @@ export class RangeStreamer {
   }
 
   private resume (): void {
-    const wake = this.wake
-    this.wake = undefined
-    wake?.()
+    const wakers = this.wakers
+    this.wakers = []
+    for (const wake of wakers) wake()
   }
 
   private deliver (index: number, data: Uint8Array): void {
-    const cb = this.waiting.get(index)
-    if (cb) {
+    const callbacks = this.waiting.get(index)
+    if (callbacks) {
       this.waiting.delete(index)
-      cb(null, data)
+      for (const cb of callbacks) cb(null, data)
     } else if (!this.layout.has(index)) {
       this.ahead.set(index, data)
     }
@@ -204,10 +219,10 @@ export class RangeStreamer {
     this.streams = this.streams.filter(x => x !== s)
     if (this.destroyed) return
     if (err !== undefined && !s.controller.signal.aborted) {
-      for (const [i, cb] of this.waiting) {
+      for (const [i, callbacks] of this.waiting) {
         if (i < s.next || i >= s.end || this.covering(i)) continue
         this.waiting.delete(i)
-        cb(err)
+        for (const cb of callbacks) cb(err)
       }
     }
     this.schedule()
@@ -221,7 +236,7 @@ export class RangeStreamer {
     this.ahead.clear()
     this.resume()
     const err = new Error('the web seed was removed')
-    for (const cb of this.waiting.values()) cb(err)
+    for (const callbacks of this.waiting.values()) for (const cb of callbacks) cb(err)
     this.waiting.clear()
   }
 }
