@@ -33,6 +33,8 @@ export interface RangeStreamerOptions {
   maxStreams?: number
   /** A response whose read-ahead nobody takes for this long is closed. */
   stallMs?: number
+  /** A response that sends nothing for this long fails (a half-dead connection). */
+  idleMs?: number
   fetch?: typeof fetch
 }
 
@@ -41,20 +43,24 @@ interface RangeStream {
   next: number
   end: number
   controller: AbortController
+  /** Closed for sending nothing for `idleMs`: a failure, unlike a close for room or a stall. */
+  silent?: boolean
 }
 
 /** Serves whole-piece requests from long Range responses of one URL. */
 export class RangeStreamer {
   private readonly pieces: number
   private readonly opts: Required<RangeStreamerOptions>
-  /** Callbacks by piece (WebTorrent may ask again for a piece after cancelling a request). */
+  /** Callbacks by piece (WebTorrent's hotswap can give a piece back to the web seed while it waits). */
   private readonly waiting = new Map<number, PieceCallback[]>()
   private readonly ahead = new Map<number, Uint8Array>()
   private streams: RangeStream[] = []
   /** Responses waiting for room in the read-ahead. */
   private wakers: Array<() => void> = []
   private destroyed = false
-  /** Range responses opened so far (tests and the bench read it). */
+  /** A request waits for room for a response of its own (maxStreams). */
+  private held = false
+  /** Range responses opened so far (tests read it). */
   opened = 0
 
   constructor (private readonly url: string, private readonly layout: PieceLayout, opts: RangeStreamerOptions = {}) {
@@ -65,6 +71,7 @@ export class RangeStreamer {
       aheadBytes: 4 * 2 ** 20,
       maxStreams: 4,
       stallMs: 5000,
+      idleMs: 60_000,
       fetch: globalThis.fetch.bind(globalThis),
       ...opts
     }
@@ -89,13 +96,21 @@ export class RangeStreamer {
       return true
     }
     this.waiting.set(index, [...this.waiting.get(index) ?? [], cb])
-    // A response held back by a full read-ahead reads on for a piece someone waits for.
-    this.resume()
     const s = this.covering(index)
-    // Far ahead of a response (a seek): that response stops short of it, a new one starts there.
-    if (s && index - s.next >= this.piecesIn(this.opts.joinBytes)) s.end = index
+    if (s) {
+      // Far ahead of the response, and not the next of a run of requests (a seek): the response
+      // stops short of it and a new one starts there.
+      if (index - s.next >= this.piecesIn(this.opts.joinBytes) && !this.waiting.has(index - 1)) s.end = index
+      // Else the response reads on for it, even past a full read-ahead.
+      else this.resume()
+    }
     this.schedule()
     return true
+  }
+
+  /** The torrent has this piece now (from a peer, say): no need to keep it read ahead. */
+  forget (index: number): void {
+    this.ahead.delete(index)
   }
 
   private covering (index: number): RangeStream | undefined {
@@ -106,7 +121,7 @@ export class RangeStreamer {
   private schedule (): void {
     for (const index of [...this.waiting.keys()].sort((a, b) => a - b)) {
       if (this.covering(index)) continue
-      if (!this.makeRoom()) return
+      if (!this.makeRoom()) { this.held = true; return }
       this.open(index)
     }
   }
@@ -137,12 +152,27 @@ export class RangeStreamer {
     const { pieceLength, length } = this.layout
     const first = s.next * pieceLength
     const last = Math.min(length, s.end * pieceLength) - 1
-    const res = await this.opts.fetch(this.url, { headers: { Range: `bytes=${first}-${last}` }, cache: 'no-store', signal: s.controller.signal })
-      .catch((err: Error) => { throw new Error(`the web seed could not be reached (${err.message})`, { cause: err }) })
-    // Anything but the range asked for (a 200 with the whole file, a 403, a 5xx) is a failure.
-    if (res.status !== 206 || !res.headers.get('content-range')?.startsWith(`bytes ${first}-${last}/`)) {
+    let idle: ReturnType<typeof setTimeout> | undefined
+    /** Waits for the web seed, failing the response if nothing comes for `idleMs`. */
+    const heard = async <T>(what: Promise<T>, failure: (err: Error) => string): Promise<T> => {
+      idle = setTimeout(() => { s.silent = true; s.controller.abort() }, this.opts.idleMs)
+      try {
+        return await what
+      } catch (err) {
+        throw new Error(s.silent ? `the web seed sent nothing for ${this.opts.idleMs / 1000} s, at piece ${s.next}` : failure(err as Error), { cause: err })
+      } finally {
+        clearTimeout(idle)
+      }
+    }
+    const res = await heard(this.opts.fetch(this.url, { headers: { Range: `bytes=${first}-${last}` }, cache: 'no-store', signal: s.controller.signal }),
+      err => `the web seed could not be reached (${err.message})`)
+    // Anything but the range asked for (a 200 with the whole file, a 403, a 5xx) is a failure. A
+    // server on another origin may not expose Content-Range: then its length must be the range's.
+    const range = res.headers.get('content-range')
+    const exact = range === null ? res.headers.get('content-length') === String(last - first + 1) : range.startsWith(`bytes ${first}-${last}/`)
+    if (res.status !== 206 || !exact) {
       await res.body?.cancel()
-      throw new Error(`the web seed answered ${res.status} to a Range request for bytes ${first}-${last}`)
+      throw new Error(`the web seed answered ${res.status}${range === null ? '' : ` (Content-Range: ${range})`} to a Range request for bytes ${first}-${last}`)
     }
     const reader = res.body!.getReader()
     try {
@@ -150,8 +180,7 @@ export class RangeStreamer {
       let filled = 0
       while (s.next < s.end) {
         if (!await this.roomAhead(s)) return
-        const { done, value } = await reader.read()
-          .catch((err: Error) => { throw new Error(`the web seed's response broke off at piece ${s.next} (${err.message})`, { cause: err }) })
+        const { done, value } = await heard(reader.read(), err => `the web seed's response broke off at piece ${s.next} (${err.message})`)
         if (done) throw new Error(`the web seed's response ended early, at piece ${s.next}`)
         for (let at = 0; at < value.length && s.next < s.end;) {
           piece ??= new Uint8Array(this.pieceSize(s.next))
@@ -183,16 +212,16 @@ export class RangeStreamer {
    */
   private async roomAhead (s: RangeStream): Promise<boolean> {
     const limit = this.piecesIn(this.opts.aheadBytes)
+    const deadline = Date.now() + this.opts.stallMs
     while (this.ahead.size >= limit && !this.awaited(s)) {
-      for (const i of this.ahead.keys()) if (this.layout.has(i)) this.ahead.delete(i)
-      if (this.ahead.size < limit) break
-      const woken = await new Promise<boolean>(resolve => {
-        const timer = setTimeout(() => resolve(false), this.opts.stallMs)
-        this.wakers.push(() => { clearTimeout(timer); resolve(true) })
+      const left = deadline - Date.now()
+      if (left <= 0 || s.controller.signal.aborted) return false
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(resolve, left)
+        this.wakers.push(() => { clearTimeout(timer); resolve() })
       })
-      if (!woken || s.controller.signal.aborted) return false
     }
-    return true
+    return !s.controller.signal.aborted
   }
 
   private resume (): void {
@@ -206,6 +235,11 @@ export class RangeStreamer {
     if (callbacks) {
       this.waiting.delete(index)
       for (const cb of callbacks) cb(null, data)
+      // A request that found no room may find it now that this response has one waiter less.
+      if (this.held) {
+        this.held = false
+        this.schedule()
+      }
     } else if (!this.layout.has(index)) {
       this.ahead.set(index, data)
     }
@@ -218,7 +252,7 @@ export class RangeStreamer {
   private settle (s: RangeStream, err?: Error): void {
     this.streams = this.streams.filter(x => x !== s)
     if (this.destroyed) return
-    if (err !== undefined && !s.controller.signal.aborted) {
+    if (err !== undefined && (s.silent === true || !s.controller.signal.aborted)) {
       for (const [i, callbacks] of this.waiting) {
         if (i < s.next || i >= s.end || this.covering(i)) continue
         this.waiting.delete(i)
@@ -280,6 +314,11 @@ export function streamWebSeeds (torrent: Torrent, opts: RangeStreamerOptions = {
     web.httpRequest = (index, offset, length, cb) => {
       if (!streamer.request(index, offset, length, cb)) perPiece(index, offset, length, cb)
     }
-    web.once('close', () => streamer.destroy())
+    const forget = (index: number): void => streamer.forget(index)
+    torrent.on('verified', forget)
+    web.once('close', () => {
+      torrent.off('verified', forget)
+      streamer.destroy()
+    })
   })
 }
