@@ -395,15 +395,34 @@ describe('RangeStreamer', () => {
     c.checked()
   })
 
-  test('a part of a piece, a wrong length or an index outside the torrent is refused and never called back', T, async t => {
+  test('the rest of a piece (a peer sent its first blocks) is served from the same response, waiting or read ahead', T, async t => {
+    const srv = await seedServer(t)
+    const c = new Client(srv.url, { stallMs: LONG })
+    t.after(() => c.streamer.destroy())
+    const rest = async (index: number, offset: number): Promise<void> => {
+      const data = await new Promise<Uint8Array>((resolve, reject) => {
+        assert.equal(c.streamer.request(index, offset, sizeOf(index) - offset, (err, d) => err ? reject(err) : resolve(d!)), true)
+      })
+      assert.ok(Buffer.from(data).equals(pieceOf(index).subarray(offset)), `piece ${index} from ${offset}`)
+    }
+    // Waiting: the whole piece and its rest, asked for together, both come from the one response.
+    await Promise.all([rest(0, 4096), c.piece(0), rest(PIECES - 1, 1000)])
+    const inside = c.streamer as unknown as { ahead: Map<number, unknown> }
+    await until('pieces read ahead', () => inside.ahead.has(1), seen(srv))
+    await rest(1, 2 * 4096) // read ahead
+    c.checked()
+    assert.deepEqual(ranges(srv), [rangeOf(0, PIECES)])
+  })
+
+  test('a request that does not run to the end of its piece, an empty one or an index outside the torrent is refused and never called back', T, async t => {
     const srv = await seedServer(t)
     const c = new Client(srv.url, { stallMs: LONG })
     t.after(() => c.streamer.destroy())
     const calls: string[] = []
     const cb = (what: string) => () => { calls.push(what) }
     const refused: Array<[number, number, number]> = [
-      [0, 1, P - 1], // not from the start of the piece
-      [0, P, 0],
+      [0, 1, P - 2], // stops short of the piece's end
+      [0, P, 0], // empty
       [0, 0, P - 1], // shorter than the piece
       [0, 0, P + 1],
       [0, 0, 0],

@@ -7,8 +7,8 @@
  *
  * It takes over the `httpRequest` of each web seed connection WebTorrent makes (the one place
  * its WebConn turns a piece request into HTTP), so every other part of the web seed — bitfield,
- * retry after a failure, removePeer — stays WebTorrent's. Requests it cannot serve (a part of a
- * piece, a multi-file torrent) go to WebTorrent's own code.
+ * retry after a failure, removePeer — stays WebTorrent's. Requests it cannot serve (multi-file
+ * torrents) go to WebTorrent's own code.
  */
 import type { Torrent } from 'webtorrent'
 
@@ -51,8 +51,12 @@ interface RangeStream {
 export class RangeStreamer {
   private readonly pieces: number
   private readonly opts: Required<RangeStreamerOptions>
-  /** Callbacks by piece (WebTorrent's hotswap can give a piece back to the web seed while it waits). */
-  private readonly waiting = new Map<number, PieceCallback[]>()
+  /**
+   * Requests by piece, each for the piece from `offset` to its end. There can be several: WebTorrent's
+   * hotswap can give a piece back to the web seed while it waits, and where a peer sent the first
+   * blocks of a piece WebTorrent asks the web seed for the rest.
+   */
+  private readonly waiting = new Map<number, Array<{ offset: number, cb: PieceCallback }>>()
   private readonly ahead = new Map<number, Uint8Array>()
   private streams: RangeStream[] = []
   /** Responses waiting for room in the read-ahead. */
@@ -85,17 +89,20 @@ export class RangeStreamer {
     return Math.max(1, Math.floor(bytes / this.layout.pieceLength))
   }
 
-  /** Takes a request for a whole piece; false for anything else (the caller makes its own request). */
+  /**
+   * Takes a request for a piece from `offset` to its end (what WebTorrent asks of a web seed); false
+   * for anything else (the caller makes its own request).
+   */
   request (index: number, offset: number, length: number, cb: PieceCallback): boolean {
-    if (this.destroyed || offset !== 0 || index < 0 || index >= this.pieces || length !== this.pieceSize(index)) return false
+    if (this.destroyed || index < 0 || index >= this.pieces || offset < 0 || length <= 0 || offset + length !== this.pieceSize(index)) return false
     const ready = this.ahead.get(index)
     if (ready) {
       this.ahead.delete(index)
       this.resume()
-      queueMicrotask(() => cb(null, ready))
+      queueMicrotask(() => cb(null, ready.subarray(offset)))
       return true
     }
-    this.waiting.set(index, [...this.waiting.get(index) ?? [], cb])
+    this.waiting.set(index, [...this.waiting.get(index) ?? [], { offset, cb }])
     const s = this.covering(index)
     if (s) {
       // Far ahead of the response, and not the next of a run of requests (a seek): the response
@@ -231,10 +238,10 @@ export class RangeStreamer {
   }
 
   private deliver (index: number, data: Uint8Array): void {
-    const callbacks = this.waiting.get(index)
-    if (callbacks) {
+    const requests = this.waiting.get(index)
+    if (requests) {
       this.waiting.delete(index)
-      for (const cb of callbacks) cb(null, data)
+      for (const { offset, cb } of requests) cb(null, data.subarray(offset))
       // A request that found no room may find it now that this response has one waiter less.
       if (this.held) {
         this.held = false
@@ -253,10 +260,10 @@ export class RangeStreamer {
     this.streams = this.streams.filter(x => x !== s)
     if (this.destroyed) return
     if (err !== undefined && (s.silent === true || !s.controller.signal.aborted)) {
-      for (const [i, callbacks] of this.waiting) {
+      for (const [i, requests] of this.waiting) {
         if (i < s.next || i >= s.end || this.covering(i)) continue
         this.waiting.delete(i)
-        for (const cb of callbacks) cb(err)
+        for (const { cb } of requests) cb(err)
       }
     }
     this.schedule()
@@ -270,7 +277,7 @@ export class RangeStreamer {
     this.ahead.clear()
     this.resume()
     const err = new Error('the web seed was removed')
-    for (const callbacks of this.waiting.values()) for (const cb of callbacks) cb(err)
+    for (const requests of this.waiting.values()) for (const { cb } of requests) cb(err)
     this.waiting.clear()
   }
 }
