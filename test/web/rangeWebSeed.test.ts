@@ -468,11 +468,11 @@ describe('RangeStreamer', () => {
     const srv = await seedServer(t)
     const forever = new Promise<void>(() => {})
     srv.gate = (s, at) => s.n === 0 && at === 3 * P ? forever : undefined
-    const c = new Client(srv.url, { idleMs: 300, stallMs: LONG })
+    const c = new Client(srv.url, { idleMs: 1500, stallMs: LONG })
     t.after(() => c.streamer.destroy())
     const outcomes = await Promise.all(range(0, 6).map(async i => await c.ask(i)))
     for (const i of range(0, 3)) assert.ok(Buffer.from(outcomes[i]!.data ?? []).equals(pieceOf(i)), `piece ${i}`)
-    for (const o of outcomes.slice(3)) assert.equal(o.err?.message, 'the web seed sent nothing for 0.3 s, at piece 3')
+    for (const o of outcomes.slice(3)) assert.equal(o.err?.message, 'the web seed sent nothing for 1.5 s, at piece 3')
     await c.pieces(range(3, PIECES))
     c.checked()
   })
