@@ -16,15 +16,14 @@ import { chromium, type Browser, type Page } from '@playwright/test'
 import { createHash, randomBytes } from 'node:crypto'
 import { openAsBlob } from 'node:fs'
 import fs from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
-import { spawnServer, type ServerProcess } from '../test/helpers/process.ts'
+import { ROOT, runBench, startServerChild } from './serverProcess.ts'
 
 const MB = 1e6
 const RATIO_GOAL = 0.5
 const sizeMb = Number(process.env.BENCH_SIZE_MB ?? 500)
 if (!Number.isSafeInteger(sizeMb) || sizeMb < 1) throw new Error(`BENCH_SIZE_MB must be a whole number ≥ 1, got "${process.env.BENCH_SIZE_MB}"`)
-const VIDEO = path.resolve('test/fixtures/countdown.webm')
+const VIDEO = path.join(ROOT, 'test/fixtures/countdown.webm')
 
 /** A file of pseudo-random bytes: one random 16 MiB block, each copy stamped with its index. */
 async function writeTestFile (file: string, size: number): Promise<string> {
@@ -129,33 +128,31 @@ async function timeToFirstFrame (browser: Browser, server: string, mediaId: stri
   }
 }
 
-const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-bench-download-'))
-let server: ServerProcess | undefined
-let browser: Browser | undefined
-try {
+runBench('download', async (tmp, servers) => {
   const size = sizeMb * MB
-  const file = path.join(dir, 'big.bin')
+  const file = path.join(tmp, 'big.bin')
   console.log(`writing a ${sizeMb} MB test file …`)
   await writeTestFile(file, size)
-  server = await spawnServer(path.join(dir, 'server'), { WEB_DIR: path.resolve('dist/web'), ALLOW_ANONYMOUS_UPLOADS: 'true' })
-  const mediaId = await upload(server.url, file, 'application/octet-stream')
-  const videoId = await upload(server.url, VIDEO, 'video/webm')
-  browser = await chromium.launch({
+  const server = await startServerChild(path.join(tmp, 'server'), { WEB_DIR: path.join(ROOT, 'dist/web') })
+  servers.add(server)
+  await server.waitFor('/readyz')
+  const mediaId = await upload(server.base, file, 'application/octet-stream')
+  const videoId = await upload(server.base, VIDEO, 'video/webm')
+  const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
   })
-  const r = await measureDownload(browser, server.url, mediaId, size)
-  const reference = Math.max(r.fetchBefore, r.fetchAfter)
-  const ratio = r.app / reference
-  const firstFrame = await timeToFirstFrame(browser, server.url, videoId)
-  console.log(`download through the app (share link → Save file ready): ${(r.app / MB).toFixed(1)} MB/s ` +
-    `(${(r.fromServer / MB).toFixed(0)} MB from the server's web seed and peer, ${(r.fromPeers / MB).toFixed(0)} MB from other browsers)`)
-  console.log(`plain fetch() of /api/media/:id in the same page: ${(r.fetchBefore / MB).toFixed(1)} MB/s before, ${(r.fetchAfter / MB).toFixed(1)} MB/s after`)
-  console.log(`ratio: ${ratio.toFixed(2)} (goal ≥ ${RATIO_GOAL}): ${ratio >= RATIO_GOAL ? 'met' : 'missed'}`)
-  console.log(`video share link opened → first frame: ${firstFrame} ms (${path.basename(VIDEO)}, fresh browser context, service worker installed on the way)`)
-} finally {
-  await browser?.close()
-  if (server) { server.child.kill('SIGTERM'); await server.exited }
-  if (process.env.BENCH_KEEP) console.log(`kept ${dir}`)
-  else await fs.rm(dir, { recursive: true, force: true })
-}
+  try {
+    const r = await measureDownload(browser, server.base, mediaId, size)
+    const reference = Math.max(r.fetchBefore, r.fetchAfter)
+    const ratio = r.app / reference
+    const firstFrame = await timeToFirstFrame(browser, server.base, videoId)
+    console.log(`download through the app (share link → Save file ready): ${(r.app / MB).toFixed(1)} MB/s ` +
+      `(${(r.fromServer / MB).toFixed(0)} MB from the server's web seed and peer, ${(r.fromPeers / MB).toFixed(0)} MB from other browsers)`)
+    console.log(`plain fetch() of /api/media/:id in the same page: ${(r.fetchBefore / MB).toFixed(1)} MB/s before, ${(r.fetchAfter / MB).toFixed(1)} MB/s after`)
+    console.log(`ratio: ${ratio.toFixed(2)} (goal ≥ ${RATIO_GOAL}): ${ratio >= RATIO_GOAL ? 'met' : 'missed'}`)
+    console.log(`video share link opened → first frame: ${firstFrame} ms (${path.basename(VIDEO)}, fresh browser context, service worker installed on the way)`)
+  } finally {
+    await browser.close()
+  }
+})
