@@ -11,6 +11,10 @@ const P2P_PORT = PORT + 1
 export const P2P_URL = `http://127.0.0.1:${P2P_PORT}`
 /** A second tracker the P2P server names in its torrents; a test runs it (see stream.spec.ts). */
 export const EXTRA_TRACKER_PORT = PORT + 2
+/** A mirror of the mirrored server's public files (its CDN_URLS); a test runs it (see stream.spec.ts). */
+export const MIRROR_PORT = PORT + 3
+/** The server whose torrents name that mirror. */
+export const MIRRORED_URL = `http://127.0.0.1:${PORT + 4}`
 
 // A fresh, empty data folder per run so tests never see a previous run's media.
 // Playwright loads this file in the runner and again in each worker; the env var
@@ -65,6 +69,14 @@ export default defineConfig({
       reuseExistingServer: false,
       timeout: 120_000,
       env: { ...serverEnv(P2P_PORT, 'p2p'), SEEDING: 'false', WEBTORRENT_TRACKERS: `ws://127.0.0.1:${EXTRA_TRACKER_PORT}` }
+    },
+    {
+      // The same product with a mirror (CDN_URLS), seeding off: a test downloads from the mirror alone.
+      command: 'node --import tsx server/main.ts',
+      url: `${MIRRORED_URL}/healthz`,
+      reuseExistingServer: false,
+      timeout: 120_000,
+      env: { ...serverEnv(PORT + 4, 'mirrored'), SEEDING: 'false', CDN_URLS: `http://127.0.0.1:${MIRROR_PORT}` }
     }
   ]
 })

@@ -12,6 +12,11 @@ export interface Config {
   maxUploadBytes: number
   /** Extra trackers announced beside the embedded one (WEBTORRENT_TRACKERS, comma list). */
   extraTrackers: string[]
+  /**
+   * Mirrors of this server's public files, e.g. a CDN that pulls from it (CDN_URLS, comma list of
+   * base URLs): public torrents and magnets name `<base>/api/media/<mediaId>` as web seeds too.
+   */
+  cdnUrls: string[]
   /** TCP port for BitTorrent peers; 0 picks a free one. */
   torrentPort: number
   /** SEEDING=false: store, serve over HTTP (web seed) and track, but seed nothing over BitTorrent. */
@@ -102,6 +107,11 @@ export function loadConfig (env: Env = process.env): Config {
       .map(s => s.trim())
       .filter(Boolean)
       .map(t => url('WEBTORRENT_TRACKERS', t, ['ws:', 'wss:', 'http:', 'https:', 'udp:'])),
+    cdnUrls: (env.CDN_URLS ?? '')
+      .split(',')
+      .map(s => s.trim())
+      .filter(Boolean)
+      .map(u => url('CDN_URLS', u, ['http:', 'https:'])),
     torrentPort: integer(env, 'TORRENT_PORT', 6881, 0),
     seeding: env.SEEDING === undefined || env.SEEDING === '' ? true : flag(env, 'SEEDING'),
     seedUploadLimit: optionalInteger(env, 'SEED_UPLOAD_LIMIT', 1),

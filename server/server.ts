@@ -81,7 +81,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   const publicUrl = config.publicUrl.endsWith(':0') ? config.publicUrl.replace(/:0$/, `:${port}`) : config.publicUrl
   const resolved: Config = { ...config, port, publicUrl }
 
-  const catalog = new Catalog({ store, publicUrl, extraTrackers: config.extraTrackers, log })
+  const catalog = new Catalog({ store, publicUrl, extraTrackers: config.extraTrackers, cdnUrls: config.cdnUrls, log })
   const seeder = new MediaSeeder({
     catalog,
     stateFile: path.join(config.mediaDir, 'seeder.json'),

@@ -105,6 +105,11 @@ export interface TorrentTransport {
   announce: string[]
   /** BEP 19 web seed URLs. */
   urlList: string[]
+  /**
+   * Where the .torrent itself can be fetched (a magnet's `xs`): a client that has only the magnet
+   * gets the metadata without a peer, e.g. from a mirror while the server is down.
+   */
+  sources?: string[]
 }
 
 export interface BuiltTorrent {
@@ -187,6 +192,7 @@ export function withTransport (torrentFile: Uint8Array, transport: TorrentTransp
   return encodeTorrent(decoded.info as Record<string, unknown>, transport, created)
 }
 
-/** A magnet link with name, trackers (tr) and web seeds (ws). */
+/** A magnet link with name, trackers (tr), web seeds (ws) and where to fetch its .torrent (xs). */
 export const magnetURI = (infoHash: string, name: string, transport: TorrentTransport): string =>
-  encodeMagnet({ infoHash, name, announce: transport.announce, urlList: transport.urlList })
+  // xt first: the encoder writes keys in the order they were added, and a magnet starts with its xt.
+  encodeMagnet({ xt: `urn:btih:${infoHash}`, infoHash, name, announce: transport.announce, urlList: transport.urlList, ...(transport.sources?.length ? { xs: transport.sources } : {}) })

@@ -10,8 +10,8 @@ declare module 'bencode' {
   export default bencode
 }
 declare module 'magnet-uri' {
-  export function encode (obj: { infoHash: string, name?: string, announce?: string[], urlList?: string[] }): string
-  export function decode (uri: string): { infoHash?: string, name?: string, announce: string[], urlList: string[] }
+  export function encode (obj: { xt?: string, infoHash: string, name?: string, announce?: string[], urlList?: string[], xs?: string[] }): string
+  export function decode (uri: string): { infoHash?: string, name?: string, announce: string[], urlList: string[], xs?: string | string[] }
 }
 declare module 'create-torrent' {
   export default function createTorrent (input: unknown, opts: Record<string, unknown>, cb: (err: Error | null, torrent: Buffer) => void): void

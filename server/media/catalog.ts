@@ -16,6 +16,8 @@ export interface CatalogOptions {
   store: BlobStore
   publicUrl: string
   extraTrackers: string[]
+  /** Base URLs of mirrors of the public files (CDN_URLS). */
+  cdnUrls?: string[]
   log: Logger
 }
 
@@ -32,6 +34,7 @@ export class Catalog {
   readonly store: BlobStore
   private readonly publicUrl: string
   private readonly trackers: string[]
+  private readonly cdnUrls: string[]
   private readonly log: Logger
 
   constructor (opts: CatalogOptions) {
@@ -40,6 +43,7 @@ export class Catalog {
     const ws = opts.publicUrl.replace(/^http/, 'ws')
     // Browsers use the ws tracker, other clients the http one; extra trackers after ours.
     this.trackers = [...new Set([`${ws}/announce`, `${opts.publicUrl}/announce`, ...opts.extraTrackers])]
+    this.cdnUrls = opts.cdnUrls ?? []
     this.log = opts.log
   }
 
@@ -55,9 +59,19 @@ export class Catalog {
     return `${this.publicUrl}/api/media/${mediaId}/torrent`
   }
 
-  /** Trackers plus this server as a BEP 19 web seed, so any client can fall back to HTTP. */
+  /**
+   * Trackers plus this server as a BEP 19 web seed, so any client can fall back to HTTP, then its
+   * mirrors (a CDN): they serve the file when this server cannot. Magnets also say where the
+   * .torrent is, here and on the mirrors. Only public files get this transport; private ones
+   * never name a mirror (privateTransport).
+   */
   transport (mediaId: string): TorrentTransport {
-    return { announce: this.trackers, urlList: [this.httpUrl(mediaId)] }
+    const mirrors = this.cdnUrls.map(base => `${base}/api/media/${mediaId}`)
+    return {
+      announce: this.trackers,
+      urlList: [this.httpUrl(mediaId), ...mirrors],
+      sources: [this.torrentUrl(mediaId), ...mirrors.map(url => `${url}/torrent`)]
+    }
   }
 
   /** The magnet link with today's trackers and web seed. */

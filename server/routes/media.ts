@@ -53,11 +53,17 @@ export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Met
   app.delete('/:id/pin', async c => c.json(await media.pin(c.req.param('id'), c.get('caller'), false)))
 
   app.get('/:id/torrent', async c => {
-    const { manifest, torrentFile } = await media.torrent(c.req.param('id'), c.get('caller'))
+    const id = c.req.param('id')
+    const { manifest, torrentFile } = await media.torrent(id, c.get('caller'))
+    // A public .torrent may be read from any page (a magnet's xs) and kept a day by a mirror;
+    // a private one carries the owner's capabilities and is kept nowhere.
+    const sharing: Record<string, string> = media.isPublic(id)
+      ? { 'Cache-Control': 'public, max-age=86400', 'Access-Control-Allow-Origin': '*' }
+      : { 'Cache-Control': 'private, no-store' }
     return c.body(torrentFile as Uint8Array<ArrayBuffer>, 200, {
       'Content-Type': 'application/x-bittorrent',
       'Content-Disposition': contentDisposition(`${manifest.originalName}.torrent`),
-      'Cache-Control': 'private, no-store'
+      ...sharing
     })
   })
 

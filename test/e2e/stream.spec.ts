@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import { expect, test, type Page } from '@playwright/test'
 import Tracker from 'bittorrent-tracker/server'
-import { EXTRA_TRACKER_PORT, P2P_URL } from '../../playwright.config.ts'
+import http from 'node:http'
+import { EXTRA_TRACKER_PORT, MIRROR_PORT, MIRRORED_URL, P2P_URL } from '../../playwright.config.ts'
 import { createWallet, fileOf, PASSPHRASE, uploadFromTab, VIDEO } from './helpers.ts'
 
 /** Where the player and the download stand at the moment this is read. */
@@ -26,6 +27,27 @@ async function withExtraTracker (body: () => Promise<void>): Promise<void> {
     await body()
   } finally {
     await new Promise<void>(resolve => tracker.close(() => resolve()))
+  }
+}
+
+/** Run `body` with a pull-through mirror of MIRRORED_URL (a CDN in front of it) on MIRROR_PORT. */
+async function withMirror (body: (rangeRequests: () => number) => Promise<void>): Promise<void> {
+  let ranges = 0
+  const mirror = http.createServer((req, res) => {
+    if (req.headers.range) ranges++
+    const upstream = http.request(`${MIRRORED_URL}${req.url}`, { method: req.method, headers: req.headers.range ? { range: req.headers.range } : {} }, up => {
+      res.writeHead(up.statusCode ?? 502, up.headers)
+      up.pipe(res)
+    })
+    upstream.on('error', () => res.destroy())
+    upstream.end()
+  })
+  await new Promise<void>(resolve => mirror.listen(MIRROR_PORT, '127.0.0.1', resolve))
+  try {
+    await body(() => ranges)
+  } finally {
+    mirror.closeAllConnections()
+    await new Promise<void>(resolve => mirror.close(() => resolve()))
   }
 }
 
@@ -134,6 +156,34 @@ test('when the server is down, a magnet link still downloads from another browse
     expect(createHash('sha256').update(await fs.readFile((await saved.path())!)).digest('hex')).toBe(mediaId)
     await visitor.close()
     await uploader.close()
+  })
+})
+
+test('when the server is down and no browser has the file, a magnet link downloads from the server\'s mirror (CDN_URLS), and the page says so', async ({ browser, request }) => {
+  test.setTimeout(120_000)
+  await withMirror(async rangeRequests => {
+    const file = fileOf('mirrored.bin', 1_500_000, 71)
+    const { mediaId } = await uploadFromTab(browser, MIRRORED_URL, file) // the uploader's tab closes
+    const { magnetURI } = await (await request.get(`${MIRRORED_URL}/api/media/${mediaId}/info`)).json()
+    expect(magnetURI).toContain(encodeURIComponent(`http://127.0.0.1:${MIRROR_PORT}/api/media/${mediaId}`))
+
+    const visitor = await browser.newContext({ baseURL: MIRRORED_URL, acceptDownloads: true })
+    const page = await visitor.newPage()
+    await createWallet(page)
+    // The server goes down for this browser: its API and web seed refuse connections, its tracker answers nothing.
+    await visitor.route(url => url.port === new URL(MIRRORED_URL).port && url.pathname.startsWith('/api/'), route => route.abort('connectionrefused'))
+    await visitor.routeWebSocket(url => url.port === new URL(MIRRORED_URL).port, ws => { void ws.close() })
+    await page.getByTestId('magnet-input').fill(magnetURI)
+    await page.getByRole('button', { name: 'Open' }).click()
+    await page.getByTestId('download').click()
+    await expect(page.getByTestId('server-unreachable')).toHaveText('The server is unreachable — downloaded from the server\'s mirror (1.4 MB).', { timeout: 60_000 })
+    const done = page.getByTestId('download-done')
+    expect(Number(await done.getAttribute('data-from-mirrors'))).toBe(file.buffer.length)
+    expect(Number(await done.getAttribute('data-from-server'))).toBe(0)
+    expect(rangeRequests()).toBeGreaterThan(0)
+    const [saved] = await Promise.all([page.waitForEvent('download'), page.getByTestId('save').click()])
+    expect(createHash('sha256').update(await fs.readFile((await saved.path())!)).digest('hex')).toBe(mediaId)
+    await visitor.close()
   })
 })
 

@@ -7,6 +7,9 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
+import http from 'node:http'
+import { decode as magnetDecode } from 'magnet-uri'
+import type { AddressInfo } from 'node:net'
 import { after, describe, test, type TestContext } from 'node:test'
 import parseTorrent, { toTorrentFile, type ParsedTorrent } from 'parse-torrent'
 import WebTorrent, { type Options, type Torrent, type Wire } from 'webtorrent'
@@ -196,6 +199,69 @@ describe('the server seeds public uploads', () => {
       assertSameBytes(result.bytes, s.bytes)
       assert.ok(result.wireTypes.has('webSeed'), `no webSeed wire: ${JSON.stringify([...result.wireTypes])}`)
       assertOnlyOver(result, ['webSeed'], FILE_SIZE)
+    } finally {
+      await stopAll()
+    }
+  })
+
+  test('CDN_URLS: public torrents and magnets name the mirror after the server, private ones never; with the server\'s own address dead, a client downloads from the mirror', { timeout: TIMEOUT }, async t => {
+    // A pull-through mirror (what a CDN in front of the server does): forwards every request.
+    let origin = ''
+    const ranges: string[] = []
+    const mirror = http.createServer((req, res) => {
+      if (req.headers.range) ranges.push(req.headers.range)
+      const upstream = http.request(`${origin}${req.url}`, { method: req.method, headers: { range: req.headers.range ?? '' } }, up => {
+        res.writeHead(up.statusCode ?? 502, up.headers)
+        up.pipe(res)
+      })
+      upstream.on('error', () => res.destroy())
+      upstream.end()
+    })
+    await new Promise<void>(resolve => mirror.listen(0, '127.0.0.1', resolve))
+    t.after(() => { mirror.closeAllConnections(); mirror.close() })
+    const mirrorUrl = `http://127.0.0.1:${(mirror.address() as AddressInfo).port}`
+    try {
+      const server = await startTestServer({ CDN_URLS: `${mirrorUrl}/` })
+      servers.add(server)
+      origin = server.url
+      const bytes = randomBytesSeeded(FILE_SIZE, 305)
+      const res = await upload(server.url, bytes, { access_level: 'public' }, 'mirrored.bin')
+      assert.equal(res.status, 201, JSON.stringify(res.body))
+      const { mediaId } = res.body as { mediaId: string }
+      const ownSeed = `${server.url}/api/media/${mediaId}`
+      const mirrorSeed = `${mirrorUrl}/api/media/${mediaId}`
+      const torrentRes = await fetch(`${server.url}/api/media/${mediaId}/torrent`)
+      // Any page may read a public .torrent (a magnet's xs), and a mirror may keep it a day.
+      assert.equal(torrentRes.headers.get('access-control-allow-origin'), '*')
+      assert.equal(torrentRes.headers.get('cache-control'), 'public, max-age=86400')
+      const served = await parseTorrent(new Uint8Array(await torrentRes.arrayBuffer()))
+      assert.deepEqual(served.urlList, [ownSeed, mirrorSeed])
+      const magnet = magnetDecode(res.body.magnetURI as string)
+      assert.deepEqual(magnet.urlList, [ownSeed, mirrorSeed])
+      // The magnet says where its .torrent is, so a client with only the magnet needs no peer for the metadata.
+      assert.deepEqual(magnet.xs, [`${ownSeed}/torrent`, `${mirrorSeed}/torrent`])
+
+      // A private file is never named on the mirror: its web seed is the server's, with a capability.
+      const token = await signIn(server.url, await newIdentity())
+      const priv = await upload(server.url, randomBytesSeeded(64 * 1024, 306), { access_level: 'private' }, 'private.bin', 'application/octet-stream', token)
+      assert.equal(priv.status, 201, JSON.stringify(priv.body))
+      const privateRes = await fetch(`${server.url}/api/media/${priv.body.mediaId as string}/torrent`, { headers: bearer(token) })
+      assert.equal(privateRes.headers.get('cache-control'), 'private, no-store')
+      assert.equal(privateRes.headers.get('access-control-allow-origin'), null)
+      const privateTorrent = await parseTorrent(new Uint8Array(await privateRes.arrayBuffer()))
+      assert.ok(privateTorrent.urlList.length > 0 && privateTorrent.urlList.every(u => u.startsWith(server.url)), JSON.stringify(privateTorrent.urlList))
+      assert.ok(!(priv.body.magnetURI as string).includes(encodeURIComponent(mirrorUrl)), priv.body.magnetURI as string)
+      assert.equal(magnetDecode(priv.body.magnetURI as string).xs, undefined)
+
+      // The server's own address fails (a port nothing listens on); the mirror serves the file.
+      const dead = http.createServer()
+      await new Promise<void>(resolve => dead.listen(0, '127.0.0.1', resolve))
+      const deadSeed = `http://127.0.0.1:${(dead.address() as AddressInfo).port}/api/media/${mediaId}`
+      await new Promise<void>(resolve => dead.close(() => resolve()))
+      const result = await download(t, onlyVia(served, { announce: [], urlList: [deadSeed, mirrorSeed] }), { tracker: false })
+      assertSameBytes(result.bytes, bytes)
+      assertOnlyOver(result, ['webSeed'], FILE_SIZE)
+      assert.ok(ranges.length > 0, 'the mirror served no Range request')
     } finally {
       await stopAll()
     }

@@ -8,6 +8,7 @@
 import type { Torrent, Wire } from 'webtorrent'
 import { ApiError, mediaInfo, publicTorrent } from './api.ts'
 import { openLibraryDb } from './db.ts'
+import { webSeedUrl } from './rangeWebSeed.ts'
 import { addTorrent, fileBlob, whenStreaming } from './tabSeeder.ts'
 
 export interface DownloadInfo {
@@ -56,9 +57,12 @@ export class Download {
   progress = $state(0)
   speed = $state(0)
   peers = $state(0)
-  /** Bytes by source: the server (its HTTP web seed and its WebRTC peer) and other browsers. */
+  /** Bytes by source: the server (its HTTP web seed and its WebRTC peer), its mirrors (CDN_URLS), other browsers. */
   fromServer = $state(0)
+  fromMirrors = $state(0)
   fromPeers = $state(0)
+  /** The torrent names mirrors of the server: web seeds after the server's own. */
+  hasMirrors = $state(false)
   /** How many other browsers sent bytes. */
   peersUsed = $state(0)
   server = $state<ServerState>('unknown')
@@ -123,9 +127,10 @@ export class Download {
       this.info ??= { name: torrent.name, size: torrent.length, mimeType: file.type }
       this.infoHash = torrent.infoHash
       this.torrentFile = torrent.torrentFile
+      this.hasMirrors = torrent.urlList.length > 1
       this.countSources(torrent)
       if (!('mediaId' in this.source)) void this.askServer(torrent)
-      this.watchServer(torrent)
+      this.watchSeeds(torrent)
       if (this.kind) void whenStreaming().then(() => { if (!torrent.destroyed) this.streamUrl = file.streamURL })
       // Stopped (not kept for seeding): the player goes on from the finished file.
       torrent.once('close', () => { this.streamUrl = undefined })
@@ -158,11 +163,22 @@ export class Download {
     this.url = URL.createObjectURL(blob)
   }
 
-  /** Server bytes: its web seed and its own WebRTC peer (known by peer id). Everything else came from other browsers. */
+  /**
+   * Server bytes: its web seed and its own WebRTC peer (known by peer id). Mirror bytes: the other
+   * web seeds (the server's is the first). Everything else came from other browsers.
+   */
   private countSources (torrent: Torrent): void {
+    const serverSeed = torrent.urlList[0]
     const watch = (wire: Wire): void => {
+      let mirror: boolean | undefined
       wire.on('download', (n: number) => {
-        if (wire.type === 'webSeed' || (this.serverPeerId !== null && wire.peerId === this.serverPeerId)) {
+        if (wire.type === 'webSeed') {
+          mirror ??= webSeedUrl(torrent, wire) !== serverSeed
+          if (mirror) this.fromMirrors += n
+          else this.fromServer += n
+          return
+        }
+        if (this.serverPeerId !== null && wire.peerId === this.serverPeerId) {
           this.fromServer += n
           return
         }
@@ -200,24 +216,33 @@ export class Download {
         this.server = isUnreachable(err) ? 'unreachable' : 'reachable'
       }
     }
-    if (this.server === 'unreachable' && !torrent.destroyed) torrent.urlList.forEach(url => torrent.removePeer(url))
+    // Its mirrors (a CDN, after the server in the list) may still answer: watchSeeds checks those.
+    if (this.server === 'unreachable' && !torrent.destroyed) torrent.removePeer(seed)
   }
 
   /**
-   * While the download runs, notice the server going away (or coming back): its web seed is
-   * dropped then (see askServer) and added again after, and the page says which it was.
+   * While the download runs, notice a web seed going away (or coming back): it is dropped then
+   * (see askServer) and added again after. The first is the server, and the page says which it
+   * was; the others are its mirrors (CDN_URLS), which go on when the server is down.
    */
-  private watchServer (torrent: Torrent): void {
+  private watchSeeds (torrent: Torrent): void {
     const seeds = [...torrent.urlList]
     if (seeds.length === 0) return
+    const mirrors = new Map<string, ServerState>(seeds.slice(1).map(url => [url, 'reachable']))
     const watchdog = setInterval(() => {
       if (torrent.destroyed || torrent.done) return clearInterval(watchdog)
-      void probe(seeds[0]!).then(state => {
-        if (torrent.destroyed || torrent.done || this.server === 'unknown' || state === this.server) return
-        this.server = state
-        if (state === 'unreachable') seeds.forEach(url => torrent.removePeer(url))
-        else seeds.forEach(url => torrent.addWebSeed(url))
-      })
+      seeds.forEach((url, i) => void probe(url).then(state => {
+        if (torrent.destroyed || torrent.done) return
+        if (i === 0) {
+          if (this.server === 'unknown' || state === this.server) return
+          this.server = state
+        } else {
+          if (state === mirrors.get(url)) return
+          mirrors.set(url, state)
+        }
+        if (state === 'unreachable') torrent.removePeer(url)
+        else torrent.addWebSeed(url)
+      }))
     }, SERVER_CHECK_MS)
   }
 }

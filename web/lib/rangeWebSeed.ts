@@ -294,7 +294,15 @@ interface TorrentInternals {
   length: number
   files: unknown[]
   bitfield: { get: (index: number) => boolean }
-  _peers: Map<string, { type: string, conn?: WebSeedConn }>
+  _peers: Map<string, { type: string, conn?: WebSeedConn, wire?: unknown }>
+}
+
+/** The URL of the web seed behind this wire of the torrent, if it is one. */
+export function webSeedUrl (torrent: Torrent, wire: unknown): string | undefined {
+  for (const peer of (torrent as unknown as TorrentInternals)._peers.values()) {
+    if (peer.type === 'webSeed' && peer.wire === wire) return peer.conn?.url
+  }
+  return undefined
 }
 
 /**

@@ -1,0 +1,14 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { loadConfig } from './config.ts'
+
+test('CDN_URLS: a comma list of http(s) base URLs, trimmed, without trailing slashes; none by default', () => {
+  assert.deepEqual(loadConfig({}).cdnUrls, [])
+  assert.deepEqual(loadConfig({ CDN_URLS: ' https://cdn.example.org/oip/ , http://127.0.0.1:9000,' }).cdnUrls,
+    ['https://cdn.example.org/oip', 'http://127.0.0.1:9000'])
+})
+
+test('CDN_URLS: anything but an http(s) URL stops the server with a message naming the setting', () => {
+  assert.throws(() => loadConfig({ CDN_URLS: 'ftp://cdn.example.org' }), { message: 'CDN_URLS must use http: or https:, got "ftp://cdn.example.org"' })
+  assert.throws(() => loadConfig({ CDN_URLS: 'cdn.example.org' }), { message: 'CDN_URLS must be a URL, got "cdn.example.org"' })
+})
