@@ -194,5 +194,6 @@ export function withTransport (torrentFile: Uint8Array, transport: TorrentTransp
 
 /** A magnet link with name, trackers (tr), web seeds (ws) and where to fetch its .torrent (xs). */
 export const magnetURI = (infoHash: string, name: string, transport: TorrentTransport): string =>
-  // xt first: the encoder writes keys in the order they were added, and a magnet starts with its xt.
-  encodeMagnet({ xt: `urn:btih:${infoHash}`, infoHash, name, announce: transport.announce, urlList: transport.urlList, ...(transport.sources?.length ? { xs: transport.sources } : {}) })
+  // xs last, by hand: the encoder would write it before dn and tr (it writes keys in the order it got them).
+  encodeMagnet({ infoHash, name, announce: transport.announce, urlList: transport.urlList }) +
+  (transport.sources ?? []).map(url => `&xs=${encodeURIComponent(url)}`).join('')

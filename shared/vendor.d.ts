@@ -10,7 +10,7 @@ declare module 'bencode' {
   export default bencode
 }
 declare module 'magnet-uri' {
-  export function encode (obj: { xt?: string, infoHash: string, name?: string, announce?: string[], urlList?: string[], xs?: string[] }): string
+  export function encode (obj: { infoHash: string, name?: string, announce?: string[], urlList?: string[] }): string
   export function decode (uri: string): { infoHash?: string, name?: string, announce: string[], urlList: string[], xs?: string | string[] }
 }
 declare module 'create-torrent' {
