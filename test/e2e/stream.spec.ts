@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
-import { expect, test, type Page } from '@playwright/test'
+import { expect, test, type Browser, type Page } from '@playwright/test'
 import Tracker from 'bittorrent-tracker/server'
-import http from 'node:http'
 import { EXTRA_TRACKER_PORT, MIRROR_PORT, MIRRORED_URL, P2P_URL } from '../../playwright.config.ts'
+import { startMirror } from '../helpers/mirror.ts'
 import { createWallet, fileOf, PASSPHRASE, uploadFromTab, VIDEO } from './helpers.ts'
 
 /** Where the player and the download stand at the moment this is read. */
@@ -32,23 +32,31 @@ async function withExtraTracker (body: () => Promise<void>): Promise<void> {
 
 /** Run `body` with a pull-through mirror of MIRRORED_URL (a CDN in front of it) on MIRROR_PORT. */
 async function withMirror (body: (rangeRequests: () => number) => Promise<void>): Promise<void> {
-  let ranges = 0
-  const mirror = http.createServer((req, res) => {
-    if (req.headers.range) ranges++
-    const upstream = http.request(`${MIRRORED_URL}${req.url}`, { method: req.method, headers: req.headers.range ? { range: req.headers.range } : {} }, up => {
-      res.writeHead(up.statusCode ?? 502, up.headers)
-      up.pipe(res)
-    })
-    upstream.on('error', () => res.destroy())
-    upstream.end()
-  })
-  await new Promise<void>(resolve => mirror.listen(MIRROR_PORT, '127.0.0.1', resolve))
+  const mirror = await startMirror(MIRRORED_URL, MIRROR_PORT)
   try {
-    await body(() => ranges)
+    await body(mirror.ranges)
   } finally {
-    mirror.closeAllConnections()
-    await new Promise<void>(resolve => mirror.close(() => resolve()))
+    await mirror.close()
   }
+}
+
+/**
+ * A fresh browser with a wallet for which `server` is down (its API and web seed refuse
+ * connections, its tracker answers nothing) opens `magnetURI` and downloads it until it is done.
+ * Returns the page and the SHA-256 of the file it saves.
+ */
+async function downloadWithServerDown (browser: Browser, server: string, magnetURI: string): Promise<{ page: Page, saved: string }> {
+  const visitor = await browser.newContext({ baseURL: server, acceptDownloads: true })
+  const page = await visitor.newPage()
+  await createWallet(page)
+  await visitor.route(url => url.port === new URL(server).port && url.pathname.startsWith('/api/'), route => route.abort('connectionrefused'))
+  await visitor.routeWebSocket(url => url.port === new URL(server).port, ws => { void ws.close() })
+  await page.getByTestId('magnet-input').fill(magnetURI)
+  await page.getByRole('button', { name: 'Open' }).click()
+  await page.getByTestId('download').click()
+  await expect(page.getByTestId('download-done')).toBeVisible({ timeout: 60_000 })
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('save').click()])
+  return { page, saved: createHash('sha256').update(await fs.readFile((await download.path())!)).digest('hex') }
 }
 
 /** Slow this page's network down (the web seed), so the download lasts long enough to watch. */
@@ -140,21 +148,11 @@ test('when the server is down, a magnet link still downloads from another browse
     const { magnetURI } = await (await request.get(`${P2P_URL}/api/media/${mediaId}/info`)).json()
     expect(magnetURI).toContain(encodeURIComponent(`ws://127.0.0.1:${EXTRA_TRACKER_PORT}`))
 
-    const visitor = await browser.newContext({ baseURL: P2P_URL, acceptDownloads: true })
-    const page = await visitor.newPage()
-    await createWallet(page)
-    // The server goes down: its API and web seed refuse connections, its tracker answers nothing.
-    await visitor.route(url => url.port === new URL(P2P_URL).port && url.pathname.startsWith('/api/'), route => route.abort('connectionrefused'))
-    await visitor.routeWebSocket(url => url.port === new URL(P2P_URL).port, ws => { void ws.close() })
-    await page.getByTestId('magnet-input').fill(magnetURI)
-    await page.getByRole('button', { name: 'Open' }).click()
-    await page.getByTestId('download').click()
-    await expect(page.getByTestId('server-unreachable')).toHaveText('The server is unreachable — downloaded from 1 other browser.', { timeout: 60_000 })
-    const done = page.getByTestId('download-done')
-    expect(Number(await done.getAttribute('data-from-server'))).toBe(0)
-    const [saved] = await Promise.all([page.waitForEvent('download'), page.getByTestId('save').click()])
-    expect(createHash('sha256').update(await fs.readFile((await saved.path())!)).digest('hex')).toBe(mediaId)
-    await visitor.close()
+    const { page, saved } = await downloadWithServerDown(browser, P2P_URL, magnetURI)
+    await expect(page.getByTestId('server-unreachable')).toHaveText('The server is unreachable — downloaded from 1 other browser.')
+    expect(Number(await page.getByTestId('download-done').getAttribute('data-from-server'))).toBe(0)
+    expect(saved).toBe(mediaId)
+    await page.context().close()
     await uploader.close()
   })
 })
@@ -167,23 +165,14 @@ test('when the server is down and no browser has the file, a magnet link downloa
     const { magnetURI } = await (await request.get(`${MIRRORED_URL}/api/media/${mediaId}/info`)).json()
     expect(magnetURI).toContain(encodeURIComponent(`http://127.0.0.1:${MIRROR_PORT}/api/media/${mediaId}`))
 
-    const visitor = await browser.newContext({ baseURL: MIRRORED_URL, acceptDownloads: true })
-    const page = await visitor.newPage()
-    await createWallet(page)
-    // The server goes down for this browser: its API and web seed refuse connections, its tracker answers nothing.
-    await visitor.route(url => url.port === new URL(MIRRORED_URL).port && url.pathname.startsWith('/api/'), route => route.abort('connectionrefused'))
-    await visitor.routeWebSocket(url => url.port === new URL(MIRRORED_URL).port, ws => { void ws.close() })
-    await page.getByTestId('magnet-input').fill(magnetURI)
-    await page.getByRole('button', { name: 'Open' }).click()
-    await page.getByTestId('download').click()
-    await expect(page.getByTestId('server-unreachable')).toHaveText('The server is unreachable — downloaded from the server\'s mirror (1.4 MB).', { timeout: 60_000 })
+    const { page, saved } = await downloadWithServerDown(browser, MIRRORED_URL, magnetURI)
+    await expect(page.getByTestId('server-unreachable')).toHaveText('The server is unreachable — downloaded from the server\'s mirror (1.4 MB).')
     const done = page.getByTestId('download-done')
     expect(Number(await done.getAttribute('data-from-mirrors'))).toBe(file.buffer.length)
     expect(Number(await done.getAttribute('data-from-server'))).toBe(0)
     expect(rangeRequests()).toBeGreaterThan(0)
-    const [saved] = await Promise.all([page.waitForEvent('download'), page.getByTestId('save').click()])
-    expect(createHash('sha256').update(await fs.readFile((await saved.path())!)).digest('hex')).toBe(mediaId)
-    await visitor.close()
+    expect(saved).toBe(mediaId)
+    await page.context().close()
   })
 })
 

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import http from 'node:http'
 import { decode as magnetDecode } from 'magnet-uri'
+import { startMirror } from '../helpers/mirror.ts'
 import type { AddressInfo } from 'node:net'
 import { after, describe, test, type TestContext } from 'node:test'
 import parseTorrent, { toTorrentFile, type ParsedTorrent } from 'parse-torrent'
@@ -205,25 +206,14 @@ describe('the server seeds public uploads', () => {
   })
 
   test('CDN_URLS: public torrents and magnets name the mirror after the server, private ones never; with the server\'s own address dead, a client downloads from the mirror', { timeout: TIMEOUT }, async t => {
-    // A pull-through mirror (what a CDN in front of the server does): forwards every request.
-    let origin = ''
-    const ranges: string[] = []
-    const mirror = http.createServer((req, res) => {
-      if (req.headers.range) ranges.push(req.headers.range)
-      const upstream = http.request(`${origin}${req.url}`, { method: req.method, headers: { range: req.headers.range ?? '' } }, up => {
-        res.writeHead(up.statusCode ?? 502, up.headers)
-        up.pipe(res)
-      })
-      upstream.on('error', () => res.destroy())
-      upstream.end()
-    })
-    await new Promise<void>(resolve => mirror.listen(0, '127.0.0.1', resolve))
-    t.after(() => { mirror.closeAllConnections(); mirror.close() })
-    const mirrorUrl = `http://127.0.0.1:${(mirror.address() as AddressInfo).port}`
+    // The mirror must exist before the server that names it starts; it learns where to pull from after.
+    const mirror = await startMirror('')
+    t.after(async () => await mirror.close())
+    const mirrorUrl = mirror.url
     try {
       const server = await startTestServer({ CDN_URLS: `${mirrorUrl}/` })
       servers.add(server)
-      origin = server.url
+      mirror.origin = server.url
       const bytes = randomBytesSeeded(FILE_SIZE, 305)
       const res = await upload(server.url, bytes, { access_level: 'public' }, 'mirrored.bin')
       assert.equal(res.status, 201, JSON.stringify(res.body))
@@ -261,7 +251,7 @@ describe('the server seeds public uploads', () => {
       const result = await download(t, onlyVia(served, { announce: [], urlList: [deadSeed, mirrorSeed] }), { tracker: false })
       assertSameBytes(result.bytes, bytes)
       assertOnlyOver(result, ['webSeed'], FILE_SIZE)
-      assert.ok(ranges.length > 0, 'the mirror served no Range request')
+      assert.ok(mirror.ranges() > 0, 'the mirror served no Range request')
     } finally {
       await stopAll()
     }
