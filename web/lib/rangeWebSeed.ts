@@ -2,8 +2,8 @@
  * A faster HTTP web seed for WebTorrent. WebTorrent's own (webconn.js) makes one Range request
  * per piece: ~950 requests for 500 MB, and the page's main thread spends its time on them
  * (measured 34 MB/s over loopback against fetch()'s ~250 MB/s, bench/README.md). This serves the
- * same piece requests from a few long Range responses (up to STREAM_BYTES each), cut into pieces
- * as the bytes arrive. WebTorrent still verifies every piece and decides what to ask for.
+ * same piece requests from a few long Range responses (up to 64 MiB each), cut into pieces as the
+ * bytes arrive. WebTorrent still verifies every piece and decides what to ask for.
  *
  * It takes over the `httpRequest` of each web seed connection WebTorrent makes (the one place
  * its WebConn turns a piece request into HTTP), so every other part of the web seed — bitfield,
@@ -47,7 +47,7 @@ interface RangeStream {
   silent?: boolean
 }
 
-/** Serves whole-piece requests from long Range responses of one URL. */
+/** Serves piece requests from long Range responses of one URL. */
 export class RangeStreamer {
   private readonly pieces: number
   private readonly opts: Required<RangeStreamerOptions>
@@ -105,11 +105,15 @@ export class RangeStreamer {
     this.waiting.set(index, [...this.waiting.get(index) ?? [], { offset, cb }])
     const s = this.covering(index)
     if (s) {
-      // Far ahead of the response, and not the next of a run of requests (a seek): the response
-      // stops short of it and a new one starts there.
-      if (index - s.next >= this.piecesIn(this.opts.joinBytes) && !this.waiting.has(index - 1)) s.end = index
-      // Else the response reads on for it, even past a full read-ahead.
-      else this.resume()
+      // Far ahead of the response, and not the next of a run of requests: a seek.
+      const seek = index - s.next >= this.piecesIn(this.opts.joinBytes) && !this.waiting.has(index - 1)
+      if (!seek) {
+        // The response reads on for it, even past a full read-ahead: nothing to open.
+        this.resume()
+        return true
+      }
+      // The response stops short of it, and a new one starts there.
+      s.end = index
     }
     this.schedule()
     return true
