@@ -10,9 +10,27 @@ export interface ByteSource {
   close?: () => Promise<void>
 }
 
-type Callback<T = void> = (err: Error | null, value?: T) => void
+export type Callback<T = void> = (err: Error | null, value?: T) => void
 
 export interface ChunkStoreOptions { length: number }
+
+/** What an abstract-chunk-store `get` may ask for: part of a chunk, or all of it. */
+export type GetOptions = { offset?: number, length?: number } | null
+
+/**
+ * Where `get(index, opts)` reads in a store of `length` bytes cut into `chunkLength` chunks: the
+ * chunk's start and size, and the offset and length within it; or the error saying it is out of range.
+ */
+export function chunkRange (index: number, chunkLength: number, length: number, opts: GetOptions): { start: number, size: number, offset: number, len: number } | Error {
+  const start = index * chunkLength
+  const size = index >= 0 && start < length ? Math.min(chunkLength, length - start) : 0
+  const offset = opts?.offset ?? 0
+  const len = opts?.length ?? size - offset
+  if (size === 0 || offset < 0 || len < 0 || offset + len > size) {
+    return new Error(`chunk ${index} (offset ${offset}, length ${len}) is out of range`)
+  }
+  return { start, size, offset, len }
+}
 export type ChunkStoreConstructor = new (chunkLength: number, opts: ChunkStoreOptions) => ReadOnlyChunkStore
 
 export class ReadOnlyChunkStore {
@@ -40,18 +58,13 @@ export class ReadOnlyChunkStore {
     queueMicrotask(() => cb(new Error('this store is read-only: the bytes are already complete')))
   }
 
-  get (index: number, opts: { offset?: number, length?: number } | null | Callback<Uint8Array>, cb?: Callback<Uint8Array>): void {
+  get (index: number, opts: GetOptions | Callback<Uint8Array>, cb?: Callback<Uint8Array>): void {
     if (typeof opts === 'function') { cb = opts; opts = null }
     const done = cb ?? (() => {})
     if (this.closed) return queueMicrotask(() => done(new Error('store is closed')))
-    const chunkStart = index * this.chunkLength
-    const chunkLen = Math.min(this.chunkLength, this.length - chunkStart)
-    const offset = opts?.offset ?? 0
-    const len = opts?.length ?? chunkLen - offset
-    if (chunkStart < 0 || chunkLen <= 0 || offset < 0 || offset + len > chunkLen) {
-      return queueMicrotask(() => done(new Error(`chunk ${index} (offset ${offset}, length ${len}) is out of range`)))
-    }
-    this.source.readAt(chunkStart + offset, len).then(buf => done(null, buf), err => done(err))
+    const range = chunkRange(index, this.chunkLength, this.length, opts)
+    if (range instanceof Error) return queueMicrotask(() => done(range))
+    this.source.readAt(range.start + range.offset, range.len).then(buf => done(null, buf), err => done(err))
   }
 
   close (cb: Callback = () => {}): void {

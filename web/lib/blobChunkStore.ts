@@ -6,9 +6,7 @@
  * the origin private file system, and the finished file then had to be read back piece by piece:
  * with streamed web seeds that store was the slowest part (bench/README.md).
  */
-import type { ChunkStoreOptions } from '../../shared/readOnlyChunkStore.ts'
-
-type Callback<T = void> = (err: Error | null, value?: T) => void
+import { chunkRange, type Callback, type ChunkStoreOptions, type GetOptions } from '../../shared/readOnlyChunkStore.ts'
 
 export interface BlobChunkStoreLimits {
   /** Pieces per Blob: fewer, larger Blobs cost the page less than one per piece (measured). */
@@ -78,16 +76,13 @@ export class BlobChunkStore {
     }
   }
 
-  get (index: number, opts: { offset?: number, length?: number } | null | Callback<Uint8Array>, cb?: Callback<Uint8Array>): void {
+  get (index: number, opts: GetOptions | Callback<Uint8Array>, cb?: Callback<Uint8Array>): void {
     if (typeof opts === 'function') { cb = opts; opts = null }
     const done = cb ?? (() => {})
-    const size = index >= 0 && index < this.chunks ? this.chunkSize(index) : 0
-    const offset = opts?.offset ?? 0
-    const len = opts?.length ?? size - offset
     if (this.closed) return queueMicrotask(() => done(new Error('store is closed')))
-    if (size === 0 || offset < 0 || len < 0 || offset + len > size) {
-      return queueMicrotask(() => done(new Error(`chunk ${index} (offset ${offset}, length ${len}) is out of range`)))
-    }
+    const range = chunkRange(index, this.chunkLength, this.length, opts)
+    if (range instanceof Error) return queueMicrotask(() => done(range))
+    const { size, offset, len } = range
     const g = Math.floor(index / this.perGroup)
     const slot = index - g * this.perGroup
     const part = this.done[g]?.slice(slot * this.chunkLength, slot * this.chunkLength + size) ?? this.open.get(g)?.parts[slot]

@@ -163,10 +163,9 @@ export class RangeStreamer {
     const { pieceLength, length } = this.layout
     const first = s.next * pieceLength
     const last = Math.min(length, s.end * pieceLength) - 1
-    let idle: ReturnType<typeof setTimeout> | undefined
     /** Waits for the web seed, failing the response if nothing comes for `idleMs`. */
     const heard = async <T>(what: Promise<T>, failure: (err: Error) => string): Promise<T> => {
-      idle = setTimeout(() => { s.silent = true; s.controller.abort() }, this.opts.idleMs)
+      const idle = setTimeout(() => { s.silent = true; s.controller.abort() }, this.opts.idleMs)
       try {
         return await what
       } catch (err) {
