@@ -8,7 +8,8 @@
  *   BENCH_SIZE_MB=100 npm run bench:download     # quicker
  *
  * Optional: CHROMIUM_PATH (default /usr/bin/chromium), BENCH_KEEP=1 keeps the temp dir,
- * BENCH_PROFILE=<file> writes the page's CPU profile during the download.
+ * BENCH_PROFILE=<file> writes the page's CPU profile during the download, BENCH_TRACE=<file> a
+ * Chromium trace (and prints how busy each thread was).
  * Goal: download ≥ 0.5 × fetch MB/s (met/missed is printed; the exit code is 0 either way).
  * A failure to start, upload or download exits non-zero.
  */
@@ -56,6 +57,38 @@ async function upload (server: string, file: string, type: string): Promise<stri
  */
 const PROFILE = process.env.BENCH_PROFILE
 
+/**
+ * BENCH_TRACE=<file>: a Chromium trace of the download (open it in chrome://tracing or Perfetto),
+ * and how busy each browser thread was: which one limits the download.
+ */
+const TRACE = process.env.BENCH_TRACE
+
+interface TraceEvent { name: string, ph: string, pid: number, tid: number, ts: number, dur?: number, args?: { name?: string } }
+
+async function printBusyThreads (file: string, ms: number): Promise<void> {
+  const parsed = JSON.parse(await fs.readFile(file, 'utf8')) as { traceEvents: TraceEvent[] } | TraceEvent[]
+  const events = Array.isArray(parsed) ? parsed : parsed.traceEvents
+  const names = new Map(events.filter(e => e.name === 'thread_name').map(e => [`${e.pid}:${e.tid}`, e.args?.name ?? '?']))
+  // Tasks nest (a task's parts are tasks too): the union of their intervals is the busy time.
+  const tasks = new Map<string, Array<[number, number]>>()
+  for (const e of events) {
+    if (e.ph !== 'X' || e.dur === undefined || !/RunTask$/.test(e.name)) continue
+    const key = `${e.pid}:${e.tid}`
+    tasks.set(key, [...tasks.get(key) ?? [], [e.ts, e.ts + e.dur]])
+  }
+  const busy = [...tasks].map(([key, spans]) => {
+    let total = 0
+    let end = -Infinity
+    for (const [from, to] of spans.sort((a, b) => a[0] - b[0])) {
+      if (to > end) total += to - Math.max(from, end)
+      end = Math.max(end, to)
+    }
+    return { thread: `${names.get(key) ?? key} (pid ${key.split(':')[0]})`, ms: total / 1000 }
+  }).sort((a, b) => b.ms - a.ms)
+  console.log(`trace written to ${file}; the busiest threads during the ${ms} ms download:`)
+  for (const { thread, ms: busyMs } of busy.slice(0, 8)) console.log(`  ${(100 * busyMs / ms).toFixed(0).padStart(4)} %  ${thread}`)
+}
+
 interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number }
 
 async function startProfile (page: Page): Promise<() => Promise<void>> {
@@ -95,11 +128,17 @@ async function measureDownload (browser: Browser, server: string, mediaId: strin
     }, mediaId)
     const fetchBefore = await plainFetch()
     const profiler = PROFILE ? await startProfile(page) : undefined
+    if (TRACE) await browser.startTracing(page, { path: TRACE, categories: ['toplevel', 'devtools.timeline', 'disabled-by-default-devtools.timeline', 'disabled-by-default-v8.cpu_profiler'] })
     const start = Date.now()
     await page.getByTestId('download').click()
     const done = page.getByTestId('download-done')
     await done.waitFor({ timeout: 30 * 60_000 })
-    const app = size / ((Date.now() - start) / 1000)
+    const elapsed = Date.now() - start
+    const app = size / (elapsed / 1000)
+    if (TRACE) {
+      await browser.stopTracing()
+      await printBusyThreads(TRACE, elapsed)
+    }
     if (profiler) await profiler()
     const fromServer = Number(await done.getAttribute('data-from-server'))
     const fromPeers = Number(await done.getAttribute('data-from-peers'))

@@ -25,10 +25,13 @@ test('the uploader\'s tab closes; a fresh browser opens the share link and downl
   await expect(page.getByRole('heading', { name: 'talk.webm' })).toBeVisible()
   await page.getByTestId('download').click()
   await expect(page.getByTestId('download-done')).toBeVisible({ timeout: 60_000 })
-  // The web seed streams long ranges: a handful of requests, not one per piece.
+  // The web seed streams long ranges, read and checked by a worker of its own: a handful of
+  // requests, not one per piece.
   const pieces = Math.ceil(file.buffer.length / pieceLength(file.buffer.length))
   expect(pieces).toBeGreaterThan(20)
+  expect(ranges.length).toBeGreaterThan(0)
   expect(ranges.length).toBeLessThan(pieces / 4)
+  expect(page.workers().map(w => w.url()).filter(url => url.includes('webSeed.worker'))).toHaveLength(1)
   // The uploader is gone: every byte came from the server, as its WebRTC seeder or its web seed,
   // and the page accounts for all of them.
   const done = page.getByTestId('download-done')

@@ -61,13 +61,13 @@ function shuffled (n: number, seed: number): number[] {
  * The store's private state, read to check which path a test took (bytes kept in the page or
  * handed to Blobs) and that its count of loose bytes matches what it holds.
  */
-function internals (store: BlobChunkStore): { done: Array<Blob | undefined>, open: Map<number, { parts: Array<Uint8Array | Blob>, count: number }>, loose: number } {
+function internals (store: BlobChunkStore): { done: Array<Blob | undefined>, open: Map<number, { parts: Array<Uint8Array | Blob | { batch: Blob, at: number }>, count: number }>, loose: number } {
   return store as unknown as ReturnType<typeof internals>
 }
 
 function looseHeld (store: BlobChunkStore): number {
   let n = 0
-  for (const g of internals(store).open.values()) for (const part of g.parts) if (part && !(part instanceof Blob)) n += part.length
+  for (const g of internals(store).open.values()) for (const part of g.parts) if (part instanceof Uint8Array) n += part.length
   return n
 }
 
@@ -314,6 +314,44 @@ describe('BlobChunkStore', () => {
     await assert.rejects(get(store, 2), { message: 'chunk 2 is not in the store' })
     await put(store, 2, pieceOf(source, 2))
     assert.ok(internals(store).done[0] instanceof Blob)
+  })
+
+  test('putPieces (a web seed worker\'s batches): a whole group is kept as it is, stretches fill groups beside bytes, and all reads back exactly', async () => {
+    const store = newStore()
+    const batch = (from: number, count: number): Blob => new Blob([source.slice(from * PIECE, Math.min(LENGTH, (from + count) * PIECE))])
+    const whole = batch(0, 3)
+    assert.equal(store.putPieces(0, 3, whole), undefined)
+    assert.equal(internals(store).done[0], whole, 'a batch that is a whole group should become the group itself')
+    // Pieces 4-7 span two groups; piece 3 comes as bytes (a peer), 8 and 9-10 as more batches.
+    assert.equal(store.putPieces(4, 4, batch(4, 4)), undefined)
+    assert.deepEqual(await get(store, 5), pieceOf(source, 5), 'a piece of a stretch, its group unfinished')
+    assert.deepEqual(await get(store, 7, { offset: 10, length: 20 }), pieceOf(source, 7).subarray(10, 30))
+    assert.equal(store.blob(''), undefined)
+    await put(store, 3, pieceOf(source, 3))
+    assert.ok(internals(store).done[1] instanceof Blob)
+    assert.equal(store.putPieces(8, 1, batch(8, 1)), undefined)
+    assert.equal(store.putPieces(9, 2, batch(9, 2)), undefined)
+    assert.equal(internals(store).loose, 0)
+    assert.equal(internals(store).open.size, 0)
+    assert.deepEqual(await bytesOf(store.blob('')), source)
+    for (let i = 0; i < PIECES; i++) assert.deepEqual(await get(store, i), pieceOf(source, i), `piece ${i}`)
+  })
+
+  test('putPieces of the wrong size, outside the store or on a closed store is refused and stores nothing; over pieces it has, harmless', async () => {
+    const store = newStore()
+    const bytes = (from: number, to: number): Blob => new Blob([source.slice(from * PIECE, Math.min(LENGTH, to * PIECE))])
+    assert.match(store.putPieces(0, 2, bytes(0, 3))?.message ?? '', /2 chunks from 0 in 3000 bytes do not fit this store/)
+    assert.match(store.putPieces(10, 2, bytes(10, 11))?.message ?? '', /do not fit this store/)
+    assert.match(store.putPieces(-1, 1, bytes(0, 1))?.message ?? '', /do not fit this store/)
+    assert.match(store.putPieces(3, 0, new Blob([]))?.message ?? '', /do not fit this store/)
+    assert.equal(internals(store).open.size, 0)
+    await put(store, 1, pieceOf(source, 1))
+    assert.equal(store.putPieces(0, 3, bytes(0, 3)), undefined)
+    assert.equal(store.putPieces(0, 3, bytes(0, 3)), undefined)
+    assert.equal(internals(store).loose, 0, 'piece 1 went into its group\'s Blob and is no longer counted as loose bytes')
+    assert.deepEqual(await get(store, 1), pieceOf(source, 1))
+    store.close()
+    assert.match(store.putPieces(3, 1, bytes(3, 4))?.message ?? '', /store is closed/)
   })
 
   test('blobChunkStore() hands back the store WebTorrent constructed, with the default limits', async () => {

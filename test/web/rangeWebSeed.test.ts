@@ -8,13 +8,15 @@
  * where a test holds a response, the server holds it at a byte, never for a time.
  */
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, test, type TestContext } from 'node:test'
 import parseTorrent, { toTorrentFile } from 'parse-torrent'
 import WebTorrent, { type Torrent } from 'webtorrent'
 import { blobChunkStore } from '../../web/lib/blobChunkStore.ts'
-import { RangeStreamer, streamWebSeeds, type PieceLayout, type RangeStreamerOptions } from '../../web/lib/rangeWebSeed.ts'
+import { RangeStreamer, streamWebSeeds, type FromWebSeedWorker, type PieceLayout, type RangeStreamerOptions, type ToWebSeedWorker, type WebSeedWorker } from '../../web/lib/rangeWebSeed.ts'
+import { hostWebSeed, type WebSeedPort } from '../../web/workers/webSeed.worker.ts'
 import { randomBytesSeeded, startTestServer, upload } from '../helpers/server.ts'
 
 const P = 16 * 1024
@@ -747,8 +749,146 @@ describe('RangeStreamer', () => {
 
 // ---------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------
+// The web seed worker's side (web/workers/webSeed.worker.ts), hosted on a MessageChannel
+
+const sha1Hex = (bytes: Uint8Array): string => createHash('sha1').update(bytes).digest('hex')
+const HASHES = range(0, PIECES).map(i => sha1Hex(pieceOf(i)))
+/** 4 pieces per batch: groups 0-3, 4-7, … 64 (the last piece, alone and short). */
+const BATCH = 4
+
+interface Hosted {
+  /** Every message the worker sent, in order. */
+  got: FromWebSeedWorker[]
+  tell: (msg: ToWebSeedWorker) => void
+  /** The pieces the worker sent so far, by index. */
+  pieces: () => Map<number, { batch: number, from: number, count: number }>
+  failed: () => Map<number, string>
+}
+
+function hosted (t: TestContext, srv: SeedServer, opts: { hashes?: string[], have?: number[], batchMs?: number } = {}): Hosted {
+  const { port1, port2 } = new MessageChannel()
+  t.after(() => { port1.close(); port2.close() })
+  hostWebSeed(port2 as unknown as WebSeedPort, { batchBytes: BATCH * P, batchMs: opts.batchMs ?? LONG, stallMs: LONG, idleMs: LONG })
+  const got: FromWebSeedWorker[] = []
+  port1.onmessage = ({ data }: MessageEvent<FromWebSeedWorker>) => { got.push(data) }
+  const have = new Uint8Array(PIECES)
+  for (const i of opts.have ?? []) have[i] = 1
+  const tell = (msg: ToWebSeedWorker): void => port1.postMessage(msg)
+  tell({ type: 'init', url: srv.url, pieceLength: P, length: LENGTH, hashes: opts.hashes ?? HASHES, have })
+  return {
+    got,
+    tell,
+    pieces: () => {
+      const out = new Map<number, { batch: number, from: number, count: number }>()
+      got.forEach((m, batch) => { if (m.type === 'pieces') for (let i = m.from; i < m.from + m.count; i++) out.set(i, { batch, from: m.from, count: m.count }) })
+      return out
+    },
+    failed: () => new Map(got.flatMap(m => m.type === 'failed' ? [[m.index, m.message] as const] : []))
+  }
+}
+
+/** The bytes of every batch, checked against the file where it says they are. */
+async function assertBatchesExact (got: FromWebSeedWorker[]): Promise<void> {
+  for (const m of got) {
+    if (m.type !== 'pieces') continue
+    const bytes = new Uint8Array(await m.blob.arrayBuffer())
+    assert.ok(Buffer.from(bytes).equals(BYTES.subarray(m.from * P, Math.min(LENGTH, (m.from + m.count) * P))), `batch ${m.from}+${m.count} differs from the file`)
+  }
+}
+
+describe('the web seed worker', () => {
+  test('every piece asked for comes back verified, in Blobs that end where the page\'s store groups end', T, async t => {
+    const srv = await seedServer(t)
+    const w = hosted(t, srv)
+    w.tell({ type: 'news', have: [], request: range(0, PIECES) })
+    await until('every piece', () => w.pieces().size === PIECES, () => JSON.stringify(w.failed()))
+    assert.equal(w.failed().size, 0)
+    await assertBatchesExact(w.got)
+    for (const m of w.got) {
+      if (m.type !== 'pieces') continue
+      const end = m.from + m.count
+      assert.ok(m.count <= BATCH && (end % BATCH === 0 || end === PIECES), `batch ${m.from}+${m.count} does not end at a group's end`)
+    }
+    // No time limit forced a batch out early here: the groups are whole.
+    assert.equal(w.got.length, Math.ceil(PIECES / BATCH))
+    assert.deepEqual(ranges(srv), [rangeOf(0, PIECES)])
+  })
+
+  test('a piece whose bytes do not match its SHA-1 fails, saying so; the pieces around it still come', T, async t => {
+    const srv = await seedServer(t)
+    const hashes = [...HASHES]
+    hashes[5] = sha1Hex(new TextEncoder().encode('something else'))
+    const w = hosted(t, srv, { hashes })
+    w.tell({ type: 'news', have: [], request: range(0, 12) })
+    await until('pieces 0-11 answered', () => w.pieces().size + w.failed().size === 12, () => JSON.stringify(w.got.map(m => m.type)))
+    assert.deepEqual([...w.failed().keys()], [5])
+    assert.match(w.failed().get(5)!, /piece 5 from the web seed failed its SHA-1 check/)
+    assert.deepEqual([...w.pieces().keys()].sort((a, b) => a - b), range(0, 12).filter(i => i !== 5))
+    await assertBatchesExact(w.got)
+  })
+
+  test('pieces the torrent has (init and news) are not fetched: responses stop short of them', T, async t => {
+    const srv = await seedServer(t)
+    const w = hosted(t, srv, { have: [5] })
+    w.tell({ type: 'news', have: [9], request: [...range(0, 5), 6, 7, 8] })
+    await until('pieces 0-4 and 6-8', () => w.pieces().size === 8, () => JSON.stringify(w.failed()))
+    assert.deepEqual(ranges(srv), [rangeOf(0, 5), rangeOf(6, 9)])
+    await assertBatchesExact(w.got)
+  })
+
+  test('a piece arriving slowly does not hold back the ones before it: a batch goes out after batchMs, whole or not', T, async t => {
+    const srv = await seedServer(t)
+    const release = latch()
+    t.after(release.open)
+    srv.gate = (_s, at) => at === 2 * P ? release.promise : undefined
+    const w = hosted(t, srv, { batchMs: 20 })
+    w.tell({ type: 'news', have: [], request: range(0, 4) })
+    await until('pieces 0 and 1, before the group is whole', () => w.pieces().size === 2)
+    assert.deepEqual(w.got.map(m => m.type === 'pieces' ? [m.from, m.count] : m), [[0, 2]])
+    release.open()
+    await until('pieces 2 and 3', () => w.pieces().size === 4)
+    await assertBatchesExact(w.got)
+  })
+
+  test('a web seed that fails: each piece asked for fails with what went wrong; one outside the torrent is refused', T, async t => {
+    const srv = await seedServer(t)
+    srv.mode = 'fail'
+    const w = hosted(t, srv)
+    w.tell({ type: 'news', have: [], request: [0, 1, PIECES] })
+    await until('three failures', () => w.failed().size === 3, () => JSON.stringify(w.got))
+    assert.match(w.failed().get(0)!, /answered 500/)
+    assert.match(w.failed().get(1)!, /answered 500/)
+    assert.match(w.failed().get(PIECES)!, new RegExp(`piece ${PIECES} is not in this torrent`))
+    assert.equal(w.pieces().size, 0)
+  })
+
+  test('destroy: the response is aborted and nothing more is sent', T, async t => {
+    const srv = await seedServer(t)
+    srv.gate = (_s, at) => at === 2 * P ? forever : undefined
+    const w = hosted(t, srv, { batchMs: 10 })
+    w.tell({ type: 'news', have: [], request: range(0, 8) })
+    await until('the first pieces', () => w.pieces().size === 2)
+    w.tell({ type: 'destroy' })
+    await until('the response closed', () => srv.served[0]?.closed === true)
+    const sent = w.got.length
+    w.tell({ type: 'news', have: [], request: range(8, 12) })
+    await new Promise(resolve => setTimeout(resolve, 100))
+    assert.equal(w.got.length, sent, JSON.stringify(w.got.slice(sent)))
+    assert.equal(srv.served.length, 1)
+  })
+})
+
 describe('streamWebSeeds with WebTorrent and the Blob store', () => {
-  test('a real client downloads an upload from the server in a handful of Range requests, into one Blob', { timeout: 120_000 }, async t => {
+  for (const inWorker of [false, true]) {
+    test(`a real client downloads an upload from the server in a handful of Range requests, into one Blob${inWorker ? ', read and checked by a web seed worker' : ''}`, { timeout: 120_000 }, async t => {
+      await realDownload(t, inWorker)
+    })
+  }
+})
+
+async function realDownload (t: TestContext, inWorker: boolean): Promise<void> {
+  {
     // Stopped in this order when the test ends: the client, then the proxy, then the server.
     const cleanup: Array<() => Promise<void>> = []
     t.after(async () => { for (const step of cleanup.reverse()) await step() })
@@ -798,7 +938,16 @@ describe('streamWebSeeds with WebTorrent and the Blob store', () => {
     cleanup.push(async () => { await new Promise<void>(resolve => client.destroy(() => resolve())) })
     const store = blobChunkStore()
     const torrent: Torrent = client.add(torrentFile, { store: store.Store, storeCacheSlots: 0 })
-    streamWebSeeds(torrent, { fetch: countingFetch })
+    // The worker runs here, on the far end of a MessageChannel (Node has no Web Workers).
+    const ports: MessagePort[] = []
+    cleanup.push(async () => { for (const port of ports) port.close() })
+    const spawn = (): WebSeedWorker => {
+      const { port1, port2 } = new MessageChannel()
+      ports.push(port1, port2)
+      hostWebSeed(port2 as unknown as WebSeedPort, { fetch: countingFetch })
+      return port1 as unknown as WebSeedWorker
+    }
+    streamWebSeeds(torrent, inWorker ? { verified: { spawn, store: store.made } } : { fetch: countingFetch })
     await new Promise<void>((resolve, reject) => {
       client.once('error', reject)
       torrent.once('error', reject)
@@ -819,5 +968,5 @@ describe('streamWebSeeds with WebTorrent and the Blob store', () => {
     assert.ok(fetched.every(r => /^bytes=\d+-\d+$/.test(r)), JSON.stringify(fetched))
     // Nothing else reached the web seed: no per-piece requests of WebTorrent's own.
     assert.deepEqual([...proxied].sort(), [...fetched].sort())
-  })
-})
+  }
+}

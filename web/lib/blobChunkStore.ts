@@ -15,9 +15,13 @@ export interface BlobChunkStoreLimits {
   looseBytes: number
 }
 
-const LIMITS: BlobChunkStoreLimits = { groupBytes: 16 * 2 ** 20, looseBytes: 64 * 2 ** 20 }
+/** Bytes of pieces per Blob; a web seed worker batches its pieces to the same bounds. */
+export const GROUP_BYTES = 16 * 2 ** 20
+const LIMITS: BlobChunkStoreLimits = { groupBytes: GROUP_BYTES, looseBytes: 64 * 2 ** 20 }
 
-interface Group { parts: Array<Uint8Array<ArrayBuffer> | Blob>, count: number }
+/** A piece: bytes from WebTorrent, a Blob of its own (spilled), or a stretch of a web seed worker's batch. */
+type Part = Uint8Array<ArrayBuffer> | Blob | { batch: Blob, at: number }
+interface Group { parts: Part[], count: number }
 
 export class BlobChunkStore {
   readonly chunkLength: number
@@ -45,31 +49,71 @@ export class BlobChunkStore {
     if (index < 0 || index >= this.chunks || buf.length !== this.chunkSize(index)) {
       return queueMicrotask(() => cb(new Error(`chunk ${index} of ${buf.length} bytes does not fit this store`)))
     }
+    this.place(index, buf)
+    if (this.loose > this.limits.looseBytes) this.spill()
+    queueMicrotask(() => cb(null))
+  }
+
+  private place (index: number, part: Part): void {
     const g = Math.floor(index / this.perGroup)
-    if (this.done[g]) return queueMicrotask(() => cb(null))
+    if (this.done[g]) return
     let group = this.open.get(g)
     if (!group) this.open.set(g, group = { parts: [], count: 0 })
     const slot = index - g * this.perGroup
-    if (!group.parts[slot]) {
+    if (group.parts[slot] === undefined) {
       group.count++
-      group.parts[slot] = buf
-      this.loose += buf.length
+      group.parts[slot] = part
+      if (part instanceof Uint8Array) this.loose += part.length
     }
-    if (group.count === Math.min(this.perGroup, this.chunks - g * this.perGroup)) {
-      this.done[g] = new Blob(group.parts)
-      this.open.delete(g)
-      for (const part of group.parts) if (!(part instanceof Blob)) this.loose -= part.length
-    } else if (this.loose > this.limits.looseBytes) {
-      this.spill()
+    if (group.count === Math.min(this.perGroup, this.chunks - g * this.perGroup)) this.finish(g, group)
+  }
+
+  /** A full group becomes one Blob; neighbouring stretches of one batch go in as one slice. */
+  private finish (g: number, group: Group): void {
+    const blobParts: Array<Uint8Array<ArrayBuffer> | Blob> = []
+    let run: { batch: Blob, from: number, to: number } | undefined
+    const endRun = (): void => {
+      if (run) blobParts.push(run.from === 0 && run.to === run.batch.size ? run.batch : run.batch.slice(run.from, run.to))
+      run = undefined
     }
-    queueMicrotask(() => cb(null))
+    group.parts.forEach((part, slot) => {
+      if (part instanceof Uint8Array) this.loose -= part.length
+      if (part instanceof Uint8Array || part instanceof Blob) {
+        endRun()
+        blobParts.push(part)
+        return
+      }
+      const size = this.chunkSize(g * this.perGroup + slot)
+      if (run?.batch === part.batch && run.to === part.at) run.to += size
+      else {
+        endRun()
+        run = { batch: part.batch, from: part.at, to: part.at + size }
+      }
+    })
+    endRun()
+    this.done[g] = blobParts.length === 1 && blobParts[0] instanceof Blob ? blobParts[0] : new Blob(blobParts)
+    this.open.delete(g)
+  }
+
+  /**
+   * `count` pieces from `from` on, in one Blob (a web seed worker's verified batch). Nothing is
+   * sliced or copied here: a group it fills is made of it (a batch that is a whole group is that
+   * group as it is).
+   */
+  putPieces (from: number, count: number, blob: Blob): Error | undefined {
+    if (this.closed) return new Error('store is closed')
+    const end = from + count
+    const bytes = from < 0 || count < 1 || end > this.chunks ? -1 : Math.min(this.length, end * this.chunkLength) - from * this.chunkLength
+    if (blob.size !== bytes) return new Error(`${count} chunks from ${from} in ${blob.size} bytes do not fit this store`)
+    for (let index = from; index < end; index++) this.place(index, { batch: blob, at: (index - from) * this.chunkLength })
+    return undefined
   }
 
   /** Scattered pieces (a seek, peers sending out of order): hand the loose bytes to Blobs. */
   private spill (): void {
     for (const group of this.open.values()) {
       group.parts.forEach((part, slot) => {
-        if (part instanceof Blob) return
+        if (!(part instanceof Uint8Array)) return
         group.parts[slot] = new Blob([part])
         this.loose -= part.length
       })
@@ -85,7 +129,9 @@ export class BlobChunkStore {
     const { size, offset, len } = range
     const g = Math.floor(index / this.perGroup)
     const slot = index - g * this.perGroup
-    const part = this.done[g]?.slice(slot * this.chunkLength, slot * this.chunkLength + size) ?? this.open.get(g)?.parts[slot]
+    const stored = this.open.get(g)?.parts[slot]
+    const part = this.done[g]?.slice(slot * this.chunkLength, slot * this.chunkLength + size) ??
+      (stored === undefined || stored instanceof Uint8Array || stored instanceof Blob ? stored : stored.batch.slice(stored.at, stored.at + size))
     if (!part) return queueMicrotask(() => done(new Error(`chunk ${index} is not in the store`)))
     // A copy: WebTorrent may hand the bytes on (to a peer, to the service worker) and must not change ours.
     if (!(part instanceof Blob)) return queueMicrotask(() => done(null, part.slice(offset, offset + len)))

@@ -3,14 +3,19 @@
  * per piece: ~950 requests for 500 MB, and the page's main thread spends its time on them
  * (measured 34 MB/s over loopback against fetch()'s ~250 MB/s, bench/README.md). This serves the
  * same piece requests from a few long Range responses (up to 64 MiB each), cut into pieces as the
- * bytes arrive. WebTorrent still verifies every piece and decides what to ask for.
+ * bytes arrive (RangeStreamer). WebTorrent still decides what to ask for.
  *
  * It takes over the `httpRequest` of each web seed connection WebTorrent makes (the one place
  * its WebConn turns a piece request into HTTP), so every other part of the web seed — bitfield,
  * retry after a failure, removePeer — stays WebTorrent's. Requests it cannot serve (multi-file
  * torrents) go to WebTorrent's own code.
+ *
+ * The app runs the streamer in a worker of its own (web/workers/webSeed.worker.ts), which also
+ * checks each piece's SHA-1 and hands back Blobs: the bytes never reach the page (WorkerWebSeed).
+ * Without a worker (tests, other callers) the pieces go to WebTorrent, which checks them itself.
  */
 import type { Torrent } from 'webtorrent'
+import type { BlobChunkStore } from './blobChunkStore.ts'
 
 type PieceCallback = (err: Error | null, data?: Uint8Array) => void
 
@@ -285,19 +290,31 @@ export class RangeStreamer {
   }
 }
 
-/** WebTorrent's internals this relies on (webtorrent 3: lib/torrent.js, lib/peer.js, lib/webconn.js). */
+/** WebTorrent's internals this relies on (webtorrent 3: lib/torrent.js, lib/peer.js, lib/webconn.js, bittorrent-protocol). */
 interface WebSeedConn {
   url: string
   httpRequest: (index: number, offset: number, length: number, cb: PieceCallback) => void
+  /** Sends a piece to the other end of the connection: for a web seed, the torrent's own wire. */
+  piece: (index: number, offset: number, buffer: Uint8Array) => void
   once: (event: 'close', listener: () => void) => void
+}
+interface WireInternals {
+  have: (index: number) => void
+  /** What a wire does with a piece it received: answers its request, counts the bytes. */
+  _onPiece: (index: number, offset: number, buffer: Uint8Array) => void
 }
 interface TorrentInternals {
   maxWebConns: number
   pieceLength: number
   length: number
   files: unknown[]
-  bitfield: { get: (index: number) => boolean }
-  _peers: Map<string, { type: string, conn?: WebSeedConn, wire?: unknown }>
+  bitfield?: { get: (index: number) => boolean }
+  wires: WireInternals[]
+  /** The pieces' SHA-1s, hex. */
+  _hashes: string[]
+  _peers: Map<string, { type: string, conn?: WebSeedConn, wire?: WireInternals, emit: (event: 'download', bytes: number) => void }>
+  _markVerified: (index: number) => void
+  _checkDone: () => void
 }
 
 /** The URL of the web seed behind this wire of the torrent, if it is one. */
@@ -306,6 +323,138 @@ export function webSeedUrl (torrent: Torrent, wire: unknown): string | undefined
     if (peer.type === 'webSeed' && peer.wire === wire) return peer.conn?.url
   }
   return undefined
+}
+
+/**
+ * Page → web seed worker (web/workers/webSeed.worker.ts). `init.have`: 1 for each piece the
+ * torrent has. `news`: pieces the torrent got since (`have`) and pieces it asks for (`request`),
+ * gathered over a task: a message per piece cost the worker more than its SHA-1s (measured).
+ */
+export type ToWebSeedWorker =
+  | { type: 'init', url: string, pieceLength: number, length: number, hashes: string[], have: Uint8Array<ArrayBuffer> }
+  | { type: 'news', have: number[], request: number[] }
+  | { type: 'destroy' }
+/** Web seed worker → page: pieces `from` … `from + count - 1`, verified, in one Blob; or a piece that failed. */
+export type FromWebSeedWorker =
+  | { type: 'pieces', from: number, count: number, blob: Blob }
+  | { type: 'failed', index: number, message: string }
+
+/** A web seed worker, or in tests one end of a MessageChannel whose other end hosts one. */
+export interface WebSeedWorker {
+  postMessage: (msg: ToWebSeedWorker) => void
+  onmessage: ((event: MessageEvent<FromWebSeedWorker>) => void) | null
+  terminate?: () => void
+}
+
+/** Web seeds whose pieces a worker reads and verifies, for a torrent whose store is a BlobChunkStore. */
+export interface VerifiedWebSeeds {
+  spawn: () => WebSeedWorker
+  /** The torrent's store (WebTorrent makes it with the metadata). */
+  store: () => BlobChunkStore | undefined
+}
+
+/**
+ * The page's side of a web seed worker. It takes the same piece requests as a RangeStreamer, but
+ * the bytes stay in the worker: what comes back is verified pieces in Blobs, which go straight
+ * into the store and are marked verified in the torrent, as WebTorrent does with a piece it
+ * checked itself (torrent.js, `_request`). Each request is then answered with a view of the right
+ * length over one buffer of zeros: the wire counts the bytes and clears the request, and WebTorrent
+ * drops the answer, since the piece is complete (a piece not marked complete would fail its check,
+ * never be stored).
+ */
+class WorkerWebSeed {
+  private worker?: WebSeedWorker
+  private news?: { have: number[], request: number[] }
+  private readonly waiting = new Map<number, Array<{ length: number, cb: PieceCallback }>>()
+  private readonly pieces: number
+  private readonly zeros: Uint8Array
+  private destroyed = false
+
+  constructor (private readonly torrent: TorrentInternals, private readonly url: string, private readonly seeds: VerifiedWebSeeds) {
+    this.pieces = Math.ceil(torrent.length / torrent.pieceLength)
+    this.zeros = new Uint8Array(torrent.pieceLength)
+  }
+
+  /**
+   * The worker, started at the first request: WebTorrent adds web seeds before it has set up the
+   * piece hashes and the bitfield. Pieces verified after this come as 'verified' events (forget).
+   */
+  private started (): WebSeedWorker {
+    if (this.worker) return this.worker
+    const { pieceLength, length, bitfield, _hashes: hashes } = this.torrent
+    const worker = this.worker = this.seeds.spawn()
+    worker.onmessage = ({ data }) => { if (data.type === 'pieces') this.stored(data); else this.fail(data.index, new Error(data.message)) }
+    const have = Uint8Array.from({ length: this.pieces }, (_, i) => bitfield?.get(i) === true ? 1 : 0)
+    worker.postMessage({ type: 'init', url: this.url, pieceLength, length, hashes, have })
+    return worker
+  }
+
+  private pieceSize (index: number): number {
+    return Math.min(this.torrent.pieceLength, this.torrent.length - index * this.torrent.pieceLength)
+  }
+
+  /** As RangeStreamer.request: a piece from `offset` to its end, else false. */
+  request (index: number, offset: number, length: number, cb: PieceCallback): boolean {
+    if (this.destroyed || index < 0 || index >= this.pieces || offset < 0 || length <= 0 || offset + length !== this.pieceSize(index)) return false
+    const requests = this.waiting.get(index)
+    if (requests) return requests.push({ length, cb }) > 0
+    this.waiting.set(index, [{ length, cb }])
+    this.tell().request.push(index)
+    return true
+  }
+
+  forget (index: number): void {
+    if (!this.destroyed && this.worker) this.tell().have.push(index)
+  }
+
+  /** The news for the worker, sent once the current task is done. */
+  private tell (): { have: number[], request: number[] } {
+    if (this.news) return this.news
+    const news = this.news = { have: [], request: [] }
+    const worker = this.started()
+    queueMicrotask(() => {
+      this.news = undefined
+      if (!this.destroyed) worker.postMessage({ type: 'news', ...news })
+    })
+    return news
+  }
+
+  private take (index: number): Array<{ length: number, cb: PieceCallback }> {
+    const requests = this.waiting.get(index) ?? []
+    this.waiting.delete(index)
+    return requests
+  }
+
+  private stored ({ from, count, blob }: { from: number, count: number, blob: Blob }): void {
+    const t = this.torrent
+    const store = this.seeds.store()
+    const err = store ? store.putPieces(from, count, blob) : new Error('the torrent has no store yet')
+    for (let index = from; index < from + count; index++) {
+      if (err) {
+        this.fail(index, new Error(`pieces from the web seed worker could not be stored: ${err.message}`))
+        continue
+      }
+      if (t.bitfield?.get(index) !== true) {
+        t._markVerified(index)
+        for (const wire of t.wires) wire.have(index)
+      }
+      for (const { length, cb } of this.take(index)) cb(null, this.zeros.subarray(0, length))
+    }
+    t._checkDone()
+  }
+
+  private fail (index: number, err: Error): void {
+    for (const { cb } of this.take(index)) cb(err)
+  }
+
+  destroy (): void {
+    if (this.destroyed) return
+    this.destroyed = true
+    this.worker?.postMessage({ type: 'destroy' })
+    this.worker?.terminate?.()
+    const err = new Error('the web seed was removed')
+    for (const index of [...this.waiting.keys()]) this.fail(index, err)
+  }
 }
 
 /**
@@ -318,25 +467,36 @@ const STREAMED_REQUESTS = 1024
 
 /**
  * Make every web seed WebTorrent adds to this torrent stream long ranges (call right after
- * `client.add`, before the metadata: WebTorrent adds the torrent's web seeds with it).
+ * `client.add`, before the metadata: WebTorrent adds the torrent's web seeds with it). With
+ * `verified`, a worker reads and checks the pieces (WorkerWebSeed); else the page does, through
+ * WebTorrent's own checks.
  */
-export function streamWebSeeds (torrent: Torrent, opts: RangeStreamerOptions = {}): void {
+export function streamWebSeeds (torrent: Torrent, opts: RangeStreamerOptions & { verified?: VerifiedWebSeeds } = {}): void {
+  const { verified, ...streamerOpts } = opts
   const t = torrent as unknown as Torrent & TorrentInternals
   torrent.on('peer', (id: unknown) => {
     const peer = typeof id === 'string' ? t._peers.get(id) : undefined
-    if (peer?.type !== 'webSeed' || !peer.conn || t.files.length !== 1) return
+    if (peer?.type !== 'webSeed' || !peer.conn || !peer.wire || t.files.length !== 1) return
     t.maxWebConns = Math.max(t.maxWebConns, STREAMED_REQUESTS)
-    const web = peer.conn
-    const streamer = new RangeStreamer(web.url, { pieceLength: t.pieceLength, length: t.length, has: i => t.bitfield.get(i) }, opts)
+    const { conn: web, wire } = peer
+    // A web seed connection plays the BitTorrent wire protocol with the torrent's wire, through
+    // streams: every piece is framed, parsed and copied on the way. Hand it over directly instead.
+    web.piece = (index, offset, buffer) => {
+      peer.emit('download', buffer.length)
+      wire._onPiece(index, offset, buffer)
+    }
+    const seed = verified
+      ? new WorkerWebSeed(t, web.url, verified)
+      : new RangeStreamer(web.url, { pieceLength: t.pieceLength, length: t.length, has: i => t.bitfield?.get(i) === true }, streamerOpts)
     const perPiece = web.httpRequest.bind(web)
     web.httpRequest = (index, offset, length, cb) => {
-      if (!streamer.request(index, offset, length, cb)) perPiece(index, offset, length, cb)
+      if (!seed.request(index, offset, length, cb)) perPiece(index, offset, length, cb)
     }
-    const forget = (index: number): void => streamer.forget(index)
+    const forget = (index: number): void => seed.forget(index)
     torrent.on('verified', forget)
     web.once('close', () => {
       torrent.off('verified', forget)
-      streamer.destroy()
+      seed.destroy()
     })
   })
 }

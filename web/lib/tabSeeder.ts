@@ -61,15 +61,19 @@ export function fileBlob (torrent: Torrent, type: string): Blob {
  */
 const WEB_SEED_REQUESTS = 64
 
+const webSeedWorker = (): Worker =>
+  new Worker(new URL('../workers/webSeed.worker.ts', import.meta.url), { type: 'module', name: 'web seed' })
+
 /**
  * Download a torrent (.torrent bytes or a magnet link) into the tab, from peers and web seeds
- * alike: web seeds stream long ranges (rangeWebSeed.ts), pieces go to Blobs (blobChunkStore.ts;
- * no cache in front of it, its unfinished pieces are in memory already).
+ * alike: pieces go to Blobs (blobChunkStore.ts; no cache in front of it, its unfinished pieces
+ * are in memory already), and each web seed is read in long ranges and checked by a worker of
+ * its own (rangeWebSeed.ts, webSeed.worker.ts).
  */
 export function addTorrent (torrentId: string | Uint8Array): Promise<Torrent> {
   const store = blobChunkStore()
   return add(torrentId, { maxWebConns: WEB_SEED_REQUESTS, store: store.Store, storeCacheSlots: 0 }, 'metadata', t => {
-    streamWebSeeds(t)
+    streamWebSeeds(t, { verified: { spawn: webSeedWorker, store: store.made } })
     fileBlobs.set(t, type => store.made()?.blob(type))
   })
 }
