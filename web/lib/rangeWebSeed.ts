@@ -383,7 +383,12 @@ class WorkerWebSeed {
     if (this.worker) return this.worker
     const { pieceLength, length, bitfield, _hashes: hashes } = this.torrent
     const worker = this.worker = this.seeds.spawn()
-    worker.onmessage = ({ data }) => { if (data.type === 'pieces') this.stored(data); else this.fail(data.index, new Error(data.message)) }
+    worker.onmessage = ({ data }) => {
+      // A message already on its way when the torrent went (destroy) finds nothing to complete.
+      if (this.destroyed) return
+      if (data.type === 'pieces') this.stored(data)
+      else this.fail(data.index, new Error(data.message))
+    }
     const have = Uint8Array.from({ length: this.pieces }, (_, i) => bitfield?.get(i) === true ? 1 : 0)
     worker.postMessage({ type: 'init', url: this.url, pieceLength, length, hashes, have })
     return worker
@@ -450,8 +455,11 @@ class WorkerWebSeed {
   destroy (): void {
     if (this.destroyed) return
     this.destroyed = true
-    this.worker?.postMessage({ type: 'destroy' })
-    this.worker?.terminate?.()
+    if (this.worker) {
+      this.worker.postMessage({ type: 'destroy' })
+      this.worker.onmessage = null
+      this.worker.terminate?.()
+    }
     const err = new Error('the web seed was removed')
     for (const index of [...this.waiting.keys()]) this.fail(index, err)
   }
