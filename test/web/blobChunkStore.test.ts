@@ -327,8 +327,17 @@ describe('BlobChunkStore', () => {
     assert.deepEqual(await get(store, 5), pieceOf(source, 5), 'a piece of a stretch, its group unfinished')
     assert.deepEqual(await get(store, 7, { offset: 10, length: 20 }), pieceOf(source, 7).subarray(10, 30))
     assert.equal(store.blob(''), undefined)
-    await put(store, 3, pieceOf(source, 3))
+    // Group 1 is piece 3's bytes and one stretch of the 4-7 batch: one slice, not one per piece.
+    const slice = Blob.prototype.slice
+    let slices = 0
+    Blob.prototype.slice = function (...args) { slices++; return slice.apply(this, args) }
+    try {
+      await put(store, 3, pieceOf(source, 3))
+    } finally {
+      Blob.prototype.slice = slice
+    }
     assert.ok(internals(store).done[1] instanceof Blob)
+    assert.equal(slices, 1)
     assert.equal(store.putPieces(8, 1, batch(8, 1)), undefined)
     assert.equal(store.putPieces(9, 2, batch(9, 2)), undefined)
     assert.equal(internals(store).loose, 0)

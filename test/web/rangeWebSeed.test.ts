@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net'
 import { afterEach, describe, test, type TestContext } from 'node:test'
 import parseTorrent, { toTorrentFile } from 'parse-torrent'
 import WebTorrent, { type Torrent } from 'webtorrent'
+import type { Callback } from '../../shared/readOnlyChunkStore.ts'
 import { blobChunkStore } from '../../web/lib/blobChunkStore.ts'
 import { RangeStreamer, streamWebSeeds, type FromWebSeedWorker, type PieceLayout, type RangeStreamerOptions, type ToWebSeedWorker, type WebSeedWorker } from '../../web/lib/rangeWebSeed.ts'
 import { hostWebSeed, type WebSeedPort } from '../../web/workers/webSeed.worker.ts'
@@ -863,110 +864,157 @@ describe('the web seed worker', () => {
     assert.equal(w.pieces().size, 0)
   })
 
-  test('destroy: the response is aborted and nothing more is sent', T, async t => {
+  test('destroy: the response is aborted and nothing more is sent, not even failures for the pieces still owed', T, async t => {
     const srv = await seedServer(t)
     srv.gate = (_s, at) => at === 2 * P ? forever : undefined
     const w = hosted(t, srv, { batchMs: 10 })
     w.tell({ type: 'news', have: [], request: range(0, 8) })
     await until('the first pieces', () => w.pieces().size === 2)
+    // Pieces 2-7 are owed, and the response is held before piece 2: nothing else can come now.
+    const sent = w.got.length
     w.tell({ type: 'destroy' })
     await until('the response closed', () => srv.served[0]?.closed === true)
-    const sent = w.got.length
     w.tell({ type: 'news', have: [], request: range(8, 12) })
     await new Promise(resolve => setTimeout(resolve, 100))
-    assert.equal(w.got.length, sent, JSON.stringify(w.got.slice(sent)))
+    assert.deepEqual(w.got.slice(sent), [])
     assert.equal(srv.served.length, 1)
   })
 })
 
+/**
+ * How the client's web seed runs: in the page (WebTorrent checks the pieces), in a worker, or
+ * with a worker that cannot start or that dies half-way (WebTorrent's own web seed takes over).
+ */
+type Variant = 'page' | 'worker' | 'no worker' | 'dying worker'
+
+const TITLES: Record<Variant, string> = {
+  page: 'a real client downloads an upload from the server in a handful of Range requests, into one Blob',
+  worker: 'through a web seed worker: a handful of Range requests, every piece stored as the worker\'s Blobs, and the worker let go when the torrent is done',
+  'no worker': 'a web seed worker that cannot start: WebTorrent\'s own web seed downloads the file, byte for byte',
+  'dying worker': 'a web seed worker that dies half-way: the pieces it owed fail and WebTorrent\'s own web seed finishes the file, byte for byte'
+}
+
 describe('streamWebSeeds with WebTorrent and the Blob store', () => {
-  for (const inWorker of [false, true]) {
-    test(`a real client downloads an upload from the server in a handful of Range requests, into one Blob${inWorker ? ', read and checked by a web seed worker' : ''}`, { timeout: 120_000 }, async t => {
-      await realDownload(t, inWorker)
-    })
+  for (const variant of Object.keys(TITLES) as Variant[]) {
+    test(TITLES[variant], { timeout: 120_000 }, async t => { await realDownload(t, variant) })
   }
 })
 
-async function realDownload (t: TestContext, inWorker: boolean): Promise<void> {
-  {
-    // Stopped in this order when the test ends: the client, then the proxy, then the server.
-    const cleanup: Array<() => Promise<void>> = []
-    t.after(async () => { for (const step of cleanup.reverse()) await step() })
-    const server = await startTestServer()
-    cleanup.push(async () => { await server.destroy() })
-    const size = 3 * 2 ** 20 + 4321
-    const bytes = randomBytesSeeded(size, 77)
-    const res = await upload(server.url, bytes, { access_level: 'public' }, 'streamed.bin')
-    assert.equal(res.status, 201, JSON.stringify(res.body))
-    const mediaId: string = res.body.mediaId
-    const torrentRes = await fetch(`${server.url}/api/media/${mediaId}/torrent`)
-    assert.equal(torrentRes.status, 200)
-    const served = await parseTorrent(new Uint8Array(await torrentRes.arrayBuffer()))
-    const webSeed = `${server.url}/api/media/${mediaId}`
-    assert.deepEqual(served.urlList, [webSeed])
-    const pieces = served.pieces.length
-    assert.ok(pieces >= 100, `${pieces} pieces`)
+async function realDownload (t: TestContext, variant: Variant): Promise<void> {
+  // Stopped in this order when the test ends: the client, then the proxy, then the server.
+  const cleanup: Array<() => Promise<void>> = []
+  t.after(async () => { for (const step of cleanup.reverse()) await step() })
+  const server = await startTestServer()
+  cleanup.push(async () => { await server.destroy() })
+  const size = 3 * 2 ** 20 + 4321
+  const bytes = randomBytesSeeded(size, 77)
+  const res = await upload(server.url, bytes, { access_level: 'public' }, 'streamed.bin')
+  assert.equal(res.status, 201, JSON.stringify(res.body))
+  const mediaId: string = res.body.mediaId
+  const torrentRes = await fetch(`${server.url}/api/media/${mediaId}/torrent`)
+  assert.equal(torrentRes.status, 200)
+  const served = await parseTorrent(new Uint8Array(await torrentRes.arrayBuffer()))
+  const webSeed = `${server.url}/api/media/${mediaId}`
+  assert.deepEqual(served.urlList, [webSeed])
+  const pieces = served.pieces.length
+  assert.ok(pieces >= 100, `${pieces} pieces`)
 
-    // Every HTTP request of the web seed goes through a counting proxy, so requests WebTorrent
-    // made on its own (its per-piece fallback does not use our fetch) would be seen too.
-    const proxied: Array<string | undefined> = []
-    const proxy = http.createServer((req, res) => {
-      proxied.push(req.headers.range)
-      const up = http.request(new URL(req.url ?? '/', server.url), { method: req.method, headers: req.headers }, upRes => {
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers)
-        upRes.pipe(res)
+  // Every HTTP request of the web seed goes through a counting proxy, so requests WebTorrent
+  // made on its own (its per-piece fallback does not use our fetch) are seen too.
+  const proxied: Array<string | undefined> = []
+  const proxy = http.createServer((req, res) => {
+    proxied.push(req.headers.range)
+    const up = http.request(new URL(req.url ?? '/', server.url), { method: req.method, headers: req.headers }, upRes => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers)
+      upRes.pipe(res)
+    })
+    up.on('error', () => res.destroy())
+    res.on('close', () => up.destroy())
+    req.pipe(up)
+  })
+  await new Promise<void>(resolve => proxy.listen(0, '127.0.0.1', resolve))
+  cleanup.push(async () => {
+    proxy.closeAllConnections()
+    await new Promise<void>(resolve => proxy.close(() => resolve()))
+  })
+  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/api/media/${mediaId}`
+  const torrentFile = toTorrentFile({ ...served, urlList: [proxyUrl] })
+
+  const fetched: string[] = []
+  const countingFetch: typeof fetch = async (input, init) => {
+    fetched.push(new Headers(init?.headers).get('range') ?? '(none)')
+    return await fetch(input, init)
+  }
+
+  // The worker runs here, on the far end of a MessageChannel (Node has no Web Workers).
+  const ports: MessagePort[] = []
+  cleanup.push(async () => { for (const port of ports) port.close() })
+  let terminated = 0
+  const spawn = (): WebSeedWorker => {
+    if (variant === 'no worker') throw new Error('no Worker here')
+    const { port1, port2 } = new MessageChannel()
+    ports.push(port1, port2)
+    hostWebSeed(port2 as unknown as WebSeedPort, { fetch: countingFetch })
+    const worker = port1 as unknown as WebSeedWorker
+    worker.terminate = () => { terminated++; port1.close() }
+    if (variant === 'dying worker') {
+      // Dies once it has sent a first batch, with more pieces asked of it.
+      port1.addEventListener('message', () => {
+        if (terminated === 0) queueMicrotask(() => worker.onerror?.({ message: 'out of memory' } as ErrorEvent))
       })
-      up.on('error', () => res.destroy())
-      res.on('close', () => up.destroy())
-      req.pipe(up)
-    })
-    await new Promise<void>(resolve => proxy.listen(0, '127.0.0.1', resolve))
-    cleanup.push(async () => {
-      proxy.closeAllConnections()
-      await new Promise<void>(resolve => proxy.close(() => resolve()))
-    })
-    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/api/media/${mediaId}`
-    const torrentFile = toTorrentFile({ ...served, urlList: [proxyUrl] })
-
-    const fetched: string[] = []
-    const countingFetch: typeof fetch = async (input, init) => {
-      fetched.push(new Headers(init?.headers).get('range') ?? '(none)')
-      return await fetch(input, init)
     }
+    return worker
+  }
 
-    const client = new WebTorrent({ dht: false, tracker: false, lsd: false, utp: false, natUpnp: false, natPmp: false })
-    cleanup.push(async () => { await new Promise<void>(resolve => client.destroy(() => resolve())) })
-    const store = blobChunkStore()
-    const torrent: Torrent = client.add(torrentFile, { store: store.Store, storeCacheSlots: 0 })
-    // The worker runs here, on the far end of a MessageChannel (Node has no Web Workers).
-    const ports: MessagePort[] = []
-    cleanup.push(async () => { for (const port of ports) port.close() })
-    const spawn = (): WebSeedWorker => {
-      const { port1, port2 } = new MessageChannel()
-      ports.push(port1, port2)
-      hostWebSeed(port2 as unknown as WebSeedPort, { fetch: countingFetch })
-      return port1 as unknown as WebSeedWorker
+  const client = new WebTorrent({ dht: false, tracker: false, lsd: false, utp: false, natUpnp: false, natPmp: false })
+  cleanup.push(async () => { await new Promise<void>(resolve => client.destroy(() => resolve())) })
+  const store = blobChunkStore()
+  let puts = 0
+  const Store = class extends store.Store {
+    override put (index: number, buf: Uint8Array<ArrayBuffer>, cb?: Callback): void {
+      puts++
+      super.put(index, buf, cb)
     }
-    streamWebSeeds(torrent, inWorker ? { verified: { spawn, store: store.made } } : { fetch: countingFetch })
-    await new Promise<void>((resolve, reject) => {
-      client.once('error', reject)
-      torrent.once('error', reject)
-      torrent.once('done', () => resolve())
-      t.signal.addEventListener('abort', () => {
-        reject(new Error(`download did not finish: progress ${torrent.progress}, fetched ${JSON.stringify(fetched)}, proxied ${proxied.length}`))
-      }, { once: true })
-    })
+  }
+  const torrent: Torrent = client.add(torrentFile, { store: Store, storeCacheSlots: 0 })
+  streamWebSeeds(torrent, variant === 'page' ? { fetch: countingFetch } : { verified: { spawn, store: store.made } })
+  await new Promise<void>((resolve, reject) => {
+    client.once('error', reject)
+    torrent.once('error', reject)
+    torrent.once('done', () => resolve())
+    t.signal.addEventListener('abort', () => {
+      reject(new Error(`download did not finish: progress ${torrent.progress}, fetched ${JSON.stringify(fetched)}, proxied ${proxied.length}`))
+    }, { once: true })
+  })
 
-    const blob = store.made()?.blob('application/octet-stream')
-    assert.ok(blob instanceof Blob, 'the store has no Blob when the torrent is done')
-    assert.equal(blob.type, 'application/octet-stream')
-    assert.equal(blob.size, size)
-    assert.ok(Buffer.from(await blob.arrayBuffer()).equals(bytes), 'the Blob differs from the upload')
+  const blob = store.made()?.blob('application/octet-stream')
+  assert.ok(blob instanceof Blob, 'the store has no Blob when the torrent is done')
+  assert.equal(blob.type, 'application/octet-stream')
+  assert.equal(blob.size, size)
+  assert.ok(Buffer.from(await blob.arrayBuffer()).equals(bytes), 'the Blob differs from the upload')
 
-    t.diagnostic(`${fetched.length} Range request(s) for ${pieces} pieces: ${fetched.join(', ')}`)
+  t.diagnostic(`${fetched.length} streamed Range request(s) and ${proxied.length} in all for ${pieces} pieces; ${puts} pieces stored by WebTorrent`)
+  if (variant === 'page' || variant === 'worker') {
     assert.ok(fetched.length >= 1 && fetched.length <= 5, `${fetched.length} Range requests for ${pieces} pieces: ${JSON.stringify(fetched)}`)
     assert.ok(fetched.every(r => /^bytes=\d+-\d+$/.test(r)), JSON.stringify(fetched))
     // Nothing else reached the web seed: no per-piece requests of WebTorrent's own.
     assert.deepEqual([...proxied].sort(), [...fetched].sort())
+  }
+  if (variant === 'page') assert.equal(puts, pieces, 'WebTorrent stores each piece it checked')
+  if (variant === 'worker') {
+    assert.equal(puts, 0, 'every piece should have come from the worker, as its Blobs')
+    assert.equal(terminated, 1, 'the worker should be let go once the torrent is done')
+  }
+  // 1024 pieces in flight suit a streamed web seed; WebTorrent's own gets the client's count back.
+  assert.equal((torrent as unknown as { maxWebConns: number }).maxWebConns, variant === 'page' || variant === 'worker' ? 1024 : 4)
+  if (variant === 'no worker') {
+    assert.equal(fetched.length, 0)
+    assert.equal(puts, pieces)
+    assert.ok(proxied.length >= pieces, `${proxied.length} requests: WebTorrent's own web seed asks for each piece`)
+  }
+  if (variant === 'dying worker') {
+    assert.equal(terminated, 1)
+    assert.ok(puts > 0 && puts < pieces, `${puts} of ${pieces} pieces stored by WebTorrent: some should have come from the worker, the rest from WebTorrent's own web seed`)
+    assert.ok(proxied.length > fetched.length, 'WebTorrent\'s own web seed should have fetched the rest')
   }
 }

@@ -343,6 +343,8 @@ export type FromWebSeedWorker =
 export interface WebSeedWorker {
   postMessage: (msg: ToWebSeedWorker) => void
   onmessage: ((event: MessageEvent<FromWebSeedWorker>) => void) | null
+  onerror?: ((event: ErrorEvent) => void) | null
+  onmessageerror?: ((event: MessageEvent) => void) | null
   terminate?: () => void
 }
 
@@ -363,14 +365,18 @@ export interface VerifiedWebSeeds {
  * never be stored).
  */
 class WorkerWebSeed {
+  /** Started at the first request, let go when the torrent is done (release). */
   private worker?: WebSeedWorker
+  /** The worker could not start or died: WebTorrent's own web seed serves from then on. */
+  private broken = false
   private news?: { have: number[], request: number[] }
   private readonly waiting = new Map<number, Array<{ length: number, cb: PieceCallback }>>()
   private readonly pieces: number
   private readonly zeros: Uint8Array
   private destroyed = false
 
-  constructor (private readonly torrent: TorrentInternals, private readonly url: string, private readonly seeds: VerifiedWebSeeds) {
+  /** `onBreak`: the worker is gone for good (WebTorrent's own web seed serves from then on). */
+  constructor (private readonly torrent: TorrentInternals, private readonly url: string, private readonly seeds: VerifiedWebSeeds, private readonly onBreak: () => void) {
     this.pieces = Math.ceil(torrent.length / torrent.pieceLength)
     this.zeros = new Uint8Array(torrent.pieceLength)
   }
@@ -385,13 +391,39 @@ class WorkerWebSeed {
     const worker = this.worker = this.seeds.spawn()
     worker.onmessage = ({ data }) => {
       // A message already on its way when the torrent went (destroy) finds nothing to complete.
-      if (this.destroyed) return
+      if (this.destroyed || worker !== this.worker) return
       if (data.type === 'pieces') this.stored(data)
       else this.fail(data.index, new Error(data.message))
     }
+    worker.onerror = event => this.break(`the web seed worker failed (${event.message ?? 'no message'})`)
+    worker.onmessageerror = () => this.break('the web seed worker sent a message that could not be read')
     const have = Uint8Array.from({ length: this.pieces }, (_, i) => bitfield?.get(i) === true ? 1 : 0)
     worker.postMessage({ type: 'init', url: this.url, pieceLength, length, hashes, have })
     return worker
+  }
+
+  /** No worker from now on: what waits fails (WebConn retries it), later requests go to WebTorrent's own web seed. */
+  private break (reason: string): void {
+    if (this.broken || this.destroyed) return
+    this.broken = true
+    this.stop()
+    this.onBreak()
+    const err = new Error(`${reason}; WebTorrent's own web seed takes over`)
+    for (const index of [...this.waiting.keys()]) this.fail(index, err)
+  }
+
+  private stop (): void {
+    if (!this.worker) return
+    this.worker.onmessage = null
+    this.worker.postMessage({ type: 'destroy' })
+    this.worker.terminate?.()
+    this.worker = undefined
+    this.news = undefined
+  }
+
+  /** The torrent is done: nothing more to fetch, so the worker goes (a later request starts another). */
+  release (): void {
+    if (this.waiting.size === 0) this.stop()
   }
 
   private pieceSize (index: number): number {
@@ -400,11 +432,16 @@ class WorkerWebSeed {
 
   /** As RangeStreamer.request: a piece from `offset` to its end, else false. */
   request (index: number, offset: number, length: number, cb: PieceCallback): boolean {
-    if (this.destroyed || index < 0 || index >= this.pieces || offset < 0 || length <= 0 || offset + length !== this.pieceSize(index)) return false
+    if (this.destroyed || this.broken || index < 0 || index >= this.pieces || offset < 0 || length <= 0 || offset + length !== this.pieceSize(index)) return false
     const requests = this.waiting.get(index)
     if (requests) return requests.push({ length, cb }) > 0
+    try {
+      this.tell().request.push(index)
+    } catch (err) {
+      this.break(`the web seed worker could not start (${(err as Error).message})`)
+      return false
+    }
     this.waiting.set(index, [{ length, cb }])
-    this.tell().request.push(index)
     return true
   }
 
@@ -415,11 +452,12 @@ class WorkerWebSeed {
   /** The news for the worker, sent once the current task is done. */
   private tell (): { have: number[], request: number[] } {
     if (this.news) return this.news
-    const news = this.news = { have: [], request: [] }
     const worker = this.started()
+    const news = this.news = { have: [], request: [] }
     queueMicrotask(() => {
+      if (this.news !== news) return // the worker was stopped meanwhile
       this.news = undefined
-      if (!this.destroyed) worker.postMessage({ type: 'news', ...news })
+      worker.postMessage({ type: 'news', ...news })
     })
     return news
   }
@@ -455,11 +493,7 @@ class WorkerWebSeed {
   destroy (): void {
     if (this.destroyed) return
     this.destroyed = true
-    if (this.worker) {
-      this.worker.postMessage({ type: 'destroy' })
-      this.worker.onmessage = null
-      this.worker.terminate?.()
-    }
+    this.stop()
     const err = new Error('the web seed was removed')
     for (const index of [...this.waiting.keys()]) this.fail(index, err)
   }
@@ -482,6 +516,8 @@ const STREAMED_REQUESTS = 1024
 export function streamWebSeeds (torrent: Torrent, opts: RangeStreamerOptions & { verified?: VerifiedWebSeeds } = {}): void {
   const { verified, ...streamerOpts } = opts
   const t = torrent as unknown as Torrent & TorrentInternals
+  // WebTorrent's own web seed makes a request per piece: it gets the caller's count back if it takes over.
+  const perPieceRequests = t.maxWebConns
   torrent.on('peer', (id: unknown) => {
     const peer = typeof id === 'string' ? t._peers.get(id) : undefined
     if (peer?.type !== 'webSeed' || !peer.conn || !peer.wire || t.files.length !== 1) return
@@ -494,16 +530,19 @@ export function streamWebSeeds (torrent: Torrent, opts: RangeStreamerOptions & {
       wire._onPiece(index, offset, buffer)
     }
     const seed = verified
-      ? new WorkerWebSeed(t, web.url, verified)
+      ? new WorkerWebSeed(t, web.url, verified, () => { t.maxWebConns = perPieceRequests })
       : new RangeStreamer(web.url, { pieceLength: t.pieceLength, length: t.length, has: i => t.bitfield?.get(i) === true }, streamerOpts)
     const perPiece = web.httpRequest.bind(web)
     web.httpRequest = (index, offset, length, cb) => {
       if (!seed.request(index, offset, length, cb)) perPiece(index, offset, length, cb)
     }
     const forget = (index: number): void => seed.forget(index)
+    const release = (): void => { if (seed instanceof WorkerWebSeed) seed.release() }
     torrent.on('verified', forget)
+    torrent.on('done', release)
     web.once('close', () => {
       torrent.off('verified', forget)
+      torrent.off('done', release)
       seed.destroy()
     })
   })

@@ -41,7 +41,8 @@ export function hostWebSeed (port: WebSeedPort, opts: HostOptions = {}): void {
   /** Each digest starts as its piece arrives; the results are taken in order. */
   let checked = Promise.resolve()
 
-  const post = (msg: FromWebSeedWorker): void => port.postMessage(msg)
+  let destroyed = false
+  const post = (msg: FromWebSeedWorker): void => { if (!destroyed) port.postMessage(msg) }
 
   const send = (): void => {
     clearTimeout(timer)
@@ -106,8 +107,11 @@ export function hostWebSeed (port: WebSeedPort, opts: HostOptions = {}): void {
       }
       for (const index of msg.request) request(index)
     } else {
+      // Nothing goes out after this: not the failures destroy() hands to waiting pieces, nor a batch.
+      destroyed = true
       streamer?.destroy()
       clearTimeout(timer)
+      batch = undefined
       port.onmessage = null
     }
   }
