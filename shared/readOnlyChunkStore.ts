@@ -31,6 +31,21 @@ export function chunkRange (index: number, chunkLength: number, length: number, 
   }
   return { start, size, offset, len }
 }
+
+/**
+ * The start of a store's `get`: the optional `opts`, a closed store and the range checked. An
+ * error is called back (never synchronously) and gives undefined; else the range and the callback.
+ */
+export function startGet (closed: boolean, index: number, chunkLength: number, length: number, opts: GetOptions | Callback<Uint8Array>, cb?: Callback<Uint8Array>):
+{ range: Exclude<ReturnType<typeof chunkRange>, Error>, done: Callback<Uint8Array> } | undefined {
+  if (typeof opts === 'function') { cb = opts; opts = null }
+  const done = cb ?? (() => {})
+  const range = closed ? new Error('store is closed') : chunkRange(index, chunkLength, length, opts)
+  if (!(range instanceof Error)) return { range, done }
+  queueMicrotask(() => done(range))
+  return undefined
+}
+
 export type ChunkStoreConstructor = new (chunkLength: number, opts: ChunkStoreOptions) => ReadOnlyChunkStore
 
 export class ReadOnlyChunkStore {
@@ -59,11 +74,9 @@ export class ReadOnlyChunkStore {
   }
 
   get (index: number, opts: GetOptions | Callback<Uint8Array>, cb?: Callback<Uint8Array>): void {
-    if (typeof opts === 'function') { cb = opts; opts = null }
-    const done = cb ?? (() => {})
-    if (this.closed) return queueMicrotask(() => done(new Error('store is closed')))
-    const range = chunkRange(index, this.chunkLength, this.length, opts)
-    if (range instanceof Error) return queueMicrotask(() => done(range))
+    const asked = startGet(this.closed, index, this.chunkLength, this.length, opts, cb)
+    if (!asked) return
+    const { range, done } = asked
     this.source.readAt(range.start + range.offset, range.len).then(buf => done(null, buf), err => done(err))
   }
 

@@ -6,7 +6,7 @@
  * the origin private file system, and the finished file then had to be read back piece by piece:
  * with streamed web seeds that store was the slowest part (bench/README.md).
  */
-import { chunkRange, type Callback, type ChunkStoreOptions, type GetOptions } from '../../shared/readOnlyChunkStore.ts'
+import { startGet, type Callback, type ChunkStoreOptions, type GetOptions } from '../../shared/readOnlyChunkStore.ts'
 
 export interface BlobChunkStoreLimits {
   /** Pieces per Blob: fewer, larger Blobs cost the page less than one per piece (measured). */
@@ -121,12 +121,9 @@ export class BlobChunkStore {
   }
 
   get (index: number, opts: GetOptions | Callback<Uint8Array>, cb?: Callback<Uint8Array>): void {
-    if (typeof opts === 'function') { cb = opts; opts = null }
-    const done = cb ?? (() => {})
-    if (this.closed) return queueMicrotask(() => done(new Error('store is closed')))
-    const range = chunkRange(index, this.chunkLength, this.length, opts)
-    if (range instanceof Error) return queueMicrotask(() => done(range))
-    const { size, offset, len } = range
+    const asked = startGet(this.closed, index, this.chunkLength, this.length, opts, cb)
+    if (!asked) return
+    const { range: { size, offset, len }, done } = asked
     const g = Math.floor(index / this.perGroup)
     const slot = index - g * this.perGroup
     const stored = this.open.get(g)?.parts[slot]
