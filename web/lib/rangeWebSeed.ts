@@ -27,6 +27,16 @@ export interface PieceLayout {
   has: (index: number) => boolean
 }
 
+type Layout = Pick<PieceLayout, 'pieceLength' | 'length'>
+
+/** The size of piece `index` (the last one is short). */
+export const pieceSize = (layout: Layout, index: number): number =>
+  Math.min(layout.pieceLength, layout.length - index * layout.pieceLength)
+
+/** A request for a piece of the torrent from `offset` to its end: what WebTorrent asks of a web seed. */
+const restOfPiece = (layout: Layout, index: number, offset: number, length: number): boolean =>
+  index >= 0 && index < Math.ceil(layout.length / layout.pieceLength) && offset >= 0 && length > 0 && offset + length === pieceSize(layout, index)
+
 export interface RangeStreamerOptions {
   /** Bytes per Range request. */
   streamBytes?: number
@@ -86,10 +96,6 @@ export class RangeStreamer {
     }
   }
 
-  private pieceSize (index: number): number {
-    return Math.min(this.layout.pieceLength, this.layout.length - index * this.layout.pieceLength)
-  }
-
   private piecesIn (bytes: number): number {
     return Math.max(1, Math.floor(bytes / this.layout.pieceLength))
   }
@@ -99,7 +105,7 @@ export class RangeStreamer {
    * for anything else (the caller makes its own request).
    */
   request (index: number, offset: number, length: number, cb: PieceCallback): boolean {
-    if (this.destroyed || index < 0 || index >= this.pieces || offset < 0 || length <= 0 || offset + length !== this.pieceSize(index)) return false
+    if (this.destroyed || !restOfPiece(this.layout, index, offset, length)) return false
     const ready = this.ahead.get(index)
     if (ready) {
       this.ahead.delete(index)
@@ -198,7 +204,7 @@ export class RangeStreamer {
         const { done, value } = await heard(reader.read(), err => `the web seed's response broke off at piece ${s.next} (${err.message})`)
         if (done) throw new Error(`the web seed's response ended early, at piece ${s.next}`)
         for (let at = 0; at < value.length && s.next < s.end;) {
-          piece ??= new Uint8Array(this.pieceSize(s.next))
+          piece ??= new Uint8Array(pieceSize(this.layout, s.next))
           const take = Math.min(piece.length - filled, value.length - at)
           piece.set(value.subarray(at, at + take), filled)
           filled += take
@@ -426,13 +432,9 @@ class WorkerWebSeed {
     if (this.waiting.size === 0) this.stop()
   }
 
-  private pieceSize (index: number): number {
-    return Math.min(this.torrent.pieceLength, this.torrent.length - index * this.torrent.pieceLength)
-  }
-
   /** As RangeStreamer.request: a piece from `offset` to its end, else false. */
   request (index: number, offset: number, length: number, cb: PieceCallback): boolean {
-    if (this.destroyed || this.broken || index < 0 || index >= this.pieces || offset < 0 || length <= 0 || offset + length !== this.pieceSize(index)) return false
+    if (this.destroyed || this.broken || !restOfPiece(this.torrent, index, offset, length)) return false
     const requests = this.waiting.get(index)
     if (requests) return requests.push({ length, cb }) > 0
     try {

@@ -9,7 +9,7 @@
  * The protocol (ToWebSeedWorker, FromWebSeedWorker) is in rangeWebSeed.ts.
  */
 import { GROUP_BYTES } from '../lib/blobChunkStore.ts'
-import { RangeStreamer, type FromWebSeedWorker, type RangeStreamerOptions, type ToWebSeedWorker } from '../lib/rangeWebSeed.ts'
+import { pieceSize, RangeStreamer, type FromWebSeedWorker, type RangeStreamerOptions, type ToWebSeedWorker } from '../lib/rangeWebSeed.ts'
 
 /** Where the worker talks to the page: its global scope, or one end of a MessageChannel in tests. */
 export interface WebSeedPort {
@@ -82,9 +82,8 @@ export function hostWebSeed (port: WebSeedPort, opts: HostOptions = {}): void {
 
   const request = (index: number): void => {
     if (!streamer || asked.has(index)) return
-    const size = Math.min(layout.pieceLength, layout.length - index * layout.pieceLength)
     asked.add(index)
-    const taken = streamer.request(index, 0, size, (err, data) => {
+    const taken = streamer.request(index, 0, pieceSize(layout, index), (err, data) => {
       if (!err) return verify(index, data as Uint8Array<ArrayBuffer>)
       asked.delete(index)
       post({ type: 'failed', index, message: err.message })
