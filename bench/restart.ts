@@ -81,7 +81,7 @@ async function populate (dataDir: string): Promise<string[]> {
         createdAt: createdAt.toISOString()
       }
       const pending = await store.begin()
-      pending.writable.end(bytes)
+      await pending.write([bytes])
       await pending.commit(manifest, torrentFile)
       records.ensure({ mediaId, owner: '', accessLevel: 'public', name: null, description: null, originalName: name, mimeType: manifest.mimeType, torrentSalt: null, privateInfoHash: null })
       records.setPublicTorrent(mediaId, infoHash)

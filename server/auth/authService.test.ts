@@ -117,6 +117,20 @@ test('tokens with alg none, another algorithm, another audience, a tampered payl
   await rejects401(auth.authenticate(good), 'token_expired')
 })
 
+test('a token already accepted is still refused once it expires, and the cache never takes a forged one', async () => {
+  const { auth, clock } = service()
+  const good = await signedIn(auth)
+  assert.equal(await auth.authenticate(good), me.publicKey)
+  assert.equal(await auth.authenticate(good), me.publicKey)
+  const [h, p] = good.split('.')
+  await rejects401(auth.authenticate(`${h}.${p}.${'A'.repeat(43)}`), 'bad_token')
+  clock.t += 3599 * 1000
+  assert.equal(await auth.authenticate(good), me.publicKey)
+  clock.t += 1000
+  await rejects401(auth.authenticate(good), 'token_expired')
+  await rejects401(auth.authenticate(good), 'token_expired')
+})
+
 test('without JWT_SECRET a secret is generated once, kept with mode 0600 and reused', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-secret-'))
   try {

@@ -10,6 +10,8 @@ import { isPublicKey, verifyMessage } from '../../shared/wallet.ts'
 import type { ChallengeStore } from './challengeStore.ts'
 
 const ALGORITHM = 'HS256'
+/** Tokens already verified, remembered until they expire (a tus upload sends one per request). */
+const VERIFIED_CACHE = 1024
 
 export interface Challenge {
   nonce: string
@@ -43,6 +45,11 @@ export function challengeMessage (origin: string, nonce: string, issuedAt: Date,
 
 export class AuthService {
   private readonly opts: Required<AuthOptions>
+  /**
+   * token → its key and expiry (ms). jose checks an HS256 signature with WebCrypto, whose work
+   * waits in libuv's thread pool behind the upload's own disk writes: ~1 ms per request.
+   */
+  private readonly verified = new Map<string, { publicKey: string, expiresAt: number }>()
 
   constructor (opts: AuthOptions) {
     this.opts = { challengeTtlMs: 5 * 60_000, tokenTtlSeconds: 3600, now: Date.now, ...opts }
@@ -84,6 +91,9 @@ export class AuthService {
   /** The public key a session token was issued to; 401 for anything else. */
   async authenticate (token: string): Promise<string> {
     const { origin, secret, now } = this.opts
+    const known = this.verified.get(token)
+    if (known && known.expiresAt > now()) return known.publicKey
+    this.verified.delete(token)
     try {
       const { payload } = await jwtVerify(token, secret, {
         algorithms: [ALGORITHM],
@@ -93,6 +103,8 @@ export class AuthService {
         requiredClaims: ['sub', 'exp', 'iat']
       })
       if (!isPublicKey(payload.sub)) throw new Error('subject is not a public key')
+      if (this.verified.size >= VERIFIED_CACHE) this.verified.delete(this.verified.keys().next().value!)
+      this.verified.set(token, { publicKey: payload.sub, expiresAt: payload.exp! * 1000 })
       return payload.sub
     } catch (err) {
       if (err instanceof errors.JWTExpired) throw unauthorized('token_expired', 'Your session has expired. Sign in again.')

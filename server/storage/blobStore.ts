@@ -2,7 +2,7 @@
  * Where blobs live. The filesystem store is the embedded default; an object store can take
  * its place behind this interface (see DESIGN.md "Scale path").
  */
-import type { Readable, Writable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import type { MediaManifest } from '../../shared/media.ts'
 
 /** Bytes staged for publishing: exactly one of commit/abort. */
@@ -14,9 +14,10 @@ export interface PendingBlob {
   abort (): Promise<void>
 }
 
-/** An upload in flight: bytes go to `writable`, then commit or abort. */
+/** An upload in flight: its bytes are appended in order, then commit or abort. */
 export interface StagingBlob extends PendingBlob {
-  readonly writable: Writable
+  /** Append the buffers; call again only once the last call settled. */
+  write (buffers: Buffer[]): Promise<void>
 }
 
 export interface BlobStat {

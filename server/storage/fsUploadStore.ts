@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { notFound } from '../../shared/errors.ts'
-import { replaceFile } from './fsBlobStore.ts'
+import { replaceFile, writeAll } from './fsBlobStore.ts'
 import type { Appender, StoredUpload, UploadStore } from './uploadStore.ts'
 
 const UPLOADS = '.uploads'
@@ -68,15 +68,7 @@ export class FsUploadStore implements UploadStore {
     const handle = await fs.open(this.dataPath(id), 'r+')
     let position = offset
     return {
-      write: async buffers => {
-        // writev may write less than asked (rarely); loop until all of it is down.
-        let rest = buffers
-        while (rest.length > 0) {
-          const { bytesWritten } = await handle.writev(rest, position)
-          position += bytesWritten
-          rest = skip(rest, bytesWritten)
-        }
-      },
+      write: async buffers => { position += await writeAll(handle, buffers, position) },
       close: async () => { await handle.close() }
     }
   }
@@ -97,15 +89,4 @@ export class FsUploadStore implements UploadStore {
   async remove (id: string): Promise<void> {
     await fs.rm(this.dir(id), { recursive: true, force: true })
   }
-}
-
-/** The buffers left after the first `n` bytes. */
-function skip (buffers: Buffer[], n: number): Buffer[] {
-  const out: Buffer[] = []
-  for (const b of buffers) {
-    if (n >= b.length) { n -= b.length; continue }
-    out.push(n > 0 ? b.subarray(n) : b)
-    n = 0
-  }
-  return out
 }

@@ -2,8 +2,8 @@
  * Hashing off the main thread. The main thread parses the upload and writes the file; a worker
  * hashes the same bytes in parallel (SHA-256 + SHA-1 pieces cost as much CPU as the parsing).
  * Bytes go over in 1 MiB batches, copied once and transferred, at most 4 in flight per job
- * (a job's window); the worker hands each buffer back, so a job reuses the same few MiB from
- * start to end and a slow hasher slows the upload instead of piling up data.
+ * (a job's window); the worker hands each buffer back to the pool's spares, so uploads reuse the
+ * same few MiB from start to end and a slow hasher slows the upload instead of piling up data.
  * Jobs share the workers (each goes to the least loaded), so a resumable upload can keep its
  * hashing state in a worker between requests without holding the worker to itself.
  */
@@ -13,6 +13,13 @@ import { ContentHasher, type ContentHashes, type PieceCheckpoint } from './conte
 const BATCH = 1 << 20
 /** Batches a job may have in the worker before its feeder waits (see JobOptions.window). */
 const MAX_IN_FLIGHT = 4
+/**
+ * Batch buffers kept for the next batch of any job. A resumable upload rests between requests;
+ * allocating its buffers again for each request (1 GiB of them in 8 MiB requests) kept V8's
+ * garbage collector threads busy. Idle spares are let go after SPARE_IDLE_MS.
+ */
+const MAX_SPARE = 16
+const SPARE_IDLE_MS = 10_000
 
 export interface JobOptions {
   /** Start the piece hashes from this checkpoint (a resumed upload). */
@@ -33,7 +40,7 @@ export interface HashJob {
   finish (): Promise<ContentHashes>
   /** Forget the job without a result. */
   drop (): void
-  /** Nothing more for a while: hand over what is batched and let go of the buffers. */
+  /** Nothing more for a while: hand over what is batched (the buffers go back to the pool). */
   rest (): void
 }
 
@@ -52,6 +59,29 @@ type Reply =
   | { type: 'checkpoint', id: number, checkpoint?: PieceCheckpoint }
   | { type: 'result', id: number, result: ContentHashes }
 
+/** Batch buffers shared by every job of a pool. */
+class Spares {
+  private readonly free: ArrayBuffer[] = []
+  private timer: NodeJS.Timeout | undefined
+
+  take (): ArrayBuffer {
+    return this.free.pop() ?? new ArrayBuffer(BATCH)
+  }
+
+  give (buffer: ArrayBuffer): void {
+    if (this.free.length >= MAX_SPARE) return
+    this.free.push(buffer)
+    this.timer?.refresh()
+    this.timer ??= setTimeout(() => this.clear(), SPARE_IDLE_MS).unref()
+  }
+
+  clear (): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.free.length = 0
+  }
+}
+
 interface PooledWorker {
   worker: Worker
   ready: Promise<void>
@@ -63,10 +93,8 @@ let nextId = 1
 
 class WorkerJob implements HashJob {
   private readonly id = nextId++
-  /** Allocated when bytes come (from the spares the worker hands back), let go while resting. */
+  /** Taken from the pool's spares when bytes come; the worker hands it back there. */
   private batch: Uint8Array<ArrayBuffer> | undefined
-  private readonly spare: ArrayBuffer[] = []
-  private resting = false
   private filled = 0
   private inFlight = 0
   private waiting: (() => void) | undefined
@@ -76,12 +104,12 @@ class WorkerJob implements HashJob {
 
   private readonly window: number
 
-  constructor (private readonly pooled: PooledWorker, pieceLengths: number[], { resume, window = MAX_IN_FLIGHT }: JobOptions) {
+  constructor (private readonly pooled: PooledWorker, private readonly spares: Spares, pieceLengths: number[], { resume, window = MAX_IN_FLIGHT }: JobOptions) {
     this.window = window
     pooled.jobs.set(this.id, {
       reply: msg => {
         if (msg.type === 'ack') {
-          if (!this.resting) this.spare.push(msg.buffer)
+          spares.give(msg.buffer)
           this.inFlight--
           const wake = this.waiting
           this.waiting = undefined
@@ -102,10 +130,9 @@ class WorkerJob implements HashJob {
   }
 
   update (chunk: Uint8Array): void | Promise<void> {
-    this.resting = false
     let offset = 0
     while (offset < chunk.length) {
-      this.batch ??= new Uint8Array(this.spare.pop() ?? new ArrayBuffer(BATCH))
+      this.batch ??= new Uint8Array(this.spares.take())
       const take = Math.min(BATCH - this.filled, chunk.length - offset)
       this.batch.set(chunk.subarray(offset, offset + take), this.filled)
       this.filled += take
@@ -126,8 +153,6 @@ class WorkerJob implements HashJob {
 
   rest (): void {
     if (this.filled > 0) this.send()
-    this.resting = true
-    this.spare.length = 0
   }
 
   drop (): void {
@@ -155,6 +180,7 @@ class WorkerJob implements HashJob {
 
 export class HashPool {
   private readonly workers: PooledWorker[] = []
+  private readonly spares = new Spares()
   private readonly size: number
 
   /** `size` 0 hashes everything on the main thread. */
@@ -173,11 +199,12 @@ export class HashPool {
     if (this.size === 0) return new InlineJob(pieceLengths, opts.resume)
     const least = this.workers.reduce<PooledWorker | undefined>((best, w) => !best || w.jobs.size < best.jobs.size ? w : best, undefined)
     const worker = !least || (least.jobs.size > 0 && this.workers.length < this.size) ? this.spawn() : least
-    return new WorkerJob(worker, pieceLengths, opts)
+    return new WorkerJob(worker, this.spares, pieceLengths, opts)
   }
 
   async close (): Promise<void> {
     const all = this.workers.splice(0)
+    this.spares.clear()
     await Promise.all(all.map(w => w.worker.terminate()))
   }
 

@@ -4,7 +4,6 @@
  * Any failure aborts the staged blob, so bad input never leaves anything behind.
  */
 import type { Readable } from 'node:stream'
-import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import busboy from 'busboy'
 import { AppError, badRequest } from '../../shared/errors.ts'
@@ -13,7 +12,8 @@ import { buildTorrent, isTorrentSalt, magnetURI, torrentName, type TorrentTransp
 import type { BlobStore, PendingBlob, StagingBlob } from '../storage/blobStore.ts'
 import { storageError } from '../storage/fsBlobStore.ts'
 import { hashPieces, pieceLengthsFor, type ContentHashes } from './contentHasher.ts'
-import type { HashJob, HashPool } from './hashPool.ts'
+import type { HashPool } from './hashPool.ts'
+import { HashingSink } from './hashingSink.ts'
 import { sha1 } from './nodeHashers.ts'
 
 /** Room for the form's other fields and boundaries on top of the file itself. */
@@ -57,20 +57,6 @@ export interface IngestDeps {
 
 const tooLarge = (max: number): AppError =>
   new AppError(413, 'too_large', `The file is larger than this server accepts (MAX_UPLOAD_BYTES = ${max} bytes). Nothing was stored.`)
-
-/** Passes the bytes on unchanged, feeding the hash job on the way (and waiting when it says so). */
-const tee = (hashing: HashJob): Transform => new Transform({
-  highWaterMark: 1 << 20,
-  transform (chunk: Buffer, _enc, cb) {
-    try {
-      const wait = hashing.update(chunk)
-      if (wait) wait.then(() => cb(null, chunk), cb)
-      else cb(null, chunk)
-    } catch (err) {
-      cb(err as Error)
-    }
-  }
-})
 
 const interrupted = (): AppError =>
   badRequest('aborted', 'The upload was interrupted before the end. Nothing was stored; send it again.')
@@ -135,8 +121,8 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
     fileDone = (async () => {
       // Always finish the hash job, even when staging fails: it hands the worker back to the pool.
       try {
-        pending = await deps.store.begin()
-        await pipeline(file, tee(hashing), pending.writable)
+        const staging = pending = await deps.store.begin()
+        await pipeline(file, new HashingSink(hashing, async buffers => await staging.write(buffers)))
       } finally {
         hashes = await hashing.finish()
       }

@@ -7,7 +7,6 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Readable } from 'node:stream'
-import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { AppError, badRequest, loginRequired, notFound } from '../../shared/errors.ts'
 import { isMediaId, SAFE_MIME, type UploadResult } from '../../shared/media.ts'
@@ -18,6 +17,7 @@ import { storageError } from '../storage/fsBlobStore.ts'
 import type { UploadStore } from '../storage/uploadStore.ts'
 import type { PieceCheckpoint } from './contentHasher.ts'
 import type { HashJob, HashPool } from './hashPool.ts'
+import { HashingSink, type HashFlow } from './hashingSink.ts'
 import { uploadFields, type StagedUpload, type UploadFields } from './ingest.ts'
 import type { UploadGate } from './uploadGate.ts'
 
@@ -63,7 +63,7 @@ interface Live {
   job?: HashJob
   hashed: number
   /** The hash job's flow control, carried over to the next batch (maybe the next request). */
-  hashWait?: Promise<void>
+  hashFlow: HashFlow
   busy: boolean
   checkpointed: number
   savedAt: number
@@ -117,7 +117,7 @@ export class ResumableUploads {
         await this.deps.store.remove(id)
         continue
       }
-      this.uploads.set(id, { info: valid, size: valid.result ? valid.length : size ?? 0, hashed: 0, busy: false, checkpointed: 0, savedAt: this.now() })
+      this.uploads.set(id, { info: valid, size: valid.result ? valid.length : size ?? 0, hashed: 0, hashFlow: {}, busy: false, checkpointed: 0, savedAt: this.now() })
     }
     if (this.uploads.size > 0) this.deps.log.info({ uploads: this.uploads.size }, 'resumable uploads waiting for their bytes')
     await this.sweep()
@@ -155,7 +155,7 @@ export class ResumableUploads {
       expiresAt: this.expiry()
     }
     await this.deps.store.create(id, info).catch(err => { throw storageError(err) })
-    this.uploads.set(id, { info, size: 0, hashed: 0, busy: false, checkpointed: 0, savedAt: this.now() })
+    this.uploads.set(id, { info, size: 0, hashed: 0, hashFlow: {}, busy: false, checkpointed: 0, savedAt: this.now() })
     return { id, ...this.status(id, owner) }
   }
 
@@ -230,40 +230,21 @@ export class ResumableUploads {
    * took it; a batch that failed to write leaves the job unsure of what it had, so it is rebuilt.
    */
   private async receive (up: Live, body: Readable, room: number): Promise<void> {
-    const { store } = this.deps
     const job = await this.hasher(up)
-    const file = await store.append(up.info.id, up.size)
-    let writing: Promise<void> = Promise.resolve()
-    const sink = new Writable({
-      highWaterMark: 4 * 1024 * 1024,
-      writev: (chunks, cb) => {
-        const buffers = chunks.map(c => c.chunk as Buffer)
-        const n = buffers.reduce((sum, b) => sum + b.length, 0)
-        if (up.size + n > up.info.length) return cb(tooLong(room))
-        // Wait for the hasher only before giving it more: its last batches are hashed while the
-        // answer goes out and the next request comes in.
-        const hashing = (async () => {
-          let wait = up.hashWait
-          for (const b of buffers) {
-            await wait
-            wait = job.update(b) ?? undefined
-          }
-          up.hashWait = wait
-        })()
-        writing = Promise.all([file.write(buffers), hashing]).then(() => {
-          up.size += n
-          up.hashed += n
-        }, err => {
-          this.forgetHasher(up)
-          throw err
-        })
-        writing.then(() => cb(), cb)
-      }
+    const file = await this.deps.store.append(up.info.id, up.size)
+    const sink = new HashingSink(job, async buffers => await file.write(buffers), {
+      check: bytes => { if (up.size + bytes > up.info.length) throw tooLong(room) },
+      stored: bytes => {
+        up.size += bytes
+        up.hashed += bytes
+      },
+      failed: () => this.forgetHasher(up),
+      flow: up.hashFlow
     })
     try {
       await pipeline(body, sink)
     } catch (err) {
-      await writing.catch(() => {})
+      await sink.settled()
       throw await this.recover(up, err)
     } finally {
       await file.close()
@@ -317,7 +298,7 @@ export class ResumableUploads {
   private detachHasher (up: Live): HashJob | undefined {
     const job = up.job
     up.job = undefined
-    up.hashWait = undefined
+    up.hashFlow = {}
     up.hashed = 0
     return job
   }

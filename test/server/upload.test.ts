@@ -2,7 +2,6 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { Writable } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import createTorrent from 'create-torrent'
 import parseTorrent from 'parse-torrent'
@@ -195,17 +194,14 @@ class FullDiskStore extends FsBlobStore {
     const real = await super.begin()
     let written = 0
     const capacity = this.capacity
-    const writable = new Writable({
-      write (chunk: Buffer, _enc, cb) {
-        written += chunk.length
-        if (written > capacity) {
-          return cb(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }))
-        }
-        real.writable.write(chunk, cb)
-      },
-      final (cb) { real.writable.end(cb) }
-    })
-    return { ...real, writable, commit: real.commit, abort: real.abort, read: real.read }
+    return {
+      ...real,
+      async write (buffers) {
+        written += buffers.reduce((sum, b) => sum + b.length, 0)
+        if (written > capacity) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+        await real.write(buffers)
+      }
+    }
   }
 }
 
