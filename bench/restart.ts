@@ -81,7 +81,7 @@ async function populate (dataDir: string): Promise<string[]> {
         createdAt: createdAt.toISOString()
       }
       const pending = await store.begin()
-      await pending.write([bytes])
+      await pending.file.write(bytes, 0, false)
       await pending.commit(manifest, torrentFile)
       records.ensure({ mediaId, owner: '', accessLevel: 'public', name: null, description: null, originalName: name, mimeType: manifest.mimeType, torrentSalt: null, privateInfoHash: null })
       records.setPublicTorrent(mediaId, infoHash)

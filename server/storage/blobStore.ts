@@ -14,10 +14,15 @@ export interface PendingBlob {
   abort (): Promise<void>
 }
 
-/** An upload in flight: its bytes are appended in order, then commit or abort. */
+/** Where an upload's bytes go: each batch at its offset in the file, as the hash job sends it. */
+export interface FileWriter {
+  /** `aligned`: the memory is page-aligned, so the write may go straight to the disk. */
+  write (bytes: Uint8Array, position: number, aligned: boolean): Promise<void>
+}
+
+/** An upload in flight: its bytes go to `file`, then commit or abort. */
 export interface StagingBlob extends PendingBlob {
-  /** Append the buffers; call again only once the last call settled. */
-  write (buffers: Buffer[]): Promise<void>
+  readonly file: FileWriter
 }
 
 export interface BlobStat {

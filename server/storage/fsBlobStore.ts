@@ -10,6 +10,7 @@ import path from 'node:path'
 import { AppError, notFound } from '../../shared/errors.ts'
 import { isMediaId, type MediaManifest } from '../../shared/media.ts'
 import type { BlobStat, BlobStore, PendingBlob, StagingBlob } from './blobStore.ts'
+import { DirectFile } from './directFile.ts'
 
 const INCOMING = '.incoming'
 
@@ -55,35 +56,6 @@ export function storageError (err: unknown): unknown {
   return err
 }
 
-/** Write all of the buffers at `position` (writev may write less than asked, rarely); returns the bytes written. */
-export async function writeAll (handle: fs.FileHandle, buffers: Buffer[], position: number): Promise<number> {
-  let rest = buffers
-  let written = 0
-  while (rest.length > 0) {
-    const { bytesWritten } = await handle.writev(rest, position + written)
-    written += bytesWritten
-    rest = skip(rest, bytesWritten)
-  }
-  return written
-}
-
-/** The buffers left after the first `n` bytes. */
-function skip (buffers: Buffer[], n: number): Buffer[] {
-  const out: Buffer[] = []
-  for (const b of buffers) {
-    if (n >= b.length) { n -= b.length; continue }
-    out.push(n > 0 ? b.subarray(n) : b)
-    n = 0
-  }
-  return out
-}
-
-/**
- * Flush a growing file to disk while it is written, so the fsync before publish has little
- * left to do (it took 0.3–0.6 s per GiB at the end of an upload otherwise).
- */
-const SYNC_EVERY = 16 * 1024 * 1024
-
 export class FsBlobStore implements BlobStore {
   readonly root: string
   private readonly incoming: string
@@ -113,34 +85,15 @@ export class FsBlobStore implements BlobStore {
 
   async begin (): Promise<StagingBlob> {
     const staging = await this.newStaging()
-    const handle = await fs.open(path.join(staging, 'original'), 'wx', 0o644)
-    let size = 0
-    let synced = 0
-    let syncing: Promise<void> | undefined
-    let closing: Promise<void> | undefined
-    const close = async (): Promise<void> => {
-      closing ??= (async () => {
-        await syncing
-        await handle.close()
-      })()
-      await closing
-    }
+    const file = await DirectFile.open(path.join(staging, 'original'), 'create')
     const pending = this.pending(staging, {
-      written: close,
+      written: async () => { await file.close() },
       release: async () => {
-        await close().catch(() => {})
+        await file.close().catch(() => {})
         await fs.rm(staging, { recursive: true, force: true })
       }
     })
-    return {
-      ...pending,
-      write: async buffers => {
-        size += await writeAll(handle, buffers, size)
-        if (syncing || size - synced < SYNC_EVERY) return
-        const target = size
-        syncing = handle.datasync().then(() => { synced = target }, () => {}).finally(() => { syncing = undefined })
-      }
-    }
+    return { ...pending, file }
   }
 
   async adopt (file: string): Promise<PendingBlob> {

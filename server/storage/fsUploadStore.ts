@@ -6,7 +6,8 @@ import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { notFound } from '../../shared/errors.ts'
-import { replaceFile, writeAll } from './fsBlobStore.ts'
+import { DirectFile } from './directFile.ts'
+import { replaceFile } from './fsBlobStore.ts'
 import type { Appender, StoredUpload, UploadStore } from './uploadStore.ts'
 
 const UPLOADS = '.uploads'
@@ -64,13 +65,8 @@ export class FsUploadStore implements UploadStore {
     return (await fs.stat(this.dataPath(id))).size
   }
 
-  async append (id: string, offset: number): Promise<Appender> {
-    const handle = await fs.open(this.dataPath(id), 'r+')
-    let position = offset
-    return {
-      write: async buffers => { position += await writeAll(handle, buffers, position) },
-      close: async () => { await handle.close() }
-    }
+  async append (id: string): Promise<Appender> {
+    return await DirectFile.open(this.dataPath(id), 'existing')
   }
 
   async truncate (id: string, size: number): Promise<void> {

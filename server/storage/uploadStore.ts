@@ -4,11 +4,10 @@
  * on every start; these must survive restarts until they expire.
  */
 import type { Readable } from 'node:stream'
+import type { FileWriter } from './blobStore.ts'
 
-/** Writes one upload's next bytes at its end. */
-export interface Appender {
-  /** Write the buffers in order at the current end; on failure part of them may be on disk. */
-  write (buffers: Buffer[]): Promise<void>
+/** Writes one upload's next bytes; on a failure part of them may be on disk. */
+export interface Appender extends FileWriter {
   close (): Promise<void>
 }
 
@@ -26,8 +25,8 @@ export interface UploadStore {
   create (id: string, info: object): Promise<void>
   writeInfo (id: string, info: object): Promise<void>
   size (id: string): Promise<number>
-  /** Append from `offset`, which must be the current size. */
-  append (id: string, offset: number): Promise<Appender>
+  /** Write more of the upload's bytes (each batch at its offset: the caller tracks the size). */
+  append (id: string): Promise<Appender>
   /** Cut a failed write back to the bytes known good. */
   truncate (id: string, size: number): Promise<void>
   /** Bytes 0..end-1, for re-hashing after a restart. */

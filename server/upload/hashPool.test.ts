@@ -1,11 +1,20 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 import { after, test } from 'node:test'
 import { pieceLength } from '../../shared/torrent.ts'
-import { HashPool } from './hashPool.ts'
+import { DirectFile } from '../storage/directFile.ts'
+import { HashPool, type HashJob } from './hashPool.ts'
 
+const MiB = 1024 * 1024
 const pool = new HashPool(1)
-after(async () => { await pool.close() })
+const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-hashpool-'))
+after(async () => {
+  await pool.close()
+  await fs.rm(dir, { recursive: true, force: true })
+})
 
 /** What the job must answer: node:crypto over the whole bytes. */
 function expected (bytes: Buffer): { mediaId: string, pieces: Buffer } {
@@ -15,10 +24,27 @@ function expected (bytes: Buffer): { mediaId: string, pieces: Buffer } {
   return { mediaId: createHash('sha256').update(bytes).digest('hex'), pieces: Buffer.concat(pieces) }
 }
 
-test('jobs that rest between their bytes and share the batch buffers each get their own hashes', async () => {
-  // Two uploads at once on one worker, in uneven chunks, each resting now and then like a
-  // resumable upload between requests: a batch buffer reused too early would mix their bytes.
-  const files = [randomBytes(9 * 1024 * 1024 + 123), randomBytes(7 * 1024 * 1024 + 7)]
+async function assertHashes (job: HashJob, bytes: Buffer): Promise<void> {
+  const result = await job.finish()
+  const want = expected(bytes)
+  assert.equal(result.bytes, bytes.length)
+  assert.equal(result.mediaId, want.mediaId)
+  assert.deepEqual(Buffer.from(result.pieces!.pieces), want.pieces)
+}
+
+/** Feed `bytes` from `from` in uneven chunks, waiting when the job says so. */
+async function feed (job: HashJob, bytes: Buffer, from = 0, seed = 1): Promise<void> {
+  for (let at = from, i = 0; at < bytes.length; i++) {
+    const size = 100_000 + ((i * 7919 + seed * 104_729) % 900_000)
+    await job.update(bytes.subarray(at, at + size))
+    at += size
+  }
+}
+
+test('jobs that stop between their bytes and share the batch memory each get their own hashes', async () => {
+  // Two uploads at once on one worker, in uneven chunks, each flushing now and then like a
+  // resumable upload between requests: a batch reused too early would mix their bytes.
+  const files = [randomBytes(9 * MiB + 123), randomBytes(7 * MiB + 7)]
   const jobs = files.map(f => pool.job([pieceLength(f.length)], { window: 2 }))
   const offsets = [0, 0]
   for (let round = 0; offsets.some((o, i) => o < files[i]!.length); round++) {
@@ -28,14 +54,80 @@ test('jobs that rest between their bytes and share the batch buffers each get th
       if (chunk.length === 0) continue
       offsets[i]! += chunk.length
       await jobs[i]!.update(chunk)
-      if (round % 3 === i) jobs[i]!.rest()
+      if (round % 3 === i) await jobs[i]!.flush()
     }
   }
-  const results = await Promise.all(jobs.map(async j => await j.finish()))
-  for (const [i, file] of files.entries()) {
-    const want = expected(file)
-    assert.equal(results[i]!.bytes, file.length)
-    assert.equal(results[i]!.mediaId, want.mediaId)
-    assert.deepEqual(Buffer.from(results[i]!.pieces!.pieces), want.pieces)
-  }
+  for (const [i, file] of files.entries()) await assertHashes(jobs[i]!, file)
 })
+
+test('a job writes what it hashes: whole MiB straight to the disk, the odd ends the ordinary way', async () => {
+  const bytes = randomBytes(21 * MiB + 4321)
+  const file = await DirectFile.open(path.join(dir, 'whole'), 'create')
+  const job = pool.job([pieceLength(bytes.length)])
+  job.writeTo(file)
+  await feed(job, bytes)
+  await job.flush()
+  await file.close()
+  await assertHashes(job, bytes)
+  assert.ok((await fs.readFile(path.join(dir, 'whole'))).equals(bytes))
+  // Every whole MiB from the aligned memory went with direct I/O where the filesystem has it.
+  const direct = await directIo(dir)
+  assert.deepEqual(file.written, direct ? { direct: 21 * MiB, buffered: 4321 } : { direct: 0, buffered: bytes.length })
+})
+
+test('bytes re-read from disk are only hashed, and a resumed upload at an odd offset is written aligned again after its first MiB', async () => {
+  // A resumable upload after a restart: its first bytes are on disk (hashed again, not written),
+  // then new bytes come from an odd offset.
+  const bytes = randomBytes(12 * MiB + 99)
+  const cut = 3 * MiB + 12345
+  const target = path.join(dir, 'resumed')
+  await fs.writeFile(target, bytes.subarray(0, cut))
+  const job = pool.job([pieceLength(bytes.length)], { window: 8 })
+  await feed(job, bytes.subarray(0, cut))
+  const file = await DirectFile.open(target, 'existing')
+  job.writeTo(file)
+  await feed(job, bytes, cut, 2)
+  await job.flush()
+  job.writeTo(undefined)
+  await file.close()
+  await assertHashes(job, bytes)
+  assert.ok((await fs.readFile(target)).equals(bytes))
+  if (await directIo(dir)) assert.deepEqual(file.written, { direct: 8 * MiB, buffered: (4 * MiB - cut) + 99 })
+})
+
+test('more batches in flight than the aligned memory holds: the rest use plain memory and nothing waits or mixes', async () => {
+  const files = [0, 1, 2].map(i => randomBytes(16 * MiB + i * 1000))
+  const outputs = await Promise.all(files.map(async (_, i) => await DirectFile.open(path.join(dir, `many-${i}`), 'create')))
+  const jobs = files.map((f, i) => {
+    const job = pool.job([pieceLength(f.length)], { window: 16 })
+    job.writeTo(outputs[i])
+    return job
+  })
+  // 48 batches requested before any is handed back: 32 aligned, 16 plain.
+  for (const [i, file] of files.entries()) jobs[i]!.update(file)
+  await Promise.all(jobs.map(async j => await j.flush()))
+  for (const [i, file] of files.entries()) {
+    await outputs[i]!.close()
+    await assertHashes(jobs[i]!, file)
+    assert.ok((await fs.readFile(path.join(dir, `many-${i}`))).equals(file))
+  }
+  if (await directIo(dir)) assert.ok(outputs.some(o => o.written.buffered >= MiB), 'some whole batches were written from plain memory')
+})
+
+test('a failed write fails the job: the feeder and flush get the error', async () => {
+  const job = pool.job([pieceLength(4 * MiB)])
+  job.writeTo({ write: async () => { throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }) } })
+  await job.update(randomBytes(MiB + 10))
+  await assert.rejects(job.flush(), { code: 'ENOSPC' })
+  assert.throws(() => job.update(randomBytes(10)), { code: 'ENOSPC' })
+  job.drop()
+})
+
+/** Whether this filesystem takes direct writes (tmpfs on older kernels does not). */
+async function directIo (where: string): Promise<boolean> {
+  const probe = await DirectFile.open(path.join(where, `probe-${randomBytes(4).toString('hex')}`), 'create')
+  const memory = new Uint8Array(new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer as unknown as SharedArrayBuffer, 0, 4096)
+  await probe.write(memory, 0, true)
+  await probe.close()
+  return probe.written.direct === 4096
+}

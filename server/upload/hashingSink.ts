@@ -1,8 +1,8 @@
 /**
- * Where an upload's bytes go, streamed or resumable: each batch of chunks is written to disk and
- * fed to the hash job at the same time, in one stream step (each extra step cost the main thread
- * time on every 64 KiB chunk). The hash job may trail behind the disk by its window; it is
- * waited for only before it is given more.
+ * Where an upload's bytes go, streamed or resumable: into the hash job, which batches them,
+ * hashes each batch and writes it to the file at the same time (see hashPool.ts). The stream
+ * ends once every byte is written. The hash job may trail behind by its window; it is waited
+ * for only before it is given more, so the end of a request does not wait for the hashing.
  */
 import { Writable } from 'node:stream'
 import type { HashJob } from './hashPool.ts'
@@ -16,49 +16,29 @@ export interface HashFlow {
   wait?: Promise<void>
 }
 
-export interface SinkHooks {
-  /** Before a batch is written: throw to refuse it (an upload's declared length). */
-  check?: (bytes: number) => void
-  /** The batch is on disk and with the hash job. */
-  stored?: (bytes: number) => void
-  /** A batch failed: the hash job may have had part of it, so it no longer matches the disk. */
-  failed?: () => void
-  flow?: HashFlow
-}
-
 export class HashingSink extends Writable {
-  private writing: Promise<void> = Promise.resolve()
+  private feeding: Promise<void> = Promise.resolve()
 
-  constructor (job: HashJob, write: (buffers: Buffer[]) => Promise<void>, hooks: SinkHooks = {}) {
-    const flow = hooks.flow ?? {}
+  /** `check`: before bytes are taken, throw to refuse them (an upload's declared length). */
+  constructor (job: HashJob, { check, flow = {} }: { check?: (bytes: number) => void, flow?: HashFlow } = {}) {
     super({
       highWaterMark: BUFFER_BYTES,
       writev: (chunks, cb) => {
-        const buffers = chunks.map(c => c.chunk as Buffer)
-        const bytes = buffers.reduce((sum, b) => sum + b.length, 0)
-        try {
-          hooks.check?.(bytes)
-        } catch (err) {
-          cb(err as Error)
-          return
-        }
-        const hashing = (async () => {
-          for (const b of buffers) {
+        this.feeding = (async () => {
+          check?.(chunks.reduce((sum, c) => sum + (c.chunk as Buffer).length, 0))
+          for (const { chunk } of chunks) {
             if (flow.wait) await flow.wait
-            flow.wait = job.update(b) ?? undefined
+            flow.wait = job.update(chunk as Buffer) ?? undefined
           }
         })()
-        this.writing = Promise.all([write(buffers), hashing]).then(() => hooks.stored?.(bytes), err => {
-          hooks.failed?.()
-          throw err
-        })
-        this.writing.then(() => cb(), cb)
-      }
+        this.feeding.then(() => cb(), cb)
+      },
+      final: cb => { job.flush().then(() => cb(), cb) }
     })
   }
 
-  /** Once the batch in flight has settled (after a failure: then what is on disk is known). */
+  /** Once the bytes taken are all with the job (after a failed stream: then the job has them all). */
   async settled (): Promise<void> {
-    await this.writing.catch(() => {})
+    await this.feeding.catch(() => {})
   }
 }

@@ -121,8 +121,9 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
     fileDone = (async () => {
       // Always finish the hash job, even when staging fails: it hands the worker back to the pool.
       try {
-        const staging = pending = await deps.store.begin()
-        await pipeline(file, new HashingSink(hashing, async buffers => await staging.write(buffers)))
+        pending = await deps.store.begin()
+        hashing.writeTo(pending.file)
+        await pipeline(file, new HashingSink(hashing))
       } finally {
         hashes = await hashing.finish()
       }

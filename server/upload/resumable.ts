@@ -179,11 +179,8 @@ export class ResumableUploads {
       await this.receive(up, body, room)
       up.info.expiresAt = this.expiry()
       if (up.size === up.info.length) await this.finish(up)
-      else {
-        this.saveSoon(up)
-        // Between requests (maybe for hours) the job keeps its state in the worker, not its buffers.
-        up.job?.rest()
-      }
+      // Between requests (maybe for hours) the job keeps its state in the worker and no batch.
+      else this.saveSoon(up)
       return this.status(id, caller)
     } finally {
       release?.()
@@ -226,29 +223,38 @@ export class ResumableUploads {
   }
 
   /**
-   * Stream the body to disk and through the hash job at the same time. A batch counts once both
-   * took it; a batch that failed to write leaves the job unsure of what it had, so it is rebuilt.
+   * Stream the body through the hash job, which writes it to disk as it hashes. What it took
+   * counts once written; after a failed write the job no longer matches the disk, so it is rebuilt.
    */
   private async receive (up: Live, body: Readable, room: number): Promise<void> {
     const job = await this.hasher(up)
-    const file = await this.deps.store.append(up.info.id, up.size)
-    const sink = new HashingSink(job, async buffers => await file.write(buffers), {
-      check: bytes => { if (up.size + bytes > up.info.length) throw tooLong(room) },
-      stored: bytes => {
-        up.size += bytes
-        up.hashed += bytes
+    const file = await this.deps.store.append(up.info.id)
+    let taken = 0
+    const sink = new HashingSink(job, {
+      check: bytes => {
+        if (taken + bytes > room) throw tooLong(room)
+        taken += bytes
       },
-      failed: () => this.forgetHasher(up),
       flow: up.hashFlow
     })
+    job.writeTo(file)
     try {
       await pipeline(body, sink)
+      this.stored(up, taken)
     } catch (err) {
+      // The body broke off, or a write failed: keep what the job took if it all reached the disk.
       await sink.settled()
+      await job.flush().then(() => this.stored(up, taken), () => this.forgetHasher(up))
       throw await this.recover(up, err)
     } finally {
+      job.writeTo(undefined)
       await file.close()
     }
+  }
+
+  private stored (up: Live, bytes: number): void {
+    up.size += bytes
+    up.hashed += bytes
   }
 
   /** After a failed write: keep exactly the bytes known good, so the upload stays resumable. */

@@ -248,16 +248,16 @@ describe('resumable uploads across restarts and failures', () => {
   test('a full disk mid-upload answers 507 and the upload resumes once there is room', async () => {
     let full = false
     class FillingStore extends FsUploadStore {
-      override async append (id: string, offset: number): Promise<Appender> {
-        const real = await super.append(id, offset)
+      override async append (id: string): Promise<Appender> {
+        const real = await super.append(id)
         return {
-          write: async buffers => {
+          write: async (bytes, position, aligned) => {
             // A full disk: part of the batch lands, then the write fails.
             if (full) {
-              await real.write([buffers[0]!.subarray(0, Math.min(100, buffers[0]!.length))])
+              await real.write(bytes.subarray(0, Math.min(100, bytes.length)), position, false)
               throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
             }
-            await real.write(buffers)
+            await real.write(bytes, position, aligned)
           },
           close: () => real.close()
         }

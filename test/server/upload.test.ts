@@ -196,10 +196,12 @@ class FullDiskStore extends FsBlobStore {
     const capacity = this.capacity
     return {
       ...real,
-      async write (buffers) {
-        written += buffers.reduce((sum, b) => sum + b.length, 0)
-        if (written > capacity) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
-        await real.write(buffers)
+      file: {
+        async write (bytes, position, aligned) {
+          written += bytes.length
+          if (written > capacity) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+          await real.file.write(bytes, position, aligned)
+        }
       }
     }
   }
