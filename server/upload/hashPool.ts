@@ -1,17 +1,18 @@
 /**
  * Hashing off the main thread, and the disk writes with it. The main thread parses the upload
- * and copies its bytes once, into 1 MiB batches; a worker hashes each batch (SHA-256 + SHA-1
- * pieces) while libuv's thread pool writes the same batch to the file. Nothing else copies them.
+ * and copies its bytes once, into 1 MiB batches. Each batch is written to the file (libuv's
+ * thread pool), then moved to a worker that hashes it (SHA-256 + SHA-1 pieces) and hands the
+ * buffer back for the next batch. Nothing else copies the bytes.
  *
- * Batches live in one page-aligned shared memory (a WebAssembly.Memory), so the file can take
- * them with direct I/O (see storage/directFile.ts): on this kind of machine the kernel's copy
- * into its page cache cost more CPU than the SHA-256. Batches end at whole MiB of the file, so a
- * file that starts at an odd offset (a resumed upload) is aligned again after its first batch.
+ * Batch buffers are page-aligned, so the file can take them with direct I/O (see
+ * storage/directFile.ts): on this kind of machine the kernel's copy into its page cache cost
+ * more CPU than the SHA-256. Batches end at whole MiB of the file, so a file that starts at an
+ * odd offset (a resumed upload) is aligned again after its first batch.
  *
- * At most `window` batches per job are in flight (hashed or written); a slow disk or hasher
- * slows the upload instead of piling up data. Jobs share the workers (each goes to the least
- * loaded), so a resumable upload keeps its hashing state in a worker between requests without
- * holding the worker, or any batch, to itself.
+ * At most `window` batches per job are in flight (being written or hashed); a slow disk or
+ * hasher slows the upload instead of piling up data. Jobs share the workers (each goes to the
+ * least loaded), so a resumable upload keeps its hashing state in a worker between requests
+ * without holding the worker, or any batch, to itself.
  */
 import { Worker } from 'node:worker_threads'
 import type { FileWriter } from '../storage/blobStore.ts'
@@ -21,12 +22,9 @@ const MiB = 1 << 20
 const BATCH = MiB
 /** Batches a job may have in flight before its feeder waits (see JobOptions.window). */
 const MAX_IN_FLIGHT = 4
-/**
- * Aligned batches shared by all jobs: 32 MiB of address space, of which only the batches used
- * take memory (the last freed is reused first). When all are taken a job uses a plain buffer,
- * which the file writes the ordinary way: never a wait, so stalled uploads cannot hold up others.
- */
-const SLOTS = 32
+/** Spare batch buffers kept for any job (a resting resumable upload's go back here), let go when idle. */
+const MAX_SPARE = 16
+const SPARE_IDLE_MS = 10_000
 
 export interface JobOptions {
   /** Start the piece hashes from this checkpoint (a resumed upload). */
@@ -61,7 +59,7 @@ export interface HashJob {
 }
 
 type Reply =
-  | { type: 'ack', id: number }
+  | { type: 'ack', id: number, buffer: ArrayBuffer }
   | { type: 'checkpoint', id: number, checkpoint?: PieceCheckpoint }
   | { type: 'result', id: number, result: ContentHashes }
 
@@ -72,36 +70,45 @@ interface PooledWorker {
   jobs: Map<number, { reply: (msg: Reply) => void, fail: (err: Error) => void }>
 }
 
-/** A batch's memory: a slot of the aligned memory, or a plain shared buffer when none is free. */
-interface Memory {
-  buffer: SharedArrayBuffer
-  offset: number
-  slot?: number
-}
+/**
+ * Spare batch buffers shared by the jobs of a pool. Resizable ArrayBuffers, because V8 gives
+ * those page-aligned memory (direct I/O needs it; a plain ArrayBuffer is 16 bytes off a page)
+ * and they can still be transferred to a worker and back. Copies into them are plain memcpy:
+ * shared memory (a SharedArrayBuffer or WebAssembly.Memory) was as aligned, but V8 copies into
+ * it word by word, which cost the main thread ~0.4 s per GiB more. Idle spares are let go.
+ */
+class Spares {
+  private readonly free: ArrayBuffer[] = []
+  private timer: NodeJS.Timeout | undefined
 
-/** The aligned batch memory of a pool. */
-class Slots {
-  private readonly memory = new WebAssembly.Memory({ initial: SLOTS * BATCH / 65536, maximum: SLOTS * BATCH / 65536, shared: true })
-  private readonly buffer = this.memory.buffer as unknown as SharedArrayBuffer
-  private readonly free = Array.from({ length: SLOTS }, (_, i) => SLOTS - 1 - i)
-
-  take (): Memory {
-    const slot = this.free.pop()
-    return slot === undefined ? { buffer: new SharedArrayBuffer(BATCH), offset: 0 } : { buffer: this.buffer, offset: slot * BATCH, slot }
+  take (): ArrayBuffer {
+    return this.free.pop() ?? new ArrayBuffer(BATCH, { maxByteLength: BATCH })
   }
 
-  give (memory: Memory): void {
-    if (memory.slot !== undefined) this.free.push(memory.slot)
+  give (buffer: ArrayBuffer): void {
+    if (this.free.length >= MAX_SPARE) return
+    this.free.push(buffer)
+    this.timer?.refresh()
+    this.timer ??= setTimeout(() => this.clear(), SPARE_IDLE_MS).unref()
+  }
+
+  clear (): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.free.length = 0
   }
 }
 
-/** A batch in flight: done when hashed and (with an output) written. */
-interface Sent {
-  memory: Memory
-  hashed: boolean
+/** A full batch on its way: written first (if the job has an output), then hashed. */
+interface Batch {
+  buffer: ArrayBuffer
+  length: number
   written: boolean
   writing?: Promise<void>
 }
+
+/** What goes to the worker, in order: batches, and questions about everything before them. */
+type Outgoing = { batch: Batch } | { question: 'checkpoint' | 'finish' }
 
 let nextId = 1
 
@@ -110,11 +117,16 @@ class WorkerJob implements HashJob {
   private output: FileWriter | undefined
   /** Bytes given so far: the file offset of the next byte. */
   private position = 0
-  /** The batch being filled: its memory, its first byte's offset in the file, its size. */
-  private batch: { memory: Memory, view: Uint8Array, start: number } | undefined
+  /** The batch being filled and its first byte's offset in the file. */
+  private batch: { view: Uint8Array<ArrayBuffer>, start: number } | undefined
   private filled = 0
-  /** In the order sent (the worker acknowledges in that order). */
-  private readonly sent: Sent[] = []
+  /**
+   * Not yet posted to the worker. A batch is posted once written (the buffer is ours until
+   * then: a write must never read memory that moved to the worker); the order is kept.
+   */
+  private readonly outbox: Outgoing[] = []
+  /** Batches sent and not yet hashed. */
+  private inFlight = 0
   private waiting: (() => void) | undefined
   private failed: Error | undefined
   /** Questions asked and not yet answered; the worker answers in order. */
@@ -122,25 +134,21 @@ class WorkerJob implements HashJob {
   private readonly window: number
   private dropped = false
 
-  constructor (private readonly pooled: PooledWorker, private readonly slots: Slots, pieceLengths: number[], { resume, window = MAX_IN_FLIGHT }: JobOptions) {
+  constructor (private readonly pooled: PooledWorker, private readonly spares: Spares, pieceLengths: number[], { resume, window = MAX_IN_FLIGHT }: JobOptions) {
     this.window = window
     pooled.jobs.set(this.id, {
       reply: msg => {
         if (msg.type === 'ack') {
-          const batch = this.sent.find(s => !s.hashed)
-          if (batch) batch.hashed = true
-          this.settle()
+          spares.give(msg.buffer)
+          this.inFlight--
+          if (this.inFlight < this.window) this.wake()
         } else {
           const p = this.pending.shift()
           if (msg.type === 'result') pooled.jobs.delete(this.id)
           p?.resolve(msg.type === 'result' ? msg.result : msg.checkpoint)
         }
       },
-      fail: err => {
-        // The worker is gone: no batch will be acknowledged.
-        this.fail(err)
-        this.forgetHashing()
-      }
+      fail: err => this.fail(err)
     })
     pooled.worker.postMessage({ type: 'start', id: this.id, pieceLengths, resume })
   }
@@ -154,12 +162,8 @@ class WorkerJob implements HashJob {
     if (this.failed) throw this.failed
     let offset = 0
     while (offset < chunk.length) {
-      if (!this.batch) {
-        const memory = this.slots.take()
-        // Up to the next whole MiB of the file, so the batches after it are aligned in the file.
-        const size = BATCH - this.position % BATCH
-        this.batch = { memory, view: new Uint8Array(memory.buffer, memory.offset, size), start: this.position }
-      }
+      // Up to the next whole MiB of the file, so the batches after it are aligned in the file.
+      this.batch ??= { view: new Uint8Array(this.spares.take(), 0, BATCH - this.position % BATCH), start: this.position }
       const take = Math.min(this.batch.view.length - this.filled, chunk.length - offset)
       this.batch.view.set(chunk.subarray(offset, offset + take), this.filled)
       this.filled += take
@@ -167,12 +171,12 @@ class WorkerJob implements HashJob {
       offset += take
       if (this.filled === this.batch.view.length) this.send()
     }
-    if (this.sent.length >= this.window) return new Promise(resolve => { this.waiting = resolve })
+    if (this.inFlight >= this.window) return new Promise(resolve => { this.waiting = resolve })
   }
 
   async flush (): Promise<void> {
     if (this.filled > 0) this.send()
-    await Promise.all(this.sent.map(s => s.writing))
+    await Promise.all(this.outbox.map(o => 'batch' in o ? o.batch.writing : undefined))
     if (this.failed) throw this.failed
   }
 
@@ -186,57 +190,51 @@ class WorkerJob implements HashJob {
 
   drop (): void {
     this.dropped = true
+    this.outbox.length = 0
     if (!this.pooled.jobs.delete(this.id)) return
     this.pooled.worker.postMessage({ type: 'drop', id: this.id })
-    // Its result is not wanted, so the batches may go back before the worker is done with them.
-    this.forgetHashing()
   }
 
-  /** Send what is batched, then the question: the worker answers after hashing every byte before it. */
-  private async ask<T> (type: 'checkpoint' | 'finish'): Promise<T> {
+  /** The question goes after every byte given so far: the worker answers once it hashed them. */
+  private async ask<T> (question: 'checkpoint' | 'finish'): Promise<T> {
     if (this.failed) throw this.failed
     if (this.filled > 0) this.send()
     const answer = new Promise<T>((resolve, reject) => { this.pending.push({ resolve, reject }) })
-    this.pooled.worker.postMessage({ type, id: this.id })
+    this.outbox.push({ question })
+    this.post()
     return await answer
   }
 
   private send (): void {
-    const { memory, view, start } = this.batch!
-    const bytes = view.subarray(0, this.filled)
+    const { view, start } = this.batch!
+    const batch: Batch = { buffer: view.buffer, length: this.filled, written: !this.output }
     this.batch = undefined
     this.filled = 0
-    if (this.dropped) {
-      this.slots.give(memory)
-      return
-    }
-    const sent: Sent = { memory, hashed: false, written: !this.output }
-    this.pooled.worker.postMessage({ type: 'chunk', id: this.id, buffer: memory.buffer, offset: memory.offset, length: bytes.length })
+    if (this.dropped) return
     if (this.output) {
-      sent.writing = this.output.write(bytes, start, memory.slot !== undefined)
-        .catch(err => this.fail(err as Error))
-        .finally(() => {
-          sent.written = true
-          this.settle()
-        })
+      batch.writing = this.output.write(view.subarray(0, batch.length), start, true).then(() => {
+        batch.written = true
+        this.post()
+      }, err => this.fail(err as Error))
     }
-    this.sent.push(sent)
+    this.inFlight++
+    this.outbox.push({ batch })
+    this.post()
   }
 
-  /** Let go of the batches that are hashed and written, and wake the feeder if it waits for room. */
-  private settle (): void {
-    for (let i = this.sent.length - 1; i >= 0; i--) {
-      const s = this.sent[i]!
-      if (!s.hashed || !s.written) continue
-      this.slots.give(s.memory)
-      this.sent.splice(i, 1)
+  /** Post what is ready, in order: questions, and batches that are written. */
+  private post (): void {
+    while (this.outbox.length > 0) {
+      const next = this.outbox[0]!
+      if ('question' in next) {
+        this.pooled.worker.postMessage({ type: next.question, id: this.id })
+      } else {
+        if (!next.batch.written) return
+        const { buffer, length } = next.batch
+        this.pooled.worker.postMessage({ type: 'chunk', id: this.id, buffer, length }, [buffer])
+      }
+      this.outbox.shift()
     }
-    if (this.sent.length < this.window) this.wake()
-  }
-
-  private forgetHashing (): void {
-    for (const s of this.sent) s.hashed = true
-    this.settle()
   }
 
   private fail (err: Error): void {
@@ -254,7 +252,7 @@ class WorkerJob implements HashJob {
 
 export class HashPool {
   private readonly workers: PooledWorker[] = []
-  private readonly slots = new Slots()
+  private readonly spares = new Spares()
   private readonly size: number
 
   constructor (size: number) {
@@ -271,11 +269,12 @@ export class HashPool {
   job (pieceLengths: number[], opts: JobOptions = {}): HashJob {
     const least = this.workers.reduce<PooledWorker | undefined>((best, w) => !best || w.jobs.size < best.jobs.size ? w : best, undefined)
     const worker = !least || (least.jobs.size > 0 && this.workers.length < this.size) ? this.spawn() : least
-    return new WorkerJob(worker, this.slots, pieceLengths, opts)
+    return new WorkerJob(worker, this.spares, pieceLengths, opts)
   }
 
   async close (): Promise<void> {
     const all = this.workers.splice(0)
+    this.spares.clear()
     await Promise.all(all.map(w => w.worker.terminate()))
   }
 

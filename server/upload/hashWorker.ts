@@ -4,7 +4,7 @@ import { ContentHasher, type PieceCheckpoint } from './contentHasher.ts'
 
 export type HashRequest =
   | { type: 'start', id: number, pieceLengths: number[], resume?: PieceCheckpoint }
-  | { type: 'chunk', id: number, buffer: SharedArrayBuffer, offset: number, length: number }
+  | { type: 'chunk', id: number, buffer: ArrayBuffer, length: number }
   | { type: 'checkpoint', id: number }
   | { type: 'finish', id: number }
   | { type: 'drop', id: number }
@@ -17,9 +17,9 @@ parentPort!.on('message', (msg: HashRequest) => {
       jobs.set(id, new ContentHasher(msg.pieceLengths, msg.resume))
       break
     case 'chunk':
-      jobs.get(id)?.update(new Uint8Array(msg.buffer, msg.offset, msg.length))
-      // The batch is shared memory: once hashed (and written) the job reuses it.
-      parentPort!.postMessage({ type: 'ack', id })
+      jobs.get(id)?.update(new Uint8Array(msg.buffer, 0, msg.length))
+      // Hand the buffer back for reuse: no allocation per batch, no garbage piling up.
+      parentPort!.postMessage({ type: 'ack', id, buffer: msg.buffer }, [msg.buffer])
       break
     case 'checkpoint':
       parentPort!.postMessage({ type: 'checkpoint', id, checkpoint: jobs.get(id)!.checkpoint() })
