@@ -95,16 +95,17 @@ test('bytes re-read from disk are only hashed, and a resumed upload at an odd of
   if (await directIo(dir)) assert.deepEqual(file.written, { direct: 8 * MiB, buffered: (4 * MiB - cut) + 99 })
 })
 
-test('several jobs with many batches in flight each get their own bytes and hashes', async () => {
-  const files = [0, 1, 2].map(i => randomBytes(16 * MiB + i * 1000))
+test('many jobs with many batches in flight each get their own bytes and hashes, and none is stuck', async () => {
+  // 6 × 16 batches asked for before any is handed back: more than the spares and more than the
+  // pool lets be in flight at once (64), so jobs wait for room that other jobs make.
+  const files = [0, 1, 2, 3, 4, 5].map(i => randomBytes(16 * MiB + i * 1000))
   const outputs = await Promise.all(files.map(async (_, i) => await DirectFile.open(path.join(dir, `many-${i}`), 'create')))
   const jobs = files.map((f, i) => {
     const job = pool.job([pieceLength(f.length)], { window: 16 })
     job.writeTo(outputs[i])
     return job
   })
-  // 48 batches asked for before any is handed back: more than the pool keeps as spares.
-  for (const [i, file] of files.entries()) jobs[i]!.update(file)
+  await Promise.all(files.map(async (file, i) => { await feed(jobs[i]!, file, 0, i) }))
   await Promise.all(jobs.map(async j => await j.flush()))
   for (const [i, file] of files.entries()) {
     await outputs[i]!.close()

@@ -21,7 +21,9 @@ import type { ContentHashes, PieceCheckpoint } from './contentHasher.ts'
 const MiB = 1 << 20
 const BATCH = MiB
 /** Batches a job may have in flight before its feeder waits (see JobOptions.window). */
-const MAX_IN_FLIGHT = 4
+const MAX_IN_FLIGHT = 8
+/** Batches in flight over all jobs: many uploads at once wait for the hasher, not for memory. */
+const POOL_IN_FLIGHT = 64
 /** Spare batch buffers kept for any job (a resting resumable upload's go back here), let go when idle. */
 const MAX_SPARE = 16
 const SPARE_IDLE_MS = 10_000
@@ -99,6 +101,32 @@ class Spares {
   }
 }
 
+/** The pool's batches in flight; jobs over it wait for room (each may always have one). */
+class Budget {
+  private used = 0
+  private readonly waiting = new Set<() => void>()
+
+  get full (): boolean {
+    return this.used >= POOL_IN_FLIGHT
+  }
+
+  take (n: number): void {
+    this.used += n
+  }
+
+  give (n: number): void {
+    this.used -= n
+    if (this.full || n === 0) return
+    const all = [...this.waiting]
+    this.waiting.clear()
+    for (const wake of all) wake()
+  }
+
+  onRoom (wake: () => void): void {
+    this.waiting.add(wake)
+  }
+}
+
 /** A full batch on its way: written first (if the job has an output), then hashed. */
 interface Batch {
   buffer: ArrayBuffer
@@ -134,21 +162,26 @@ class WorkerJob implements HashJob {
   private readonly window: number
   private dropped = false
 
-  constructor (private readonly pooled: PooledWorker, private readonly spares: Spares, pieceLengths: number[], { resume, window = MAX_IN_FLIGHT }: JobOptions) {
+  constructor (private readonly pooled: PooledWorker, private readonly spares: Spares, private readonly budget: Budget, pieceLengths: number[], { resume, window = MAX_IN_FLIGHT }: JobOptions) {
     this.window = window
     pooled.jobs.set(this.id, {
       reply: msg => {
         if (msg.type === 'ack') {
           spares.give(msg.buffer)
           this.inFlight--
-          if (this.inFlight < this.window) this.wake()
+          budget.give(1)
+          if (!this.mustWait()) this.wake()
         } else {
           const p = this.pending.shift()
           if (msg.type === 'result') pooled.jobs.delete(this.id)
           p?.resolve(msg.type === 'result' ? msg.result : msg.checkpoint)
         }
       },
-      fail: err => this.fail(err)
+      fail: err => {
+        // The worker is gone with the batches it had: none will come back.
+        this.fail(err)
+        this.forgetInFlight()
+      }
     })
     pooled.worker.postMessage({ type: 'start', id: this.id, pieceLengths, resume })
   }
@@ -171,7 +204,18 @@ class WorkerJob implements HashJob {
       offset += take
       if (this.filled === this.batch.view.length) this.send()
     }
-    if (this.inFlight >= this.window) return new Promise(resolve => { this.waiting = resolve })
+    if (!this.mustWait()) return
+    if (this.inFlight < this.window) this.budget.onRoom(() => this.wake())
+    return new Promise(resolve => { this.waiting = resolve })
+  }
+
+  private mustWait (): boolean {
+    return this.inFlight >= this.window || (this.inFlight > 0 && this.budget.full)
+  }
+
+  private forgetInFlight (): void {
+    this.budget.give(this.inFlight)
+    this.inFlight = 0
   }
 
   async flush (): Promise<void> {
@@ -193,6 +237,8 @@ class WorkerJob implements HashJob {
     this.outbox.length = 0
     if (!this.pooled.jobs.delete(this.id)) return
     this.pooled.worker.postMessage({ type: 'drop', id: this.id })
+    // Its acknowledgements will not be read.
+    this.forgetInFlight()
   }
 
   /** The question goes after every byte given so far: the worker answers once it hashed them. */
@@ -218,6 +264,7 @@ class WorkerJob implements HashJob {
       }, err => this.fail(err as Error))
     }
     this.inFlight++
+    this.budget.take(1)
     this.outbox.push({ batch })
     this.post()
   }
@@ -253,6 +300,7 @@ class WorkerJob implements HashJob {
 export class HashPool {
   private readonly workers: PooledWorker[] = []
   private readonly spares = new Spares()
+  private readonly budget = new Budget()
   private readonly size: number
 
   constructor (size: number) {
@@ -269,7 +317,7 @@ export class HashPool {
   job (pieceLengths: number[], opts: JobOptions = {}): HashJob {
     const least = this.workers.reduce<PooledWorker | undefined>((best, w) => !best || w.jobs.size < best.jobs.size ? w : best, undefined)
     const worker = !least || (least.jobs.size > 0 && this.workers.length < this.size) ? this.spawn() : least
-    return new WorkerJob(worker, this.spares, pieceLengths, opts)
+    return new WorkerJob(worker, this.spares, this.budget, pieceLengths, opts)
   }
 
   async close (): Promise<void> {
