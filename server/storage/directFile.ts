@@ -18,6 +18,8 @@ export class DirectFile {
   private synced = 0
   private unsynced = 0
   private syncing: Promise<void> | undefined
+  /** A background flush that failed: Linux reports a lost write once, so it is kept for close(). */
+  private syncError: Error | undefined
   private closing: Promise<void> | undefined
   /** Bytes written each way (tests check that whole MiB go direct). */
   readonly written = { direct: 0, buffered: 0 }
@@ -52,7 +54,7 @@ export class DirectFile {
     this.unsynced += bytes.length
     if (this.syncing || this.unsynced - this.synced < SYNC_EVERY) return
     const target = this.unsynced
-    this.syncing = this.handle.datasync().then(() => { this.synced = target }, () => {}).finally(() => { this.syncing = undefined })
+    this.syncing = this.handle.datasync().then(() => { this.synced = target }, err => { this.syncError ??= err as Error }).finally(() => { this.syncing = undefined })
   }
 
   /** Flush everything written (direct writes too: the disk's own cache and the file's size). */
@@ -60,11 +62,12 @@ export class DirectFile {
     await this.handle.datasync()
   }
 
-  /** Waits for writes in flight (FileHandle.close does), closes both descriptors; once. */
+  /** Waits for writes in flight (FileHandle.close does), closes both descriptors; once. Throws a failed flush. */
   async close (): Promise<void> {
     this.closing ??= (async () => {
       await this.syncing
       await Promise.all([this.handle.close(), this.direct?.close()])
+      if (this.syncError) throw this.syncError
     })()
     await this.closing
   }

@@ -133,13 +133,60 @@ test('a batch is not reused, or moved to the hasher, before its write is done', 
   await assertHashes(job, bytes)
 })
 
-test('a failed write fails the job: the feeder and flush get the error', async () => {
+test('writes go one at a time in file order, so a crash never leaves a hole in the file', async () => {
+  const bytes = randomBytes(9 * MiB + 17)
+  const disk = Buffer.alloc(bytes.length)
+  const log: Array<[number, number]> = []
+  let busy = false
+  const job = pool.job([pieceLength(bytes.length)], { window: 8 })
+  job.writeTo({
+    write: async (batch, position) => {
+      assert.equal(busy, false, 'a write started before the one before it ended')
+      busy = true
+      log.push([position, batch.length])
+      await new Promise(resolve => setTimeout(resolve, 2))
+      disk.set(batch, position)
+      busy = false
+    }
+  })
+  await feed(job, bytes, 0, 4)
+  await job.flush()
+  assert.ok(disk.equals(bytes))
+  log.forEach(([position, length], i) => { if (i > 0) assert.equal(position, log[i - 1]![0] + log[i - 1]![1]) })
+  await assertHashes(job, bytes)
+})
+
+test('a failed write fails the job: the feeder, flush and finish get the error and the job lets go of its batches', async () => {
   const job = pool.job([pieceLength(4 * MiB)])
   job.writeTo({ write: async () => { throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }) } })
   await job.update(randomBytes(MiB + 10))
   await assert.rejects(job.flush(), { code: 'ENOSPC' })
   assert.throws(() => job.update(randomBytes(10)), { code: 'ENOSPC' })
+  await assert.rejects(job.finish(), { code: 'ENOSPC' })
+  assert.equal(pool.batchesInFlight, 0)
+})
+
+test('a dropped job answers its open questions and lets go of its batches', { timeout: 20_000 }, async () => {
+  // A checkpoint asked while batches wait for a slow disk, then the job is dropped (an upload
+  // forgotten after a failure): the question must not wait forever.
+  let release: () => void = () => {}
+  const job = pool.job([pieceLength(8 * MiB)], { window: 8 })
+  job.writeTo({ write: async () => await new Promise<void>(resolve => { release = resolve }) })
+  job.update(randomBytes(3 * MiB))
+  const checkpoint = job.checkpoint()
   job.drop()
+  await assert.rejects(checkpoint, /dropped/)
+  release()
+  assert.equal(pool.batchesInFlight, 0)
+})
+
+test('bytes given after finish() are refused instead of being lost', async () => {
+  const job = pool.job([pieceLength(MiB)])
+  await job.update(randomBytes(1000))
+  const result = job.finish()
+  assert.throws(() => job.update(randomBytes(10)), /after finish/)
+  assert.equal((await result).bytes, 1000)
+  assert.equal(pool.batchesInFlight, 0)
 })
 
 /** Whether this filesystem takes direct writes (tmpfs on older kernels does not). */

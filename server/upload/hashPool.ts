@@ -103,7 +103,7 @@ class Spares {
 
 /** The pool's batches in flight; jobs over it wait for room (each may always have one). */
 class Budget {
-  private used = 0
+  used = 0
   private readonly waiting = new Set<() => void>()
 
   get full (): boolean {
@@ -132,7 +132,6 @@ interface Batch {
   buffer: ArrayBuffer
   length: number
   written: boolean
-  writing?: Promise<void>
 }
 
 /** What goes to the worker, in order: batches, and questions about everything before them. */
@@ -160,7 +159,9 @@ class WorkerJob implements HashJob {
   /** Questions asked and not yet answered; the worker answers in order. */
   private readonly pending: Array<{ resolve: (v: any) => void, reject: (e: Error) => void }> = []
   private readonly window: number
-  private dropped = false
+  /** The last write; each starts when the one before it is done (see send). */
+  private writing: Promise<void> = Promise.resolve()
+  private finishing = false
 
   constructor (private readonly pooled: PooledWorker, private readonly spares: Spares, private readonly budget: Budget, pieceLengths: number[], { resume, window = MAX_IN_FLIGHT }: JobOptions) {
     this.window = window
@@ -177,11 +178,7 @@ class WorkerJob implements HashJob {
           p?.resolve(msg.type === 'result' ? msg.result : msg.checkpoint)
         }
       },
-      fail: err => {
-        // The worker is gone with the batches it had: none will come back.
-        this.fail(err)
-        this.forgetInFlight()
-      }
+      fail: err => this.fail(err)
     })
     pooled.worker.postMessage({ type: 'start', id: this.id, pieceLengths, resume })
   }
@@ -193,6 +190,7 @@ class WorkerJob implements HashJob {
 
   update (chunk: Uint8Array): void | Promise<void> {
     if (this.failed) throw this.failed
+    if (this.finishing) throw new Error('bytes given to a hash job after finish()')
     let offset = 0
     while (offset < chunk.length) {
       // Up to the next whole MiB of the file, so the batches after it are aligned in the file.
@@ -213,14 +211,10 @@ class WorkerJob implements HashJob {
     return this.inFlight >= this.window || (this.inFlight > 0 && this.budget.full)
   }
 
-  private forgetInFlight (): void {
-    this.budget.give(this.inFlight)
-    this.inFlight = 0
-  }
-
   async flush (): Promise<void> {
+    if (this.failed) throw this.failed
     if (this.filled > 0) this.send()
-    await Promise.all(this.outbox.map(o => 'batch' in o ? o.batch.writing : undefined))
+    await this.writing
     if (this.failed) throw this.failed
   }
 
@@ -229,16 +223,13 @@ class WorkerJob implements HashJob {
   }
 
   async finish (): Promise<ContentHashes> {
-    return await this.ask('finish')
+    const result = this.ask<ContentHashes>('finish')
+    this.finishing = true
+    return await result
   }
 
   drop (): void {
-    this.dropped = true
-    this.outbox.length = 0
-    if (!this.pooled.jobs.delete(this.id)) return
-    this.pooled.worker.postMessage({ type: 'drop', id: this.id })
-    // Its acknowledgements will not be read.
-    this.forgetInFlight()
+    this.fail(new Error('The hash job was dropped.'))
   }
 
   /** The question goes after every byte given so far: the worker answers once it hashed them. */
@@ -256,12 +247,17 @@ class WorkerJob implements HashJob {
     const batch: Batch = { buffer: view.buffer, length: this.filled, written: !this.output }
     this.batch = undefined
     this.filled = 0
-    if (this.dropped) return
-    if (this.output) {
-      batch.writing = this.output.write(view.subarray(0, batch.length), start, true).then(() => {
+    if (this.failed) return
+    const output = this.output
+    if (output) {
+      // One write at a time, in file order: the file never has a hole, so after a crash its
+      // size is the count of good bytes (a resumable upload's offset).
+      this.writing = this.writing.then(async () => {
+        if (this.failed) return
+        await output.write(view.subarray(0, batch.length), start, true)
         batch.written = true
         this.post()
-      }, err => this.fail(err as Error))
+      }).catch(err => this.fail(err as Error))
     }
     this.inFlight++
     this.budget.take(1)
@@ -284,10 +280,17 @@ class WorkerJob implements HashJob {
     }
   }
 
+  /** The job is over without a result: answer every question, let go of everything it held. */
   private fail (err: Error): void {
-    this.failed ??= err
-    this.wake()
+    if (this.failed) return
+    this.failed = err
+    this.outbox.length = 0
     for (const p of this.pending.splice(0)) p.reject(err)
+    // Batches still in the worker are dropped there; their acknowledgements are not read.
+    if (this.pooled.jobs.delete(this.id)) this.pooled.worker.postMessage({ type: 'drop', id: this.id })
+    this.budget.give(this.inFlight)
+    this.inFlight = 0
+    this.wake()
   }
 
   private wake (): void {
@@ -305,6 +308,11 @@ export class HashPool {
 
   constructor (size: number) {
     this.size = size
+  }
+
+  /** Batches taken by jobs and not yet hashed or let go (all jobs together). */
+  get batchesInFlight (): number {
+    return this.budget.used
   }
 
   /** Start the workers now, so the first upload does not wait for one. */

@@ -119,12 +119,15 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
     const hashing = deps.hashPool.job(pieceLengthsFor(sizeBounds(fields.size, req.contentLength)))
     file.on('limit', () => fail(tooLarge(deps.maxUploadBytes)))
     fileDone = (async () => {
+      const sink = new HashingSink(hashing)
       // Always finish the hash job, even when staging fails: it hands the worker back to the pool.
       try {
         pending = await deps.store.begin()
         hashing.writeTo(pending.file)
-        await pipeline(file, new HashingSink(hashing))
+        await pipeline(file, sink)
       } finally {
+        // A broken stream stops before the sink has given the job its last bytes.
+        await sink.settled()
         hashes = await hashing.finish()
       }
     })()

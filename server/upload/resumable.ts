@@ -62,9 +62,8 @@ interface Live {
   info: UploadInfo
   /** Bytes on disk (= the offset). */
   size: number
-  /** The hash job and how many bytes it has had; it is rebuilt from disk when they differ. */
+  /** The hash job, holding exactly the bytes on disk; none: rebuilt from them at the next request. */
   job?: HashJob
-  hashed: number
   /** The hash job's flow control, carried over to the next batch (maybe the next request). */
   hashFlow: HashFlow
   busy: boolean
@@ -120,7 +119,7 @@ export class ResumableUploads {
         await this.deps.store.remove(id)
         continue
       }
-      this.uploads.set(id, { info: valid, size: valid.result ? valid.length : size ?? 0, hashed: 0, hashFlow: {}, busy: false, checkpointed: 0, savedAt: this.now() })
+      this.uploads.set(id, { info: valid, size: valid.result ? valid.length : size ?? 0, hashFlow: {}, busy: false, checkpointed: 0, savedAt: this.now() })
     }
     if (this.uploads.size > 0) this.deps.log.info({ uploads: this.uploads.size }, 'resumable uploads waiting for their bytes')
     await this.sweep()
@@ -158,7 +157,7 @@ export class ResumableUploads {
       expiresAt: this.expiry()
     }
     await this.deps.store.create(id, info).catch(err => { throw storageError(err) })
-    this.uploads.set(id, { info, size: 0, hashed: 0, hashFlow: {}, busy: false, checkpointed: 0, savedAt: this.now() })
+    this.uploads.set(id, { info, size: 0, hashFlow: {}, busy: false, checkpointed: 0, savedAt: this.now() })
     return { id, ...this.status(id, owner) }
   }
 
@@ -243,21 +242,16 @@ export class ResumableUploads {
     job.writeTo(file)
     try {
       await pipeline(body, sink)
-      this.stored(up, taken)
+      up.size += taken
     } catch (err) {
       // The body broke off, or a write failed: keep what the job took if it all reached the disk.
       await sink.settled()
-      await job.flush().then(() => this.stored(up, taken), () => this.forgetHasher(up))
+      await job.flush().then(() => { up.size += taken }, () => this.forgetHasher(up))
       throw await this.recover(up, err)
     } finally {
       job.writeTo(undefined)
       await file.close()
     }
-  }
-
-  private stored (up: Live, bytes: number): void {
-    up.size += bytes
-    up.hashed += bytes
   }
 
   /** After a failed write: keep exactly the bytes known good, so the upload stays resumable. */
@@ -276,7 +270,7 @@ export class ResumableUploads {
 
   /** The upload's hash job, rebuilt from its bytes on disk when it does not match them. */
   private async hasher (up: Live): Promise<HashJob> {
-    if (up.job && up.hashed === up.size) return up.job
+    if (up.job) return up.job
     this.forgetHasher(up)
     const len = pieceLength(up.info.length)
     const cp = up.info.checkpoint
@@ -295,7 +289,6 @@ export class ResumableUploads {
       throw err
     }
     up.job = job
-    up.hashed = up.size
     return job
   }
 
@@ -308,7 +301,6 @@ export class ResumableUploads {
     const job = up.job
     up.job = undefined
     up.hashFlow = {}
-    up.hashed = 0
     return job
   }
 
