@@ -34,6 +34,11 @@ export class FsUploadStore implements UploadStore {
     return path.join(this.dir(id), 'info.json')
   }
 
+  /** The last size acknowledged, as fixed-width text: rewritten in place, never half a number. */
+  private offsetPath (id: string): string {
+    return path.join(this.dir(id), 'offset')
+  }
+
   async init (): Promise<{ uploads: StoredUpload[], unreadable: string[] }> {
     await fs.mkdir(this.root, { recursive: true })
     const uploads: StoredUpload[] = []
@@ -42,8 +47,7 @@ export class FsUploadStore implements UploadStore {
       if (!ID.test(id)) continue
       try {
         const info: unknown = JSON.parse(await fs.readFile(this.infoPath(id), 'utf8'))
-        const size = await this.size(id).catch(() => undefined)
-        uploads.push({ id, info, size })
+        uploads.push({ id, info, size: await this.goodSize(id) })
       } catch {
         unreadable.push(id)
       }
@@ -51,10 +55,27 @@ export class FsUploadStore implements UploadStore {
     return { uploads, unreadable }
   }
 
+  /** The bytes on disk, cut back to the last size acknowledged (uploads from before offsets were kept: all of them). */
+  private async goodSize (id: string): Promise<number | undefined> {
+    const size = await this.size(id).catch(() => undefined)
+    const acknowledged = Number((await fs.readFile(this.offsetPath(id), 'utf8').catch(() => '')).trim() || NaN)
+    if (size === undefined || !Number.isSafeInteger(acknowledged) || acknowledged >= size) return size
+    await this.truncate(id, acknowledged)
+    return acknowledged
+  }
+
   async create (id: string, info: object): Promise<void> {
     await fs.mkdir(this.dir(id))
     await (await fs.open(this.dataPath(id), 'wx', 0o644)).close()
+    await fs.writeFile(this.offsetPath(id), offsetText(0))
     await this.writeInfo(id, info)
+  }
+
+  async acknowledge (id: string, size: number): Promise<void> {
+    await fs.writeFile(this.offsetPath(id), offsetText(size), { flag: 'r+' }).catch(async err => {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      await fs.writeFile(this.offsetPath(id), offsetText(size))
+    })
   }
 
   async writeInfo (id: string, info: object): Promise<void> {
@@ -86,3 +107,6 @@ export class FsUploadStore implements UploadStore {
     await fs.rm(this.dir(id), { recursive: true, force: true })
   }
 }
+
+/** Always 20 characters, so rewriting it in place leaves no digits of a longer number behind. */
+const offsetText = (size: number): string => String(size).padStart(20)

@@ -15,7 +15,7 @@ export interface StoredUpload {
   id: string
   /** The service's record, as it was last written (validated by the service, not here). */
   info: unknown
-  /** Bytes on disk; undefined once the bytes were handed to the blob store. */
+  /** Bytes on disk up to the last acknowledged size; undefined once the bytes were handed to the blob store. */
   size: number | undefined
 }
 
@@ -27,6 +27,11 @@ export interface UploadStore {
   size (id: string): Promise<number>
   /** Write more of the upload's bytes (each batch at its offset: the caller tracks the size). */
   append (id: string): Promise<Appender>
+  /**
+   * Every byte before `size` is written. Writes run in parallel, so a crash can leave bytes
+   * beyond a hole; at the next start init() cuts the file back to the last size acknowledged.
+   */
+  acknowledge (id: string, size: number): Promise<void>
   /** Cut a failed write back to the bytes known good. */
   truncate (id: string, size: number): Promise<void>
   /** Bytes 0..end-1, for re-hashing after a restart. */

@@ -133,29 +133,6 @@ test('a batch is not reused, or moved to the hasher, before its write is done', 
   await assertHashes(job, bytes)
 })
 
-test('writes go one at a time in file order, so a crash never leaves a hole in the file', async () => {
-  const bytes = randomBytes(9 * MiB + 17)
-  const disk = Buffer.alloc(bytes.length)
-  const log: Array<[number, number]> = []
-  let busy = false
-  const job = pool.job([pieceLength(bytes.length)], { window: 8 })
-  job.writeTo({
-    write: async (batch, position) => {
-      assert.equal(busy, false, 'a write started before the one before it ended')
-      busy = true
-      log.push([position, batch.length])
-      await new Promise(resolve => setTimeout(resolve, 2))
-      disk.set(batch, position)
-      busy = false
-    }
-  })
-  await feed(job, bytes, 0, 4)
-  await job.flush()
-  assert.ok(disk.equals(bytes))
-  log.forEach(([position, length], i) => { if (i > 0) assert.equal(position, log[i - 1]![0] + log[i - 1]![1]) })
-  await assertHashes(job, bytes)
-})
-
 test('a failed write fails the job: the feeder, flush and finish get the error and the job lets go of its batches', async () => {
   const job = pool.job([pieceLength(4 * MiB)])
   job.writeTo({ write: async () => { throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }) } })

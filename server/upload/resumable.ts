@@ -251,6 +251,7 @@ export class ResumableUploads {
     } finally {
       job.writeTo(undefined)
       await file.close()
+      await this.deps.store.acknowledge(up.info.id, up.size)
     }
   }
 
