@@ -1,8 +1,8 @@
 /**
  * Where an upload's bytes go, streamed or resumable: into the hash job, which batches them,
- * hashes each batch and writes it to the file at the same time (see hashPool.ts). The stream
- * ends once every byte is written. The hash job may trail behind by its window; it is waited
- * for only before it is given more, so the end of a request does not wait for the hashing.
+ * writes each batch to the file and then hashes it (see hashPool.ts). The stream ends once
+ * every byte is written. The hashing may trail behind by the job's window; it is waited for
+ * only before the job is given more, so the end of a request does not wait for the hashing.
  */
 import { Writable } from 'node:stream'
 import type { HashJob } from './hashPool.ts'
