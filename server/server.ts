@@ -63,8 +63,9 @@ function listen (config: Config, fetch: Parameters<typeof serve>[0]['fetch']): P
 export async function startServer (config: Config, opts: StartOptions): Promise<RunningServer> {
   const { log } = opts
   const store = opts.store ?? new FsBlobStore(config.mediaDir)
-  const { sweptIncoming } = await store.init()
+  const { sweptIncoming, directIo } = await store.init()
   if (sweptIncoming > 0) log.warn({ sweptIncoming }, 'removed uploads left unfinished by the last run')
+  if (!directIo) log.info({ mediaDir: config.mediaDir }, 'this filesystem does not take direct I/O: uploads are written through the page cache (more CPU per upload)')
 
   const db = openDatabase(path.join(config.dataDir, 'db.sqlite'))
   const records = new SqliteRecordRepository(db)

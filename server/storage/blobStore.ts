@@ -30,8 +30,8 @@ export interface BlobStat {
 }
 
 export interface BlobStore {
-  /** Create folders, remove uploads left in flight by a crash. */
-  init (): Promise<{ sweptIncoming: number }>
+  /** Create folders, remove uploads left in flight by a crash; `directIo`: uploads bypass the page cache. */
+  init (): Promise<{ sweptIncoming: number, directIo: boolean }>
   begin (): Promise<StagingBlob>
   /**
    * Stage a finished file on the same disk (a resumable upload's bytes) without copying it.

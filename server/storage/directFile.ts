@@ -6,8 +6,10 @@
  * hashing). The rest (a file's first and last partial MiB) and every write on a filesystem
  * without direct I/O (tmpfs on older kernels, other systems) goes the ordinary way.
  */
+import { randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
 import fs from 'node:fs/promises'
+import path from 'node:path'
 
 /** Offsets and lengths of direct writes are multiples of this (any disk's logical block divides it). */
 const ALIGN = 4096
@@ -34,6 +36,20 @@ export class DirectFile {
       direct = await fs.open(file, constants.O_WRONLY | constants.O_DIRECT).catch(() => undefined)
     }
     return new DirectFile(handle, direct)
+  }
+
+  /** Whether files in `dir` take direct writes (a 4 KiB probe file, removed after). */
+  static async supported (dir: string): Promise<boolean> {
+    const file = path.join(dir, `direct-io-probe-${randomBytes(4).toString('hex')}`)
+    const probe = await DirectFile.open(file, 'create')
+    try {
+      // Resizable, so page-aligned (see hashPool.ts).
+      await probe.write(new Uint8Array(new ArrayBuffer(ALIGN, { maxByteLength: ALIGN })), 0, true)
+    } finally {
+      await probe.close()
+      await fs.rm(file, { force: true })
+    }
+    return probe.written.direct === ALIGN
   }
 
   async write (bytes: Uint8Array, position: number, aligned: boolean): Promise<void> {

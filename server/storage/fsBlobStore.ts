@@ -65,12 +65,12 @@ export class FsBlobStore implements BlobStore {
     this.incoming = path.join(root, INCOMING)
   }
 
-  async init (): Promise<{ sweptIncoming: number }> {
+  async init (): Promise<{ sweptIncoming: number, directIo: boolean }> {
     await fs.mkdir(this.root, { recursive: true })
     const leftovers = await fs.readdir(this.incoming).catch(() => [])
     await fs.rm(this.incoming, { recursive: true, force: true })
     await fs.mkdir(this.incoming, { recursive: true })
-    return { sweptIncoming: leftovers.length }
+    return { sweptIncoming: leftovers.length, directIo: await DirectFile.supported(this.incoming) }
   }
 
   private dir (mediaId: string): string {
