@@ -73,11 +73,6 @@ export class DirectFile {
     this.syncing = this.handle.datasync().then(() => { this.synced = target }, err => { this.syncError ??= err as Error }).finally(() => { this.syncing = undefined })
   }
 
-  /** Flush everything written (direct writes too: the disk's own cache and the file's size). */
-  async sync (): Promise<void> {
-    await this.handle.datasync()
-  }
-
   /** Waits for writes in flight (FileHandle.close does), closes both descriptors; once. Throws a failed flush. */
   async close (): Promise<void> {
     this.closing ??= (async () => {

@@ -110,8 +110,8 @@ class Budget {
     return this.used >= POOL_IN_FLIGHT
   }
 
-  take (n: number): void {
-    this.used += n
+  take (): void {
+    this.used++
   }
 
   give (n: number): void {
@@ -259,7 +259,7 @@ class WorkerJob implements HashJob {
       this.writing = Promise.all([this.writing, written]).then(() => {})
     }
     this.inFlight++
-    this.budget.take(1)
+    this.budget.take()
     this.outbox.push({ batch })
     this.post()
   }

@@ -60,7 +60,7 @@ export interface UploadStatus {
 
 interface Live {
   info: UploadInfo
-  /** Bytes on disk (= the offset). */
+  /** Bytes on disk and acknowledged (= the offset); a request in flight may have written more. */
   size: number
   /** The hash job, holding exactly the bytes on disk; none: rebuilt from them at the next request. */
   job?: HashJob
