@@ -25,7 +25,7 @@ import path from 'node:path'
 import { pieceLength } from '../shared/torrent.ts'
 import { ContentHasher } from '../server/upload/contentHasher.ts'
 import { createMnemonic, identityFromMnemonic, signMessage } from '../shared/wallet.ts'
-import { fmt, MiB, now, procMem, startServerChild, type ServerChild } from './serverProcess.ts'
+import { cpuDelta, fmt, MiB, now, procMem, startServerChild, threadCpu, type ServerChild } from './serverProcess.ts'
 
 const BLOCK = 16 * MiB
 const RATIO_GOAL = 0.6
@@ -66,36 +66,6 @@ async function referenceHash (file: string, size: number): Promise<{ mediaId: st
   const { mediaId, pieces } = hasher.finish()
   if (!pieces) throw new Error('reference: piece hashes missing')
   return { mediaId, ms: now() - start }
-}
-
-interface ThreadCpu { name: string, user: number, sys: number }
-
-/** CPU seconds used so far by each thread of a process (Linux /proc, clock ticks of 10 ms). */
-async function threadCpu (pid: number): Promise<Map<string, ThreadCpu>> {
-  const out = new Map<string, ThreadCpu>()
-  for (const tid of await fs.readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
-    const stat = await fs.readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => '')
-    const open = stat.indexOf('('); const close = stat.lastIndexOf(')')
-    if (open < 0 || close < 0) continue
-    const fields = stat.slice(close + 2).split(' ')
-    // Fields after "(comm)": state is [0], utime [11], stime [12].
-    const name = tid === String(pid) ? 'main thread' : `other (${stat.slice(open + 1, close)})`
-    out.set(tid, { name, user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 })
-  }
-  return out
-}
-
-/** CPU used between two snapshots, summed by thread name, busiest first. */
-function cpuDelta (before: Map<string, ThreadCpu>, after: Map<string, ThreadCpu>): { user: number, sys: number, byName: Array<[string, number]> } {
-  let user = 0; let sys = 0
-  const byName = new Map<string, number>()
-  for (const [tid, a] of after) {
-    const b = before.get(tid)
-    const du = a.user - (b?.user ?? 0); const ds = a.sys - (b?.sys ?? 0)
-    user += du; sys += ds
-    byName.set(a.name, (byName.get(a.name) ?? 0) + du + ds)
-  }
-  return { user, sys, byName: [...byName].filter(([, t]) => t >= 0.01).sort((x, y) => y[1] - x[1]) }
 }
 
 /** Reset the process's peak RSS (VmHWM) so it measures the upload only; false if not allowed. */
@@ -297,9 +267,8 @@ async function main (): Promise<void> {
 
     // The real server, as `npm start` runs it (without the build): a fresh one for each case, its
     // data deleted after, so the second case does not pay for the first one's gigabyte in the page cache.
-    const extraArgs = (process.env.BENCH_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean)
     const freshServer = async (name: string): Promise<ServerChild> => {
-      server = await startServerChild(path.join(tmp, name), { MAX_UPLOAD_BYTES: String(SIZE + 64 * MiB) }, extraArgs)
+      server = await startServerChild(path.join(tmp, name), { MAX_UPLOAD_BYTES: String(SIZE + 64 * MiB) })
       await server.waitFor('/healthz')
       // Let startup garbage settle before the baseline.
       await new Promise(resolve => setTimeout(resolve, 500))

@@ -43,6 +43,35 @@ export async function procMem (pid: number): Promise<{ rss: number, hwm: number 
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') }
 }
 
+export interface ThreadCpu { name: string, user: number, sys: number }
+
+/** CPU seconds used so far by each thread of a process (Linux /proc, clock ticks of 10 ms), named by `name`. */
+export async function threadCpu (pid: number, name = (comm: string, main: boolean): string => main ? 'main thread' : `other (${comm})`): Promise<Map<string, ThreadCpu>> {
+  const out = new Map<string, ThreadCpu>()
+  for (const tid of await fs.readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+    const stat = await fs.readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => '')
+    const open = stat.indexOf('('); const close = stat.lastIndexOf(')')
+    if (open < 0 || close < 0) continue
+    const fields = stat.slice(close + 2).split(' ')
+    // Fields after "(comm)": state is [0], utime [11], stime [12].
+    out.set(tid, { name: name(stat.slice(open + 1, close), tid === String(pid)), user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 })
+  }
+  return out
+}
+
+/** CPU used between two snapshots, summed by thread name, busiest first. */
+export function cpuDelta (before: Map<string, ThreadCpu>, after: Map<string, ThreadCpu>): { user: number, sys: number, byName: Array<[string, number]> } {
+  let user = 0; let sys = 0
+  const byName = new Map<string, number>()
+  for (const [tid, a] of after) {
+    const b = before.get(tid)
+    const du = a.user - (b?.user ?? 0); const ds = a.sys - (b?.sys ?? 0)
+    user += du; sys += ds
+    byName.set(a.name, (byName.get(a.name) ?? 0) + du + ds)
+  }
+  return { user, sys, byName: [...byName].filter(([, t]) => t >= 0.01).sort((x, y) => y[1] - x[1]) }
+}
+
 /** GET a URL: status and body size (the body is read and dropped). Network errors reject. */
 export function get (url: string, timeoutMs = 2000): Promise<{ status: number, bytes: number }> {
   return new Promise((resolve, reject) => {
@@ -74,9 +103,9 @@ export interface ServerChild {
 
 /**
  * `node --import tsx server/main.ts` (as `npm start` runs it, without the build) on a free
- * loopback port, its data in `dataDir`.
+ * loopback port, its data in `dataDir`. `nodeArgs` default to BENCH_SERVER_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
-export async function startServerChild (dataDir: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServerChild> {
+export async function startServerChild (dataDir: string, env: Record<string, string> = {}, nodeArgs = (process.env.BENCH_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean)): Promise<ServerChild> {
   const port = await freePort()
   const base = `http://127.0.0.1:${port}`
   let output = ''
@@ -169,7 +198,7 @@ export function runBench (name: string, body: (tmp: string, servers: Set<ServerC
     }
   }
   run().catch(err => {
-    console.error(`${name} bench failed: ${(err as Error).message}`)
+    console.error(`${name} bench failed: ${(err as Error).stack ?? (err as Error).message}`)
     process.exitCode = 1
   })
 }
