@@ -1,33 +1,22 @@
 /**
  * A faster HTTP web seed for WebTorrent. WebTorrent's own (webconn.js) makes one Range request
- * per piece: ~950 requests for 500 MB, and the page's main thread spends its time on them
- * (measured 34 MB/s over loopback against fetch()'s ~250 MB/s, bench/README.md). This serves the
- * same piece requests from a few long Range responses (up to 64 MiB each), cut into pieces as the
- * bytes arrive (RangeStreamer). WebTorrent still decides what to ask for.
+ * per piece in the page: ~950 requests for 500 MB, and the page's main thread spends its time on
+ * them and on checking the pieces (34 MB/s over loopback against fetch()'s ~250 MB/s,
+ * bench/README.md). Here a worker of its own (web/workers/webSeed.worker.ts) fetches stretches of
+ * pieces as Blobs and checks them; the bytes never reach the page (WorkerWebSeed).
  *
  * It takes over the `httpRequest` of each web seed connection WebTorrent makes (the one place
  * its WebConn turns a piece request into HTTP), so every other part of the web seed — bitfield,
- * retry after a failure, removePeer — stays WebTorrent's. Requests it cannot serve (multi-file
- * torrents) go to WebTorrent's own code.
- *
- * The app runs the streamer in a worker of its own (web/workers/webSeed.worker.ts), which also
- * checks each piece's SHA-1 and hands back Blobs: the bytes never reach the page (WorkerWebSeed).
- * Without a worker (tests, other callers) the pieces go to WebTorrent, which checks them itself.
+ * retry after a failure, removePeer — stays WebTorrent's, and WebTorrent still decides what to ask
+ * for. Requests it cannot serve (multi-file torrents, a worker that cannot start or died) go to
+ * WebTorrent's own code.
  */
 import type { Torrent } from 'webtorrent'
 import type { BlobChunkStore } from './blobChunkStore.ts'
 
 type PieceCallback = (err: Error | null, data?: Uint8Array) => void
 
-/** What the streamer needs to know of the torrent. */
-export interface PieceLayout {
-  pieceLength: number
-  length: number
-  /** The torrent has this piece already (verified): no need to fetch it. */
-  has: (index: number) => boolean
-}
-
-type Layout = Pick<PieceLayout, 'pieceLength' | 'length'>
+type Layout = { pieceLength: number, length: number }
 
 /** The size of piece `index` (the last one is short). */
 export const pieceSize = (layout: Layout, index: number): number =>
@@ -36,265 +25,6 @@ export const pieceSize = (layout: Layout, index: number): number =>
 /** A request for a piece of the torrent from `offset` to its end: what WebTorrent asks of a web seed. */
 const restOfPiece = (layout: Layout, index: number, offset: number, length: number): boolean =>
   index >= 0 && index < Math.ceil(layout.length / layout.pieceLength) && offset >= 0 && length > 0 && offset + length === pieceSize(layout, index)
-
-export interface RangeStreamerOptions {
-  /** Bytes per Range request. */
-  streamBytes?: number
-  /** A request this close ahead of a running response waits for it rather than opening one. */
-  joinBytes?: number
-  /** Pieces read before WebTorrent asked for them, kept in memory at most. */
-  aheadBytes?: number
-  /** Responses open at once (browsers allow 6 connections per server). */
-  maxStreams?: number
-  /** A response whose read-ahead nobody takes for this long is closed. */
-  stallMs?: number
-  /** A response that sends nothing for this long fails (a half-dead connection). */
-  idleMs?: number
-  fetch?: typeof fetch
-}
-
-interface RangeStream {
-  /** The next piece the response will deliver, and the first it will not. */
-  next: number
-  end: number
-  controller: AbortController
-  /** Closed for sending nothing for `idleMs`: a failure, unlike a close for room or a stall. */
-  silent?: boolean
-}
-
-/** Serves piece requests from long Range responses of one URL. */
-export class RangeStreamer {
-  private readonly pieces: number
-  private readonly opts: Required<RangeStreamerOptions>
-  /**
-   * Requests by piece, each for the piece from `offset` to its end. There can be several: WebTorrent's
-   * hotswap can give a piece back to the web seed while it waits, and where a peer sent the first
-   * blocks of a piece WebTorrent asks the web seed for the rest.
-   */
-  private readonly waiting = new Map<number, Array<{ offset: number, cb: PieceCallback }>>()
-  private readonly ahead = new Map<number, Uint8Array>()
-  private streams: RangeStream[] = []
-  /** Responses waiting for room in the read-ahead. */
-  private wakers: Array<() => void> = []
-  private destroyed = false
-  /** A request waits for room for a response of its own (maxStreams). */
-  private held = false
-  /** Range responses opened so far (tests read it). */
-  opened = 0
-
-  constructor (private readonly url: string, private readonly layout: PieceLayout, opts: RangeStreamerOptions = {}) {
-    this.pieces = Math.ceil(layout.length / layout.pieceLength)
-    this.opts = {
-      streamBytes: 64 * 2 ** 20,
-      joinBytes: 16 * 2 ** 20,
-      aheadBytes: 4 * 2 ** 20,
-      maxStreams: 4,
-      stallMs: 5000,
-      idleMs: 60_000,
-      fetch: globalThis.fetch.bind(globalThis),
-      ...opts
-    }
-  }
-
-  private piecesIn (bytes: number): number {
-    return Math.max(1, Math.floor(bytes / this.layout.pieceLength))
-  }
-
-  /**
-   * Takes a request for a piece from `offset` to its end (what WebTorrent asks of a web seed); false
-   * for anything else (the caller makes its own request).
-   */
-  request (index: number, offset: number, length: number, cb: PieceCallback): boolean {
-    if (this.destroyed || !restOfPiece(this.layout, index, offset, length)) return false
-    const ready = this.ahead.get(index)
-    if (ready) {
-      this.ahead.delete(index)
-      this.resume()
-      queueMicrotask(() => cb(null, ready.subarray(offset)))
-      return true
-    }
-    this.waiting.set(index, [...this.waiting.get(index) ?? [], { offset, cb }])
-    const s = this.covering(index)
-    if (s) {
-      // Far ahead of the response, and not the next of a run of requests: a seek.
-      const seek = index - s.next >= this.piecesIn(this.opts.joinBytes) && !this.waiting.has(index - 1)
-      if (!seek) {
-        // The response reads on for it, even past a full read-ahead: nothing to open.
-        this.resume()
-        return true
-      }
-      // The response stops short of it, and a new one starts there.
-      s.end = index
-    }
-    this.schedule()
-    return true
-  }
-
-  /** The torrent has this piece now (from a peer, say): no need to keep it read ahead. */
-  forget (index: number): void {
-    this.ahead.delete(index)
-  }
-
-  private covering (index: number): RangeStream | undefined {
-    return this.streams.find(s => index >= s.next && index < s.end)
-  }
-
-  /** Opens responses for the waiting requests no response covers, lowest first, as far as room allows. */
-  private schedule (): void {
-    for (const index of [...this.waiting.keys()].sort((a, b) => a - b)) {
-      if (this.covering(index)) continue
-      if (!this.makeRoom()) { this.held = true; return }
-      this.open(index)
-    }
-  }
-
-  /** A free slot for one more response: closes one nobody waits on if need be. */
-  private makeRoom (): boolean {
-    if (this.streams.length < this.opts.maxStreams) return true
-    const idle = this.streams.find(s => !this.awaited(s))
-    if (!idle) return false
-    idle.controller.abort()
-    this.streams = this.streams.filter(x => x !== idle)
-    this.resume()
-    return true
-  }
-
-  private open (from: number): void {
-    let end = Math.min(this.pieces, from + this.piecesIn(this.opts.streamBytes))
-    // Stop before what another response is about to bring, or what the torrent has.
-    for (const s of this.streams) if (s.next > from) end = Math.min(end, s.next)
-    for (let i = from + 1; i < end; i++) if (this.layout.has(i)) { end = i; break }
-    const stream: RangeStream = { next: from, end, controller: new AbortController() }
-    this.streams.push(stream)
-    this.opened++
-    this.read(stream).then(() => this.settle(stream), err => this.settle(stream, err as Error))
-  }
-
-  private async read (s: RangeStream): Promise<void> {
-    const { pieceLength, length } = this.layout
-    const first = s.next * pieceLength
-    const last = Math.min(length, s.end * pieceLength) - 1
-    /** Waits for the web seed, failing the response if nothing comes for `idleMs`. */
-    const heard = async <T>(what: Promise<T>, failure: (err: Error) => string): Promise<T> => {
-      const idle = setTimeout(() => { s.silent = true; s.controller.abort() }, this.opts.idleMs)
-      try {
-        return await what
-      } catch (err) {
-        throw new Error(s.silent ? `the web seed sent nothing for ${this.opts.idleMs / 1000} s, at piece ${s.next}` : failure(err as Error), { cause: err })
-      } finally {
-        clearTimeout(idle)
-      }
-    }
-    const res = await heard(this.opts.fetch(this.url, { headers: { Range: `bytes=${first}-${last}` }, cache: 'no-store', signal: s.controller.signal }),
-      err => `the web seed could not be reached (${err.message})`)
-    // Anything but the range asked for (a 200 with the whole file, a 403, a 5xx) is a failure. A
-    // server on another origin may not expose Content-Range: then its length must be the range's.
-    const range = res.headers.get('content-range')
-    const exact = range === null ? res.headers.get('content-length') === String(last - first + 1) : range.startsWith(`bytes ${first}-${last}/`)
-    if (res.status !== 206 || !exact) {
-      await res.body?.cancel()
-      throw new Error(`the web seed answered ${res.status}${range === null ? '' : ` (Content-Range: ${range})`} to a Range request for bytes ${first}-${last}`)
-    }
-    const reader = res.body!.getReader()
-    try {
-      let piece: Uint8Array | undefined
-      let filled = 0
-      while (s.next < s.end) {
-        if (!await this.roomAhead(s)) return
-        const { done, value } = await heard(reader.read(), err => `the web seed's response broke off at piece ${s.next} (${err.message})`)
-        if (done) throw new Error(`the web seed's response ended early, at piece ${s.next}`)
-        for (let at = 0; at < value.length && s.next < s.end;) {
-          piece ??= new Uint8Array(pieceSize(this.layout, s.next))
-          const take = Math.min(piece.length - filled, value.length - at)
-          piece.set(value.subarray(at, at + take), filled)
-          filled += take
-          at += take
-          if (filled === piece.length) {
-            this.deliver(s.next++, piece)
-            piece = undefined
-            filled = 0
-          }
-        }
-      }
-    } finally {
-      // Stopped short (another response took over, or nobody read ahead): the rest is not wanted.
-      await reader.cancel().catch(() => {})
-    }
-  }
-
-  /** A request waits for a piece this response is still to deliver. */
-  private awaited (s: RangeStream): boolean {
-    return [...this.waiting.keys()].some(i => i >= s.next && i < s.end)
-  }
-
-  /**
-   * Waits while the read-ahead is full; false when nobody took any of it for `stallMs`. A response
-   * a request waits on reads on regardless: else read-ahead nobody takes would starve it for good.
-   */
-  private async roomAhead (s: RangeStream): Promise<boolean> {
-    const limit = this.piecesIn(this.opts.aheadBytes)
-    const deadline = Date.now() + this.opts.stallMs
-    while (this.ahead.size >= limit && !this.awaited(s)) {
-      const left = deadline - Date.now()
-      if (left <= 0 || s.controller.signal.aborted) return false
-      await new Promise<void>(resolve => {
-        const timer = setTimeout(resolve, left)
-        this.wakers.push(() => { clearTimeout(timer); resolve() })
-      })
-    }
-    return !s.controller.signal.aborted
-  }
-
-  private resume (): void {
-    const wakers = this.wakers
-    this.wakers = []
-    for (const wake of wakers) wake()
-  }
-
-  private deliver (index: number, data: Uint8Array): void {
-    const requests = this.waiting.get(index)
-    if (requests) {
-      this.waiting.delete(index)
-      for (const { offset, cb } of requests) cb(null, data.subarray(offset))
-      // A request that found no room may find it now that this response has one waiter less.
-      if (this.held) {
-        this.held = false
-        this.schedule()
-      }
-    } else if (!this.layout.has(index)) {
-      this.ahead.set(index, data)
-    }
-  }
-
-  /**
-   * A response ended. After a failure the requests it was to serve fail (WebTorrent's WebConn
-   * then retries those pieces later); otherwise whatever still waits gets a new response.
-   */
-  private settle (s: RangeStream, err?: Error): void {
-    this.streams = this.streams.filter(x => x !== s)
-    if (this.destroyed) return
-    if (err !== undefined && (s.silent === true || !s.controller.signal.aborted)) {
-      for (const [i, requests] of this.waiting) {
-        if (i < s.next || i >= s.end || this.covering(i)) continue
-        this.waiting.delete(i)
-        for (const { cb } of requests) cb(err)
-      }
-    }
-    this.schedule()
-  }
-
-  destroy (): void {
-    if (this.destroyed) return
-    this.destroyed = true
-    for (const s of this.streams) s.controller.abort()
-    this.streams = []
-    this.ahead.clear()
-    this.resume()
-    const err = new Error('the web seed was removed')
-    for (const requests of this.waiting.values()) for (const { cb } of requests) cb(err)
-    this.waiting.clear()
-  }
-}
 
 /** WebTorrent's internals this relies on (webtorrent 3: lib/torrent.js, lib/peer.js, lib/webconn.js, bittorrent-protocol). */
 interface WebSeedConn {
@@ -362,8 +92,8 @@ export interface VerifiedWebSeeds {
 }
 
 /**
- * The page's side of a web seed worker. It takes the same piece requests as a RangeStreamer, but
- * the bytes stay in the worker: what comes back is verified pieces in Blobs, which go straight
+ * The page's side of a web seed worker. It takes WebTorrent's piece requests, but the bytes stay
+ * in the worker: what comes back is verified pieces in Blobs, which go straight
  * into the store and are marked verified in the torrent, as WebTorrent does with a piece it
  * checked itself (torrent.js, `_request`). Each request is then answered with a view of the right
  * length over one buffer of zeros: the wire counts the bytes and clears the request, and WebTorrent
@@ -432,7 +162,7 @@ class WorkerWebSeed {
     if (this.waiting.size === 0) this.stop()
   }
 
-  /** As RangeStreamer.request: a piece from `offset` to its end, else false. */
+  /** Takes a request for a piece from `offset` to its end (what WebTorrent asks of a web seed); false for anything else. */
   request (index: number, offset: number, length: number, cb: PieceCallback): boolean {
     if (this.destroyed || this.broken || !restOfPiece(this.torrent, index, offset, length)) return false
     const requests = this.waiting.get(index)
@@ -447,8 +177,16 @@ class WorkerWebSeed {
     return true
   }
 
+  /** The torrent has this piece now (from a peer, say): its requests are answered as done, and the worker stops looking for it. */
   forget (index: number): void {
-    if (!this.destroyed && this.worker) this.tell().have.push(index)
+    if (this.destroyed) return
+    this.answer(index)
+    if (this.worker) this.tell().have.push(index)
+  }
+
+  /** Answers the requests for a piece the torrent has (see the class comment). */
+  private answer (index: number): void {
+    for (const { length, cb } of this.take(index)) cb(null, this.zeros.subarray(0, length))
   }
 
   /** The news for the worker, sent once the current task is done. */
@@ -483,7 +221,7 @@ class WorkerWebSeed {
         t._markVerified(index)
         for (const wire of t.wires) wire.have(index)
       }
-      for (const { length, cb } of this.take(index)) cb(null, this.zeros.subarray(0, length))
+      this.answer(index)
     }
     t._checkDone()
   }
@@ -502,21 +240,19 @@ class WorkerWebSeed {
 }
 
 /**
- * Pieces asked of a streamed web seed at once. WebTorrent asks for at most one second of download
+ * Pieces asked of a worker's web seed at once. WebTorrent asks for at most one second of download
  * and refills when half of it is left, but in a busy page only every 250 ms (its updates wait for
  * an idle moment): with 64 requests of 256 KiB pieces that alone capped a download at ~67 MB/s.
- * A streamed web seed answers them from a few responses, so the count costs nothing.
+ * The worker answers them from a few responses, so the count costs nothing.
  */
 const STREAMED_REQUESTS = 1024
 
 /**
- * Make every web seed WebTorrent adds to this torrent stream long ranges (call right after
- * `client.add`, before the metadata: WebTorrent adds the torrent's web seeds with it). With
- * `verified`, a worker reads and checks the pieces (WorkerWebSeed); else the page does, through
- * WebTorrent's own checks.
+ * Make every web seed WebTorrent adds to this torrent a worker's (call right after `client.add`,
+ * before the metadata: WebTorrent adds the torrent's web seeds with it), for a torrent whose
+ * store is a BlobChunkStore.
  */
-export function streamWebSeeds (torrent: Torrent, opts: RangeStreamerOptions & { verified?: VerifiedWebSeeds } = {}): void {
-  const { verified, ...streamerOpts } = opts
+export function workerWebSeeds (torrent: Torrent, seeds: VerifiedWebSeeds): void {
   const t = torrent as unknown as Torrent & TorrentInternals
   // WebTorrent's own web seed makes a request per piece: it gets the caller's count back if it takes over.
   const perPieceRequests = t.maxWebConns
@@ -526,20 +262,18 @@ export function streamWebSeeds (torrent: Torrent, opts: RangeStreamerOptions & {
     t.maxWebConns = Math.max(t.maxWebConns, STREAMED_REQUESTS)
     const { conn: web, wire } = peer
     // A web seed connection plays the BitTorrent wire protocol with the torrent's wire, through
-    // streams: every piece is framed, parsed and copied on the way. Hand it over directly instead.
+    // streams: every answer is framed, parsed and copied on the way. Hand it over directly instead.
     web.piece = (index, offset, buffer) => {
       peer.emit('download', buffer.length)
       wire._onPiece(index, offset, buffer)
     }
-    const seed = verified
-      ? new WorkerWebSeed(t, web.url, verified, () => { t.maxWebConns = perPieceRequests })
-      : new RangeStreamer(web.url, { pieceLength: t.pieceLength, length: t.length, has: i => t.bitfield?.get(i) === true }, streamerOpts)
+    const seed = new WorkerWebSeed(t, web.url, seeds, () => { t.maxWebConns = perPieceRequests })
     const perPiece = web.httpRequest.bind(web)
     web.httpRequest = (index, offset, length, cb) => {
       if (!seed.request(index, offset, length, cb)) perPiece(index, offset, length, cb)
     }
     const forget = (index: number): void => seed.forget(index)
-    const release = (): void => { if (seed instanceof WorkerWebSeed) seed.release() }
+    const release = (): void => seed.release()
     torrent.on('verified', forget)
     torrent.on('done', release)
     web.once('close', () => {

@@ -4,7 +4,7 @@
  */
 import { ReadOnlyChunkStore } from '../../shared/readOnlyChunkStore.ts'
 import { blobChunkStore } from './blobChunkStore.ts'
-import { streamWebSeeds } from './rangeWebSeed.ts'
+import { workerWebSeeds } from './rangeWebSeed.ts'
 import type WebTorrent from 'webtorrent'
 import type { Torrent } from 'webtorrent'
 
@@ -67,13 +67,13 @@ const webSeedWorker = (): Worker =>
 /**
  * Download a torrent (.torrent bytes or a magnet link) into the tab, from peers and web seeds
  * alike: pieces go to Blobs (blobChunkStore.ts; no cache in front of it, its unfinished pieces
- * are in memory already), and each web seed is read in long ranges and checked by a worker of
+ * are in memory already), and each web seed is fetched in long ranges and checked by a worker of
  * its own (rangeWebSeed.ts, webSeed.worker.ts).
  */
 export function addTorrent (torrentId: string | Uint8Array): Promise<Torrent> {
   const store = blobChunkStore()
   return add(torrentId, { maxWebConns: WEB_SEED_REQUESTS, store: store.Store, storeCacheSlots: 0 }, 'metadata', t => {
-    streamWebSeeds(t, { verified: { spawn: webSeedWorker, store: store.made } })
+    workerWebSeeds(t, { spawn: webSeedWorker, store: store.made })
     fileBlobs.set(t, type => store.made()?.blob(type))
   })
 }

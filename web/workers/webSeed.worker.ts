@@ -1,15 +1,21 @@
 /**
- * A web seed off the page's main thread: reads the pieces the page asks for from long Range
- * responses (RangeStreamer), checks each against the torrent's SHA-1 and hands them back in
- * Blobs, several pieces per Blob. The bytes never reach the page's heap: it only stores the Blobs
- * and tells WebTorrent the pieces are verified (rangeWebSeed.ts, WorkerWebSeed). In the page the
- * same work (the wire protocol, its copies, SHA-1, Blobs) kept the main thread busy and capped a
- * download at ~100 MB/s (bench/README.md).
+ * A web seed off the page's main thread. It fetches the pieces the page asks for as Blobs, one
+ * Range request per stretch of pieces (`response.blob()`), checks each piece against the torrent's
+ * SHA-1 and hands the same Blob back. Chromium stores a fetched Blob in the browser process
+ * straight from the network: the bytes are read once here, to be checked, and never copied into
+ * a new Blob. Reading the response as a stream and building Blobs of the pieces ran at ~130 MB/s,
+ * this at ~200–240 (bench/README.md). The page only stores the Blobs and tells WebTorrent the
+ * pieces are verified (rangeWebSeed.ts, WorkerWebSeed).
+ *
+ * A stretch never crosses one of the page's store groups (a whole one is kept as it is), and is
+ * sized to take about `targetMs` at the speed the last one came: one piece at first, growing
+ * while the web seed is fast. A video waiting for a piece waits for little more than that piece
+ * on a slow link, and a fast link gets long responses.
  *
  * The protocol (ToWebSeedWorker, FromWebSeedWorker) is in rangeWebSeed.ts.
  */
 import { GROUP_BYTES } from '../lib/blobChunkStore.ts'
-import { pieceSize, RangeStreamer, type FromWebSeedWorker, type RangeStreamerOptions, type ToWebSeedWorker } from '../lib/rangeWebSeed.ts'
+import { pieceSize, type FromWebSeedWorker, type ToWebSeedWorker } from '../lib/rangeWebSeed.ts'
 
 /** Where the worker talks to the page: its global scope, or one end of a MessageChannel in tests. */
 export interface WebSeedPort {
@@ -17,100 +23,159 @@ export interface WebSeedPort {
   postMessage: (message: FromWebSeedWorker) => void
 }
 
-export interface HostOptions extends RangeStreamerOptions {
-  /** Verified pieces in one Blob, at most: the page's store groups (fewer, larger Blobs cost less than one per piece: measured). */
-  batchBytes?: number
-  /** A batch goes out this long after its first piece, full or not (a slow web seed, a video waiting). */
-  batchMs?: number
+export interface HostOptions {
+  /** A fetch stays within one of the page's store groups of this many bytes. */
+  groupBytes?: number
+  /** Fetches at once: one comes while the last is checked (a third gained nothing: measured). */
+  maxFetches?: number
+  /** A fetch is sized to take about this long at the speed the last one came. */
+  targetMs?: number
+  /** A fetch not done after this long fails (a half-dead connection). */
+  timeoutMs?: number
+  fetch?: typeof fetch
+}
+
+interface Torrent {
+  url: string
+  pieceLength: number
+  length: number
+  pieces: number
+  /** The pieces' SHA-1s, hex. */
+  hashes: string[]
+  /** 1 for each piece the torrent has. */
+  has: Uint8Array
 }
 
 const hex = (digest: ArrayBuffer): string => Array.from(new Uint8Array(digest), b => b.toString(16).padStart(2, '0')).join('')
 
+/**
+ * One Range request for pieces [from, to) as a Blob. Anything but exactly that range (a 200 with
+ * the whole file, a 403, a 5xx, a short body) is a failure. A server on another origin may not
+ * expose Content-Range: then its length must be the range's.
+ */
+async function fetchPieces (t: Torrent, from: number, to: number, fetchFn: typeof fetch, signal: AbortSignal): Promise<Blob> {
+  const first = from * t.pieceLength
+  const last = Math.min(t.length, to * t.pieceLength) - 1
+  let res: Response
+  try {
+    res = await fetchFn(t.url, { headers: { Range: `bytes=${first}-${last}` }, cache: 'no-store', signal })
+  } catch (err) {
+    throw new Error(`the web seed could not be reached (${(err as Error).message})`, { cause: err })
+  }
+  const range = res.headers.get('content-range')
+  const exact = range === null ? res.headers.get('content-length') === String(last - first + 1) : range.startsWith(`bytes ${first}-${last}/`)
+  if (res.status !== 206 || !exact) {
+    await res.body?.cancel()
+    throw new Error(`the web seed answered ${res.status}${range === null ? '' : ` (Content-Range: ${range})`} to a Range request for bytes ${first}-${last}`)
+  }
+  let blob: Blob
+  try {
+    blob = await res.blob()
+  } catch (err) {
+    throw new Error(`the web seed's response broke off (${(err as Error).message})`, { cause: err })
+  }
+  if (blob.size !== last - first + 1) throw new Error(`the web seed's response ended early: ${blob.size} of ${last - first + 1} bytes`)
+  return blob
+}
+
 /** Serves one web seed on `port` until a 'destroy' message. */
 export function hostWebSeed (port: WebSeedPort, opts: HostOptions = {}): void {
-  const { batchBytes = GROUP_BYTES, batchMs = 50, ...streamerOpts } = opts
-  let streamer: RangeStreamer | undefined
-  let hashes: string[] = []
-  let has = new Uint8Array(0)
-  let layout = { pieceLength: 1, length: 0 }
-  /** Pieces asked for and not answered yet (still to come, or being checked): a second ask for one is already served. */
+  const { groupBytes = GROUP_BYTES, maxFetches = 2, targetMs = 250, timeoutMs = 60_000, fetch: fetchFn = globalThis.fetch.bind(globalThis) } = opts
+  let torrent: Torrent | undefined
+  /** Pieces asked for and not answered yet. */
   const asked = new Set<number>()
-  /** Verified pieces in a row, not sent yet. */
-  let batch: { from: number, parts: Array<Uint8Array<ArrayBuffer>> } | undefined
-  let timer: ReturnType<typeof setTimeout> | undefined
-  /** Each digest starts as its piece arrives; the results are taken in order. */
-  let checked = Promise.resolve()
-
+  /** Pieces a fetch under way brings. */
+  const coming = new Set<number>()
+  const running = new Set<AbortController>()
+  /** Pieces in the next fetch (grows with the web seed's speed). */
+  let span = 1
   let destroyed = false
   const post = (msg: FromWebSeedWorker): void => { if (!destroyed) port.postMessage(msg) }
 
-  const send = (): void => {
-    clearTimeout(timer)
-    timer = undefined
-    if (!batch) return
-    post({ type: 'pieces', from: batch.from, count: batch.parts.length, blob: new Blob(batch.parts) })
-    batch = undefined
-  }
-
-  /**
-   * Batches end where the page's store starts a Blob (BlobChunkStore, same size): a whole one is
-   * kept as it is. One goes out early when the next piece is not asked for (nothing to wait for)
-   * or after `batchMs` (it is slow to come).
-   */
-  const keep = (index: number, data: Uint8Array<ArrayBuffer>): void => {
-    if (batch && index !== batch.from + batch.parts.length) send()
-    batch ??= { from: index, parts: [] }
-    batch.parts.push(data)
-    const perBatch = Math.max(1, Math.floor(batchBytes / layout.pieceLength))
-    if ((index + 1) % perBatch === 0 || (index + 1) * layout.pieceLength >= layout.length || !asked.has(index + 1)) send()
-    else timer ??= setTimeout(send, batchMs)
-  }
-
-  const verify = (index: number, data: Uint8Array<ArrayBuffer>): void => {
-    const digest = crypto.subtle.digest('SHA-1', data)
-    checked = checked.then(async () => {
-      const ok = hex(await digest) === hashes[index]
-      asked.delete(index)
-      if (ok) return keep(index, data)
-      send()
-      post({ type: 'failed', index, message: `piece ${index} from the web seed failed its SHA-1 check` })
-    }).catch((err: unknown) => {
-      asked.delete(index)
-      post({ type: 'failed', index, message: `piece ${index} could not be checked (${(err as Error).message})` })
-    })
-  }
-
-  const request = (index: number): void => {
-    if (!streamer || asked.has(index)) return
-    asked.add(index)
-    const taken = streamer.request(index, 0, pieceSize(layout, index), (err, data) => {
-      if (!err) return verify(index, data as Uint8Array<ArrayBuffer>)
-      asked.delete(index)
-      post({ type: 'failed', index, message: err.message })
-    })
-    if (!taken) {
-      asked.delete(index)
-      post({ type: 'failed', index, message: `piece ${index} is not in this torrent` })
+  /** Starts fetches for the lowest pieces asked for, as far as `maxFetches` allows. */
+  const schedule = (): void => {
+    const t = torrent
+    if (!t) return
+    const waiting = [...asked].filter(i => !coming.has(i)).sort((a, b) => a - b)
+    const perGroup = Math.max(1, Math.floor(groupBytes / t.pieceLength))
+    for (const from of waiting) {
+      if (running.size >= maxFetches) return
+      if (coming.has(from)) continue
+      let to = Math.min(t.pieces, (Math.floor(from / perGroup) + 1) * perGroup, from + span)
+      // A run of pieces asked for, that the torrent does not have and no other fetch brings.
+      for (let i = from + 1; i < to; i++) if (!asked.has(i) || t.has[i] === 1 || coming.has(i)) { to = i; break }
+      void run(t, from, to)
     }
   }
 
-  port.onmessage = ({ data: msg }) => {
-    if (msg.type === 'init') {
-      ;({ hashes, have: has } = msg)
-      layout = { pieceLength: msg.pieceLength, length: msg.length }
-      streamer = new RangeStreamer(msg.url, { ...layout, has: i => has[i] === 1 }, streamerOpts)
-    } else if (msg.type === 'news') {
-      for (const index of msg.have) {
-        has[index] = 1
-        streamer?.forget(index)
-      }
-      for (const index of msg.request) request(index)
-    } else {
-      // Nothing goes out after this: not the failures destroy() hands to waiting pieces, nor a batch.
-      destroyed = true
-      streamer?.destroy()
+  const run = async (t: Torrent, from: number, to: number): Promise<void> => {
+    for (let i = from; i < to; i++) coming.add(i)
+    const controller = new AbortController()
+    running.add(controller)
+    const timer = setTimeout(() => controller.abort(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs)
+    const started = performance.now()
+    try {
+      const blob = await fetchPieces(t, from, to, fetchFn, controller.signal)
+      // Size the next fetch to take about targetMs at this one's speed, at most 4× this one (a short fetch says little).
+      const perMs = blob.size / Math.max(1, performance.now() - started)
+      span = Math.max(1, Math.min(4 * (to - from), Math.floor(perMs * targetMs / t.pieceLength)))
+      await check(t, from, to, blob)
+    } catch (err) {
+      const message = controller.signal.aborted && controller.signal.reason instanceof Error ? `the web seed: ${controller.signal.reason.message}` : (err as Error).message
+      for (let i = from; i < to; i++) if (asked.delete(i)) post({ type: 'failed', index: i, message })
+    } finally {
       clearTimeout(timer)
-      batch = undefined
+      running.delete(controller)
+      for (let i = from; i < to; i++) coming.delete(i)
+      if (!destroyed) schedule()
+    }
+  }
+
+  /** Checks each piece of the Blob; sends the runs that pass (slices of it), fails the pieces that do not. */
+  const check = async (t: Torrent, from: number, to: number, blob: Blob): Promise<void> => {
+    const bytes = await blob.arrayBuffer()
+    const base = from * t.pieceLength
+    const ok = await Promise.all(Array.from({ length: to - from }, async (_, k) => {
+      const at = (from + k) * t.pieceLength - base
+      const digest = await crypto.subtle.digest('SHA-1', new Uint8Array(bytes, at, pieceSize(t, from + k)))
+      return hex(digest) === t.hashes[from + k]
+    }))
+    if (destroyed) return
+    let run = from
+    const send = (end: number): void => {
+      if (end > run) post({ type: 'pieces', from: run, count: end - run, blob: run === from && end === to ? blob : blob.slice((run - from) * t.pieceLength, Math.min(t.length, end * t.pieceLength) - base) })
+    }
+    for (let i = from; i < to; i++) {
+      if (ok[i - from]) continue
+      send(i)
+      run = i + 1
+      if (asked.delete(i)) post({ type: 'failed', index: i, message: `piece ${i} from the web seed failed its SHA-1 check` })
+    }
+    send(to)
+    for (let i = from; i < to; i++) asked.delete(i)
+  }
+
+  port.onmessage = ({ data: msg }) => {
+    if (destroyed) return
+    if (msg.type === 'init') {
+      torrent = { url: msg.url, pieceLength: msg.pieceLength, length: msg.length, pieces: Math.ceil(msg.length / msg.pieceLength), hashes: msg.hashes, has: msg.have }
+    } else if (msg.type === 'news') {
+      const t = torrent
+      if (!t) return
+      // The page answers its own waiting requests for a piece the torrent has now (from a peer).
+      for (const index of msg.have) {
+        t.has[index] = 1
+        asked.delete(index)
+      }
+      for (const index of msg.request) {
+        if (Number.isSafeInteger(index) && index >= 0 && index < t.pieces) asked.add(index)
+        else post({ type: 'failed', index, message: `piece ${index} is not in this torrent` })
+      }
+      schedule()
+    } else {
+      // Nothing goes out after this, not even failures for the pieces still owed.
+      destroyed = true
+      for (const controller of running) controller.abort(new Error('the web seed was removed'))
       port.onmessage = null
     }
   }
