@@ -24,9 +24,9 @@ import type { ResumableUploads } from './upload/resumable.ts'
 
 /**
  * On Node the raw request/response are in c.env (empty under app.request()); `caller` is the
- * signed-in public key, if any.
+ * signed-in public key, if any; `requestId` names the request in logs and in X-Request-Id.
  */
-export type AppEnv = { Bindings: Partial<HttpBindings>, Variables: { caller: Caller } }
+export type AppEnv = { Bindings: Partial<HttpBindings>, Variables: { caller: Caller, requestId: string } }
 
 export interface AppDeps {
   auth: AuthService
@@ -54,13 +54,17 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
     const started = performance.now()
     const given = c.req.header('x-request-id')
     const requestId = given && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID()
+    c.set('requestId', requestId)
     c.header('X-Request-Id', requestId)
     await next()
     const route = c.req.routePath || 'unmatched'
     const seconds = (performance.now() - started) / 1000
-    deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) })
+    // A route that wrote its response itself (media bytes, the tracker) answers RESPONSE_ALREADY_SENT: the status is the one sent.
+    const { outgoing } = c.env
+    const status = outgoing?.headersSent === true ? outgoing.statusCode : c.res.status
+    deps.metrics.httpRequests.inc({ method: c.req.method, route, status: String(status) })
     deps.metrics.httpDuration.observe({ method: c.req.method, route }, seconds)
-    log.debug({ requestId, method: c.req.method, route, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request')
+    log.debug({ requestId, method: c.req.method, route, status, ms: Math.round(seconds * 1000) }, 'request')
   })
 
   app.onError((err, c) => {

@@ -72,13 +72,13 @@ export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Met
     const id = c.req.param('id')
     const caller = c.get('caller')
     const manifest = await media.readable(id, caller)
-    return bytesResponse(store, manifest, c.req.method, c.req.raw.headers, { private: !media.isPublic(id), onSent: counter(c.req.header('user-agent')) })
+    return bytesResponse(c, store, manifest, { private: !media.isPublic(id), onSent: counter(c.req.header('user-agent')) })
   })
 
   // A private torrent's web seed: WebTorrent sends no headers, so the capability is in the path.
   app.get('/:id/seed/:token', async c => {
     const manifest = await media.webseed(c.req.param('id'), c.req.param('token'))
-    return bytesResponse(store, manifest, c.req.method, c.req.raw.headers, { private: true, onSent: counter(c.req.header('user-agent')) })
+    return bytesResponse(c, store, manifest, { private: true, onSent: counter(c.req.header('user-agent')) })
   })
 
   app.delete('/:id', async c => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
+import fs from 'node:fs/promises'
 import http from 'node:http'
 import { after, before, describe, test } from 'node:test'
 import { parse as parseDisposition } from 'content-disposition'
@@ -163,6 +164,61 @@ describe('serving stored media', () => {
     const res = await fetch(`${server.url}/api/nothing-here`)
     assert.equal(res.status, 404)
     assert.equal((await res.json()).error.code, 'not_found')
+  })
+})
+
+describe('sending large files', () => {
+  let server: TestServer
+  // Several of the server's 256 KiB send buffers, and an odd end.
+  const bytes = randomBytesSeeded(3 * 2 ** 20 + 12_345, 32)
+  const id = createHash('sha256').update(bytes).digest('hex')
+  let media: string
+
+  before(async () => {
+    server = await startTestServer()
+    const res = await upload(server.url, bytes, { access_level: 'public' }, 'big.bin')
+    assert.equal(res.body.mediaId, id)
+    media = `${server.url}/api/media/${id}`
+  })
+  after(async () => { await server.destroy() })
+
+  const metric = async (line: RegExp): Promise<number> => {
+    const text = await (await fetch(`${server.url}/metrics`)).text()
+    return Number(text.split('\n').find(l => line.test(l))?.split(' ').pop() ?? 0)
+  }
+
+  test('the whole file and ranges across the send buffers come back exact, with X-Request-Id, and are counted by their status', async () => {
+    const whole = await fetch(media)
+    assert.equal(whole.status, 200)
+    assert.match(whole.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/)
+    assert.ok(Buffer.from(await whole.arrayBuffer()).equals(bytes))
+    const before206 = await metric(/^oip_http_requests_total\{method="GET",route="\/api\/media\/:id",status="206"\}/)
+    for (const [start, end] of [[0, 262_143], [262_143, 262_144], [100_000, 2_000_000], [3 * 2 ** 20, bytes.length - 1]] as const) {
+      const res = await fetch(media, { headers: { Range: `bytes=${start}-${end}` } })
+      assert.equal(res.status, 206)
+      assert.ok(Buffer.from(await res.arrayBuffer()).equals(bytes.subarray(start, end + 1)), `bytes ${start}-${end}`)
+    }
+    assert.equal(await metric(/^oip_http_requests_total\{method="GET",route="\/api\/media\/:id",status="206"\}/), before206 + 4)
+  })
+
+  test('a client that goes away mid-file stops the sending: the rest is not counted as sent, and the file is closed', async () => {
+    const fds = async (): Promise<number> => (await fs.readdir('/proc/self/fd')).length
+    const counted = (): Promise<number> => metric(/^oip_served_bytes_total\{transport="http"\}/)
+    const openBefore = await fds()
+    const sentBefore = await counted()
+    await new Promise<void>((resolve, reject) => {
+      http.get(media, res => {
+        res.once('data', () => { res.destroy(); resolve() })
+      }).on('error', reject)
+    })
+    // The server notices the close, stops, and closes the file.
+    const deadline = Date.now() + 10_000
+    while (await fds() > openBefore && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
+    assert.equal(await fds(), openBefore, 'a file or socket is still open')
+    const sent = await counted() - sentBefore
+    assert.ok(sent < bytes.length, `${sent} of ${bytes.length} bytes counted as sent to a client that left after its first chunk`)
+    // And the next request is served in full.
+    assert.ok(Buffer.from(await (await fetch(media)).arrayBuffer()).equals(bytes))
   })
 })
 
