@@ -131,15 +131,38 @@ export function hostWebSeed (port: WebSeedPort, opts: HostOptions = {}): void {
     }
   }
 
+  /** Buffers a fetched Blob is read back into, kept for the next: fresh memory for every Blob cost more than reading it (measured). */
+  const spare: ArrayBuffer[] = []
+
+  /** The Blob's bytes in a spare buffer (a byte stream read in place); the buffer goes back to `spare` after `use`. */
+  const readBack = async <T>(blob: Blob, use: (bytes: ArrayBuffer) => Promise<T>): Promise<T> => {
+    const kept = spare.pop()
+    let buffer: ArrayBuffer = kept !== undefined && kept.byteLength >= blob.size ? kept : new ArrayBuffer(Math.max(blob.size, groupBytes))
+    const reader = blob.stream().getReader({ mode: 'byob' })
+    let filled = 0
+    try {
+      while (filled < blob.size) {
+        const { done, value }: ReadableStreamReadResult<Uint8Array<ArrayBuffer>> = await reader.read(new Uint8Array(buffer, filled, blob.size - filled))
+        if (value) buffer = value.buffer
+        if (done || !value) throw new Error(`the fetched pieces could be read back only to byte ${filled} of ${blob.size}`)
+        filled += value.byteLength
+      }
+    } finally {
+      reader.releaseLock()
+    }
+    const result = await use(buffer)
+    spare.push(buffer)
+    return result
+  }
+
   /** Checks each piece of the Blob; sends the runs that pass (slices of it), fails the pieces that do not. */
   const check = async (t: Torrent, from: number, to: number, blob: Blob): Promise<void> => {
-    const bytes = await blob.arrayBuffer()
     const base = from * t.pieceLength
-    const ok = await Promise.all(Array.from({ length: to - from }, async (_, k) => {
+    const ok = await readBack(blob, async bytes => await Promise.all(Array.from({ length: to - from }, async (_, k) => {
       const at = (from + k) * t.pieceLength - base
       const digest = await crypto.subtle.digest('SHA-1', new Uint8Array(bytes, at, pieceSize(t, from + k)))
       return hex(digest) === t.hashes[from + k]
-    }))
+    })))
     if (destroyed) return
     let run = from
     const send = (end: number): void => {
