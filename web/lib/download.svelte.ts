@@ -8,7 +8,7 @@
 import type { Torrent, Wire } from 'webtorrent'
 import { ApiError, mediaInfo, publicTorrent } from './api.ts'
 import { openLibraryDb } from './db.ts'
-import { webSeedUrl } from './rangeWebSeed.ts'
+import { serverPeer, webSeedUrl } from './rangeWebSeed.ts'
 import { addTorrent, fileBlob, whenStreaming } from './tabSeeder.ts'
 
 export interface DownloadInfo {
@@ -129,6 +129,8 @@ export class Download {
       this.torrentFile = torrent.torrentFile
       this.hasMirrors = torrent.urlList.length > 1
       this.countSources(torrent)
+      // Its server's WebRTC peer waits while its web seed delivers (rangeWebSeed.ts, serverPeer).
+      if (this.serverPeerId !== null) serverPeer(torrent, this.serverPeerId)
       if (!('mediaId' in this.source)) void this.askServer(torrent)
       this.watchSeeds(torrent)
       if (this.kind) void whenStreaming().then(() => { if (!torrent.destroyed) this.streamUrl = file.streamURL })
@@ -211,6 +213,7 @@ export class Download {
         if (info.infoHash === torrent.infoHash) {
           this.mediaId = mediaId
           this.serverPeerId = info.seeding.peerId
+          if (info.seeding.peerId !== null) serverPeer(torrent, info.seeding.peerId)
         }
       } catch (err) {
         this.server = isUnreachable(err) ? 'unreachable' : 'reachable'

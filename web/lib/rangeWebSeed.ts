@@ -34,11 +34,19 @@ interface WebSeedConn {
   piece: (index: number, offset: number, buffer: Uint8Array) => void
   once: (event: 'close', listener: () => void) => void
 }
+interface WireRequest { piece: number }
 interface WireInternals {
   have: (index: number) => void
   /** What a wire does with a piece it received: answers its request, counts the bytes. */
   _onPiece: (index: number, offset: number, buffer: Uint8Array) => void
+  /** The parts of _onPiece that answer the request, without counting (bittorrent-protocol). */
+  requests: WireRequest[]
+  _pull: (requests: WireRequest[], index: number, offset: number, length: number) => WireRequest | null
+  _callback: (request: WireRequest | null, err: Error | null, buffer: Uint8Array) => void
 }
+
+/** Answers for pieces the torrent got elsewhere: they clear a web seed's request, but no byte came from it. */
+const gotElsewhere = new WeakSet<Uint8Array>()
 interface TorrentInternals {
   maxWebConns: number
   pieceLength: number
@@ -51,6 +59,10 @@ interface TorrentInternals {
   _peers: Map<string, { type: string, conn?: WebSeedConn, wire?: WireInternals, emit: (event: 'download', bytes: number) => void }>
   _markVerified: (index: number) => void
   _checkDone: () => void
+  /** Asks a wire for pieces (WebTorrent runs it for every wire on each update). */
+  _updateWire: (wire: { peerId?: string }) => void
+  _update: () => void
+  urlList: string[]
 }
 
 /** The URL of the web seed behind this wire of the torrent, if it is one. */
@@ -89,6 +101,8 @@ export interface VerifiedWebSeeds {
   spawn: () => WebSeedWorker
   /** The torrent's store (WebTorrent makes it with the metadata). */
   store: () => BlobChunkStore | undefined
+  /** Pieces asked for and none come for this long: the web seed is stalled (default 3 s). */
+  stallMs?: number
 }
 
 /**
@@ -110,11 +124,34 @@ class WorkerWebSeed {
   private readonly pieces: number
   private readonly zeros: Uint8Array
   private destroyed = false
+  /** The worker's pieces are being marked verified (stored). */
+  private storing = false
+  /** When pieces last came, or requests started waiting. */
+  private lastDelivery = 0
+  /** While requests wait: wakes WebTorrent when the web seed stalls, so its other sources are asked. */
+  private watchdog?: ReturnType<typeof setInterval>
 
   /** `onBreak`: the worker is gone for good (WebTorrent's own web seed serves from then on). */
   constructor (private readonly torrent: TorrentInternals, private readonly url: string, private readonly seeds: VerifiedWebSeeds, private readonly onBreak: () => void) {
     this.pieces = Math.ceil(torrent.length / torrent.pieceLength)
     this.zeros = new Uint8Array(torrent.pieceLength)
+  }
+
+  /** The worker sends what it is asked for: nothing waits, or pieces came within `stallMs`. */
+  get delivering (): boolean {
+    return !this.broken && !this.destroyed && (this.waiting.size === 0 || performance.now() - this.lastDelivery < (this.seeds.stallMs ?? 3000))
+  }
+
+  /** Keeps `lastDelivery` and the watchdog in step with the requests waiting. */
+  private watch (): void {
+    if (this.waiting.size > 0 && !this.destroyed && !this.broken) {
+      if (this.watchdog) return
+      this.lastDelivery = performance.now()
+      this.watchdog = setInterval(() => { if (!this.delivering) this.torrent._update() }, this.seeds.stallMs ?? 3000)
+    } else {
+      clearInterval(this.watchdog)
+      this.watchdog = undefined
+    }
   }
 
   /**
@@ -174,19 +211,25 @@ class WorkerWebSeed {
       return false
     }
     this.waiting.set(index, [{ length, cb }])
+    this.watch()
     return true
   }
 
   /** The torrent has this piece now (from a peer, say): its requests are answered as done, and the worker stops looking for it. */
   forget (index: number): void {
-    if (this.destroyed) return
-    this.answer(index)
+    // Marking the worker's own pieces verified (stored) comes back here: those are answered there, counted.
+    if (this.destroyed || this.storing) return
+    this.answer(index, false)
     if (this.worker) this.tell().have.push(index)
   }
 
-  /** Answers the requests for a piece the torrent has (see the class comment). */
-  private answer (index: number): void {
-    for (const { length, cb } of this.take(index)) cb(null, this.zeros.subarray(0, length))
+  /** Answers the requests for a piece the torrent has (see the class comment); `fromHere`: the worker sent it, count its bytes. */
+  private answer (index: number, fromHere: boolean): void {
+    for (const { length, cb } of this.take(index)) {
+      const zeros = this.zeros.subarray(0, length)
+      if (!fromHere) gotElsewhere.add(zeros)
+      cb(null, zeros)
+    }
   }
 
   /** The news for the worker, sent once the current task is done. */
@@ -205,10 +248,23 @@ class WorkerWebSeed {
   private take (index: number): Array<{ length: number, cb: PieceCallback }> {
     const requests = this.waiting.get(index) ?? []
     this.waiting.delete(index)
+    this.watch()
     return requests
   }
 
   private stored ({ from, count, blob }: { from: number, count: number, blob: Blob }): void {
+    const t = this.torrent
+    this.lastDelivery = performance.now()
+    this.storing = true
+    try {
+      this.store(from, count, blob)
+    } finally {
+      this.storing = false
+    }
+    t._checkDone()
+  }
+
+  private store (from: number, count: number, blob: Blob): void {
     const t = this.torrent
     const store = this.seeds.store()
     const err = store ? store.putPieces(from, count, blob) : new Error('the torrent has no store yet')
@@ -221,9 +277,8 @@ class WorkerWebSeed {
         t._markVerified(index)
         for (const wire of t.wires) wire.have(index)
       }
-      this.answer(index)
+      this.answer(index, true)
     }
-    t._checkDone()
   }
 
   private fail (index: number, err: Error): void {
@@ -248,12 +303,39 @@ class WorkerWebSeed {
 const STREAMED_REQUESTS = 1024
 
 /**
+ * The server behind a torrent's first web seed is often in the swarm too, as a WebRTC peer. Its
+ * two doors send the same bytes, but over WebRTC the pieces cost both ends far more (DTLS and
+ * SCTP, 16 KiB messages, and each piece a hole in the web seed's long fetches): a 500 MB download
+ * that took 2 % of its pieces from the server's peer ran at ~200 MB/s, ~250 MB/s without
+ * (bench/README.md). So while that web seed delivers, the server's peer is asked for nothing. It
+ * stays connected, and is asked as usual once the web seed stalls (`stallMs`), breaks or is gone.
+ */
+interface ServerPeers {
+  ids: Set<string>
+  /** The worker behind the torrent's first web seed, while there is one. */
+  seed?: WorkerWebSeed
+}
+const serverPeers = new WeakMap<object, ServerPeers>()
+
+/** This WebRTC peer is the server of the torrent's first web seed (its id comes from that server). */
+export function serverPeer (torrent: Torrent, peerId: string): void {
+  serverPeers.get(torrent)?.ids.add(peerId)
+}
+
+/**
  * Make every web seed WebTorrent adds to this torrent a worker's (call right after `client.add`,
  * before the metadata: WebTorrent adds the torrent's web seeds with it), for a torrent whose
  * store is a BlobChunkStore.
  */
 export function workerWebSeeds (torrent: Torrent, seeds: VerifiedWebSeeds): void {
   const t = torrent as unknown as Torrent & TorrentInternals
+  const server: ServerPeers = { ids: new Set() }
+  serverPeers.set(torrent, server)
+  const updateWire = t._updateWire.bind(t)
+  t._updateWire = wire => {
+    if (server.seed?.delivering === true && wire.peerId !== undefined && server.ids.has(wire.peerId)) return
+    updateWire(wire)
+  }
   // WebTorrent's own web seed makes a request per piece: it gets the caller's count back if it takes over.
   const perPieceRequests = t.maxWebConns
   torrent.on('peer', (id: unknown) => {
@@ -264,10 +346,15 @@ export function workerWebSeeds (torrent: Torrent, seeds: VerifiedWebSeeds): void
     // A web seed connection plays the BitTorrent wire protocol with the torrent's wire, through
     // streams: every answer is framed, parsed and copied on the way. Hand it over directly instead.
     web.piece = (index, offset, buffer) => {
+      if (gotElsewhere.has(buffer)) return wire._callback(wire._pull(wire.requests, index, offset, buffer.length), null, buffer)
       peer.emit('download', buffer.length)
       wire._onPiece(index, offset, buffer)
     }
-    const seed = new WorkerWebSeed(t, web.url, seeds, () => { t.maxWebConns = perPieceRequests })
+    const seed = new WorkerWebSeed(t, web.url, seeds, () => {
+      t.maxWebConns = perPieceRequests
+      t._update()
+    })
+    if (web.url === t.urlList[0]) server.seed = seed
     const perPiece = web.httpRequest.bind(web)
     web.httpRequest = (index, offset, length, cb) => {
       if (!seed.request(index, offset, length, cb)) perPiece(index, offset, length, cb)
@@ -280,6 +367,10 @@ export function workerWebSeeds (torrent: Torrent, seeds: VerifiedWebSeeds): void
       torrent.off('verified', forget)
       torrent.off('done', release)
       seed.destroy()
+      if (server.seed === seed) {
+        server.seed = undefined
+        t._update()
+      }
     })
   })
 }
