@@ -520,18 +520,22 @@ async function realDownload (t: TestContext, variant: Variant): Promise<void> {
   }
 }
 
-test('pieces a peer sends answer the requests a stalled web seed worker holds: none is left hanging, and the worker is let go when the torrent is done', { timeout: 120_000 }, async t => {
+/**
+ * A web seed and a peer with the same file: an upload to the real server (its .torrent, its web
+ * seed read by a worker), and a second client seeding the file over TCP on loopback, added as a
+ * peer once the torrent has its metadata (`addPeer`). `web`: the web seed answers, or holds every
+ * request. `serverPeerMs`: the peer is named as the web seed's server, with that stall time.
+ */
+async function webSeedAndPeer (t: TestContext, opts: { web: 'answers' | 'holds', serverPeerMs?: number }) {
   const cleanup: Array<() => Promise<void>> = []
   t.after(async () => { for (const step of cleanup.reverse()) await step() })
   const server = await startTestServer()
   cleanup.push(async () => { await server.destroy() })
-  const size = 2 ** 20 + 777
-  const bytes = randomBytesSeeded(size, 91)
-  const res = await upload(server.url, bytes, { access_level: 'public' }, 'peered.bin')
+  const bytes = randomBytesSeeded(2 ** 20 + 321, 93)
+  const res = await upload(server.url, bytes, { access_level: 'public' }, 'both.bin')
   assert.equal(res.status, 201, JSON.stringify(res.body))
   const torrentFile = new Uint8Array(await (await fetch(`${server.url}/api/media/${res.body.mediaId as string}/torrent`)).arrayBuffer())
 
-  // The web seed answers nothing: every request the worker makes is held.
   let held = 0
   const holding: typeof fetch = async (_input, init) => {
     held++
@@ -543,117 +547,81 @@ test('pieces a peer sends answer the requests a stalled web seed worker holds: n
   const spawn = (): WebSeedWorker => {
     const { port1, port2 } = new MessageChannel()
     ports.push(port1, port2)
-    hostWebSeed(port2 as unknown as WebSeedPort, { fetch: holding })
+    hostWebSeed(port2 as unknown as WebSeedPort, opts.web === 'holds' ? { fetch: holding } : {})
     const worker = port1 as unknown as WebSeedWorker
     worker.terminate = () => { terminated++; port1.close() }
     return worker
   }
 
-  // A peer with the whole file, over TCP on loopback: a seeding client that checked it from disk.
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-peer-'))
   cleanup.push(async () => { await fs.rm(dir, { recursive: true, force: true }) })
-  await fs.writeFile(path.join(dir, 'peered.bin'), bytes)
-  const opts = { dht: false, tracker: false, lsd: false, utp: false, natUpnp: false, natPmp: false } as const
-  const seeder = new WebTorrent(opts)
+  await fs.writeFile(path.join(dir, 'both.bin'), bytes)
+  const clientOpts = { dht: false, tracker: false, lsd: false, utp: false, natUpnp: false, natPmp: false } as const
+  const seeder = new WebTorrent(clientOpts)
   cleanup.push(async () => { await new Promise<void>(resolve => seeder.destroy(() => resolve())) })
   const seeding: Torrent = seeder.add(torrentFile, { path: dir })
   await new Promise<void>(resolve => seeding.once('done', () => resolve()))
 
-  const client = new WebTorrent(opts)
+  const client = new WebTorrent(clientOpts)
   cleanup.push(async () => { await new Promise<void>(resolve => client.destroy(() => resolve())) })
   const store = blobChunkStore()
   const torrent: Torrent = client.add(torrentFile, { store: store.Store, storeCacheSlots: 0 })
-  workerWebSeeds(torrent, { spawn, store: store.made })
+  workerWebSeeds(torrent, { spawn, store: store.made, stallMs: opts.serverPeerMs })
+  if (opts.serverPeerMs !== undefined) serverPeer(torrent, (seeder as unknown as { peerId: string }).peerId)
+  const counts = { fromPeer: 0, fromWebSeed: 0, peerAsked: false }
+  torrent.on('wire', (wire: Wire) => {
+    wire.on('download', (n: number) => { if (wire.type === 'webSeed') counts.fromWebSeed += n; else counts.fromPeer += n })
+    // What WebTorrent asks of a wire goes through its request().
+    const w = wire as unknown as { request: (...args: unknown[]) => unknown }
+    const request = w.request.bind(w)
+    w.request = (...args) => { if (wire.type !== 'webSeed') counts.peerAsked = true; return request(...args) }
+  })
   await new Promise<void>(resolve => torrent.once('metadata', () => resolve()))
-  // The web seed is asked first; the peer comes once the worker holds requests.
-  await until('the worker to hold a request', () => held > 0)
-  ;(torrent as unknown as { addPeer: (addr: string) => boolean }).addPeer(`127.0.0.1:${(seeder as unknown as { torrentPort: number }).torrentPort}`)
-  await new Promise<void>(resolve => torrent.once('done', () => resolve()))
+  return {
+    bytes,
+    torrent,
+    counts,
+    held: () => held,
+    terminated: () => terminated,
+    addPeer: () => (torrent as unknown as { addPeer: (addr: string) => boolean }).addPeer(`127.0.0.1:${(seeder as unknown as { torrentPort: number }).torrentPort}`),
+    /** Waits for the torrent to be done and checks the file. */
+    done: async (): Promise<void> => {
+      if (!torrent.done) await new Promise<void>(resolve => torrent.once('done', () => resolve()))
+      const blob = store.made()?.blob('application/octet-stream')
+      assert.ok(Buffer.from(await blob!.arrayBuffer()).equals(bytes), 'the file differs from the upload')
+    }
+  }
+}
 
-  const blob = store.made()?.blob('application/octet-stream')
-  assert.ok(Buffer.from(await blob!.arrayBuffer()).equals(bytes), 'the file differs from the upload')
-  const webSeedWire = torrent.wires.find(w => w.type === 'webSeed') as unknown as { requests: unknown[] } | undefined
+test('pieces a peer sends answer the requests a stalled web seed worker holds: none is left hanging, and the worker is let go when the torrent is done', { timeout: 120_000 }, async t => {
+  const s = await webSeedAndPeer(t, { web: 'holds' })
+  // The web seed is asked first; the peer comes once the worker holds requests.
+  await until('the worker to hold a request', () => s.held() > 0)
+  s.addPeer()
+  await s.done()
+  const webSeedWire = s.torrent.wires.find(w => w.type === 'webSeed') as unknown as { requests: unknown[] } | undefined
   assert.ok(webSeedWire, 'the web seed is still connected')
   await until('the web seed\'s requests answered', () => webSeedWire.requests.length === 0, () => `${webSeedWire.requests.length} left`)
-  assert.equal(terminated, 1, 'the worker should be let go once the torrent is done')
+  assert.equal(s.terminated(), 1, 'the worker should be let go once the torrent is done')
+  // Those answers clear the requests; they are not bytes from the web seed.
+  assert.equal(s.counts.fromWebSeed, 0)
 })
 
 describe('the server\'s own WebRTC peer (serverPeer)', () => {
-  /**
-   * A torrent from the real server with its web seed, and a second client with the whole file
-   * standing in for the server's peer (over TCP on loopback), named as the server's peer.
-   * `web`: the web seed answers, or holds every request.
-   */
-  async function withServerPeer (t: TestContext, web: 'answers' | 'holds'): Promise<{ fromPeer: number, fromWebSeed: number, peerAsked: boolean }> {
-    const cleanup: Array<() => Promise<void>> = []
-    t.after(async () => { for (const step of cleanup.reverse()) await step() })
-    const server = await startTestServer()
-    cleanup.push(async () => { await server.destroy() })
-    const size = 2 ** 20 + 321
-    const bytes = randomBytesSeeded(size, 93)
-    const res = await upload(server.url, bytes, { access_level: 'public' }, 'both.bin')
-    assert.equal(res.status, 201, JSON.stringify(res.body))
-    const torrentFile = new Uint8Array(await (await fetch(`${server.url}/api/media/${res.body.mediaId as string}/torrent`)).arrayBuffer())
-
-    const holding: typeof fetch = async (_input, init) => await new Promise<Response>((_resolve, reject) =>
-      init?.signal?.addEventListener('abort', () => reject(init.signal!.reason as Error), { once: true }))
-    const ports: MessagePort[] = []
-    cleanup.push(async () => { for (const port of ports) port.close() })
-    const spawn = (): WebSeedWorker => {
-      const { port1, port2 } = new MessageChannel()
-      ports.push(port1, port2)
-      hostWebSeed(port2 as unknown as WebSeedPort, web === 'holds' ? { fetch: holding } : {})
-      const worker = port1 as unknown as WebSeedWorker
-      worker.terminate = () => port1.close()
-      return worker
-    }
-
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-peer-'))
-    cleanup.push(async () => { await fs.rm(dir, { recursive: true, force: true }) })
-    await fs.writeFile(path.join(dir, 'both.bin'), bytes)
-    const opts = { dht: false, tracker: false, lsd: false, utp: false, natUpnp: false, natPmp: false } as const
-    const seeder = new WebTorrent(opts)
-    cleanup.push(async () => { await new Promise<void>(resolve => seeder.destroy(() => resolve())) })
-    const seeding: Torrent = seeder.add(torrentFile, { path: dir })
-    await new Promise<void>(resolve => seeding.once('done', () => resolve()))
-
-    const client = new WebTorrent(opts)
-    cleanup.push(async () => { await new Promise<void>(resolve => client.destroy(() => resolve())) })
-    const store = blobChunkStore()
-    const torrent: Torrent = client.add(torrentFile, { store: store.Store, storeCacheSlots: 0 })
-    workerWebSeeds(torrent, { spawn, store: store.made, stallMs: 500 })
-    serverPeer(torrent, Buffer.from((seeder as unknown as { peerId: string }).peerId, 'hex').toString('hex'))
-    let fromPeer = 0
-    let fromWebSeed = 0
-    let peerAsked = false
-    torrent.on('wire', (wire: Wire) => {
-      wire.on('download', (n: number) => { if (wire.type === 'webSeed') fromWebSeed += n; else fromPeer += n })
-      // What WebTorrent asks of a wire goes through its request().
-      const w = wire as unknown as { request: (...args: unknown[]) => unknown }
-      const request = w.request.bind(w)
-      w.request = (...args) => { if (wire.type !== 'webSeed') peerAsked = true; return request(...args) }
-    })
-    await new Promise<void>(resolve => torrent.once('metadata', () => resolve()))
-    ;(torrent as unknown as { addPeer: (addr: string) => boolean }).addPeer(`127.0.0.1:${(seeder as unknown as { torrentPort: number }).torrentPort}`)
-    await new Promise<void>(resolve => torrent.once('done', () => resolve()))
-    const blob = store.made()?.blob('application/octet-stream')
-    assert.ok(Buffer.from(await blob!.arrayBuffer()).equals(bytes), 'the file differs from the upload')
-    const peerWire = torrent.wires.find(w => w.type !== 'webSeed')
-    assert.ok(peerWire, 'the server\'s peer is connected')
-    return { fromPeer, fromWebSeed, peerAsked }
-  }
-
   test('while the web seed delivers, the server\'s peer is connected and asked for nothing', { timeout: 120_000 }, async t => {
-    const { fromPeer, fromWebSeed, peerAsked } = await withServerPeer(t, 'answers')
-    assert.equal(peerAsked, false)
-    assert.equal(fromPeer, 0)
-    assert.equal(fromWebSeed, 2 ** 20 + 321)
+    const s = await webSeedAndPeer(t, { web: 'answers', serverPeerMs: 500 })
+    s.addPeer()
+    await s.done()
+    assert.ok(s.torrent.wires.some(w => w.type !== 'webSeed'), 'the server\'s peer is connected')
+    assert.deepEqual(s.counts, { fromPeer: 0, fromWebSeed: s.bytes.length, peerAsked: false })
   })
 
   test('a web seed that stalls: after stallMs the server\'s peer is asked, and the file comes from it', { timeout: 120_000 }, async t => {
-    const { fromPeer, fromWebSeed, peerAsked } = await withServerPeer(t, 'holds')
-    assert.equal(peerAsked, true)
-    assert.equal(fromWebSeed, 0)
-    assert.ok(fromPeer >= 2 ** 20 + 321, `${fromPeer} bytes from the peer`)
+    const s = await webSeedAndPeer(t, { web: 'holds', serverPeerMs: 500 })
+    s.addPeer()
+    await s.done()
+    assert.equal(s.counts.peerAsked, true)
+    assert.equal(s.counts.fromWebSeed, 0)
+    assert.ok(s.counts.fromPeer >= s.bytes.length, `${s.counts.fromPeer} bytes from the peer`)
   })
 })
