@@ -43,7 +43,7 @@ export function mediaHeaders (manifest: MediaManifest, isPrivate: boolean): Reco
 const CHUNK_BYTES = 256 * 1024
 
 export function bytesResponse (c: Context<AppEnv>, store: BlobStore, manifest: MediaManifest, opts: { private: boolean, onSent?: (bytes: number) => void }): Response {
-  const base = { ...mediaHeaders(manifest, opts.private), 'X-Request-Id': c.get('requestId') }
+  const base = mediaHeaders(manifest, opts.private)
   const size = manifest.fileSize
   const headers = c.req.raw.headers
   if (headers.get('if-none-match')?.includes(manifest.mediaId)) return new Response(null, { status: 304, headers: base })
@@ -69,7 +69,8 @@ export function bytesResponse (c: Context<AppEnv>, store: BlobStore, manifest: M
   if (c.req.method === 'HEAD' || length === 0) return new Response(null, { status, headers: responseHeaders })
   const { outgoing } = c.env
   if (!outgoing) throw new AppError(501, 'not_supported', 'Media bytes are sent by the Node HTTP server only.')
-  outgoing.writeHead(status, responseHeaders)
+  // Hono adds its headers (X-Request-Id) only to the responses it writes itself.
+  outgoing.writeHead(status, { ...responseHeaders, 'X-Request-Id': c.get('requestId') })
   void send(store.originalPath(manifest.mediaId), range ?? { start: 0, end: size - 1 }, outgoing, opts.onSent)
   return RESPONSE_ALREADY_SENT
 }

@@ -44,9 +44,9 @@ export interface BlobStore {
   writeManifest (manifest: MediaManifest): Promise<void>
   readTorrent (mediaId: string): Promise<Uint8Array>
   writeTorrent (mediaId: string, torrentFile: Uint8Array): Promise<void>
-  /** Bytes start..end inclusive. */
-  createReadStream (mediaId: string, range?: { start: number, end: number }): Readable
-  /** The local path of the bytes, for the seeder's chunk store. */
+  /** The whole file (HTTP ranges are read from originalPath by routes/bytes.ts). */
+  createReadStream (mediaId: string): Readable
+  /** The local path of the bytes: the seeder's chunk store and HTTP responses read it. */
   originalPath (mediaId: string): string
   list (): AsyncIterable<string>
   remove (mediaId: string): Promise<void>

@@ -188,8 +188,8 @@ export class FsBlobStore implements BlobStore {
     await replaceFile(path.join(this.dir(mediaId), 'torrent'), torrentFile)
   }
 
-  createReadStream (mediaId: string, range?: { start: number, end: number }): ReturnType<typeof createReadStream> {
-    return createReadStream(this.originalPath(mediaId), range ? { start: range.start, end: range.end } : {})
+  createReadStream (mediaId: string): ReturnType<typeof createReadStream> {
+    return createReadStream(this.originalPath(mediaId))
   }
 
   async * list (): AsyncIterable<string> {

@@ -45,8 +45,6 @@ interface WireInternals {
   _callback: (request: WireRequest | null, err: Error | null, buffer: Uint8Array) => void
 }
 
-/** Answers for pieces the torrent got elsewhere: they clear a web seed's request, but no byte came from it. */
-const gotElsewhere = new WeakSet<Uint8Array>()
 interface TorrentInternals {
   maxWebConns: number
   pieceLength: number
@@ -64,6 +62,9 @@ interface TorrentInternals {
   _update: () => void
   urlList: string[]
 }
+
+/** Answers for pieces the torrent got elsewhere: they clear a web seed's request, but no byte came from it. */
+const gotElsewhere = new WeakSet<Uint8Array>()
 
 /** The URL of the web seed behind this wire of the torrent, if it is one. */
 export function webSeedUrl (torrent: Torrent, wire: unknown): string | undefined {
