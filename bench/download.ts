@@ -22,7 +22,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { openAsBlob } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { cpuDelta, ROOT, runBench, startServerChild, threadCpu, type ThreadCpu } from './serverProcess.ts'
+import { cpuDelta, procStat, ROOT, runBench, startServerChild, statCpu, threadCpu, type ThreadCpu } from './serverProcess.ts'
 
 const MB = 1e6
 const RATIO_GOAL = 0.5
@@ -113,9 +113,7 @@ async function descendants (): Promise<number[]> {
   const parent = new Map<number, number>()
   for (const pid of await fs.readdir('/proc')) {
     if (!/^\d+$/.test(pid)) continue
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
-    // Fields after "(comm)": state, then the parent's pid.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    const ppid = Number((await procStat(`/proc/${pid}/stat`))?.fields[1])
     if (ppid > 0) parent.set(Number(pid), ppid)
   }
   const isOurs = (pid: number): boolean => {
@@ -138,13 +136,14 @@ async function machineCpu (serverPid: number): Promise<Map<string, ThreadCpu>> {
     const threads = await threadCpu(pid, comm => `${role}: ${comm}`)
     for (const [tid, t] of threads) all.set(tid, t)
     // The process's own total also counts threads that ended (a web seed worker stops when the torrent is done).
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const stat = await procStat(`/proc/${pid}/stat`)
+    if (!stat) continue
+    const total = statCpu(stat.fields)
     const live = [...threads.values()]
     all.set(`${pid}:ended`, {
       name: `${role}: threads that ended`,
-      user: Number(fields[11]) / 100 - live.reduce((n, t) => n + t.user, 0),
-      sys: Number(fields[12]) / 100 - live.reduce((n, t) => n + t.sys, 0)
+      user: total.user - live.reduce((n, t) => n + t.user, 0),
+      sys: total.sys - live.reduce((n, t) => n + t.sys, 0)
     })
   }
   return all

@@ -45,16 +45,26 @@ export async function procMem (pid: number): Promise<{ rss: number, hwm: number 
 
 export interface ThreadCpu { name: string, user: number, sys: number }
 
-/** CPU seconds used so far by each thread of a process (Linux /proc, clock ticks of 10 ms), named by `name`. */
+/**
+ * A /proc stat file: the name in brackets, and the fields after it (state is [0], the parent's pid
+ * [1], utime [11] and stime [12], in clock ticks of 10 ms). Undefined once the process is gone.
+ */
+export async function procStat (file: string): Promise<{ comm: string, fields: string[] } | undefined> {
+  const stat = await fs.readFile(file, 'utf8').catch(() => '')
+  const open = stat.indexOf('('); const close = stat.lastIndexOf(')')
+  if (open < 0 || close < 0) return undefined
+  return { comm: stat.slice(open + 1, close), fields: stat.slice(close + 2).split(' ') }
+}
+
+/** CPU seconds in a stat's fields (procStat). */
+export const statCpu = (fields: string[]): { user: number, sys: number } => ({ user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 })
+
+/** CPU seconds used so far by each thread of a process, named by `name`. */
 export async function threadCpu (pid: number, name = (comm: string, main: boolean): string => main ? 'main thread' : `other (${comm})`): Promise<Map<string, ThreadCpu>> {
   const out = new Map<string, ThreadCpu>()
   for (const tid of await fs.readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
-    const stat = await fs.readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => '')
-    const open = stat.indexOf('('); const close = stat.lastIndexOf(')')
-    if (open < 0 || close < 0) continue
-    const fields = stat.slice(close + 2).split(' ')
-    // Fields after "(comm)": state is [0], utime [11], stime [12].
-    out.set(tid, { name: name(stat.slice(open + 1, close), tid === String(pid)), user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 })
+    const stat = await procStat(`/proc/${pid}/task/${tid}/stat`)
+    if (stat) out.set(tid, { name: name(stat.comm, tid === String(pid)), ...statCpu(stat.fields) })
   }
   return out
 }

@@ -131,16 +131,18 @@ class WorkerWebSeed {
   private lastDelivery = 0
   /** While requests wait: wakes WebTorrent when the web seed stalls, so its other sources are asked. */
   private watchdog?: ReturnType<typeof setInterval>
+  private readonly stallMs: number
 
   /** `onBreak`: the worker is gone for good (WebTorrent's own web seed serves from then on). */
   constructor (private readonly torrent: TorrentInternals, private readonly url: string, private readonly seeds: VerifiedWebSeeds, private readonly onBreak: () => void) {
     this.pieces = Math.ceil(torrent.length / torrent.pieceLength)
     this.zeros = new Uint8Array(torrent.pieceLength)
+    this.stallMs = seeds.stallMs ?? 3000
   }
 
   /** The worker sends what it is asked for: nothing waits, or pieces came within `stallMs`. */
   get delivering (): boolean {
-    return !this.broken && !this.destroyed && (this.waiting.size === 0 || performance.now() - this.lastDelivery < (this.seeds.stallMs ?? 3000))
+    return !this.broken && !this.destroyed && (this.waiting.size === 0 || performance.now() - this.lastDelivery < this.stallMs)
   }
 
   /** Keeps `lastDelivery` and the watchdog in step with the requests waiting. */
@@ -148,7 +150,7 @@ class WorkerWebSeed {
     if (this.waiting.size > 0 && !this.destroyed && !this.broken) {
       if (this.watchdog) return
       this.lastDelivery = performance.now()
-      this.watchdog = setInterval(() => { if (!this.delivering) this.torrent._update() }, this.seeds.stallMs ?? 3000)
+      this.watchdog = setInterval(() => { if (!this.delivering) this.torrent._update() }, this.stallMs)
     } else {
       clearInterval(this.watchdog)
       this.watchdog = undefined
