@@ -85,6 +85,13 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
   })
   app.get('/metrics', async c => c.body(await deps.metrics.text(), 200, { 'Content-Type': deps.metrics.contentType }))
 
+  // API answers may carry a caller's private view, capabilities or live state: no cache keeps
+  // them unless the route itself says they are public (public bytes and .torrents do).
+  app.use('/api/*', async (c, next) => {
+    await next()
+    if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'private, no-store')
+  })
+
   // Who is calling: a valid bearer token names a key; a bad one is refused, never ignored.
   app.use('/api/*', async (c, next) => {
     const header = c.req.header('authorization')

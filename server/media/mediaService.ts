@@ -142,7 +142,7 @@ export class MediaService {
    */
   async claim (mediaId: string, caller: Caller, body: Record<string, unknown>): Promise<{ status: 200 | 201, result: UploadResult }> {
     if (caller === undefined) throw loginRequired()
-    const manifest = await this.readable(mediaId, caller)
+    const { manifest } = await this.readable(mediaId, caller)
     const text = (key: string, max: number): string | undefined => {
       const v = body[key]
       if (v === undefined || v === null || v === '') return undefined
@@ -257,16 +257,16 @@ export class MediaService {
     return record.privateInfoHash ?? (await this.deps.catalog.manifest(record.mediaId)).infoHash
   }
 
-  isPublic (mediaId: string): boolean {
-    return this.deps.access.isPublic(mediaId)
-  }
-
-  /** The manifest of a file as the caller may see it, or the not-found error. Its torrent is wanted. */
-  async readable (mediaId: string, caller: Caller): Promise<MediaManifest> {
-    const { manifest, infoHash } = await this.view(mediaId, caller)
+  /**
+   * The manifest of a file as the caller may see it, or the not-found error. Its torrent is
+   * wanted. `private`: what is served is the caller's private view (their name for the file),
+   * which no shared cache may keep, whoever else holds the same bytes publicly.
+   */
+  async readable (mediaId: string, caller: Caller): Promise<{ manifest: MediaManifest, private: boolean }> {
+    const { manifest, infoHash, privateRecord } = await this.view(mediaId, caller)
     // The bytes go out over HTTP at once; the torrent comes up beside them.
     void this.deps.seeder.want(infoHash)
-    return manifest
+    return { manifest, private: privateRecord !== undefined }
   }
 
   /** The caller's view: their private torrent when their record is private, else the public one. */
@@ -315,15 +315,16 @@ export class MediaService {
     }
   }
 
-  async torrent (mediaId: string, caller: Caller): Promise<{ manifest: MediaManifest, torrentFile: Uint8Array }> {
+  /** The .torrent the caller should use; `private` when it is their private torrent (it carries capabilities). */
+  async torrent (mediaId: string, caller: Caller): Promise<{ manifest: MediaManifest, torrentFile: Uint8Array, private: boolean }> {
     const view = await this.view(mediaId, caller)
     // Up before the .torrent goes out, so the swarm the client joins has the server in it.
     await this.deps.seeder.want(view.infoHash)
-    return { manifest: view.manifest, torrentFile: (await this.torrentFor(view)).torrentFile }
+    return { manifest: view.manifest, torrentFile: (await this.torrentFor(view)).torrentFile, private: view.privateRecord !== undefined }
   }
 
   /** The web seed door of a private torrent: the capability in the URL stands in for the session. */
-  async webseed (mediaId: string, token: string): Promise<MediaManifest> {
+  async webseed (mediaId: string, token: string): Promise<{ manifest: MediaManifest, private: boolean }> {
     const caller = await this.deps.access.webseedCaller(mediaId, token)
     if (caller === undefined) throw notFound()
     return await this.readable(mediaId, caller)

@@ -54,12 +54,12 @@ export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Met
 
   app.get('/:id/torrent', async c => {
     const id = c.req.param('id')
-    const { manifest, torrentFile } = await media.torrent(id, c.get('caller'))
+    const { manifest, torrentFile, private: isPrivate } = await media.torrent(id, c.get('caller'))
     // A public .torrent may be read from any page (a magnet's xs) and kept a day by a mirror;
     // a private one carries the owner's capabilities and is kept nowhere.
-    const sharing: Record<string, string> = media.isPublic(id)
-      ? { 'Cache-Control': 'public, max-age=86400', 'Access-Control-Allow-Origin': '*' }
-      : { 'Cache-Control': 'private, no-store' }
+    const sharing: Record<string, string> = isPrivate
+      ? { 'Cache-Control': 'private, no-store' }
+      : { 'Cache-Control': 'public, max-age=86400', 'Access-Control-Allow-Origin': '*' }
     return c.body(torrentFile as Uint8Array<ArrayBuffer>, 200, {
       'Content-Type': 'application/x-bittorrent',
       'Content-Disposition': contentDisposition(`${manifest.originalName}.torrent`),
@@ -69,15 +69,13 @@ export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Met
 
   // GET also answers HEAD (Hono routes HEAD to GET handlers).
   app.get('/:id', async c => {
-    const id = c.req.param('id')
-    const caller = c.get('caller')
-    const manifest = await media.readable(id, caller)
-    return bytesResponse(c, store, manifest, { private: !media.isPublic(id), onSent: counter(c.req.header('user-agent')) })
+    const { manifest, private: isPrivate } = await media.readable(c.req.param('id'), c.get('caller'))
+    return bytesResponse(c, store, manifest, { private: isPrivate, onSent: counter(c.req.header('user-agent')) })
   })
 
   // A private torrent's web seed: WebTorrent sends no headers, so the capability is in the path.
   app.get('/:id/seed/:token', async c => {
-    const manifest = await media.webseed(c.req.param('id'), c.req.param('token'))
+    const { manifest } = await media.webseed(c.req.param('id'), c.req.param('token'))
     return bytesResponse(c, store, manifest, { private: true, onSent: counter(c.req.header('user-agent')) })
   })
 
