@@ -40,6 +40,8 @@ export interface Config {
   shutdownGraceMs: number
   /** A resumable upload untouched this long is deleted (UPLOAD_EXPIRY, e.g. 24h, 90m, 3600s). */
   uploadExpiryMs: number
+  /** A stored blob that no record holds is deleted this long after it was published (ORPHAN_BLOB_GRACE). */
+  orphanGraceMs: number
 }
 
 type Env = Record<string, string | undefined>
@@ -128,6 +130,7 @@ export function loadConfig (env: Env = process.env): Config {
     maxConcurrentUploads: integer(env, 'MAX_CONCURRENT_UPLOADS', 16, 1),
     diskLowWaterBytes: integer(env, 'DISK_LOW_WATER_BYTES', 1024 ** 3, 0),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_SECONDS', 15, 0) * 1000,
-    uploadExpiryMs: duration(env, 'UPLOAD_EXPIRY', UNIT_MS.h! * 24)
+    uploadExpiryMs: duration(env, 'UPLOAD_EXPIRY', UNIT_MS.h! * 24),
+    orphanGraceMs: duration(env, 'ORPHAN_BLOB_GRACE', UNIT_MS.h!)
   }
 }

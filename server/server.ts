@@ -139,6 +139,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     allowAnonymousUploads: config.allowAnonymousUploads,
     capabilities,
     oipRecords,
+    transaction: fn => db.transaction(fn)(),
     uploadGate,
     metrics,
     log
@@ -182,14 +183,22 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     webDir: config.webDir,
     log
   })
-  for (const mediaId of records.publicWithoutTorrent()) {
-    const manifest = await catalog.manifest(mediaId).catch(() => undefined)
-    if (manifest) records.setPublicTorrent(mediaId, manifest.infoHash)
-  }
   // Private torrents are not in seeder.json: the records are their source. They join the
   // catalogue before it resumes (no file is read until one goes active).
   for (const record of records.listPrivate()) await media.seed(record)
   seederReady = await seeder.initialize()
+  await media.repairSeeding()
+  // Blobs no record holds (a crash between publish and record, or mid-delete) go after a grace
+  // period: now, in the background, and again a few times per grace period.
+  const stopCollecting = new AbortController()
+  let collecting: Promise<unknown> = Promise.resolve()
+  const collectOrphans = (): void => {
+    collecting = collecting.then(() => media.collectOrphans(config.orphanGraceMs, stopCollecting.signal))
+      .catch(err => log.warn({ err: (err as Error).message }, 'collecting orphan blobs failed'))
+  }
+  collectOrphans()
+  const collector = setInterval(collectOrphans, Math.min(config.orphanGraceMs / 2, 15 * 60_000))
+  collector.unref()
   // Ready (and serving) already; callers of startServer get a seeder with its torrents up.
   await seeder.whenResumed()
 
@@ -204,6 +213,9 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       // written get a moment before whatever is left is cut.
       await uploadGate.drain(config.shutdownGraceMs)
       clearInterval(sweeper)
+      clearInterval(collector)
+      stopCollecting.abort()
+      await collecting
       const closed = new Promise<void>(resolve => http.close(() => resolve()))
       http.closeIdleConnections()
       await seeder.saveSeedingState()

@@ -8,6 +8,7 @@ import { notFound } from '../../shared/errors.ts'
 import { isMediaId, type MediaManifest } from '../../shared/media.ts'
 import { buildTorrent, infoHashOf, magnetURI, renamedInfo, torrentFromInfo, withTransport, type BuiltTorrent, type TorrentTransport } from '../../shared/torrent.ts'
 import type { Logger } from '../logger.ts'
+import { crashPoint } from '../ops/crashPoint.ts'
 import type { BlobStore } from '../storage/blobStore.ts'
 import { hashPieces } from '../upload/contentHasher.ts'
 import { sha1 } from '../upload/nodeHashers.ts'
@@ -137,10 +138,12 @@ export class Catalog {
   }
 
   /**
-   * Give a stored blob the name and type of its first public upload. A blob first uploaded
-   * privately keeps that owner's name only until someone publishes the same bytes: the public
-   * face must not show a private uploader's file name. (Nothing seeds the public torrent
-   * before that, so changing its infoHash disturbs no swarm.)
+   * Give a stored blob the name and type of its first public upload, before that upload's
+   * record makes the face visible (MediaService.addRecord). A private upload stores a neutral
+   * face (ingest.ts), and an earlier public uploader's name may linger after their record went.
+   * Nothing seeds the public torrent before that, so changing its infoHash disturbs no swarm;
+   * a crash between the two writes leaves a face nobody sees, renamed again by the next
+   * public upload.
    */
   async rename (mediaId: string, name: string, mimeType: string): Promise<MediaManifest> {
     const decoded = bencode.decode(await this.torrent(mediaId)) as { info: Record<string, unknown> }
@@ -154,6 +157,7 @@ export class Catalog {
     }
     manifest.magnetURI = this.magnet(manifest)
     await this.store.writeTorrent(mediaId, torrentFile)
+    crashPoint('mid-rename')
     await this.store.writeManifest(manifest)
     return manifest
   }

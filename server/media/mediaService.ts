@@ -18,6 +18,7 @@ import { ingestUpload, publishUpload, type Ingested, type IngestRequest, type St
 import type { UploadGate } from '../upload/uploadGate.ts'
 import type { Metrics } from '../ops/metrics.ts'
 import type { Catalog } from './catalog.ts'
+import { crashPoint } from '../ops/crashPoint.ts'
 import { KeyedMutex } from './keyedMutex.ts'
 
 export interface MediaServiceDeps {
@@ -36,6 +37,8 @@ export interface MediaServiceDeps {
   metrics: Metrics
   /** The owner's signed OIP records go with their media record. */
   oipRecords: Pick<OipRecordService, 'removeForMedia'>
+  /** Runs `fn` as one database transaction: records and OIP records change together or not at all. */
+  transaction: <T>(fn: () => T) => T
   log: Logger
 }
 
@@ -132,6 +135,7 @@ export class MediaService {
     const { log, metrics } = this.deps
     metrics.bytesIngested.inc(ingested.manifest.fileSize)
     log.info({ mediaId: ingested.manifest.mediaId, size: ingested.manifest.fileSize, blob: ingested.status }, 'upload stored')
+    crashPoint('after-publish')
     return await this.addRecord(ingested.manifest.mediaId, caller, ingested.fields, ingested.upload, ingested.status === 'existed')
   }
 
@@ -180,6 +184,11 @@ export class MediaService {
       throw new AppError(409, 'removed_meanwhile', 'The file was deleted on the server while this upload finished. Upload it again.')
     }
     const hadPublic = records.hasPublic(mediaId)
+    // The first public record makes the blob's face public: give it this upload's name first,
+    // while nobody can see it yet, so no request and no crash ever shows the face as it was
+    // (the neutral face of a private upload, or an earlier uploader's name). Only then the record.
+    const firstPublic = fields.accessLevel === 'public' && !hadPublic && records.get(mediaId, caller ?? '') === undefined
+    const face = firstPublic && blobExisted ? await catalog.rename(mediaId, upload.originalName, upload.mimeType) : undefined
     const salt = fields.accessLevel === 'private' ? fields.torrentSalt ?? randomBytes(32).toString('hex') : null
     const privateInfoHash = salt ? (await catalog.privateTorrent(mediaId, upload.originalName, salt, { announce: [], urlList: [] })).infoHash : null
     const { record, created } = records.ensure({
@@ -194,9 +203,9 @@ export class MediaService {
       privateInfoHash
     })
     if (created && record.accessLevel === 'public' && !hadPublic) {
-      const manifest = blobExisted ? await catalog.rename(mediaId, record.originalName, record.mimeType) : await catalog.manifest(mediaId)
-      records.setPublicTorrent(mediaId, manifest.infoHash)
+      records.setPublicTorrent(mediaId, (face ?? await catalog.manifest(mediaId)).infoHash)
     }
+    crashPoint('after-record')
     // Stored is what matters to the uploader; a seeding hiccup is logged, not thrown.
     await this.seed(record).catch(err => log.error({ mediaId, err: (err as Error).message }, 'could not start seeding'))
     const view = await this.view(mediaId, caller)
@@ -363,14 +372,25 @@ export class MediaService {
     await this.perMedia.run(mediaId, async () => await this.removeNow(mediaId, caller))
   }
 
+  /**
+   * The database forgets the record in one transaction; the seeder and the blob follow. A crash
+   * after the transaction leaves a torrent seeded for nobody and maybe a blob nobody holds:
+   * repairSeeding and collectOrphans put both right at the next start.
+   */
   private async removeNow (mediaId: string, caller: string): Promise<void> {
-    const { records, seeder, catalog, log } = this.deps
+    const { records, seeder, catalog, log, transaction } = this.deps
     const record = isMediaId(mediaId) ? records.get(mediaId, caller) : undefined
-    if (!record || !records.remove(mediaId, caller)) throw notFound()
-    this.deps.oipRecords.removeForMedia(mediaId, caller)
+    if (!record) throw notFound()
+    const stillPublic = transaction(() => {
+      if (!records.remove(mediaId, caller)) throw notFound()
+      this.deps.oipRecords.removeForMedia(mediaId, caller)
+      const stillPublic = records.hasPublic(mediaId)
+      if (!stillPublic) records.clearPublicTorrent(mediaId)
+      return stillPublic
+    })
+    crashPoint('mid-delete')
     if (record.privateInfoHash) await seeder.stopPrivate(record.privateInfoHash)
-    if (!records.hasPublic(mediaId)) {
-      records.clearPublicTorrent(mediaId)
+    if (!stillPublic) {
       await seeder.stopSeeding(mediaId)
     } else if (record.pinned) {
       await this.syncPin(record)
@@ -379,6 +399,57 @@ export class MediaService {
       await catalog.store.remove(mediaId)
       log.info({ mediaId }, 'last record removed: blob deleted')
     }
+  }
+
+  /**
+   * At start, make the seeding state agree with the records after a crash between the two:
+   * a public file whose torrent never reached seeder.json is seeded, and a torrent seeded for a
+   * file nobody holds publicly any more stops. Private torrents come from the records already.
+   */
+  async repairSeeding (): Promise<{ seeded: number, stopped: number }> {
+    const { records, catalog, seeder, log } = this.deps
+    for (const mediaId of records.publicWithoutTorrent()) {
+      const manifest = await catalog.manifest(mediaId).catch(() => undefined)
+      if (manifest) records.setPublicTorrent(mediaId, manifest.infoHash)
+    }
+    const publicIds = new Set(records.publicMediaIds())
+    let stopped = 0
+    for (const { mediaId } of seeder.getAllSeeding()) {
+      if (publicIds.has(mediaId)) continue
+      await seeder.stopSeeding(mediaId)
+      stopped++
+    }
+    let seeded = 0
+    for (const mediaId of publicIds) {
+      if (seeder.getSeedingInfo(mediaId) || !await catalog.exists(mediaId)) continue
+      await seeder.seedFile(catalog.store.originalPath(mediaId), mediaId)
+        .then(() => { seeded++ }, err => log.error({ mediaId, err: (err as Error).message }, 'could not start seeding'))
+    }
+    if (seeded + stopped > 0) log.warn({ seeded, stopped }, 'seeding state repaired: it disagreed with the records (the last run stopped between the two)')
+    return { seeded, stopped }
+  }
+
+  /**
+   * Delete blobs no record holds, published more than `graceMs` ago: what a crash between
+   * publish and record, or in a delete, leaves. The grace lets an upload that just published
+   * make its record; a blob published again (a new upload of the same bytes) starts it anew.
+   */
+  async collectOrphans (graceMs: number, signal?: AbortSignal): Promise<number> {
+    const { records, catalog, seeder, log } = this.deps
+    let collected = 0
+    for await (const mediaId of catalog.store.list()) {
+      if (signal?.aborted) break
+      if (records.count(mediaId) > 0) continue
+      await this.perMedia.run(mediaId, async () => {
+        const publishedAt = await catalog.store.publishedAt(mediaId)
+        if (records.count(mediaId) > 0 || publishedAt === undefined || Date.now() - publishedAt < graceMs) return
+        await seeder.stopSeeding(mediaId)
+        await catalog.store.remove(mediaId)
+        collected++
+        log.warn({ mediaId }, 'collected a blob that no record holds (left by a crash or an interrupted delete)')
+      })
+    }
+    return collected
   }
 
   private async result (view: View, record: MediaRecord): Promise<UploadResult> {

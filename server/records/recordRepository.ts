@@ -39,6 +39,8 @@ export interface RecordRepository {
   clearPublicTorrent (mediaId: string): void
   /** The public file whose public torrent has this infoHash. */
   byPublicInfoHash (infoHash: string): string | undefined
+  /** Every media with at least one public record: what the seeder must seed publicly. */
+  publicMediaIds (): string[]
   /** Public files with no public torrent noted (data from before the table existed). */
   publicWithoutTorrent (): string[]
   /** The private record whose torrent has this infoHash. */

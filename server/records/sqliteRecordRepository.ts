@@ -67,6 +67,10 @@ export class SqliteRecordRepository implements RecordRepository {
     return row?.media_id
   }
 
+  publicMediaIds (): string[] {
+    return (this.db.prepare("SELECT DISTINCT media_id FROM media_records WHERE access_level = 'public'").all() as Array<{ media_id: string }>).map(r => r.media_id)
+  }
+
   publicWithoutTorrent (): string[] {
     return (this.db.prepare(`SELECT DISTINCT media_id FROM media_records WHERE access_level = 'public'
       AND media_id NOT IN (SELECT media_id FROM public_torrents)`).all() as Array<{ media_id: string }>).map(r => r.media_id)

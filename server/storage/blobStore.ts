@@ -40,6 +40,8 @@ export interface BlobStore {
   adopt (file: string): Promise<PendingBlob>
   has (mediaId: string): Promise<boolean>
   stat (mediaId: string): Promise<BlobStat | undefined>
+  /** When the blob was last published, or published again (ms); undefined when it is not stored. A blob no record holds is collected only a grace period after this. */
+  publishedAt (mediaId: string): Promise<number | undefined>
   readManifest (mediaId: string): Promise<MediaManifest>
   writeManifest (manifest: MediaManifest): Promise<void>
   readTorrent (mediaId: string): Promise<Uint8Array>

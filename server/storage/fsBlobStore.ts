@@ -137,8 +137,11 @@ export class FsBlobStore implements BlobStore {
           } catch (err) {
             const code = (err as NodeJS.ErrnoException).code
             if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-              // Already stored: these bytes are a duplicate, whatever their origin.
+              // Already stored: these bytes are a duplicate, whatever their origin. Published
+              // again now, so a blob nobody held waits a whole grace period before collection.
               await fs.rm(staging, { recursive: true, force: true })
+              const now = new Date()
+              await fs.utimes(target, now, now).catch(() => {})
               return 'existed'
             }
             throw err
@@ -170,6 +173,12 @@ export class FsBlobStore implements BlobStore {
     } catch {
       return undefined
     }
+  }
+
+  async publishedAt (mediaId: string): Promise<number | undefined> {
+    // The folder's mtime moves when it is published (renamed into place) or published again (touched).
+    if (!await this.has(mediaId)) return undefined
+    return (await fs.stat(this.dir(mediaId)).catch(() => undefined))?.mtimeMs
   }
 
   async readManifest (mediaId: string): Promise<MediaManifest> {

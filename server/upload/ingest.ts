@@ -195,17 +195,21 @@ export async function publishUpload (staged: StagedUpload, deps: Pick<IngestDeps
   deps.authorize?.(fields)
   const mediaId = hashes.mediaId
   const name = torrentName(staged.fileName)
+  // The stored blob's face (manifest and .torrent) is what the public sees once anyone publishes
+  // these bytes, so a private upload never writes its name or type there: the owner's name
+  // lives only in their record. The first public upload renames the face (Catalog.rename).
+  const face = fields.accessLevel === 'private' ? { name: mediaId, mimeType: 'application/octet-stream' } : { name, mimeType: staged.mimeType }
   const pieces = hashes.pieces ?? await hashPieces(pending.read(), size)
   const createdAt = new Date()
   const transport = deps.transportFor(mediaId)
-  const { infoHash, torrentFile } = buildTorrent({ name, length: size, ...pieces }, transport, sha1, createdAt)
+  const { infoHash, torrentFile } = buildTorrent({ name: face.name, length: size, ...pieces }, transport, sha1, createdAt)
   const manifest: MediaManifest = {
     mediaId,
-    originalName: name,
-    mimeType: staged.mimeType,
+    originalName: face.name,
+    mimeType: face.mimeType,
     fileSize: size,
     infoHash,
-    magnetURI: magnetURI(infoHash, name, transport),
+    magnetURI: magnetURI(infoHash, face.name, transport),
     pieceLength: pieces.pieceLength,
     createdAt: createdAt.toISOString()
   }

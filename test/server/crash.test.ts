@@ -5,6 +5,7 @@ import http from 'node:http'
 import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import parseTorrent from 'parse-torrent'
+import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
 import { BOUNDARY, multipartBody } from '../helpers/multipart.ts'
 import { spawnServer, type ServerProcess } from '../helpers/process.ts'
 import { randomBytesSeeded, tempDir, upload } from '../helpers/server.ts'
@@ -111,3 +112,114 @@ describe('kill -9', () => {
   })
 })
 
+
+/**
+ * kill -9 at each step between two writes that belong together (server/ops/crashPoint.ts): the
+ * real server dies exactly there, and the next start must leave a consistent state.
+ */
+describe('kill -9 at each crash point', () => {
+  const dirs: string[] = []
+  const running: ServerProcess[] = []
+  after(async () => {
+    for (const p of running) if (p.child.exitCode === null) await kill9(p)
+    for (const d of dirs) await fs.rm(d, { recursive: true, force: true })
+  })
+
+  /** A server over `dir` that dies at `point`, and after it one that does not (grace 1 s for orphan blobs). */
+  async function start (dir: string, point?: string): Promise<ServerProcess> {
+    const server = await spawnServer(dir, { ORPHAN_BLOB_GRACE: '1s', ...(point ? { OIP_CRASH_AT: point } : {}) })
+    running.push(server)
+    return server
+  }
+  async function newDir (): Promise<{ dir: string, media: string }> {
+    const dir = await tempDir()
+    dirs.push(dir)
+    return { dir, media: path.join(dir, 'media') }
+  }
+  /** The request that reaches the crash point never gets an answer; the process is gone. */
+  async function diesDuring (server: ServerProcess, request: Promise<unknown>): Promise<void> {
+    await request.then(() => assert.fail('the server answered instead of dying at its crash point'), () => {})
+    assert.equal(await server.exited, null, 'killed by a signal')
+  }
+  const exists = async (file: string): Promise<boolean> => await fs.stat(file).then(() => true, () => false)
+  async function until (what: string, check: () => Promise<boolean>): Promise<void> {
+    for (let i = 0; i < 400; i++) {
+      if (await check()) return
+      await sleep(50)
+    }
+    assert.fail(`never happened: ${what}`)
+  }
+  const seededIds = async (media: string): Promise<string[]> =>
+    JSON.parse(await fs.readFile(path.join(media, 'seeder.json'), 'utf8')).seeding.map((s: { mediaId: string }) => s.mediaId)
+
+  test('after publish, before the record: the blob nobody holds is collected after the grace period', { timeout: 60_000 }, async () => {
+    const { dir, media } = await newDir()
+    const bytes = randomBytesSeeded(80_000, 901)
+    const id = sha256(bytes)
+    const dying = await start(dir, 'after-publish')
+    await diesDuring(dying, upload(dying.url, bytes))
+    assert.ok(await exists(path.join(media, id, 'original')), 'the blob was published before the crash')
+
+    const server = await start(dir)
+    await until('the orphan blob is collected', async () => !await exists(path.join(media, id)))
+    assert.equal((await fetch(`${server.url}/api/media/${id}`)).status, 404)
+    const again = await upload(server.url, bytes)
+    assert.equal(again.status, 201)
+    assert.equal((await (await fetch(`${server.url}/api/media/${id}/info`)).json()).seeding.seeding, true)
+    await kill9(server)
+  })
+
+  test('after the record, before the seeding state: the file is seeded after the restart', { timeout: 60_000 }, async () => {
+    const { dir, media } = await newDir()
+    const bytes = randomBytesSeeded(80_000, 902)
+    const id = sha256(bytes)
+    const dying = await start(dir, 'after-record')
+    await diesDuring(dying, upload(dying.url, bytes))
+
+    const server = await start(dir)
+    const info = await (await fetch(`${server.url}/api/media/${id}/info`)).json()
+    assert.equal(info.seeding.seeding, true)
+    assert.ok((await seededIds(media)).includes(id), 'seeder.json has it again')
+    await kill9(server)
+  })
+
+  test('in a delete, after the database: the torrent stops and the blob is collected after the restart', { timeout: 60_000 }, async () => {
+    const { dir, media } = await newDir()
+    const bytes = randomBytesSeeded(80_000, 903)
+    const id = sha256(bytes)
+    const dying = await start(dir, 'mid-delete')
+    const token = await signIn(dying.url, await newIdentity())
+    assert.equal((await upload(dying.url, bytes, { access_level: 'public' }, 'gone.bin', undefined, token)).status, 201)
+    assert.ok((await seededIds(media)).includes(id))
+    await diesDuring(dying, fetch(`${dying.url}/api/media/${id}`, { method: 'DELETE', headers: bearer(token) }))
+
+    const server = await start(dir)
+    assert.equal((await fetch(`${server.url}/api/media/${id}/info`)).status, 404)
+    assert.ok(!(await seededIds(media)).includes(id), 'no longer seeded')
+    await until('the blob is collected', async () => !await exists(path.join(media, id)))
+    await kill9(server)
+  })
+
+  test("inside the rename of the public face: nothing public shows, no private name is on disk, and the next public upload works", { timeout: 60_000 }, async () => {
+    const { dir, media } = await newDir()
+    const bytes = randomBytesSeeded(80_000, 904)
+    const id = sha256(bytes)
+    const dying = await start(dir, 'mid-rename')
+    const owner = await signIn(dying.url, await newIdentity())
+    assert.equal((await upload(dying.url, bytes, { access_level: 'private' }, 'a-secret-name.pdf', 'application/pdf', owner)).status, 201)
+    const onDisk = async (): Promise<string> => (await fs.readFile(path.join(media, id, 'manifest.json'), 'utf8')) + (await fs.readFile(path.join(media, id, 'torrent'))).toString('latin1')
+    assert.doesNotMatch(await onDisk(), /a-secret-name/, 'a private upload stores a neutral face')
+    await diesDuring(dying, upload(dying.url, bytes, { access_level: 'public' }, 'public-name.pdf', 'application/pdf'))
+
+    const server = await start(dir)
+    assert.doesNotMatch(await onDisk(), /a-secret-name/)
+    assert.equal((await fetch(`${server.url}/api/media/${id}/info`)).status, 404, 'no public record was made')
+    const again = await upload(server.url, bytes, { access_level: 'public' }, 'public-name.pdf', 'application/pdf')
+    assert.equal(again.status, 201)
+    const info = await (await fetch(`${server.url}/api/media/${id}/info`)).json()
+    assert.equal(info.originalName, 'public-name.pdf')
+    assert.equal(info.seeding.seeding, true)
+    await assertOnlyCompleteBlobs(media)
+    await kill9(server)
+  })
+})

@@ -1,0 +1,22 @@
+/**
+ * Named crash points for the crash tests: a server started with OIP_CRASH_AT=<name> kills
+ * itself with SIGKILL the first time it reaches that point, exactly as a power cut there would.
+ * Each point marks a step between two writes that must not be torn apart by a crash;
+ * test/server/crash.test.ts starts the real server at each one and checks what a restart makes
+ * of it. Unset (always, outside those tests) it does nothing.
+ */
+export type CrashPointName =
+  /** The blob is published; its uploader's record is not made yet. */
+  | 'after-publish'
+  /** A public record is made; the seeding state does not have its torrent yet. */
+  | 'after-record'
+  /** A public face is half renamed: the .torrent is written, the manifest is not. */
+  | 'mid-rename'
+  /** A delete's database changes are committed; the seeder and the blob are not touched yet. */
+  | 'mid-delete'
+
+const armed = process.env.OIP_CRASH_AT
+
+export function crashPoint (name: CrashPointName): void {
+  if (armed === name) process.kill(process.pid, 'SIGKILL')
+}
