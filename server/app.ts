@@ -74,7 +74,8 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
       return c.json({ error: { code: err.code, message: err.message } }, err.status as 400)
     }
     const requestId = randomUUID()
-    log.error({ requestId, method: c.req.method, path: c.req.path, err: err.message, stack: err.stack }, 'unhandled error')
+    // The route pattern, not the path: a private web seed's path is its capability.
+    log.error({ requestId, method: c.req.method, route: c.req.routePath, err: err.message, stack: err.stack }, 'unhandled error')
     return c.json({ error: { code: 'internal', message: `Something went wrong on the server. Try again; if it keeps failing, give the operator this id: ${requestId}.` } }, 500)
   })
 

@@ -108,6 +108,8 @@ export interface TrackerState {
 /** Tracker URLs as they appear in stats: capabilities (?token=) stripped. */
 const trackerKey = (url: string): string => url.split('?')[0]!
 
+const MISSING_STATE = 'seeder.json is missing'
+
 /** WebRTC offers in the one announce after a peer found the torrent idle (the ws client's cap is 5). */
 const PRIME_NUMWANT = 5
 /** Torrents brought up at once when resuming: enough to hide file reads, few enough to leave the API room. */
@@ -270,16 +272,25 @@ export class MediaSeeder {
     return [...this.seeding.values()].map(s => this.seedInfo(s))
   }
 
-  getStats (): SeederStats {
+  /**
+   * Counts of seeded and active torrents and their peers: of every torrent (`all`, for
+   * operators), or of public ones only (`public`, for anyone: private files must not show,
+   * not even as a number). The byte totals are the whole server's either way.
+   */
+  getStats (scope: 'all' | 'public' = 'all'): SeederStats {
     let totalUploaded = this.retired.uploaded
     let totalDownloaded = this.retired.downloaded
     let peers = 0
-    for (const t of this.torrents.values()) {
+    let activeTorrents = 0
+    for (const [infoHash, t] of this.torrents) {
       totalUploaded += t.uploaded
       totalDownloaded += t.received
+      if (scope === 'public' && this.seeds.get(infoHash)?.kind !== 'public') continue
       peers += t.numPeers
+      activeTorrents++
     }
-    return { seedingCount: this.seeds.size, activeTorrents: this.torrents.size, totalUploaded, totalDownloaded, peers }
+    const seedingCount = scope === 'public' ? this.seeding.size : this.seeds.size
+    return { seedingCount, activeTorrents, totalUploaded, totalDownloaded, peers }
   }
 
   /** Public files by bytes sent to peers, most first (private torrents are never listed). */
@@ -357,7 +368,7 @@ export class MediaSeeder {
       text = await fs.readFile(this.opts.stateFile, 'utf8')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ err: (err as Error).message }, 'seeder.json unreadable')
-      return { seeding: await this.rebuildState('seeder.json is missing'), wanted: {} }
+      return { seeding: await this.rebuildState(MISSING_STATE), wanted: {} }
     }
     try {
       const state = JSON.parse(text) as SeedingState
@@ -380,7 +391,8 @@ export class MediaSeeder {
         log.warn({ mediaId, err: (err as Error).message }, 'skipping a media folder that cannot be read')
       }
     }
-    log.warn({ files: rebuilt.length }, `${reason}; rebuilt seeding state from the media folders`)
+    // A fresh install has no seeder.json and nothing to rebuild: nothing is wrong.
+    if (rebuilt.length > 0 || reason !== MISSING_STATE) log.warn({ files: rebuilt.length }, `${reason}; rebuilt seeding state from the media folders`)
     return rebuilt
   }
 

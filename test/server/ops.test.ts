@@ -30,6 +30,20 @@ function partialUpload (baseUrl: string, bytes: Uint8Array, first: number): { fi
 
 const metricValue = (text: string, line: RegExp): number => Number(text.split('\n').find(l => line.test(l))?.split(' ').pop() ?? 0)
 
+test('a fresh install starts without a single warning', async () => {
+  const { Writable } = await import('node:stream')
+  const { createLogger } = await import('../../server/logger.ts')
+  const lines: Array<{ level: number, msg: string }> = []
+  const sink = new Writable({ write (chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done() } })
+  const server = await startTestServer({}, { log: createLogger('info', sink) })
+  try {
+    assert.ok(lines.length > 0, 'the start is logged')
+    assert.deepEqual(lines.filter(l => l.level >= 40).map(l => l.msg), [])
+  } finally {
+    await server.destroy()
+  }
+})
+
 describe('health, readiness and metrics', () => {
   let server: TestServer
   after(async () => { await server?.destroy() })
@@ -44,6 +58,31 @@ describe('health, readiness and metrics', () => {
     assert.deepEqual(Object.keys(body.checks).sort(), ['database', 'disk', 'mediaDir', 'seeder', 'tracker'])
   })
 
+  test('/readyz writes nothing to the disk, however often anyone calls it', async () => {
+    const incoming = path.join(server.config.mediaDir, '.incoming')
+    const changes: string[] = []
+    const watcher = (await import('node:fs')).watch(incoming, (_event, name) => { changes.push(String(name)) })
+    try {
+      for (let i = 0; i < 10; i++) assert.equal((await fetch(`${server.url}/readyz`)).status, 200)
+      // A write would have been seen by now: the watcher's events arrive before the next turn of I/O.
+      await new Promise(resolve => setTimeout(resolve, 100))
+      assert.deepEqual(changes, [])
+    } finally {
+      watcher.close()
+    }
+  })
+
+  test('/api/seeder/stats counts public torrents only, for anyone but an admin', async () => {
+    const { newIdentity, signIn } = await import('../helpers/auth.ts')
+    const token = await signIn(server.url, await newIdentity())
+    const before = await (await fetch(`${server.url}/api/seeder/stats`)).json()
+    assert.equal((await upload(server.url, randomBytesSeeded(30_000, 611), { access_level: 'private' }, 'mine.bin', undefined, token)).status, 201)
+    assert.equal(server.seeder.getStats('all').seedingCount, server.seeder.getStats('public').seedingCount + 1, 'the private torrent is seeded')
+    const after = await (await fetch(`${server.url}/api/seeder/stats`)).json()
+    assert.equal(after.seedingCount, before.seedingCount)
+    assert.equal(after.activeTorrents, before.activeTorrents)
+  })
+
   test('/readyz answers 503 with the reason while the media folder cannot be written', async () => {
     const incoming = path.join(server.config.mediaDir, '.incoming')
     await fs.rm(incoming, { recursive: true })
@@ -55,6 +94,7 @@ describe('health, readiness and metrics', () => {
       assert.equal(body.ready, false)
       assert.equal(body.checks.mediaDir.ok, false)
       assert.match(body.checks.mediaDir.reason, /ENOTDIR|not a directory/)
+      assert.ok(!JSON.stringify(body).includes(server.dir), 'no absolute path in an anonymous answer')
     } finally {
       await fs.rm(incoming)
       await fs.mkdir(incoming)
