@@ -60,7 +60,7 @@ async function findChromium () {
 }
 
 async function unitStage () {
-  const files = [...findFiles('shared', '.test.ts'), ...findFiles('server', '.test.ts'), ...findFiles('test', '.test.ts', E2E_DIR)]
+  const files = [...findFiles('shared', '.test.ts'), ...findFiles('server', '.test.ts'), ...findFiles('scripts', '.test.ts'), ...findFiles('test', '.test.ts', E2E_DIR)]
     .filter(matches).sort()
   if (files.length === 0) return 'none'
   console.log(`unit: ${files.length} file(s)`)
@@ -92,7 +92,7 @@ const summary = Object.entries(results).map(([k, v]) => `${k}: ${v}`).join(', ')
 const ranNothing = Object.values(results).every(v => v === 'none')
 if (ranNothing) {
   console.error(`\nNo test files found${filters.length ? ` matching ${filters.join(', ')}` : ''} ` +
-    '(looked for **/*.test.ts under shared/, server/, test/ and *.spec.ts under test/e2e/).')
+    '(looked for **/*.test.ts under shared/, server/, scripts/, test/ and *.spec.ts under test/e2e/).')
 }
 console.log(`\n${summary}`)
 process.exit(ranNothing || Object.values(results).includes('FAILED') ? 1 : 0)
