@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import { serve } from '@hono/node-server'
+import { decodeJwt } from 'jose'
 import { AccessPolicy } from './access/accessPolicy.ts'
 import { createApp } from './app.ts'
 import { AuthService } from './auth/authService.ts'
@@ -35,6 +36,8 @@ import { readiness } from './ops/readiness.ts'
 
 /** How long the capabilities in a private file's .torrent (web seed and tracker URLs) stay valid. */
 const CAPABILITY_TTL_SECONDS = 6 * 3600
+/** How long the seeder's own tracker capability for a private torrent lasts; renewed at half-life. */
+const SEEDER_TOKEN_TTL_SECONDS = 3600
 
 export interface RunningServer {
   url: string
@@ -50,6 +53,8 @@ export interface StartOptions {
   store?: BlobStore
   /** Swap the resumable upload store (tests inject faults through this). */
   uploadStore?: UploadStore
+  /** The seeder's tracker capability lifetime (tests shorten it to see it renewed). */
+  seederTokenTtlSeconds?: number
 }
 
 function listen (config: Config, fetch: Parameters<typeof serve>[0]['fetch']): Promise<Server> {
@@ -87,6 +92,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     catalog,
     stateFile: path.join(config.mediaDir, 'seeder.json'),
     torrentPort: config.torrentPort,
+    host: config.host,
     enabled: config.seeding,
     limits: {
       ...(config.seedUploadLimit !== undefined ? { upload: config.seedUploadLimit } : {}),
@@ -100,11 +106,11 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   const secret = await loadTokenSecret(config.dataDir, config.jwtSecret)
   const origin = new URL(publicUrl).origin
   const capabilities = new Capabilities(origin, secret, CAPABILITY_TTL_SECONDS)
-  const access = new AccessPolicy({ records, capabilities })
+  const access = new AccessPolicy({ records, capabilities, seederPeerId: () => seeder.peerId })
   const tracker = new EmbeddedTracker({
     log,
     allow: async (infoHash, token, peerId, event) => {
-      if (!await access.canAnnounce(infoHash, token)) return false
+      if (!await access.admitAnnounce({ infoHash, token, peerId, event })) return false
       // Another peer in the swarm wants the file (the seeder's own announces do not count, nor
       // a peer leaving). Not awaited: the peer joins the swarm first, then the torrent comes up
       // and offers to it (see MediaSeeder.want).
@@ -133,7 +139,11 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     records,
     access,
     seeder,
-    seederTrackerToken: await capabilities.issue('tracker', { sub: SEEDER_SUBJECT }, null),
+    seederTrackerToken: async infoHash => {
+      const ttl = opts.seederTokenTtlSeconds ?? SEEDER_TOKEN_TTL_SECONDS
+      const token = await capabilities.issue('tracker', { sub: SEEDER_SUBJECT, infoHash }, ttl)
+      return { token, expiresAt: decodeJwt(token).exp! * 1000 }
+    },
     hashPool,
     maxUploadBytes: config.maxUploadBytes,
     allowAnonymousUploads: config.allowAnonymousUploads,

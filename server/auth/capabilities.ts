@@ -1,7 +1,8 @@
 /**
  * Short-lived capabilities for doors that cannot send headers: a private file's web seed URL
  * (WebTorrent web seeds send no Authorization) and its tracker URL. Each token is a JWT bound
- * to one purpose (its audience), one key (sub) and, for web seeds, one media id.
+ * to one purpose (its audience), one key (sub), one file (a web seed's media id, a tracker
+ * capability's infoHash) and an expiry: none lives forever, none opens every file.
  */
 import { jwtVerify, SignJWT } from 'jose'
 
@@ -13,7 +14,12 @@ export const SEEDER_SUBJECT = 'seeder'
 export interface CapabilityClaims {
   sub: string
   mediaId?: string
+  /** The one torrent a tracker capability may announce. */
+  infoHash?: string
 }
+
+/** A valid token's claims, and when it expires (ms). */
+export type CheckedCapability = CapabilityClaims & { expiresAt: number }
 
 export class Capabilities {
   constructor (
@@ -23,30 +29,35 @@ export class Capabilities {
     private readonly now: () => number = Date.now
   ) {}
 
-  /** `ttlSeconds` null: no expiry (the server's own seeder token lives as long as the secret). */
-  async issue (purpose: Capability, claims: CapabilityClaims, ttlSeconds: number | null = this.ttlSeconds): Promise<string> {
+  async issue (purpose: Capability, claims: CapabilityClaims, ttlSeconds: number = this.ttlSeconds): Promise<string> {
     const iat = Math.floor(this.now() / 1000)
-    const jwt = new SignJWT(claims.mediaId ? { mediaId: claims.mediaId } : {})
+    const { sub, ...scope } = claims
+    return await new SignJWT(scope)
       .setProtectedHeader({ alg: 'HS256' })
       .setIssuer(this.origin)
       .setAudience(`${this.origin}#${purpose}`)
-      .setSubject(claims.sub)
+      .setSubject(sub)
       .setIssuedAt(iat)
-    if (ttlSeconds !== null) jwt.setExpirationTime(iat + ttlSeconds)
-    return await jwt.sign(this.secret)
+      .setExpirationTime(iat + ttlSeconds)
+      .sign(this.secret)
   }
 
-  /** The claims of a valid token for this purpose, or undefined. */
-  async check (purpose: Capability, token: string): Promise<CapabilityClaims | undefined> {
+  /** The claims of a valid, unexpired token for this purpose, or undefined. */
+  async check (purpose: Capability, token: string): Promise<CheckedCapability | undefined> {
     try {
       const { payload } = await jwtVerify(token, this.secret, {
         algorithms: ['HS256'],
         issuer: this.origin,
         audience: `${this.origin}#${purpose}`,
         currentDate: new Date(this.now()),
-        requiredClaims: ['sub']
+        requiredClaims: ['sub', 'exp']
       })
-      return { sub: payload.sub!, ...(typeof payload.mediaId === 'string' ? { mediaId: payload.mediaId } : {}) }
+      return {
+        sub: payload.sub!,
+        expiresAt: payload.exp! * 1000,
+        ...(typeof payload.mediaId === 'string' ? { mediaId: payload.mediaId } : {}),
+        ...(typeof payload.infoHash === 'string' ? { infoHash: payload.infoHash } : {})
+      }
     } catch {
       return undefined
     }

@@ -162,10 +162,13 @@ export class Catalog {
     return manifest
   }
 
-  /** Trackers (ours only, never a third party's) and web seed URLs that carry the owner's capabilities. */
-  privateTransport (mediaId: string, trackerToken: string, webseedToken?: string): TorrentTransport {
+  /**
+   * Trackers (ours only, never a third party's) and web seed URLs that carry the owner's
+   * capabilities; without a tracker token, our tracker's plain URLs (the seeder's own copy).
+   */
+  privateTransport (mediaId: string, trackerToken?: string, webseedToken?: string): TorrentTransport {
     const ws = this.publicUrl.replace(/^http/, 'ws')
-    const q = `?token=${encodeURIComponent(trackerToken)}`
+    const q = trackerToken ? `?token=${encodeURIComponent(trackerToken)}` : ''
     return {
       announce: [`${ws}/announce${q}`, `${this.publicUrl}/announce${q}`],
       urlList: webseedToken ? [`${this.httpUrl(mediaId)}/seed/${webseedToken}`] : []

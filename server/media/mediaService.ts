@@ -12,7 +12,7 @@ import type { Capabilities } from '../auth/capabilities.ts'
 import type { Logger } from '../logger.ts'
 import type { OipRecordService } from '../records/oipRecordService.ts'
 import type { MediaRecord, RecordRepository } from '../records/recordRepository.ts'
-import type { MediaSeeder, TorrentStatus } from '../seeder/mediaSeeder.ts'
+import type { MediaSeeder, TorrentStatus, TrackerToken } from '../seeder/mediaSeeder.ts'
 import type { HashPool } from '../upload/hashPool.ts'
 import { ingestUpload, publishUpload, type Ingested, type IngestRequest, type StagedUpload, type UploadFields } from '../upload/ingest.ts'
 import type { UploadGate } from '../upload/uploadGate.ts'
@@ -26,8 +26,8 @@ export interface MediaServiceDeps {
   records: RecordRepository
   access: AccessPolicy
   seeder: MediaSeeder
-  /** The seeder's own tracker capability, for announcing private torrents. */
-  seederTrackerToken: string
+  /** A tracker capability for the seeder's own announces of one private torrent. */
+  seederTrackerToken: (infoHash: string) => Promise<TrackerToken>
   hashPool: HashPool
   maxUploadBytes: number
   /** Accept public uploads without a session (ALLOW_ANONYMOUS_UPLOADS). */
@@ -214,15 +214,20 @@ export class MediaService {
 
   /** Seed what a record needs: the public torrent, or the owner's private one (built only when it goes active). */
   async seed (record: MediaRecord): Promise<void> {
-    const { catalog, seeder, seederTrackerToken } = this.deps
+    const { catalog, seeder, seederTrackerToken, access } = this.deps
     if (record.accessLevel === 'public') {
       if (!seeder.getSeedingInfo(record.mediaId)) await seeder.seedFile(catalog.store.originalPath(record.mediaId), record.mediaId)
     } else {
+      const infoHash = record.privateInfoHash!
       await seeder.seedPrivate({
         mediaId: record.mediaId,
-        infoHash: record.privateInfoHash!,
+        infoHash,
         createdAt: record.createdAt,
-        torrentFile: async () => (await catalog.privateTorrent(record.mediaId, record.originalName, record.torrentSalt!, catalog.privateTransport(record.mediaId, seederTrackerToken))).torrentFile
+        // Our tracker's plain URLs: the seeder sends its capability with each announce, so it
+        // can renew it without touching the running torrent.
+        torrentFile: async () => (await catalog.privateTorrent(record.mediaId, record.originalName, record.torrentSalt!, catalog.privateTransport(record.mediaId))).torrentFile,
+        trackerToken: async () => await seederTrackerToken(infoHash),
+        admits: peerId => access.admitsPeer(infoHash, peerId)
       })
     }
     if (record.pinned) await this.syncPin(record)
@@ -303,7 +308,7 @@ export class MediaService {
     }
     const sub = privateRecord.owner
     const transport = catalog.privateTransport(manifest.mediaId,
-      await capabilities.issue('tracker', { sub }),
+      await capabilities.issue('tracker', { sub, infoHash: privateRecord.privateInfoHash! }),
       await capabilities.issue('webseed', { sub, mediaId: manifest.mediaId }))
     const { infoHash, torrentFile } = await catalog.privateTorrent(manifest.mediaId, privateRecord.originalName, privateRecord.torrentSalt!, transport)
     return { infoHash, magnetURI: magnetURI(infoHash, manifest.originalName, transport), torrentFile }

@@ -8,8 +8,13 @@
  * least recently wanted go idle (out of the client; the bytes stay) and come back the moment
  * someone wants them: a peer's announce at the tracker, a request for the .torrent or the bytes.
  * Pinned torrents stay active.
+ *
+ * A private torrent is served only to the peers its PrivateSeed admits (the tracker's admitted
+ * peer ids): any other wire is cut at the handshake, before a byte of ours goes out. Its
+ * announces carry a tracker capability for that torrent alone, renewed before it expires.
  */
 import fs from 'node:fs/promises'
+import net from 'node:net'
 import path from 'node:path'
 import { decode as decodeMagnet } from 'magnet-uri'
 import WebTorrent, { type Torrent, type Wire } from 'webtorrent'
@@ -26,6 +31,8 @@ export interface MediaSeederOptions {
   /** MEDIA_DIR/seeder.json */
   stateFile: string
   torrentPort: number
+  /** The interface BitTorrent peers may connect on (HOST). */
+  host: string
   log: Logger
   /** At most this many torrents active in the client at once (SEED_MAX_ACTIVE). */
   maxActive: number
@@ -69,13 +76,31 @@ const storedSeed = (s: StoredSeed | SeedInfo): StoredSeed => 'name' in s
   ? (Number.isFinite(s.createdAt) ? s : { ...s, createdAt: 0 })
   : { mediaId: s.mediaId, infoHash: s.infoHash, fileSize: s.fileSize, createdAt: Date.parse(s.createdAt) || 0, name: decodeMagnet(s.magnetURI).name ?? '' }
 
+/** A tracker capability and when it expires (ms). */
+export interface TrackerToken {
+  token: string
+  expiresAt: number
+}
+
+/** What a private torrent has beyond a public one: who may connect, and its own capability. */
+interface PrivateAccess {
+  /** May the peer with this (hex) peer id be served? */
+  admits: (peerId: string) => boolean
+  /** A fresh tracker capability for this torrent alone. */
+  trackerToken: () => Promise<TrackerToken>
+  /** The capability its announces carry now (while active). */
+  token?: string
+  /** Renews it at its half-life. */
+  renewal?: NodeJS.Timeout
+}
+
 /** A private record's torrent, as the seeder needs it. */
-export interface PrivateSeed {
+export interface PrivateSeed extends Omit<PrivateAccess, 'token' | 'renewal'> {
   mediaId: string
   infoHash: string
   /** When the record was made (ISO). */
   createdAt: string
-  /** Builds the .torrent (with the seeder's tracker capability) when it goes active. */
+  /** Builds the .torrent (announcing to our tracker only) when it goes active. */
   torrentFile: () => Promise<Uint8Array>
 }
 
@@ -93,6 +118,8 @@ interface Seed {
   uploaded: number
   /** A peer announced while it was idle: its next announce asks for peers (see add). */
   prime: boolean
+  /** Set for private torrents only. */
+  access?: PrivateAccess
 }
 
 export interface TrackerState {
@@ -210,7 +237,9 @@ export class MediaSeeder {
     }
     try {
       const client = new WebTorrent({
-        torrentPort: this.opts.torrentPort,
+        // WebTorrent has no option for the interface, but its connection pool hands torrentPort
+        // to net.Server.listen as is, which takes { port, host } too (checked below).
+        torrentPort: { port: this.opts.torrentPort, host: this.opts.host },
         // Our own tracker finds peers; DHT and LSD would leak infoHashes and need the internet.
         dht: false,
         lsd: false,
@@ -233,6 +262,11 @@ export class MediaSeeder {
         client.once('listening', resolve)
         client.once('error', reject)
       })
+      const bound = client.address()?.address
+      if (net.isIP(this.opts.host) && bound !== this.opts.host) {
+        client.destroy()
+        throw new Error(`the BitTorrent port listens on ${bound ?? 'nothing'}, not on HOST ${this.opts.host}`)
+      }
       this.client = client
       log.info({ mediaDir: path.dirname(this.opts.stateFile), trackers: this.opts.catalog.announce, torrentPort: client.torrentPort, files: this.seeds.size, maxActive: this.opts.maxActive }, 'MediaSeeder initialized')
       const started = performance.now()
@@ -346,13 +380,16 @@ export class MediaSeeder {
   async seedPrivate (seed: PrivateSeed): Promise<void> {
     if (this.seeds.has(seed.infoHash)) return
     const entry = newSeed(seed.mediaId, seed.infoHash, 'private', seed.torrentFile, Date.parse(seed.createdAt) || 0)
+    entry.access = { admits: seed.admits, trackerToken: seed.trackerToken }
     this.seeds.set(seed.infoHash, entry)
     await this.activate(entry)
   }
 
   async stopPrivate (infoHash: string): Promise<void> {
-    if (this.seeds.get(infoHash)?.kind !== 'private') return
+    const seed = this.seeds.get(infoHash)
+    if (seed?.kind !== 'private') return
     this.seeds.delete(infoHash)
+    clearTimeout(seed.access?.renewal)
     await this.idle(infoHash)
   }
 
@@ -550,6 +587,7 @@ export class MediaSeeder {
   private async bringUp (seed: Seed): Promise<boolean> {
     const { log } = this.opts
     try {
+      if (seed.access) await this.renewToken(seed, seed.access)
       const torrent = await this.add(seed, await seed.torrentFile())
       if (this.seeds.get(seed.infoHash) !== seed) {
         // Stopped while it was coming up.
@@ -589,6 +627,7 @@ export class MediaSeeder {
     this.torrents.delete(infoHash)
     const seed = this.seeds.get(infoHash)
     if (seed) seed.uploaded += t.uploaded
+    clearTimeout(seed?.access?.renewal)
     this.retired.uploaded += t.uploaded
     this.retired.downloaded += t.received
     await new Promise<void>(resolve => t.destroy({ destroyStore: false }, () => resolve()))
@@ -600,6 +639,7 @@ export class MediaSeeder {
     const client = this.client
     if (!client) throw new Error('MediaSeeder is not running')
     const file = catalog.store.originalPath(seed.mediaId)
+    const { access } = seed
     const torrent = await new Promise<Torrent>((resolve, reject) => {
       const t = client.add(torrentFile, {
         path: path.dirname(file),
@@ -607,13 +647,17 @@ export class MediaSeeder {
         skipVerify: true,
         // The client's announces ask for no peers (no offers, see initialize), except once after
         // a peer announced this torrent while it was idle: that peer is already in the swarm and
-        // its offers went nowhere, so only an offer from us can reach it now.
+        // its offers went nowhere, so only an offer from us can reach it now. A private
+        // torrent's announces carry its capability (as `token`, in the query or the message).
         getAnnounceOpts: () => {
-          if (!seed.prime) return {}
+          const opts = access?.token ? { token: access.token } : {}
+          if (!seed.prime) return opts
           seed.prime = false
-          return { numwant: PRIME_NUMWANT }
+          return { ...opts, numwant: PRIME_NUMWANT }
         }
       })
+      // Before anything else can see a wire: peers may connect as soon as the torrent is added.
+      if (access) t.on('wire', (wire: Wire) => { if (!admitted(t, wire, access)) log.debug({ mediaId: seed.mediaId, type: wire.type }, 'refused a peer the tracker did not admit') })
       // Discovery has started, but no tracker has answered yet.
       t.once('ready', () => { this.watchTrackers(t); resolve(t) })
       t.once('error', reject)
@@ -627,6 +671,42 @@ export class MediaSeeder {
     this.torrents.set(torrent.infoHash, torrent)
     return torrent
   }
+
+  /**
+   * Give a private torrent a fresh tracker capability, and renew it at its half-life while the
+   * torrent stays active, announcing at once with the new one (so a refused announce shows in
+   * the tracker stats now, not an interval later).
+   */
+  private async renewToken (seed: Seed, access: PrivateAccess): Promise<void> {
+    const { token, expiresAt } = await access.trackerToken()
+    access.token = token
+    clearTimeout(access.renewal)
+    access.renewal = setTimeout(() => {
+      const torrent = this.torrents.get(seed.infoHash)
+      if (!torrent || this.seeds.get(seed.infoHash) !== seed) return
+      this.renewToken(seed, access).then(
+        () => trackerClient(torrent)?.update(),
+        err => this.opts.log.error({ mediaId: seed.mediaId, err: (err as Error).message }, 'could not renew a private torrent\'s tracker capability')
+      )
+    }, (expiresAt - Date.now()) / 2).unref()
+  }
+}
+
+/**
+ * Is this wire's peer admitted to the private torrent? If not, the peer is destroyed right here,
+ * inside the torrent's 'wire' event: webtorrent emits it on the remote's handshake, before it
+ * sends our handshake (to incoming peers), the bitfield or any piece, and it checks after the
+ * event whether the peer still has a swarm. Destroying only the wire would not do: wire.destroy()
+ * ends its writable side, and what webtorrent writes next would still go out.
+ */
+function admitted (torrent: Torrent, wire: Wire, access: PrivateAccess): boolean {
+  if (wire.type === 'webSeed' || (wire.peerId !== undefined && access.admits(wire.peerId))) return true
+  const { _peers: peers } = torrent as unknown as { _peers: Map<string, { wire: Wire | null }> }
+  const id = [...peers].find(([, peer]) => peer.wire === wire)?.[0]
+  // Every peer is registered before its handshake is read; the wire alone is a last resort.
+  if (id !== undefined) torrent.removePeer(id)
+  else wire.destroy()
+  return false
 }
 
 function newSeed (mediaId: string, infoHash: string, kind: Seed['kind'], torrentFile: Seed['torrentFile'], createdAt: number): Seed {

@@ -9,6 +9,7 @@ declare module 'webtorrent' {
     downloaded: number
     /** The remote peer's id, hex. */
     peerId?: string
+    destroy (): void
   }
 
   export interface TorrentFile extends AsyncIterable<Uint8Array<ArrayBuffer>> {
@@ -64,7 +65,8 @@ declare module 'webtorrent' {
   }
 
   export interface Options {
-    torrentPort?: number
+    /** The TCP port; webtorrent passes it to net.Server.listen as is, so { port, host } works too. */
+    torrentPort?: number | { port: number, host: string }
     dht?: boolean | object
     lsd?: boolean
     utp?: boolean
@@ -82,6 +84,8 @@ declare module 'webtorrent' {
     peerId: string
     torrentPort: number
     listening: boolean
+    /** The TCP listener's address, once listening. */
+    address (): { address: string, family: string, port: number } | null
     uploadSpeed: number
     downloadSpeed: number
     add (torrentId: string | Uint8Array | object, opts?: TorrentOptions, onTorrent?: (t: Torrent) => void): Torrent

@@ -37,8 +37,12 @@ export interface EmbeddedTrackerOptions {
   trustProxy?: boolean
 }
 
-/** A WebSocket peer, with the capability its upgrade request carried. */
-type TrackerSocket = { oipToken?: string }
+/**
+ * A WebSocket peer, with the capability its upgrade request carried, and the last capability
+ * accepted with a message of its own for each infoHash: the messages webtorrent sends without
+ * its announce options (its WebRTC answers) go with that one.
+ */
+type TrackerSocket = { oipToken?: string, oipTokens?: Map<string, string> }
 
 const tokenOf = (url: string | undefined): string | undefined =>
   new URL(url ?? '/', 'http://x').searchParams.get('token') ?? undefined
@@ -58,12 +62,21 @@ export class EmbeddedTracker {
       ws: { noServer: true },
       trustProxy: this.trustProxy,
       filter: (infoHash, params, cb) => {
-        // Never read params.socket.upgradeReq here: it is gone after the first message; the
-        // token was put on the socket at upgrade. HTTP announces keep their query's token.
-        const token = params.type === 'ws' ? (params.socket as TrackerSocket).oipToken : (typeof params.token === 'string' ? params.token : undefined)
+        // The token comes with the announce (an HTTP query's, or a WebSocket message's own
+        // `token`: how the seeder sends its per-torrent capability), else it is the last one
+        // this WebSocket had accepted for the infoHash, else its URL's. Never read
+        // params.socket.upgradeReq here: it is gone after the first message; the URL's token
+        // was put on the socket at upgrade.
         const text = (v: unknown): string | undefined => typeof v === 'string' ? v : undefined
+        const socket = params.type === 'ws' ? params.socket as TrackerSocket : undefined
+        const sent = text(params.token)
+        const token = sent ?? socket?.oipTokens?.get(infoHash) ?? socket?.oipToken
         opts.allow(infoHash, token, text(params.peer_id), text(params.event)).then(
-          ok => cb(ok ? null : new Error('unknown torrent: this tracker only tracks files stored on this server')),
+          ok => {
+            // Kept only once accepted, so a socket holds no more tokens than it has torrents.
+            if (ok && socket && sent) (socket.oipTokens ??= new Map()).set(infoHash, sent)
+            cb(ok ? null : new Error('unknown torrent: this tracker only tracks files stored on this server'))
+          },
           err => cb(err as Error)
         )
       }
