@@ -484,6 +484,7 @@ export class MediaSeeder {
     const client = this.client
     this.client = undefined
     this.torrents.clear()
+    for (const seed of this.seeds.values()) clearTimeout(seed.access?.renewal)
     await this.resuming
     await this.saving.catch(() => {})
     if (client) await new Promise<void>(resolve => client.destroy(() => resolve()))
