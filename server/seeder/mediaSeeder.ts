@@ -722,7 +722,7 @@ const byWant = (a: Seed, b: Seed): number =>
 function describe (err: Error): string {
   const cause = (err as { cause?: { code?: string, message?: string } }).cause
   const why = cause?.code ?? cause?.message
-  return `${err.message}${why ? ` (${why})` : ''}`.replace(/\?token=[^\s)]+/g, '')
+  return `${err.message}${why ? ` (${why})` : ''}`.replace(/[?&]token=[^\s)&]+/g, '')
 }
 
 interface TrackerClient {
