@@ -28,9 +28,9 @@ class ClosedTracker extends Server {
 
 export interface EmbeddedTrackerOptions {
   /**
-   * May this peer announce this infoHash? `token` is the tracker capability from the announce
-   * URL (`?token=`), which private torrents need; public ones need none. `event` is the
-   * announce's (started, stopped, completed; undefined for a periodic update).
+   * May this peer announce this infoHash? `token` is the tracker capability that came with the
+   * announce (see the filter), which private torrents need; public ones need none. `event` is
+   * the announce's (started, stopped, completed; undefined for a periodic update).
    */
   allow: (infoHash: string, token: string | undefined, peerId: string | undefined, event: string | undefined) => Promise<boolean>
   log: Logger
