@@ -24,7 +24,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { pieceLength } from '../shared/torrent.ts'
 import { ContentHasher } from '../server/upload/contentHasher.ts'
-import { createMnemonic, identityFromMnemonic, signMessage } from '../shared/wallet.ts'
+import { signSignIn } from '../shared/signing.ts'
+import { createMnemonic, identityFromMnemonic } from '../shared/wallet.ts'
 import { cpuDelta, fmt, MiB, now, procMem, startServerChild, threadCpu, type ServerChild } from './serverProcess.ts'
 
 const BLOCK = 16 * MiB
@@ -177,11 +178,12 @@ async function measured<T> (pid: number, run: () => Promise<T>): Promise<Measure
 /** Sign in with a fresh key, as the browser does (resumable uploads need an owner). */
 async function signIn (base: string): Promise<string> {
   const identity = await identityFromMnemonic(createMnemonic())
-  const challenge = await (await fetch(`${base}/api/auth/challenge`, { method: 'POST' })).json() as { nonce: string, message: string }
+  const challenge = await (await fetch(`${base}/api/auth/challenge`, { method: 'POST' })).json() as { message: string }
+  const { nonce, signature } = signSignIn(challenge.message, new URL(base).origin, identity.privateKey)
   const res = await fetch(`${base}/api/auth/verify`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ publicKey: identity.publicKey, nonce: challenge.nonce, signature: signMessage(challenge.message, identity.privateKey) })
+    body: JSON.stringify({ publicKey: identity.publicKey, nonce, signature })
   })
   if (!res.ok) throw new Error(`sign-in failed: ${res.status}`)
   return ((await res.json()) as { token: string }).token

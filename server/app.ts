@@ -1,7 +1,6 @@
 /** The Hono app: routes and error mapping, no listening (main.ts does that). */
 import { randomUUID } from 'node:crypto'
 import type { HttpBindings } from '@hono/node-server'
-import { serveStatic } from '@hono/node-server/serve-static'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { Hono } from 'hono'
 import { AppError } from '../shared/errors.ts'
@@ -16,6 +15,7 @@ import { mediaRoutes } from './routes/media.ts'
 import { recordRoutes } from './routes/records.ts'
 import { seederRoutes } from './routes/seeder.ts'
 import { uploadRoutes } from './routes/uploads.ts'
+import { webAppRoutes, type WebAppPolicy } from './routes/webApp.ts'
 import type { OipRecordService } from './records/oipRecordService.ts'
 import type { MediaSeeder } from './seeder/mediaSeeder.ts'
 import type { BlobStore } from './storage/blobStore.ts'
@@ -42,6 +42,8 @@ export interface AppDeps {
   adminKeys: string[]
   readiness: () => Promise<Readiness>
   webDir: string
+  /** What the web app's pages may connect to (its Content-Security-Policy). */
+  webPolicy: WebAppPolicy
   log: Logger
 }
 
@@ -118,9 +120,6 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
     return RESPONSE_ALREADY_SENT
   })
 
-  // The web app: files from the build, index.html for every other path (client-side routes).
-  const root = deps.webDir
-  app.use('/*', serveStatic({ root }))
-  app.get('*', serveStatic({ root, path: 'index.html' }))
+  app.route('/', webAppRoutes(deps.webDir, deps.webPolicy))
   return app
 }

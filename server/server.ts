@@ -191,6 +191,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       trackerReady: () => tracker.open
     }),
     webDir: config.webDir,
+    webPolicy: { publicUrl, extraTrackers: config.extraTrackers, cdnUrls: config.cdnUrls },
     log
   })
   // Private torrents are not in seeder.json: the records are their source. They join the

@@ -1,14 +1,15 @@
 /**
- * The OIP record of a media file: its schema, canonical form (RFC 8785 JCS), id and owner
- * signature. Pure: the browser signs with these functions and the server verifies with the
- * same ones, so both sides agree on every byte that is signed.
+ * The OIP record of a media file: its schema, canonical form (RFC 8785 JCS) and id. Pure: the
+ * browser and the server build the same canonical text, so both agree on every byte that is
+ * signed (signing.ts signs and verifies it).
  */
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
 import canonicalize from 'canonicalize'
 import { badRequest } from './errors.ts'
 import { ACCESS_LEVELS, isMediaId, SAFE_MIME, type AccessLevel } from './media.ts'
-import { isPublicKey, signMessage, verifyMessage } from './wallet.ts'
+import type { SignatureFormat } from './signing.ts'
+import { isPublicKey } from './wallet.ts'
 
 export interface OipMediaRecord {
   type: 'media'
@@ -38,8 +39,10 @@ export interface OipMediaRecord {
 export interface StoredOipRecord {
   recordId: string
   record: OipMediaRecord
-  /** The owner's signature over canonicalRecord(record), compact hex. */
+  /** The owner's signature over recordMessage(record) (signing.ts), base64. */
   signature: string
+  /** How `signature` was made: records stored before the Bitcoin message format say so. */
+  signatureFormat: SignatureFormat
   createdAt: string
 }
 
@@ -53,12 +56,6 @@ export function canonicalRecord (record: OipMediaRecord): string {
 
 /** Lowercase hex SHA-256 of the canonical JSON: the same record always has the same id. */
 export const recordId = (record: OipMediaRecord): string => bytesToHex(sha256(utf8ToBytes(canonicalRecord(record))))
-
-export const signRecord = (record: OipMediaRecord, privateKey: Uint8Array): string => signMessage(canonicalRecord(record), privateKey)
-
-/** Checked against the key the record names as its owner, so anyone can check it without the server. */
-export const verifyRecord = (record: OipMediaRecord, signature: string): boolean =>
-  verifyMessage(signature, canonicalRecord(record), record.accessControl.owner_public_key)
 
 const fail = (path: string, rule: string): never => {
   throw badRequest('bad_record', `${path} ${rule}.`)

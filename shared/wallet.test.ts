@@ -8,7 +8,7 @@ import { createBase58check } from '@scure/base'
 import { HDKey } from '@scure/bip32'
 import { entropyToMnemonic, mnemonicToSeed } from '@scure/bip39'
 import { wordlist } from '@scure/bip39/wordlists/english.js'
-import { createMnemonic, identityFromMnemonic, isValidMnemonic, signMessage, torrentSaltFor, verifyMessage } from './wallet.ts'
+import { createMnemonic, identityFromMnemonic, isValidMnemonic, torrentSaltFor } from './wallet.ts'
 
 const ABANDON = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about'
 
@@ -46,21 +46,6 @@ test('an imported phrase is forgiven spacing and case but not a wrong word', asy
   assert.equal((await identityFromMnemonic(`  ${ABANDON.toUpperCase().replace(/ /g, '   ')} `)).publicKey, (await identityFromMnemonic(ABANDON)).publicKey)
   assert.equal(isValidMnemonic(ABANDON.replace('about', 'abandon')), false)
   await assert.rejects(identityFromMnemonic(ABANDON.replace('about', 'zoo')), /not a valid recovery phrase/)
-})
-
-test('signatures verify for their key and message only, and high-S forms are refused', async () => {
-  const me = await identityFromMnemonic(ABANDON)
-  const other = await identityFromMnemonic(createMnemonic())
-  const sig = signMessage('hello', me.privateKey)
-  assert.equal(verifyMessage(sig, 'hello', me.publicKey), true)
-  assert.equal(verifyMessage(sig, 'hello!', me.publicKey), false)
-  assert.equal(verifyMessage(sig, 'hello', other.publicKey), false)
-  assert.equal(verifyMessage('zz', 'hello', me.publicKey), false)
-  // The same signature with s' = n - s is mathematically valid but malleable: refused.
-  const parsed = secp256k1.Signature.fromBytes(hexToBytes(sig))
-  const high = new secp256k1.Signature(parsed.r, secp256k1.Point.CURVE().n - parsed.s)
-  assert.equal(verifyMessage(bytesToHex(high.toBytes()), 'hello', me.publicKey), false)
-  assert.equal(secp256k1.verify(high.toBytes(), new TextEncoder().encode('hello'), hexToBytes(me.publicKey), { lowS: false }), true, 'the high-S form is otherwise valid')
 })
 
 test("a private torrent's salt is derived from the key and the file: the same in every browser of the owner, different for anyone else", async () => {

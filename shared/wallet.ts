@@ -1,12 +1,11 @@
 /**
  * The identity: a BIP39 mnemonic → BIP32 key at m/44'/0'/0'/0/0 (the path the OIP system uses)
- * → secp256k1. The compressed public key (hex) is who you are; signatures are ECDSA over
- * SHA-256 of the message, compact 64-byte hex, low-S only. Pure: runs in the browser and Node.
+ * → secp256k1. The compressed public key (hex) is who you are. What the key signs, and how, is
+ * signing.ts's alone. Pure: runs in the browser and Node.
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { hmac } from '@noble/hashes/hmac.js'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
+import { bytesToHex } from '@noble/hashes/utils.js'
 import { HDKey } from '@scure/bip32'
 import { generateMnemonic, mnemonicToSeed, validateMnemonic } from '@scure/bip39'
 import { wordlist } from '@scure/bip39/wordlists/english.js'
@@ -41,21 +40,6 @@ const PUBLIC_KEY = /^(02|03)[0-9a-f]{64}$/
 export const isPublicKey = (value: unknown): value is string => typeof value === 'string' && PUBLIC_KEY.test(value)
 
 const encoder = new TextEncoder()
-const messageBytes = (message: string | Uint8Array): Uint8Array => typeof message === 'string' ? encoder.encode(message) : message
-
-/** Compact (r‖s) signature as hex, always low-S. */
-export const signMessage = (message: string | Uint8Array, privateKey: Uint8Array): string =>
-  bytesToHex(secp256k1.sign(messageBytes(message), privateKey, { lowS: true }))
-
-/** false for anything malformed, a high-S signature, or another key's signature. */
-export function verifyMessage (signature: string, message: string | Uint8Array, publicKey: string): boolean {
-  if (!/^[0-9a-f]{128}$/.test(signature) || !isPublicKey(publicKey)) return false
-  try {
-    return secp256k1.verify(hexToBytes(signature), messageBytes(message), hexToBytes(publicKey), { lowS: true })
-  } catch {
-    return false
-  }
-}
 
 /**
  * The salt of the owner's private torrent for a file: derived from the key, so any of the

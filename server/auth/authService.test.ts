@@ -5,11 +5,13 @@ import os from 'node:os'
 import path from 'node:path'
 import { test } from 'node:test'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
 import { SignJWT, UnsecuredJWT } from 'jose'
-import { createMnemonic, identityFromMnemonic, signMessage } from '../../shared/wallet.ts'
+import { signInMessage } from '../../shared/signInMessage.ts'
+import { signRecord, signSignIn } from '../../shared/signing.ts'
+import { createMnemonic, identityFromMnemonic, type Identity } from '../../shared/wallet.ts'
 import { openDatabase } from '../records/database.ts'
-import { AuthService, challengeMessage } from './authService.ts'
+import { AuthService, type Challenge } from './authService.ts'
 import { SqliteChallengeStore } from './challengeStore.ts'
 import { loadTokenSecret } from './secret.ts'
 
@@ -23,37 +25,45 @@ function service (now = { t: Date.parse('2026-11-25T12:00:00Z') }): { auth: Auth
 
 const me = await identityFromMnemonic(createMnemonic())
 
-async function signedIn (auth: AuthService): Promise<string> {
+/** What the wallet signs for this challenge, at the service's time. */
+const walletSignature = (c: Challenge, clock: { t: number }, who: Identity = me): string => signSignIn(c.message, ORIGIN, who.privateKey, clock.t).signature
+
+async function signedIn (auth: AuthService, clock: { t: number }): Promise<string> {
   const c = auth.challenge()
-  return (await auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature: signMessage(c.message, me.privateKey) })).token
+  return (await auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature: walletSignature(c, clock) })).token
 }
 
 const rejects401 = async (p: Promise<unknown>, code: string): Promise<void> => {
   await assert.rejects(p, (err: any) => err.status === 401 && err.code === code && err.message.length > 20)
 }
 
-test('a challenge names the site, a fresh nonce and its times', () => {
+test('a challenge is a sign-in message naming the site, a fresh nonce and its times', () => {
   const { auth } = service()
   const a = auth.challenge()
   const b = auth.challenge()
   assert.notEqual(a.nonce, b.nonce)
   assert.match(a.nonce, /^[0-9a-f]{32}$/)
-  assert.ok(a.message.includes(`URI: ${ORIGIN}`))
-  assert.ok(a.message.includes(`Nonce: ${a.nonce}`))
-  assert.ok(a.message.includes('Issued At: 2026-11-25T12:00:00.000Z'))
-  assert.ok(a.message.includes(`Expiration Time: ${a.expiresAt}`))
+  assert.equal(a.expiresAt, '2026-11-25T12:05:00.000Z')
+  assert.equal(a.message, [
+    'OIP sign-in v1',
+    `${ORIGIN} asks you to sign in to OIP Media Seeder with your key.`,
+    `Origin: ${ORIGIN}`,
+    `Nonce: ${a.nonce}`,
+    'Issued At: 2026-11-25T12:00:00.000Z',
+    'Expiration Time: 2026-11-25T12:05:00.000Z'
+  ].join('\n'))
 })
 
 test('a signed challenge gives a token for that key; the token names the key', async () => {
-  const { auth } = service()
-  const token = await signedIn(auth)
+  const { auth, clock } = service()
+  const token = await signedIn(auth, clock)
   assert.equal(await auth.authenticate(token), me.publicKey)
 })
 
 test('a nonce works once', async () => {
-  const { auth } = service()
+  const { auth, clock } = service()
   const c = auth.challenge()
-  const signature = signMessage(c.message, me.privateKey)
+  const signature = walletSignature(c, clock)
   await auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature })
   await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature }), 'bad_nonce')
 })
@@ -61,30 +71,44 @@ test('a nonce works once', async () => {
 test('an expired challenge is refused', async () => {
   const { auth, clock } = service()
   const c = auth.challenge()
+  const signature = walletSignature(c, clock)
   clock.t += 5 * 60_000 + 1
-  await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature: signMessage(c.message, me.privateKey) }), 'bad_nonce')
+  await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature }), 'bad_nonce')
 })
 
-test('a signature made for another site is refused', async () => {
-  const { auth } = service()
+test('a sign-in signed for another site is refused', async () => {
+  const { auth, clock } = service()
   const c = auth.challenge()
-  const elsewhere = challengeMessage('https://evil.example', c.nonce, new Date(), new Date(Date.parse(c.expiresAt)))
-  await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature: signMessage(elsewhere, me.privateKey) }), 'bad_signature')
+  const elsewhere = signInMessage({ origin: 'https://evil.example', nonce: c.nonce, issuedAt: new Date(clock.t), expiresAt: new Date(Date.parse(c.expiresAt)) })
+  const signature = signSignIn(elsewhere, 'https://evil.example', me.privateKey, clock.t).signature
+  await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature }), 'bad_signature')
 })
 
 test('a signature by another key is refused', async () => {
-  const { auth } = service()
+  const { auth, clock } = service()
   const other = await identityFromMnemonic(createMnemonic())
   const c = auth.challenge()
-  await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature: signMessage(c.message, other.privateKey) }), 'bad_signature')
+  await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature: walletSignature(c, clock, other) }), 'bad_signature')
 })
 
-test('a high-S signature is refused', async () => {
-  const { auth } = service()
-  const c = auth.challenge()
-  const low = secp256k1.Signature.fromBytes(hexToBytes(signMessage(c.message, me.privateKey)))
-  const high = new secp256k1.Signature(low.r, secp256k1.Point.CURVE().n - low.s)
-  await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature: bytesToHex(high.toBytes()) }), 'bad_signature')
+test('a high-S twin, a record signature or an old-format (raw hex) signature of the challenge is refused', async () => {
+  const { auth, clock } = service()
+  const c1 = auth.challenge()
+  const bytes = Buffer.from(walletSignature(c1, clock), 'base64')
+  const low = secp256k1.Signature.fromBytes(bytes.subarray(1), 'compact')
+  const twin = Buffer.concat([Buffer.from([31 + ((bytes[0]! - 31) ^ 1)]), new secp256k1.Signature(low.r, secp256k1.Point.CURVE().n - low.s).toBytes('compact')])
+  await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c1.nonce, signature: twin.toString('base64') }), 'bad_signature')
+  const c2 = auth.challenge()
+  const record = {
+    type: 'media' as const,
+    basic: { name: 'x', description: '', date: 0, language: 'en', tagItems: [] },
+    media: { mediaId: 'a'.repeat(64), bittorrentAddress: 'magnet:?xt=urn:btih:' + 'b'.repeat(40), httpUrl: `${ORIGIN}/x`, contentType: 'video/mp4', size: 1 },
+    accessControl: { access_level: 'public' as const, owner_public_key: me.publicKey }
+  }
+  await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c2.nonce, signature: signRecord(record, me.privateKey) }), 'bad_signature')
+  const c3 = auth.challenge()
+  const raw = bytesToHex(secp256k1.sign(utf8ToBytes(c3.message), me.privateKey, { lowS: true }))
+  await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c3.nonce, signature: raw }), 'bad_signature')
 })
 
 test('a malformed public key is a 400 that says what a key looks like', async () => {
@@ -106,7 +130,7 @@ test('tokens with alg none, another algorithm, another audience, a tampered payl
   const otherKey = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(randomBytes(32))
   await rejects401(auth.authenticate(otherKey), 'bad_token')
 
-  const good = await signedIn(auth)
+  const good = await signedIn(auth, clock)
   const [h, p, s] = good.split('.')
   const payload = JSON.parse(Buffer.from(p!, 'base64url').toString())
   payload.sub = '02' + '11'.repeat(32)
@@ -119,7 +143,7 @@ test('tokens with alg none, another algorithm, another audience, a tampered payl
 
 test('a token already accepted is still refused once it expires, and the cache never takes a forged one', async () => {
   const { auth, clock } = service()
-  const good = await signedIn(auth)
+  const good = await signedIn(auth, clock)
   assert.equal(await auth.authenticate(good), me.publicKey)
   assert.equal(await auth.authenticate(good), me.publicKey)
   const [h, p] = good.split('.')

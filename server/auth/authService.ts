@@ -1,12 +1,15 @@
 /**
- * Sign-in by key: the server hands out a challenge naming its origin and a single-use nonce;
- * the browser signs it with the identity key; the server checks the signature and answers a
- * session token (JWT, HS256 only, with issuer, audience, subject = public key, expiry).
+ * Sign-in by key: the server hands out a sign-in message (signInMessage.ts) naming its origin
+ * and a single-use nonce; the wallet checks it and signs it as a Bitcoin signed message; the
+ * server checks the signature and answers a session token (JWT, HS256 only, with issuer,
+ * audience, subject = public key, expiry).
  */
 import { randomBytes } from 'node:crypto'
 import { errors, jwtVerify, SignJWT } from 'jose'
 import { AppError } from '../../shared/errors.ts'
-import { isPublicKey, verifyMessage } from '../../shared/wallet.ts'
+import { signInMessage } from '../../shared/signInMessage.ts'
+import { verifySignIn } from '../../shared/signing.ts'
+import { isPublicKey } from '../../shared/wallet.ts'
 import type { ChallengeStore } from './challengeStore.ts'
 
 const ALGORITHM = 'HS256'
@@ -31,18 +34,6 @@ export interface AuthOptions {
 
 const unauthorized = (code: string, message: string): AppError => new AppError(401, code, message)
 
-/** The text the key signs. Naming the origin stops a signature from being replayed on another site. */
-export function challengeMessage (origin: string, nonce: string, issuedAt: Date, expiresAt: Date): string {
-  return [
-    `${origin} asks you to sign in to OIP Media Seeder with your key.`,
-    '',
-    `URI: ${origin}`,
-    `Nonce: ${nonce}`,
-    `Issued At: ${issuedAt.toISOString()}`,
-    `Expiration Time: ${expiresAt.toISOString()}`
-  ].join('\n')
-}
-
 export class AuthService {
   private readonly opts: Required<AuthOptions>
   /**
@@ -60,7 +51,7 @@ export class AuthService {
     const nonce = randomBytes(16).toString('hex')
     const issuedAt = new Date(now())
     const expiresAt = new Date(issuedAt.getTime() + challengeTtlMs)
-    const message = challengeMessage(origin, nonce, issuedAt, expiresAt)
+    const message = signInMessage({ origin, nonce, issuedAt, expiresAt })
     challenges.save(nonce, message, expiresAt.getTime(), issuedAt.getTime())
     return { nonce, message, expiresAt: expiresAt.toISOString() }
   }
@@ -69,11 +60,11 @@ export class AuthService {
   async verify (input: { publicKey?: unknown, signature?: unknown, nonce?: unknown }): Promise<{ token: string, publicKey: string, expiresAt: string }> {
     const { publicKey, signature, nonce } = input
     if (!isPublicKey(publicKey)) throw new AppError(400, 'bad_public_key', 'publicKey must be a compressed secp256k1 public key: 66 lowercase hex characters starting with 02 or 03.')
-    if (typeof signature !== 'string' || typeof nonce !== 'string') throw new AppError(400, 'bad_request', 'Send publicKey, signature (hex) and the nonce of the challenge you signed.')
+    if (typeof signature !== 'string' || typeof nonce !== 'string') throw new AppError(400, 'bad_request', 'Send publicKey, signature (base64 Bitcoin signed message) and the nonce of the challenge you signed.')
     const message = this.opts.challenges.take(nonce, this.opts.now())
     if (message === undefined) throw unauthorized('bad_nonce', 'This challenge is unknown, already used or expired. Ask for a new one (POST /api/auth/challenge) and sign it.')
-    if (!verifyMessage(signature, message, publicKey)) {
-      throw unauthorized('bad_signature', 'The signature does not match this key and this site\'s challenge. Sign the exact message you were given, with a low-S signature.')
+    if (!verifySignIn(message, signature, publicKey)) {
+      throw unauthorized('bad_signature', 'The signature does not match this key and this site\'s challenge. Sign the exact message you were given as a Bitcoin signed message (BIP-137, compressed key, low-S), base64.')
     }
     const { origin, secret, tokenTtlSeconds, now } = this.opts
     const iat = Math.floor(now() / 1000)

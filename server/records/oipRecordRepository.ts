@@ -60,8 +60,10 @@ export interface OipRecordFilter {
 }
 
 export interface OipRecordRepository {
-  /** Stores the row, or returns the one already stored under its recordId (never changed). */
+  /** Stores the row, or returns the one already stored under its recordId (unchanged). */
   save (row: NewOipRecordRow): { row: OipRecordRow, created: boolean }
+  /** A stored record's signature, replaced (a legacy one by its owner's re-signature); the row after. */
+  replaceSignature (recordId: string, signature: string): OipRecordRow
   get (recordId: string): OipRecordRow | undefined
   /** Public records plus the caller's private ones, newest first. */
   list (filter: OipRecordFilter): OipRecordRow[]
@@ -116,6 +118,11 @@ export class SqliteOipRecordRepository implements OipRecordRepository {
       .run(row.recordId, row.mediaId, row.owner, row.accessLevel, row.type, row.name, row.description,
         JSON.stringify(row.tags), row.recordJson, row.signature, row.createdAt)
     return { row: this.get(row.recordId)!, created: info.changes === 1 }
+  }
+
+  replaceSignature (recordId: string, signature: string): OipRecordRow {
+    this.db.prepare('UPDATE oip_records SET signature = ? WHERE record_id = ?').run(signature, recordId)
+    return this.get(recordId)!
   }
 
   get (recordId: string): OipRecordRow | undefined {

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { test } from 'node:test'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
+import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
 import { Hono } from 'hono'
 import { AppError, notFound } from '../../shared/errors.ts'
 import type { AccessLevel } from '../../shared/media.ts'
-import { recordId, signRecord, type OipMediaRecord } from '../../shared/record.ts'
+import { canonicalRecord, recordId, type OipMediaRecord } from '../../shared/record.ts'
+import { signRecord } from '../../shared/signing.ts'
 import { createMnemonic, identityFromMnemonic, type Identity } from '../../shared/wallet.ts'
 import type { AppEnv } from '../app.ts'
 import { recordRoutes } from '../routes/records.ts'
@@ -19,19 +22,20 @@ const bob = await identityFromMnemonic(createMnemonic())
 const mediaIdOf = (text: string): string => createHash('sha256').update(text).digest('hex')
 
 /** A fresh in-memory database; `upload` gives a key a media_records row, as an upload would. */
-function setup (): { service: OipRecordService, upload: (who: Identity, mediaId: string, accessLevel?: AccessLevel) => void } {
+function setup (): { service: OipRecordService, records: SqliteOipRecordRepository, upload: (who: Identity, mediaId: string, accessLevel?: AccessLevel) => void } {
   const db = openDatabase(':memory:')
   const uploads = new SqliteRecordRepository(db)
+  const records = new SqliteOipRecordRepository(db)
   let t = Date.parse('2026-11-25T12:00:00Z')
   const service = new OipRecordService({
-    records: new SqliteOipRecordRepository(db),
+    records,
     hasUpload: (mediaId, owner) => uploads.get(mediaId, owner),
     now: () => new Date(t += 1000)
   })
   const upload = (who: Identity, mediaId: string, accessLevel: AccessLevel = 'public'): void => {
     uploads.ensure({ mediaId, owner: who.publicKey, accessLevel, name: null, description: null, originalName: 'f.bin', mimeType: 'video/mp4', torrentSalt: null, privateInfoHash: null })
   }
-  return { service, upload }
+  return { service, records, upload }
 }
 
 function recordFor (who: Identity, mediaId: string, opts: { access?: AccessLevel, name?: string, description?: string, tags?: string[] } = {}): OipMediaRecord {
@@ -50,6 +54,9 @@ function recordFor (who: Identity, mediaId: string, opts: { access?: AccessLevel
 }
 
 const signed = (record: OipMediaRecord, who: Identity): { record: OipMediaRecord, signature: string } => ({ record, signature: signRecord(record, who.privateKey) })
+
+/** The format records were signed in before: compact hex ECDSA over SHA-256 of the bare canonical JSON. */
+const legacySignature = (record: OipMediaRecord, who: Identity): string => bytesToHex(secp256k1.sign(utf8ToBytes(canonicalRecord(record)), who.privateKey, { lowS: true }))
 
 function refuses (fn: () => unknown, status: number, code: string, message?: string | RegExp): void {
   assert.throws(fn, (err: unknown) => {
@@ -72,6 +79,7 @@ test('a record signed by its owner for their own upload is stored once: 201, the
   assert.equal(first.record.recordId, recordId(body.record))
   assert.deepEqual(first.record.record, body.record)
   assert.equal(first.record.signature, body.signature)
+  assert.equal(first.record.signatureFormat, 'bitcoin-message-v1')
   const again = service.create(alice.publicKey, body)
   assert.equal(again.status, 200)
   assert.deepEqual(again.record, first.record)
@@ -91,6 +99,39 @@ test('a malformed record or a missing signature is a 400 that says what to fix',
   const bad = { ...recordFor(alice, mediaIdOf('one')), extra: true }
   refuses(() => service.create(alice.publicKey, { record: bad, signature: 'ab' }), 400, 'bad_record', /record\.extra is not a known field/)
   refuses(() => service.create(alice.publicKey, { record: recordFor(alice, mediaIdOf('one')) }), 400, 'missing_signature', /signature/)
+})
+
+test('a record signed in the old format is refused with 400 legacy_signature, and nothing is stored', () => {
+  const { service, upload } = setup()
+  const m = mediaIdOf('one')
+  upload(alice, m)
+  const record = recordFor(alice, m)
+  refuses(() => service.create(alice.publicKey, { record, signature: legacySignature(record, alice) }), 400, 'legacy_signature', /old signature format.*Bitcoin signed message/)
+  refuses(() => service.get(recordId(record), alice.publicKey), 404, 'not_found')
+})
+
+test('a stored old-format record is answered with its format named, and its owner signing it anew replaces the signature', () => {
+  const { service, records, upload } = setup()
+  const m = mediaIdOf('one')
+  upload(alice, m)
+  const record = recordFor(alice, m, { name: 'Old' })
+  const id = recordId(record)
+  // As a database from before the Bitcoin message format holds it.
+  records.save({ recordId: id, mediaId: m, owner: alice.publicKey, accessLevel: 'public', type: 'media', name: 'Old', description: '', tags: [], recordJson: canonicalRecord(record), signature: legacySignature(record, alice), createdAt: '2026-01-01T00:00:00.000Z' })
+  assert.equal(service.get(id, undefined).signatureFormat, 'legacy-raw-sha256')
+  assert.equal(service.list(undefined, { limit: 10 }).items[0]!.signatureFormat, 'legacy-raw-sha256')
+  // Bob cannot re-sign alice's record, whatever he signs it with.
+  refuses(() => service.create(bob.publicKey, signed(record, bob)), 401, 'bad_signature')
+  refuses(() => service.create(bob.publicKey, signed(record, alice)), 403, 'not_owner')
+  assert.equal(service.get(id, undefined).signatureFormat, 'legacy-raw-sha256')
+  const fresh = signed(record, alice)
+  const answer = service.create(alice.publicKey, fresh)
+  assert.equal(answer.status, 200)
+  assert.equal(answer.record.recordId, id, 'the same record: the same id')
+  assert.equal(answer.record.signature, fresh.signature)
+  assert.equal(answer.record.signatureFormat, 'bitcoin-message-v1')
+  assert.equal(answer.record.createdAt, '2026-01-01T00:00:00.000Z', 'still the record published then')
+  assert.deepEqual(service.get(id, undefined), answer.record)
 })
 
 test('a signature that does not match the record is refused with 401 bad_signature', () => {

@@ -2,10 +2,13 @@
  * OIP records: the owner publishes a signed description of a file they uploaded. The server
  * keeps only records whose signature checks out against the signed-in key, for media that key
  * holds, with the same access level. Private records look exactly like missing ones to others.
+ * Records stored before the Bitcoin message format keep their old signature, named as such,
+ * until their owner posts the same record signed anew.
  */
 import { AppError, badRequest, loginRequired, notFound } from '../../shared/errors.ts'
 import type { AccessLevel } from '../../shared/media.ts'
-import { canonicalRecord, RECORD_LIMITS, recordId, validateRecord, verifyRecord, type OipMediaRecord, type StoredOipRecord } from '../../shared/record.ts'
+import { canonicalRecord, RECORD_LIMITS, recordId, validateRecord, type OipMediaRecord, type StoredOipRecord } from '../../shared/record.ts'
+import { signatureFormatOf, verifyRecord } from '../../shared/signing.ts'
 import { isPublicKey } from '../../shared/wallet.ts'
 import type { Caller } from '../access/accessPolicy.ts'
 import type { OipRecordRepository, OipRecordRow } from './oipRecordRepository.ts'
@@ -35,6 +38,7 @@ const toStored = (row: OipRecordRow): StoredOipRecord => ({
   recordId: row.recordId,
   record: JSON.parse(row.recordJson) as OipMediaRecord,
   signature: row.signature,
+  signatureFormat: signatureFormatOf(row.signature),
   createdAt: row.createdAt
 })
 
@@ -57,10 +61,13 @@ export class OipRecordService {
     const record = validateRecord(body.record)
     const { signature } = body
     if (typeof signature !== 'string') {
-      throw badRequest('missing_signature', 'Send "signature": the owner key\'s signature over the canonical JSON of the record (signRecord), as 128 hex characters.')
+      throw badRequest('missing_signature', 'Send "signature": the owner key\'s Bitcoin signed message (BIP-137, base64) of "OIP record v1", a newline and the canonical JSON of the record (signRecord).')
+    }
+    if (signatureFormatOf(signature) === 'legacy-raw-sha256') {
+      throw badRequest('legacy_signature', 'This is the old signature format (hex ECDSA over the bare canonical JSON), no longer accepted for new records: sign "OIP record v1", a newline and the canonical JSON as a Bitcoin signed message (BIP-137, base64), as signRecord does.')
     }
     if (!verifyRecord(record, signature)) {
-      throw new AppError(401, 'bad_signature', 'The signature does not match this record: sign the canonical JSON of exactly this record with the key named in accessControl.owner_public_key.')
+      throw new AppError(401, 'bad_signature', 'The signature does not match this record: sign "OIP record v1", a newline and the canonical JSON of exactly this record as a Bitcoin signed message, with the key named in accessControl.owner_public_key.')
     }
     const owner = record.accessControl.owner_public_key
     if (owner !== caller) {
@@ -72,7 +79,8 @@ export class OipRecordService {
     if (upload.accessLevel !== record.accessControl.access_level) {
       throw new AppError(409, 'access_mismatch', `You uploaded this media as ${upload.accessLevel}, but the record says ${record.accessControl.access_level}. Set accessControl.access_level to "${upload.accessLevel}" and sign again.`)
     }
-    const { row, created } = this.deps.records.save({
+    const { records } = this.deps
+    const saved = records.save({
       recordId: recordId(record),
       mediaId: record.media.mediaId,
       owner,
@@ -85,7 +93,11 @@ export class OipRecordService {
       signature,
       createdAt: (this.deps.now?.() ?? new Date()).toISOString()
     })
-    return { status: created ? 201 : 200, record: toStored(row) }
+    // The same record, signed anew by its owner: the new signature replaces a legacy one.
+    const row = !saved.created && signatureFormatOf(saved.row.signature) === 'legacy-raw-sha256'
+      ? records.replaceSignature(saved.row.recordId, signature)
+      : saved.row
+    return { status: saved.created ? 201 : 200, record: toStored(row) }
   }
 
   get (id: string, caller: Caller): StoredOipRecord {

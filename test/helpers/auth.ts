@@ -1,5 +1,6 @@
-/** Sign in to a test server the way the browser does: sign the challenge with the identity key. */
-import { createMnemonic, identityFromMnemonic, signMessage, type Identity } from '../../shared/wallet.ts'
+/** Sign in to a test server the way the browser does: the wallet checks the challenge and signs it. */
+import { signSignIn } from '../../shared/signing.ts'
+import { createMnemonic, identityFromMnemonic, type Identity } from '../../shared/wallet.ts'
 
 export async function newIdentity (): Promise<Identity> {
   return await identityFromMnemonic(createMnemonic())
@@ -7,10 +8,11 @@ export async function newIdentity (): Promise<Identity> {
 
 export async function signIn (baseUrl: string, identity: Identity): Promise<string> {
   const challenge = await (await fetch(`${baseUrl}/api/auth/challenge`, { method: 'POST' })).json()
+  const { nonce, signature } = signSignIn(challenge.message, new URL(baseUrl).origin, identity.privateKey)
   const res = await fetch(`${baseUrl}/api/auth/verify`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ publicKey: identity.publicKey, nonce: challenge.nonce, signature: signMessage(challenge.message, identity.privateKey) })
+    body: JSON.stringify({ publicKey: identity.publicKey, nonce, signature })
   })
   if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${await res.text()}`)
   return (await res.json()).token

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { signRecord, type OipMediaRecord } from '../../shared/record.ts'
+import type { OipMediaRecord } from '../../shared/record.ts'
+import { signRecord } from '../../shared/signing.ts'
 import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
 import { randomBytesSeeded, startTestServer, upload, type TestServer } from '../helpers/server.ts'
 
@@ -47,7 +48,7 @@ test('an upload, its signed OIP record, and the record found by id, owner, tag a
   assert.deepEqual(await ids('tag=private', other), [])
 
   // A record must be signed by the signed-in key for its own upload.
-  const theirs = await post(other, { record: { ...(await (await fetch(`${server.url}/api/records/${made.public}`)).json()).record }, signature: '00'.repeat(64) })
+  const theirs = await post(other, { record: { ...(await (await fetch(`${server.url}/api/records/${made.public}`)).json()).record }, signature: Buffer.alloc(65).toString('base64') })
   assert.equal(theirs.status, 401)
 
   const mediaId = (await (await fetch(`${server.url}/api/records/${made.public}`)).json()).record.media.mediaId

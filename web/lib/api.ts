@@ -1,7 +1,8 @@
 /** The server's HTTP API, as the browser uses it. Errors carry the server's message. */
 import type { MediaManifest, UploadResult } from '../../shared/media.ts'
-import type { OipMediaRecord } from '../../shared/record.ts'
-import { signMessage, type Identity } from '../../shared/wallet.ts'
+import type { OipMediaRecord, StoredOipRecord } from '../../shared/record.ts'
+import { signSignIn } from '../../shared/signing.ts'
+import type { Identity } from '../../shared/wallet.ts'
 import * as tus from 'tus-js-client'
 
 export class ApiError extends Error {
@@ -20,14 +21,17 @@ async function json<T> (res: Response): Promise<T> {
   return await res.json() as T
 }
 
-/** Sign the server's challenge with the identity key; the session token. */
+/**
+ * Sign the server's challenge with the identity key; the session token. The wallet signs only
+ * a sign-in for this page's origin: anything else throws RefusedSignIn and nothing is posted.
+ */
 export async function signIn (identity: Identity): Promise<string> {
-  const challenge = await json<{ nonce: string, message: string }>(await fetch('/api/auth/challenge', { method: 'POST' }))
-  const signature = signMessage(challenge.message, identity.privateKey)
+  const challenge = await json<{ message?: unknown }>(await fetch('/api/auth/challenge', { method: 'POST' }))
+  const { nonce, signature } = signSignIn(challenge.message, location.origin, identity.privateKey)
   const { token } = await json<{ token: string }>(await fetch('/api/auth/verify', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ publicKey: identity.publicKey, nonce: challenge.nonce, signature })
+    body: JSON.stringify({ publicKey: identity.publicKey, nonce, signature })
   }))
   return token
 }
@@ -163,8 +167,8 @@ export async function setPinned (mediaId: string, pinned: boolean, token: string
   await json(await fetch(`/api/media/${mediaId}/pin`, { method: pinned ? 'PUT' : 'DELETE', headers: auth(token) }))
 }
 
-export async function postRecord (record: OipMediaRecord, signature: string, token: string): Promise<{ recordId: string }> {
-  return await json<{ recordId: string }>(await fetch('/api/records', {
+export async function postRecord (record: OipMediaRecord, signature: string, token: string): Promise<StoredOipRecord> {
+  return await json<StoredOipRecord>(await fetch('/api/records', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', ...auth(token) },
     body: JSON.stringify({ record, signature })

@@ -4,6 +4,7 @@
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb'
 import type { UploadResult } from '../../shared/media.ts'
+import type { SignatureFormat } from '../../shared/signing.ts'
 import type { SealedWallet } from './keystore.ts'
 
 export interface LibraryFile {
@@ -28,6 +29,8 @@ export interface LibraryFile {
   /** The server's answer once the upload (or claim) is done. */
   server?: UploadResult
   recordId?: string
+  /** How the server holds the record's signature: a legacy one is signed anew at the next unlock. */
+  recordSignatureFormat?: SignatureFormat
   /** Pinned on the server (set from this app): always seeded there, never idle. */
   pinned?: boolean
   /** Downloaded here (share link or magnet), not uploaded: the torrent came with it, nothing to upload. */

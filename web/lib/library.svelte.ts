@@ -6,7 +6,8 @@
  */
 import bencode from 'bencode'
 import { buildTorrent, infoHashOf, renamedInfo, torrentName } from '../../shared/torrent.ts'
-import { signRecord, type OipMediaRecord } from '../../shared/record.ts'
+import type { OipMediaRecord } from '../../shared/record.ts'
+import { signRecord } from '../../shared/signing.ts'
 import { torrentSaltFor } from '../../shared/wallet.ts'
 import * as api from './api.ts'
 import { openLibraryDb, withQuota, type LibraryFile } from './db.ts'
@@ -98,6 +99,10 @@ export class Library {
       if (!item.file.server && !item.file.downloaded) void this.process(item, item.file.blob as File)
       else if (item.file.seeding && item.file.torrentFile) {
         seedBlob(item.file.blob, item.file.torrentFile).catch(err => { item.error = `Cannot seed: ${(err as Error).message}` })
+      }
+      // Records published before signatures were Bitcoin signed messages: the same record, signed anew.
+      if (item.file.recordId && item.file.recordSignatureFormat !== 'bitcoin-message-v1') {
+        this.publishRecord(item).catch(err => { if (!isNetworkError(err)) item.error = `Cannot sign the record again: ${(err as Error).message}` })
       }
     }
     this.timer ??= setInterval(() => { void this.refreshStats() }, 1000)
@@ -263,8 +268,8 @@ export class Library {
       accessControl: { access_level: item.file.accessLevel, owner_public_key: this.session.key.publicKey }
     }
     const signature = signRecord(record, this.session.key.privateKey)
-    const { recordId } = await this.session.authorized(token => api.postRecord(record, signature, token))
-    await this.save(item, { recordId })
+    const stored = await this.session.authorized(token => api.postRecord(record, signature, token))
+    await this.save(item, { recordId: stored.recordId, recordSignatureFormat: stored.signatureFormat })
   }
 
   private async save (item: LibraryItem, patch: Partial<LibraryFile>): Promise<void> {

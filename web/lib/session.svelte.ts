@@ -2,6 +2,7 @@
  * The wallet and the session, as the UI sees them. The recovery phrase is shown once, kept only
  * sealed under a passphrase in IndexedDB, and the key lives in memory while unlocked.
  */
+import { RefusedSignIn } from '../../shared/signInMessage.ts'
 import { createMnemonic, identityFromMnemonic, isValidMnemonic, type Identity } from '../../shared/wallet.ts'
 import { ApiError, signIn } from './api.ts'
 import { openLibraryDb, withQuota } from './db.ts'
@@ -96,13 +97,25 @@ export class Session {
 
   /** Call the API with the session token; sign in again once if it expired. */
   async authorized<T> (call: (token: string) => Promise<T>): Promise<T> {
-    this.token ??= await signIn(this.key)
+    this.token ??= await this.signIn()
     try {
       return await call(this.token)
     } catch (err) {
       if (!(err instanceof ApiError) || err.status !== 401) throw err
-      this.token = await signIn(this.key)
+      this.token = await this.signIn()
       return await call(this.token)
+    }
+  }
+
+  /** A challenge the wallet refused stays on screen (`error`) until a sign-in succeeds. */
+  private async signIn (): Promise<string> {
+    try {
+      const token = await signIn(this.key)
+      this.error = undefined
+      return token
+    } catch (err) {
+      if (err instanceof RefusedSignIn) this.error = err.message
+      throw err
     }
   }
 
@@ -127,7 +140,7 @@ export class Session {
     this.identity = await identityFromMnemonic(words)
     this.publicKey = this.identity.publicKey
     // Offline, the library still opens; the first call that needs the server signs in.
-    this.token = await signIn(this.identity).catch(() => undefined)
+    this.token = await this.signIn().catch(() => undefined)
     this.step = 'ready'
   }
 
