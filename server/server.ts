@@ -20,7 +20,7 @@ import { Catalog } from './media/catalog.ts'
 import { MediaService } from './media/mediaService.ts'
 import { openDatabase } from './records/database.ts'
 import { SqliteOipRecordRepository } from './records/oipRecordRepository.ts'
-import { OipRecordService } from './records/oipRecordService.ts'
+import { OipRecordService, type UploadFacts } from './records/oipRecordService.ts'
 import { SqliteRecordRepository } from './records/sqliteRecordRepository.ts'
 import { MediaSeeder } from './seeder/mediaSeeder.ts'
 import type { BlobStore } from './storage/blobStore.ts'
@@ -76,7 +76,8 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   const records = new SqliteRecordRepository(db)
   const oipRecords = new OipRecordService({
     records: new SqliteOipRecordRepository(db),
-    hasUpload: (mediaId, owner) => records.get(mediaId, owner)
+    // The caller's own upload as they see it (their private view, or the public one).
+    upload: async (mediaId, owner): Promise<UploadFacts | undefined> => records.get(mediaId, owner) && await media.info(mediaId, owner)
   })
 
   // The HTTP server (and so the tracker) must be up before the seeder announces, and the

@@ -29,7 +29,11 @@ function setup (): { service: OipRecordService, records: SqliteOipRecordReposito
   let t = Date.parse('2026-11-25T12:00:00Z')
   const service = new OipRecordService({
     records,
-    hasUpload: (mediaId, owner) => uploads.get(mediaId, owner),
+    // The facts recordFor's records state, for any upload the key holds.
+    upload: async (mediaId, owner) => {
+      const held = uploads.get(mediaId, owner)
+      return held && { accessLevel: held.accessLevel, mimeType: 'video/mp4', fileSize: 1000, httpUrl: `https://media.example.org/api/media/${mediaId}`, infoHash: mediaId.slice(0, 40) }
+    },
     now: () => new Date(t += 1000)
   })
   const upload = (who: Identity, mediaId: string, accessLevel: AccessLevel = 'public'): void => {
@@ -59,58 +63,66 @@ const signed = (record: OipMediaRecord, who: Identity): { record: OipMediaRecord
 const legacySignature = (record: OipMediaRecord, who: Identity): string => bytesToHex(secp256k1.sign(utf8ToBytes(canonicalRecord(record)), who.privateKey, { lowS: true }))
 
 function refuses (fn: () => unknown, status: number, code: string, message?: string | RegExp): void {
-  assert.throws(fn, (err: unknown) => {
+  assert.throws(fn, refusal(status, code, message))
+}
+
+async function rejects (fn: () => Promise<unknown>, status: number, code: string, message?: string | RegExp): Promise<void> {
+  await assert.rejects(fn, refusal(status, code, message))
+}
+
+function refusal (status: number, code: string, message?: string | RegExp): (err: unknown) => boolean {
+  return (err: unknown) => {
     assert.ok(err instanceof AppError, String(err))
     assert.equal(err.status, status)
     assert.equal(err.code, code)
     if (typeof message === 'string') assert.equal(err.message, message)
     else if (message) assert.match(err.message, message)
     return true
-  })
+  }
 }
 
-test('a record signed by its owner for their own upload is stored once: 201, then 200 with the same record', () => {
+test('a record signed by its owner for their own upload is stored once: 201, then 200 with the same record', async () => {
   const { service, upload } = setup()
   const m = mediaIdOf('one')
   upload(alice, m)
   const body = signed(recordFor(alice, m, { name: 'Sunset' }), alice)
-  const first = service.create(alice.publicKey, body)
+  const first = await service.create(alice.publicKey, body)
   assert.equal(first.status, 201)
   assert.equal(first.record.recordId, recordId(body.record))
   assert.deepEqual(first.record.record, body.record)
   assert.equal(first.record.signature, body.signature)
   assert.equal(first.record.signatureFormat, 'bitcoin-message-v1')
-  const again = service.create(alice.publicKey, body)
+  const again = await service.create(alice.publicKey, body)
   assert.equal(again.status, 200)
   assert.deepEqual(again.record, first.record)
   assert.deepEqual(service.get(first.record.recordId, undefined), first.record)
 })
 
-test('creating needs a signed-in caller', () => {
+test('creating needs a signed-in caller', async () => {
   const { service, upload } = setup()
   const m = mediaIdOf('one')
   upload(alice, m)
-  refuses(() => service.create(undefined, signed(recordFor(alice, m), alice)), 401, 'login_required', /Sign in/)
+  await rejects(() => service.create(undefined, signed(recordFor(alice, m), alice)), 401, 'login_required', /Sign in/)
 })
 
-test('a malformed record or a missing signature is a 400 that says what to fix', () => {
+test('a malformed record or a missing signature is a 400 that says what to fix', async () => {
   const { service } = setup()
-  refuses(() => service.create(alice.publicKey, { signature: 'ab' }), 400, 'bad_record', 'record is missing.')
+  await rejects(() => service.create(alice.publicKey, { signature: 'ab' }), 400, 'bad_record', 'record is missing.')
   const bad = { ...recordFor(alice, mediaIdOf('one')), extra: true }
-  refuses(() => service.create(alice.publicKey, { record: bad, signature: 'ab' }), 400, 'bad_record', /record\.extra is not a known field/)
-  refuses(() => service.create(alice.publicKey, { record: recordFor(alice, mediaIdOf('one')) }), 400, 'missing_signature', /signature/)
+  await rejects(() => service.create(alice.publicKey, { record: bad, signature: 'ab' }), 400, 'bad_record', /record\.extra is not a known field/)
+  await rejects(() => service.create(alice.publicKey, { record: recordFor(alice, mediaIdOf('one')) }), 400, 'missing_signature', /signature/)
 })
 
-test('a record signed in the old format is refused with 400 legacy_signature, and nothing is stored', () => {
+test('a record signed in the old format is refused with 400 legacy_signature, and nothing is stored', async () => {
   const { service, upload } = setup()
   const m = mediaIdOf('one')
   upload(alice, m)
   const record = recordFor(alice, m)
-  refuses(() => service.create(alice.publicKey, { record, signature: legacySignature(record, alice) }), 400, 'legacy_signature', /old signature format.*Bitcoin signed message/)
+  await rejects(() => service.create(alice.publicKey, { record, signature: legacySignature(record, alice) }), 400, 'legacy_signature', /old signature format.*Bitcoin signed message/)
   refuses(() => service.get(recordId(record), alice.publicKey), 404, 'not_found')
 })
 
-test('a stored old-format record is answered with its format named, and its owner signing it anew replaces the signature', () => {
+test('a stored old-format record is answered with its format named, and its owner signing it anew replaces the signature', async () => {
   const { service, records, upload } = setup()
   const m = mediaIdOf('one')
   upload(alice, m)
@@ -121,11 +133,11 @@ test('a stored old-format record is answered with its format named, and its owne
   assert.equal(service.get(id, undefined).signatureFormat, 'legacy-raw-sha256')
   assert.equal(service.list(undefined, { limit: 10 }).items[0]!.signatureFormat, 'legacy-raw-sha256')
   // Bob cannot re-sign alice's record, whatever he signs it with.
-  refuses(() => service.create(bob.publicKey, signed(record, bob)), 401, 'bad_signature')
-  refuses(() => service.create(bob.publicKey, signed(record, alice)), 403, 'not_owner')
+  await rejects(() => service.create(bob.publicKey, signed(record, bob)), 401, 'bad_signature')
+  await rejects(() => service.create(bob.publicKey, signed(record, alice)), 403, 'not_owner')
   assert.equal(service.get(id, undefined).signatureFormat, 'legacy-raw-sha256')
   const fresh = signed(record, alice)
-  const answer = service.create(alice.publicKey, fresh)
+  const answer = await service.create(alice.publicKey, fresh)
   assert.equal(answer.status, 200)
   assert.equal(answer.record.recordId, id, 'the same record: the same id')
   assert.equal(answer.record.signature, fresh.signature)
@@ -134,46 +146,46 @@ test('a stored old-format record is answered with its format named, and its owne
   assert.deepEqual(service.get(id, undefined), answer.record)
 })
 
-test('a signature that does not match the record is refused with 401 bad_signature', () => {
+test('a signature that does not match the record is refused with 401 bad_signature', async () => {
   const { service, upload } = setup()
   const m = mediaIdOf('one')
   upload(alice, m)
   const { record, signature } = signed(recordFor(alice, m), alice)
-  refuses(() => service.create(alice.publicKey, { record: { ...record, basic: { ...record.basic, name: 'Changed' } }, signature }), 401, 'bad_signature')
+  await rejects(() => service.create(alice.publicKey, { record: { ...record, basic: { ...record.basic, name: 'Changed' } }, signature }), 401, 'bad_signature')
   // Signed by bob but naming alice as the owner.
-  refuses(() => service.create(alice.publicKey, signed(record, bob)), 401, 'bad_signature', /accessControl\.owner_public_key/)
-  refuses(() => service.create(alice.publicKey, { record, signature: 'not hex' }), 401, 'bad_signature')
+  await rejects(() => service.create(alice.publicKey, signed(record, bob)), 401, 'bad_signature', /accessControl\.owner_public_key/)
+  await rejects(() => service.create(alice.publicKey, { record, signature: 'not hex' }), 401, 'bad_signature')
 })
 
-test("a record of another key is refused with 403 not_owner, even with that key's valid signature", () => {
+test("a record of another key is refused with 403 not_owner, even with that key's valid signature", async () => {
   const { service, upload } = setup()
   const m = mediaIdOf('one')
   upload(bob, m)
-  refuses(() => service.create(alice.publicKey, signed(recordFor(bob, m), bob)), 403, 'not_owner', /signed by the key you are signed in with/)
+  await rejects(() => service.create(alice.publicKey, signed(recordFor(bob, m), bob)), 403, 'not_owner', /signed by the key you are signed in with/)
 })
 
-test('a record for media the caller never uploaded is the same 404 as a missing media id, even when someone else holds it', () => {
+test('a record for media the caller never uploaded is the same 404 as a missing media id, even when someone else holds it', async () => {
   const { service, upload } = setup()
   const m = mediaIdOf('one')
-  refuses(() => service.create(alice.publicKey, signed(recordFor(alice, m), alice)), 404, 'not_found', notFound().message)
+  await rejects(() => service.create(alice.publicKey, signed(recordFor(alice, m), alice)), 404, 'not_found', notFound().message)
   upload(bob, m, 'private')
-  refuses(() => service.create(alice.publicKey, signed(recordFor(alice, m), alice)), 404, 'not_found', notFound().message)
+  await rejects(() => service.create(alice.publicKey, signed(recordFor(alice, m), alice)), 404, 'not_found', notFound().message)
 })
 
-test("a record whose access level differs from the upload's is a 409 access_mismatch", () => {
+test("a record whose access level differs from the upload's is a 409 access_mismatch", async () => {
   const { service, upload } = setup()
   const m = mediaIdOf('one')
   upload(alice, m, 'private')
-  refuses(() => service.create(alice.publicKey, signed(recordFor(alice, m, { access: 'public' }), alice)), 409, 'access_mismatch',
+  await rejects(() => service.create(alice.publicKey, signed(recordFor(alice, m, { access: 'public' }), alice)), 409, 'access_mismatch',
     'You uploaded this media as private, but the record says public. Set accessControl.access_level to "private" and sign again.')
-  assert.equal(service.create(alice.publicKey, signed(recordFor(alice, m, { access: 'private' }), alice)).status, 201)
+  assert.equal((await service.create(alice.publicKey, signed(recordFor(alice, m, { access: 'private' }), alice))).status, 201)
 })
 
-test('a private record is read only by its owner; everyone else gets the 404 of a missing id', () => {
+test('a private record is read only by its owner; everyone else gets the 404 of a missing id', async () => {
   const { service, upload } = setup()
   const m = mediaIdOf('secret')
   upload(alice, m, 'private')
-  const { record } = service.create(alice.publicKey, signed(recordFor(alice, m, { access: 'private' }), alice))
+  const { record } = await service.create(alice.publicKey, signed(recordFor(alice, m, { access: 'private' }), alice))
   assert.deepEqual(service.get(record.recordId, alice.publicKey), record)
   let missing = ''
   try { service.get('f'.repeat(64), undefined) } catch (err) { missing = (err as AppError).message }
@@ -184,25 +196,25 @@ test('a private record is read only by its owner; everyone else gets the 404 of 
 })
 
 /** alice: public "Sea sunset" (tags sea, sunset), public "Forest 100% green" (tags forest), private "Sea diary"; bob: public "Bob at sea" (tags sea). */
-function library (): { service: OipRecordService, ids: Record<string, string> } {
+async function library (): Promise<{ service: OipRecordService, ids: Record<string, string> }> {
   const { service, upload } = setup()
   const ids: Record<string, string> = {}
-  const add = (key: string, who: Identity, access: AccessLevel, name: string, tags: string[], description = ''): void => {
+  const add = async (key: string, who: Identity, access: AccessLevel, name: string, tags: string[], description = ''): Promise<void> => {
     const m = mediaIdOf(key)
     upload(who, m, access)
-    ids[key] = service.create(who.publicKey, signed(recordFor(who, m, { access, name, tags, description }), who)).record.recordId
+    ids[key] = (await service.create(who.publicKey, signed(recordFor(who, m, { access, name, tags, description }), who))).record.recordId
   }
-  add('sunset', alice, 'public', 'Sea sunset', ['sea', 'sunset'])
-  add('forest', alice, 'public', 'Forest 100% green', ['forest'], 'Walk in the WOODS')
-  add('diary', alice, 'private', 'Sea diary', ['sea'])
-  add('bob', bob, 'public', 'Bob at sea', ['sea'])
+  await add('sunset', alice, 'public', 'Sea sunset', ['sea', 'sunset'])
+  await add('forest', alice, 'public', 'Forest 100% green', ['forest'], 'Walk in the WOODS')
+  await add('diary', alice, 'private', 'Sea diary', ['sea'])
+  await add('bob', bob, 'public', 'Bob at sea', ['sea'])
   return { service, ids }
 }
 
 const names = (r: { items: Array<{ record: OipMediaRecord }> }): string[] => r.items.map(i => i.record.basic.name)
 
-test('listing shows public records to everyone and private ones only to their owner, newest first', () => {
-  const { service } = library()
+test('listing shows public records to everyone and private ones only to their owner, newest first', async () => {
+  const { service } = await library()
   assert.deepEqual(names(service.list(undefined, { limit: 50 })), ['Bob at sea', 'Forest 100% green', 'Sea sunset'])
   assert.deepEqual(names(service.list(bob.publicKey, { limit: 50 })), ['Bob at sea', 'Forest 100% green', 'Sea sunset'])
   assert.deepEqual(names(service.list(alice.publicKey, { limit: 50 })), ['Bob at sea', 'Sea diary', 'Forest 100% green', 'Sea sunset'])
@@ -211,8 +223,8 @@ test('listing shows public records to everyone and private ones only to their ow
   assert.deepEqual(names(service.list(alice.publicKey, { owner: alice.publicKey, limit: 50 })), ['Sea diary', 'Forest 100% green', 'Sea sunset'])
 })
 
-test('listing filters by type, exact tag and a literal, case-insensitive text in name or description', () => {
-  const { service } = library()
+test('listing filters by type, exact tag and a literal, case-insensitive text in name or description', async () => {
+  const { service } = await library()
   assert.equal(service.list(undefined, { type: 'media', limit: 50 }).items.length, 3)
   assert.equal(service.list(undefined, { type: 'image', limit: 50 }).items.length, 0)
   assert.deepEqual(names(service.list(alice.publicKey, { tag: 'sea', limit: 50 })), ['Bob at sea', 'Sea diary', 'Sea sunset'])
@@ -224,8 +236,8 @@ test('listing filters by type, exact tag and a literal, case-insensitive text in
   assert.deepEqual(names(service.list(undefined, { q: '0_', limit: 50 })), [], '_ is not a wildcard')
 })
 
-test('listing pages newest first with a cursor until nextCursor is null', () => {
-  const { service } = library()
+test('listing pages newest first with a cursor until nextCursor is null', async () => {
+  const { service } = await library()
   const first = service.list(alice.publicKey, { limit: 3 })
   assert.deepEqual(names(first), ['Bob at sea', 'Sea diary', 'Forest 100% green'])
   assert.notEqual(first.nextCursor, null)
@@ -234,21 +246,21 @@ test('listing pages newest first with a cursor until nextCursor is null', () => 
   assert.equal(second.nextCursor, null)
 })
 
-test('listing refuses a malformed owner or an empty or overlong filter', () => {
-  const { service } = library()
+test('listing refuses a malformed owner or an empty or overlong filter', async () => {
+  const { service } = await library()
   refuses(() => service.list(undefined, { owner: 'me', limit: 50 }), 400, 'bad_query', /owner must be a public key/)
   refuses(() => service.list(undefined, { tag: '', limit: 50 }), 400, 'bad_query', 'tag must be 1 to 64 characters.')
   refuses(() => service.list(undefined, { q: 'x'.repeat(201), limit: 50 }), 400, 'bad_query', 'q must be 1 to 200 characters.')
 })
 
-test("removing an owner's media removes their records for it, and nobody else's", () => {
+test("removing an owner's media removes their records for it, and nobody else's", async () => {
   const { service, upload } = setup()
   const m = mediaIdOf('shared')
   upload(alice, m)
   upload(bob, m)
-  service.create(alice.publicKey, signed(recordFor(alice, m, { name: 'A' }), alice))
-  service.create(alice.publicKey, signed(recordFor(alice, m, { name: 'A2' }), alice))
-  service.create(bob.publicKey, signed(recordFor(bob, m, { name: 'B' }), bob))
+  await service.create(alice.publicKey, signed(recordFor(alice, m, { name: 'A' }), alice))
+  await service.create(alice.publicKey, signed(recordFor(alice, m, { name: 'A2' }), alice))
+  await service.create(bob.publicKey, signed(recordFor(bob, m, { name: 'B' }), bob))
   assert.equal(service.removeForMedia(m, alice.publicKey), 2)
   assert.deepEqual(names(service.list(undefined, { limit: 50 })), ['B'])
 })

@@ -15,10 +15,23 @@ import type { OipRecordRepository, OipRecordRow } from './oipRecordRepository.ts
 
 export interface OipRecordServiceDeps {
   records: OipRecordRepository
-  /** The caller's upload of this media (media_records), if they hold one. */
-  hasUpload: (mediaId: string, owner: string) => { accessLevel: AccessLevel } | undefined
+  /** The caller's own upload of this media as the server answered it, if they hold one. */
+  upload: (mediaId: string, owner: string) => Promise<UploadFacts | undefined>
   now?: () => Date
 }
+
+/** What the server knows of a key's upload; the record's media fields must say the same. */
+export interface UploadFacts {
+  accessLevel: AccessLevel
+  /** The torrent the owner sees: their private one, or the public one. */
+  infoHash: string
+  httpUrl: string
+  mimeType: string
+  fileSize: number
+}
+
+/** The hex infoHash a magnet link names (lowercase), or undefined. */
+const magnetInfoHash = (magnet: string): string | undefined => /[?&]xt=urn:btih:([0-9a-fA-F]{40})(&|$)/.exec(magnet)?.[1]?.toLowerCase()
 
 export interface OipRecordQuery {
   owner?: string
@@ -56,7 +69,7 @@ export class OipRecordService {
   }
 
   /** 201 for a new record, 200 when exactly this record was already stored. */
-  create (caller: Caller, body: { record?: unknown, signature?: unknown }): { status: 200 | 201, record: StoredOipRecord } {
+  async create (caller: Caller, body: { record?: unknown, signature?: unknown }): Promise<{ status: 200 | 201, record: StoredOipRecord }> {
     if (caller === undefined) throw loginRequired()
     const record = validateRecord(body.record)
     const { signature } = body
@@ -74,10 +87,23 @@ export class OipRecordService {
       throw new AppError(403, 'not_owner', 'The record must be signed by the key you are signed in with: set accessControl.owner_public_key to your public key and sign with that key.')
     }
     // Only the caller's own uploads are looked at, so this never tells whether others hold the file.
-    const upload = this.deps.hasUpload(record.media.mediaId, owner)
+    const upload = await this.deps.upload(record.media.mediaId, owner)
     if (!upload) throw notFound()
     if (upload.accessLevel !== record.accessControl.access_level) {
       throw new AppError(409, 'access_mismatch', `You uploaded this media as ${upload.accessLevel}, but the record says ${record.accessControl.access_level}. Set accessControl.access_level to "${upload.accessLevel}" and sign again.`)
+    }
+    // A signed record is a claim anyone may check: it must describe the file as stored.
+    const { media } = record
+    const differs = ([
+      ['contentType', media.contentType, upload.mimeType],
+      ['size', media.size, upload.fileSize],
+      ['httpUrl', media.httpUrl, upload.httpUrl],
+      ['bittorrentAddress', magnetInfoHash(media.bittorrentAddress), upload.infoHash]
+    ] as const).find(([, given, stored]) => given !== stored)
+    if (differs) {
+      const [field, given, stored] = differs
+      const what = field === 'bittorrentAddress' ? 'names the torrent' : 'is'
+      throw new AppError(409, 'media_mismatch', `record.media.${field} ${what} "${given ?? 'none'}", but your upload's is "${stored}". Copy the media fields from your upload's answer (GET /api/media/${media.mediaId}/info) and sign again.`)
     }
     const { records } = this.deps
     const saved = records.save({

@@ -18,7 +18,7 @@ export function recordRoutes (records: OipRecordService): Hono<AppEnv> {
     maxSize: MAX_BODY,
     onError: () => { throw new AppError(413, 'too_large', `A record must be at most ${MAX_BODY / 1024} KiB of JSON.`) }
   }), async c => {
-    const { status, record } = records.create(c.get('caller'), await readJson(c))
+    const { status, record } = await records.create(c.get('caller'), await readJson(c))
     return c.json(record, status)
   })
 

@@ -55,3 +55,31 @@ test('an upload, its signed OIP record, and the record found by id, owner, tag a
   assert.equal((await fetch(`${server.url}/api/media/${mediaId}`, { method: 'DELETE', headers: bearer(token) })).status, 204)
   assert.equal((await fetch(`${server.url}/api/records/${made.public}`)).status, 404, 'records go with their media')
 })
+
+test("a record's media fields must be the stored file's: size, type, address and torrent, each refused with 409 media_mismatch", async () => {
+  const me = await newIdentity()
+  const token = await signIn(server.url, me)
+  const up = (await upload(server.url, randomBytesSeeded(30_000, 93), { access_level: 'private' }, 'mine.mp4', 'video/mp4', token)).body
+  const honest: OipMediaRecord = {
+    type: 'media',
+    basic: { name: 'Mine', description: '', date: 1795000000, language: 'en', tagItems: [] },
+    media: { mediaId: up.mediaId, bittorrentAddress: up.magnetURI, httpUrl: up.httpUrl, contentType: up.mimeType, size: up.fileSize },
+    accessControl: { access_level: 'private', owner_public_key: me.publicKey }
+  }
+  const lies: Array<[string, Partial<OipMediaRecord['media']>]> = [
+    ['size', { size: up.fileSize * 1000 }],
+    ['contentType', { contentType: 'application/pdf' }],
+    ['httpUrl', { httpUrl: 'https://elsewhere.example/evil.mp4' }],
+    ['bittorrentAddress', { bittorrentAddress: `magnet:?xt=urn:btih:${'ab'.repeat(20)}` }]
+  ]
+  for (const [field, lie] of lies) {
+    const record = { ...honest, media: { ...honest.media, ...lie } }
+    const res = await post(token, { record, signature: signRecord(record, me.privateKey) })
+    assert.equal(res.status, 409, field)
+    const { error } = await res.json()
+    assert.equal(error.code, 'media_mismatch')
+    assert.match(error.message, new RegExp(`record\\.media\\.${field} .*GET /api/media/${up.mediaId}/info`))
+  }
+  assert.deepEqual((await (await fetch(`${server.url}/api/records?owner=${me.publicKey}`, { headers: bearer(token) })).json()).items, [], 'nothing stored')
+  assert.equal((await post(token, { record: honest, signature: signRecord(honest, me.privateKey) })).status, 201, 'the fields the upload answered pass')
+})
