@@ -1,5 +1,5 @@
 /** The Hono app: routes and error mapping, no listening (main.ts does that). */
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import type { HttpBindings } from '@hono/node-server'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { Hono } from 'hono'
@@ -28,6 +28,10 @@ import type { ResumableUploads } from './upload/resumable.ts'
  */
 export type AppEnv = { Bindings: Partial<HttpBindings>, Variables: { caller: Caller, requestId: string } }
 
+/** Compared in constant time (hashed first, so lengths do not show either). */
+const sameSecret = (a: string, b: string): boolean =>
+  timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest())
+
 export interface AppDeps {
   auth: AuthService
   media: MediaService
@@ -40,6 +44,8 @@ export interface AppDeps {
   metrics: Metrics
   /** Keys that may change settings at run time. */
   adminKeys: string[]
+  /** The bearer token /metrics asks for (the counts cover private files too). */
+  metricsToken: string
   readiness: () => Promise<Readiness>
   webDir: string
   /** What the web app's pages may connect to (its Content-Security-Policy). */
@@ -86,7 +92,14 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
     const state = await deps.readiness()
     return c.json(state, state.ready ? 200 : 503)
   })
-  app.get('/metrics', async c => c.body(await deps.metrics.text(), 200, { 'Content-Type': deps.metrics.contentType }))
+  // Operators' counts, private files included: only for the scraper holding the metrics token.
+  app.get('/metrics', async c => {
+    const given = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1]
+    if (given === undefined || !sameSecret(given, deps.metricsToken)) {
+      throw new AppError(401, 'metrics_token_required', 'Metrics are for the operator: send "Authorization: Bearer <token>" with the token in DATA_DIR/metrics-token (or METRICS_TOKEN).')
+    }
+    return c.body(await deps.metrics.text(), 200, { 'Content-Type': deps.metrics.contentType, 'Cache-Control': 'private, no-store' })
+  })
 
   // API answers may carry a caller's private view, capabilities or live state: no cache keeps
   // them unless the route itself says they are public (public bytes and .torrents do).

@@ -31,6 +31,8 @@ export interface Config {
   logLevel: string
   /** JWT_SECRET; unset → generated once into DATA_DIR/jwt-secret. */
   jwtSecret: string | undefined
+  /** METRICS_TOKEN, the bearer token /metrics asks for; unset → generated once into DATA_DIR/metrics-token. */
+  metricsToken: string | undefined
   tokenTtlSeconds: number
   allowAnonymousUploads: boolean
   maxConcurrentUploads: number
@@ -125,6 +127,7 @@ export function loadConfig (env: Env = process.env): Config {
     }),
     logLevel: env.LOG_LEVEL || 'info',
     jwtSecret: env.JWT_SECRET || undefined,
+    metricsToken: env.METRICS_TOKEN || undefined,
     tokenTtlSeconds: integer(env, 'TOKEN_TTL_SECONDS', 3600, 60),
     allowAnonymousUploads: flag(env, 'ALLOW_ANONYMOUS_UPLOADS'),
     maxConcurrentUploads: integer(env, 'MAX_CONCURRENT_UPLOADS', 16, 1),

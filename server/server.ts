@@ -13,7 +13,7 @@ import { createApp } from './app.ts'
 import { AuthService } from './auth/authService.ts'
 import { Capabilities, SEEDER_SUBJECT } from './auth/capabilities.ts'
 import { SqliteChallengeStore } from './auth/challengeStore.ts'
-import { loadTokenSecret } from './auth/secret.ts'
+import { loadMetricsToken, loadTokenSecret } from './auth/secret.ts'
 import type { Config } from './config.ts'
 import type { Logger } from './logger.ts'
 import { Catalog } from './media/catalog.ts'
@@ -41,6 +41,8 @@ const SEEDER_TOKEN_TTL_SECONDS = 3600
 
 export interface RunningServer {
   url: string
+  /** The bearer token /metrics asks for. */
+  metricsToken: string
   config: Config
   seeder: MediaSeeder
   store: BlobStore
@@ -105,6 +107,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     pinned: () => new Set(records.pinnedTorrents())
   })
   const secret = await loadTokenSecret(config.dataDir, config.jwtSecret)
+  const metricsToken = await loadMetricsToken(config.dataDir, config.metricsToken)
   const origin = new URL(publicUrl).origin
   const capabilities = new Capabilities(origin, secret, CAPABILITY_TTL_SECONDS)
   const access = new AccessPolicy({ records, capabilities, seederPeerId: () => seeder.peerId })
@@ -184,6 +187,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     tracker,
     metrics,
     adminKeys: config.adminKeys,
+    metricsToken,
     readiness: () => readiness({
       db,
       mediaDir: config.mediaDir,
@@ -216,6 +220,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
 
   return {
     url: publicUrl,
+    metricsToken,
     config: resolved,
     seeder,
     store,

@@ -1,6 +1,6 @@
 /**
- * The key that signs session tokens: JWT_SECRET when set, else one generated on first start
- * and kept in DATA_DIR/jwt-secret (mode 0600). There is no default secret in the code.
+ * Secrets with no default in the code: each comes from its environment variable when set, else
+ * one is generated on first start and kept in a file of DATA_DIR (mode 0600).
  */
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
@@ -8,13 +8,21 @@ import path from 'node:path'
 
 const MIN_BYTES = 32
 
-export async function loadTokenSecret (dataDir: string, fromEnv: string | undefined): Promise<Uint8Array> {
+interface SecretSpec {
+  /** The environment variable that may give it, for messages. */
+  envName: string
+  /** Its file in DATA_DIR when generated. */
+  fileName: string
+  /** What losing it costs, for the message about a damaged file. */
+  lossMeans: string
+}
+
+async function loadSecret (dataDir: string, fromEnv: string | undefined, spec: SecretSpec): Promise<string> {
   if (fromEnv !== undefined) {
-    const bytes = new TextEncoder().encode(fromEnv)
-    if (bytes.length < MIN_BYTES) throw new Error(`JWT_SECRET must be at least ${MIN_BYTES} bytes long; leave it unset to have one generated.`)
-    return bytes
+    if (new TextEncoder().encode(fromEnv).length < MIN_BYTES) throw new Error(`${spec.envName} must be at least ${MIN_BYTES} bytes long; leave it unset to have one generated.`)
+    return fromEnv
   }
-  const file = path.join(dataDir, 'jwt-secret')
+  const file = path.join(dataDir, spec.fileName)
   await fs.mkdir(dataDir, { recursive: true })
   try {
     // 'wx': never overwrite a secret another process just wrote.
@@ -24,6 +32,16 @@ export async function loadTokenSecret (dataDir: string, fromEnv: string | undefi
   }
   await fs.chmod(file, 0o600)
   const secret = (await fs.readFile(file, 'utf8')).trim()
-  if (!/^[0-9a-f]{64,}$/.test(secret)) throw new Error(`${file} is damaged: delete it to have a new secret generated (everyone signs in again).`)
-  return new TextEncoder().encode(secret)
+  if (!/^[0-9a-f]{64,}$/.test(secret)) throw new Error(`${file} is damaged: delete it to have a new one generated (${spec.lossMeans}).`)
+  return secret
+}
+
+/** The key that signs session tokens and capabilities: JWT_SECRET, or DATA_DIR/jwt-secret. */
+export async function loadTokenSecret (dataDir: string, fromEnv: string | undefined): Promise<Uint8Array> {
+  return new TextEncoder().encode(await loadSecret(dataDir, fromEnv, { envName: 'JWT_SECRET', fileName: 'jwt-secret', lossMeans: 'everyone signs in again' }))
+}
+
+/** The bearer token /metrics asks for: METRICS_TOKEN, or DATA_DIR/metrics-token. */
+export async function loadMetricsToken (dataDir: string, fromEnv: string | undefined): Promise<string> {
+  return await loadSecret(dataDir, fromEnv, { envName: 'METRICS_TOKEN', fileName: 'metrics-token', lossMeans: 'give your metrics scraper the new one' })
 }

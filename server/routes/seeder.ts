@@ -15,7 +15,10 @@ function limit (body: Record<string, unknown>, key: 'upload' | 'download'): numb
 export function seederRoutes (seeder: MediaSeeder, adminKeys: string[]): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
   // Admins see every torrent counted; anyone else only public ones.
-  app.get('/stats', async c => c.json({ ...seeder.getStats(adminKeys.includes(c.get('caller') ?? '') ? 'all' : 'public'), limits: seeder.seedLimits, trackers: seeder.trackerStates(), topFiles: await seeder.topFiles(10) }))
+  app.get('/stats', async c => {
+    const scope = adminKeys.includes(c.get('caller') ?? '') ? 'all' : 'public'
+    return c.json({ ...seeder.getStats(scope), limits: seeder.seedLimits, trackers: seeder.trackerStates(scope), topFiles: await seeder.topFiles(10) })
+  })
   app.put('/limits', async c => {
     const caller = c.get('caller')
     if (caller === undefined) throw new AppError(401, 'login_required', 'Sign in with an admin key to change the limits.')

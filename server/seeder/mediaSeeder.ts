@@ -122,6 +122,9 @@ interface Seed {
   access?: PrivateAccess
 }
 
+/** What a count covers: every torrent (operators), or public ones only (anyone: a private file must not show, not even as a number). */
+export type StatsScope = 'all' | 'public'
+
 export interface TrackerState {
   url: string
   /** A WebSocket tracker's connection is open (undefined for HTTP/UDP trackers, which have none). */
@@ -175,9 +178,12 @@ export class MediaSeeder {
   private readonly activating = new Map<string, Promise<boolean>>()
   private resuming: Promise<unknown> = Promise.resolve()
   /** Totals of torrents that went idle, so the seeder's totals never go down. */
-  private readonly retired = { uploaded: 0, downloaded: 0 }
+  private readonly retired: Record<StatsScope, { uploaded: number, downloaded: number }> = { all: { uploaded: 0, downloaded: 0 }, public: { uploaded: 0, downloaded: 0 } }
+  /** The kind of each active torrent, kept until it is idle (its seed may be gone by then). */
+  private readonly activeKind = new Map<string, Seed['kind']>()
   private saving: Promise<void> = Promise.resolve()
-  private readonly trackers = new Map<string, TrackerState>()
+  /** Each tracker's state by what counts in it: every torrent's announces, or public torrents' only. */
+  private readonly trackers: Record<StatsScope, Map<string, TrackerState>> = { all: new Map(), public: new Map() }
   /** Bytes sent to peers since start, by transport (for /metrics). */
   readonly uploadedByTransport = { tcp: 0, webrtc: 0 }
 
@@ -307,19 +313,18 @@ export class MediaSeeder {
   }
 
   /**
-   * Counts of seeded and active torrents and their peers: of every torrent (`all`, for
-   * operators), or of public ones only (`public`, for anyone: private files must not show,
-   * not even as a number). The byte totals are the whole server's either way.
+   * Counts of seeded and active torrents, their peers and the bytes they moved: of every
+   * torrent (`all`, for operators), or of public ones only (`public`, for anyone).
    */
-  getStats (scope: 'all' | 'public' = 'all'): SeederStats {
-    let totalUploaded = this.retired.uploaded
-    let totalDownloaded = this.retired.downloaded
+  getStats (scope: StatsScope = 'all'): SeederStats {
+    let totalUploaded = this.retired[scope].uploaded
+    let totalDownloaded = this.retired[scope].downloaded
     let peers = 0
     let activeTorrents = 0
     for (const [infoHash, t] of this.torrents) {
+      if (scope === 'public' && this.activeKind.get(infoHash) !== 'public') continue
       totalUploaded += t.uploaded
       totalDownloaded += t.received
-      if (scope === 'public' && this.seeds.get(infoHash)?.kind !== 'public') continue
       peers += t.numPeers
       activeTorrents++
     }
@@ -484,6 +489,7 @@ export class MediaSeeder {
     const client = this.client
     this.client = undefined
     this.torrents.clear()
+    this.activeKind.clear()
     for (const seed of this.seeds.values()) clearTimeout(seed.access?.renewal)
     await this.resuming
     await this.saving.catch(() => {})
@@ -495,20 +501,24 @@ export class MediaSeeder {
    * and whether a WebSocket tracker is connected. An unreachable tracker only shows up here:
    * the others, and the web seed, carry on.
    */
-  trackerStates (): TrackerState[] {
+  trackerStates (scope: StatsScope = 'all'): TrackerState[] {
+    const torrents = [...this.torrents].filter(([infoHash]) => scope === 'all' || this.seeds.get(infoHash)?.kind === 'public').map(([, t]) => t)
     return this.opts.catalog.announce.map(url => {
       const key = trackerKey(url)
-      const state = this.trackers.get(key) ?? { url: key, announces: 0 }
-      const sockets = [...this.torrents.values()].flatMap(t => trackerClient(t)?._trackers ?? []).filter(c => trackerKey(c.announceUrl) === key && 'socket' in c)
+      const state = this.trackers[scope].get(key) ?? { url: key, announces: 0 }
+      const sockets = torrents.flatMap(t => trackerClient(t)?._trackers ?? []).filter(c => trackerKey(c.announceUrl) === key && 'socket' in c)
       return sockets.length > 0 ? { ...state, connected: sockets.some(c => c.socket?.connected === true) } : { ...state }
     })
   }
 
-  private trackerState (url: string): TrackerState {
+  /** A tracker's state in each scope the torrent counts in (every torrent counts in `all`, public ones in `public` too). */
+  private trackerStatesFor (url: string, kind: Seed['kind']): TrackerState[] {
     const key = trackerKey(url)
-    let s = this.trackers.get(key)
-    if (!s) this.trackers.set(key, s = { url: key, announces: 0 })
-    return s
+    return (kind === 'public' ? ['all', 'public'] as const : ['all'] as const).map(scope => {
+      let s = this.trackers[scope].get(key)
+      if (!s) this.trackers[scope].set(key, s = { url: key, announces: 0 })
+      return s
+    })
   }
 
   /**
@@ -517,18 +527,20 @@ export class MediaSeeder {
    * HTTP tracker's network error is a bare "fetch failed"). So each one reports through a view
    * of the parent that notes its URL first, then passes everything on unchanged.
    */
-  private watchTrackers (torrent: Torrent): void {
+  private watchTrackers (torrent: Torrent, kind: Seed['kind']): void {
     for (const tracker of trackerClient(torrent)?._trackers ?? []) {
       const parent = tracker.client
       const emit = (event: string, ...args: unknown[]): boolean => {
         if (event === 'update') {
-          const s = this.trackerState(tracker.announceUrl)
-          s.announces++
-          s.lastAnnounceAt = new Date().toISOString()
+          for (const s of this.trackerStatesFor(tracker.announceUrl, kind)) {
+            s.announces++
+            s.lastAnnounceAt = new Date().toISOString()
+          }
         } else if (event === 'warning') {
-          const s = this.trackerState(tracker.announceUrl)
-          s.lastError = describe(args[0] as Error)
-          s.lastErrorAt = new Date().toISOString()
+          for (const s of this.trackerStatesFor(tracker.announceUrl, kind)) {
+            s.lastError = describe(args[0] as Error)
+            s.lastErrorAt = new Date().toISOString()
+          }
         }
         return parent.emit(event, ...args)
       }
@@ -629,8 +641,12 @@ export class MediaSeeder {
     const seed = this.seeds.get(infoHash)
     if (seed) seed.uploaded += t.uploaded
     clearTimeout(seed?.access?.renewal)
-    this.retired.uploaded += t.uploaded
-    this.retired.downloaded += t.received
+    const kind = this.activeKind.get(infoHash)
+    this.activeKind.delete(infoHash)
+    for (const scope of kind === 'public' ? ['all', 'public'] as const : ['all'] as const) {
+      this.retired[scope].uploaded += t.uploaded
+      this.retired[scope].downloaded += t.received
+    }
     await new Promise<void>(resolve => t.destroy({ destroyStore: false }, () => resolve()))
   }
 
@@ -660,7 +676,7 @@ export class MediaSeeder {
       // Before anything else can see a wire: peers may connect as soon as the torrent is added.
       if (access) t.on('wire', (wire: Wire) => { if (!admitted(t, wire, access)) log.debug({ mediaId: seed.mediaId, type: wire.type }, 'refused a peer the tracker did not admit') })
       // Discovery has started, but no tracker has answered yet.
-      t.once('ready', () => { this.watchTrackers(t); resolve(t) })
+      t.once('ready', () => { this.watchTrackers(t, seed.kind); resolve(t) })
       t.once('error', reject)
     })
     torrent.on('error', (err: Error) => log.error({ mediaId: seed.mediaId, err: err.message }, 'torrent error'))
@@ -670,6 +686,7 @@ export class MediaSeeder {
       if (transport) wire.on('upload', (bytes: number) => { this.uploadedByTransport[transport] += bytes })
     })
     this.torrents.set(torrent.infoHash, torrent)
+    this.activeKind.set(torrent.infoHash, seed.kind)
     return torrent
   }
 

@@ -75,12 +75,31 @@ describe('health, readiness and metrics', () => {
   test('/api/seeder/stats counts public torrents only, for anyone but an admin', async () => {
     const { newIdentity, signIn } = await import('../helpers/auth.ts')
     const token = await signIn(server.url, await newIdentity())
-    const before = await (await fetch(`${server.url}/api/seeder/stats`)).json()
+    // Everything in the anonymous answer that could count a private torrent.
+    const visible = async (): Promise<unknown> => {
+      const stats = await (await fetch(`${server.url}/api/seeder/stats`)).json()
+      return { ...stats, trackers: stats.trackers.map((t: { url: string, announces: number, connected?: boolean }) => [t.url, t.announces, t.connected]), topFiles: undefined }
+    }
+    const announces = (): number => server.seeder.trackerStates('all').reduce((n, t) => n + t.announces, 0)
+    const before = await visible()
+    const announcedBefore = announces()
     assert.equal((await upload(server.url, randomBytesSeeded(30_000, 611), { access_level: 'private' }, 'mine.bin', undefined, token)).status, 201)
     assert.equal(server.seeder.getStats('all').seedingCount, server.seeder.getStats('public').seedingCount + 1, 'the private torrent is seeded')
-    const after = await (await fetch(`${server.url}/api/seeder/stats`)).json()
-    assert.equal(after.seedingCount, before.seedingCount)
-    assert.equal(after.activeTorrents, before.activeTorrents)
+    for (let i = 0; i < 200 && announces() === announcedBefore; i++) await new Promise(resolve => setTimeout(resolve, 25))
+    assert.ok(announces() > announcedBefore, 'the private torrent has announced')
+    assert.deepEqual(await visible(), before)
+  })
+
+  test('/metrics answers only the scraper with the metrics token', async () => {
+    for (const headers of [{}, { Authorization: 'Bearer wrong' }, { Authorization: server.metricsToken }] as Array<Record<string, string>>) {
+      const res = await fetch(`${server.url}/metrics`, { headers })
+      assert.equal(res.status, 401)
+      assert.equal((await res.json()).error.code, 'metrics_token_required')
+    }
+    const res = await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${server.metricsToken}` } })
+    assert.equal(res.status, 200)
+    assert.match(await res.text(), /oip_seeding_files/)
+    assert.equal((await fs.stat(path.join(server.config.dataDir, 'metrics-token'))).mode & 0o777, 0o600, 'generated per install, readable by its owner only')
   })
 
   test('/readyz answers 503 with the reason while the media folder cannot be written', async () => {
@@ -103,12 +122,12 @@ describe('health, readiness and metrics', () => {
   })
 
   test('metrics count requests by route pattern, bytes in and bytes out', async () => {
-    const before = await (await fetch(`${server.url}/metrics`)).text()
+    const before = await (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${server.metricsToken}` } })).text()
     const bytes = randomBytesSeeded(123_456, 121)
     const up = await upload(server.url, bytes)
     await (await fetch(up.body.httpUrl)).arrayBuffer()
     await (await fetch(up.body.httpUrl, { headers: { Range: 'bytes=0-99', 'User-Agent': 'WebTorrent/3.0.0 (https://webtorrent.io)' } })).arrayBuffer()
-    const res = await fetch(`${server.url}/metrics`)
+    const res = await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${server.metricsToken}` } })
     assert.match(res.headers.get('content-type') ?? '', /text\/plain/)
     const text = await res.text()
     assert.equal(metricValue(text, /^oip_ingested_bytes_total /) - metricValue(before, /^oip_ingested_bytes_total /), bytes.length)
@@ -132,7 +151,7 @@ describe('upload limits', () => {
     const slow = partialUpload(server.url, randomBytesSeeded(500_000, 122), 100_000)
     await slow.sent
     // Wait until the server has admitted it.
-    for (let i = 0; i < 100 && !(await (await fetch(`${server.url}/metrics`)).text()).includes('oip_uploads_in_flight 1'); i++) await new Promise(resolve => setTimeout(resolve, 20))
+    for (let i = 0; i < 100 && !(await (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${server.metricsToken}` } })).text()).includes('oip_uploads_in_flight 1'); i++) await new Promise(resolve => setTimeout(resolve, 20))
     const refused = await fetch(`${server.url}/api/media/upload`, { method: 'POST', body: (() => { const f = new FormData(); f.append('access_level', 'public'); f.append('file', new Blob(['x'])); return f })() })
     assert.equal(refused.status, 429)
     assert.equal(refused.headers.get('retry-after'), '5')

@@ -34,7 +34,7 @@ describe('at most SEED_MAX_ACTIVE torrents are active', () => {
     const stats = server.seeder.getStats()
     assert.equal(stats.seedingCount, 3)
     assert.equal(stats.activeTorrents, 2)
-    const text = await (await fetch(`${server.url}/metrics`)).text()
+    const text = await (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${server.metricsToken}` } })).text()
     assert.equal(metric(text, 'oip_seeding_files'), 3)
     assert.equal(metric(text, 'oip_torrents_active'), 2)
     assert.equal(metric(text, 'oip_torrents_idle'), 1)

@@ -183,7 +183,7 @@ describe('sending large files', () => {
   after(async () => { await server.destroy() })
 
   const metric = async (line: RegExp): Promise<number> => {
-    const text = await (await fetch(`${server.url}/metrics`)).text()
+    const text = await (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${server.metricsToken}` } })).text()
     return Number(text.split('\n').find(l => line.test(l))?.split(' ').pop() ?? 0)
   }
 
