@@ -9,6 +9,9 @@ import http from 'node:http'
 import net from 'node:net'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import type { AddressInfo } from 'node:net'
+import { silentLogger } from '../../server/logger.ts'
+import { limitRequestTimes } from '../../server/ops/requestTimeouts.ts'
 import type { PendingBlob } from '../../server/storage/blobStore.ts'
 import { FsBlobStore } from '../../server/storage/fsBlobStore.ts'
 import { FsUploadStore } from '../../server/storage/fsUploadStore.ts'
@@ -158,4 +161,21 @@ describe('request time limits: a wait that is the server\'s', () => {
       assert.equal(result.mediaId, sha256(bytes))
     } finally { await server.destroy() }
   })
+})
+
+test('a request whose body is all in is not cut while the server works on the answer, however it read the body', async () => {
+  // Read with 'data' listeners (as Hono's c.req.json() does), so the stream stays flowing after its end.
+  const http1 = http.createServer((req, res) => {
+    req.on('data', () => {})
+    req.on('end', () => setTimeout(() => res.end('done'), 2500))
+  })
+  limitRequestTimes(http1, 1000, silentLogger())
+  await new Promise<void>(resolve => http1.listen(0, '127.0.0.1', resolve))
+  try {
+    const res = await fetch(`http://127.0.0.1:${(http1.address() as AddressInfo).port}/`, { method: 'POST', body: 'x'.repeat(1000) })
+    assert.equal(await res.text(), 'done')
+  } finally {
+    http1.closeAllConnections()
+    await new Promise(resolve => http1.close(resolve))
+  }
 })
