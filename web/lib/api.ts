@@ -131,7 +131,8 @@ interface UploadStatus { offset: number, length: number, result?: UploadResult }
 const uploadStatus = async (url: string, token: string): Promise<UploadStatus> =>
   await json<UploadStatus>(await fetch(url, { headers: auth(token) }))
 
-async function uploadResult (url: string, token: string): Promise<UploadResult> {
+/** The file a finished upload published; when publishing failed last time, asks the server to publish again. */
+export async function uploadResult (url: string, token: string): Promise<UploadResult> {
   const status = await uploadStatus(url, token)
   if (status.result) return status.result
   if (status.offset !== status.length) throw new ApiError(409, 'incomplete', 'The server does not have the whole file yet. Retry to continue the upload.')
