@@ -12,7 +12,7 @@ import { closeIfBodyRefused, requestBody } from './body.ts'
 
 const TUS_VERSION = '1.0.0'
 /** On the PATCH that published the file (and any later one): the file's id, for /api/media/:id. */
-export const MEDIA_ID_HEADER = 'OIP-Media-Id'
+const MEDIA_ID_HEADER = 'OIP-Media-Id'
 
 function statusHeaders (c: Context<AppEnv>, st: UploadStatus): void {
   c.header('Upload-Offset', String(st.offset))
