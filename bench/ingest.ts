@@ -225,9 +225,11 @@ async function tusUpload (base: string, token: string, file: string, size: numbe
       const body = await next
       if (offset + TUS_CHUNK < size) next = read(offset + TUS_CHUNK, i + 1)
       last = await request(url, 'PATCH', { 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': String(offset), 'Content-Length': String(body.length) }, body)
-      if (last.status !== 204 && last.status !== 200) throw new Error(`tus PATCH at ${offset} answered ${last.status}: ${last.text}`)
+      if (last.status !== 204) throw new Error(`tus PATCH at ${offset} answered ${last.status}: ${last.text}`)
     }
-    const { mediaId } = JSON.parse(last.text) as { mediaId: string }
+    // The PATCH that completed the file names it (tus 1.0 lets it answer only 204, no body).
+    const mediaId = last.headers['oip-media-id']
+    if (typeof mediaId !== 'string') throw new Error('the last tus PATCH named no OIP-Media-Id')
     return { mediaId, ms: now() - start }
   } finally {
     agent.destroy()

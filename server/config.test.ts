@@ -12,3 +12,10 @@ test('CDN_URLS: anything but an http(s) URL stops the server with a message nami
   assert.throws(() => loadConfig({ CDN_URLS: 'ftp://cdn.example.org' }), { message: 'CDN_URLS must use http: or https:, got "ftp://cdn.example.org"' })
   assert.throws(() => loadConfig({ CDN_URLS: 'cdn.example.org' }), { message: 'CDN_URLS must be a URL, got "cdn.example.org"' })
 })
+
+test('REQUEST_IDLE_TIMEOUT: a duration (plain seconds, or 90s, 2m), 60 s by default; zero is refused', () => {
+  assert.equal(loadConfig({}).requestIdleTimeoutMs, 60_000)
+  assert.equal(loadConfig({ REQUEST_IDLE_TIMEOUT: '5' }).requestIdleTimeoutMs, 5000)
+  assert.equal(loadConfig({ REQUEST_IDLE_TIMEOUT: '2m' }).requestIdleTimeoutMs, 120_000)
+  assert.throws(() => loadConfig({ REQUEST_IDLE_TIMEOUT: '0' }), /REQUEST_IDLE_TIMEOUT must be a duration/)
+})

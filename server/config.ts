@@ -44,6 +44,8 @@ export interface Config {
   uploadExpiryMs: number
   /** A stored blob that no record holds is deleted this long after it was published (ORPHAN_BLOB_GRACE). */
   orphanGraceMs: number
+  /** A request whose body sends nothing this long is cut (REQUEST_IDLE_TIMEOUT); none has a total limit. */
+  requestIdleTimeoutMs: number
 }
 
 type Env = Record<string, string | undefined>
@@ -134,6 +136,7 @@ export function loadConfig (env: Env = process.env): Config {
     diskLowWaterBytes: integer(env, 'DISK_LOW_WATER_BYTES', 1024 ** 3, 0),
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_SECONDS', 15, 0) * 1000,
     uploadExpiryMs: duration(env, 'UPLOAD_EXPIRY', UNIT_MS.h! * 24),
-    orphanGraceMs: duration(env, 'ORPHAN_BLOB_GRACE', UNIT_MS.h!)
+    orphanGraceMs: duration(env, 'ORPHAN_BLOB_GRACE', UNIT_MS.h!),
+    requestIdleTimeoutMs: duration(env, 'REQUEST_IDLE_TIMEOUT', UNIT_MS.s! * 60)
   }
 }

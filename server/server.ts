@@ -33,6 +33,7 @@ import { ResumableUploads } from './upload/resumable.ts'
 import { UploadGate } from './upload/uploadGate.ts'
 import { Metrics } from './ops/metrics.ts'
 import { readiness } from './ops/readiness.ts'
+import { limitRequestTimes } from './ops/requestTimeouts.ts'
 
 /** How long the capabilities in a private file's .torrent (web seed and tracker URLs) stay valid. */
 const CAPABILITY_TTL_SECONDS = 6 * 3600
@@ -46,6 +47,8 @@ export interface RunningServer {
   config: Config
   seeder: MediaSeeder
   store: BlobStore
+  /** The node:http server (its timeouts are set by limitRequestTimes). */
+  http: Server
   close (): Promise<void>
 }
 
@@ -59,10 +62,12 @@ export interface StartOptions {
   seederTokenTtlSeconds?: number
 }
 
-function listen (config: Config, fetch: Parameters<typeof serve>[0]['fetch']): Promise<Server> {
+function listen (config: Config, log: Logger, fetch: Parameters<typeof serve>[0]['fetch']): Promise<Server> {
   return new Promise((resolve, reject) => {
-    // serve() makes a node:http server unless told to make an HTTP/2 one.
+    // serve() makes a node:http server unless told to make an HTTP/2 one. It listens at once, but
+    // no connection comes in before this tick ends, so the timeouts below apply to every one.
     const server = serve({ fetch, hostname: config.host, port: config.port }, () => resolve(server)) as Server
+    limitRequestTimes(server, config.requestIdleTimeoutMs, log)
     server.once('error', reject)
   })
 }
@@ -85,7 +90,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   // The HTTP server (and so the tracker) must be up before the seeder announces, and the
   // public URL is known only once the port is (PORT=0 picks one).
   let app: ReturnType<typeof createApp> | undefined
-  const http = await listen(config, (req, env) => app ? app.fetch(req, env) : new Response('starting', { status: 503 }))
+  const http = await listen(config, log, (req, env) => app ? app.fetch(req, env) : new Response('starting', { status: 503 }))
   const port = (http.address() as AddressInfo).port
   const publicUrl = config.publicUrl.endsWith(':0') ? config.publicUrl.replace(/:0$/, `:${port}`) : config.publicUrl
   const resolved: Config = { ...config, port, publicUrl }
@@ -224,6 +229,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     config: resolved,
     seeder,
     store,
+    http,
     async close () {
       // Uploads in flight may finish (new ones get 503). Then no new connections; idle ones
       // close now, the tracker's upgraded sockets with the tracker, and responses still being

@@ -1,7 +1,8 @@
 /**
  * /api/uploads: the tus 1.0.0 resumable upload protocol (core, creation, termination,
- * expiration) mapped onto ResumableUploads. GET on an upload also answers its JSON status,
- * with the published file's fields once it is complete.
+ * expiration) mapped onto ResumableUploads. Every successful PATCH answers 204, the one that
+ * completes the file too: its mediaId is in a header, and GET on the upload answers its JSON
+ * status, with the published file's fields once it is complete.
  */
 import { Hono, type Context } from 'hono'
 import { AppError, badRequest } from '../../shared/errors.ts'
@@ -10,12 +11,13 @@ import type { ResumableUploads, UploadStatus } from '../upload/resumable.ts'
 import { closeIfBodyRefused, requestBody } from './body.ts'
 
 const TUS_VERSION = '1.0.0'
+/** On the PATCH that published the file (and any later one): the file's id, for /api/media/:id. */
+const MEDIA_ID_HEADER = 'OIP-Media-Id'
 
 function statusHeaders (c: Context<AppEnv>, st: UploadStatus): void {
   c.header('Upload-Offset', String(st.offset))
   c.header('Upload-Length', String(st.length))
   c.header('Upload-Expires', new Date(st.expiresAt).toUTCString())
-  c.header('Cache-Control', 'no-store')
 }
 
 export function uploadRoutes (uploads: ResumableUploads, maxUploadBytes: number): Hono<AppEnv> {
@@ -23,6 +25,8 @@ export function uploadRoutes (uploads: ResumableUploads, maxUploadBytes: number)
 
   app.use('*', async (c, next) => {
     c.header('Tus-Resumable', TUS_VERSION)
+    // An upload's state changes with every request: no answer may be cached, errors included.
+    c.header('Cache-Control', 'no-store')
     // Requests that change an upload must name the version; HEAD and GET only look.
     if (['POST', 'PATCH', 'DELETE'].includes(c.req.method) && c.req.header('tus-resumable') !== TUS_VERSION) {
       c.header('Tus-Version', TUS_VERSION)
@@ -58,7 +62,7 @@ export function uploadRoutes (uploads: ResumableUploads, maxUploadBytes: number)
     return c.json(st)
   })
 
-  app.patch('/:id', async c => {
+  const patch = async (c: Context<AppEnv>): Promise<Response> => {
     try {
       if (!/^application\/offset\+octet-stream\b/i.test(c.req.header('content-type') ?? '')) {
         throw new AppError(415, 'unsupported_media_type', 'Send the bytes with "Content-Type: application/offset+octet-stream".')
@@ -66,19 +70,32 @@ export function uploadRoutes (uploads: ResumableUploads, maxUploadBytes: number)
       const offset = c.req.header('upload-offset')
       if (offset === undefined || !/^\d+$/.test(offset)) throw badRequest('bad_upload_offset', 'Send the byte offset the body starts at in Upload-Offset (ask with HEAD).')
       const length = c.req.header('content-length')
-      const st = await uploads.append(c.req.param('id'), c.get('caller'), Number(offset), requestBody(c), length === undefined ? undefined : Number(length))
+      const st = await uploads.append(c.req.param('id')!, c.get('caller'), Number(offset), requestBody(c), length === undefined ? undefined : Number(length))
       statusHeaders(c, st)
-      // The byte that completed the file: answer with the published file, like POST /api/media/upload.
-      return st.result ? c.json(st.result, 200) : c.body(null, 204)
+      // tus 1.0 allows only 204 here, so the published file is named by a header and GET gives all of it.
+      if (st.result) c.header(MEDIA_ID_HEADER, st.result.mediaId)
+      return c.body(null, 204)
     } catch (err) {
+      const at = (err as { offset?: number }).offset
+      if (at !== undefined) c.header('Upload-Offset', String(at))
       closeIfBodyRefused(c, err)
       throw err
     }
-  })
+  }
 
-  app.delete('/:id', async c => {
-    await uploads.terminate(c.req.param('id'), c.get('caller'))
+  const terminate = async (c: Context<AppEnv>): Promise<Response> => {
+    await uploads.terminate(c.req.param('id')!, c.get('caller'))
     return c.body(null, 204)
+  }
+
+  app.patch('/:id', patch)
+  app.delete('/:id', terminate)
+  // tus: a client that cannot send PATCH or DELETE POSTs with X-HTTP-Method-Override.
+  app.post('/:id', async c => {
+    const method = c.req.header('x-http-method-override')?.toUpperCase()
+    if (method === 'PATCH') return await patch(c)
+    if (method === 'DELETE') return await terminate(c)
+    throw new AppError(405, 'method_not_allowed', 'Send the bytes with PATCH (or POST with "X-HTTP-Method-Override: PATCH"), end the upload with DELETE.')
   })
 
   return app

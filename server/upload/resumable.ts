@@ -85,8 +85,9 @@ export interface ResumableDeps {
   now?: () => number
 }
 
-const conflict = (offset: number): AppError =>
-  new AppError(409, 'offset_mismatch', `The upload is at byte ${offset}. Ask with HEAD for the offset and send from there.`)
+/** Carries the server's offset, which the answer gives in Upload-Offset too. */
+const conflict = (offset: number): AppError & { offset: number } =>
+  Object.assign(new AppError(409, 'offset_mismatch', `The upload is at byte ${offset}. Ask with HEAD for the offset and send from there.`), { offset })
 
 const tooLong = (room: number): AppError =>
   new AppError(413, 'too_large', `This request carries more bytes than the upload has room for (${room} left of the declared Upload-Length). Send only the rest of the file.`)

@@ -26,6 +26,13 @@ function patchOffsets (page: Page): number[] {
   return offsets
 }
 
+/** The status of every PATCH answer the page got: tus 1.0 allows only 204, the last one too. */
+function patchStatuses (page: Page): number[] {
+  const statuses: number[] = []
+  page.on('response', res => { if (res.request().method() === 'PATCH' && res.url().includes('/api/uploads/')) statuses.push(res.status()) })
+  return statuses
+}
+
 async function startLargeUpload (page: Page, name: string, seed: number): Promise<{ file: ReturnType<typeof fileOf>, row: ReturnType<Page['locator']> }> {
   const file = fileOf(name, 24 * MiB, seed)
   await page.getByTestId('file-input').setInputFiles(file)
@@ -43,6 +50,7 @@ test('a large upload paused by hand resumes from the server\'s offset', async ({
   await createWallet(page)
   await throttleUploads(page, 4 * MiB)
   const offsets = patchOffsets(page)
+  const statuses = patchStatuses(page)
   const { file, row } = await startLargeUpload(page, 'paused.bin', 61)
   await waitForProgress(row, 0.2)
   await row.getByRole('button', { name: 'Pause' }).click()
@@ -52,6 +60,9 @@ test('a large upload paused by hand resumes from the server\'s offset', async ({
   await row.getByRole('button', { name: 'Resume' }).click()
   await expect(row).toHaveAttribute('data-phase', 'seeding', { timeout: 60_000 })
   expect(offsets[before]).toBeGreaterThan(0)
+  // The app read the published file from GET on the upload: the last PATCH answered 204 too.
+  expect(statuses.length).toBeGreaterThan(0)
+  expect(new Set(statuses)).toEqual(new Set([204]))
   const stored = await page.request.get(`/api/media/${sha256(file.buffer)}`)
   expect(sha256(await stored.body())).toBe(sha256(file.buffer))
 })

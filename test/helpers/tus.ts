@@ -1,4 +1,5 @@
 /** A small tus 1.0 client over fetch and node:http, for the resumable upload tests. */
+import assert from 'node:assert/strict'
 import http from 'node:http'
 import { bearer } from './auth.ts'
 
@@ -30,6 +31,20 @@ export async function head (url: string, token: string | undefined): Promise<Res
 
 export async function remove (url: string, token: string | undefined): Promise<Response> {
   return await fetch(url, { method: 'DELETE', headers: { ...TUS, ...bearer(token) } })
+}
+
+/**
+ * The file an upload published, given the answer to the PATCH that completed it: tus 1.0 has
+ * that PATCH answer 204 with no body, naming the file in OIP-Media-Id; GET on the upload gives
+ * all of its fields (the same as a plain upload's answer).
+ */
+export async function published (url: string, token: string | undefined, last: Response): Promise<any> {
+  assert.equal(last.status, 204)
+  assert.equal(await last.text(), '')
+  const { result } = await (await fetch(url, { headers: bearer(token) })).json()
+  assert.ok(result, 'GET on the upload gives the published file')
+  assert.equal(last.headers.get('oip-media-id'), result.mediaId)
+  return result
 }
 
 export const offsetOf = async (url: string, token: string | undefined): Promise<number> =>

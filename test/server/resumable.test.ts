@@ -14,7 +14,7 @@ import { pieceLength } from '../../shared/torrent.ts'
 import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
 import { spawnServer } from '../helpers/process.ts'
 import { randomBytesSeeded, startTestServer, tempDir, upload, type TestServer } from '../helpers/server.ts'
-import { createUpload, cutPatch, head, offsetOf, patch, remove, sendFrom } from '../helpers/tus.ts'
+import { createUpload, cutPatch, head, offsetOf, patch, published, remove, sendFrom } from '../helpers/tus.ts'
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 const bytesOf = async (url: string, token?: string): Promise<Buffer> => Buffer.from(await (await fetch(url, { headers: bearer(token) })).arrayBuffer())
@@ -44,10 +44,9 @@ describe('resumable uploads (tus 1.0)', () => {
     assert.equal(res.status, 201)
     assert.equal(res.headers.get('upload-offset'), '0')
     assert.ok(Date.parse(res.headers.get('upload-expires')!) > Date.now())
-    const last = await sendFrom(server.url && url, token, bytes, 0, 1024 * 1024)
-    assert.equal(last.status, 200)
+    const last = await sendFrom(url, token, bytes, 0, 1024 * 1024)
     assert.equal(last.headers.get('upload-offset'), String(bytes.length))
-    const result = await last.json()
+    const result = await published(url, token, last)
     assert.equal(result.mediaId, sha256(bytes))
     assert.equal(result.originalName, 'song.mp3')
     assert.equal(result.mimeType, 'audio/mpeg')
@@ -66,9 +65,14 @@ describe('resumable uploads (tus 1.0)', () => {
     } finally { await plain.destroy() }
     const torrent = await parseTorrent(Buffer.from(await (await fetch(result.torrentUrl)).arrayBuffer()))
     assert.equal(torrent.infoHash, result.infoHash)
-    // The upload keeps its answer for a client whose last response was lost.
+    // The upload keeps its answer until it expires, UPLOAD_EXPIRY after its last byte.
     const status = await (await fetch(url, { headers: bearer(token) })).json()
     assert.equal(status.result.mediaId, result.mediaId)
+    assert.ok(Date.parse(status.expiresAt) > Date.now() + 23 * 3600_000)
+    // A PATCH after the end (a client whose last answer was lost) changes nothing and names the file again.
+    const again = await patch(url, token, bytes.length, new Uint8Array(0))
+    assert.equal(again.status, 204)
+    assert.equal(again.headers.get('oip-media-id'), result.mediaId)
   })
 
   test('a connection cut mid-request keeps what arrived; the rest continues from the offset', async () => {
@@ -84,9 +88,7 @@ describe('resumable uploads (tus 1.0)', () => {
       await new Promise(resolve => setTimeout(resolve, 100))
     }
     assert.ok(offset > 0 && offset <= 4 * 1024 * 1024, `kept ${offset} bytes`)
-    const last = await sendFrom(url, token, bytes, offset)
-    assert.equal(last.status, 200)
-    const result = await last.json()
+    const result = await published(url, token, await sendFrom(url, token, bytes, offset))
     assert.equal(result.mediaId, sha256(bytes))
     assert.ok((await bytesOf(result.httpUrl)).equals(Buffer.from(bytes)))
   })
@@ -97,8 +99,37 @@ describe('resumable uploads (tus 1.0)', () => {
     assert.equal((await patch(url, token, 0, bytes.subarray(0, 1000))).status, 204)
     const res = await patch(url, token, 500, bytes.subarray(500))
     assert.equal(res.status, 409)
+    assert.equal(res.headers.get('upload-offset'), '1000')
     assert.match((await res.json()).error.message, /at byte 1000/)
     assert.equal(await offsetOf(url, token), 1000)
+  })
+
+  test('HEAD is never cached and a missing upload has no offset; POST with X-HTTP-Method-Override works as PATCH and DELETE', async () => {
+    const bytes = randomBytesSeeded(3000, 92)
+    const { url } = await createUpload(server.url, token, bytes.length)
+    const h = await head(url, token)
+    assert.equal(h.status, 200)
+    assert.equal(h.headers.get('cache-control'), 'no-store')
+    assert.equal(h.headers.get('upload-offset'), '0')
+    assert.equal(h.headers.get('upload-length'), '3000')
+    const missing = await head(`${server.url}/api/uploads/${'0'.repeat(32)}`, token)
+    assert.equal(missing.status, 404)
+    assert.equal(missing.headers.get('cache-control'), 'no-store')
+    assert.equal(missing.headers.get('upload-offset'), null)
+
+    const override = (method: string, more: Record<string, string> = {}, body?: Uint8Array): Promise<Response> => fetch(url, {
+      method: 'POST',
+      headers: { 'Tus-Resumable': '1.0.0', ...bearer(token), 'X-HTTP-Method-Override': method, ...more },
+      ...(body ? { body: body as Uint8Array<ArrayBuffer> } : {})
+    })
+    const sent = await override('PATCH', { 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': '0' }, bytes.subarray(0, 1000))
+    assert.equal(sent.status, 204)
+    assert.equal(sent.headers.get('upload-offset'), '1000')
+    const unknown = await override('PUT')
+    assert.equal(unknown.status, 405)
+    assert.match((await unknown.json()).error.message, /PATCH/)
+    assert.equal((await override('DELETE')).status, 204)
+    assert.equal((await head(url, token)).status, 404)
   })
 
   test('only the creator can see, continue or end an upload: others get 404, no session gets 401', async () => {
@@ -149,7 +180,7 @@ describe('resumable uploads (tus 1.0)', () => {
   test('a private resumable upload is its owner\'s alone', async () => {
     const bytes = randomBytesSeeded(4000, 87)
     const { url } = await createUpload(server.url, token, bytes.length, { filename: 'secret.txt', access_level: 'private' })
-    const result = await (await patch(url, token, 0, bytes)).json()
+    const result = await published(url, token, await patch(url, token, 0, bytes))
     assert.equal(result.accessLevel, 'private')
     assert.equal((await fetch(`${server.url}/api/media/${result.mediaId}`)).status, 404)
     assert.equal((await fetch(`${server.url}/api/media/${result.mediaId}`, { headers: bearer(other) })).status, 404)
@@ -233,9 +264,7 @@ describe('resumable uploads across restarts and failures', () => {
       const restartedUrl = url.replace(new URL(url).origin, p.url)
       const offset = await offsetOf(restartedUrl, token)
       assert.ok(offset >= 72 * 1024 * 1024 && offset <= bytes.length, `resumes at ${offset}`)
-      const last = await sendFrom(restartedUrl, token, bytes, offset, 8 * 1024 * 1024)
-      assert.equal(last.status, 200)
-      const result = await last.json()
+      const result = await published(restartedUrl, token, await sendFrom(restartedUrl, token, bytes, offset, 8 * 1024 * 1024))
       assert.equal(result.mediaId, sha256(bytes))
       assert.ok((await bytesOf(result.httpUrl)).equals(Buffer.from(bytes)))
       const torrent = await parseTorrent(Buffer.from(await (await fetch(result.torrentUrl)).arrayBuffer()))
@@ -289,9 +318,7 @@ describe('resumable uploads across restarts and failures', () => {
       url = url.replace(new URL(url).origin, server.url)
       assert.equal(await offsetOf(url, token), offset)
       full = false
-      const last = await sendFrom(url, token, bytes, offset)
-      assert.equal(last.status, 200)
-      const result = await last.json()
+      const result = await published(url, token, await sendFrom(url, token, bytes, offset))
       assert.equal(result.mediaId, sha256(bytes))
       assert.ok((await bytesOf(result.httpUrl)).equals(Buffer.from(bytes)))
     } finally { await server.destroy() }
@@ -325,9 +352,7 @@ describe('resumable uploads whose publishing fails', () => {
       const failed = await patch(url, token, 0, bytes)
       assert.equal(failed.status, 507)
       assert.equal(await offsetOf(url, token), bytes.length, 'every byte is still there')
-      const done = await patch(url, token, bytes.length, new Uint8Array(0))
-      assert.equal(done.status, 200)
-      const result = await done.json()
+      const result = await published(url, token, await patch(url, token, bytes.length, new Uint8Array(0)))
       assert.equal(result.mediaId, sha256(bytes))
       assert.ok((await bytesOf(result.httpUrl)).equals(Buffer.from(bytes)))
     } finally { await server.destroy() }

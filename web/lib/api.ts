@@ -105,13 +105,9 @@ export function resumableUpload (opts: ResumableUpload, token: string): Promise<
       },
       onUploadUrlAvailable: async () => { await opts.onUrl(upload.url!) },
       onProgress: opts.onProgress,
-      onSuccess: ({ lastResponse }) => {
-        // The PATCH that completed the file answers with it; an upload found already complete
-        // (its answer was lost) answers with a HEAD, so ask for the result.
-        const body = lastResponse.getBody()
-        const done = body ? Promise.resolve(JSON.parse(body) as UploadResult) : uploadResult(upload.url!, token)
-        done.then(resolve, reject)
-      },
+      // Every PATCH answers 204 (tus 1.0), the last one too, and an upload found complete (its
+      // answer was lost) ends with a HEAD: either way the published file is in the upload's status.
+      onSuccess: () => { uploadResult(upload.url!, token).then(resolve, reject) },
       onError: err => {
         const res = (err as tus.DetailedError).originalResponse
         if (!res) return reject(new ApiError(0, 'network', 'The connection to the server was lost. The upload continues from where it stopped when the network is back.'))
@@ -129,16 +125,27 @@ export function resumableUpload (opts: ResumableUpload, token: string): Promise<
   })
 }
 
-async function uploadResult (url: string, token: string): Promise<UploadResult> {
-  const status = await json<{ offset: number, length: number, result?: UploadResult }>(await fetch(url, { headers: auth(token) }))
+/** GET /api/uploads/:id: the offset, and the published file once the upload is complete. */
+interface UploadStatus { offset: number, length: number, result?: UploadResult }
+
+const uploadStatus = async (url: string, token: string): Promise<UploadStatus> =>
+  await json<UploadStatus>(await fetch(url, { headers: auth(token) }))
+
+/** The file a finished upload published; when publishing failed last time, asks the server to publish again. */
+export async function uploadResult (url: string, token: string): Promise<UploadResult> {
+  const status = await uploadStatus(url, token)
   if (status.result) return status.result
   if (status.offset !== status.length) throw new ApiError(409, 'incomplete', 'The server does not have the whole file yet. Retry to continue the upload.')
   // Every byte is there but publishing failed last time (tus-js-client sends nothing more when
   // the offset is at the end): an empty PATCH at the end asks the server to publish again.
-  return await json<UploadResult>(await fetch(url, {
+  const published = await fetch(url, {
     method: 'PATCH',
     headers: { ...auth(token), 'Tus-Resumable': '1.0.0', 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': String(status.offset) }
-  }))
+  })
+  if (!published.ok) throw await failure(published)
+  const done = await uploadStatus(url, token)
+  if (!done.result) throw new ApiError(409, 'incomplete', 'The server has every byte but did not publish the file. Retry the upload.')
+  return done.result
 }
 
 /** GET /api/media/:id/info: the manifest as the caller sees it, plus live seeding status. */
