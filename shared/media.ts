@@ -10,6 +10,12 @@ export const isMediaId = (value: string): boolean => MEDIA_ID.test(value)
 /** A MIME type we store as given (lowercase type/subtype, no parameters). */
 export const SAFE_MIME = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/
 
+/** The type stored for the type an upload names: lowercased, or application/octet-stream when not SAFE_MIME. */
+export function storedMimeType (type: string): string {
+  const lower = type.toLowerCase()
+  return SAFE_MIME.test(lower) ? lower : 'application/octet-stream'
+}
+
 /** MEDIA_DIR/<mediaId>/manifest.json (the seed's layout, plus the torrent's piece length). */
 export interface MediaManifest {
   mediaId: string

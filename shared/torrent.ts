@@ -197,3 +197,13 @@ export const magnetURI = (infoHash: string, name: string, transport: TorrentTran
   // xs last, by hand: the encoder would write it before dn and tr (it writes keys in the order it got them).
   encodeMagnet({ infoHash, name, announce: transport.announce, urlList: transport.urlList }) +
   (transport.sources ?? []).map(url => `&xs=${encodeURIComponent(url)}`).join('')
+
+/**
+ * The infoHash (lowercase hex) a magnet link names, or undefined when it does not parse as a
+ * magnet with exactly one `xt=urn:btih:` of 40 hex characters.
+ */
+export function magnetInfoHash (magnet: string): string | undefined {
+  if (!magnet.startsWith('magnet:?')) return undefined
+  const xt = new URLSearchParams(magnet.slice('magnet:?'.length)).getAll('xt')
+  return xt.length === 1 ? /^urn:btih:([0-9a-f]{40})$/i.exec(xt[0]!)?.[1]?.toLowerCase() : undefined
+}

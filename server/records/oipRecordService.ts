@@ -9,6 +9,7 @@ import { AppError, badRequest, loginRequired, notFound } from '../../shared/erro
 import type { AccessLevel } from '../../shared/media.ts'
 import { canonicalRecord, RECORD_LIMITS, recordId, validateRecord, type OipMediaRecord, type StoredOipRecord } from '../../shared/record.ts'
 import { signatureFormatOf, verifyRecord } from '../../shared/signing.ts'
+import { magnetInfoHash } from '../../shared/torrent.ts'
 import { isPublicKey } from '../../shared/wallet.ts'
 import type { Caller } from '../access/accessPolicy.ts'
 import type { OipRecordRepository, OipRecordRow } from './oipRecordRepository.ts'
@@ -29,9 +30,6 @@ export interface UploadFacts {
   mimeType: string
   fileSize: number
 }
-
-/** The hex infoHash a magnet link names (lowercase), or undefined. */
-const magnetInfoHash = (magnet: string): string | undefined => /[?&]xt=urn:btih:([0-9a-fA-F]{40})(&|$)/.exec(magnet)?.[1]?.toLowerCase()
 
 export interface OipRecordQuery {
   owner?: string

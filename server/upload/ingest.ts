@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import busboy from 'busboy'
 import { AppError, badRequest } from '../../shared/errors.ts'
-import { ACCESS_LEVELS, SAFE_MIME, type AccessLevel, type MediaManifest } from '../../shared/media.ts'
+import { ACCESS_LEVELS, storedMimeType, type AccessLevel, type MediaManifest } from '../../shared/media.ts'
 import { buildTorrent, isTorrentSalt, magnetURI, torrentName, type TorrentTransport } from '../../shared/torrent.ts'
 import type { BlobStore, PendingBlob, StagingBlob } from '../storage/blobStore.ts'
 import { storageError } from '../storage/fsBlobStore.ts'
@@ -115,7 +115,7 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
     // Errors reach us through the pipeline; a stray one after it settled must not crash the process.
     file.on('error', () => {})
     fileName = info.filename ?? ''
-    if (SAFE_MIME.test(info.mimeType?.toLowerCase() ?? '')) mimeType = info.mimeType.toLowerCase()
+    mimeType = storedMimeType(info.mimeType ?? '')
     const hashing = deps.hashPool.job(pieceLengthsFor(sizeBounds(fields.size, req.contentLength)))
     file.on('limit', () => fail(tooLarge(deps.maxUploadBytes)))
     fileDone = (async () => {

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { AppError, badRequest, loginRequired, notFound } from '../../shared/errors.ts'
-import { isMediaId, SAFE_MIME, type UploadResult } from '../../shared/media.ts'
+import { isMediaId, storedMimeType, type UploadResult } from '../../shared/media.ts'
 import { pieceLength } from '../../shared/torrent.ts'
 import type { Logger } from '../logger.ts'
 import type { BlobStore } from '../storage/blobStore.ts'
@@ -144,14 +144,13 @@ export class ResumableUploads {
     const meta = parseMetadata(metadata)
     const fields = uploadFields(meta)
     if (meta.sha256 !== undefined && !isMediaId(meta.sha256)) throw badRequest('bad_sha256', '"sha256" must be 64 lowercase hex characters, or left out.')
-    const filetype = meta.filetype?.toLowerCase() ?? ''
     const id = randomBytes(16).toString('hex')
     const info: UploadInfo = {
       id,
       owner,
       length: size,
       fileName: meta.filename ?? '',
-      mimeType: SAFE_MIME.test(filetype) ? filetype : 'application/octet-stream',
+      mimeType: storedMimeType(meta.filetype ?? ''),
       fields,
       ...(meta.sha256 ? { sha256: meta.sha256 } : {}),
       createdAt: new Date(this.now()).toISOString(),

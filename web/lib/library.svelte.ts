@@ -6,7 +6,9 @@
  */
 import bencode from 'bencode'
 import { buildTorrent, infoHashOf, renamedInfo, torrentName } from '../../shared/torrent.ts'
+import { storedMimeType } from '../../shared/media.ts'
 import type { OipMediaRecord } from '../../shared/record.ts'
+import { recordMedia } from '../../shared/recordMedia.ts'
 import { signRecord } from '../../shared/signing.ts'
 import { torrentSaltFor } from '../../shared/wallet.ts'
 import * as api from './api.ts'
@@ -216,7 +218,7 @@ export class Library {
         const { mediaId, accessLevel, title, description, torrentSalt } = item.file
         const fields = { accessLevel, name: title, description, ...(torrentSalt ? { torrentSalt } : {}) }
         const server = await this.session.authorized(async token => await api.serverHas(mediaId, token)
-          ? await api.claim(mediaId, token, file, fields)
+          ? await api.claim(mediaId, token, { name: file.name, type: storedMimeType(item.file.type) }, fields)
           : await api.resumableUpload({
             file,
             fields,
@@ -258,13 +260,17 @@ export class Library {
     }
   }
 
-  /** The OIP record, signed by the owner's key in the browser. */
+  /**
+   * The OIP record, signed by the owner's key in the browser. Its media fields are what this
+   * browser knows of the file; a server answer that says otherwise gets no signature.
+   */
   private async publishRecord (item: LibraryItem): Promise<void> {
-    const server = item.file.server!
+    const { mediaId, size, type, infoHash, server } = item.file
+    const media = recordMedia({ mediaId, size, infoHash: infoHash!, contentType: storedMimeType(type), origin: location.origin }, server!)
     const record: OipMediaRecord = {
       type: 'media',
       basic: { name: item.file.title.slice(0, 200), description: item.file.description, date: Math.floor(Date.parse(item.file.addedAt) / 1000), language: 'en', tagItems: [] },
-      media: { mediaId: server.mediaId, bittorrentAddress: server.magnetURI, httpUrl: server.httpUrl, contentType: server.mimeType, size: server.fileSize },
+      media,
       accessControl: { access_level: item.file.accessLevel, owner_public_key: this.session.key.publicKey }
     }
     const signature = signRecord(record, this.session.key.privateKey)
