@@ -18,14 +18,22 @@ function recordPosts (page: Page): Array<OipMediaRecord['media']> {
   return posts
 }
 
-/** Pass the request to the real server; rewrite its JSON answer with `lie` when it is an upload result for a file `lies` names. */
-async function rewrite (route: Route, lies: Map<string, (answer: UploadResult) => Partial<UploadResult>>): Promise<void> {
+type Lies = Map<string, (answer: UploadResult) => Partial<UploadResult>>
+
+/**
+ * Pass the request to the real server; in its JSON answer, rewrite the upload result (the claim's
+ * answer itself, or a tus upload's status `result`) of a file `lies` names.
+ */
+async function rewrite (route: Route, lies: Lies): Promise<void> {
   const response = await route.fetch()
   const body = await response.text()
-  let answer: UploadResult | undefined
-  try { answer = JSON.parse(body) as UploadResult } catch {}
-  const lie = answer?.mediaId ? lies.get(answer.mediaId) : undefined
-  await route.fulfill({ response, body: lie ? JSON.stringify({ ...answer, ...lie(answer!) }) : body })
+  let answer: (UploadResult & { result?: UploadResult }) | undefined
+  try { answer = JSON.parse(body) } catch {}
+  const result = answer?.result ?? answer
+  const lie = result?.mediaId ? lies.get(result.mediaId) : undefined
+  if (!lie) return await route.fulfill({ response, body })
+  const told = { ...result!, ...lie(result!) }
+  await route.fulfill({ response, body: JSON.stringify(answer!.result ? { ...answer, result: told } : told) })
 }
 
 const row = (page: Page, mediaId: string) => page.locator(`[data-media-id="${mediaId}"]`)
@@ -40,13 +48,13 @@ test("the wallet signs no record when the upload's answer names another mediaId,
     size: fileOf('other-size.bin', 40_000, 105)
   }
   const elsewhere = 'e5'.repeat(32)
-  const lies = new Map<string, (answer: UploadResult) => Partial<UploadResult>>([
+  const lies: Lies = new Map<string, (answer: UploadResult) => Partial<UploadResult>>([
     [sha256(files.mediaId.buffer), () => ({ mediaId: elsewhere })],
     [sha256(files.magnet.buffer), a => ({ magnetURI: a.magnetURI.replace(a.infoHash, 'f6'.repeat(20)) })],
     [sha256(files.httpUrl.buffer), () => ({ httpUrl: `https://evil.example/api/media/${elsewhere}` })],
     [sha256(files.size.buffer), a => ({ fileSize: a.fileSize * 10 })]
   ])
-  // The tus PATCH that completes an upload answers with its result.
+  // A finished tus upload's status (GET /api/uploads/:id) carries its result.
   await page.route('**/api/uploads/**', async route => await rewrite(route, lies))
   const posts = recordPosts(page)
   await createWallet(page)
