@@ -83,8 +83,12 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   const records = new SqliteRecordRepository(db)
   const oipRecords = new OipRecordService({
     records: new SqliteOipRecordRepository(db),
-    // The caller's own upload as they see it (their private view, or the public one).
-    upload: async (mediaId, owner): Promise<UploadFacts | undefined> => records.get(mediaId, owner) && await media.info(mediaId, owner)
+    // The caller's own upload as they see it (their private view, or the public one), with the
+    // type they uploaded it as: the public face may carry an earlier uploader's type.
+    upload: async (mediaId, owner): Promise<UploadFacts | undefined> => {
+      const own = records.get(mediaId, owner)
+      return own && { ...await media.info(mediaId, owner), mimeType: own.mimeType }
+    }
   })
 
   // The HTTP server (and so the tracker) must be up before the seeder announces, and the

@@ -3,7 +3,10 @@
  * of the file itself (the SHA-256 and size it hashed, the infoHash it checked against its own
  * pieces, the type it sent, the app's origin), never from the server's word. The server's answer
  * to the upload or claim must say the same; where it does not, RecordMediaMismatch names the
- * field and nothing may be signed. Only the magnet is the server's (its trackers and web seeds),
+ * field and nothing may be signed. The type is not compared: the record states the type this
+ * owner uploaded it as, while the answer shows the public face's, which may be an earlier
+ * uploader's (the server checks the record's type against the owner's own). Only the magnet is
+ * the server's (its trackers and web seeds),
  * accepted once it names exactly the checked infoHash. The check is at the caller, not in
  * signRecord, because only the caller knows the local facts. Pure: runs in the browser and Node.
  */
@@ -38,7 +41,6 @@ export function recordMedia (local: LocalMedia, server: ServerMedia): OipMediaRe
   const checks: Array<[field: string, answered: unknown, known: unknown, knownAs: string]> = [
     ['mediaId', server.mediaId, local.mediaId, 'the SHA-256 this browser computed'],
     ['size', server.fileSize, local.size, "the file's size here"],
-    ['contentType', server.mimeType, local.contentType, 'the type this browser sent'],
     ['httpUrl', server.httpUrl, httpUrl, "this app's address for it"],
     ['magnet (its infoHash)', magnetInfoHash(server.magnetURI), local.infoHash, "the infoHash this browser checked against the file's pieces"]
   ]

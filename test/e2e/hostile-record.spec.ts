@@ -85,17 +85,17 @@ test("the wallet signs no record when the upload's answer names another mediaId,
   expect(posts).toHaveLength(1)
 })
 
-test("the wallet signs no record when the claim's answer (bytes the server already had) names another content type", async ({ page, browser, baseURL }) => {
+test("the wallet signs no record when the claim's answer (bytes the server already had) names another address", async ({ page, browser, baseURL }) => {
   const file = fileOf('claimed.bin', 30_000, 106)
   const { mediaId } = await uploadFromTab(browser, baseURL!, file)
-  await page.route(`**/api/media/${mediaId}/claim`, async route => await rewrite(route, new Map([[mediaId, () => ({ mimeType: 'text/html' })]])))
+  await page.route(`**/api/media/${mediaId}/claim`, async route => await rewrite(route, new Map([[mediaId, () => ({ httpUrl: 'https://evil.example/claimed.bin' })]])))
   const claims: string[] = []
   page.on('request', req => { if (req.url().endsWith('/claim')) claims.push(req.url()) })
   const posts = recordPosts(page)
   await createWallet(page)
   await page.getByTestId('file-input').setInputFiles(file)
   await expect(row(page, mediaId)).toHaveAttribute('data-phase', 'failed', { timeout: 60_000 })
-  await expect(row(page, mediaId).getByRole('alert')).toContainText(/Nothing was signed: .*contentType as "text\/html", but the type this browser sent is "application\/octet-stream"/)
+  await expect(row(page, mediaId).getByRole('alert')).toContainText(/Nothing was signed: .*httpUrl as "https:\/\/evil\.example\/claimed\.bin"/)
   expect(claims).toHaveLength(1)
   expect(posts).toEqual([])
 })

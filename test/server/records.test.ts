@@ -83,3 +83,23 @@ test("a record's media fields must be the stored file's: size, type, address and
   assert.deepEqual((await (await fetch(`${server.url}/api/records?owner=${me.publicKey}`, { headers: bearer(token) })).json()).items, [], 'nothing stored')
   assert.equal((await post(token, { record: honest, signature: signRecord(honest, me.privateKey) })).status, 201, 'the fields the upload answered pass')
 })
+
+test("a later uploader's record states the type they uploaded with, not the public face's", async () => {
+  const first = await signIn(server.url, await newIdentity())
+  const me = await newIdentity()
+  const token = await signIn(server.url, me)
+  const bytes = randomBytesSeeded(25_000, 94)
+  assert.equal((await upload(server.url, bytes, { access_level: 'public' }, 'first.mp4', 'video/mp4', first)).status, 201)
+  const up = (await upload(server.url, bytes, { access_level: 'public' }, 'mine.webm', 'video/webm', token)).body
+  assert.equal(up.mimeType, 'video/mp4', 'the public face keeps the first uploader’s type')
+  const record = (contentType: string): OipMediaRecord => ({
+    type: 'media',
+    basic: { name: 'Mine', description: '', date: 1795000000, language: 'en', tagItems: [] },
+    media: { mediaId: up.mediaId, bittorrentAddress: up.magnetURI, httpUrl: up.httpUrl, contentType, size: up.fileSize },
+    accessControl: { access_level: 'public', owner_public_key: me.publicKey }
+  })
+  const faces = record('video/mp4')
+  assert.equal((await post(token, { record: faces, signature: signRecord(faces, me.privateKey) })).status, 409)
+  const mine = record('video/webm')
+  assert.equal((await post(token, { record: mine, signature: signRecord(mine, me.privateKey) })).status, 201)
+})
