@@ -292,14 +292,15 @@ describe('the server seeds public uploads', () => {
 describe('seeding bandwidth limits', () => {
   const LIMIT = 1_000_000 // bytes/s
 
-  test('with SEED_UPLOAD_LIMIT the rate to a peer stays within 20% of the limit', { timeout: TIMEOUT }, async t => {
+  test('with SEED_UPLOAD_LIMIT the rate to a peer does not exceed the limit', { timeout: TIMEOUT }, async t => {
     try {
       const s = await seededServer(105, { SEED_UPLOAD_LIMIT: String(LIMIT) })
       const result = await download(t, onlyVia(s.served, { announce: [s.httpTracker], urlList: [] }), { webSeeds: false })
       assertSameBytes(result.bytes, s.bytes)
-      // The throttle lets its first bucket through at once; over ~4 s the rate settles on the limit.
-      const rate = FILE_SIZE / (result.transferMs / 1000)
-      assert.ok(rate <= LIMIT * 1.2 && rate >= LIMIT * 0.8, `measured ${Math.round(rate)} B/s against a limit of ${LIMIT}`)
+      // The throttle lets its first bucket (one second's worth) through at once, with the first
+      // byte; the rest comes at the limit. Only an upper bound: a busy machine can only be slower.
+      const rate = (FILE_SIZE - LIMIT) / (result.transferMs / 1000)
+      assert.ok(rate <= LIMIT * 1.2, `measured ${Math.round(rate)} B/s after the first bucket, against a limit of ${LIMIT}`)
     } finally {
       await stopAll()
     }
