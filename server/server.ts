@@ -127,8 +127,9 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     log,
     seederKey,
     seederPeerId: () => seeder.peerId,
-    allow: async (infoHash, token, peerId, event) => {
-      if (!await access.admitAnnounce({ infoHash, token, peerId, event })) return false
+    allow: async announce => {
+      const { infoHash, peerId, event } = announce
+      if (!await access.admitAnnounce(announce)) return false
       // Another peer in the swarm wants the file (the seeder's own announces do not count, nor
       // a peer leaving). Not awaited: the peer joins the swarm first, then the torrent comes up
       // and offers to it (see MediaSeeder.want).

@@ -9,11 +9,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import Server from 'bittorrent-tracker/server'
 import type { Logger } from '../logger.ts'
-import { ownershipRefusal, peersOf, type Swarm } from './peerOwnership.ts'
+import { httpPeerKey, ownershipRefusal, peersOf, type Swarm } from './peerOwnership.ts'
 
 export const ANNOUNCE_PATH = '/announce'
 
 const NO_SCRAPE = 'scrape is not offered by this tracker'
+const UNKNOWN_TORRENT = 'unknown torrent: this tracker only tracks files stored on this server'
+const SEEDER_PEER_ID = 'this peer id is the seeding server\'s own: announce with a peer id of your own'
 
 /**
  * bittorrent-tracker's server without scrape, which would list swarms by infoHash. HTTP
@@ -43,14 +45,23 @@ class ClosedTracker extends Server {
   }
 }
 
+/**
+ * One announce: `token` is the tracker capability that came with it (see the filter), which
+ * private torrents need; public ones need none. `event` is the announce's (started, stopped,
+ * completed; undefined for a periodic update). `fromSeeder`: it came with the seeder's key.
+ */
+export interface TrackerAnnounce {
+  infoHash: string
+  token: string | undefined
+  peerId: string | undefined
+  event: string | undefined
+  fromSeeder: boolean
+}
+
 export interface EmbeddedTrackerOptions {
-  /**
-   * May this peer announce this infoHash? `token` is the tracker capability that came with the
-   * announce (see the filter), which private torrents need; public ones need none. `event` is
-   * the announce's (started, stopped, completed; undefined for a periodic update).
-   */
-  allow: (infoHash: string, token: string | undefined, peerId: string | undefined, event: string | undefined) => Promise<boolean>
-  /** The server's own seeder's peer id (hex), once it runs: only the seeder may announce it. */
+  /** May this peer announce this infoHash? */
+  allow: (announce: TrackerAnnounce) => Promise<boolean>
+  /** The server's own seeder's peer id (hex), once it runs, to say why its announces are refused to others. */
   seederPeerId: () => string | undefined
   /** What the seeder's announce URLs carry as `seeder` (Catalog.seederTrackers). */
   seederKey: string
@@ -96,12 +107,14 @@ export class EmbeddedTracker {
         const sent = text(params.token)
         const token = sent ?? socket?.oipTokens?.get(infoHash) ?? socket?.oipToken
         const fromSeeder = socket ? socket.oipSeeder === true : this.isSeederKey(text(params.seeder))
-        opts.allow(infoHash, token, text(params.peer_id), text(params.event)).then(
+        const peerId = text(params.peer_id)
+        if (!socket && typeof params.addr === 'string' && peerId) params.addr = httpPeerKey(params.addr, peerId)
+        opts.allow({ infoHash, token, peerId, event: text(params.event), fromSeeder }).then(
           ok => {
-            if (!ok) return cb(new Error('unknown torrent: this tracker only tracks files stored on this server'))
+            if (!ok) return cb(new Error(token === undefined && !fromSeeder && peerId === opts.seederPeerId() ? SEEDER_PEER_ID : UNKNOWN_TORRENT))
             // Judged here, after the last await: bittorrent-tracker announces to the swarm
             // within this tick, so no other message can change the swarm in between.
-            const refusal = ownershipRefusal(this.server.torrents[infoHash] as Swarm | undefined, params, fromSeeder, opts.seederPeerId())
+            const refusal = socket && ownershipRefusal(this.server.torrents[infoHash] as Swarm | undefined, params)
             if (refusal) return cb(new Error(refusal))
             // Kept only once accepted, so a socket holds no more tokens than it has torrents.
             if (socket && sent) (socket.oipTokens ??= new Map()).set(infoHash, sent)
