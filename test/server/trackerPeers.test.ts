@@ -83,6 +83,8 @@ describe('who may speak for a peer at the tracker (no seeder)', () => {
   let server: TestServer
   let one: string
   let two: string
+  let three: string
+  let four: string
   const sockets: TrackerSocket[] = []
   const open = async (): Promise<TrackerSocket> => { const s = await TrackerSocket.open(server.url); sockets.push(s); return s }
 
@@ -91,13 +93,15 @@ describe('who may speak for a peer at the tracker (no seeder)', () => {
     server = await startTestServer({ SEEDING: 'false' })
     one = (await upload(server.url, randomBytesSeeded(20_000, 61))).body.infoHash
     two = (await upload(server.url, randomBytesSeeded(20_000, 62))).body.infoHash
+    three = (await upload(server.url, randomBytesSeeded(20_000, 64))).body.infoHash
+    four = (await upload(server.url, randomBytesSeeded(20_000, 65))).body.infoHash
   })
   after(async () => {
     for (const s of sockets) await s.close()
     await server.destroy()
   })
 
-  test('a connection cannot announce, stop, offer or answer under a peer id another open connection holds in that swarm', async () => {
+  test('a connection cannot announce, stop, offer or answer under a peer id another open connection holds in that swarm', { timeout: 30_000 }, async () => {
     const [holder, other, probe] = [await open(), await open(), await open()]
     const held = newPeerId()
     assert.equal(refusal(await holder.announce(one, held, { event: 'started' })), undefined)
@@ -124,44 +128,44 @@ describe('who may speak for a peer at the tracker (no seeder)', () => {
     await holder.announce(one, held, { event: 'stopped' })
   })
 
-  test('a client that reconnects announces its own peer id again once its old connection is closed', async () => {
+  test('a client that reconnects announces its own peer id again once its old connection is closed', { timeout: 30_000 }, async () => {
     const first = await open()
     const id = newPeerId()
-    assert.equal(refusal(await first.announce(one, id, { event: 'started' })), undefined)
+    assert.equal(refusal(await first.announce(two, id, { event: 'started' })), undefined)
     const second = await open()
-    assert.match(String(refusal(await second.announce(one, id, { event: 'started' }))), /another connection/, 'not while the first is open')
+    assert.match(String(refusal(await second.announce(two, id, { event: 'started' }))), /another connection/, 'not while the first is open')
     await first.close()
     // The server sees the close a moment after the client does.
     let answer: Message
     for (let i = 0; ; i++) {
-      answer = await second.announce(one, id, { event: 'started' })
+      answer = await second.announce(two, id, { event: 'started' })
       if (refusal(answer) === undefined) break
       assert.ok(i < 100, `still refused: ${refusal(answer)}`)
       await new Promise(resolve => setTimeout(resolve, 20))
     }
     assert.deepEqual([answer.complete, answer.incomplete], [0, 1], 'one peer: the old connection\'s went with it')
-    await second.announce(one, id, { event: 'stopped' })
+    await second.announce(two, id, { event: 'stopped' })
   })
 
-  test('a closed connection takes out only the peers it announced', async () => {
+  test('a closed connection takes out only the peers it announced', { timeout: 30_000 }, async () => {
     const victim = await open()
     const victimId = newPeerId()
-    assert.equal(refusal(await victim.announce(one, victimId, { event: 'started' })), undefined)
+    assert.equal(refusal(await victim.announce(three, victimId, { event: 'started' })), undefined)
     // The closing connection first names the victim's peer id in another swarm (where the victim
     // is not), then joins the victim's swarm under its own.
     const closing = await open()
-    assert.equal(refusal(await closing.announce(two, victimId, { event: 'started' })), undefined)
-    assert.equal(refusal(await closing.announce(one, newPeerId(), { event: 'started' })), undefined)
+    assert.equal(refusal(await closing.announce(four, victimId, { event: 'started' })), undefined)
+    assert.equal(refusal(await closing.announce(three, newPeerId(), { event: 'started' })), undefined)
     await closing.close()
     const probe = await open()
     const probeId = newPeerId()
     // Until the server has seen the close, the closing connection's own peer is still counted.
-    for (let i = 0; (await probe.announce(one, probeId, { event: 'started' })).incomplete !== 2; i++) {
+    for (let i = 0; (await probe.announce(three, probeId, { event: 'started' })).incomplete !== 2; i++) {
       assert.ok(i < 100, 'the closed connection\'s peer is still in the swarm')
       await new Promise(resolve => setTimeout(resolve, 20))
     }
     const offered = victim.next()
-    await probe.announce(one, probeId, { numwant: 5, offers: [OFFER] })
+    await probe.announce(three, probeId, { numwant: 5, offers: [OFFER] })
     assert.ok((await offered).offer, 'the victim is still in its swarm: an offer reaches it')
   })
 })
@@ -225,6 +229,7 @@ describe("the seeder's place in a public swarm", () => {
     assert.ok((await listed()).includes(seederPort), 'the seeder is listed before')
     // From the seeder's own address (loopback here; behind a reverse proxy, everyone's).
     assert.equal(text((await httpAnnounce(server.url, infoHash, newPeerId(), seederPort, 'stopped'))['failure reason']), undefined)
+    assert.ok((await listed()).includes(seederPort), 'the seeder is still listed after a stopped from its address:port')
     assert.match(String(text((await httpAnnounce(server.url, infoHash, seederId, seederPort, 'stopped'))['failure reason'])), /seeding server's own/)
     assert.ok((await listed()).includes(seederPort), 'the seeder is still listed')
   })
