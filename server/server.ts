@@ -2,6 +2,7 @@
  * Wires the parts together and listens: blob store, records, seeder, tracker, HTTP, all on one
  * port. Used by main.ts and by the tests, which start real servers on loopback.
  */
+import { randomBytes } from 'node:crypto'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { availableParallelism } from 'node:os'
@@ -99,7 +100,9 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   const publicUrl = config.publicUrl.endsWith(':0') ? config.publicUrl.replace(/:0$/, `:${port}`) : config.publicUrl
   const resolved: Config = { ...config, port, publicUrl }
 
-  const catalog = new Catalog({ store, publicUrl, extraTrackers: config.extraTrackers, cdnUrls: config.cdnUrls, log })
+  // Tells the tracker the seeder's own announces from anyone else's; lives as long as this process.
+  const seederKey = randomBytes(32).toString('base64url')
+  const catalog = new Catalog({ store, publicUrl, extraTrackers: config.extraTrackers, cdnUrls: config.cdnUrls, seederKey, log })
   const seeder = new MediaSeeder({
     catalog,
     stateFile: path.join(config.mediaDir, 'seeder.json'),
@@ -122,8 +125,11 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   const access = new AccessPolicy({ records, capabilities, seederPeerId: () => seeder.peerId })
   const tracker = new EmbeddedTracker({
     log,
-    allow: async (infoHash, token, peerId, event) => {
-      if (!await access.admitAnnounce({ infoHash, token, peerId, event })) return false
+    seederKey,
+    seederPeerId: () => seeder.peerId,
+    allow: async announce => {
+      const { infoHash, peerId, event } = announce
+      if (!await access.admitAnnounce(announce)) return false
       // Another peer in the swarm wants the file (the seeder's own announces do not count, nor
       // a peer leaving). Not awaited: the peer joins the swarm first, then the torrent comes up
       // and offers to it (see MediaSeeder.want).

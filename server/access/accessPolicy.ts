@@ -26,6 +26,8 @@ export interface Announce {
   peerId: string | undefined
   /** started, stopped, completed, paused; undefined for a periodic update. */
   event: string | undefined
+  /** It came with the seeder's key (which only the server's own seeder has). */
+  fromSeeder: boolean
 }
 
 export class AccessPolicy {
@@ -55,20 +57,21 @@ export class AccessPolicy {
   }
 
   /**
-   * May a peer announce this infoHash to our tracker? Public torrents: anyone. A private
+   * May a peer announce this infoHash to our tracker? Public torrents: anyone, but the seeder's
+   * own peer id only with the seeder's key (else anyone could stop it or stand in for it). A private
    * record's torrent: only with a tracker capability for this very infoHash, its owner's or our
    * own seeder's (and then only as the seeder's peer id). An owner's peer id is admitted to the
    * swarm until the capability expires, or until it announces `stopped`: the seeder serves the
    * torrent to admitted peer ids only (admitsPeer). The seeder's own peer id is never
    * admitted, and nobody else may announce it.
    */
-  async admitAnnounce ({ infoHash, token, peerId, event }: Announce): Promise<boolean> {
-    if (this.deps.records.byPublicInfoHash(infoHash) !== undefined) return true
+  async admitAnnounce ({ infoHash, token, peerId, event, fromSeeder }: Announce): Promise<boolean> {
+    const seederPeerId = this.deps.seederPeerId()
+    if (this.deps.records.byPublicInfoHash(infoHash) !== undefined) return fromSeeder || peerId !== seederPeerId
     const record = this.deps.records.byPrivateInfoHash(infoHash)
     if (!record || token === undefined || peerId === undefined) return false
     const claims = await this.deps.capabilities.check('tracker', token)
     if (claims?.infoHash !== infoHash) return false
-    const seederPeerId = this.deps.seederPeerId()
     if (claims.sub === SEEDER_SUBJECT) return peerId === seederPeerId
     if (claims.sub !== record.owner || peerId === seederPeerId) return false
     if (event === 'stopped') this.admitted.forget(infoHash, peerId)

@@ -19,6 +19,8 @@ export interface CatalogOptions {
   extraTrackers: string[]
   /** Base URLs of mirrors of the public files (CDN_URLS). */
   cdnUrls?: string[]
+  /** What the seeder's announces to our tracker carry to be known as the seeder's (see seederTrackers). */
+  seederKey: string
   log: Logger
 }
 
@@ -35,6 +37,8 @@ export class Catalog {
   readonly store: BlobStore
   private readonly publicUrl: string
   private readonly trackers: string[]
+  private readonly ownTrackers: string[]
+  private readonly seederKey: string
   private readonly cdnUrls: string[]
   private readonly log: Logger
 
@@ -43,13 +47,29 @@ export class Catalog {
     this.publicUrl = opts.publicUrl
     const ws = opts.publicUrl.replace(/^http/, 'ws')
     // Browsers use the ws tracker, other clients the http one; extra trackers after ours.
-    this.trackers = [...new Set([`${ws}/announce`, `${opts.publicUrl}/announce`, ...opts.extraTrackers])]
+    this.ownTrackers = [`${ws}/announce`, `${opts.publicUrl}/announce`]
+    this.trackers = [...new Set([...this.ownTrackers, ...opts.extraTrackers])]
+    this.seederKey = opts.seederKey
     this.cdnUrls = opts.cdnUrls ?? []
     this.log = opts.log
   }
 
   get announce (): string[] {
     return this.trackers
+  }
+
+  /**
+   * Our tracker's URLs as the seeder announces to them (never handed out): they carry its key,
+   * so the tracker takes the seeder's peer id from the seeder alone. The key goes in the URL, not
+   * in the announce, which would also reach the extra trackers.
+   */
+  get seederTrackers (): string[] {
+    return this.ownTrackers.map(url => `${url}?seeder=${this.seederKey}`)
+  }
+
+  /** What the seeder announces a public torrent to: seederTrackers, then the extra trackers. */
+  get seederAnnounce (): string[] {
+    return [...this.seederTrackers, ...this.trackers.filter(url => !this.ownTrackers.includes(url))]
   }
 
   httpUrl (mediaId: string): string {
@@ -164,14 +184,13 @@ export class Catalog {
 
   /**
    * Trackers (ours only, never a third party's) and web seed URLs that carry the owner's
-   * capabilities; without a tracker token, our tracker's plain URLs (the seeder's own copy).
+   * capabilities.
    */
-  privateTransport (mediaId: string, trackerToken?: string, webseedToken?: string): TorrentTransport {
-    const ws = this.publicUrl.replace(/^http/, 'ws')
-    const q = trackerToken ? `?token=${encodeURIComponent(trackerToken)}` : ''
+  privateTransport (mediaId: string, trackerToken: string, webseedToken: string): TorrentTransport {
+    const q = `?token=${encodeURIComponent(trackerToken)}`
     return {
-      announce: [`${ws}/announce${q}`, `${this.publicUrl}/announce${q}`],
-      urlList: webseedToken ? [`${this.httpUrl(mediaId)}/seed/${webseedToken}`] : []
+      announce: this.ownTrackers.map(url => `${url}${q}`),
+      urlList: [`${this.httpUrl(mediaId)}/seed/${webseedToken}`]
     }
   }
 

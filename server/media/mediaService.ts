@@ -223,9 +223,9 @@ export class MediaService {
         mediaId: record.mediaId,
         infoHash,
         createdAt: record.createdAt,
-        // Our tracker's plain URLs: the seeder sends its capability with each announce, so it
-        // can renew it without touching the running torrent.
-        torrentFile: async () => (await catalog.privateTorrent(record.mediaId, record.originalName, record.torrentSalt!, catalog.privateTransport(record.mediaId))).torrentFile,
+        // Our tracker's URLs without a capability: the seeder sends its capability with each
+        // announce, so it can renew it without touching the running torrent.
+        torrentFile: async () => (await catalog.privateTorrent(record.mediaId, record.originalName, record.torrentSalt!, { announce: catalog.seederTrackers, urlList: [] })).torrentFile,
         trackerToken: async () => await seederTrackerToken(infoHash),
         admits: peerId => access.admitsPeer(infoHash, peerId)
       })

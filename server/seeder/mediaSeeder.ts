@@ -553,7 +553,7 @@ export class MediaSeeder {
     let seed = this.seeds.get(info.infoHash)
     if (!seed) {
       // The server is its own web seed; announcing it to itself would only make noise.
-      const torrentFile = async (): Promise<Uint8Array> => withTransport(await this.opts.catalog.torrent(info.mediaId), { announce: this.opts.catalog.announce, urlList: [] })
+      const torrentFile = async (): Promise<Uint8Array> => withTransport(await this.opts.catalog.torrent(info.mediaId), { announce: this.opts.catalog.seederAnnounce, urlList: [] })
       this.seeds.set(info.infoHash, seed = newSeed(info.mediaId, info.infoHash, 'public', torrentFile, info.createdAt))
     }
     return seed
@@ -735,11 +735,11 @@ function newSeed (mediaId: string, infoHash: string, kind: Seed['kind'], torrent
 const byWant = (a: Seed, b: Seed): number =>
   Number(a.pinned) - Number(b.pinned) || Math.max(a.wantedAt ?? 0, a.createdAt) - Math.max(b.wantedAt ?? 0, b.createdAt)
 
-/** A tracker error for the stats: the network cause when there is one, never a capability. */
+/** A tracker error for the stats: the network cause when there is one, never a capability or the seeder's key. */
 function describe (err: Error): string {
   const cause = (err as { cause?: { code?: string, message?: string } }).cause
   const why = cause?.code ?? cause?.message
-  return `${err.message}${why ? ` (${why})` : ''}`.replace(/[?&]token=[^\s)&]+/g, '')
+  return `${err.message}${why ? ` (${why})` : ''}`.replace(/[?&](token|seeder)=[^\s)&]+/g, '')
 }
 
 interface TrackerClient {

@@ -20,5 +20,7 @@ declare module 'bittorrent-tracker/server' {
     listen (port: number, hostname: string, onListening?: () => void): void
     close (cb?: (err?: Error | null) => void): void
     protected _onWebSocketRequest (socket: { send (data: string): void }, opts: unknown, raw: string): void
+    /** A WebSocket closed: its peer (the first peer id it named) leaves the swarms it joined. */
+    protected _onWebSocketClose (socket: object): void
   }
 }

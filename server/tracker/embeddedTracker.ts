@@ -1,16 +1,21 @@
 /**
  * The tracker peers meet at, on the app's own port: WebSocket at /announce for browsers,
  * HTTP GET /announce for other clients. It only tracks torrents the server allows
- * (`allow`), and it never answers scrapes, so it cannot be used to probe for other files.
+ * (`allow`), it never answers scrapes, so it cannot be used to probe for other files, and a
+ * peer speaks only for itself (peerOwnership.ts).
  */
+import { timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import Server from 'bittorrent-tracker/server'
 import type { Logger } from '../logger.ts'
+import { httpPeerKey, ownershipRefusal, peersOf, type Swarm } from './peerOwnership.ts'
 
 export const ANNOUNCE_PATH = '/announce'
 
 const NO_SCRAPE = 'scrape is not offered by this tracker'
+const UNKNOWN_TORRENT = 'unknown torrent: this tracker only tracks files stored on this server'
+const SEEDER_PEER_ID = 'this peer id is the seeding server\'s own: announce with a peer id of your own'
 
 /**
  * bittorrent-tracker's server without scrape, which would list swarms by infoHash. HTTP
@@ -24,15 +29,42 @@ class ClosedTracker extends Server {
     if (action === 'scrape') return socket.send(JSON.stringify({ action: 'scrape', 'failure reason': NO_SCRAPE }))
     super._onWebSocketRequest(socket, opts, raw)
   }
+
+  /**
+   * A closed connection leaves the swarms with the peers it put there, and only those. The
+   * library would announce `stopped` for the first peer id the connection ever named, which
+   * may be another connection's peer in a swarm this one joined under another id.
+   */
+  protected override _onWebSocketClose (socket: TrackerSocket): void {
+    for (const infoHash of [...socket.infoHashes ?? []]) {
+      const swarm = this.torrents[infoHash] as (Swarm & { announce (params: object): void }) | undefined
+      for (const peerId of swarm ? peersOf(swarm, socket) : []) swarm!.announce({ type: 'ws', event: 'stopped', numwant: 0, peer_id: peerId })
+    }
+    socket.peerId = null
+    super._onWebSocketClose(socket)
+  }
+}
+
+/**
+ * One announce: `token` is the tracker capability that came with it (see the filter), which
+ * private torrents need; public ones need none. `event` is the announce's (started, stopped,
+ * completed; undefined for a periodic update). `fromSeeder`: it came with the seeder's key.
+ */
+export interface TrackerAnnounce {
+  infoHash: string
+  token: string | undefined
+  peerId: string | undefined
+  event: string | undefined
+  fromSeeder: boolean
 }
 
 export interface EmbeddedTrackerOptions {
-  /**
-   * May this peer announce this infoHash? `token` is the tracker capability that came with the
-   * announce (see the filter), which private torrents need; public ones need none. `event` is
-   * the announce's (started, stopped, completed; undefined for a periodic update).
-   */
-  allow: (infoHash: string, token: string | undefined, peerId: string | undefined, event: string | undefined) => Promise<boolean>
+  /** May this peer announce this infoHash? */
+  allow: (announce: TrackerAnnounce) => Promise<boolean>
+  /** The server's own seeder's peer id (hex), once it runs, to say why its announces are refused to others. */
+  seederPeerId: () => string | undefined
+  /** What the seeder's announce URLs carry as `seeder` (Catalog.seederTrackers). */
+  seederKey: string
   log: Logger
   trustProxy?: boolean
 }
@@ -40,21 +72,24 @@ export interface EmbeddedTrackerOptions {
 /**
  * A WebSocket peer, with the capability its upgrade request carried, and the last capability
  * accepted with a message of its own for each infoHash: the messages webtorrent sends without
- * its announce options (its WebRTC answers) go with that one.
+ * its announce options (its WebRTC answers) go with that one. `oipSeeder`: its URL carried the
+ * seeder's key. The rest is bittorrent-tracker's.
  */
-type TrackerSocket = { oipToken?: string, oipTokens?: Map<string, string> }
+type TrackerSocket = { oipToken?: string, oipTokens?: Map<string, string>, oipSeeder?: boolean, peerId?: string | null, infoHashes?: string[] | null }
 
-const tokenOf = (url: string | undefined): string | undefined =>
-  new URL(url ?? '/', 'http://x').searchParams.get('token') ?? undefined
+const queryParam = (url: string | undefined, name: string): string | undefined =>
+  new URL(url ?? '/', 'http://x').searchParams.get(name) ?? undefined
 
 export class EmbeddedTracker {
   private readonly server: ClosedTracker
   private readonly trustProxy: boolean
+  private readonly seederKey: Buffer
   announces = 0
   private closed = false
 
   constructor (opts: EmbeddedTrackerOptions) {
     this.trustProxy = opts.trustProxy ?? false
+    this.seederKey = Buffer.from(opts.seederKey)
     this.server = new ClosedTracker({
       http: false,
       udp: false,
@@ -71,11 +106,19 @@ export class EmbeddedTracker {
         const socket = params.type === 'ws' ? params.socket as TrackerSocket : undefined
         const sent = text(params.token)
         const token = sent ?? socket?.oipTokens?.get(infoHash) ?? socket?.oipToken
-        opts.allow(infoHash, token, text(params.peer_id), text(params.event)).then(
+        const fromSeeder = socket ? socket.oipSeeder === true : this.isSeederKey(text(params.seeder))
+        const peerId = text(params.peer_id)
+        if (!socket && typeof params.addr === 'string' && peerId) params.addr = httpPeerKey(params.addr, peerId)
+        opts.allow({ infoHash, token, peerId, event: text(params.event), fromSeeder }).then(
           ok => {
+            if (!ok) return cb(new Error(token === undefined && !fromSeeder && peerId === opts.seederPeerId() ? SEEDER_PEER_ID : UNKNOWN_TORRENT))
+            // Judged here, after the last await: bittorrent-tracker announces to the swarm
+            // within this tick, so no other message can change the swarm in between.
+            const refusal = socket && ownershipRefusal(this.server.torrents[infoHash] as Swarm | undefined, params)
+            if (refusal) return cb(new Error(refusal))
             // Kept only once accepted, so a socket holds no more tokens than it has torrents.
-            if (ok && socket && sent) (socket.oipTokens ??= new Map()).set(infoHash, sent)
-            cb(ok ? null : new Error('unknown torrent: this tracker only tracks files stored on this server'))
+            if (socket && sent) (socket.oipTokens ??= new Map()).set(infoHash, sent)
+            cb(null)
           },
           err => cb(err as Error)
         )
@@ -96,12 +139,19 @@ export class EmbeddedTracker {
   handleUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const pathname = new URL(req.url ?? '/', 'http://x').pathname
     if (pathname !== ANNOUNCE_PATH) return false
-    const token = tokenOf(req.url)
+    const token = queryParam(req.url, 'token')
+    const fromSeeder = this.isSeederKey(queryParam(req.url, 'seeder'))
     this.server.ws.handleUpgrade(req, socket, head, ws => {
       ;(ws as TrackerSocket).oipToken = token
+      ;(ws as TrackerSocket).oipSeeder = fromSeeder
       this.server.ws.emit('connection', ws, req)
     })
     return true
+  }
+
+  private isSeederKey (key: string | undefined): boolean {
+    const given = Buffer.from(key ?? '')
+    return given.length === this.seederKey.length && timingSafeEqual(given, this.seederKey)
   }
 
   get open (): boolean {
