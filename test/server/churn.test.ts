@@ -19,7 +19,7 @@ describe('demand on idle torrents', () => {
     const uploaded: Array<{ mediaId: string, infoHash: string }> = []
     for (const bytes of files) uploaded.push((await upload(server.url, bytes)).body)
     const demand = async (): Promise<{ activated: number, deferred: number }> => {
-      const text = await (await fetch(`${server.url}/metrics`)).text()
+      const text = await (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${server.metricsToken}` } })).text()
       return { activated: metric(text, 'oip_demand_activations'), deferred: metric(text, 'oip_demand_deferred') }
     }
     const states = (): string[] => uploaded.map(u => server.seeder.status(u.infoHash).state)

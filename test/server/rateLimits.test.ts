@@ -7,7 +7,7 @@ import http from 'node:http'
 import { after, describe, test } from 'node:test'
 import { newIdentity, signIn } from '../helpers/auth.ts'
 import { randomBytesSeeded, startTestServer, upload, type TestServer } from '../helpers/server.ts'
-import { createUpload, sendFrom } from '../helpers/tus.ts'
+import { createUpload, published, sendFrom } from '../helpers/tus.ts'
 
 /** A POST over a fresh connection from `localAddress` (another client, as the server sees it). */
 function postFrom (url: string, localAddress: string, headers: Record<string, string> = {}, body = ''): Promise<{ status: number, headers: http.IncomingHttpHeaders, body: any }> {
@@ -59,8 +59,7 @@ describe('per-address rate limits', () => {
 
     // The started upload's PATCHes are not starts (1 MiB each, three of them).
     const finished = await sendFrom(started.url, token, bytes, 0)
-    assert.equal(finished.status, 200)
-    assert.equal((await finished.json()).fileSize, bytes.length)
+    assert.equal((await published(started.url, token, finished)).fileSize, bytes.length)
     // Another address has its own budget.
     const form = '--b\r\nContent-Disposition: form-data; name="access_level"\r\n\r\npublic\r\n--b\r\nContent-Disposition: form-data; name="file"; filename="x.bin"\r\n\r\nhello\r\n--b--\r\n'
     assert.equal((await postFrom(`${s.url}/api/media/upload`, '127.0.0.2', { 'Content-Type': 'multipart/form-data; boundary=b' }, form)).status, 201)

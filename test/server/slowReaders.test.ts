@@ -59,8 +59,8 @@ function get (url: string, localAddress: string): Promise<{ status: number, head
   })
 }
 
-async function inFlight (baseUrl: string): Promise<number> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text()
+async function inFlight (server: TestServer): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${server.metricsToken}` } })).text()
   return Number(text.split('\n').find(l => l.startsWith('oip_byte_responses_in_flight '))?.split(' ')[1])
 }
 
@@ -99,7 +99,7 @@ describe('slow readers', () => {
     // A client that goes away gives its slot back.
     first.cut()
     second.cut()
-    await until(async () => await inFlight(server.url) === 0)
+    await until(async () => await inFlight(server) === 0)
     const served = await get(url, '127.0.0.1')
     assert.equal(served.status, 200)
     assert.ok(served.body.equals(Buffer.from(bytes)))
@@ -111,7 +111,7 @@ describe('slow readers', () => {
     const { mediaId } = (await upload(server.url, bytes)).body
     const stalled = await stalledGet(server.url, mediaId, '127.0.0.1')
     // Nobody closes it but the server.
-    await until(async () => await inFlight(server.url) === 0)
+    await until(async () => await inFlight(server) === 0)
     const received = await stalled.finish()
     assert.ok(received < SIZE, `the response was cut: ${received} of ${SIZE} bytes (and headers) arrived`)
     const served = await get(`${server.url}/api/media/${mediaId}`, '127.0.0.1')
