@@ -71,7 +71,7 @@ interface Live {
   savedAt: number
   saving?: Promise<void>
   /** Disk room held for the bytes still to come (none once published). */
-  room?: Reservation
+  reservation?: Reservation
 }
 
 export interface ResumableDeps {
@@ -126,8 +126,8 @@ export class ResumableUploads {
       }
       const received = valid.result ? valid.length : size ?? 0
       // Admitted before the restart: it keeps its room without asking again.
-      const room = valid.result ? undefined : this.deps.gate.hold(valid.length - received)
-      this.uploads.set(id, { info: valid, size: received, hashFlow: {}, busy: false, checkpointed: 0, savedAt: this.now(), ...(room ? { room } : {}) })
+      const reservation = valid.result ? undefined : this.deps.gate.hold(valid.length - received)
+      this.uploads.set(id, { info: valid, size: received, hashFlow: {}, busy: false, checkpointed: 0, savedAt: this.now(), ...(reservation ? { reservation } : {}) })
     }
     if (this.uploads.size > 0) this.deps.log.info({ uploads: this.uploads.size }, 'resumable uploads waiting for their bytes')
     await this.sweep()
@@ -151,7 +151,7 @@ export class ResumableUploads {
     const fields = uploadFields(meta)
     if (meta.sha256 !== undefined && !isMediaId(meta.sha256)) throw badRequest('bad_sha256', '"sha256" must be 64 lowercase hex characters, or left out.')
     this.deps.admit(owner, size, { bytes: open.reduce((sum, u) => sum + u.info.length, 0), files: open.length })
-    const room = await this.deps.gate.reserve(size)
+    const reservation = await this.deps.gate.reserve(size)
     const id = randomBytes(16).toString('hex')
     const info: UploadInfo = {
       id,
@@ -165,10 +165,10 @@ export class ResumableUploads {
       expiresAt: this.expiry()
     }
     await this.deps.store.create(id, info).catch(err => {
-      room.release()
+      reservation.release()
       throw storageError(err)
     })
-    this.uploads.set(id, { info, size: 0, hashFlow: {}, busy: false, checkpointed: 0, savedAt: this.now(), room })
+    this.uploads.set(id, { info, size: 0, hashFlow: {}, busy: false, checkpointed: 0, savedAt: this.now(), reservation })
     return { id, ...this.status(id, owner) }
   }
 
@@ -262,7 +262,7 @@ export class ResumableUploads {
     } finally {
       job.writeTo(undefined)
       await file.close()
-      up.room?.resize(up.info.length - up.size)
+      up.reservation?.resize(up.info.length - up.size)
       await this.deps.store.acknowledge(up.info.id, up.size)
     }
   }
@@ -366,15 +366,15 @@ export class ResumableUploads {
       throw err
     }
     info.result = result
-    up.room?.release()
-    delete up.room
+    up.reservation?.release()
+    delete up.reservation
     delete info.checkpoint
     await this.deps.store.writeInfo(info.id, info)
   }
 
   private async drop (up: Live): Promise<void> {
     this.forgetHasher(up)
-    up.room?.release()
+    up.reservation?.release()
     this.uploads.delete(up.info.id)
     await this.deps.store.remove(up.info.id)
   }
