@@ -29,7 +29,12 @@ function serverEnv (port: number, name: string): Record<string, string> {
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     MEDIA_DIR: path.join(tmp, name, 'media'),
     DATA_DIR: path.join(tmp, name, 'data'),
-    TORRENT_PORT: '0'
+    TORRENT_PORT: '0',
+    // The browser and every test are 127.0.0.1: per-address limits are for the server's own tests.
+    CHALLENGES_PER_MINUTE: '100000',
+    UPLOAD_STARTS_PER_MINUTE: '100000',
+    MAX_BYTE_RESPONSES_PER_ADDRESS: '100000',
+    SEED_ACTIVATIONS_PER_MINUTE: '100000'
   }
 }
 

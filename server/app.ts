@@ -11,7 +11,9 @@ import type { Metrics } from './ops/metrics.ts'
 import type { Readiness } from './ops/readiness.ts'
 import type { MediaService } from './media/mediaService.ts'
 import { authRoutes } from './routes/auth.ts'
+import type { SendLimits } from './routes/bytes.ts'
 import { mediaRoutes } from './routes/media.ts'
+import { perAddressLimit } from './routes/rateLimit.ts'
 import { recordRoutes } from './routes/records.ts'
 import { seederRoutes } from './routes/seeder.ts'
 import { uploadRoutes } from './routes/uploads.ts'
@@ -46,6 +48,11 @@ export interface AppDeps {
   adminKeys: string[]
   /** The bearer token /metrics asks for (the counts cover private files too). */
   metricsToken: string
+  /** Bounds on byte responses (slots, send timeout). */
+  sending: SendLimits
+  /** Per client address and minute. */
+  challengesPerMinute: number
+  uploadStartsPerMinute: number
   readiness: () => Promise<Readiness>
   webDir: string
   /** What the web app's pages may connect to (its Content-Security-Policy). */
@@ -119,9 +126,11 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
     await next()
   })
 
-  app.route('/api/auth', authRoutes(deps.auth))
-  app.route('/api/media', mediaRoutes(deps.media, deps.store, deps.metrics))
-  app.route('/api/uploads', uploadRoutes(deps.uploads, deps.maxUploadBytes))
+  // One budget for both ways to start an upload.
+  const uploadStarts = perAddressLimit({ perMinute: deps.uploadStartsPerMinute, what: 'uploads started', setting: 'UPLOAD_STARTS_PER_MINUTE' })
+  app.route('/api/auth', authRoutes(deps.auth, perAddressLimit({ perMinute: deps.challengesPerMinute, what: 'sign-in challenges', setting: 'CHALLENGES_PER_MINUTE' })))
+  app.route('/api/media', mediaRoutes(deps.media, deps.store, deps.metrics, deps.sending, uploadStarts))
+  app.route('/api/uploads', uploadRoutes(deps.uploads, deps.maxUploadBytes, uploadStarts))
   app.route('/api/records', recordRoutes(deps.oipRecords))
   app.route('/api/seeder', seederRoutes(deps.seeder, deps.adminKeys))
   app.all('/api/*', c => c.json({ error: { code: 'not_found', message: `No API route ${c.req.method} ${c.req.path}. See the README for the HTTP API.` } }, 404))

@@ -46,6 +46,21 @@ export interface Config {
   orphanGraceMs: number
   /** A request whose body sends nothing this long is cut (REQUEST_IDLE_TIMEOUT); none has a total limit. */
   requestIdleTimeoutMs: number
+  /** Byte responses (media bytes, web seeds) sent at once, in all and per client address; each holds 512 KiB. */
+  maxByteResponses: number
+  maxByteResponsesPerAddress: number
+  /** A byte response whose client takes nothing for this long is cut and its buffers freed. */
+  sendTimeoutMs: number
+  /** Idle torrents that demand (bytes, .torrent, announces) may bring into the client per minute. */
+  seedActivationsPerMinute: number
+  /** Files one key may pin (admins: no limit of their own). */
+  pinsPerKey: number
+  /** What one key may store: bytes of the distinct files it has records for, and how many. */
+  quotaBytesPerKey: number
+  quotaFilesPerKey: number
+  /** Per client address and minute: sign-in challenges, and upload starts (plain uploads and tus creations). */
+  challengesPerMinute: number
+  uploadStartsPerMinute: number
 }
 
 type Env = Record<string, string | undefined>
@@ -137,6 +152,15 @@ export function loadConfig (env: Env = process.env): Config {
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_SECONDS', 15, 0) * 1000,
     uploadExpiryMs: duration(env, 'UPLOAD_EXPIRY', UNIT_MS.h! * 24),
     orphanGraceMs: duration(env, 'ORPHAN_BLOB_GRACE', UNIT_MS.h!),
-    requestIdleTimeoutMs: duration(env, 'REQUEST_IDLE_TIMEOUT', UNIT_MS.s! * 60)
+    requestIdleTimeoutMs: duration(env, 'REQUEST_IDLE_TIMEOUT', UNIT_MS.s! * 60),
+    maxByteResponses: integer(env, 'MAX_BYTE_RESPONSES', 256, 1),
+    maxByteResponsesPerAddress: integer(env, 'MAX_BYTE_RESPONSES_PER_ADDRESS', 16, 1),
+    sendTimeoutMs: integer(env, 'SEND_TIMEOUT_SECONDS', 30, 1) * 1000,
+    seedActivationsPerMinute: integer(env, 'SEED_ACTIVATIONS_PER_MINUTE', 60, 1),
+    pinsPerKey: integer(env, 'PINS_PER_KEY', 10, 0),
+    quotaBytesPerKey: integer(env, 'QUOTA_BYTES_PER_KEY', 10 * 1024 ** 3, 0),
+    quotaFilesPerKey: integer(env, 'QUOTA_FILES_PER_KEY', 10_000, 0),
+    challengesPerMinute: integer(env, 'CHALLENGES_PER_MINUTE', 30, 1),
+    uploadStartsPerMinute: integer(env, 'UPLOAD_STARTS_PER_MINUTE', 60, 1)
   }
 }

@@ -19,10 +19,12 @@ import type { Config } from './config.ts'
 import type { Logger } from './logger.ts'
 import { Catalog } from './media/catalog.ts'
 import { MediaService } from './media/mediaService.ts'
+import { Quotas } from './media/quotas.ts'
 import { openDatabase } from './records/database.ts'
 import { SqliteOipRecordRepository } from './records/oipRecordRepository.ts'
 import { OipRecordService, type UploadFacts } from './records/oipRecordService.ts'
 import { SqliteRecordRepository } from './records/sqliteRecordRepository.ts'
+import { ResponseSlots } from './routes/responseSlots.ts'
 import { MediaSeeder } from './seeder/mediaSeeder.ts'
 import type { BlobStore } from './storage/blobStore.ts'
 import { FsBlobStore } from './storage/fsBlobStore.ts'
@@ -114,6 +116,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       ...(config.seedDownloadLimit !== undefined ? { download: config.seedDownloadLimit } : {})
     },
     maxActive: config.seedMaxActive,
+    activationsPerMinute: config.seedActivationsPerMinute,
     log,
     isSeedable: async id => records.hasPublic(id),
     pinned: () => new Set(records.pinnedTorrents())
@@ -144,7 +147,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   const hashPool = new HashPool(Math.max(1, availableParallelism() - 1))
   await hashPool.warm()
   const metrics = new Metrics({
-    seeder: () => ({ ...seeder.getStats(), uploadedByTransport: seeder.uploadedByTransport }),
+    seeder: () => ({ ...seeder.getStats(), uploadedByTransport: seeder.uploadedByTransport, demand: seeder.demand }),
     trackerAnnounces: () => tracker.announces
   })
   const uploadGate = new UploadGate({
@@ -170,6 +173,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     oipRecords,
     transaction: fn => db.transaction(fn)(),
     uploadGate,
+    quotas: new Quotas({ bytesPerKey: config.quotaBytesPerKey, filesPerKey: config.quotaFilesPerKey, pinsPerKey: config.pinsPerKey, adminKeys: config.adminKeys }),
     metrics,
     log
   })
@@ -181,6 +185,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     maxUploadBytes: config.maxUploadBytes,
     expiryMs: config.uploadExpiryMs,
     complete: (staged, owner) => media.completeUpload(staged, owner),
+    admit: (owner, bytes, pending) => media.admitUpload(owner, bytes, pending),
     log
   })
   await uploads.init()
@@ -203,6 +208,12 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     metrics,
     adminKeys: config.adminKeys,
     metricsToken,
+    sending: {
+      slots: new ResponseSlots({ max: config.maxByteResponses, perAddress: config.maxByteResponsesPerAddress, onChange: n => metrics.byteResponsesInFlight.set(n) }),
+      timeoutMs: config.sendTimeoutMs
+    },
+    challengesPerMinute: config.challengesPerMinute,
+    uploadStartsPerMinute: config.uploadStartsPerMinute,
     readiness: () => readiness({
       db,
       mediaDir: config.mediaDir,
@@ -214,6 +225,11 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     webPolicy: { publicUrl, extraTrackers: config.extraTrackers, cdnUrls: config.cdnUrls },
     log
   })
+  // Records made before quotas: their file sizes, so what each key stores adds up.
+  for (const mediaId of records.withoutSize()) {
+    const manifest = await catalog.manifest(mediaId).catch(() => undefined)
+    if (manifest) records.setFileSize(mediaId, manifest.fileSize)
+  }
   // Private torrents are not in seeder.json: the records are their source. They join the
   // catalogue before it resumes (no file is read until one goes active).
   for (const record of records.listPrivate()) await media.seed(record)

@@ -11,7 +11,7 @@ import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { Capabilities } from '../auth/capabilities.ts'
 import type { Logger } from '../logger.ts'
 import type { OipRecordService } from '../records/oipRecordService.ts'
-import type { MediaRecord, RecordRepository } from '../records/recordRepository.ts'
+import type { MediaRecord, OwnerKey, RecordRepository, StorageUse } from '../records/recordRepository.ts'
 import type { MediaSeeder, TorrentStatus, TrackerToken } from '../seeder/mediaSeeder.ts'
 import type { HashPool } from '../upload/hashPool.ts'
 import { ingestUpload, publishUpload, type Ingested, type IngestRequest, type StagedUpload, type UploadFields } from '../upload/ingest.ts'
@@ -20,6 +20,7 @@ import type { Metrics } from '../ops/metrics.ts'
 import type { Catalog } from './catalog.ts'
 import { crashPoint } from '../ops/crashPoint.ts'
 import { KeyedMutex } from './keyedMutex.ts'
+import type { Quotas } from './quotas.ts'
 
 export interface MediaServiceDeps {
   catalog: Catalog
@@ -34,6 +35,8 @@ export interface MediaServiceDeps {
   allowAnonymousUploads: boolean
   capabilities: Capabilities
   uploadGate: UploadGate
+  /** What each key may store and pin. */
+  quotas: Quotas
   metrics: Metrics
   /** The owner's signed OIP records go with their media record. */
   oipRecords: Pick<OipRecordService, 'removeForMedia'>
@@ -90,6 +93,14 @@ export class MediaService {
     if (caller === undefined && !this.deps.allowAnonymousUploads) throw loginRequired()
   }
 
+  /**
+   * Refuse up front a file that would take `owner` over their quota (`pending`: their unfinished
+   * uploads). The record itself checks again, in the transaction that makes it.
+   */
+  admitUpload (owner: OwnerKey, bytes: number, pending?: StorageUse): void {
+    this.deps.quotas.admit(owner, this.deps.records.usage(owner), bytes, pending)
+  }
+
   /** 201 when the caller's record is new (even if the bytes were already stored), 200 when they had it. */
   async upload (req: IngestRequest, caller: Caller): Promise<{ status: 200 | 201, result: UploadResult }> {
     this.checkUploader(caller)
@@ -113,6 +124,7 @@ export class MediaService {
           throw new AppError(401, 'login_required', 'Private files need an owner: sign in with your key first, or upload with access_level=public.')
         }
       },
+      admitSize: bytes => this.admitUpload(caller ?? '', bytes),
       onExisting: id => catalog.manifest(id)
     })
     return await this.stored(ingested, caller)
@@ -136,7 +148,7 @@ export class MediaService {
     metrics.bytesIngested.inc(ingested.manifest.fileSize)
     log.info({ mediaId: ingested.manifest.mediaId, size: ingested.manifest.fileSize, blob: ingested.status }, 'upload stored')
     crashPoint('after-publish')
-    return await this.addRecord(ingested.manifest.mediaId, caller, ingested.fields, ingested.upload, ingested.status === 'existed')
+    return await this.addRecord(ingested.manifest, caller, ingested.fields, ingested.upload, ingested.status === 'existed')
   }
 
   /**
@@ -146,7 +158,7 @@ export class MediaService {
    */
   async claim (mediaId: string, caller: Caller, body: Record<string, unknown>): Promise<{ status: 200 | 201, result: UploadResult }> {
     if (caller === undefined) throw loginRequired()
-    const { manifest } = await this.readable(mediaId, caller)
+    const { manifest } = await this.readable(mediaId, caller, { wake: false })
     const text = (key: string, max: number): string | undefined => {
       const v = body[key]
       if (v === undefined || v === null || v === '') return undefined
@@ -160,7 +172,7 @@ export class MediaService {
     const name = text('name', 200)
     const description = text('description', 5000)
     const mimeType = text('mime_type', 255)?.toLowerCase()
-    return await this.addRecord(mediaId, caller, {
+    return await this.addRecord(manifest, caller, {
       accessLevel: accessLevel as AccessLevel,
       ...(name ? { name } : {}),
       ...(description ? { description } : {}),
@@ -172,36 +184,53 @@ export class MediaService {
   }
 
   /** 201 when the caller's record is new (even if the bytes were already stored), 200 when they had it. */
-  private async addRecord (mediaId: string, caller: Caller, fields: UploadFields, upload: { originalName: string, mimeType: string }, blobExisted: boolean): Promise<{ status: 200 | 201, result: UploadResult }> {
+  private async addRecord (stored: MediaManifest, caller: Caller, fields: UploadFields, upload: { originalName: string, mimeType: string }, blobExisted: boolean): Promise<{ status: 200 | 201, result: UploadResult }> {
     // One at a time per file: two first public uploads would both rename the torrent, and a
     // delete of the last record could remove the blob under a new one.
-    return await this.perMedia.run(mediaId, async () => await this.addRecordNow(mediaId, caller, fields, upload, blobExisted))
+    return await this.perMedia.run(stored.mediaId, async () => await this.addRecordNow(stored, caller, fields, upload, blobExisted))
   }
 
-  private async addRecordNow (mediaId: string, caller: Caller, fields: UploadFields, upload: { originalName: string, mimeType: string }, blobExisted: boolean): Promise<{ status: 200 | 201, result: UploadResult }> {
-    const { catalog, records, log } = this.deps
+  private async addRecordNow (stored: MediaManifest, caller: Caller, fields: UploadFields, upload: { originalName: string, mimeType: string }, blobExisted: boolean): Promise<{ status: 200 | 201, result: UploadResult }> {
+    const { catalog, records, quotas, log } = this.deps
+    const { mediaId, fileSize } = stored
     if (!await catalog.exists(mediaId)) {
       throw new AppError(409, 'removed_meanwhile', 'The file was deleted on the server while this upload finished. Upload it again.')
     }
+    const owner = caller ?? ''
+    let made: ReturnType<RecordRepository['ensure']>
+    let face: MediaManifest | undefined
     const hadPublic = records.hasPublic(mediaId)
-    // The first public record makes the blob's face public: give it this upload's name first,
-    // while nobody can see it yet, so no request and no crash ever shows the face as it was
-    // (the neutral face of a private upload, or an earlier uploader's name). Only then the record.
-    const firstPublic = fields.accessLevel === 'public' && !hadPublic && records.get(mediaId, caller ?? '') === undefined
-    const face = firstPublic && blobExisted ? await catalog.rename(mediaId, upload.originalName, upload.mimeType) : undefined
-    const salt = fields.accessLevel === 'private' ? fields.torrentSalt ?? randomBytes(32).toString('hex') : null
-    const privateInfoHash = salt ? (await catalog.privateTorrent(mediaId, upload.originalName, salt, { announce: [], urlList: [] })).infoHash : null
-    const { record, created } = records.ensure({
-      mediaId,
-      owner: caller ?? '',
-      accessLevel: fields.accessLevel,
-      name: fields.name ?? null,
-      description: fields.description ?? null,
-      originalName: upload.originalName,
-      mimeType: upload.mimeType,
-      torrentSalt: salt,
-      privateInfoHash
-    })
+    try {
+      // Over quota: refused before the face below is touched (the record checks again, race-free).
+      if (!records.get(mediaId, owner)) this.admitUpload(owner, fileSize)
+      // The first public record makes the blob's face public: give it this upload's name first,
+      // while nobody can see it yet, so no request and no crash ever shows the face as it was
+      // (the neutral face of a private upload, or an earlier uploader's name). Only then the record.
+      const firstPublic = fields.accessLevel === 'public' && !hadPublic && records.get(mediaId, owner) === undefined
+      face = firstPublic && blobExisted ? await catalog.rename(mediaId, upload.originalName, upload.mimeType) : undefined
+      const salt = fields.accessLevel === 'private' ? fields.torrentSalt ?? randomBytes(32).toString('hex') : null
+      const privateInfoHash = salt ? (await catalog.privateTorrent(mediaId, upload.originalName, salt, { announce: [], urlList: [] })).infoHash : null
+      made = records.ensure({
+        mediaId,
+        owner,
+        accessLevel: fields.accessLevel,
+        name: fields.name ?? null,
+        description: fields.description ?? null,
+        originalName: upload.originalName,
+        mimeType: upload.mimeType,
+        torrentSalt: salt,
+        privateInfoHash,
+        fileSize
+      }, use => quotas.admit(owner, use, fileSize))
+    } catch (err) {
+      // Refused (over quota) or failed: bytes just published for this upload and held by nobody go again.
+      if (records.count(mediaId) === 0) {
+        await catalog.store.remove(mediaId)
+        log.info({ mediaId }, 'no record made: blob held by no record deleted')
+      }
+      throw err
+    }
+    const { record, created } = made
     if (created && record.accessLevel === 'public' && !hadPublic) {
       records.setPublicTorrent(mediaId, (face ?? await catalog.manifest(mediaId)).infoHash)
     }
@@ -243,6 +272,8 @@ export class MediaService {
     const record = isMediaId(mediaId) ? records.get(mediaId, caller) : undefined
     if (!record) throw notFound()
     const infoHash = await this.seededHash(record)
+    // A pin counts against the pinner's own allowance first, so no key can take the shared slots alone.
+    if (pinned && !records.get(mediaId, caller)?.pinned) this.deps.quotas.admitPin(caller, records.pinnedCount(caller))
     if (pinned && !seeder.canPin(infoHash)) {
       throw new AppError(409, 'pin_limit', `Pinned files may take at most ${seeder.maxPinned} of the server's active torrents (half of SEED_MAX_ACTIVE), and all are taken. Unpin another file first, or ask the operator to raise SEED_MAX_ACTIVE.`)
     }
@@ -272,14 +303,15 @@ export class MediaService {
   }
 
   /**
-   * The manifest of a file as the caller may see it, or the not-found error. Its torrent is
-   * wanted. `private`: what is served is the caller's private view (their name for the file),
-   * which no shared cache may keep, whoever else holds the same bytes publicly.
+   * The manifest of a file as the caller may see it, or the not-found error. `private`: what is
+   * served is the caller's private view (their name for the file), which no shared cache may
+   * keep, whoever else holds the same bytes publicly. `wake`: its bytes are about to be sent, so
+   * its torrent is wanted (a HEAD wants nothing).
    */
-  async readable (mediaId: string, caller: Caller): Promise<{ manifest: MediaManifest, private: boolean }> {
+  async readable (mediaId: string, caller: Caller, opts: { wake: boolean }): Promise<{ manifest: MediaManifest, private: boolean }> {
     const { manifest, infoHash, privateRecord } = await this.view(mediaId, caller)
     // The bytes go out over HTTP at once; the torrent comes up beside them.
-    void this.deps.seeder.want(infoHash)
+    if (opts.wake) void this.deps.seeder.want(infoHash)
     return { manifest, private: privateRecord !== undefined }
   }
 
@@ -338,10 +370,10 @@ export class MediaService {
   }
 
   /** The web seed door of a private torrent: the capability in the URL stands in for the session. */
-  async webseed (mediaId: string, token: string): Promise<{ manifest: MediaManifest, private: boolean }> {
+  async webseed (mediaId: string, token: string, opts: { wake: boolean }): Promise<{ manifest: MediaManifest, private: boolean }> {
     const caller = await this.deps.access.webseedCaller(mediaId, token)
     if (caller === undefined) throw notFound()
-    return await this.readable(mediaId, caller)
+    return await this.readable(mediaId, caller, opts)
   }
 
   /** The caller's own media (`mine`), else every public file; newest first, paged by cursor. */

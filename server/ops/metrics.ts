@@ -9,7 +9,7 @@ import type { SeederStats } from '../../shared/media.ts'
 export type Transport = 'tcp' | 'webrtc' | 'webseed' | 'http'
 
 export interface MetricsSources {
-  seeder: () => SeederStats & { uploadedByTransport: Record<'tcp' | 'webrtc', number> }
+  seeder: () => SeederStats & { uploadedByTransport: Record<'tcp' | 'webrtc', number>, demand: { activated: number, deferred: number } }
   trackerAnnounces: () => number
 }
 
@@ -20,6 +20,7 @@ export class Metrics {
   readonly bytesIngested: Counter
   readonly bytesServed: Counter<'transport'>
   readonly uploadsInFlight: Gauge
+  readonly byteResponsesInFlight: Gauge
 
   constructor (sources: MetricsSources) {
     const registers = [this.registry]
@@ -35,6 +36,7 @@ export class Metrics {
     this.bytesIngested = new Counter({ name: 'oip_ingested_bytes_total', help: 'Bytes of uploads stored', registers })
     this.bytesServed = new Counter({ name: 'oip_served_bytes_total', help: 'Bytes of media sent over HTTP (webseed: WebTorrent clients, http: everyone else)', labelNames: ['transport'], registers })
     this.uploadsInFlight = new Gauge({ name: 'oip_uploads_in_flight', help: 'Uploads being received now', registers })
+    this.byteResponsesInFlight = new Gauge({ name: 'oip_byte_responses_in_flight', help: 'Media byte responses being sent now (each holds two 256 KiB buffers)', registers })
     new Gauge({ name: 'oip_seeding_files', help: 'Files being seeded (public and private torrents)', registers, collect () { this.set(sources.seeder().seedingCount) } })
     new Gauge({ name: 'oip_torrents_active', help: 'Torrents active in the BitTorrent client', registers, collect () { this.set(sources.seeder().activeTorrents) } })
     new Gauge({
@@ -44,6 +46,8 @@ export class Metrics {
       collect () { const s = sources.seeder(); this.set(Math.max(0, s.seedingCount - s.activeTorrents)) }
     })
     new Gauge({ name: 'oip_peers', help: 'Connected peers over all torrents', registers, collect () { this.set(sources.seeder().peers) } })
+    new Gauge({ name: 'oip_demand_activations', help: 'Idle torrents brought up because someone wanted them (since start)', registers, collect () { this.set(sources.seeder().demand.activated) } })
+    new Gauge({ name: 'oip_demand_deferred', help: 'Wanted idle torrents left idle past SEED_ACTIVATIONS_PER_MINUTE (since start)', registers, collect () { this.set(sources.seeder().demand.deferred) } })
     new Gauge({
       name: 'oip_peer_uploaded_bytes',
       help: 'Bytes the seeder sent to BitTorrent peers, by transport (since start)',

@@ -42,7 +42,10 @@ const MIGRATIONS = [
    );`,
   // Owners pin files to keep their torrents active in the seeder whatever else is wanted.
   `ALTER TABLE media_records ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
-   CREATE INDEX media_records_pinned ON media_records (media_id) WHERE pinned = 1;`
+   CREATE INDEX media_records_pinned ON media_records (media_id) WHERE pinned = 1;`,
+  // Quotas: what each key stores (file sizes of older records are filled in at start).
+  `ALTER TABLE media_records ADD COLUMN file_size INTEGER;
+   CREATE INDEX media_records_owner ON media_records (owner);`
 ]
 
 /** `file` ':memory:' for tests. */

@@ -25,13 +25,26 @@ export interface MediaRecord {
   createdAt: string
 }
 
-export type NewMediaRecord = Omit<MediaRecord, 'id' | 'createdAt' | 'pinned'>
+/** `fileSize`: the stored file's size, counted against the owner's quota. */
+export type NewMediaRecord = Omit<MediaRecord, 'id' | 'createdAt' | 'pinned'> & { fileSize?: number }
+
+/** What one key stores: the sizes of the distinct files it has records for, and how many. */
+export interface StorageUse { bytes: number, files: number }
 
 export interface Page { limit: number, after?: number }
 
 export interface RecordRepository {
-  /** The caller's record for this media: created, or the one they already had (never changed). */
-  ensure (record: NewMediaRecord): { record: MediaRecord, created: boolean }
+  /**
+   * The caller's record for this media: created, or the one they already had (never changed).
+   * `admit` sees the owner's use before a new record is made, in the same transaction, and
+   * throws to refuse it; so records made at the same time cannot pass a quota together.
+   */
+  ensure (record: NewMediaRecord, admit?: (use: StorageUse) => void): { record: MediaRecord, created: boolean }
+  /** What this key stores now. */
+  usage (owner: OwnerKey): StorageUse
+  /** Media whose records have no file size yet (made before quotas), and filling it in. */
+  withoutSize (): string[]
+  setFileSize (mediaId: string, bytes: number): void
   get (mediaId: string, owner: OwnerKey): MediaRecord | undefined
   hasPublic (mediaId: string): boolean
   /** The public torrent of a public file (set when it becomes public, cleared when it stops). */
@@ -49,6 +62,8 @@ export interface RecordRepository {
   listPrivate (): MediaRecord[]
   /** Pin or unpin the owner's record; false when they have none. */
   setPinned (mediaId: string, owner: OwnerKey, pinned: boolean): boolean
+  /** How many of this key's records are pinned. */
+  pinnedCount (owner: OwnerKey): number
   /** Some public record of this media is pinned (so its public torrent is). */
   hasPinnedPublic (mediaId: string): boolean
   /** The infoHashes of every pinned torrent: public torrents with a pinned public record, pinned private records'. */

@@ -1,6 +1,6 @@
 /** Records in SQLite (see database.ts for the schema). */
 import type { Db } from './database.ts'
-import type { MediaRecord, NewMediaRecord, OwnerKey, Page, RecordRepository } from './recordRepository.ts'
+import type { MediaRecord, NewMediaRecord, OwnerKey, Page, RecordRepository, StorageUse } from './recordRepository.ts'
 
 interface Row {
   id: number
@@ -39,13 +39,30 @@ export class SqliteRecordRepository implements RecordRepository {
     this.db = db
   }
 
-  ensure (record: NewMediaRecord): { record: MediaRecord, created: boolean } {
-    const insert = this.db.prepare(`INSERT INTO media_records (media_id, owner, access_level, name, description, original_name, mime_type, torrent_salt, private_info_hash, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (media_id, owner) DO NOTHING`)
-    const info = insert.run(record.mediaId, record.owner, record.accessLevel, record.name, record.description,
-      record.originalName, record.mimeType, record.torrentSalt, record.privateInfoHash, new Date().toISOString())
-    const row = this.db.prepare('SELECT * FROM media_records WHERE media_id = ? AND owner = ?').get(record.mediaId, record.owner) as Row
-    return { record: toRecord(row), created: info.changes === 1 }
+  ensure (record: NewMediaRecord, admit?: (use: StorageUse) => void): { record: MediaRecord, created: boolean } {
+    return this.db.transaction(() => {
+      const had = this.get(record.mediaId, record.owner)
+      if (had) return { record: had, created: false }
+      admit?.(this.usage(record.owner))
+      this.db.prepare(`INSERT INTO media_records (media_id, owner, access_level, name, description, original_name, mime_type, torrent_salt, private_info_hash, file_size, created_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(record.mediaId, record.owner, record.accessLevel, record.name, record.description,
+        record.originalName, record.mimeType, record.torrentSalt, record.privateInfoHash, record.fileSize ?? null, new Date().toISOString())
+      return { record: this.get(record.mediaId, record.owner)!, created: true }
+    }).immediate()
+  }
+
+  usage (owner: OwnerKey): StorageUse {
+    // One record per (media, owner): a file this key holds twice is not possible, so a sum counts it once.
+    const row = this.db.prepare('SELECT coalesce(sum(file_size), 0) AS bytes, count(*) AS files FROM media_records WHERE owner = ?').get(owner) as StorageUse
+    return { bytes: row.bytes, files: row.files }
+  }
+
+  withoutSize (): string[] {
+    return (this.db.prepare('SELECT DISTINCT media_id FROM media_records WHERE file_size IS NULL').all() as Array<{ media_id: string }>).map(r => r.media_id)
+  }
+
+  setFileSize (mediaId: string, bytes: number): void {
+    this.db.prepare('UPDATE media_records SET file_size = ? WHERE media_id = ?').run(bytes, mediaId)
   }
 
   get (mediaId: string, owner: OwnerKey): MediaRecord | undefined {
@@ -87,6 +104,10 @@ export class SqliteRecordRepository implements RecordRepository {
 
   setPinned (mediaId: string, owner: OwnerKey, pinned: boolean): boolean {
     return this.db.prepare('UPDATE media_records SET pinned = ? WHERE media_id = ? AND owner = ?').run(pinned ? 1 : 0, mediaId, owner).changes === 1
+  }
+
+  pinnedCount (owner: OwnerKey): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM media_records WHERE owner = ? AND pinned = 1').get(owner) as { n: number }).n
   }
 
   hasPinnedPublic (mediaId: string): boolean {

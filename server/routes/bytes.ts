@@ -2,6 +2,8 @@
  * Byte responses for stored media: single Range (incl. suffix and open end), 416 when it cannot
  * be satisfied, ETag = mediaId, and headers that stop a browser from running uploaded content
  * on this origin (nosniff, a sandboxing CSP, attachment for anything that is not plain media).
+ * Each takes one of a bounded number of slots while it sends (ResponseSlots), and a client that
+ * takes nothing for the send timeout is cut, so slow readers cannot hold memory for ever.
  *
  * The bytes go from the file straight to Node's response through two reused buffers, not
  * through a web ReadableStream: per 500 MB sent that path took ~1–2 s of the main thread, much
@@ -18,6 +20,8 @@ import { AppError } from '../../shared/errors.ts'
 import type { MediaManifest } from '../../shared/media.ts'
 import type { AppEnv } from '../app.ts'
 import type { BlobStore } from '../storage/blobStore.ts'
+import { clientAddress } from './clientAddress.ts'
+import type { ResponseSlots } from './responseSlots.ts'
 
 /** Types a browser may show inline; everything else downloads as an attachment. */
 const INLINE = /^(image\/(png|jpeg|gif|webp|avif|bmp)|video\/[a-z0-9.+-]+|audio\/[a-z0-9.+-]+|text\/plain)$/
@@ -42,7 +46,13 @@ export function mediaHeaders (manifest: MediaManifest, isPrivate: boolean): Reco
 /** Bytes read and written at a time; two buffers, one filled while the other is sent. */
 const CHUNK_BYTES = 256 * 1024
 
-export function bytesResponse (c: Context<AppEnv>, store: BlobStore, manifest: MediaManifest, opts: { private: boolean, onSent?: (bytes: number) => void }): Response {
+/** What bounds the byte responses: slots to send in, and how long a client may take nothing. */
+export interface SendLimits {
+  slots: ResponseSlots
+  timeoutMs: number
+}
+
+export function bytesResponse (c: Context<AppEnv>, store: BlobStore, manifest: MediaManifest, limits: SendLimits, opts: { private: boolean, onSent?: (bytes: number) => void }): Response {
   const base = mediaHeaders(manifest, opts.private)
   const size = manifest.fileSize
   const headers = c.req.raw.headers
@@ -69,20 +79,24 @@ export function bytesResponse (c: Context<AppEnv>, store: BlobStore, manifest: M
   if (c.req.method === 'HEAD' || length === 0) return new Response(null, { status, headers: responseHeaders })
   const { outgoing } = c.env
   if (!outgoing) throw new AppError(501, 'not_supported', 'Media bytes are sent by the Node HTTP server only.')
+  const release = limits.slots.take(clientAddress(c))
   // Hono adds its headers (X-Request-Id) only to the responses it writes itself.
   outgoing.writeHead(status, { ...responseHeaders, 'X-Request-Id': c.get('requestId') })
-  void send(store.originalPath(manifest.mediaId), range ?? { start: 0, end: size - 1 }, outgoing, opts.onSent)
+  void send(store.originalPath(manifest.mediaId), range ?? { start: 0, end: size - 1 }, outgoing, limits.timeoutMs, opts.onSent).finally(release)
   return RESPONSE_ALREADY_SENT
 }
 
 /**
  * Bytes start..end of a file on a response whose head is written. A buffer is read into again only
  * once its last write is done (Node keeps a reference to a buffer until the socket has taken it).
- * A client that goes away stops it; a read that fails cuts the response (its length is promised).
+ * A client that goes away stops it; a read that fails cuts the response (its length is promised);
+ * a client that takes no write for `timeoutMs` is cut too, which lets go of the buffers.
  */
-async function send (file: string, range: { start: number, end: number }, res: ServerResponse, onSent?: (bytes: number) => void): Promise<void> {
+async function send (file: string, range: { start: number, end: number }, res: ServerResponse, timeoutMs: number, onSent?: (bytes: number) => void): Promise<void> {
   const gone = new Promise<undefined>(resolve => res.once('close', () => resolve(undefined)))
   const buffers = [Buffer.allocUnsafeSlow(CHUNK_BYTES), Buffer.allocUnsafeSlow(CHUNK_BYTES)]
+  // Pushed back by every write the client takes.
+  const stalled = setTimeout(() => res.destroy(), timeoutMs)
   let handle: fs.FileHandle | undefined
   try {
     handle = await fs.open(file)
@@ -101,7 +115,10 @@ async function send (file: string, range: { start: number, end: number }, res: S
       if (res.destroyed) return
       written = Promise.race([gone, new Promise<Error | null | undefined>(resolve => {
         res.write(buffer.subarray(0, bytesRead), err => {
-          if (!err) onSent?.(bytesRead)
+          if (!err) {
+            stalled.refresh()
+            onSent?.(bytesRead)
+          }
           resolve(err)
         })
       })])
@@ -111,6 +128,7 @@ async function send (file: string, range: { start: number, end: number }, res: S
   } catch (err) {
     res.destroy(err as Error)
   } finally {
+    clearTimeout(stalled)
     await handle?.close()
   }
 }

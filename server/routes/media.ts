@@ -1,23 +1,24 @@
 /** /api/media: thin HTTP mapping onto MediaService. */
 import { create as contentDisposition } from 'content-disposition'
-import { Hono } from 'hono'
+import { Hono, type MiddlewareHandler } from 'hono'
 import type { AppEnv } from '../app.ts'
 import type { MediaService } from '../media/mediaService.ts'
 import type { Metrics } from '../ops/metrics.ts'
 import type { BlobStore } from '../storage/blobStore.ts'
 import { requestBody, closeIfBodyRefused } from './body.ts'
-import { bytesResponse } from './bytes.ts'
+import { bytesResponse, type SendLimits } from './bytes.ts'
 import { readJson } from './json.ts'
 import { pageQuery } from './paging.ts'
 
-export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Metrics): Hono<AppEnv> {
+/** `sending` bounds the byte responses; `uploadStartLimit` is how often one address may start an upload. */
+export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Metrics, sending: SendLimits, uploadStartLimit: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
   // WebTorrent's web seed names itself in its user agent.
   const counter = (userAgent: string | undefined) => (bytes: number): void => {
     metrics.bytesServed.inc({ transport: userAgent?.startsWith('WebTorrent/') ? 'webseed' : 'http' }, bytes)
   }
 
-  app.post('/upload', async c => {
+  app.post('/upload', uploadStartLimit, async c => {
     const caller = c.get('caller')
     try {
       // Refuse before reading a byte of the body when nobody could own the upload.
@@ -67,16 +68,17 @@ export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Met
     })
   })
 
-  // GET also answers HEAD (Hono routes HEAD to GET handlers).
+  // GET also answers HEAD (Hono routes HEAD to GET handlers). A HEAD sends no bytes, so it
+  // wakes no idle torrent either.
   app.get('/:id', async c => {
-    const { manifest, private: isPrivate } = await media.readable(c.req.param('id'), c.get('caller'))
-    return bytesResponse(c, store, manifest, { private: isPrivate, onSent: counter(c.req.header('user-agent')) })
+    const { manifest, private: isPrivate } = await media.readable(c.req.param('id'), c.get('caller'), { wake: c.req.method !== 'HEAD' })
+    return bytesResponse(c, store, manifest, sending, { private: isPrivate, onSent: counter(c.req.header('user-agent')) })
   })
 
   // A private torrent's web seed: WebTorrent sends no headers, so the capability is in the path.
   app.get('/:id/seed/:token', async c => {
-    const { manifest } = await media.webseed(c.req.param('id'), c.req.param('token'))
-    return bytesResponse(c, store, manifest, { private: true, onSent: counter(c.req.header('user-agent')) })
+    const { manifest } = await media.webseed(c.req.param('id'), c.req.param('token'), { wake: c.req.method !== 'HEAD' })
+    return bytesResponse(c, store, manifest, sending, { private: true, onSent: counter(c.req.header('user-agent')) })
   })
 
   app.delete('/:id', async c => {

@@ -4,7 +4,7 @@
  * completes the file too: its mediaId is in a header, and GET on the upload answers its JSON
  * status, with the published file's fields once it is complete.
  */
-import { Hono, type Context } from 'hono'
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import { AppError, badRequest } from '../../shared/errors.ts'
 import type { AppEnv } from '../app.ts'
 import type { ResumableUploads, UploadStatus } from '../upload/resumable.ts'
@@ -20,7 +20,8 @@ function statusHeaders (c: Context<AppEnv>, st: UploadStatus): void {
   c.header('Upload-Expires', new Date(st.expiresAt).toUTCString())
 }
 
-export function uploadRoutes (uploads: ResumableUploads, maxUploadBytes: number): Hono<AppEnv> {
+/** `startLimit`: how often one address may start an upload (creations; the PATCHes are not counted). */
+export function uploadRoutes (uploads: ResumableUploads, maxUploadBytes: number, startLimit: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
 
   app.use('*', async (c, next) => {
@@ -42,7 +43,7 @@ export function uploadRoutes (uploads: ResumableUploads, maxUploadBytes: number)
     return c.body(null, 204)
   })
 
-  app.post('/', async c => {
+  app.post('/', startLimit, async c => {
     if (c.req.header('upload-defer-length') !== undefined) {
       throw badRequest('defer_length_unsupported', 'Uploads of unknown length are not supported: send the file size in Upload-Length.')
     }

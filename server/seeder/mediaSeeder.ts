@@ -7,7 +7,9 @@
  * are active in the client, so 10,000 files cost 10,000 small entries, not 10,000 torrents. The
  * least recently wanted go idle (out of the client; the bytes stay) and come back the moment
  * someone wants them: a peer's announce at the tracker, a request for the .torrent or the bytes.
- * Pinned torrents stay active.
+ * Pinned torrents stay active. Demand brings at most `activationsPerMinute` idle torrents up
+ * (anyone can make demand, and each one coming up sends another idle): past that a wanted
+ * torrent stays idle until the next minute, its bytes still served over HTTP and its web seed.
  *
  * A private torrent is served only to the peers its PrivateSeed admits (the tracker's admitted
  * peer ids): any other wire is cut at the handshake, before a byte of ours goes out. Its
@@ -17,6 +19,7 @@ import fs from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { decode as decodeMagnet } from 'magnet-uri'
+import { RateLimiterMemory } from 'rate-limiter-flexible'
 import WebTorrent, { type Torrent, type Wire } from 'webtorrent'
 import type { SeedInfo, SeederStats } from '../../shared/media.ts'
 import { ReadOnlyChunkStore } from '../../shared/readOnlyChunkStore.ts'
@@ -36,6 +39,8 @@ export interface MediaSeederOptions {
   log: Logger
   /** At most this many torrents active in the client at once (SEED_MAX_ACTIVE). */
   maxActive: number
+  /** Idle torrents that demand (want) may bring up per minute (SEED_ACTIVATIONS_PER_MINUTE); unlimited when left out. */
+  activationsPerMinute?: number
   /** ICE servers for WebRTC peers; none are needed on a LAN or for a server with a public address. */
   rtcConfig?: RTCConfiguration
   /** Bytes/s to and from peers; undefined = unlimited. Changeable with setLimits. */
@@ -186,12 +191,16 @@ export class MediaSeeder {
   private readonly trackers: Record<StatsScope, Map<string, TrackerState>> = { all: new Map(), public: new Map() }
   /** Bytes sent to peers since start, by transport (for /metrics). */
   readonly uploadedByTransport = { tcp: 0, webrtc: 0 }
+  /** Idle torrents that demand brought up, and those it found idle past the rate and left so (for /metrics). */
+  readonly demand = { activated: 0, deferred: 0 }
+  private readonly activations: RateLimiterMemory | undefined
 
   private limits: SeedLimits
 
   constructor (opts: MediaSeederOptions) {
     this.opts = opts
     this.limits = { ...opts.limits }
+    if (opts.activationsPerMinute !== undefined) this.activations = new RateLimiterMemory({ points: opts.activationsPerMinute, duration: 60 })
   }
 
   get seedLimits (): SeedLimits {
@@ -342,15 +351,28 @@ export class MediaSeeder {
   }
 
   /**
-   * Someone wants this torrent now: note it, and bring it up if it is idle (resolves once it
-   * is active). `announced`: a peer announced it at the tracker and waits in the swarm.
+   * Someone wants this torrent now: note it, and bring it up if it is idle and the minute's
+   * activations allow (resolves once it is active, or at once when it stays idle).
+   * `announced`: a peer announced it at the tracker and waits in the swarm.
    */
   async want (infoHash: string, opts: { announced?: boolean } = {}): Promise<void> {
     const seed = this.seeds.get(infoHash)
-    if (!seed) return
+    if (!seed || !this.client) return
     seed.wantedAt = Date.now()
-    if (opts.announced && !this.torrents.has(infoHash)) seed.prime = true
+    if (this.torrents.has(infoHash) || this.activating.has(infoHash)) return void await this.activate(seed)
+    if (opts.announced) seed.prime = true
+    if (!await this.mayActivate()) {
+      this.demand.deferred++
+      return
+    }
+    this.demand.activated++
     await this.activate(seed)
+  }
+
+  /** Takes one of the minute's demand activations, if one is left. */
+  private async mayActivate (): Promise<boolean> {
+    if (!this.activations) return true
+    return await this.activations.consume('demand').then(() => true, () => false)
   }
 
   /** Live status of one torrent, for /api/media/:id/info. */

@@ -51,6 +51,8 @@ export interface IngestDeps {
   transportFor: (mediaId: string) => TorrentTransport
   /** Checks the form's fields before anything is published (throws to refuse). */
   authorize?: (fields: UploadFields) => void
+  /** Checks, before the bytes are read, a file known to have at least this many bytes (throws to refuse). */
+  admitSize?: (bytes: number) => void
   /** The published blob's manifest when it was already stored (the canonical one wins). */
   onExisting?: (mediaId: string) => Promise<MediaManifest>
 }
@@ -68,6 +70,8 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
   if (req.contentLength !== undefined && req.contentLength > deps.maxUploadBytes + FORM_OVERHEAD) {
     throw tooLarge(deps.maxUploadBytes)
   }
+  const leastBytes = sizeBounds(undefined, req.contentLength)?.min ?? 0
+  if (leastBytes > 0) deps.admitSize?.(leastBytes)
 
   let parser: busboy.Busboy
   try {
@@ -116,7 +120,14 @@ export async function ingestUpload (req: IngestRequest, deps: IngestDeps): Promi
     file.on('error', () => {})
     fileName = info.filename ?? ''
     mimeType = storedMimeType(info.mimeType ?? '')
-    const hashing = deps.hashPool.job(pieceLengthsFor(sizeBounds(fields.size, req.contentLength)))
+    const bounds = sizeBounds(fields.size, req.contentLength)
+    try {
+      if (bounds && bounds.min > leastBytes) deps.admitSize?.(bounds.min)
+    } catch (err) {
+      file.resume()
+      return fail(err)
+    }
+    const hashing = deps.hashPool.job(pieceLengthsFor(bounds))
     file.on('limit', () => fail(tooLarge(deps.maxUploadBytes)))
     fileDone = (async () => {
       const sink = new HashingSink(hashing)

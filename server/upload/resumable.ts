@@ -19,7 +19,7 @@ import type { PieceCheckpoint } from './contentHasher.ts'
 import type { HashJob, HashPool } from './hashPool.ts'
 import { HashingSink, type HashFlow } from './hashingSink.ts'
 import { uploadFields, type StagedUpload, type UploadFields } from './ingest.ts'
-import type { UploadGate } from './uploadGate.ts'
+import type { Reservation, UploadGate } from './uploadGate.ts'
 
 /** Save the piece checkpoint after this many new bytes (a restart re-hashes at most this much SHA-1). */
 const CHECKPOINT_BYTES = 64 * 1024 * 1024
@@ -70,6 +70,8 @@ interface Live {
   checkpointed: number
   savedAt: number
   saving?: Promise<void>
+  /** Disk room held for the bytes still to come (none once published). */
+  reservation?: Reservation
 }
 
 export interface ResumableDeps {
@@ -81,6 +83,8 @@ export interface ResumableDeps {
   expiryMs: number
   /** Record and seed a published upload, as for a streamed one. */
   complete: (staged: StagedUpload, owner: string) => Promise<{ status: 200 | 201, result: UploadResult }>
+  /** Refuse up front a file that would take its owner over their quota, counting their unfinished uploads. */
+  admit: (owner: string, bytes: number, pending: { bytes: number, files: number }) => void
   log: Logger
   now?: () => number
 }
@@ -120,7 +124,10 @@ export class ResumableUploads {
         await this.deps.store.remove(id)
         continue
       }
-      this.uploads.set(id, { info: valid, size: valid.result ? valid.length : size ?? 0, hashFlow: {}, busy: false, checkpointed: 0, savedAt: this.now() })
+      const received = valid.result ? valid.length : size ?? 0
+      // Admitted before the restart: it keeps its room without asking again.
+      const reservation = valid.result ? undefined : this.deps.gate.hold(valid.length - received)
+      this.uploads.set(id, { info: valid, size: received, hashFlow: {}, busy: false, checkpointed: 0, savedAt: this.now(), ...(reservation ? { reservation } : {}) })
     }
     if (this.uploads.size > 0) this.deps.log.info({ uploads: this.uploads.size }, 'resumable uploads waiting for their bytes')
     await this.sweep()
@@ -136,14 +143,15 @@ export class ResumableUploads {
     if (size > this.deps.maxUploadBytes) {
       throw new AppError(413, 'too_large', `The file is larger than this server accepts (MAX_UPLOAD_BYTES = ${this.deps.maxUploadBytes} bytes).`)
     }
-    await this.deps.gate.ensureRoom(size)
-    const open = [...this.uploads.values()].filter(u => u.info.owner === owner && !u.info.result).length
-    if (open >= MAX_OPEN_PER_OWNER) {
-      throw new AppError(429, 'too_many_open_uploads', `You have ${open} unfinished uploads on this server. Finish or end some (DELETE /api/uploads/:id), or wait until they expire, then start this one.`)
+    const open = [...this.uploads.values()].filter(u => u.info.owner === owner && !u.info.result)
+    if (open.length >= MAX_OPEN_PER_OWNER) {
+      throw new AppError(429, 'too_many_open_uploads', `You have ${open.length} unfinished uploads on this server. Finish or end some (DELETE /api/uploads/:id), or wait until they expire, then start this one.`)
     }
     const meta = parseMetadata(metadata)
     const fields = uploadFields(meta)
     if (meta.sha256 !== undefined && !isMediaId(meta.sha256)) throw badRequest('bad_sha256', '"sha256" must be 64 lowercase hex characters, or left out.')
+    this.deps.admit(owner, size, { bytes: open.reduce((sum, u) => sum + u.info.length, 0), files: open.length })
+    const reservation = await this.deps.gate.reserve(size)
     const id = randomBytes(16).toString('hex')
     const info: UploadInfo = {
       id,
@@ -156,8 +164,11 @@ export class ResumableUploads {
       createdAt: new Date(this.now()).toISOString(),
       expiresAt: this.expiry()
     }
-    await this.deps.store.create(id, info).catch(err => { throw storageError(err) })
-    this.uploads.set(id, { info, size: 0, hashFlow: {}, busy: false, checkpointed: 0, savedAt: this.now() })
+    await this.deps.store.create(id, info).catch(err => {
+      reservation.release()
+      throw storageError(err)
+    })
+    this.uploads.set(id, { info, size: 0, hashFlow: {}, busy: false, checkpointed: 0, savedAt: this.now(), reservation })
     return { id, ...this.status(id, owner) }
   }
 
@@ -177,7 +188,7 @@ export class ResumableUploads {
     up.busy = true
     let release: (() => void) | undefined
     try {
-      release = await this.deps.gate.enter()
+      release = await this.deps.gate.enter({ reserved: true })
       await this.receive(up, body, room)
       up.info.expiresAt = this.expiry()
       if (up.size === up.info.length) await this.finish(up)
@@ -251,6 +262,7 @@ export class ResumableUploads {
     } finally {
       job.writeTo(undefined)
       await file.close()
+      up.reservation?.resize(up.info.length - up.size)
       await this.deps.store.acknowledge(up.info.id, up.size)
     }
   }
@@ -354,12 +366,15 @@ export class ResumableUploads {
       throw err
     }
     info.result = result
+    up.reservation?.release()
+    delete up.reservation
     delete info.checkpoint
     await this.deps.store.writeInfo(info.id, info)
   }
 
   private async drop (up: Live): Promise<void> {
     this.forgetHasher(up)
+    up.reservation?.release()
     this.uploads.delete(up.info.id)
     await this.deps.store.remove(up.info.id)
   }

@@ -1,7 +1,8 @@
 /**
  * Admission for uploads: at most MAX_CONCURRENT_UPLOADS at once (429 with Retry-After), none
  * while free disk is under the low-water mark (507; serving goes on), none once shutdown has
- * begun (503), and a way to wait for the ones in flight.
+ * begun (503), and a way to wait for the ones in flight. A resumable upload reserves room for
+ * the bytes it declared, so uploads admitted one by one never add up to more than the disk has.
  */
 import fs from 'node:fs/promises'
 import { AppError } from '../../shared/errors.ts'
@@ -12,6 +13,16 @@ export interface UploadGateOptions {
   lowWaterBytes: number
   mediaDir: string
   onChange?: (inFlight: number) => void
+  /** Free bytes on the disk under a folder (statfs; tests give a slow one). */
+  freeBytes?: (dir: string) => Promise<number>
+}
+
+/** Room held for a resumable upload's bytes still to come. */
+export interface Reservation {
+  /** Bytes still to come (shrinks as they are written, so they are not counted twice). */
+  resize (bytes: number): void
+  /** The upload ended: finished, deleted or expired. */
+  release (): void
 }
 
 export const freeBytes = async (dir: string): Promise<number> => {
@@ -29,12 +40,14 @@ export class UploadGate {
   private closing = false
   private idle: (() => void) | undefined
   private free: { bytes: number, at: number } | undefined
+  /** Bytes that admitted resumable uploads have declared and not sent yet. */
+  private reserved = 0
 
   constructor (private readonly opts: UploadGateOptions) {}
 
   private async freeBytes (): Promise<number> {
     if (this.free && performance.now() - this.free.at < FREE_BYTES_TTL_MS) return this.free.bytes
-    this.free = { bytes: await freeBytes(this.opts.mediaDir), at: performance.now() }
+    this.free = { bytes: await (this.opts.freeBytes ?? freeBytes)(this.opts.mediaDir), at: performance.now() }
     return this.free.bytes
   }
 
@@ -42,32 +55,65 @@ export class UploadGate {
     return this.inFlight
   }
 
-  /** Take a slot or refuse; the function returned gives it back. */
-  async enter (): Promise<() => void> {
+  /**
+   * Take a slot or refuse; the function returned gives it back. The slot is taken before the
+   * disk is asked, so uploads entering at the same moment never pass the limit together.
+   * `reserved`: the upload holds a reservation, so only a disk that is already low stops it;
+   * any other upload must also leave the reserved room alone.
+   */
+  async enter (opts: { reserved?: boolean } = {}): Promise<() => void> {
     if (this.closing) throw shuttingDown()
     if (this.inFlight >= this.opts.maxConcurrent) {
       throw Object.assign(new AppError(429, 'too_many_uploads', `The server is taking ${this.opts.maxConcurrent} uploads at once already. Try again in a few seconds.`), { retryAfter: 5 })
     }
-    if (await this.freeBytes() < this.opts.lowWaterBytes) {
-      throw new AppError(507, 'insufficient_storage', 'The server is low on disk space and takes no uploads for now; downloads still work. Try again later or tell the operator.')
-    }
     this.inFlight++
     this.opts.onChange?.(this.inFlight)
     let released = false
-    return () => {
+    const release = (): void => {
       if (released) return
       released = true
       this.inFlight--
       this.opts.onChange?.(this.inFlight)
       if (this.inFlight === 0) this.idle?.()
     }
+    try {
+      if (await this.freeBytes() - (opts.reserved ? 0 : this.reserved) < this.opts.lowWaterBytes) {
+        throw new AppError(507, 'insufficient_storage', 'The server is low on disk space and takes no uploads for now; downloads still work. Try again later or tell the operator.')
+      }
+    } catch (err) {
+      release()
+      throw err
+    }
+    return release
   }
 
-  /** Refuse at once a file that could not fit (a resumable upload declares its size up front). */
-  async ensureRoom (bytes: number): Promise<void> {
+  /**
+   * Reserve room for a file that declares its size up front (a resumable upload), or refuse at
+   * once when it could not fit beside the room already reserved. Checked and taken in one step
+   * after the disk is asked, so two uploads that fit only one at a time cannot both be admitted.
+   */
+  async reserve (bytes: number): Promise<Reservation> {
     if (this.closing) throw shuttingDown()
-    if (await this.freeBytes() - bytes < this.opts.lowWaterBytes) {
+    const free = await this.freeBytes()
+    if (free - this.reserved - bytes < this.opts.lowWaterBytes) {
       throw new AppError(507, 'insufficient_storage', `The server has no room for a file of ${bytes} bytes right now. Try again later or tell the operator.`)
+    }
+    return this.hold(bytes)
+  }
+
+  /** Hold room without asking (an upload admitted before a restart keeps its claim). */
+  hold (bytes: number): Reservation {
+    let held = bytes
+    this.reserved += held
+    return {
+      resize: (remaining: number) => {
+        this.reserved += remaining - held
+        held = remaining
+      },
+      release: () => {
+        this.reserved -= held
+        held = 0
+      }
     }
   }
 

@@ -19,6 +19,8 @@ export async function tempDir (prefix = 'oip-test-'): Promise<string> {
 /**
  * A test server's settings: loopback, free ports, folders under `dir`. Most tests are about
  * bytes, not identity, so public uploads need no session; the identity tests switch it off.
+ * Every test client is 127.0.0.1 and many requests come quickly, so the per-address and
+ * per-minute limits are out of the way here; the tests of those limits set them low.
  */
 export const testEnv = (dir: string, env: Record<string, string> = {}): Record<string, string> => ({
   HOST: '127.0.0.1',
@@ -28,8 +30,17 @@ export const testEnv = (dir: string, env: Record<string, string> = {}): Record<s
   MEDIA_DIR: path.join(dir, 'media'),
   WEB_DIR: path.join(dir, 'web'),
   ALLOW_ANONYMOUS_UPLOADS: 'true',
+  ...UNLIMITED,
   ...env
 })
+
+/** The per-address and per-minute limits, raised past anything a test does unless it means to. */
+export const UNLIMITED: Record<string, string> = {
+  CHALLENGES_PER_MINUTE: '1000000',
+  UPLOAD_STARTS_PER_MINUTE: '1000000',
+  MAX_BYTE_RESPONSES_PER_ADDRESS: '1000000',
+  SEED_ACTIVATIONS_PER_MINUTE: '1000000'
+}
 
 /** Start a server in a new temp folder (or `dir`, to restart over the same data). */
 export async function startTestServer (env: Record<string, string> = {}, opts: Partial<StartOptions> & { dir?: string } = {}): Promise<TestServer> {
