@@ -10,6 +10,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import bencode from 'bencode'
 import parseTorrent from 'parse-torrent'
+import WebSocket from 'ws'
 import type { OipMediaRecord } from '../../shared/record.ts'
 import { signRecord, signSignIn } from '../../shared/signing.ts'
 import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
@@ -111,3 +112,59 @@ describe('attacks from outside are refused', () => {
     assert.ok(server.seeder.getStats('all').seedingCount > stats.seedingCount)
   })
 })
+
+describe('denial-of-service attacks are bounded', () => {
+  let server: TestServer
+  before(async () => {
+    server = await startTestServer({ CHALLENGES_PER_MINUTE: '5', PINS_PER_KEY: '2', SEED_MAX_ACTIVE: '100' })
+  })
+  after(async () => { await server.destroy() })
+
+  test('5. a flood of sign-in challenges from one address is cut off with 429', async () => {
+    const statuses: number[] = []
+    for (let i = 0; i < 8; i++) statuses.push((await fetch(`${server.url}/api/auth/challenge`, { method: 'POST' })).status)
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429, 429])
+  })
+
+  test('5. one key with many claims cannot take the pin slots: its own allowance ends first', async () => {
+    const key = await newIdentity()
+    // The flood above used up 127.0.0.1's challenges for this minute: sign in from another address.
+    const token = await signInFrom(server.url, key, '127.0.0.2')
+    const pins: number[] = []
+    for (let i = 0; i < 4; i++) {
+      const up = (await upload(server.url, randomBytesSeeded(5_000, 1900 + i), { access_level: 'public' }, `f${i}.bin`, undefined, token)).body
+      pins.push((await fetch(`${server.url}/api/media/${up.mediaId}/pin`, { method: 'PUT', headers: bearer(token) })).status)
+    }
+    assert.deepEqual(pins, [200, 200, 409, 409])
+  })
+
+  test("3. nobody can stop the seeder's peer in a public swarm by naming its peer id", async () => {
+    const up = (await upload(server.url, randomBytesSeeded(5_000, 1950))).body
+    const seederId = (await (await fetch(`${server.url}/api/media/${up.mediaId}/info`)).json()).seeding.peerId as string
+    const socket = new WebSocket(`${server.url.replace(/^http/, 'ws')}/announce`)
+    await new Promise((resolve, reject) => { socket.once('open', resolve); socket.once('error', reject) })
+    const reply = new Promise<Record<string, unknown>>(resolve => socket.once('message', data => resolve(JSON.parse(String(data)))))
+    const binary = (hex: string): string => Buffer.from(hex, 'hex').toString('latin1')
+    socket.send(JSON.stringify({ action: 'announce', event: 'stopped', info_hash: binary(up.infoHash), peer_id: binary(seederId), numwant: 0, uploaded: 0, downloaded: 0, left: 0 }))
+    const answer = await reply
+    socket.close()
+    assert.match(String(answer['failure reason']), /seeding server/)
+  })
+})
+
+/** Sign in from another loopback address (each address has its own challenge allowance). */
+async function signInFrom (baseUrl: string, key: Awaited<ReturnType<typeof newIdentity>>, localAddress: string): Promise<string> {
+  const http = await import('node:http')
+  const post = (path: string, body: string): Promise<any> => new Promise((resolve, reject) => {
+    const req = http.request(`${baseUrl}${path}`, { method: 'POST', localAddress, agent: false, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, res => {
+      let text = ''
+      res.on('data', c => { text += c })
+      res.on('end', () => resolve(JSON.parse(text)))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+  const challenge = await post('/api/auth/challenge', '')
+  const { signature } = signSignIn(challenge.message, new URL(baseUrl).origin, key.privateKey)
+  return (await post('/api/auth/verify', JSON.stringify({ publicKey: key.publicKey, nonce: challenge.nonce, signature }))).token
+}
