@@ -115,6 +115,24 @@ describe('storage quotas', () => {
     assert.equal(mine.items.length, 1)
   })
 
+  test('claims at once that each fit but not together: the record transaction lets one through', async () => {
+    // The files come from an admin (no quota of their own).
+    const adminKey = await newIdentity()
+    const s = await start({ QUOTA_BYTES_PER_KEY: String(100 * KIB), ADMIN_PUBLIC_KEYS: adminKey.publicKey })
+    const uploader = await signIn(s.url, adminKey)
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) ids.push((await upload(s.url, randomBytesSeeded(60 * KIB, 905 + i), undefined, `c${i}.bin`, undefined, uploader)).body.mediaId)
+    // Private claims: each builds its own torrent between the first look at the quota and the record.
+    const token = await signIn(s.url, await newIdentity())
+    const statuses = await Promise.all(ids.map(async id => (await fetch(`${s.url}/api/media/${id}/claim`, {
+      method: 'POST',
+      headers: { ...bearer(token), 'Content-Type': 'application/json' },
+      body: JSON.stringify({ access_level: 'private' })
+    })).status))
+    assert.deepEqual(statuses.filter(code => code === 201).length, 1, `answers: ${statuses.join(', ')}`)
+    assert.deepEqual(statuses.filter(code => code === 413).length, 4)
+  })
+
   test('QUOTA_FILES_PER_KEY: one file more gets 413 file_quota_exceeded; admins and anonymous uploads', async () => {
     const adminKey = await newIdentity()
     const s = await start({ QUOTA_FILES_PER_KEY: '2', ADMIN_PUBLIC_KEYS: adminKey.publicKey, ALLOW_ANONYMOUS_UPLOADS: 'true' })
