@@ -5,10 +5,11 @@ import { pino, type Logger } from 'pino'
 export type { Logger }
 
 /**
- * Capabilities travel in URLs (a private web seed's path, a tracker's ?token=), and URLs end up
+ * Capabilities travel in URLs (a private web seed's path, a tracker's ?token=, the seeder's own
+ * ?seeder= key at its tracker), and URLs end up
  * in error messages: every string logged is scrubbed of them, whatever field it is in.
  */
-const CAPABILITY_IN_TEXT = /(\/seed\/|[?&]token=)[^\s/?&#"')]+/g
+const CAPABILITY_IN_TEXT = /(\/seed\/|[?&](?:token|seeder)=)[^\s/?&#"')]+/g
 export const scrubCapabilities = (text: string): string => text.replace(CAPABILITY_IN_TEXT, '$1[redacted]')
 
 function scrub (value: unknown, depth = 0): unknown {
