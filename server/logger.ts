@@ -6,8 +6,8 @@ export type { Logger }
 
 /**
  * Capabilities travel in URLs (a private web seed's path, a tracker's ?token=, the seeder's own
- * ?seeder= key at its tracker), and URLs end up
- * in error messages: every string logged is scrubbed of them, whatever field it is in.
+ * ?seeder= key at its tracker), and URLs end up in error messages: every string logged is
+ * scrubbed of them, whatever field it is in.
  */
 const CAPABILITY_IN_TEXT = /(\/seed\/|[?&](?:token|seeder)=)[^\s/?&#"')]+/g
 export const scrubCapabilities = (text: string): string => text.replace(CAPABILITY_IN_TEXT, '$1[redacted]')
