@@ -4,15 +4,13 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import parseTorrent from 'parse-torrent'
-import { FsBlobStore } from '../../server/storage/fsBlobStore.ts'
-import type { PendingBlob } from '../../server/storage/blobStore.ts'
 import { FsUploadStore } from '../../server/storage/fsUploadStore.ts'
-import { AppError } from '../../shared/errors.ts'
 import type { Appender } from '../../server/storage/uploadStore.ts'
 import { ContentHasher } from '../../server/upload/contentHasher.ts'
 import { pieceLength } from '../../shared/torrent.ts'
 import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
 import { spawnServer } from '../helpers/process.ts'
+import { PublishFailingStore } from '../helpers/failingStore.ts'
 import { randomBytesSeeded, startTestServer, tempDir, upload, type TestServer } from '../helpers/server.ts'
 import { createUpload, cutPatch, head, offsetOf, patch, published, remove, sendFrom } from '../helpers/tus.ts'
 
@@ -327,28 +325,14 @@ describe('resumable uploads across restarts and failures', () => {
 
 describe('resumable uploads whose publishing fails', () => {
   test('a disk that fills up while the finished file is published keeps the whole upload; an empty PATCH at the end publishes it', async () => {
-    let failNext = false
-    class FlakyStore extends FsBlobStore {
-      override async adopt (file: string): Promise<PendingBlob> {
-        const real = await super.adopt(file)
-        return {
-          ...real,
-          commit: async (manifest, torrentFile) => {
-            if (!failNext) return await real.commit(manifest, torrentFile)
-            failNext = false
-            await real.abort()
-            throw new AppError(507, 'insufficient_storage', 'The server has no disk space left for this file.')
-          }
-        }
-      }
-    }
     const dir = await tempDir()
-    const server = await startTestServer({}, { dir, store: new FlakyStore(path.join(dir, 'media')) })
+    const store = new PublishFailingStore(path.join(dir, 'media'))
+    const server = await startTestServer({}, { dir, store })
     try {
       const token = await signIn(server.url, await newIdentity())
       const bytes = randomBytesSeeded(300_000, 91)
       const { url } = await createUpload(server.url, token, bytes.length)
-      failNext = true
+      store.failNext = true
       const failed = await patch(url, token, 0, bytes)
       assert.equal(failed.status, 507)
       assert.equal(await offsetOf(url, token), bytes.length, 'every byte is still there')
