@@ -200,13 +200,14 @@ export class MediaService {
     let made: ReturnType<RecordRepository['ensure']>
     let face: MediaManifest | undefined
     const hadPublic = records.hasPublic(mediaId)
+    const hadRecord = records.get(mediaId, owner) !== undefined
     try {
       // Over quota: refused before the face below is touched (the record checks again, race-free).
-      if (!records.get(mediaId, owner)) this.admitUpload(owner, fileSize)
+      if (!hadRecord) this.admitUpload(owner, fileSize)
       // The first public record makes the blob's face public: give it this upload's name first,
       // while nobody can see it yet, so no request and no crash ever shows the face as it was
       // (the neutral face of a private upload, or an earlier uploader's name). Only then the record.
-      const firstPublic = fields.accessLevel === 'public' && !hadPublic && records.get(mediaId, owner) === undefined
+      const firstPublic = fields.accessLevel === 'public' && !hadPublic && !hadRecord
       face = firstPublic && blobExisted ? await catalog.rename(mediaId, upload.originalName, upload.mimeType) : undefined
       const salt = fields.accessLevel === 'private' ? fields.torrentSalt ?? randomBytes(32).toString('hex') : null
       const privateInfoHash = salt ? (await catalog.privateTorrent(mediaId, upload.originalName, salt, { announce: [], urlList: [] })).infoHash : null
@@ -224,10 +225,7 @@ export class MediaService {
       }, use => quotas.admit(owner, use, fileSize))
     } catch (err) {
       // Refused (over quota) or failed: bytes just published for this upload and held by nobody go again.
-      if (records.count(mediaId) === 0) {
-        await catalog.store.remove(mediaId)
-        log.info({ mediaId }, 'no record made: blob held by no record deleted')
-      }
+      await this.removeIfHeldByNobody(mediaId, 'no record made: blob held by no record deleted')
       throw err
     }
     const { record, created } = made
@@ -415,7 +413,7 @@ export class MediaService {
    * repairSeeding and collectOrphans put both right at the next start.
    */
   private async removeNow (mediaId: string, caller: string): Promise<void> {
-    const { records, seeder, catalog, log, transaction } = this.deps
+    const { records, seeder, transaction } = this.deps
     const record = isMediaId(mediaId) ? records.get(mediaId, caller) : undefined
     if (!record) throw notFound()
     const stillPublic = transaction(() => {
@@ -432,10 +430,14 @@ export class MediaService {
     } else if (record.pinned) {
       await this.syncPin(record)
     }
-    if (records.count(mediaId) === 0) {
-      await catalog.store.remove(mediaId)
-      log.info({ mediaId }, 'last record removed: blob deleted')
-    }
+    await this.removeIfHeldByNobody(mediaId, 'last record removed: blob deleted')
+  }
+
+  /** Delete the blob when no record holds it any more (called under the media's mutex). */
+  private async removeIfHeldByNobody (mediaId: string, why: string): Promise<void> {
+    if (this.deps.records.count(mediaId) > 0) return
+    await this.deps.catalog.store.remove(mediaId)
+    this.deps.log.info({ mediaId }, why)
   }
 
   /**
