@@ -143,6 +143,9 @@ export interface TrackerState {
 /** Tracker URLs as they appear in stats: capabilities (?token=) stripped. */
 const trackerKey = (url: string): string => url.split('?')[0]!
 
+/** The counts a torrent of this kind is in: every torrent's, and public ones' too when it is public. */
+const scopesOf = (kind: 'public' | 'private' | undefined): readonly StatsScope[] => kind === 'public' ? ['all', 'public'] : ['all']
+
 const MISSING_STATE = 'seeder.json is missing'
 
 /** WebRTC offers in the one announce after a peer found the torrent idle (the ws client's cap is 5). */
@@ -331,7 +334,7 @@ export class MediaSeeder {
     let peers = 0
     let activeTorrents = 0
     for (const [infoHash, t] of this.torrents) {
-      if (scope === 'public' && this.activeKind.get(infoHash) !== 'public') continue
+      if (!scopesOf(this.activeKind.get(infoHash)).includes(scope)) continue
       totalUploaded += t.uploaded
       totalDownloaded += t.received
       peers += t.numPeers
@@ -524,7 +527,7 @@ export class MediaSeeder {
    * the others, and the web seed, carry on.
    */
   trackerStates (scope: StatsScope = 'all'): TrackerState[] {
-    const torrents = [...this.torrents].filter(([infoHash]) => scope === 'all' || this.seeds.get(infoHash)?.kind === 'public').map(([, t]) => t)
+    const torrents = [...this.torrents].filter(([infoHash]) => scopesOf(this.activeKind.get(infoHash)).includes(scope)).map(([, t]) => t)
     return this.opts.catalog.announce.map(url => {
       const key = trackerKey(url)
       const state = this.trackers[scope].get(key) ?? { url: key, announces: 0 }
@@ -536,7 +539,7 @@ export class MediaSeeder {
   /** A tracker's state in each scope the torrent counts in (every torrent counts in `all`, public ones in `public` too). */
   private trackerStatesFor (url: string, kind: Seed['kind']): TrackerState[] {
     const key = trackerKey(url)
-    return (kind === 'public' ? ['all', 'public'] as const : ['all'] as const).map(scope => {
+    return scopesOf(kind).map(scope => {
       let s = this.trackers[scope].get(key)
       if (!s) this.trackers[scope].set(key, s = { url: key, announces: 0 })
       return s
@@ -665,7 +668,7 @@ export class MediaSeeder {
     clearTimeout(seed?.access?.renewal)
     const kind = this.activeKind.get(infoHash)
     this.activeKind.delete(infoHash)
-    for (const scope of kind === 'public' ? ['all', 'public'] as const : ['all'] as const) {
+    for (const scope of scopesOf(kind)) {
       this.retired[scope].uploaded += t.uploaded
       this.retired[scope].downloaded += t.received
     }
