@@ -30,6 +30,9 @@ import type { ResumableUploads } from './upload/resumable.ts'
  */
 export type AppEnv = { Bindings: Partial<HttpBindings>, Variables: { caller: Caller, requestId: string } }
 
+/** The token of an `Authorization: Bearer <token>` header. */
+const bearerToken = (header: string | undefined): string | undefined => /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1]
+
 /** Compared in constant time (hashed first, so lengths do not show either). */
 const sameSecret = (a: string, b: string): boolean =>
   timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest())
@@ -101,7 +104,7 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
   })
   // Operators' counts, private files included: only for the scraper holding the metrics token.
   app.get('/metrics', async c => {
-    const given = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1]
+    const given = bearerToken(c.req.header('authorization'))
     if (given === undefined || !sameSecret(given, deps.metricsToken)) {
       throw new AppError(401, 'metrics_token_required', 'Metrics are for the operator: send "Authorization: Bearer <token>" with the token in DATA_DIR/metrics-token (or METRICS_TOKEN).')
     }
@@ -119,7 +122,7 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
   app.use('/api/*', async (c, next) => {
     const header = c.req.header('authorization')
     if (header !== undefined) {
-      const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1]
+      const token = bearerToken(header)
       if (!token) throw new AppError(401, 'bad_token', 'Send the session token as "Authorization: Bearer <token>".')
       c.set('caller', await deps.auth.authenticate(token))
     }
