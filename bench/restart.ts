@@ -18,8 +18,8 @@ import os from 'node:os'
 import path from 'node:path'
 import type { MediaManifest } from '../shared/media.ts'
 import { buildTorrent, magnetURI, pieceLength } from '../shared/torrent.ts'
-import { openDatabase } from '../server/records/database.ts'
-import { SqliteRecordRepository } from '../server/records/sqliteRecordRepository.ts'
+import { openDatabase } from '../server/db/database.ts'
+import { DatabaseRecordRepository } from '../server/records/databaseRecordRepository.ts'
 import { FsBlobStore, replaceFile } from '../server/storage/fsBlobStore.ts'
 import { ContentHasher } from '../server/upload/contentHasher.ts'
 import { sha1 } from '../server/upload/nodeHashers.ts'
@@ -56,8 +56,8 @@ function hashOnce (bytes: Uint8Array): { mediaId: string, pieces: { pieceLength:
 async function populate (dataDir: string): Promise<string[]> {
   const store = new FsBlobStore(path.join(dataDir, 'media'))
   await store.init()
-  const db = openDatabase(path.join(dataDir, 'db.sqlite'))
-  const records = new SqliteRecordRepository(db)
+  const database = await openDatabase({ sqliteFile: path.join(dataDir, 'db.sqlite') })
+  const records = new DatabaseRecordRepository(database.db)
   // seeder.json as the server writes it (version 2: the magnet and path follow from these).
   const seeding: Array<{ mediaId: string, infoHash: string, name: string, fileSize: number, createdAt: number }> = []
   const transport = { announce: [], urlList: [] }
@@ -83,14 +83,14 @@ async function populate (dataDir: string): Promise<string[]> {
       const pending = await store.begin()
       await pending.file.write(bytes, 0, false)
       await pending.commit(manifest, torrentFile)
-      records.ensure({ mediaId, owner: '', accessLevel: 'public', name: null, description: null, originalName: name, mimeType: manifest.mimeType, torrentSalt: null, privateInfoHash: null })
-      records.setPublicTorrent(mediaId, infoHash)
+      await records.ensure({ mediaId, owner: '', accessLevel: 'public', name: null, description: null, originalName: name, mimeType: manifest.mimeType, torrentSalt: null, privateInfoHash: null })
+      await records.setPublicTorrent(mediaId, infoHash)
       seeding.push({ mediaId, infoHash, name, fileSize: FILE_SIZE, createdAt: createdAt.getTime() })
     }
   }
   await Promise.all(Array.from({ length: SETUP_CONCURRENCY }, worker))
   await replaceFile(path.join(dataDir, 'media', 'seeder.json'), JSON.stringify({ version: 2, seeding }))
-  db.close()
+  await database.close()
   return seeding.map(s => s.mediaId)
 }
 

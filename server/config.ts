@@ -8,6 +8,10 @@ export interface Config {
   publicUrl: string
   mediaDir: string
   dataDir: string
+  /** PostgreSQL (DATABASE_URL); undefined: the embedded SQLite database in DATA_DIR/db.sqlite. */
+  databaseUrl: string | undefined
+  /** Connections to PostgreSQL per server process (DATABASE_POOL_SIZE). */
+  databasePoolSize: number
   webDir: string
   maxUploadBytes: number
   /** Extra trackers announced beside the embedded one (WEBTORRENT_TRACKERS, comma list). */
@@ -110,6 +114,21 @@ function url (name: string, raw: string, protocols: string[]): string {
   return raw.replace(/\/+$/, '')
 }
 
+/** The URL is never echoed: it may hold a password. */
+function databaseUrl (raw: string | undefined): string | undefined {
+  if (!raw) return undefined
+  let protocol: string
+  try {
+    protocol = new URL(raw).protocol
+  } catch {
+    throw new Error('DATABASE_URL is not a URL: use postgres://user:password@host:5432/database, or leave it unset for the embedded SQLite database')
+  }
+  if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
+    throw new Error(`DATABASE_URL must be a postgres:// URL (got a ${protocol} URL); leave it unset for the embedded SQLite database`)
+  }
+  return raw
+}
+
 export function loadConfig (env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0)
   const host = env.HOST || '127.0.0.1'
@@ -121,6 +140,8 @@ export function loadConfig (env: Env = process.env): Config {
     publicUrl: url('PUBLIC_URL', env.PUBLIC_URL || `http://${shownHost}:${port}`, ['http:', 'https:']),
     mediaDir: path.resolve(env.MEDIA_DIR || path.join(dataDir, 'media')),
     dataDir,
+    databaseUrl: databaseUrl(env.DATABASE_URL),
+    databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1),
     webDir: path.resolve(env.WEB_DIR || './dist/web'),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 10 * 1024 ** 3, 1),
     extraTrackers: (env.WEBTORRENT_TRACKERS ?? '')

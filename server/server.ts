@@ -13,17 +13,17 @@ import { AccessPolicy } from './access/accessPolicy.ts'
 import { createApp } from './app.ts'
 import { AuthService } from './auth/authService.ts'
 import { Capabilities, SEEDER_SUBJECT } from './auth/capabilities.ts'
-import { SqliteChallengeStore } from './auth/challengeStore.ts'
+import { DatabaseChallengeStore } from './auth/challengeStore.ts'
 import { loadMetricsToken, loadTokenSecret } from './auth/secret.ts'
 import type { Config } from './config.ts'
 import type { Logger } from './logger.ts'
 import { Catalog } from './media/catalog.ts'
 import { MediaService } from './media/mediaService.ts'
 import { Quotas } from './media/quotas.ts'
-import { openDatabase } from './records/database.ts'
-import { SqliteOipRecordRepository } from './records/oipRecordRepository.ts'
+import { openDatabase } from './db/database.ts'
+import { DatabaseRecordRepository } from './records/databaseRecordRepository.ts'
+import { DatabaseOipRecordRepository } from './records/oipRecordRepository.ts'
 import { OipRecordService, type UploadFacts } from './records/oipRecordService.ts'
-import { SqliteRecordRepository } from './records/sqliteRecordRepository.ts'
 import { ResponseSlots } from './routes/responseSlots.ts'
 import { MediaSeeder } from './seeder/mediaSeeder.ts'
 import type { BlobStore } from './storage/blobStore.ts'
@@ -82,14 +82,15 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   if (sweptIncoming > 0) log.warn({ sweptIncoming }, 'removed uploads left unfinished by the last run')
   if (!directIo) log.info({ mediaDir: config.mediaDir }, 'this filesystem does not take direct I/O: uploads are written through the page cache (more CPU per upload)')
 
-  const db = openDatabase(path.join(config.dataDir, 'db.sqlite'))
-  const records = new SqliteRecordRepository(db)
+  const database = await openDatabase({ url: config.databaseUrl, sqliteFile: path.join(config.dataDir, 'db.sqlite'), poolSize: config.databasePoolSize })
+  const { db, dialect } = database
+  const records = new DatabaseRecordRepository(db)
   const oipRecords = new OipRecordService({
-    records: new SqliteOipRecordRepository(db),
+    records: new DatabaseOipRecordRepository(db, dialect),
     // The caller's own upload as they see it (their private view, or the public one), with the
     // type they uploaded it as: the public face may carry an earlier uploader's type.
     upload: async (mediaId, owner): Promise<UploadFacts | undefined> => {
-      const own = records.get(mediaId, owner)
+      const own = await records.get(mediaId, owner)
       return own && { ...await media.info(mediaId, owner), mimeType: own.mimeType }
     }
   })
@@ -118,8 +119,8 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     maxActive: config.seedMaxActive,
     activationsPerMinute: config.seedActivationsPerMinute,
     log,
-    isSeedable: async id => records.hasPublic(id),
-    pinned: () => new Set(records.pinnedTorrents())
+    isSeedable: async id => await records.hasPublic(id),
+    pinned: async () => new Set(await records.pinnedTorrents())
   })
   const secret = await loadTokenSecret(config.dataDir, config.jwtSecret)
   const metricsToken = await loadMetricsToken(config.dataDir, config.metricsToken)
@@ -170,8 +171,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     maxUploadBytes: config.maxUploadBytes,
     allowAnonymousUploads: config.allowAnonymousUploads,
     capabilities,
-    oipRecords,
-    transaction: fn => db.transaction(fn)(),
+    transaction: async fn => await database.transaction(async tx => await fn({ records: new DatabaseRecordRepository(tx), oipRecords: new DatabaseOipRecordRepository(tx, dialect) })),
     uploadGate,
     quotas: new Quotas({ bytesPerKey: config.quotaBytesPerKey, filesPerKey: config.quotaFilesPerKey, pinsPerKey: config.pinsPerKey, adminKeys: config.adminKeys }),
     metrics,
@@ -194,7 +194,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     uploads.sweep().catch(err => log.warn({ err: (err as Error).message }, 'sweeping expired uploads failed'))
   }, Math.min(config.uploadExpiryMs / 4, 15 * 60_000))
   sweeper.unref()
-  const auth = new AuthService({ origin, secret, challenges: new SqliteChallengeStore(db), tokenTtlSeconds: config.tokenTtlSeconds })
+  const auth = new AuthService({ origin, secret, challenges: new DatabaseChallengeStore(db), tokenTtlSeconds: config.tokenTtlSeconds })
   let seederReady = false
   app = createApp({
     auth,
@@ -215,7 +215,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     challengesPerMinute: config.challengesPerMinute,
     uploadStartsPerMinute: config.uploadStartsPerMinute,
     readiness: () => readiness({
-      db,
+      pingDatabase: database.ping,
       mediaDir: config.mediaDir,
       lowWaterBytes: config.diskLowWaterBytes,
       seederReady: () => seederReady,
@@ -226,13 +226,13 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     log
   })
   // Records made before quotas: their file sizes, so what each key stores adds up.
-  for (const mediaId of records.withoutSize()) {
+  for (const mediaId of await records.withoutSize()) {
     const manifest = await catalog.manifest(mediaId).catch(() => undefined)
-    if (manifest) records.setFileSize(mediaId, manifest.fileSize)
+    if (manifest) await records.setFileSize(mediaId, manifest.fileSize)
   }
   // Private torrents are not in seeder.json: the records are their source. They join the
   // catalogue before it resumes (no file is read until one goes active).
-  for (const record of records.listPrivate()) await media.seed(record)
+  for (const record of await records.listPrivate()) await media.seed(record)
   seederReady = await seeder.initialize()
   await media.repairSeeding()
   // Blobs no record holds (a crash between publish and record, or mid-delete) go after a grace
@@ -275,7 +275,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       await closed
       uploads.close()
       await hashPool.close()
-      db.close()
+      await database.close()
     }
   }
 }

@@ -39,12 +39,12 @@ export class AccessPolicy {
   }
 
   /** May anyone read (bytes, info, .torrent, swarm) this media? */
-  isPublic (mediaId: string): boolean {
-    return this.deps.records.hasPublic(mediaId)
+  async isPublic (mediaId: string): Promise<boolean> {
+    return await this.deps.records.hasPublic(mediaId)
   }
 
-  canRead (mediaId: string, caller: Caller): boolean {
-    return this.isPublic(mediaId) || (caller !== undefined && this.deps.records.get(mediaId, caller) !== undefined)
+  async canRead (mediaId: string, caller: Caller): Promise<boolean> {
+    return await this.isPublic(mediaId) || (caller !== undefined && await this.deps.records.get(mediaId, caller) !== undefined)
   }
 
   /**
@@ -67,8 +67,8 @@ export class AccessPolicy {
    */
   async admitAnnounce ({ infoHash, token, peerId, event, fromSeeder }: Announce): Promise<boolean> {
     const seederPeerId = this.deps.seederPeerId()
-    if (this.deps.records.byPublicInfoHash(infoHash) !== undefined) return fromSeeder || peerId !== seederPeerId
-    const record = this.deps.records.byPrivateInfoHash(infoHash)
+    if (await this.deps.records.byPublicInfoHash(infoHash) !== undefined) return fromSeeder || peerId !== seederPeerId
+    const record = await this.deps.records.byPrivateInfoHash(infoHash)
     if (!record || token === undefined || peerId === undefined) return false
     const claims = await this.deps.capabilities.check('tracker', token)
     if (claims?.infoHash !== infoHash) return false

@@ -10,16 +10,17 @@ import { SignJWT, UnsecuredJWT } from 'jose'
 import { signInMessage } from '../../shared/signInMessage.ts'
 import { signRecord, signSignIn } from '../../shared/signing.ts'
 import { createMnemonic, identityFromMnemonic, type Identity } from '../../shared/wallet.ts'
-import { openDatabase } from '../records/database.ts'
+import { openDatabase } from '../db/database.ts'
 import { AuthService, type Challenge } from './authService.ts'
-import { SqliteChallengeStore } from './challengeStore.ts'
+import { DatabaseChallengeStore } from './challengeStore.ts'
 import { loadTokenSecret } from './secret.ts'
 
 const ORIGIN = 'https://media.example.org'
 const secret = randomBytes(32)
 
-function service (now = { t: Date.parse('2026-11-25T12:00:00Z') }): { auth: AuthService, clock: { t: number } } {
-  const auth = new AuthService({ origin: ORIGIN, secret, challenges: new SqliteChallengeStore(openDatabase(':memory:')), now: () => now.t })
+async function service (now = { t: Date.parse('2026-11-25T12:00:00Z') }): Promise<{ auth: AuthService, clock: { t: number } }> {
+  const { db } = await openDatabase({ sqliteFile: ':memory:' })
+  const auth = new AuthService({ origin: ORIGIN, secret, challenges: new DatabaseChallengeStore(db), now: () => now.t })
   return { auth, clock: now }
 }
 
@@ -29,7 +30,7 @@ const me = await identityFromMnemonic(createMnemonic())
 const walletSignature = (c: Challenge, clock: { t: number }, who: Identity = me): string => signSignIn(c.message, ORIGIN, who.privateKey, clock.t).signature
 
 async function signedIn (auth: AuthService, clock: { t: number }): Promise<string> {
-  const c = auth.challenge()
+  const c = await auth.challenge()
   return (await auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature: walletSignature(c, clock) })).token
 }
 
@@ -37,10 +38,10 @@ const rejects401 = async (p: Promise<unknown>, code: string): Promise<void> => {
   await assert.rejects(p, (err: any) => err.status === 401 && err.code === code && err.message.length > 20)
 }
 
-test('a challenge is a sign-in message naming the site, a fresh nonce and its times', () => {
-  const { auth } = service()
-  const a = auth.challenge()
-  const b = auth.challenge()
+test('a challenge is a sign-in message naming the site, a fresh nonce and its times', async () => {
+  const { auth } = await service()
+  const a = await auth.challenge()
+  const b = await auth.challenge()
   assert.notEqual(a.nonce, b.nonce)
   assert.match(a.nonce, /^[0-9a-f]{32}$/)
   assert.equal(a.expiresAt, '2026-11-25T12:05:00.000Z')
@@ -55,50 +56,50 @@ test('a challenge is a sign-in message naming the site, a fresh nonce and its ti
 })
 
 test('a signed challenge gives a token for that key; the token names the key', async () => {
-  const { auth, clock } = service()
+  const { auth, clock } = await service()
   const token = await signedIn(auth, clock)
   assert.equal(await auth.authenticate(token), me.publicKey)
 })
 
 test('a nonce works once', async () => {
-  const { auth, clock } = service()
-  const c = auth.challenge()
+  const { auth, clock } = await service()
+  const c = await auth.challenge()
   const signature = walletSignature(c, clock)
   await auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature })
   await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature }), 'bad_nonce')
 })
 
 test('an expired challenge is refused', async () => {
-  const { auth, clock } = service()
-  const c = auth.challenge()
+  const { auth, clock } = await service()
+  const c = await auth.challenge()
   const signature = walletSignature(c, clock)
   clock.t += 5 * 60_000 + 1
   await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature }), 'bad_nonce')
 })
 
 test('a sign-in signed for another site is refused', async () => {
-  const { auth, clock } = service()
-  const c = auth.challenge()
+  const { auth, clock } = await service()
+  const c = await auth.challenge()
   const elsewhere = signInMessage({ origin: 'https://evil.example', nonce: c.nonce, issuedAt: new Date(clock.t), expiresAt: new Date(Date.parse(c.expiresAt)) })
   const signature = signSignIn(elsewhere, 'https://evil.example', me.privateKey, clock.t).signature
   await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature }), 'bad_signature')
 })
 
 test('a signature by another key is refused', async () => {
-  const { auth, clock } = service()
+  const { auth, clock } = await service()
   const other = await identityFromMnemonic(createMnemonic())
-  const c = auth.challenge()
+  const c = await auth.challenge()
   await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c.nonce, signature: walletSignature(c, clock, other) }), 'bad_signature')
 })
 
 test('a high-S twin, a record signature or an old-format (raw hex) signature of the challenge is refused', async () => {
-  const { auth, clock } = service()
-  const c1 = auth.challenge()
+  const { auth, clock } = await service()
+  const c1 = await auth.challenge()
   const bytes = Buffer.from(walletSignature(c1, clock), 'base64')
   const low = secp256k1.Signature.fromBytes(bytes.subarray(1), 'compact')
   const twin = Buffer.concat([Buffer.from([31 + ((bytes[0]! - 31) ^ 1)]), new secp256k1.Signature(low.r, secp256k1.Point.CURVE().n - low.s).toBytes('compact')])
   await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c1.nonce, signature: twin.toString('base64') }), 'bad_signature')
-  const c2 = auth.challenge()
+  const c2 = await auth.challenge()
   const record = {
     type: 'media' as const,
     basic: { name: 'x', description: '', date: 0, language: 'en', tagItems: [] },
@@ -106,19 +107,19 @@ test('a high-S twin, a record signature or an old-format (raw hex) signature of 
     accessControl: { access_level: 'public' as const, owner_public_key: me.publicKey }
   }
   await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c2.nonce, signature: signRecord(record, me.privateKey) }), 'bad_signature')
-  const c3 = auth.challenge()
+  const c3 = await auth.challenge()
   const raw = bytesToHex(secp256k1.sign(utf8ToBytes(c3.message), me.privateKey, { lowS: true }))
   await rejects401(auth.verify({ publicKey: me.publicKey, nonce: c3.nonce, signature: raw }), 'bad_signature')
 })
 
 test('a malformed public key is a 400 that says what a key looks like', async () => {
-  const { auth } = service()
-  const c = auth.challenge()
+  const { auth } = await service()
+  const c = await auth.challenge()
   await assert.rejects(auth.verify({ publicKey: 'abc', nonce: c.nonce, signature: '00' }), (err: any) => err.status === 400 && /66 lowercase hex/.test(err.message))
 })
 
 test('tokens with alg none, another algorithm, another audience, a tampered payload or past expiry are refused', async () => {
-  const { auth, clock } = service()
+  const { auth, clock } = await service()
   const now = Math.floor(clock.t / 1000)
   const claims = { iss: ORIGIN, aud: ORIGIN, sub: me.publicKey, iat: now, exp: now + 600 }
   const none = new UnsecuredJWT(claims).encode()
@@ -142,7 +143,7 @@ test('tokens with alg none, another algorithm, another audience, a tampered payl
 })
 
 test('a token already accepted is still refused once it expires, and the cache never takes a forged one', async () => {
-  const { auth, clock } = service()
+  const { auth, clock } = await service()
   const good = await signedIn(auth, clock)
   assert.equal(await auth.authenticate(good), me.publicKey)
   assert.equal(await auth.authenticate(good), me.publicKey)

@@ -46,13 +46,13 @@ export class AuthService {
     this.opts = { challengeTtlMs: 5 * 60_000, tokenTtlSeconds: 3600, now: Date.now, ...opts }
   }
 
-  challenge (): Challenge {
+  async challenge (): Promise<Challenge> {
     const { origin, challenges, challengeTtlMs, now } = this.opts
     const nonce = randomBytes(16).toString('hex')
     const issuedAt = new Date(now())
     const expiresAt = new Date(issuedAt.getTime() + challengeTtlMs)
     const message = signInMessage({ origin, nonce, issuedAt, expiresAt })
-    challenges.save(nonce, message, expiresAt.getTime(), issuedAt.getTime())
+    await challenges.save(nonce, message, expiresAt.getTime(), issuedAt.getTime())
     return { nonce, message, expiresAt: expiresAt.toISOString() }
   }
 
@@ -61,7 +61,7 @@ export class AuthService {
     const { publicKey, signature, nonce } = input
     if (!isPublicKey(publicKey)) throw new AppError(400, 'bad_public_key', 'publicKey must be a compressed secp256k1 public key: 66 lowercase hex characters starting with 02 or 03.')
     if (typeof signature !== 'string' || typeof nonce !== 'string') throw new AppError(400, 'bad_request', 'Send publicKey, signature (base64 Bitcoin signed message) and the nonce of the challenge you signed.')
-    const message = this.opts.challenges.take(nonce, this.opts.now())
+    const message = await this.opts.challenges.take(nonce, this.opts.now())
     if (message === undefined) throw unauthorized('bad_nonce', 'This challenge is unknown, already used or expired. Ask for a new one (POST /api/auth/challenge) and sign it.')
     if (!verifySignIn(message, signature, publicKey)) {
       throw unauthorized('bad_signature', 'The signature does not match this key and this site\'s challenge. Sign the exact message you were given as a Bitcoin signed message (BIP-137, compressed key, low-S), base64.')

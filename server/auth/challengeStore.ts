@@ -1,24 +1,24 @@
-/** Sign-in challenges: each nonce is answered once, before it expires. Kept in SQLite. */
-import type { Db } from '../records/database.ts'
+/** Sign-in challenges: each nonce is answered once, before it expires. Kept in the database. */
+import type { Db } from '../db/database.ts'
 
 export interface ChallengeStore {
-  save (nonce: string, message: string, expiresAt: number, now: number): void
+  save (nonce: string, message: string, expiresAt: number, now: number): Promise<void>
   /** The challenge's message if the nonce is known and not expired; it is gone afterwards either way. */
-  take (nonce: string, now: number): string | undefined
+  take (nonce: string, now: number): Promise<string | undefined>
 }
 
-export class SqliteChallengeStore implements ChallengeStore {
+export class DatabaseChallengeStore implements ChallengeStore {
   constructor (private readonly db: Db) {}
 
-  save (nonce: string, message: string, expiresAt: number, now: number): void {
+  async save (nonce: string, message: string, expiresAt: number, now: number): Promise<void> {
     // Expired challenges nobody answered are cleared as new ones come in.
-    this.db.prepare('DELETE FROM auth_challenges WHERE expires_at < ?').run(now)
-    this.db.prepare('INSERT INTO auth_challenges (nonce, message, expires_at) VALUES (?, ?, ?)').run(nonce, message, expiresAt)
+    await this.db.deleteFrom('auth_challenges').where('expires_at', '<', now).execute()
+    await this.db.insertInto('auth_challenges').values({ nonce, message, expires_at: expiresAt }).execute()
   }
 
-  take (nonce: string, now: number): string | undefined {
+  async take (nonce: string, now: number): Promise<string | undefined> {
     // DELETE … RETURNING makes the check-and-consume one atomic step: a nonce works once.
-    const row = this.db.prepare('DELETE FROM auth_challenges WHERE nonce = ? RETURNING message, expires_at').get(nonce) as { message: string, expires_at: number } | undefined
+    const row = await this.db.deleteFrom('auth_challenges').where('nonce', '=', nonce).returning(['message', 'expires_at']).executeTakeFirst()
     return row && row.expires_at >= now ? row.message : undefined
   }
 }

@@ -10,7 +10,7 @@ import { isTorrentSalt, magnetURI, torrentName } from '../../shared/torrent.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { Capabilities } from '../auth/capabilities.ts'
 import type { Logger } from '../logger.ts'
-import type { OipRecordService } from '../records/oipRecordService.ts'
+import type { OipRecordRepository } from '../records/oipRecordRepository.ts'
 import type { MediaRecord, OwnerKey, RecordRepository, StorageUse } from '../records/recordRepository.ts'
 import type { MediaSeeder, TorrentStatus, TrackerToken } from '../seeder/mediaSeeder.ts'
 import type { HashPool } from '../upload/hashPool.ts'
@@ -38,10 +38,8 @@ export interface MediaServiceDeps {
   /** What each key may store and pin. */
   quotas: Quotas
   metrics: Metrics
-  /** The owner's signed OIP records go with their media record. */
-  oipRecords: Pick<OipRecordService, 'removeForMedia'>
-  /** Runs `fn` as one database transaction: records and OIP records change together or not at all. */
-  transaction: <T>(fn: () => T) => T
+  /** Runs `fn` as one database transaction on the repositories it is given: all of it is written, or none. */
+  transaction: <T>(fn: (tx: { records: RecordRepository, oipRecords: OipRecordRepository }) => Promise<T>) => Promise<T>
   log: Logger
 }
 
@@ -97,8 +95,8 @@ export class MediaService {
    * Refuse up front a file that would take `owner` over their quota (`pending`: their unfinished
    * uploads). The record itself checks again, in the transaction that makes it.
    */
-  admitUpload (owner: OwnerKey, bytes: number, pending?: StorageUse): void {
-    this.deps.quotas.admit(owner, this.deps.records.usage(owner), bytes, pending)
+  async admitUpload (owner: OwnerKey, bytes: number, pending?: StorageUse): Promise<void> {
+    this.deps.quotas.admit(owner, await this.deps.records.usage(owner), bytes, pending)
   }
 
   /** 201 when the caller's record is new (even if the bytes were already stored), 200 when they had it. */
@@ -113,7 +111,9 @@ export class MediaService {
   }
 
   private async ingest (req: IngestRequest, caller: Caller): Promise<{ status: 200 | 201, result: UploadResult }> {
-    const { catalog, hashPool, maxUploadBytes } = this.deps
+    const { catalog, hashPool, maxUploadBytes, quotas, records } = this.deps
+    // Sizes are judged as the multipart parts arrive, against what the key stored when the upload began.
+    const use = await records.usage(caller ?? '')
     const ingested = await ingestUpload(req, {
       store: catalog.store,
       hashPool,
@@ -124,7 +124,7 @@ export class MediaService {
           throw new AppError(401, 'login_required', 'Private files need an owner: sign in with your key first, or upload with access_level=public.')
         }
       },
-      admitSize: bytes => this.admitUpload(caller ?? '', bytes),
+      admitSize: bytes => quotas.admit(caller ?? '', use, bytes),
       onExisting: id => catalog.manifest(id)
     })
     return await this.stored(ingested, caller)
@@ -197,13 +197,13 @@ export class MediaService {
       throw new AppError(409, 'removed_meanwhile', 'The file was deleted on the server while this upload finished. Upload it again.')
     }
     const owner = caller ?? ''
-    let made: ReturnType<RecordRepository['ensure']>
+    let made: Awaited<ReturnType<RecordRepository['ensure']>>
     let face: MediaManifest | undefined
-    const hadPublic = records.hasPublic(mediaId)
-    const hadRecord = records.get(mediaId, owner) !== undefined
+    const hadPublic = await records.hasPublic(mediaId)
+    const hadRecord = await records.get(mediaId, owner) !== undefined
     try {
       // Over quota: refused before the face below is touched (the record checks again, race-free).
-      if (!hadRecord) this.admitUpload(owner, fileSize)
+      if (!hadRecord) await this.admitUpload(owner, fileSize)
       // The first public record makes the blob's face public: give it this upload's name first,
       // while nobody can see it yet, so no request and no crash ever shows the face as it was
       // (the neutral face of a private upload, or an earlier uploader's name). Only then the record.
@@ -211,7 +211,7 @@ export class MediaService {
       face = firstPublic && blobExisted ? await catalog.rename(mediaId, upload.originalName, upload.mimeType) : undefined
       const salt = fields.accessLevel === 'private' ? fields.torrentSalt ?? randomBytes(32).toString('hex') : null
       const privateInfoHash = salt ? (await catalog.privateTorrent(mediaId, upload.originalName, salt, { announce: [], urlList: [] })).infoHash : null
-      made = records.ensure({
+      made = await records.ensure({
         mediaId,
         owner,
         accessLevel: fields.accessLevel,
@@ -230,7 +230,7 @@ export class MediaService {
     }
     const { record, created } = made
     if (created && record.accessLevel === 'public' && !hadPublic) {
-      records.setPublicTorrent(mediaId, (face ?? await catalog.manifest(mediaId)).infoHash)
+      await records.setPublicTorrent(mediaId, (face ?? await catalog.manifest(mediaId)).infoHash)
     }
     crashPoint('after-record')
     // Stored is what matters to the uploader; a seeding hiccup is logged, not thrown.
@@ -267,18 +267,18 @@ export class MediaService {
   async pin (mediaId: string, caller: Caller, pinned: boolean): Promise<{ mediaId: string, pinned: boolean, seeding: SeedingStatus }> {
     if (caller === undefined) throw loginRequired()
     const { records, seeder } = this.deps
-    const record = isMediaId(mediaId) ? records.get(mediaId, caller) : undefined
+    const record = isMediaId(mediaId) ? await records.get(mediaId, caller) : undefined
     if (!record) throw notFound()
     const infoHash = await this.seededHash(record)
     // A pin counts against the pinner's own allowance first, so no key can take the shared slots alone.
-    if (pinned && !records.get(mediaId, caller)?.pinned) this.deps.quotas.admitPin(caller, records.pinnedCount(caller))
+    if (pinned && !(await records.get(mediaId, caller))?.pinned) this.deps.quotas.admitPin(caller, await records.pinnedCount(caller))
     if (pinned && !seeder.canPin(infoHash)) {
       throw new AppError(409, 'pin_limit', `Pinned files may take at most ${seeder.maxPinned} of the server's active torrents (half of SEED_MAX_ACTIVE), and all are taken. Unpin another file first, or ask the operator to raise SEED_MAX_ACTIVE.`)
     }
     // Take the slot before anything awaits, so pins made at the same time cannot all pass the check.
     const activating = pinned ? seeder.setPinned(infoHash, true) : undefined
     // The record may have been deleted meanwhile.
-    if (!records.setPinned(mediaId, caller, pinned)) {
+    if (!await records.setPinned(mediaId, caller, pinned)) {
       await activating
       await this.syncPin(record)
       throw notFound()
@@ -291,7 +291,7 @@ export class MediaService {
   /** Tell the seeder whether a record's torrent is pinned: a public torrent is while any public record pins it. */
   private async syncPin (record: MediaRecord): Promise<void> {
     const { records, seeder } = this.deps
-    const pinned = record.accessLevel === 'public' ? records.hasPinnedPublic(record.mediaId) : records.get(record.mediaId, record.owner)?.pinned === true
+    const pinned = record.accessLevel === 'public' ? await records.hasPinnedPublic(record.mediaId) : (await records.get(record.mediaId, record.owner))?.pinned === true
     await seeder.setPinned(await this.seededHash(record), pinned)
   }
 
@@ -316,9 +316,9 @@ export class MediaService {
   /** The caller's view: their private torrent when their record is private, else the public one. */
   private async view (mediaId: string, caller: Caller): Promise<View> {
     const { access, catalog, records } = this.deps
-    if (!isMediaId(mediaId) || !access.canRead(mediaId, caller) || !await catalog.exists(mediaId)) throw notFound()
+    if (!isMediaId(mediaId) || !await access.canRead(mediaId, caller) || !await catalog.exists(mediaId)) throw notFound()
     const manifest = await catalog.manifest(mediaId)
-    const own = caller === undefined ? undefined : records.get(mediaId, caller)
+    const own = caller === undefined ? undefined : await records.get(mediaId, caller)
     if (own?.accessLevel !== 'private') return { manifest, infoHash: manifest.infoHash, ...(own ? { own } : {}) }
     // A private owner sees the file as they uploaded it, whoever stored these bytes first.
     return {
@@ -379,7 +379,7 @@ export class MediaService {
     if (opts.mine && caller === undefined) throw loginRequired()
     const { records, catalog } = this.deps
     const page = { limit: opts.limit, ...(opts.cursor !== undefined ? { after: opts.cursor } : {}) }
-    const rows = opts.mine ? records.listByOwner(caller!, page) : records.listPublic(page)
+    const rows = opts.mine ? await records.listByOwner(caller!, page) : await records.listPublic(page)
     const items: MediaListItem[] = []
     for (const r of rows) {
       const m = await catalog.manifest(r.mediaId).catch(() => undefined)
@@ -414,13 +414,13 @@ export class MediaService {
    */
   private async removeNow (mediaId: string, caller: string): Promise<void> {
     const { records, seeder, transaction } = this.deps
-    const record = isMediaId(mediaId) ? records.get(mediaId, caller) : undefined
+    const record = isMediaId(mediaId) ? await records.get(mediaId, caller) : undefined
     if (!record) throw notFound()
-    const stillPublic = transaction(() => {
-      if (!records.remove(mediaId, caller)) throw notFound()
-      this.deps.oipRecords.removeForMedia(mediaId, caller)
-      const stillPublic = records.hasPublic(mediaId)
-      if (!stillPublic) records.clearPublicTorrent(mediaId)
+    const stillPublic = await transaction(async tx => {
+      if (!await tx.records.remove(mediaId, caller)) throw notFound()
+      await tx.oipRecords.removeForMedia(mediaId, caller)
+      const stillPublic = await tx.records.hasPublic(mediaId)
+      if (!stillPublic) await tx.records.clearPublicTorrent(mediaId)
       return stillPublic
     })
     crashPoint('mid-delete')
@@ -435,7 +435,7 @@ export class MediaService {
 
   /** Delete the blob when no record holds it any more (called under the media's mutex). */
   private async removeIfHeldByNobody (mediaId: string, why: string): Promise<void> {
-    if (this.deps.records.count(mediaId) > 0) return
+    if (await this.deps.records.count(mediaId) > 0) return
     await this.deps.catalog.store.remove(mediaId)
     this.deps.log.info({ mediaId }, why)
   }
@@ -447,11 +447,11 @@ export class MediaService {
    */
   async repairSeeding (): Promise<{ seeded: number, stopped: number }> {
     const { records, catalog, seeder, log } = this.deps
-    for (const mediaId of records.publicWithoutTorrent()) {
+    for (const mediaId of await records.publicWithoutTorrent()) {
       const manifest = await catalog.manifest(mediaId).catch(() => undefined)
-      if (manifest) records.setPublicTorrent(mediaId, manifest.infoHash)
+      if (manifest) await records.setPublicTorrent(mediaId, manifest.infoHash)
     }
-    const publicIds = new Set(records.publicMediaIds())
+    const publicIds = new Set(await records.publicMediaIds())
     let stopped = 0
     for (const { mediaId } of seeder.getAllSeeding()) {
       if (publicIds.has(mediaId)) continue
@@ -478,10 +478,10 @@ export class MediaService {
     let collected = 0
     for await (const mediaId of catalog.store.list()) {
       if (signal?.aborted) break
-      if (records.count(mediaId) > 0) continue
+      if (await records.count(mediaId) > 0) continue
       await this.perMedia.run(mediaId, async () => {
         const publishedAt = await catalog.store.publishedAt(mediaId)
-        if (records.count(mediaId) > 0 || publishedAt === undefined || Date.now() - publishedAt < graceMs) return
+        if (await records.count(mediaId) > 0 || publishedAt === undefined || Date.now() - publishedAt < graceMs) return
         await seeder.stopSeeding(mediaId)
         await catalog.store.remove(mediaId)
         collected++

@@ -1,11 +1,11 @@
 /** GET /readyz: can this instance do its job right now? Each check says why when it cannot. */
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import type { Db } from '../records/database.ts'
 import { freeBytes } from '../upload/uploadGate.ts'
 
 export interface ReadinessDeps {
-  db: Db
+  /** Answers a trivial query, or throws. */
+  pingDatabase: () => Promise<void>
   mediaDir: string
   lowWaterBytes: number
   seederReady: () => boolean
@@ -28,7 +28,7 @@ async function check (run: () => Promise<void> | void): Promise<{ ok: boolean, r
 
 export async function readiness (deps: ReadinessDeps): Promise<Readiness> {
   const checks = {
-    database: await check(() => { deps.db.prepare('SELECT 1').get() }),
+    database: await check(deps.pingDatabase),
     // Asked, not written: anyone may call /readyz, and a call must not cost a disk write.
     // access(W_OK) sees permissions and read-only mounts; a full disk shows in the disk check.
     // Reasons name the folder by its setting, never by its absolute path.

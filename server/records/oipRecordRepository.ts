@@ -1,30 +1,11 @@
 /**
- * Signed OIP records, stored as their canonical JSON plus the columns listings filter on.
- * SQLite is the embedded default; another database can take its place behind the interface.
+ * Signed OIP records, stored as their canonical JSON plus the columns listings filter on, in
+ * the database (SQLite or PostgreSQL). `seq` is the paging cursor: insertion order.
  */
+import { sql, type Selectable } from 'kysely'
 import type { AccessLevel } from '../../shared/media.ts'
-import type { Db } from './database.ts'
-
-/**
- * For database.ts's MIGRATIONS. `seq` aliases the rowid so paging cursors stay stable: SQLite
- * may renumber an implicit rowid on VACUUM, never an INTEGER PRIMARY KEY.
- */
-export const OIP_RECORDS_MIGRATION = `CREATE TABLE oip_records (
-     seq          INTEGER PRIMARY KEY,
-     record_id    TEXT NOT NULL UNIQUE,
-     media_id     TEXT NOT NULL,
-     owner        TEXT NOT NULL,
-     access_level TEXT NOT NULL CHECK (access_level IN ('public', 'private')),
-     type         TEXT NOT NULL,
-     name         TEXT NOT NULL,
-     description  TEXT NOT NULL,
-     tags         TEXT NOT NULL,
-     record_json  TEXT NOT NULL,
-     signature    TEXT NOT NULL,
-     created_at   TEXT NOT NULL
-   );
-   CREATE INDEX oip_records_owner ON oip_records (owner);
-   CREATE INDEX oip_records_media ON oip_records (media_id, owner);`
+import type { Db, Dialect } from '../db/database.ts'
+import type { OipRecordsTable } from '../db/schema.ts'
 
 export interface OipRecordRow {
   /** Insertion order: the paging cursor. */
@@ -61,32 +42,17 @@ export interface OipRecordFilter {
 
 export interface OipRecordRepository {
   /** Stores the row, or returns the one already stored under its recordId (unchanged). */
-  save (row: NewOipRecordRow): { row: OipRecordRow, created: boolean }
+  save (row: NewOipRecordRow): Promise<{ row: OipRecordRow, created: boolean }>
   /** A stored record's signature, replaced (a legacy one by its owner's re-signature); the row after. */
-  replaceSignature (recordId: string, signature: string): OipRecordRow
-  get (recordId: string): OipRecordRow | undefined
+  replaceSignature (recordId: string, signature: string): Promise<OipRecordRow>
+  get (recordId: string): Promise<OipRecordRow | undefined>
   /** Public records plus the caller's private ones, newest first. */
-  list (filter: OipRecordFilter): OipRecordRow[]
+  list (filter: OipRecordFilter): Promise<OipRecordRow[]>
   /** Every record of this owner for this media; returns how many went. */
-  removeForMedia (mediaId: string, owner: string): number
+  removeForMedia (mediaId: string, owner: string): Promise<number>
 }
 
-interface Row {
-  seq: number
-  record_id: string
-  media_id: string
-  owner: string
-  access_level: AccessLevel
-  type: string
-  name: string
-  description: string
-  tags: string
-  record_json: string
-  signature: string
-  created_at: string
-}
-
-const toRow = (r: Row): OipRecordRow => ({
+const toRow = (r: Selectable<OipRecordsTable>): OipRecordRow => ({
   seq: r.seq,
   recordId: r.record_id,
   mediaId: r.media_id,
@@ -104,52 +70,66 @@ const toRow = (r: Row): OipRecordRow => ({
 /** `q` is matched literally: LIKE's wildcards in it are escaped. */
 const likePattern = (q: string): string => `%${q.replace(/[\\%_]/g, ch => `\\${ch}`)}%`
 
-export class SqliteOipRecordRepository implements OipRecordRepository {
+export class DatabaseOipRecordRepository implements OipRecordRepository {
   private readonly db: Db
+  private readonly dialect: Dialect
 
-  constructor (db: Db) {
+  constructor (db: Db, dialect: Dialect) {
     this.db = db
+    this.dialect = dialect
   }
 
-  save (row: NewOipRecordRow): { row: OipRecordRow, created: boolean } {
+  async save (row: NewOipRecordRow): Promise<{ row: OipRecordRow, created: boolean }> {
     // One statement decides, so two saves of the same record at once still make one row.
-    const info = this.db.prepare(`INSERT INTO oip_records (record_id, media_id, owner, access_level, type, name, description, tags, record_json, signature, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_id) DO NOTHING`)
-      .run(row.recordId, row.mediaId, row.owner, row.accessLevel, row.type, row.name, row.description,
-        JSON.stringify(row.tags), row.recordJson, row.signature, row.createdAt)
-    return { row: this.get(row.recordId)!, created: info.changes === 1 }
+    const inserted = await this.db.insertInto('oip_records').values({
+      record_id: row.recordId,
+      media_id: row.mediaId,
+      owner: row.owner,
+      access_level: row.accessLevel,
+      type: row.type,
+      name: row.name,
+      description: row.description,
+      tags: JSON.stringify(row.tags),
+      record_json: row.recordJson,
+      signature: row.signature,
+      created_at: row.createdAt
+    }).onConflict(oc => oc.column('record_id').doNothing()).returning('seq').executeTakeFirst()
+    return { row: (await this.get(row.recordId))!, created: inserted !== undefined }
   }
 
-  replaceSignature (recordId: string, signature: string): OipRecordRow {
-    this.db.prepare('UPDATE oip_records SET signature = ? WHERE record_id = ?').run(signature, recordId)
-    return this.get(recordId)!
+  async replaceSignature (recordId: string, signature: string): Promise<OipRecordRow> {
+    await this.db.updateTable('oip_records').set({ signature }).where('record_id', '=', recordId).execute()
+    return (await this.get(recordId))!
   }
 
-  get (recordId: string): OipRecordRow | undefined {
-    const row = this.db.prepare('SELECT * FROM oip_records WHERE record_id = ?').get(recordId) as Row | undefined
+  async get (recordId: string): Promise<OipRecordRow | undefined> {
+    const row = await this.db.selectFrom('oip_records').selectAll().where('record_id', '=', recordId).executeTakeFirst()
     return row && toRow(row)
   }
 
-  list (filter: OipRecordFilter): OipRecordRow[] {
-    const where = ["(access_level = 'public' OR owner = @caller)", 'seq < @after']
-    if (filter.owner !== undefined) where.push('owner = @owner')
-    if (filter.type !== undefined) where.push('type = @type')
-    if (filter.tag !== undefined) where.push('EXISTS (SELECT 1 FROM json_each(tags) WHERE value = @tag)')
-    if (filter.q !== undefined) where.push("(name LIKE @q ESCAPE '\\' OR description LIKE @q ESCAPE '\\')")
-    const rows = this.db.prepare(`SELECT * FROM oip_records WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT @limit`).all({
-      // An anonymous caller matches no owner (NULL = x is never true).
-      caller: filter.caller ?? null,
-      after: filter.after ?? Number.MAX_SAFE_INTEGER,
-      owner: filter.owner ?? null,
-      type: filter.type ?? null,
-      tag: filter.tag ?? null,
-      q: filter.q === undefined ? null : likePattern(filter.q),
-      limit: filter.limit
-    }) as Row[]
-    return rows.map(toRow)
+  async list (filter: OipRecordFilter): Promise<OipRecordRow[]> {
+    let query = this.db.selectFrom('oip_records').selectAll()
+      // An anonymous caller matches no owner.
+      .where(eb => filter.caller === undefined ? eb('access_level', '=', 'public') : eb.or([eb('access_level', '=', 'public'), eb('owner', '=', filter.caller)]))
+      .where('seq', '<', filter.after ?? Number.MAX_SAFE_INTEGER)
+    if (filter.owner !== undefined) query = query.where('owner', '=', filter.owner)
+    if (filter.type !== undefined) query = query.where('type', '=', filter.type)
+    if (filter.tag !== undefined) {
+      const tag = filter.tag
+      // tags holds a JSON array of strings.
+      query = query.where(this.dialect === 'postgres'
+        ? sql<boolean>`jsonb_exists(tags::jsonb, ${tag})`
+        : sql<boolean>`EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ${tag})`)
+    }
+    if (filter.q !== undefined) {
+      const q = likePattern(filter.q.toLowerCase())
+      query = query.where(sql<boolean>`(lower(name) LIKE ${q} ESCAPE '\\' OR lower(description) LIKE ${q} ESCAPE '\\')`)
+    }
+    return (await query.orderBy('seq', 'desc').limit(filter.limit).execute()).map(toRow)
   }
 
-  removeForMedia (mediaId: string, owner: string): number {
-    return this.db.prepare('DELETE FROM oip_records WHERE media_id = ? AND owner = ?').run(mediaId, owner).changes
+  async removeForMedia (mediaId: string, owner: string): Promise<number> {
+    const r = await this.db.deleteFrom('oip_records').where('media_id', '=', mediaId).where('owner', '=', owner).executeTakeFirst()
+    return Number(r.numDeletedRows)
   }
 }

@@ -11,10 +11,10 @@ import { signRecord } from '../../shared/signing.ts'
 import { createMnemonic, identityFromMnemonic, type Identity } from '../../shared/wallet.ts'
 import type { AppEnv } from '../app.ts'
 import { recordRoutes } from '../routes/records.ts'
-import { openDatabase } from './database.ts'
-import { SqliteOipRecordRepository } from './oipRecordRepository.ts'
+import { openDatabase } from '../db/database.ts'
+import { DatabaseRecordRepository } from './databaseRecordRepository.ts'
+import { DatabaseOipRecordRepository } from './oipRecordRepository.ts'
 import { OipRecordService } from './oipRecordService.ts'
-import { SqliteRecordRepository } from './sqliteRecordRepository.ts'
 
 const alice = await identityFromMnemonic(createMnemonic())
 const bob = await identityFromMnemonic(createMnemonic())
@@ -22,22 +22,22 @@ const bob = await identityFromMnemonic(createMnemonic())
 const mediaIdOf = (text: string): string => createHash('sha256').update(text).digest('hex')
 
 /** A fresh in-memory database; `upload` gives a key a media_records row, as an upload would. */
-function setup (): { service: OipRecordService, records: SqliteOipRecordRepository, upload: (who: Identity, mediaId: string, accessLevel?: AccessLevel) => void } {
-  const db = openDatabase(':memory:')
-  const uploads = new SqliteRecordRepository(db)
-  const records = new SqliteOipRecordRepository(db)
+async function setup (): Promise<{ service: OipRecordService, records: DatabaseOipRecordRepository, upload: (who: Identity, mediaId: string, accessLevel?: AccessLevel) => Promise<void> }> {
+  const { db, dialect } = await openDatabase({ sqliteFile: ':memory:' })
+  const uploads = new DatabaseRecordRepository(db)
+  const records = new DatabaseOipRecordRepository(db, dialect)
   let t = Date.parse('2026-11-25T12:00:00Z')
   const service = new OipRecordService({
     records,
     // The facts recordFor's records state, for any upload the key holds.
     upload: async (mediaId, owner) => {
-      const held = uploads.get(mediaId, owner)
+      const held = await uploads.get(mediaId, owner)
       return held && { accessLevel: held.accessLevel, mimeType: 'video/mp4', fileSize: 1000, httpUrl: `https://media.example.org/api/media/${mediaId}`, infoHash: mediaId.slice(0, 40) }
     },
     now: () => new Date(t += 1000)
   })
-  const upload = (who: Identity, mediaId: string, accessLevel: AccessLevel = 'public'): void => {
-    uploads.ensure({ mediaId, owner: who.publicKey, accessLevel, name: null, description: null, originalName: 'f.bin', mimeType: 'video/mp4', torrentSalt: null, privateInfoHash: null })
+  const upload = async (who: Identity, mediaId: string, accessLevel: AccessLevel = 'public'): Promise<void> => {
+    await uploads.ensure({ mediaId, owner: who.publicKey, accessLevel, name: null, description: null, originalName: 'f.bin', mimeType: 'video/mp4', torrentSalt: null, privateInfoHash: null })
   }
   return { service, records, upload }
 }
@@ -62,10 +62,6 @@ const signed = (record: OipMediaRecord, who: Identity): { record: OipMediaRecord
 /** The format records were signed in before: compact hex ECDSA over SHA-256 of the bare canonical JSON. */
 const legacySignature = (record: OipMediaRecord, who: Identity): string => bytesToHex(secp256k1.sign(utf8ToBytes(canonicalRecord(record)), who.privateKey, { lowS: true }))
 
-function refuses (fn: () => unknown, status: number, code: string, message?: string | RegExp): void {
-  assert.throws(fn, refusal(status, code, message))
-}
-
 async function rejects (fn: () => Promise<unknown>, status: number, code: string, message?: string | RegExp): Promise<void> {
   await assert.rejects(fn, refusal(status, code, message))
 }
@@ -82,9 +78,9 @@ function refusal (status: number, code: string, message?: string | RegExp): (err
 }
 
 test('a record signed by its owner for their own upload is stored once: 201, then 200 with the same record', async () => {
-  const { service, upload } = setup()
+  const { service, upload } = await setup()
   const m = mediaIdOf('one')
-  upload(alice, m)
+  await upload(alice, m)
   const body = signed(recordFor(alice, m, { name: 'Sunset' }), alice)
   const first = await service.create(alice.publicKey, body)
   assert.equal(first.status, 201)
@@ -95,18 +91,18 @@ test('a record signed by its owner for their own upload is stored once: 201, the
   const again = await service.create(alice.publicKey, body)
   assert.equal(again.status, 200)
   assert.deepEqual(again.record, first.record)
-  assert.deepEqual(service.get(first.record.recordId, undefined), first.record)
+  assert.deepEqual((await service.get(first.record.recordId, undefined)), first.record)
 })
 
 test('creating needs a signed-in caller', async () => {
-  const { service, upload } = setup()
+  const { service, upload } = await setup()
   const m = mediaIdOf('one')
-  upload(alice, m)
+  await upload(alice, m)
   await rejects(() => service.create(undefined, signed(recordFor(alice, m), alice)), 401, 'login_required', /Sign in/)
 })
 
 test('a malformed record or a missing signature is a 400 that says what to fix', async () => {
-  const { service } = setup()
+  const { service } = await setup()
   await rejects(() => service.create(alice.publicKey, { signature: 'ab' }), 400, 'bad_record', 'record is missing.')
   const bad = { ...recordFor(alice, mediaIdOf('one')), extra: true }
   await rejects(() => service.create(alice.publicKey, { record: bad, signature: 'ab' }), 400, 'bad_record', /record\.extra is not a known field/)
@@ -114,28 +110,28 @@ test('a malformed record or a missing signature is a 400 that says what to fix',
 })
 
 test('a record signed in the old format is refused with 400 legacy_signature, and nothing is stored', async () => {
-  const { service, upload } = setup()
+  const { service, upload } = await setup()
   const m = mediaIdOf('one')
-  upload(alice, m)
+  await upload(alice, m)
   const record = recordFor(alice, m)
   await rejects(() => service.create(alice.publicKey, { record, signature: legacySignature(record, alice) }), 400, 'legacy_signature', /old signature format.*Bitcoin signed message/)
-  refuses(() => service.get(recordId(record), alice.publicKey), 404, 'not_found')
+  await rejects(() => service.get(recordId(record), alice.publicKey), 404, 'not_found')
 })
 
 test('a stored old-format record is answered with its format named, and its owner signing it anew replaces the signature', async () => {
-  const { service, records, upload } = setup()
+  const { service, records, upload } = await setup()
   const m = mediaIdOf('one')
-  upload(alice, m)
+  await upload(alice, m)
   const record = recordFor(alice, m, { name: 'Old' })
   const id = recordId(record)
   // As a database from before the Bitcoin message format holds it.
-  records.save({ recordId: id, mediaId: m, owner: alice.publicKey, accessLevel: 'public', type: 'media', name: 'Old', description: '', tags: [], recordJson: canonicalRecord(record), signature: legacySignature(record, alice), createdAt: '2026-01-01T00:00:00.000Z' })
-  assert.equal(service.get(id, undefined).signatureFormat, 'legacy-raw-sha256')
-  assert.equal(service.list(undefined, { limit: 10 }).items[0]!.signatureFormat, 'legacy-raw-sha256')
+  await records.save({ recordId: id, mediaId: m, owner: alice.publicKey, accessLevel: 'public', type: 'media', name: 'Old', description: '', tags: [], recordJson: canonicalRecord(record), signature: legacySignature(record, alice), createdAt: '2026-01-01T00:00:00.000Z' })
+  assert.equal((await service.get(id, undefined)).signatureFormat, 'legacy-raw-sha256')
+  assert.equal((await service.list(undefined, { limit: 10 })).items[0]!.signatureFormat, 'legacy-raw-sha256')
   // Bob cannot re-sign alice's record, whatever he signs it with.
   await rejects(() => service.create(bob.publicKey, signed(record, bob)), 401, 'bad_signature')
   await rejects(() => service.create(bob.publicKey, signed(record, alice)), 403, 'not_owner')
-  assert.equal(service.get(id, undefined).signatureFormat, 'legacy-raw-sha256')
+  assert.equal((await service.get(id, undefined)).signatureFormat, 'legacy-raw-sha256')
   const fresh = signed(record, alice)
   const answer = await service.create(alice.publicKey, fresh)
   assert.equal(answer.status, 200)
@@ -143,13 +139,13 @@ test('a stored old-format record is answered with its format named, and its owne
   assert.equal(answer.record.signature, fresh.signature)
   assert.equal(answer.record.signatureFormat, 'bitcoin-message-v1')
   assert.equal(answer.record.createdAt, '2026-01-01T00:00:00.000Z', 'still the record published then')
-  assert.deepEqual(service.get(id, undefined), answer.record)
+  assert.deepEqual((await service.get(id, undefined)), answer.record)
 })
 
 test('a signature that does not match the record is refused with 401 bad_signature', async () => {
-  const { service, upload } = setup()
+  const { service, upload } = await setup()
   const m = mediaIdOf('one')
-  upload(alice, m)
+  await upload(alice, m)
   const { record, signature } = signed(recordFor(alice, m), alice)
   await rejects(() => service.create(alice.publicKey, { record: { ...record, basic: { ...record.basic, name: 'Changed' } }, signature }), 401, 'bad_signature')
   // Signed by bob but naming alice as the owner.
@@ -158,50 +154,50 @@ test('a signature that does not match the record is refused with 401 bad_signatu
 })
 
 test("a record of another key is refused with 403 not_owner, even with that key's valid signature", async () => {
-  const { service, upload } = setup()
+  const { service, upload } = await setup()
   const m = mediaIdOf('one')
-  upload(bob, m)
+  await upload(bob, m)
   await rejects(() => service.create(alice.publicKey, signed(recordFor(bob, m), bob)), 403, 'not_owner', /signed by the key you are signed in with/)
 })
 
 test('a record for media the caller never uploaded is the same 404 as a missing media id, even when someone else holds it', async () => {
-  const { service, upload } = setup()
+  const { service, upload } = await setup()
   const m = mediaIdOf('one')
   await rejects(() => service.create(alice.publicKey, signed(recordFor(alice, m), alice)), 404, 'not_found', notFound().message)
-  upload(bob, m, 'private')
+  await upload(bob, m, 'private')
   await rejects(() => service.create(alice.publicKey, signed(recordFor(alice, m), alice)), 404, 'not_found', notFound().message)
 })
 
 test("a record whose access level differs from the upload's is a 409 access_mismatch", async () => {
-  const { service, upload } = setup()
+  const { service, upload } = await setup()
   const m = mediaIdOf('one')
-  upload(alice, m, 'private')
+  await upload(alice, m, 'private')
   await rejects(() => service.create(alice.publicKey, signed(recordFor(alice, m, { access: 'public' }), alice)), 409, 'access_mismatch',
     'You uploaded this media as private, but the record says public. Set accessControl.access_level to "private" and sign again.')
   assert.equal((await service.create(alice.publicKey, signed(recordFor(alice, m, { access: 'private' }), alice))).status, 201)
 })
 
 test('a private record is read only by its owner; everyone else gets the 404 of a missing id', async () => {
-  const { service, upload } = setup()
+  const { service, upload } = await setup()
   const m = mediaIdOf('secret')
-  upload(alice, m, 'private')
+  await upload(alice, m, 'private')
   const { record } = await service.create(alice.publicKey, signed(recordFor(alice, m, { access: 'private' }), alice))
-  assert.deepEqual(service.get(record.recordId, alice.publicKey), record)
+  assert.deepEqual((await service.get(record.recordId, alice.publicKey)), record)
   let missing = ''
-  try { service.get('f'.repeat(64), undefined) } catch (err) { missing = (err as AppError).message }
+  try { await service.get('f'.repeat(64), undefined) } catch (err) { missing = (err as AppError).message }
   assert.match(missing, /No record with this id/)
-  refuses(() => service.get(record.recordId, bob.publicKey), 404, 'not_found', missing)
-  refuses(() => service.get(record.recordId, undefined), 404, 'not_found', missing)
-  refuses(() => service.get('../etc', undefined), 404, 'not_found', missing)
+  await rejects(() => service.get(record.recordId, bob.publicKey), 404, 'not_found', missing)
+  await rejects(() => service.get(record.recordId, undefined), 404, 'not_found', missing)
+  await rejects(() => service.get('../etc', undefined), 404, 'not_found', missing)
 })
 
 /** alice: public "Sea sunset" (tags sea, sunset), public "Forest 100% green" (tags forest), private "Sea diary"; bob: public "Bob at sea" (tags sea). */
 async function library (): Promise<{ service: OipRecordService, ids: Record<string, string> }> {
-  const { service, upload } = setup()
+  const { service, upload } = await setup()
   const ids: Record<string, string> = {}
   const add = async (key: string, who: Identity, access: AccessLevel, name: string, tags: string[], description = ''): Promise<void> => {
     const m = mediaIdOf(key)
-    upload(who, m, access)
+    await upload(who, m, access)
     ids[key] = (await service.create(who.publicKey, signed(recordFor(who, m, { access, name, tags, description }), who))).record.recordId
   }
   await add('sunset', alice, 'public', 'Sea sunset', ['sea', 'sunset'])
@@ -215,58 +211,58 @@ const names = (r: { items: Array<{ record: OipMediaRecord }> }): string[] => r.i
 
 test('listing shows public records to everyone and private ones only to their owner, newest first', async () => {
   const { service } = await library()
-  assert.deepEqual(names(service.list(undefined, { limit: 50 })), ['Bob at sea', 'Forest 100% green', 'Sea sunset'])
-  assert.deepEqual(names(service.list(bob.publicKey, { limit: 50 })), ['Bob at sea', 'Forest 100% green', 'Sea sunset'])
-  assert.deepEqual(names(service.list(alice.publicKey, { limit: 50 })), ['Bob at sea', 'Sea diary', 'Forest 100% green', 'Sea sunset'])
+  assert.deepEqual(names(await service.list(undefined, { limit: 50 })), ['Bob at sea', 'Forest 100% green', 'Sea sunset'])
+  assert.deepEqual(names(await service.list(bob.publicKey, { limit: 50 })), ['Bob at sea', 'Forest 100% green', 'Sea sunset'])
+  assert.deepEqual(names(await service.list(alice.publicKey, { limit: 50 })), ['Bob at sea', 'Sea diary', 'Forest 100% green', 'Sea sunset'])
   // Asking for alice's records by her key does not open her private ones to others.
-  assert.deepEqual(names(service.list(bob.publicKey, { owner: alice.publicKey, limit: 50 })), ['Forest 100% green', 'Sea sunset'])
-  assert.deepEqual(names(service.list(alice.publicKey, { owner: alice.publicKey, limit: 50 })), ['Sea diary', 'Forest 100% green', 'Sea sunset'])
+  assert.deepEqual(names(await service.list(bob.publicKey, { owner: alice.publicKey, limit: 50 })), ['Forest 100% green', 'Sea sunset'])
+  assert.deepEqual(names(await service.list(alice.publicKey, { owner: alice.publicKey, limit: 50 })), ['Sea diary', 'Forest 100% green', 'Sea sunset'])
 })
 
 test('listing filters by type, exact tag and a literal, case-insensitive text in name or description', async () => {
   const { service } = await library()
-  assert.equal(service.list(undefined, { type: 'media', limit: 50 }).items.length, 3)
-  assert.equal(service.list(undefined, { type: 'image', limit: 50 }).items.length, 0)
-  assert.deepEqual(names(service.list(alice.publicKey, { tag: 'sea', limit: 50 })), ['Bob at sea', 'Sea diary', 'Sea sunset'])
-  assert.deepEqual(names(service.list(undefined, { tag: 'se', limit: 50 })), [])
-  assert.deepEqual(names(service.list(undefined, { tag: 'sea', owner: bob.publicKey, limit: 50 })), ['Bob at sea'])
-  assert.deepEqual(names(service.list(undefined, { q: 'SEA', limit: 50 })), ['Bob at sea', 'Sea sunset'])
-  assert.deepEqual(names(service.list(undefined, { q: 'woods', limit: 50 })), ['Forest 100% green'])
-  assert.deepEqual(names(service.list(undefined, { q: '100%', limit: 50 })), ['Forest 100% green'])
-  assert.deepEqual(names(service.list(undefined, { q: '0_', limit: 50 })), [], '_ is not a wildcard')
+  assert.equal((await service.list(undefined, { type: 'media', limit: 50 })).items.length, 3)
+  assert.equal((await service.list(undefined, { type: 'image', limit: 50 })).items.length, 0)
+  assert.deepEqual(names(await service.list(alice.publicKey, { tag: 'sea', limit: 50 })), ['Bob at sea', 'Sea diary', 'Sea sunset'])
+  assert.deepEqual(names(await service.list(undefined, { tag: 'se', limit: 50 })), [])
+  assert.deepEqual(names(await service.list(undefined, { tag: 'sea', owner: bob.publicKey, limit: 50 })), ['Bob at sea'])
+  assert.deepEqual(names(await service.list(undefined, { q: 'SEA', limit: 50 })), ['Bob at sea', 'Sea sunset'])
+  assert.deepEqual(names(await service.list(undefined, { q: 'woods', limit: 50 })), ['Forest 100% green'])
+  assert.deepEqual(names(await service.list(undefined, { q: '100%', limit: 50 })), ['Forest 100% green'])
+  assert.deepEqual(names(await service.list(undefined, { q: '0_', limit: 50 })), [], '_ is not a wildcard')
 })
 
 test('listing pages newest first with a cursor until nextCursor is null', async () => {
   const { service } = await library()
-  const first = service.list(alice.publicKey, { limit: 3 })
+  const first = (await service.list(alice.publicKey, { limit: 3 }))
   assert.deepEqual(names(first), ['Bob at sea', 'Sea diary', 'Forest 100% green'])
   assert.notEqual(first.nextCursor, null)
-  const second = service.list(alice.publicKey, { limit: 3, cursor: first.nextCursor! })
+  const second = (await service.list(alice.publicKey, { limit: 3, cursor: first.nextCursor! }))
   assert.deepEqual(names(second), ['Sea sunset'])
   assert.equal(second.nextCursor, null)
 })
 
 test('listing refuses a malformed owner or an empty or overlong filter', async () => {
   const { service } = await library()
-  refuses(() => service.list(undefined, { owner: 'me', limit: 50 }), 400, 'bad_query', /owner must be a public key/)
-  refuses(() => service.list(undefined, { tag: '', limit: 50 }), 400, 'bad_query', 'tag must be 1 to 64 characters.')
-  refuses(() => service.list(undefined, { q: 'x'.repeat(201), limit: 50 }), 400, 'bad_query', 'q must be 1 to 200 characters.')
+  await rejects(() => service.list(undefined, { owner: 'me', limit: 50 }), 400, 'bad_query', /owner must be a public key/)
+  await rejects(() => service.list(undefined, { tag: '', limit: 50 }), 400, 'bad_query', 'tag must be 1 to 64 characters.')
+  await rejects(() => service.list(undefined, { q: 'x'.repeat(201), limit: 50 }), 400, 'bad_query', 'q must be 1 to 200 characters.')
 })
 
 test("removing an owner's media removes their records for it, and nobody else's", async () => {
-  const { service, upload } = setup()
+  const { service, records, upload } = await setup()
   const m = mediaIdOf('shared')
-  upload(alice, m)
-  upload(bob, m)
+  await upload(alice, m)
+  await upload(bob, m)
   await service.create(alice.publicKey, signed(recordFor(alice, m, { name: 'A' }), alice))
   await service.create(alice.publicKey, signed(recordFor(alice, m, { name: 'A2' }), alice))
   await service.create(bob.publicKey, signed(recordFor(bob, m, { name: 'B' }), bob))
-  assert.equal(service.removeForMedia(m, alice.publicKey), 2)
-  assert.deepEqual(names(service.list(undefined, { limit: 50 })), ['B'])
+  assert.equal(await records.removeForMedia(m, alice.publicKey), 2)
+  assert.deepEqual(names(await service.list(undefined, { limit: 50 })), ['B'])
 })
 
 test('over HTTP: 201 then 200 on POST, the record on GET, paging, limits and body size checked', async () => {
-  const { service, upload } = setup()
+  const { service, upload } = await setup()
   const app = new Hono<AppEnv>()
   app.onError((err, c) => err instanceof AppError ? c.json({ error: { code: err.code, message: err.message } }, err.status as 400) : c.json({ error: err.message }, 500))
   // Stands in for the bearer-token middleware of app.ts.
@@ -277,7 +273,7 @@ test('over HTTP: 201 then 200 on POST, the record on GET, paging, limits and bod
   })
   app.route('/api/records', recordRoutes(service))
   const m = mediaIdOf('http')
-  upload(alice, m)
+  await upload(alice, m)
   const post = async (): Promise<Response> => await app.request('/api/records', {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-test-caller': alice.publicKey },

@@ -104,7 +104,7 @@ export class OipRecordService {
       throw new AppError(409, 'media_mismatch', `record.media.${field} ${what} "${given ?? 'none'}", but your upload's is "${stored}". Copy the media fields from your upload's answer (GET /api/media/${media.mediaId}/info) and sign again.`)
     }
     const { records } = this.deps
-    const saved = records.save({
+    const saved = await records.save({
       recordId: recordId(record),
       mediaId: record.media.mediaId,
       owner,
@@ -119,23 +119,23 @@ export class OipRecordService {
     })
     // The same record, signed anew by its owner: the new signature replaces a legacy one.
     const row = !saved.created && signatureFormatOf(saved.row.signature) === 'legacy-raw-sha256'
-      ? records.replaceSignature(saved.row.recordId, signature)
+      ? await records.replaceSignature(saved.row.recordId, signature)
       : saved.row
     return { status: saved.created ? 201 : 200, record: toStored(row) }
   }
 
-  get (id: string, caller: Caller): StoredOipRecord {
-    const row = RECORD_ID.test(id) ? this.deps.records.get(id) : undefined
+  async get (id: string, caller: Caller): Promise<StoredOipRecord> {
+    const row = RECORD_ID.test(id) ? await this.deps.records.get(id) : undefined
     if (!row || (row.accessLevel === 'private' && row.owner !== caller)) throw missingRecord()
     return toStored(row)
   }
 
   /** Public records and the caller's own private ones, newest first, paged by cursor. */
-  list (caller: Caller, query: OipRecordQuery): { items: StoredOipRecord[], nextCursor: number | null } {
+  async list (caller: Caller, query: OipRecordQuery): Promise<{ items: StoredOipRecord[], nextCursor: number | null }> {
     if (query.owner !== undefined && !isPublicKey(query.owner)) {
       throw badRequest('bad_query', 'owner must be a public key: 66 lowercase hex characters starting with 02 or 03.')
     }
-    const rows = this.deps.records.list({
+    const rows = await this.deps.records.list({
       owner: query.owner,
       type: queryText(query.type, 'type', 32),
       tag: queryText(query.tag, 'tag', RECORD_LIMITS.tag),
@@ -145,10 +145,5 @@ export class OipRecordService {
       after: query.cursor
     })
     return { items: rows.map(toStored), nextCursor: rows.length === query.limit ? rows[rows.length - 1]!.seq : null }
-  }
-
-  /** When the owner deletes their upload, its records go too. */
-  removeForMedia (mediaId: string, owner: string): number {
-    return this.deps.records.removeForMedia(mediaId, owner)
   }
 }

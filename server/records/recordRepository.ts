@@ -1,7 +1,4 @@
-/**
- * Who holds which media, and how they share it. SQLite is the embedded default; another
- * database can take its place behind this interface.
- */
+/** Who holds which media, and how they share it (in the database: databaseRecordRepository.ts). */
 import type { AccessLevel } from '../../shared/media.ts'
 
 /** A public key, or '' for anonymous uploads (only when ALLOW_ANONYMOUS_UPLOADS is on). */
@@ -39,40 +36,40 @@ export interface RecordRepository {
    * `admit` sees the owner's use before a new record is made, in the same transaction, and
    * throws to refuse it; so records made at the same time cannot pass a quota together.
    */
-  ensure (record: NewMediaRecord, admit?: (use: StorageUse) => void): { record: MediaRecord, created: boolean }
+  ensure (record: NewMediaRecord, admit?: (use: StorageUse) => void): Promise<{ record: MediaRecord, created: boolean }>
   /** What this key stores now. */
-  usage (owner: OwnerKey): StorageUse
+  usage (owner: OwnerKey): Promise<StorageUse>
   /** Media whose records have no file size yet (made before quotas), and filling it in. */
-  withoutSize (): string[]
-  setFileSize (mediaId: string, bytes: number): void
-  get (mediaId: string, owner: OwnerKey): MediaRecord | undefined
-  hasPublic (mediaId: string): boolean
+  withoutSize (): Promise<string[]>
+  setFileSize (mediaId: string, bytes: number): Promise<void>
+  get (mediaId: string, owner: OwnerKey): Promise<MediaRecord | undefined>
+  hasPublic (mediaId: string): Promise<boolean>
   /** The public torrent of a public file (set when it becomes public, cleared when it stops). */
-  setPublicTorrent (mediaId: string, infoHash: string): void
-  clearPublicTorrent (mediaId: string): void
+  setPublicTorrent (mediaId: string, infoHash: string): Promise<void>
+  clearPublicTorrent (mediaId: string): Promise<void>
   /** The public file whose public torrent has this infoHash. */
-  byPublicInfoHash (infoHash: string): string | undefined
+  byPublicInfoHash (infoHash: string): Promise<string | undefined>
   /** Every media with at least one public record: what the seeder must seed publicly. */
-  publicMediaIds (): string[]
+  publicMediaIds (): Promise<string[]>
   /** Public files with no public torrent noted (data from before the table existed). */
-  publicWithoutTorrent (): string[]
+  publicWithoutTorrent (): Promise<string[]>
   /** The private record whose torrent has this infoHash. */
-  byPrivateInfoHash (infoHash: string): MediaRecord | undefined
+  byPrivateInfoHash (infoHash: string): Promise<MediaRecord | undefined>
   /** Every private record, oldest first (to seed their torrents at start). */
-  listPrivate (): MediaRecord[]
+  listPrivate (): Promise<MediaRecord[]>
   /** Pin or unpin the owner's record; false when they have none. */
-  setPinned (mediaId: string, owner: OwnerKey, pinned: boolean): boolean
+  setPinned (mediaId: string, owner: OwnerKey, pinned: boolean): Promise<boolean>
   /** How many of this key's records are pinned. */
-  pinnedCount (owner: OwnerKey): number
+  pinnedCount (owner: OwnerKey): Promise<number>
   /** Some public record of this media is pinned (so its public torrent is). */
-  hasPinnedPublic (mediaId: string): boolean
+  hasPinnedPublic (mediaId: string): Promise<boolean>
   /** The infoHashes of every pinned torrent: public torrents with a pinned public record, pinned private records'. */
-  pinnedTorrents (): string[]
+  pinnedTorrents (): Promise<string[]>
   /** Records left for this media, by anyone. */
-  count (mediaId: string): number
-  remove (mediaId: string, owner: OwnerKey): boolean
+  count (mediaId: string): Promise<number>
+  remove (mediaId: string, owner: OwnerKey): Promise<boolean>
   /** Newest first, `after` is the id of the last record of the previous page. */
-  listByOwner (owner: OwnerKey, page: Page): MediaRecord[]
+  listByOwner (owner: OwnerKey, page: Page): Promise<MediaRecord[]>
   /** One record per public media (its first public record), newest first. */
-  listPublic (page: Page): MediaRecord[]
+  listPublic (page: Page): Promise<MediaRecord[]>
 }

@@ -22,12 +22,12 @@ export function recordRoutes (records: OipRecordService): Hono<AppEnv> {
     return c.json(record, status)
   })
 
-  app.get('/', c => {
+  app.get('/', async c => {
     const q = c.req.query()
-    return c.json(records.list(c.get('caller'), { owner: q.owner, type: q.type, tag: q.tag, q: q.q, ...pageQuery(q.limit, q.cursor) }))
+    return c.json(await records.list(c.get('caller'), { owner: q.owner, type: q.type, tag: q.tag, q: q.q, ...pageQuery(q.limit, q.cursor) }))
   })
 
-  app.get('/:id', c => c.json(records.get(c.req.param('id'), c.get('caller'))))
+  app.get('/:id', async c => c.json(await records.get(c.req.param('id'), c.get('caller'))))
 
   return app
 }

@@ -50,7 +50,7 @@ export interface MediaSeederOptions {
   /** Which stored blobs to seed when seeder.json has to be rebuilt from the folders. */
   isSeedable?: (mediaId: string) => Promise<boolean>
   /** The infoHashes owners pinned (read once at start; setPinned keeps them current). */
-  pinned?: () => Set<string>
+  pinned?: () => Promise<Set<string>>
 }
 
 /**
@@ -242,7 +242,7 @@ export class MediaSeeder {
     const loading = performance.now()
     const state = await this.readState()
     for (const info of state.seeding) this.addPublic(info)
-    const pinned = this.opts.pinned?.() ?? new Set()
+    const pinned = await this.opts.pinned?.() ?? new Set()
     for (const seed of this.seeds.values()) {
       seed.wantedAt = state.wanted[seed.infoHash]
       seed.pinned = pinned.has(seed.infoHash)

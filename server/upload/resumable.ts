@@ -84,7 +84,7 @@ export interface ResumableDeps {
   /** Record and seed a published upload, as for a streamed one. */
   complete: (staged: StagedUpload, owner: string) => Promise<{ status: 200 | 201, result: UploadResult }>
   /** Refuse up front a file that would take its owner over their quota, counting their unfinished uploads. */
-  admit: (owner: string, bytes: number, pending: { bytes: number, files: number }) => void
+  admit: (owner: string, bytes: number, pending: { bytes: number, files: number }) => Promise<void>
   log: Logger
   now?: () => number
 }
@@ -150,7 +150,7 @@ export class ResumableUploads {
     const meta = parseMetadata(metadata)
     const fields = uploadFields(meta)
     if (meta.sha256 !== undefined && !isMediaId(meta.sha256)) throw badRequest('bad_sha256', '"sha256" must be 64 lowercase hex characters, or left out.')
-    this.deps.admit(owner, size, { bytes: open.reduce((sum, u) => sum + u.info.length, 0), files: open.length })
+    await this.deps.admit(owner, size, { bytes: open.reduce((sum, u) => sum + u.info.length, 0), files: open.length })
     const reservation = await this.deps.gate.reserve(size)
     const id = randomBytes(16).toString('hex')
     const info: UploadInfo = {

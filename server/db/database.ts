@@ -1,0 +1,93 @@
+/**
+ * The one database: SQLite in DATA_DIR (the embedded default) or PostgreSQL when DATABASE_URL
+ * is set, both through kysely, so every query is written once. Opening it brings the schema up
+ * to date (migrations.ts).
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect, sql, type Transaction } from 'kysely'
+import pg from 'pg'
+import { migrate } from './migrations.ts'
+import type { Schema } from './schema.ts'
+
+export type Dialect = 'sqlite' | 'postgres'
+
+/** The database, or a transaction on it: repositories take either. */
+export type Db = Kysely<Schema>
+export type Tx = Transaction<Schema>
+
+export interface Database {
+  db: Db
+  dialect: Dialect
+  /** Runs `fn` as one transaction: all of it is written, or none. */
+  transaction: <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>
+  /** Answers a trivial query (readiness). */
+  ping: () => Promise<void>
+  close: () => Promise<void>
+}
+
+export interface DatabaseOptions {
+  /** postgres://… ; undefined: SQLite in `sqliteFile`. */
+  url?: string
+  /** A file path, or ':memory:' (tests). */
+  sqliteFile: string
+  /** Connections to PostgreSQL (DATABASE_POOL_SIZE). */
+  poolSize?: number
+}
+
+export function isPostgresUrl (url: string): boolean {
+  return /^postgres(ql)?:\/\//.test(url)
+}
+
+/** int8 (counts, sums, bigint columns) as a JS number: file sizes and times stay below 2^53. */
+const pgTypes = {
+  getTypeParser: (oid: number, format?: 'text' | 'binary') => oid === pg.types.builtins.INT8
+    ? (v: string) => Number(v)
+    : pg.types.getTypeParser(oid, format)
+}
+
+/**
+ * SQLite runs schema changes inside transactions, but kysely's adapter says it cannot, so its
+ * migrator would leave half a migration behind after a crash. Said so, each migration is one
+ * transaction with its bookkeeping, as on PostgreSQL.
+ */
+class TransactionalDdlSqliteDialect extends SqliteDialect {
+  override createAdapter (): SqliteAdapter {
+    return new class extends SqliteAdapter {
+      override get supportsTransactionalDdl (): boolean { return true }
+    }()
+  }
+}
+
+export async function openDatabase (opts: DatabaseOptions): Promise<Database> {
+  let db: Db
+  let dialect: Dialect
+  if (opts.url !== undefined) {
+    if (!isPostgresUrl(opts.url)) throw new Error('DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite database)')
+    dialect = 'postgres'
+    db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, types: pgTypes }) }) })
+  } else {
+    dialect = 'sqlite'
+    if (opts.sqliteFile !== ':memory:') fs.mkdirSync(path.dirname(opts.sqliteFile), { recursive: true })
+    const file = new Database(opts.sqliteFile)
+    file.pragma('journal_mode = WAL')
+    file.pragma('synchronous = NORMAL')
+    file.pragma('foreign_keys = ON')
+    // kysely's SQLite driver runs one query at a time on this one connection, transactions included.
+    db = new Kysely<Schema>({ dialect: new TransactionalDdlSqliteDialect({ database: file }) })
+  }
+  try {
+    await migrate(db, dialect)
+  } catch (err) {
+    await db.destroy()
+    throw err
+  }
+  return {
+    db,
+    dialect,
+    transaction: async fn => await db.transaction().execute(fn),
+    ping: async () => { await sql`SELECT 1`.execute(db) },
+    close: async () => { await db.destroy() }
+  }
+}

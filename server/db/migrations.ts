@@ -1,0 +1,138 @@
+/**
+ * The schema, one migration at a time, the same on SQLite and PostgreSQL (kysely's Migrator
+ * keeps track of which ran). Only column types differ: an auto-numbered key is SQLite's rowid
+ * alias (INTEGER PRIMARY KEY) and PostgreSQL's bigserial.
+ */
+import { Migrator, sql, type Kysely, type Migration } from 'kysely'
+import type { Dialect } from './database.ts'
+
+/**
+ * Databases made before kysely counted their SQLite user_version up to this list's length.
+ * Such a database is brought to the end of this list in the first migration, instead of
+ * creating the tables it already has.
+ */
+export const LEGACY_SQLITE = [
+  `CREATE TABLE media_records (
+     id           INTEGER PRIMARY KEY,
+     media_id     TEXT NOT NULL,
+     owner        TEXT NOT NULL,
+     access_level TEXT NOT NULL CHECK (access_level IN ('public', 'private')),
+     name         TEXT,
+     description  TEXT,
+     created_at   TEXT NOT NULL,
+     UNIQUE (media_id, owner)
+   );
+   CREATE INDEX media_records_public ON media_records (media_id) WHERE access_level = 'public';
+   CREATE TABLE auth_challenges (
+     nonce      TEXT PRIMARY KEY,
+     message    TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );`,
+  `ALTER TABLE media_records ADD COLUMN torrent_salt TEXT;
+   ALTER TABLE media_records ADD COLUMN private_info_hash TEXT;
+   CREATE UNIQUE INDEX media_records_private_info_hash ON media_records (private_info_hash) WHERE private_info_hash IS NOT NULL;`,
+  `ALTER TABLE media_records ADD COLUMN original_name TEXT NOT NULL DEFAULT 'file';
+   ALTER TABLE media_records ADD COLUMN mime_type TEXT NOT NULL DEFAULT 'application/octet-stream';`,
+  `CREATE TABLE oip_records (
+     seq          INTEGER PRIMARY KEY,
+     record_id    TEXT NOT NULL UNIQUE,
+     media_id     TEXT NOT NULL,
+     owner        TEXT NOT NULL,
+     access_level TEXT NOT NULL CHECK (access_level IN ('public', 'private')),
+     type         TEXT NOT NULL,
+     name         TEXT NOT NULL,
+     description  TEXT NOT NULL,
+     tags         TEXT NOT NULL,
+     record_json  TEXT NOT NULL,
+     signature    TEXT NOT NULL,
+     created_at   TEXT NOT NULL
+   );
+   CREATE INDEX oip_records_owner ON oip_records (owner);
+   CREATE INDEX oip_records_media ON oip_records (media_id, owner);`,
+  `CREATE TABLE public_torrents (
+     media_id  TEXT PRIMARY KEY,
+     info_hash TEXT NOT NULL UNIQUE
+   );`,
+  `ALTER TABLE media_records ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+   CREATE INDEX media_records_pinned ON media_records (media_id) WHERE pinned = 1;`,
+  `ALTER TABLE media_records ADD COLUMN file_size INTEGER;
+   CREATE INDEX media_records_owner ON media_records (owner);`
+]
+
+const ACCESS_LEVEL_CHECK = sql`access_level IN ('public', 'private')`
+
+function migrations (dialect: Dialect): Record<string, Migration> {
+  const serial = dialect === 'postgres' ? 'bigserial' : 'integer'
+  return {
+    // Records of ownership, OIP records, sign-in challenges, public torrents.
+    '0001_records': {
+      async up (db: Kysely<any>) {
+        if (dialect === 'sqlite') {
+          const { rows } = await sql<{ user_version: number }>`PRAGMA user_version`.execute(db)
+          const version = rows[0]?.user_version ?? 0
+          if (version > 0) {
+            // One statement per query (no step has a ';' inside a literal).
+            const statements = LEGACY_SQLITE.slice(version).flatMap(step => step.split(';')).map(s => s.trim()).filter(Boolean)
+            for (const statement of statements) await sql.raw(statement).execute(db)
+            return
+          }
+        }
+        await db.schema.createTable('media_records')
+          .addColumn('id', serial, c => c.primaryKey())
+          .addColumn('media_id', 'text', c => c.notNull())
+          .addColumn('owner', 'text', c => c.notNull())
+          .addColumn('access_level', 'text', c => c.notNull().check(ACCESS_LEVEL_CHECK))
+          .addColumn('name', 'text')
+          .addColumn('description', 'text')
+          .addColumn('created_at', 'text', c => c.notNull())
+          .addColumn('torrent_salt', 'text')
+          .addColumn('private_info_hash', 'text')
+          .addColumn('original_name', 'text', c => c.notNull().defaultTo('file'))
+          .addColumn('mime_type', 'text', c => c.notNull().defaultTo('application/octet-stream'))
+          .addColumn('pinned', 'integer', c => c.notNull().defaultTo(0))
+          .addColumn('file_size', 'bigint')
+          .addUniqueConstraint('media_records_media_id_owner_key', ['media_id', 'owner'])
+          .execute()
+        await db.schema.createIndex('media_records_public').on('media_records').column('media_id').where(sql.ref('access_level'), '=', 'public').execute()
+        await db.schema.createIndex('media_records_private_info_hash').unique().on('media_records').column('private_info_hash').where(sql.ref('private_info_hash'), 'is not', null).execute()
+        await db.schema.createIndex('media_records_pinned').on('media_records').column('media_id').where(sql.ref('pinned'), '=', 1).execute()
+        await db.schema.createIndex('media_records_owner').on('media_records').column('owner').execute()
+        await db.schema.createTable('auth_challenges')
+          .addColumn('nonce', 'text', c => c.primaryKey())
+          .addColumn('message', 'text', c => c.notNull())
+          .addColumn('expires_at', 'bigint', c => c.notNull())
+          .execute()
+        await db.schema.createTable('oip_records')
+          .addColumn('seq', serial, c => c.primaryKey())
+          .addColumn('record_id', 'text', c => c.notNull().unique())
+          .addColumn('media_id', 'text', c => c.notNull())
+          .addColumn('owner', 'text', c => c.notNull())
+          .addColumn('access_level', 'text', c => c.notNull().check(ACCESS_LEVEL_CHECK))
+          .addColumn('type', 'text', c => c.notNull())
+          .addColumn('name', 'text', c => c.notNull())
+          .addColumn('description', 'text', c => c.notNull())
+          .addColumn('tags', 'text', c => c.notNull())
+          .addColumn('record_json', 'text', c => c.notNull())
+          .addColumn('signature', 'text', c => c.notNull())
+          .addColumn('created_at', 'text', c => c.notNull())
+          .execute()
+        await db.schema.createIndex('oip_records_owner').on('oip_records').column('owner').execute()
+        await db.schema.createIndex('oip_records_media').on('oip_records').columns(['media_id', 'owner']).execute()
+        await db.schema.createTable('public_torrents')
+          .addColumn('media_id', 'text', c => c.primaryKey())
+          .addColumn('info_hash', 'text', c => c.notNull().unique())
+          .execute()
+      }
+    }
+  }
+}
+
+/** Bring the schema up to date; throws (and changes nothing more) when a migration fails. */
+export async function migrate (db: Kysely<any>, dialect: Dialect): Promise<void> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(dialect) } })
+  const { error, results } = await migrator.migrateToLatest()
+  if (error) {
+    const failed = results?.find(r => r.status === 'Error')?.migrationName
+    throw new Error(`database migration ${failed ?? ''} failed: ${(error as Error).message}`)
+  }
+}

@@ -1,0 +1,156 @@
+/** Records in the database (SQLite or PostgreSQL; see db/migrations.ts for the schema). */
+import { sql, type Selectable } from 'kysely'
+import type { Db } from '../db/database.ts'
+import type { MediaRecordsTable } from '../db/schema.ts'
+import type { MediaRecord, NewMediaRecord, OwnerKey, Page, RecordRepository, StorageUse } from './recordRepository.ts'
+
+const toRecord = (r: Selectable<MediaRecordsTable>): MediaRecord => ({
+  id: r.id,
+  mediaId: r.media_id,
+  owner: r.owner,
+  accessLevel: r.access_level,
+  name: r.name,
+  description: r.description,
+  originalName: r.original_name,
+  mimeType: r.mime_type,
+  torrentSalt: r.torrent_salt,
+  privateInfoHash: r.private_info_hash,
+  pinned: r.pinned === 1,
+  createdAt: r.created_at
+})
+
+const mediaIds = (rows: Array<{ media_id: string }>): string[] => rows.map(r => r.media_id)
+
+export class DatabaseRecordRepository implements RecordRepository {
+  /** The database, or the transaction these reads and writes belong to. */
+  private readonly db: Db
+
+  constructor (db: Db) {
+    this.db = db
+  }
+
+  async ensure (record: NewMediaRecord, admit?: (use: StorageUse) => void): Promise<{ record: MediaRecord, created: boolean }> {
+    const run = async (db: Db): Promise<{ record: MediaRecord, created: boolean }> => {
+      const records = new DatabaseRecordRepository(db)
+      const had = await records.get(record.mediaId, record.owner)
+      if (had) return { record: had, created: false }
+      admit?.(await records.usage(record.owner))
+      await db.insertInto('media_records').values({
+        media_id: record.mediaId,
+        owner: record.owner,
+        access_level: record.accessLevel,
+        name: record.name,
+        description: record.description,
+        original_name: record.originalName,
+        mime_type: record.mimeType,
+        torrent_salt: record.torrentSalt,
+        private_info_hash: record.privateInfoHash,
+        file_size: record.fileSize ?? null,
+        created_at: new Date().toISOString()
+      }).execute()
+      return { record: (await records.get(record.mediaId, record.owner))!, created: true }
+    }
+    return this.db.isTransaction ? await run(this.db) : await this.db.transaction().execute(run)
+  }
+
+  async usage (owner: OwnerKey): Promise<StorageUse> {
+    // One record per (media, owner): a file this key holds twice is not possible, so a sum counts it once.
+    const row = await this.db.selectFrom('media_records')
+      .select(eb => [eb.fn.coalesce(eb.fn.sum<number>('file_size'), eb.lit(0)).as('bytes'), eb.fn.countAll<number>().as('files')])
+      .where('owner', '=', owner).executeTakeFirstOrThrow()
+    return { bytes: Number(row.bytes), files: Number(row.files) }
+  }
+
+  async withoutSize (): Promise<string[]> {
+    return mediaIds(await this.db.selectFrom('media_records').select('media_id').distinct().where('file_size', 'is', null).execute())
+  }
+
+  async setFileSize (mediaId: string, bytes: number): Promise<void> {
+    await this.db.updateTable('media_records').set({ file_size: bytes }).where('media_id', '=', mediaId).execute()
+  }
+
+  async get (mediaId: string, owner: OwnerKey): Promise<MediaRecord | undefined> {
+    const row = await this.db.selectFrom('media_records').selectAll().where('media_id', '=', mediaId).where('owner', '=', owner).executeTakeFirst()
+    return row && toRecord(row)
+  }
+
+  async setPublicTorrent (mediaId: string, infoHash: string): Promise<void> {
+    await this.db.insertInto('public_torrents').values({ media_id: mediaId, info_hash: infoHash })
+      .onConflict(oc => oc.column('media_id').doUpdateSet({ info_hash: eb => eb.ref('excluded.info_hash') })).execute()
+  }
+
+  async clearPublicTorrent (mediaId: string): Promise<void> {
+    await this.db.deleteFrom('public_torrents').where('media_id', '=', mediaId).execute()
+  }
+
+  async byPublicInfoHash (infoHash: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('public_torrents as t').select('t.media_id').where('t.info_hash', '=', infoHash)
+      .where(eb => eb.exists(eb.selectFrom('media_records as r').select(sql.lit(1).as('one')).whereRef('r.media_id', '=', 't.media_id').where('r.access_level', '=', 'public')))
+      .executeTakeFirst()
+    return row?.media_id
+  }
+
+  async publicMediaIds (): Promise<string[]> {
+    return mediaIds(await this.db.selectFrom('media_records').select('media_id').distinct().where('access_level', '=', 'public').execute())
+  }
+
+  async publicWithoutTorrent (): Promise<string[]> {
+    return mediaIds(await this.db.selectFrom('media_records').select('media_id').distinct().where('access_level', '=', 'public')
+      .where('media_id', 'not in', eb => eb.selectFrom('public_torrents').select('media_id')).execute())
+  }
+
+  async byPrivateInfoHash (infoHash: string): Promise<MediaRecord | undefined> {
+    const row = await this.db.selectFrom('media_records').selectAll().where('private_info_hash', '=', infoHash).executeTakeFirst()
+    return row && toRecord(row)
+  }
+
+  async listPrivate (): Promise<MediaRecord[]> {
+    return (await this.db.selectFrom('media_records').selectAll().where('access_level', '=', 'private').orderBy('id').execute()).map(toRecord)
+  }
+
+  async setPinned (mediaId: string, owner: OwnerKey, pinned: boolean): Promise<boolean> {
+    const r = await this.db.updateTable('media_records').set({ pinned: pinned ? 1 : 0 }).where('media_id', '=', mediaId).where('owner', '=', owner).executeTakeFirst()
+    return r.numUpdatedRows === 1n
+  }
+
+  async pinnedCount (owner: OwnerKey): Promise<number> {
+    const row = await this.db.selectFrom('media_records').select(eb => eb.fn.countAll<number>().as('n')).where('owner', '=', owner).where('pinned', '=', 1).executeTakeFirstOrThrow()
+    return Number(row.n)
+  }
+
+  async hasPinnedPublic (mediaId: string): Promise<boolean> {
+    return await this.db.selectFrom('media_records').select('id').where('media_id', '=', mediaId).where('access_level', '=', 'public').where('pinned', '=', 1).limit(1).executeTakeFirst() !== undefined
+  }
+
+  async pinnedTorrents (): Promise<string[]> {
+    const privateOnes = this.db.selectFrom('media_records').select('private_info_hash as h').where('pinned', '=', 1).where('access_level', '=', 'private')
+    const publicOnes = this.db.selectFrom('media_records as r').innerJoin('public_torrents as t', 't.media_id', 'r.media_id')
+      .select('t.info_hash as h').where('r.pinned', '=', 1).where('r.access_level', '=', 'public')
+    return (await privateOnes.union(publicOnes).execute()).map(r => r.h!)
+  }
+
+  async count (mediaId: string): Promise<number> {
+    const row = await this.db.selectFrom('media_records').select(eb => eb.fn.countAll<number>().as('n')).where('media_id', '=', mediaId).executeTakeFirstOrThrow()
+    return Number(row.n)
+  }
+
+  async remove (mediaId: string, owner: OwnerKey): Promise<boolean> {
+    const r = await this.db.deleteFrom('media_records').where('media_id', '=', mediaId).where('owner', '=', owner).executeTakeFirst()
+    return r.numDeletedRows === 1n
+  }
+
+  async listByOwner (owner: OwnerKey, page: Page): Promise<MediaRecord[]> {
+    return (await this.db.selectFrom('media_records').selectAll().where('owner', '=', owner).where('id', '<', page.after ?? Number.MAX_SAFE_INTEGER)
+      .orderBy('id', 'desc').limit(page.limit).execute()).map(toRecord)
+  }
+
+  async listPublic (page: Page): Promise<MediaRecord[]> {
+    return (await this.db.selectFrom('media_records').selectAll()
+      .where('id', 'in', eb => eb.selectFrom('media_records').select(eb => eb.fn.min<number>('id').as('id')).where('access_level', '=', 'public').groupBy('media_id'))
+      .where('id', '<', page.after ?? Number.MAX_SAFE_INTEGER).orderBy('id', 'desc').limit(page.limit).execute()).map(toRecord)
+  }
+
+  async hasPublic (mediaId: string): Promise<boolean> {
+    return await this.db.selectFrom('media_records').select('id').where('media_id', '=', mediaId).where('access_level', '=', 'public').limit(1).executeTakeFirst() !== undefined
+  }
+}
