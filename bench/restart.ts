@@ -16,10 +16,13 @@ import { randomBytes, randomInt } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import bencode from 'bencode'
+import { pino } from 'pino'
 import type { MediaManifest } from '../shared/media.ts'
-import { buildTorrent, magnetURI, pieceLength } from '../shared/torrent.ts'
+import { buildTorrent, infoDict, magnetURI, pieceLength } from '../shared/torrent.ts'
 import { openDatabase } from '../server/db/database.ts'
-import { DatabaseRecordRepository } from '../server/records/databaseRecordRepository.ts'
+import { catalogRepositories } from '../server/catalog/catalogRepositories.ts'
+import { importMediaDir } from '../server/catalog/importMediaDir.ts'
 import { FsBlobStore, replaceFile } from '../server/storage/fsBlobStore.ts'
 import { ContentHasher } from '../server/upload/contentHasher.ts'
 import { sha1 } from '../server/upload/nodeHashers.ts'
@@ -57,7 +60,8 @@ async function populate (dataDir: string): Promise<string[]> {
   const store = new FsBlobStore(path.join(dataDir, 'media'))
   await store.init()
   const database = await openDatabase({ sqliteFile: path.join(dataDir, 'db.sqlite') })
-  const records = new DatabaseRecordRepository(database.db)
+  // Filled as this version's catalogue, not an older MEDIA_DIR to import.
+  await importMediaDir({ database, store, mediaDir: path.join(dataDir, 'media'), freshDatabase: false, log: pino({ level: 'silent' }) })
   // seeder.json as the server writes it (version 2: the magnet and path follow from these).
   const seeding: Array<{ mediaId: string, infoHash: string, name: string, fileSize: number, createdAt: number }> = []
   const transport = { announce: [], urlList: [] }
@@ -83,8 +87,15 @@ async function populate (dataDir: string): Promise<string[]> {
       const pending = await store.begin()
       await pending.file.write(bytes, 0, false)
       await pending.commit(manifest, torrentFile)
-      await records.ensure({ mediaId, owner: '', accessLevel: 'public', name: null, description: null, originalName: name, mimeType: manifest.mimeType, torrentSalt: null, privateInfoHash: null })
-      await records.setPublicTorrent(mediaId, infoHash)
+      // The rows an upload's transaction writes: the file, its record, its listing and seeding state.
+      await database.transaction(async tx => {
+        const { blobs, records, seeds } = catalogRepositories(tx, database.dialect)
+        const now = createdAt.getTime()
+        await blobs.insert({ mediaId, fileSize: FILE_SIZE, pieceLength: pieces.pieceLength, info: bencode.encode(infoDict({ name, length: FILE_SIZE, ...pieces })), name, mimeType: manifest.mimeType, infoHash, publishedAt: now, createdAt: manifest.createdAt })
+        await records.ensure({ mediaId, owner: '', accessLevel: 'public', name: null, description: null, originalName: name, mimeType: manifest.mimeType, torrentSalt: null, privateInfoHash: null, fileSize: FILE_SIZE })
+        await blobs.setListed(mediaId, now)
+        await seeds.add({ infoHash, mediaId, kind: 'public', pinned: false, wantedAt: now })
+      })
       seeding.push({ mediaId, infoHash, name, fileSize: FILE_SIZE, createdAt: createdAt.getTime() })
     }
   }

@@ -21,8 +21,9 @@ import { Catalog } from './media/catalog.ts'
 import { MediaService } from './media/mediaService.ts'
 import { Quotas } from './media/quotas.ts'
 import { openDatabase } from './db/database.ts'
-import { DatabaseRecordRepository } from './records/databaseRecordRepository.ts'
-import { DatabaseOipRecordRepository } from './records/oipRecordRepository.ts'
+import { catalogRepositories } from './catalog/catalogRepositories.ts'
+import { importMediaDir } from './catalog/importMediaDir.ts'
+import { seedSource } from './media/seedSource.ts'
 import { OipRecordService, type UploadFacts } from './records/oipRecordService.ts'
 import { ResponseSlots } from './routes/responseSlots.ts'
 import { MediaSeeder } from './seeder/mediaSeeder.ts'
@@ -84,9 +85,11 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
 
   const database = await openDatabase({ url: config.databaseUrl, sqliteFile: path.join(config.dataDir, 'db.sqlite'), poolSize: config.databasePoolSize })
   const { db, dialect } = database
-  const records = new DatabaseRecordRepository(db)
+  await importMediaDir({ database, store, mediaDir: config.mediaDir, freshDatabase: database.fresh, log })
+  const repositories = catalogRepositories(db, dialect)
+  const { records, blobs, seeds } = repositories
   const oipRecords = new OipRecordService({
-    records: new DatabaseOipRecordRepository(db, dialect),
+    records: repositories.oipRecords,
     // The caller's own upload as they see it (their private view, or the public one), with the
     // type they uploaded it as: the public face may carry an earlier uploader's type.
     upload: async (mediaId, owner): Promise<UploadFacts | undefined> => {
@@ -105,9 +108,25 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
 
   // Tells the tracker the seeder's own announces from anyone else's; lives as long as this process.
   const seederKey = randomBytes(32).toString('base64url')
-  const catalog = new Catalog({ store, publicUrl, extraTrackers: config.extraTrackers, cdnUrls: config.cdnUrls, seederKey, log })
-  const seeder = new MediaSeeder({
+  const catalog = new Catalog({ store, blobs, publicUrl, extraTrackers: config.extraTrackers, cdnUrls: config.cdnUrls, seederKey })
+  const secret = await loadTokenSecret(config.dataDir, config.jwtSecret)
+  const metricsToken = await loadMetricsToken(config.dataDir, config.metricsToken)
+  const origin = new URL(publicUrl).origin
+  const capabilities = new Capabilities(origin, secret, CAPABILITY_TTL_SECONDS)
+  const access = new AccessPolicy({ records, blobs, capabilities, seederPeerId: (): string | undefined => seeder.peerId })
+  const seeder: MediaSeeder = new MediaSeeder({
     catalog,
+    seeds,
+    source: seedSource({
+      catalog,
+      records,
+      access,
+      seederTrackerToken: async infoHash => {
+        const ttl = opts.seederTokenTtlSeconds ?? SEEDER_TOKEN_TTL_SECONDS
+        const token = await capabilities.issue('tracker', { sub: SEEDER_SUBJECT, infoHash }, ttl)
+        return { token, expiresAt: decodeJwt(token).exp! * 1000 }
+      }
+    }),
     stateFile: path.join(config.mediaDir, 'seeder.json'),
     torrentPort: config.torrentPort,
     host: config.host,
@@ -118,15 +137,8 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     },
     maxActive: config.seedMaxActive,
     activationsPerMinute: config.seedActivationsPerMinute,
-    log,
-    isSeedable: async id => await records.hasPublic(id),
-    pinned: async () => new Set(await records.pinnedTorrents())
+    log
   })
-  const secret = await loadTokenSecret(config.dataDir, config.jwtSecret)
-  const metricsToken = await loadMetricsToken(config.dataDir, config.metricsToken)
-  const origin = new URL(publicUrl).origin
-  const capabilities = new Capabilities(origin, secret, CAPABILITY_TTL_SECONDS)
-  const access = new AccessPolicy({ records, capabilities, seederPeerId: () => seeder.peerId })
   const tracker = new EmbeddedTracker({
     log,
     seederKey,
@@ -148,8 +160,9 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   const hashPool = new HashPool(Math.max(1, availableParallelism() - 1))
   await hashPool.warm()
   const metrics = new Metrics({
-    seeder: () => ({ ...seeder.getStats(), uploadedByTransport: seeder.uploadedByTransport, demand: seeder.demand }),
-    trackerAnnounces: () => tracker.announces
+    seeder: async () => ({ ...await seeder.getStats(), uploadedByTransport: seeder.uploadedByTransport, demand: seeder.demand }),
+    trackerAnnounces: () => tracker.announces,
+    blobsMissing: async () => await blobs.missingCount()
   })
   const uploadGate = new UploadGate({
     maxConcurrent: config.maxConcurrentUploads,
@@ -162,16 +175,12 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     records,
     access,
     seeder,
-    seederTrackerToken: async infoHash => {
-      const ttl = opts.seederTokenTtlSeconds ?? SEEDER_TOKEN_TTL_SECONDS
-      const token = await capabilities.issue('tracker', { sub: SEEDER_SUBJECT, infoHash }, ttl)
-      return { token, expiresAt: decodeJwt(token).exp! * 1000 }
-    },
     hashPool,
     maxUploadBytes: config.maxUploadBytes,
     allowAnonymousUploads: config.allowAnonymousUploads,
     capabilities,
-    transaction: async fn => await database.transaction(async tx => await fn({ records: new DatabaseRecordRepository(tx), oipRecords: new DatabaseOipRecordRepository(tx, dialect) })),
+    blobs,
+    transaction: async fn => await database.transaction(async tx => await fn(catalogRepositories(tx, dialect))),
     uploadGate,
     quotas: new Quotas({ bytesPerKey: config.quotaBytesPerKey, filesPerKey: config.quotaFilesPerKey, pinsPerKey: config.pinsPerKey, adminKeys: config.adminKeys }),
     metrics,
@@ -225,23 +234,14 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     webPolicy: { publicUrl, extraTrackers: config.extraTrackers, cdnUrls: config.cdnUrls },
     log
   })
-  // Records made before quotas: their file sizes, so what each key stores adds up.
-  for (const mediaId of await records.withoutSize()) {
-    const manifest = await catalog.manifest(mediaId).catch(() => undefined)
-    if (manifest) await records.setFileSize(mediaId, manifest.fileSize)
-  }
-  // Private torrents are not in seeder.json: the records are their source. They join the
-  // catalogue before it resumes (no file is read until one goes active).
-  for (const record of await records.listPrivate()) await media.seed(record)
   seederReady = await seeder.initialize()
-  await media.repairSeeding()
-  // Blobs no record holds (a crash between publish and record, or mid-delete) go after a grace
-  // period: now, in the background, and again a few times per grace period.
+  // The blob store and the database are made to agree (a crash between the two, or bytes lost
+  // from MEDIA_DIR) in the background: now, and again a few times per grace period.
   const stopCollecting = new AbortController()
   let collecting: Promise<unknown> = Promise.resolve()
   const collectOrphans = (): void => {
-    collecting = collecting.then(() => media.collectOrphans(config.orphanGraceMs, stopCollecting.signal))
-      .catch(err => log.warn({ err: (err as Error).message }, 'collecting orphan blobs failed'))
+    collecting = collecting.then(() => media.reconcile(config.orphanGraceMs, stopCollecting.signal))
+      .catch(err => log.warn({ err: (err as Error).message }, 'reconciling the blob store with the database failed'))
   }
   collectOrphans()
   const collector = setInterval(collectOrphans, Math.min(config.orphanGraceMs / 2, 15 * 60_000))
@@ -267,7 +267,6 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       await collecting
       const closed = new Promise<void>(resolve => http.close(() => resolve()))
       http.closeIdleConnections()
-      await seeder.saveSeedingState()
       await seeder.close()
       await tracker.close()
       await Promise.race([closed, new Promise(resolve => setTimeout(resolve, 2000).unref())])

@@ -5,6 +5,7 @@
  * gets what a missing id gets, so nothing tells them it exists.
  */
 import { type Capabilities, SEEDER_SUBJECT } from '../auth/capabilities.ts'
+import type { BlobRepository } from '../catalog/blobRepository.ts'
 import type { RecordRepository } from '../records/recordRepository.ts'
 import { SwarmAdmissions } from './swarmAdmissions.ts'
 
@@ -13,6 +14,7 @@ export type Caller = string | undefined
 
 export interface AccessPolicyDeps {
   records: RecordRepository
+  blobs: BlobRepository
   capabilities: Capabilities
   /** The server's own seeder's BitTorrent peer id (hex), once it runs. */
   seederPeerId: () => string | undefined
@@ -67,7 +69,7 @@ export class AccessPolicy {
    */
   async admitAnnounce ({ infoHash, token, peerId, event, fromSeeder }: Announce): Promise<boolean> {
     const seederPeerId = this.deps.seederPeerId()
-    if (await this.deps.records.byPublicInfoHash(infoHash) !== undefined) return fromSeeder || peerId !== seederPeerId
+    if (await this.deps.blobs.listedByInfoHash(infoHash) !== undefined) return fromSeeder || peerId !== seederPeerId
     const record = await this.deps.records.byPrivateInfoHash(infoHash)
     if (!record || token === undefined || peerId === undefined) return false
     const claims = await this.deps.capabilities.check('tracker', token)

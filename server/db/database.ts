@@ -20,6 +20,8 @@ export type Tx = Transaction<Schema>
 export interface Database {
   db: Db
   dialect: Dialect
+  /** This start created it: nothing of ours was in it before. */
+  fresh: boolean
   /** Runs `fn` as one transaction: all of it is written, or none. */
   transaction: <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>
   /** Answers a trivial query (readiness). */
@@ -77,8 +79,9 @@ export async function openDatabase (opts: DatabaseOptions): Promise<Database> {
     // kysely's SQLite driver runs one query at a time on this one connection, transactions included.
     db = new Kysely<Schema>({ dialect: new TransactionalDdlSqliteDialect({ database: file }) })
   }
+  let fresh: boolean
   try {
-    await migrate(db, dialect)
+    ({ fresh } = await migrate(db, dialect))
   } catch (err) {
     await db.destroy()
     throw err
@@ -86,6 +89,7 @@ export async function openDatabase (opts: DatabaseOptions): Promise<Database> {
   return {
     db,
     dialect,
+    fresh,
     transaction: async fn => await db.transaction().execute(fn),
     ping: async () => { await sql`SELECT 1`.execute(db) },
     close: async () => { await db.destroy() }

@@ -61,8 +61,12 @@ export const LEGACY_SQLITE = [
 
 const ACCESS_LEVEL_CHECK = sql`access_level IN ('public', 'private')`
 
+/** Set by 0002: the files, faces and seeding state of an older MEDIA_DIR are still to be imported (catalog/import.ts). */
+export const IMPORT_PENDING = 'import_pending'
+
 function migrations (dialect: Dialect): Record<string, Migration> {
   const serial = dialect === 'postgres' ? 'bigserial' : 'integer'
+  const bytes = dialect === 'postgres' ? 'bytea' : 'blob'
   return {
     // Records of ownership, OIP records, sign-in challenges, public torrents.
     '0001_records': {
@@ -123,16 +127,61 @@ function migrations (dialect: Dialect): Record<string, Migration> {
           .addColumn('info_hash', 'text', c => c.notNull().unique())
           .execute()
       }
+    },
+    // Every fact about a stored file in the database: blobs (size and public face) and the seeding state.
+    '0002_catalogue': {
+      async up (db: Kysely<any>) {
+        await db.schema.createTable('blobs')
+          .addColumn('media_id', 'text', c => c.primaryKey())
+          .addColumn('file_size', 'bigint', c => c.notNull())
+          .addColumn('piece_length', 'integer', c => c.notNull())
+          .addColumn('info', bytes, c => c.notNull())
+          .addColumn('name', 'text', c => c.notNull())
+          .addColumn('mime_type', 'text', c => c.notNull())
+          .addColumn('info_hash', 'text', c => c.notNull())
+          .addColumn('listed_at', 'bigint')
+          .addColumn('missing', 'integer', c => c.notNull().defaultTo(0))
+          .addColumn('published_at', 'bigint', c => c.notNull())
+          .addColumn('created_at', 'text', c => c.notNull())
+          .execute()
+        await db.schema.createIndex('blobs_info_hash').on('blobs').column('info_hash').execute()
+        await db.schema.createIndex('blobs_listed').on('blobs').columns(['listed_at', 'media_id']).where(sql.ref('listed_at'), 'is not', null).execute()
+        await db.schema.createIndex('blobs_missing').on('blobs').column('media_id').where(sql.ref('missing'), '=', 1).execute()
+        await db.schema.createTable('seeds')
+          .addColumn('info_hash', 'text', c => c.primaryKey())
+          .addColumn('media_id', 'text', c => c.notNull())
+          .addColumn('kind', 'text', c => c.notNull().check(sql`kind IN ('public', 'private')`))
+          .addColumn('pinned', 'integer', c => c.notNull().defaultTo(0))
+          .addColumn('wanted_at', 'bigint', c => c.notNull())
+          .addColumn('uploaded', 'bigint', c => c.notNull().defaultTo(0))
+          .execute()
+        await db.schema.createIndex('seeds_rank').on('seeds').columns(['pinned', 'wanted_at']).execute()
+        await db.schema.createIndex('seeds_media').on('seeds').column('media_id').execute()
+        await db.schema.createIndex('seeds_uploaded').on('seeds').columns(['kind', 'uploaded']).execute()
+        // The owner's listing pages by (created_at, media_id): a cursor that tells nothing of other keys' records.
+        await db.schema.createIndex('media_records_owner_created').on('media_records').columns(['owner', 'created_at', 'media_id']).execute()
+        await db.schema.createTable('catalog_meta')
+          .addColumn('key', 'text', c => c.primaryKey())
+          .addColumn('value', 'text', c => c.notNull())
+          .execute()
+        await db.insertInto('catalog_meta').values({ key: IMPORT_PENDING, value: '1' }).execute()
+      }
     }
   }
 }
 
-/** Bring the schema up to date; throws (and changes nothing more) when a migration fails. */
-export async function migrate (db: Kysely<any>, dialect: Dialect): Promise<void> {
+/**
+ * Bring the schema up to date; throws (and changes nothing more) when a migration fails.
+ * `fresh`: the database held nothing of ours before (no migration had run, no legacy schema).
+ */
+export async function migrate (db: Kysely<any>, dialect: Dialect): Promise<{ fresh: boolean }> {
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(dialect) } })
+  const ran = (await migrator.getMigrations()).some(m => m.executedAt !== undefined)
+  const legacy = dialect === 'sqlite' && ((await sql<{ user_version: number }>`PRAGMA user_version`.execute(db)).rows[0]?.user_version ?? 0) > 0
   const { error, results } = await migrator.migrateToLatest()
   if (error) {
     const failed = results?.find(r => r.status === 'Error')?.migrationName
     throw new Error(`database migration ${failed ?? ''} failed: ${(error as Error).message}`)
   }
+  return { fresh: !ran && !legacy }
 }

@@ -47,9 +47,51 @@ export interface PublicTorrentsTable {
   info_hash: string
 }
 
+/** One row per stored file: its size and public face; the bytes are in the blob store under media_id. */
+export interface BlobsTable {
+  media_id: string
+  file_size: number
+  piece_length: number
+  /** The face's bencoded info dict (name, length, piece length, pieces): it hashes to info_hash. */
+  info: Uint8Array
+  name: string
+  mime_type: string
+  info_hash: string
+  /** When the file became public (ms); null while no public record holds it. Orders the public listing. */
+  listed_at: number | null
+  /** 1: the row has no bytes in the store (reported, never served). */
+  missing: Generated<number>
+  /** When the bytes were last published (ms): a blob no record holds is collected a grace period after. */
+  published_at: number
+  /** When the face was made (ISO): the manifest's createdAt. */
+  created_at: string
+}
+
+/** The seeding state: one row per torrent the server seeds, public (a public file's face) or private (a record's own). */
+export interface SeedsTable {
+  info_hash: string
+  media_id: string
+  kind: 'public' | 'private'
+  /** Some holder pinned it: it stays active in the BitTorrent client. */
+  pinned: Generated<number>
+  /** When someone last wanted it, or else when it was seeded (ms): the most wanted come up first. */
+  wanted_at: number
+  /** Bytes sent to peers, up to the last write-behind. */
+  uploaded: Generated<number>
+}
+
+/** Small facts about the catalogue itself (e.g. an import still to finish). */
+export interface CatalogMetaTable {
+  key: string
+  value: string
+}
+
 export interface Schema {
   media_records: MediaRecordsTable
   auth_challenges: AuthChallengesTable
   oip_records: OipRecordsTable
   public_torrents: PublicTorrentsTable
+  blobs: BlobsTable
+  seeds: SeedsTable
+  catalog_meta: CatalogMetaTable
 }

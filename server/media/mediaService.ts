@@ -10,9 +10,11 @@ import { isTorrentSalt, magnetURI, torrentName } from '../../shared/torrent.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { Capabilities } from '../auth/capabilities.ts'
 import type { Logger } from '../logger.ts'
-import type { OipRecordRepository } from '../records/oipRecordRepository.ts'
+import type { BlobRepository, BlobRow } from '../catalog/blobRepository.ts'
+import type { CatalogRepositories } from '../catalog/catalogRepositories.ts'
+import { encodeCursor, type ListingPosition } from '../catalog/listingCursor.ts'
 import type { MediaRecord, OwnerKey, RecordRepository, StorageUse } from '../records/recordRepository.ts'
-import type { MediaSeeder, TorrentStatus, TrackerToken } from '../seeder/mediaSeeder.ts'
+import type { MediaSeeder, TorrentStatus } from '../seeder/mediaSeeder.ts'
 import type { HashPool } from '../upload/hashPool.ts'
 import { ingestUpload, publishUpload, type Ingested, type IngestRequest, type StagedUpload, type UploadFields } from '../upload/ingest.ts'
 import type { UploadGate } from '../upload/uploadGate.ts'
@@ -22,13 +24,14 @@ import { crashPoint } from '../ops/crashPoint.ts'
 import { KeyedMutex } from './keyedMutex.ts'
 import type { Quotas } from './quotas.ts'
 
+/** Rows and folders compared per step when reconciling the store with the database. */
+const RECONCILE_PAGE = 500
+
 export interface MediaServiceDeps {
   catalog: Catalog
   records: RecordRepository
   access: AccessPolicy
   seeder: MediaSeeder
-  /** A tracker capability for the seeder's own announces of one private torrent. */
-  seederTrackerToken: (infoHash: string) => Promise<TrackerToken>
   hashPool: HashPool
   maxUploadBytes: number
   /** Accept public uploads without a session (ALLOW_ANONYMOUS_UPLOADS). */
@@ -38,8 +41,9 @@ export interface MediaServiceDeps {
   /** What each key may store and pin. */
   quotas: Quotas
   metrics: Metrics
+  blobs: BlobRepository
   /** Runs `fn` as one database transaction on the repositories it is given: all of it is written, or none. */
-  transaction: <T>(fn: (tx: { records: RecordRepository, oipRecords: OipRecordRepository }) => Promise<T>) => Promise<T>
+  transaction: <T>(fn: (tx: CatalogRepositories) => Promise<T>) => Promise<T>
   log: Logger
 }
 
@@ -55,6 +59,7 @@ export interface MediaInfo extends MediaManifest {
 
 /** What one caller sees of a media: their own private torrent, or the public one. */
 interface View {
+  blob: BlobRow
   manifest: MediaManifest
   /** The infoHash of the torrent the server seeds for this caller. */
   infoHash: string
@@ -62,6 +67,14 @@ interface View {
   own?: MediaRecord
   /** The caller's private record, when that is what they see. */
   privateRecord?: MediaRecord
+}
+
+/** Who gets what of an upload: the name and type it came with, its fields, and the face for a file the database does not know yet. */
+interface NewRecord {
+  fields: UploadFields
+  upload: { originalName: string, mimeType: string }
+  /** The bytes were just published: a new file's row, or the orphan grace of a known one starts anew. */
+  published?: { manifest: MediaManifest, info: Uint8Array }
 }
 
 export interface MediaListItem {
@@ -124,8 +137,7 @@ export class MediaService {
           throw new AppError(401, 'login_required', 'Private files need an owner: sign in with your key first, or upload with access_level=public.')
         }
       },
-      admitSize: bytes => quotas.admit(caller ?? '', use, bytes),
-      onExisting: id => catalog.manifest(id)
+      admitSize: bytes => quotas.admit(caller ?? '', use, bytes)
     })
     return await this.stored(ingested, caller)
   }
@@ -135,7 +147,7 @@ export class MediaService {
     const { catalog } = this.deps
     let ingested: Ingested
     try {
-      ingested = await publishUpload(staged, { transportFor: id => catalog.transport(id), onExisting: id => catalog.manifest(id) })
+      ingested = await publishUpload(staged, { transportFor: id => catalog.transport(id) })
     } catch (err) {
       await staged.pending.abort()
       throw err
@@ -148,7 +160,7 @@ export class MediaService {
     metrics.bytesIngested.inc(ingested.manifest.fileSize)
     log.info({ mediaId: ingested.manifest.mediaId, size: ingested.manifest.fileSize, blob: ingested.status }, 'upload stored')
     crashPoint('after-publish')
-    return await this.addRecord(ingested.manifest, caller, ingested.fields, ingested.upload, ingested.status === 'existed')
+    return await this.addRecord(ingested.manifest.mediaId, caller, { fields: ingested.fields, upload: ingested.upload, published: { manifest: ingested.manifest, info: ingested.info } })
   }
 
   /**
@@ -172,127 +184,126 @@ export class MediaService {
     const name = text('name', 200)
     const description = text('description', 5000)
     const mimeType = text('mime_type', 255)?.toLowerCase()
-    return await this.addRecord(manifest, caller, {
-      accessLevel: accessLevel as AccessLevel,
-      ...(name ? { name } : {}),
-      ...(description ? { description } : {}),
-      ...(torrentSalt ? { torrentSalt } : {})
-    }, {
-      originalName: torrentName(text('original_name', 1000) ?? manifest.originalName),
-      mimeType: mimeType && SAFE_MIME.test(mimeType) ? mimeType : manifest.mimeType
-    }, true)
+    return await this.addRecord(mediaId, caller, {
+      fields: {
+        accessLevel: accessLevel as AccessLevel,
+        ...(name ? { name } : {}),
+        ...(description ? { description } : {}),
+        ...(torrentSalt ? { torrentSalt } : {})
+      },
+      upload: {
+        originalName: torrentName(text('original_name', 1000) ?? manifest.originalName),
+        mimeType: mimeType && SAFE_MIME.test(mimeType) ? mimeType : manifest.mimeType
+      }
+    })
   }
 
   /** 201 when the caller's record is new (even if the bytes were already stored), 200 when they had it. */
-  private async addRecord (stored: MediaManifest, caller: Caller, fields: UploadFields, upload: { originalName: string, mimeType: string }, blobExisted: boolean): Promise<{ status: 200 | 201, result: UploadResult }> {
-    // One at a time per file: two first public uploads would both rename the torrent, and a
-    // delete of the last record could remove the blob under a new one.
-    return await this.perMedia.run(stored.mediaId, async () => await this.addRecordNow(stored, caller, fields, upload, blobExisted))
+  private async addRecord (mediaId: string, caller: Caller, made: NewRecord): Promise<{ status: 200 | 201, result: UploadResult }> {
+    // One at a time per file: a delete of the last record must not remove the blob under a new one.
+    return await this.perMedia.run(mediaId, async () => await this.addRecordNow(mediaId, caller, made))
   }
 
-  private async addRecordNow (stored: MediaManifest, caller: Caller, fields: UploadFields, upload: { originalName: string, mimeType: string }, blobExisted: boolean): Promise<{ status: 200 | 201, result: UploadResult }> {
-    const { catalog, records, quotas, log } = this.deps
-    const { mediaId, fileSize } = stored
-    if (!await catalog.exists(mediaId)) {
+  /**
+   * The record, the file's row, its face and its seeding state in one transaction: all of it is
+   * there, or none. A crash before it leaves published bytes no row holds, collected after the
+   * grace period (reconcile).
+   */
+  private async addRecordNow (mediaId: string, caller: Caller, made: NewRecord): Promise<{ status: 200 | 201, result: UploadResult }> {
+    const { catalog, quotas, transaction, log } = this.deps
+    const { fields, upload, published } = made
+    if (!await catalog.store.has(mediaId)) {
       throw new AppError(409, 'removed_meanwhile', 'The file was deleted on the server while this upload finished. Upload it again.')
     }
     const owner = caller ?? ''
-    let made: Awaited<ReturnType<RecordRepository['ensure']>>
-    let face: MediaManifest | undefined
-    const hadPublic = await records.hasPublic(mediaId)
-    const hadRecord = await records.get(mediaId, owner) !== undefined
+    const now = Date.now()
+    const salt = fields.accessLevel === 'private' ? fields.torrentSalt ?? randomBytes(32).toString('hex') : null
+    let outcome: { record: MediaRecord, created: boolean, seeded?: string, listed: boolean }
     try {
-      // Over quota: refused before the face below is touched (the record checks again, race-free).
-      if (!hadRecord) await this.admitUpload(owner, fileSize)
-      // The first public record makes the blob's face public: give it this upload's name first,
-      // while nobody can see it yet, so no request and no crash ever shows the face as it was
-      // (the neutral face of a private upload, or an earlier uploader's name). Only then the record.
-      const firstPublic = fields.accessLevel === 'public' && !hadPublic && !hadRecord
-      face = firstPublic && blobExisted ? await catalog.rename(mediaId, upload.originalName, upload.mimeType) : undefined
-      const salt = fields.accessLevel === 'private' ? fields.torrentSalt ?? randomBytes(32).toString('hex') : null
-      const privateInfoHash = salt ? (await catalog.privateTorrent(mediaId, upload.originalName, salt, { announce: [], urlList: [] })).infoHash : null
-      made = await records.ensure({
-        mediaId,
-        owner,
-        accessLevel: fields.accessLevel,
-        name: fields.name ?? null,
-        description: fields.description ?? null,
-        originalName: upload.originalName,
-        mimeType: upload.mimeType,
-        torrentSalt: salt,
-        privateInfoHash,
-        fileSize
-      }, use => quotas.admit(owner, use, fileSize))
+      outcome = await transaction(async tx => {
+        let blob = await tx.blobs.get(mediaId)
+        if (!blob && published) {
+          const { manifest, info } = published
+          const row = { mediaId, fileSize: manifest.fileSize, pieceLength: manifest.pieceLength, info, name: manifest.originalName, mimeType: manifest.mimeType, infoHash: manifest.infoHash, publishedAt: now, createdAt: manifest.createdAt }
+          await tx.blobs.insert(row)
+          blob = { ...row, listedAt: null, missing: false }
+        } else if (blob && published) {
+          await tx.blobs.republished(mediaId, now)
+        }
+        if (!blob) throw notFound()
+        const had = await tx.records.get(mediaId, owner)
+        if (had) return { record: had, created: false, listed: false }
+        quotas.admit(owner, await tx.records.usage(owner), blob.fileSize)
+        // The first public record makes the file public: its face takes this upload's name and
+        // type (a private upload stored a neutral one), in this same transaction, so nobody ever
+        // sees the face as it was. Then its public torrent is seeded.
+        const listed = fields.accessLevel === 'public' && blob.listedAt === null
+        if (listed) {
+          if (blob.name !== upload.originalName || blob.mimeType !== upload.mimeType) {
+            const face = catalog.renamedFace(blob, upload.originalName, upload.mimeType)
+            await tx.blobs.setFace(mediaId, face)
+            blob = { ...blob, ...face }
+            crashPoint('in-record-transaction')
+          }
+          await tx.blobs.setListed(mediaId, now)
+          await tx.seeds.add({ infoHash: blob.infoHash, mediaId, kind: 'public', pinned: false, wantedAt: now })
+        }
+        const privateInfoHash = salt ? catalog.privateTorrent(blob, upload.originalName, salt, { announce: [], urlList: [] }).infoHash : null
+        const { record } = await tx.records.ensure({
+          mediaId,
+          owner,
+          accessLevel: fields.accessLevel,
+          name: fields.name ?? null,
+          description: fields.description ?? null,
+          originalName: upload.originalName,
+          mimeType: upload.mimeType,
+          torrentSalt: salt,
+          privateInfoHash,
+          fileSize: blob.fileSize
+        })
+        if (privateInfoHash) await tx.seeds.add({ infoHash: privateInfoHash, mediaId, kind: 'private', pinned: false, wantedAt: now })
+        return { record, created: true, listed, seeded: privateInfoHash ?? (listed ? blob.infoHash : undefined) }
+      })
     } catch (err) {
       // Refused (over quota) or failed: bytes just published for this upload and held by nobody go again.
       await this.removeIfHeldByNobody(mediaId, 'no record made: blob held by no record deleted')
       throw err
     }
-    const { record, created } = made
-    if (created && record.accessLevel === 'public' && !hadPublic) {
-      await records.setPublicTorrent(mediaId, (face ?? await catalog.manifest(mediaId)).infoHash)
-    }
     crashPoint('after-record')
+    if (outcome.listed) this.deps.seeder.snapshot.changed()
     // Stored is what matters to the uploader; a seeding hiccup is logged, not thrown.
-    await this.seed(record).catch(err => log.error({ mediaId, err: (err as Error).message }, 'could not start seeding'))
+    if (outcome.seeded) await this.deps.seeder.start(outcome.seeded).catch(err => log.error({ mediaId, err: (err as Error).message }, 'could not start seeding'))
     const view = await this.view(mediaId, caller)
-    return { status: created ? 201 : 200, result: await this.result(view, record) }
-  }
-
-  /** Seed what a record needs: the public torrent, or the owner's private one (built only when it goes active). */
-  async seed (record: MediaRecord): Promise<void> {
-    const { catalog, seeder, seederTrackerToken, access } = this.deps
-    if (record.accessLevel === 'public') {
-      if (!seeder.getSeedingInfo(record.mediaId)) await seeder.seedFile(catalog.store.originalPath(record.mediaId), record.mediaId)
-    } else {
-      const infoHash = record.privateInfoHash!
-      await seeder.seedPrivate({
-        mediaId: record.mediaId,
-        infoHash,
-        createdAt: record.createdAt,
-        // Our tracker's URLs without a capability: the seeder sends its capability with each
-        // announce, so it can renew it without touching the running torrent.
-        torrentFile: async () => (await catalog.privateTorrent(record.mediaId, record.originalName, record.torrentSalt!, { announce: catalog.seederTrackers, urlList: [] })).torrentFile,
-        trackerToken: async () => await seederTrackerToken(infoHash),
-        admits: peerId => access.admitsPeer(infoHash, peerId)
-      })
-    }
-    if (record.pinned) await this.syncPin(record)
+    return { status: outcome.created ? 201 : 200, result: await this.result(view, outcome.record) }
   }
 
   /**
    * Pin the caller's file (keep its torrent active in the seeder) or unpin it. Only owners may;
-   * anyone else gets the not-found answer. Pins are kept in the records, so they outlive restarts.
+   * anyone else gets the not-found answer. Pins are kept in the database, so they outlive restarts.
+   * A public torrent is pinned while any public record pins it.
    */
   async pin (mediaId: string, caller: Caller, pinned: boolean): Promise<{ mediaId: string, pinned: boolean, seeding: SeedingStatus }> {
     if (caller === undefined) throw loginRequired()
-    const { records, seeder } = this.deps
+    const { records, seeder, transaction, quotas } = this.deps
     const record = isMediaId(mediaId) ? await records.get(mediaId, caller) : undefined
     if (!record) throw notFound()
-    const infoHash = await this.seededHash(record)
     // A pin counts against the pinner's own allowance first, so no key can take the shared slots alone.
-    if (pinned && !(await records.get(mediaId, caller))?.pinned) this.deps.quotas.admitPin(caller, await records.pinnedCount(caller))
-    if (pinned && !seeder.canPin(infoHash)) {
-      throw new AppError(409, 'pin_limit', `Pinned files may take at most ${seeder.maxPinned} of the server's active torrents (half of SEED_MAX_ACTIVE), and all are taken. Unpin another file first, or ask the operator to raise SEED_MAX_ACTIVE.`)
-    }
-    // Take the slot before anything awaits, so pins made at the same time cannot all pass the check.
-    const activating = pinned ? seeder.setPinned(infoHash, true) : undefined
-    // The record may have been deleted meanwhile.
-    if (!await records.setPinned(mediaId, caller, pinned)) {
-      await activating
-      await this.syncPin(record)
-      throw notFound()
-    }
-    await activating
-    await this.syncPin(record)
-    return { mediaId, pinned, seeding: { ...seeder.status(infoHash), pinned } }
-  }
-
-  /** Tell the seeder whether a record's torrent is pinned: a public torrent is while any public record pins it. */
-  private async syncPin (record: MediaRecord): Promise<void> {
-    const { records, seeder } = this.deps
-    const pinned = record.accessLevel === 'public' ? await records.hasPinnedPublic(record.mediaId) : (await records.get(record.mediaId, record.owner))?.pinned === true
-    await seeder.setPinned(await this.seededHash(record), pinned)
+    if (pinned && !record.pinned) quotas.admitPin(caller, await records.pinnedCount(caller))
+    const infoHash = await this.seededHash(record)
+    const seedPinned = await transaction(async tx => {
+      // The record may have been deleted meanwhile.
+      if (!await tx.records.setPinned(mediaId, caller, pinned)) throw notFound()
+      const seedPinned = record.accessLevel === 'public' ? await tx.records.hasPinnedPublic(mediaId) : pinned
+      const seed = await tx.seeds.get(infoHash)
+      // Counted in the transaction, so pins made at the same time cannot all pass the check.
+      if (seedPinned && seed?.pinned === false && await tx.seeds.pinnedCount() >= seeder.maxPinned) {
+        throw new AppError(409, 'pin_limit', `Pinned files may take at most ${seeder.maxPinned} of the server's active torrents (half of SEED_MAX_ACTIVE), and all are taken. Unpin another file first, or ask the operator to raise SEED_MAX_ACTIVE.`)
+      }
+      await tx.seeds.setPinned(infoHash, seedPinned)
+      return seedPinned
+    })
+    await seeder.setPinned(infoHash, seedPinned)
+    return { mediaId, pinned, seeding: { ...await seeder.status(infoHash), pinned } }
   }
 
   /** The infoHash of the torrent the server seeds for a record. */
@@ -316,12 +327,14 @@ export class MediaService {
   /** The caller's view: their private torrent when their record is private, else the public one. */
   private async view (mediaId: string, caller: Caller): Promise<View> {
     const { access, catalog, records } = this.deps
-    if (!isMediaId(mediaId) || !await access.canRead(mediaId, caller) || !await catalog.exists(mediaId)) throw notFound()
-    const manifest = await catalog.manifest(mediaId)
+    const blob = isMediaId(mediaId) && await access.canRead(mediaId, caller) ? await catalog.blob(mediaId) : undefined
+    if (!blob) throw notFound()
+    const manifest = catalog.manifestOf(blob)
     const own = caller === undefined ? undefined : await records.get(mediaId, caller)
-    if (own?.accessLevel !== 'private') return { manifest, infoHash: manifest.infoHash, ...(own ? { own } : {}) }
+    if (own?.accessLevel !== 'private') return { blob, manifest, infoHash: manifest.infoHash, ...(own ? { own } : {}) }
     // A private owner sees the file as they uploaded it, whoever stored these bytes first.
     return {
+      blob,
       manifest: { ...manifest, originalName: own.originalName, mimeType: own.mimeType, createdAt: own.createdAt },
       infoHash: own.privateInfoHash!,
       own,
@@ -340,7 +353,7 @@ export class MediaService {
     const transport = catalog.privateTransport(manifest.mediaId,
       await capabilities.issue('tracker', { sub, infoHash: privateRecord.privateInfoHash! }),
       await capabilities.issue('webseed', { sub, mediaId: manifest.mediaId }))
-    const { infoHash, torrentFile } = await catalog.privateTorrent(manifest.mediaId, privateRecord.originalName, privateRecord.torrentSalt!, transport)
+    const { infoHash, torrentFile } = catalog.privateTorrent(view.blob, privateRecord.originalName, privateRecord.torrentSalt!, transport)
     return { infoHash, magnetURI: magnetURI(infoHash, manifest.originalName, transport), torrentFile }
   }
 
@@ -355,7 +368,7 @@ export class MediaService {
       httpUrl: catalog.httpUrl(mediaId),
       torrentUrl: catalog.torrentUrl(mediaId),
       accessLevel: view.privateRecord ? 'private' : 'public',
-      seeding: { ...seeder.status(infoHash), ...(view.own ? { pinned: view.own.pinned } : {}) }
+      seeding: { ...await seeder.status(infoHash), ...(view.own ? { pinned: view.own.pinned } : {}) }
     }
   }
 
@@ -375,30 +388,47 @@ export class MediaService {
   }
 
   /** The caller's own media (`mine`), else every public file; newest first, paged by cursor. */
-  async list (caller: Caller, opts: { mine: boolean, limit: number, cursor?: number }): Promise<{ items: MediaListItem[], nextCursor: number | null }> {
+  async list (caller: Caller, opts: { mine: boolean, limit: number, cursor?: ListingPosition }): Promise<{ items: MediaListItem[], nextCursor: string | null }> {
     if (opts.mine && caller === undefined) throw loginRequired()
     const { records, catalog } = this.deps
-    const page = { limit: opts.limit, ...(opts.cursor !== undefined ? { after: opts.cursor } : {}) }
-    const rows = opts.mine ? await records.listByOwner(caller!, page) : await records.listPublic(page)
     const items: MediaListItem[] = []
-    for (const r of rows) {
-      const m = await catalog.manifest(r.mediaId).catch(() => undefined)
-      if (!m) continue
-      items.push({
-        mediaId: r.mediaId,
-        name: r.name,
-        description: r.description,
-        originalName: r.accessLevel === 'private' ? r.originalName : m.originalName,
-        mimeType: r.accessLevel === 'private' ? r.mimeType : m.mimeType,
-        fileSize: m.fileSize,
-        infoHash: r.privateInfoHash ?? m.infoHash,
-        accessLevel: r.accessLevel,
-        // Other people's keys are shown only where the record is public.
-        owner: r.owner === '' ? null : (opts.mine || r.accessLevel === 'public' ? r.owner : null),
-        createdAt: r.createdAt
-      })
+    let last: ListingPosition | undefined
+    if (opts.mine) {
+      const rows = await records.listByOwner(caller!, opts.limit, opts.cursor)
+      for (const r of rows) {
+        const blob = await catalog.blob(r.mediaId)
+        if (blob) items.push(this.listItem(r, blob, r.accessLevel === 'private' ? r : undefined, true))
+      }
+      const end = rows[rows.length - 1]
+      if (end && rows.length === opts.limit) last = { at: end.createdAt, mediaId: end.mediaId }
+    } else {
+      const after = opts.cursor && { listedAt: Number(opts.cursor.at), mediaId: opts.cursor.mediaId }
+      const blobs = await this.deps.blobs.listed(opts.limit, after && Number.isFinite(after.listedAt) ? after : undefined)
+      for (const blob of blobs) {
+        const first = await records.firstPublic(blob.mediaId)
+        if (first && !blob.missing) items.push(this.listItem(first, blob, undefined, false))
+      }
+      const end = blobs[blobs.length - 1]
+      if (end && blobs.length === opts.limit) last = { at: String(end.listedAt), mediaId: end.mediaId }
     }
-    return { items, nextCursor: rows.length === opts.limit ? rows[rows.length - 1]!.id : null }
+    return { items, nextCursor: last ? encodeCursor(last) : null }
+  }
+
+  /** A listed file: its face, or the owner's own name and torrent for their private record. */
+  private listItem (r: MediaRecord, blob: BlobRow, privateRecord: MediaRecord | undefined, mine: boolean): MediaListItem {
+    return {
+      mediaId: r.mediaId,
+      name: r.name,
+      description: r.description,
+      originalName: privateRecord?.originalName ?? blob.name,
+      mimeType: privateRecord?.mimeType ?? blob.mimeType,
+      fileSize: blob.fileSize,
+      infoHash: privateRecord?.privateInfoHash ?? blob.infoHash,
+      accessLevel: r.accessLevel,
+      // Other people's keys are shown only where the record is public.
+      owner: r.owner === '' ? null : (mine || r.accessLevel === 'public' ? r.owner : null),
+      createdAt: r.createdAt
+    }
   }
 
   /** Remove the caller's record; the bytes, torrent and seeding go when nobody holds them. */
@@ -408,87 +438,102 @@ export class MediaService {
   }
 
   /**
-   * The database forgets the record in one transaction; the seeder and the blob follow. A crash
-   * after the transaction leaves a torrent seeded for nobody and maybe a blob nobody holds:
-   * repairSeeding and collectOrphans put both right at the next start.
+   * One transaction forgets the record, its OIP records, its seeding state, and the file's row
+   * when nobody holds it any more; the seeder and the bytes follow. A crash after the
+   * transaction leaves a folder no row holds, collected by reconcile.
    */
   private async removeNow (mediaId: string, caller: string): Promise<void> {
-    const { records, seeder, transaction } = this.deps
-    const record = isMediaId(mediaId) ? await records.get(mediaId, caller) : undefined
-    if (!record) throw notFound()
-    const stillPublic = await transaction(async tx => {
-      if (!await tx.records.remove(mediaId, caller)) throw notFound()
+    const { seeder, transaction, catalog, log } = this.deps
+    if (!isMediaId(mediaId)) throw notFound()
+    const { dropped, pinned, unlisted, heldByNobody } = await transaction(async tx => {
+      const record = await tx.records.get(mediaId, caller)
+      if (!record || !await tx.records.remove(mediaId, caller)) throw notFound()
       await tx.oipRecords.removeForMedia(mediaId, caller)
-      const stillPublic = await tx.records.hasPublic(mediaId)
-      if (!stillPublic) await tx.records.clearPublicTorrent(mediaId)
-      return stillPublic
+      const blob = await tx.blobs.get(mediaId)
+      const dropped: string[] = []
+      let pinned: { infoHash: string, pinned: boolean } | undefined
+      let unlisted = false
+      if (record.privateInfoHash) {
+        await tx.seeds.remove(record.privateInfoHash)
+        dropped.push(record.privateInfoHash)
+      } else if (blob && !await tx.records.hasPublic(mediaId)) {
+        // The last public record went: the file is no longer public, nor its torrent seeded.
+        await tx.blobs.setListed(mediaId, null)
+        await tx.seeds.remove(blob.infoHash)
+        dropped.push(blob.infoHash)
+        unlisted = true
+      } else if (blob && record.pinned) {
+        pinned = { infoHash: blob.infoHash, pinned: await tx.records.hasPinnedPublic(mediaId) }
+        await tx.seeds.setPinned(pinned.infoHash, pinned.pinned)
+      }
+      const heldByNobody = await tx.records.count(mediaId) === 0
+      if (heldByNobody) await tx.blobs.remove(mediaId)
+      return { dropped, pinned, unlisted, heldByNobody }
     })
     crashPoint('mid-delete')
-    if (record.privateInfoHash) await seeder.stopPrivate(record.privateInfoHash)
-    if (!stillPublic) {
-      await seeder.stopSeeding(mediaId)
-    } else if (record.pinned) {
-      await this.syncPin(record)
+    for (const infoHash of dropped) await seeder.drop(infoHash)
+    if (unlisted) seeder.snapshot.changed()
+    if (pinned) await seeder.setPinned(pinned.infoHash, pinned.pinned)
+    if (heldByNobody) {
+      await catalog.store.remove(mediaId)
+      log.info({ mediaId }, 'last record removed: blob deleted')
     }
-    await this.removeIfHeldByNobody(mediaId, 'last record removed: blob deleted')
   }
 
-  /** Delete the blob when no record holds it any more (called under the media's mutex). */
+  /** Delete a file no record holds: its row, then its bytes (called under the media's mutex). */
   private async removeIfHeldByNobody (mediaId: string, why: string): Promise<void> {
-    if (await this.deps.records.count(mediaId) > 0) return
+    const gone = await this.deps.transaction(async tx => {
+      if (await tx.records.count(mediaId) > 0) return false
+      await tx.blobs.remove(mediaId)
+      return true
+    })
+    if (!gone || !await this.deps.catalog.store.has(mediaId)) return
     await this.deps.catalog.store.remove(mediaId)
     this.deps.log.info({ mediaId }, why)
   }
 
   /**
-   * At start, make the seeding state agree with the records after a crash between the two:
-   * a public file whose torrent never reached seeder.json is seeded, and a torrent seeded for a
-   * file nobody holds publicly any more stops. Private torrents come from the records already.
+   * Make the blob store and the database agree, a page at a time, in the background: a folder
+   * no row holds (a crash between publish and record, or in a delete) is deleted once it was
+   * published more than `graceMs` ago, and a row whose bytes are gone is marked missing (never
+   * served, reported) until they are back.
    */
-  async repairSeeding (): Promise<{ seeded: number, stopped: number }> {
-    const { records, catalog, seeder, log } = this.deps
-    for (const mediaId of await records.publicWithoutTorrent()) {
-      const manifest = await catalog.manifest(mediaId).catch(() => undefined)
-      if (manifest) await records.setPublicTorrent(mediaId, manifest.infoHash)
-    }
-    const publicIds = new Set(await records.publicMediaIds())
-    let stopped = 0
-    for (const { mediaId } of seeder.getAllSeeding()) {
-      if (publicIds.has(mediaId)) continue
-      await seeder.stopSeeding(mediaId)
-      stopped++
-    }
-    let seeded = 0
-    for (const mediaId of publicIds) {
-      if (seeder.getSeedingInfo(mediaId) || !await catalog.exists(mediaId)) continue
-      await seeder.seedFile(catalog.store.originalPath(mediaId), mediaId)
-        .then(() => { seeded++ }, err => log.error({ mediaId, err: (err as Error).message }, 'could not start seeding'))
-    }
-    if (seeded + stopped > 0) log.warn({ seeded, stopped }, 'seeding state repaired: it disagreed with the records (the last run stopped between the two)')
-    return { seeded, stopped }
-  }
-
-  /**
-   * Delete blobs no record holds, published more than `graceMs` ago: what a crash between
-   * publish and record, or in a delete, leaves. The grace lets an upload that just published
-   * make its record; a blob published again (a new upload of the same bytes) starts it anew.
-   */
-  async collectOrphans (graceMs: number, signal?: AbortSignal): Promise<number> {
-    const { records, catalog, seeder, log } = this.deps
+  async reconcile (graceMs: number, signal?: AbortSignal): Promise<{ collected: number, missing: number }> {
+    const { catalog, blobs, log } = this.deps
     let collected = 0
+    let batch: string[] = []
+    const collect = async (): Promise<void> => {
+      const known = await blobs.known(batch)
+      for (const mediaId of batch) {
+        if (known.has(mediaId) || signal?.aborted) continue
+        await this.perMedia.run(mediaId, async () => {
+          const publishedAt = await catalog.store.publishedAt(mediaId)
+          if (await blobs.get(mediaId) || publishedAt === undefined || Date.now() - publishedAt < graceMs) return
+          await catalog.store.remove(mediaId)
+          collected++
+          log.warn({ mediaId }, 'collected a blob that no record holds (left by a crash or an interrupted delete)')
+        })
+      }
+      batch = []
+    }
     for await (const mediaId of catalog.store.list()) {
       if (signal?.aborted) break
-      if (await records.count(mediaId) > 0) continue
-      await this.perMedia.run(mediaId, async () => {
-        const publishedAt = await catalog.store.publishedAt(mediaId)
-        if (await records.count(mediaId) > 0 || publishedAt === undefined || Date.now() - publishedAt < graceMs) return
-        await seeder.stopSeeding(mediaId)
-        await catalog.store.remove(mediaId)
-        collected++
-        log.warn({ mediaId }, 'collected a blob that no record holds (left by a crash or an interrupted delete)')
-      })
+      batch.push(mediaId)
+      if (batch.length >= RECONCILE_PAGE) await collect()
     }
-    return collected
+    await collect()
+    for (let after = ''; !signal?.aborted;) {
+      const page = await blobs.page(RECONCILE_PAGE, after)
+      for (const row of page) {
+        const present = await catalog.store.has(row.mediaId)
+        if (present === !row.missing) continue
+        await blobs.setMissing(row.mediaId, !present)
+        if (!present) log.error({ mediaId: row.mediaId }, 'a stored file\'s bytes are missing from MEDIA_DIR: it is not served until they are back')
+      }
+      if (page.length < RECONCILE_PAGE) break
+      after = page[page.length - 1]!.mediaId
+    }
+    return { collected, missing: await blobs.missingCount() }
   }
 
   private async result (view: View, record: MediaRecord): Promise<UploadResult> {

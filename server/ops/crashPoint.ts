@@ -8,10 +8,10 @@
 export type CrashPointName =
   /** The blob is published; its uploader's record is not made yet. */
   | 'after-publish'
-  /** A public record is made; the seeding state does not have its torrent yet. */
+  /** A public record and its seeding state are committed; the seeder has not brought its torrent up yet. */
   | 'after-record'
-  /** A public face is half renamed: the .torrent is written, the manifest is not. */
-  | 'mid-rename'
+  /** Inside the transaction of a first public record: the face is renamed, nothing is committed. */
+  | 'in-record-transaction'
   /** A delete's database changes are committed; the seeder and the blob are not touched yet. */
   | 'mid-delete'
 

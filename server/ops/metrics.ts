@@ -9,8 +9,10 @@ import type { SeederStats } from '../../shared/media.ts'
 export type Transport = 'tcp' | 'webrtc' | 'webseed' | 'http'
 
 export interface MetricsSources {
-  seeder: () => SeederStats & { uploadedByTransport: Record<'tcp' | 'webrtc', number>, demand: { activated: number, deferred: number } }
+  seeder: () => Promise<SeederStats & { uploadedByTransport: Record<'tcp' | 'webrtc', number>, demand: { activated: number, deferred: number } }>
   trackerAnnounces: () => number
+  /** Rows whose bytes the blob store does not have. */
+  blobsMissing: () => Promise<number>
 }
 
 export class Metrics {
@@ -37,27 +39,28 @@ export class Metrics {
     this.bytesServed = new Counter({ name: 'oip_served_bytes_total', help: 'Bytes of media sent over HTTP (webseed: WebTorrent clients, http: everyone else)', labelNames: ['transport'], registers })
     this.uploadsInFlight = new Gauge({ name: 'oip_uploads_in_flight', help: 'Uploads being received now', registers })
     this.byteResponsesInFlight = new Gauge({ name: 'oip_byte_responses_in_flight', help: 'Media byte responses being sent now (each holds two 256 KiB buffers)', registers })
-    new Gauge({ name: 'oip_seeding_files', help: 'Files being seeded (public and private torrents)', registers, collect () { this.set(sources.seeder().seedingCount) } })
-    new Gauge({ name: 'oip_torrents_active', help: 'Torrents active in the BitTorrent client', registers, collect () { this.set(sources.seeder().activeTorrents) } })
+    new Gauge({ name: 'oip_seeding_files', help: 'Files being seeded (public and private torrents)', registers, async collect () { this.set((await sources.seeder()).seedingCount) } })
+    new Gauge({ name: 'oip_torrents_active', help: 'Torrents active in the BitTorrent client', registers, async collect () { this.set((await sources.seeder()).activeTorrents) } })
     new Gauge({
       name: 'oip_torrents_idle',
       help: 'Seeded files with no active torrent',
       registers,
-      collect () { const s = sources.seeder(); this.set(Math.max(0, s.seedingCount - s.activeTorrents)) }
+      async collect () { const s = await sources.seeder(); this.set(Math.max(0, s.seedingCount - s.activeTorrents)) }
     })
-    new Gauge({ name: 'oip_peers', help: 'Connected peers over all torrents', registers, collect () { this.set(sources.seeder().peers) } })
-    new Gauge({ name: 'oip_demand_activations', help: 'Idle torrents brought up because someone wanted them (since start)', registers, collect () { this.set(sources.seeder().demand.activated) } })
-    new Gauge({ name: 'oip_demand_deferred', help: 'Wanted idle torrents left idle past SEED_ACTIVATIONS_PER_MINUTE (since start)', registers, collect () { this.set(sources.seeder().demand.deferred) } })
+    new Gauge({ name: 'oip_peers', help: 'Connected peers over all torrents', registers, async collect () { this.set((await sources.seeder()).peers) } })
+    new Gauge({ name: 'oip_demand_activations', help: 'Idle torrents brought up because someone wanted them (since start)', registers, async collect () { this.set((await sources.seeder()).demand.activated) } })
+    new Gauge({ name: 'oip_demand_deferred', help: 'Wanted idle torrents left idle past SEED_ACTIVATIONS_PER_MINUTE (since start)', registers, async collect () { this.set((await sources.seeder()).demand.deferred) } })
     new Gauge({
       name: 'oip_peer_uploaded_bytes',
       help: 'Bytes the seeder sent to BitTorrent peers, by transport (since start)',
       labelNames: ['transport'],
       registers,
-      collect () {
-        const { uploadedByTransport } = sources.seeder()
+      async collect () {
+        const { uploadedByTransport } = await sources.seeder()
         for (const [transport, bytes] of Object.entries(uploadedByTransport)) this.set({ transport }, bytes)
       }
     })
+    new Gauge({ name: 'oip_blobs_missing', help: 'Stored files whose bytes are missing from the blob store (not served; see the log)', registers, async collect () { this.set(await sources.blobsMissing()) } })
     new Gauge({ name: 'oip_tracker_announces', help: 'Announces the embedded tracker accepted (since start)', registers, collect () { this.set(sources.trackerAnnounces()) } })
   }
 

@@ -1,8 +1,9 @@
 /** Records in the database (SQLite or PostgreSQL; see db/migrations.ts for the schema). */
-import { sql, type Selectable } from 'kysely'
+import type { Selectable } from 'kysely'
 import type { Db } from '../db/database.ts'
 import type { MediaRecordsTable } from '../db/schema.ts'
-import type { MediaRecord, NewMediaRecord, OwnerKey, Page, RecordRepository, StorageUse } from './recordRepository.ts'
+import type { ListingPosition } from '../catalog/listingCursor.ts'
+import type { MediaRecord, NewMediaRecord, OwnerKey, RecordRepository, StorageUse } from './recordRepository.ts'
 
 const toRecord = (r: Selectable<MediaRecordsTable>): MediaRecord => ({
   id: r.id,
@@ -18,8 +19,6 @@ const toRecord = (r: Selectable<MediaRecordsTable>): MediaRecord => ({
   pinned: r.pinned === 1,
   createdAt: r.created_at
 })
-
-const mediaIds = (rows: Array<{ media_id: string }>): string[] => rows.map(r => r.media_id)
 
 export class DatabaseRecordRepository implements RecordRepository {
   /** The database, or the transaction these reads and writes belong to. */
@@ -61,51 +60,14 @@ export class DatabaseRecordRepository implements RecordRepository {
     return { bytes: Number(row.bytes), files: Number(row.files) }
   }
 
-  async withoutSize (): Promise<string[]> {
-    return mediaIds(await this.db.selectFrom('media_records').select('media_id').distinct().where('file_size', 'is', null).execute())
-  }
-
-  async setFileSize (mediaId: string, bytes: number): Promise<void> {
-    await this.db.updateTable('media_records').set({ file_size: bytes }).where('media_id', '=', mediaId).execute()
-  }
-
   async get (mediaId: string, owner: OwnerKey): Promise<MediaRecord | undefined> {
     const row = await this.db.selectFrom('media_records').selectAll().where('media_id', '=', mediaId).where('owner', '=', owner).executeTakeFirst()
     return row && toRecord(row)
   }
 
-  async setPublicTorrent (mediaId: string, infoHash: string): Promise<void> {
-    await this.db.insertInto('public_torrents').values({ media_id: mediaId, info_hash: infoHash })
-      .onConflict(oc => oc.column('media_id').doUpdateSet({ info_hash: eb => eb.ref('excluded.info_hash') })).execute()
-  }
-
-  async clearPublicTorrent (mediaId: string): Promise<void> {
-    await this.db.deleteFrom('public_torrents').where('media_id', '=', mediaId).execute()
-  }
-
-  async byPublicInfoHash (infoHash: string): Promise<string | undefined> {
-    const row = await this.db.selectFrom('public_torrents as t').select('t.media_id').where('t.info_hash', '=', infoHash)
-      .where(eb => eb.exists(eb.selectFrom('media_records as r').select(sql.lit(1).as('one')).whereRef('r.media_id', '=', 't.media_id').where('r.access_level', '=', 'public')))
-      .executeTakeFirst()
-    return row?.media_id
-  }
-
-  async publicMediaIds (): Promise<string[]> {
-    return mediaIds(await this.db.selectFrom('media_records').select('media_id').distinct().where('access_level', '=', 'public').execute())
-  }
-
-  async publicWithoutTorrent (): Promise<string[]> {
-    return mediaIds(await this.db.selectFrom('media_records').select('media_id').distinct().where('access_level', '=', 'public')
-      .where('media_id', 'not in', eb => eb.selectFrom('public_torrents').select('media_id')).execute())
-  }
-
   async byPrivateInfoHash (infoHash: string): Promise<MediaRecord | undefined> {
     const row = await this.db.selectFrom('media_records').selectAll().where('private_info_hash', '=', infoHash).executeTakeFirst()
     return row && toRecord(row)
-  }
-
-  async listPrivate (): Promise<MediaRecord[]> {
-    return (await this.db.selectFrom('media_records').selectAll().where('access_level', '=', 'private').orderBy('id').execute()).map(toRecord)
   }
 
   async setPinned (mediaId: string, owner: OwnerKey, pinned: boolean): Promise<boolean> {
@@ -122,13 +84,6 @@ export class DatabaseRecordRepository implements RecordRepository {
     return await this.db.selectFrom('media_records').select('id').where('media_id', '=', mediaId).where('access_level', '=', 'public').where('pinned', '=', 1).limit(1).executeTakeFirst() !== undefined
   }
 
-  async pinnedTorrents (): Promise<string[]> {
-    const privateOnes = this.db.selectFrom('media_records').select('private_info_hash as h').where('pinned', '=', 1).where('access_level', '=', 'private')
-    const publicOnes = this.db.selectFrom('media_records as r').innerJoin('public_torrents as t', 't.media_id', 'r.media_id')
-      .select('t.info_hash as h').where('r.pinned', '=', 1).where('r.access_level', '=', 'public')
-    return (await privateOnes.union(publicOnes).execute()).map(r => r.h!)
-  }
-
   async count (mediaId: string): Promise<number> {
     const row = await this.db.selectFrom('media_records').select(eb => eb.fn.countAll<number>().as('n')).where('media_id', '=', mediaId).executeTakeFirstOrThrow()
     return Number(row.n)
@@ -139,15 +94,20 @@ export class DatabaseRecordRepository implements RecordRepository {
     return r.numDeletedRows === 1n
   }
 
-  async listByOwner (owner: OwnerKey, page: Page): Promise<MediaRecord[]> {
-    return (await this.db.selectFrom('media_records').selectAll().where('owner', '=', owner).where('id', '<', page.after ?? Number.MAX_SAFE_INTEGER)
-      .orderBy('id', 'desc').limit(page.limit).execute()).map(toRecord)
+  async listByOwner (owner: OwnerKey, limit: number, after?: ListingPosition): Promise<MediaRecord[]> {
+    let query = this.db.selectFrom('media_records').selectAll().where('owner', '=', owner)
+    if (after) {
+      query = query.where(eb => eb.or([
+        eb('created_at', '<', after.at),
+        eb.and([eb('created_at', '=', after.at), eb('media_id', '<', after.mediaId)])
+      ]))
+    }
+    return (await query.orderBy('created_at', 'desc').orderBy('media_id', 'desc').limit(limit).execute()).map(toRecord)
   }
 
-  async listPublic (page: Page): Promise<MediaRecord[]> {
-    return (await this.db.selectFrom('media_records').selectAll()
-      .where('id', 'in', eb => eb.selectFrom('media_records').select(eb => eb.fn.min<number>('id').as('id')).where('access_level', '=', 'public').groupBy('media_id'))
-      .where('id', '<', page.after ?? Number.MAX_SAFE_INTEGER).orderBy('id', 'desc').limit(page.limit).execute()).map(toRecord)
+  async firstPublic (mediaId: string): Promise<MediaRecord | undefined> {
+    const row = await this.db.selectFrom('media_records').selectAll().where('media_id', '=', mediaId).where('access_level', '=', 'public').orderBy('id').limit(1).executeTakeFirst()
+    return row && toRecord(row)
   }
 
   async hasPublic (mediaId: string): Promise<boolean> {

@@ -1,5 +1,6 @@
 /** Who holds which media, and how they share it (in the database: databaseRecordRepository.ts). */
 import type { AccessLevel } from '../../shared/media.ts'
+import type { ListingPosition } from '../catalog/listingCursor.ts'
 
 /** A public key, or '' for anonymous uploads (only when ALLOW_ANONYMOUS_UPLOADS is on). */
 export type OwnerKey = string
@@ -28,8 +29,6 @@ export type NewMediaRecord = Omit<MediaRecord, 'id' | 'createdAt' | 'pinned'> & 
 /** What one key stores: the sizes of the distinct files it has records for, and how many. */
 export interface StorageUse { bytes: number, files: number }
 
-export interface Page { limit: number, after?: number }
-
 export interface RecordRepository {
   /**
    * The caller's record for this media: created, or the one they already had (never changed).
@@ -39,37 +38,21 @@ export interface RecordRepository {
   ensure (record: NewMediaRecord, admit?: (use: StorageUse) => void): Promise<{ record: MediaRecord, created: boolean }>
   /** What this key stores now. */
   usage (owner: OwnerKey): Promise<StorageUse>
-  /** Media whose records have no file size yet (made before quotas), and filling it in. */
-  withoutSize (): Promise<string[]>
-  setFileSize (mediaId: string, bytes: number): Promise<void>
   get (mediaId: string, owner: OwnerKey): Promise<MediaRecord | undefined>
   hasPublic (mediaId: string): Promise<boolean>
-  /** The public torrent of a public file (set when it becomes public, cleared when it stops). */
-  setPublicTorrent (mediaId: string, infoHash: string): Promise<void>
-  clearPublicTorrent (mediaId: string): Promise<void>
-  /** The public file whose public torrent has this infoHash. */
-  byPublicInfoHash (infoHash: string): Promise<string | undefined>
-  /** Every media with at least one public record: what the seeder must seed publicly. */
-  publicMediaIds (): Promise<string[]>
-  /** Public files with no public torrent noted (data from before the table existed). */
-  publicWithoutTorrent (): Promise<string[]>
   /** The private record whose torrent has this infoHash. */
   byPrivateInfoHash (infoHash: string): Promise<MediaRecord | undefined>
-  /** Every private record, oldest first (to seed their torrents at start). */
-  listPrivate (): Promise<MediaRecord[]>
   /** Pin or unpin the owner's record; false when they have none. */
   setPinned (mediaId: string, owner: OwnerKey, pinned: boolean): Promise<boolean>
   /** How many of this key's records are pinned. */
   pinnedCount (owner: OwnerKey): Promise<number>
   /** Some public record of this media is pinned (so its public torrent is). */
   hasPinnedPublic (mediaId: string): Promise<boolean>
-  /** The infoHashes of every pinned torrent: public torrents with a pinned public record, pinned private records'. */
-  pinnedTorrents (): Promise<string[]>
   /** Records left for this media, by anyone. */
   count (mediaId: string): Promise<number>
   remove (mediaId: string, owner: OwnerKey): Promise<boolean>
-  /** Newest first, `after` is the id of the last record of the previous page. */
-  listByOwner (owner: OwnerKey, page: Page): Promise<MediaRecord[]>
-  /** One record per public media (its first public record), newest first. */
-  listPublic (page: Page): Promise<MediaRecord[]>
+  /** Newest first, after the last record of the previous page. */
+  listByOwner (owner: OwnerKey, limit: number, after?: ListingPosition): Promise<MediaRecord[]>
+  /** The first public record of a media: its name and description stand for it in the public listing. */
+  firstPublic (mediaId: string): Promise<MediaRecord | undefined>
 }

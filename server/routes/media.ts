@@ -8,7 +8,8 @@ import type { BlobStore } from '../storage/blobStore.ts'
 import { requestBody, closeIfBodyRefused } from './body.ts'
 import { bytesResponse, type SendLimits } from './bytes.ts'
 import { readJson } from './json.ts'
-import { pageQuery } from './paging.ts'
+import { decodeCursor } from '../catalog/listingCursor.ts'
+import { pageLimit } from './paging.ts'
 
 /** `sending` bounds the byte responses; `uploadStartLimit` is how often one address may start an upload. */
 export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Metrics, sending: SendLimits, uploadStartLimit: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
@@ -42,9 +43,10 @@ export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Met
   })
 
   app.get('/', async c => {
-    const { limit, cursor } = pageQuery(c.req.query('limit'), c.req.query('cursor'))
+    const limit = pageLimit(c.req.query('limit'))
+    const cursor = c.req.query('cursor')
     const mine = c.req.query('owner') === 'me'
-    return c.json(await media.list(c.get('caller'), { mine, limit, ...(cursor !== undefined ? { cursor } : {}) }))
+    return c.json(await media.list(c.get('caller'), { mine, limit, ...(cursor !== undefined ? { cursor: decodeCursor(cursor) } : {}) }))
   })
 
   app.get('/:id/info', async c => c.json(await media.info(c.req.param('id'), c.get('caller'))))

@@ -2,10 +2,16 @@ import { badRequest } from '../../shared/errors.ts'
 
 const MAX_PAGE = 100
 
-/** `limit` (1–100, default 50) and `cursor` (a previous page's nextCursor) from the query. */
-export function pageQuery (limit: string | undefined, cursor: string | undefined): { limit: number, cursor?: number } {
+/** `limit` (1–100, default 50) from the query. */
+export function pageLimit (limit: string | undefined): number {
   const n = limit === undefined ? 50 : Number(limit)
   if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE) throw badRequest('bad_limit', `limit must be a whole number from 1 to ${MAX_PAGE}.`)
+  return n
+}
+
+/** `limit` and a numeric `cursor` (a previous page's nextCursor) from the query. */
+export function pageQuery (limit: string | undefined, cursor: string | undefined): { limit: number, cursor?: number } {
+  const n = pageLimit(limit)
   if (cursor === undefined) return { limit: n }
   const c = Number(cursor)
   if (!Number.isInteger(c) || c < 1) throw badRequest('bad_cursor', 'cursor must be the nextCursor of a previous page.')

@@ -3,10 +3,12 @@
  * BitTorrent client) and WebRTC (browsers), and resumes after a restart from the stored
  * .torrent files without hashing a piece again.
  *
- * Selective seeding: every seeded torrent is in the catalogue, but at most `maxActive` of them
- * are active in the client, so 10,000 files cost 10,000 small entries, not 10,000 torrents. The
- * least recently wanted go idle (out of the client; the bytes stay) and come back the moment
- * someone wants them: a peer's announce at the tracker, a request for the .torrent or the bytes.
+ * Selective seeding: every seeded torrent has a row in the database's seeding state (seeds), but
+ * at most `maxActive` of them are active in the client, and only those are in memory: a million
+ * files cost a million rows, not a million torrents nor a million map entries. The least
+ * recently wanted go idle (out of the client; the bytes stay) and come back the moment someone
+ * wants them: a peer's announce at the tracker, a request for the .torrent or the bytes. When
+ * each was last wanted and what it sent are written behind, in batches.
  * Pinned torrents stay active. Demand brings at most `activationsPerMinute` idle torrents up
  * (anyone can make demand, and each one coming up sends another idle): past that a wanted
  * torrent stays idle until the next minute, its bytes still served over HTTP and its web seed.
@@ -15,23 +17,25 @@
  * peer ids): any other wire is cut at the handshake, before a byte of ours goes out. Its
  * announces carry a tracker capability for that torrent alone, renewed before it expires.
  */
-import fs from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
-import { decode as decodeMagnet } from 'magnet-uri'
 import { RateLimiterMemory } from 'rate-limiter-flexible'
 import WebTorrent, { type Torrent, type Wire } from 'webtorrent'
 import type { SeedInfo, SeederStats } from '../../shared/media.ts'
 import { ReadOnlyChunkStore } from '../../shared/readOnlyChunkStore.ts'
-import { withTransport } from '../../shared/torrent.ts'
+import type { PublicSeed, SeedRepository, SeedRow } from '../catalog/seedRepository.ts'
 import type { Logger } from '../logger.ts'
 import type { Catalog } from '../media/catalog.ts'
 import { fileByteSource } from '../storage/fileByteSource.ts'
-import { replaceFile } from '../storage/fsBlobStore.ts'
+import { SeedingSnapshot } from './seedingSnapshot.ts'
 
 export interface MediaSeederOptions {
   catalog: Catalog
-  /** MEDIA_DIR/seeder.json */
+  /** The seeding state in the database: which torrents are seeded, pinned, last wanted. */
+  seeds: SeedRepository
+  /** Builds what a seeded torrent needs when it comes up. */
+  source: SeedSource
+  /** MEDIA_DIR/seeder.json: the seed's file, now a snapshot of the public seeding state. */
   stateFile: string
   torrentPort: number
   /** The interface BitTorrent peers may connect on (HOST). */
@@ -47,39 +51,17 @@ export interface MediaSeederOptions {
   limits?: SeedLimits
   /** false: keep the seeding state but open no BitTorrent connections (SEEDING=false). */
   enabled?: boolean
-  /** Which stored blobs to seed when seeder.json has to be rebuilt from the folders. */
-  isSeedable?: (mediaId: string) => Promise<boolean>
-  /** The infoHashes owners pinned (read once at start; setPinned keeps them current). */
-  pinned?: () => Promise<Set<string>>
+  /** How often what the seeder noted (wanted times, bytes sent) is written to the database (ms). */
+  writeBehindMs?: number
 }
 
-/**
- * What seeder.json keeps per public file. The seed's SeedInfo also has the magnet link and the
- * path, but both follow from these (and the magnet from today's trackers): leaving them out
- * makes the file a third of the size, and every start reads it whole.
- */
-interface StoredSeed {
-  mediaId: string
-  infoHash: string
-  /** The torrent's name (the magnet's dn). */
-  name: string
-  fileSize: number
-  /** When it was seeded (ms): a number, so a start parses no dates. */
-  createdAt: number
+/** What a seeded torrent needs from the rest of the server when it comes up. */
+export interface SeedSource {
+  /** The .torrent to seed: the file's info dict, announced to our tracker (with the seeder's key). */
+  torrentFile: (seed: SeedRow) => Promise<Uint8Array>
+  /** A private torrent's gatekeeping; undefined when its record is gone. */
+  privateAccess: (seed: SeedRow) => Promise<Omit<PrivateAccess, 'token' | 'renewal'> | undefined>
 }
-
-interface SeedingState {
-  /** 1: the seed's SeedInfo entries (still read); 2: StoredSeed entries. */
-  version: 1 | 2
-  seeding: Array<StoredSeed | SeedInfo>
-  /** infoHash → when it was last wanted (ms), so a restart brings the most wanted up first. */
-  wanted?: Record<string, number>
-}
-
-/** An entry as read: a version-1 entry's name is in its magnet link. */
-const storedSeed = (s: StoredSeed | SeedInfo): StoredSeed => 'name' in s
-  ? (Number.isFinite(s.createdAt) ? s : { ...s, createdAt: 0 })
-  : { mediaId: s.mediaId, infoHash: s.infoHash, fileSize: s.fileSize, createdAt: Date.parse(s.createdAt) || 0, name: decodeMagnet(s.magnetURI).name ?? '' }
 
 /** A tracker capability and when it expires (ms). */
 export interface TrackerToken {
@@ -99,28 +81,13 @@ interface PrivateAccess {
   renewal?: NodeJS.Timeout
 }
 
-/** A private record's torrent, as the seeder needs it. */
-export interface PrivateSeed extends Omit<PrivateAccess, 'token' | 'renewal'> {
+/** A torrent in the client (or coming up), with what decides when it goes idle. */
+interface ActiveSeed {
   mediaId: string
   infoHash: string
-  /** When the record was made (ISO). */
-  createdAt: string
-  /** Builds the .torrent (announcing to our tracker only) when it goes active. */
-  torrentFile: () => Promise<Uint8Array>
-}
-
-/** One torrent in the catalogue, active or idle. */
-interface Seed {
-  mediaId: string
-  infoHash: string
-  kind: 'public' | 'private'
-  torrentFile: () => Promise<Uint8Array>
-  /** When it was seeded (ms): files nobody asked for yet rank by age. */
-  createdAt: number
-  wantedAt?: number
+  kind: SeedRow['kind']
   pinned: boolean
-  /** Bytes sent to peers in its earlier active spells. */
-  uploaded: number
+  wantedAt: number
   /** A peer announced while it was idle: its next announce asks for peers (see add). */
   prime: boolean
   /** Set for private torrents only. */
@@ -145,8 +112,6 @@ const trackerKey = (url: string): string => url.split('?')[0]!
 
 /** The counts a torrent of this kind is in: every torrent's, and public ones' too when it is public. */
 const scopesOf = (kind: 'public' | 'private' | undefined): readonly StatsScope[] => kind === 'public' ? ['all', 'public'] : ['all']
-
-const MISSING_STATE = 'seeder.json is missing'
 
 /** WebRTC offers in the one announce after a peer found the torrent idle (the ws client's cap is 5). */
 const PRIME_NUMWANT = 5
@@ -174,22 +139,30 @@ export interface TorrentStatus {
   peerId: string | null
 }
 
+/** Idle torrents a peer announced and that wait for an activation: at most this many are remembered. */
+const MAX_PRIMED = 10_000
+/** Noted activity is written at once past this many torrents, whatever the interval. */
+const MAX_PENDING_ACTIVITY = 10_000
+/** Pages of this many rows when walking the public seeds (getAllSeeding, the snapshot). */
+const PAGE = 1000
+
 export class MediaSeeder {
   private readonly opts: MediaSeederOptions
   private client: WebTorrent | undefined
-  /** Public seeds by mediaId: the seed's seeding state (seeder.json). */
-  private readonly seeding = new Map<string, StoredSeed>()
-  /** The catalogue: every seeded torrent, public and private, by infoHash. */
-  private readonly seeds = new Map<string, Seed>()
-  /** The active ones: in the client now. */
+  /** The active torrents (and those coming up), by infoHash: the only seeds held in memory. */
+  private readonly active = new Map<string, ActiveSeed>()
+  /** Their torrents, once in the client. */
   private readonly torrents = new Map<string, Torrent>()
   private readonly activating = new Map<string, Promise<boolean>>()
+  /** Idle torrents a peer announced: their first announce once up asks for peers. */
+  private readonly primed = new Set<string>()
+  /** Wanted times and bytes sent not yet written to the database. */
+  private readonly activity = new Map<string, { wantedAt?: number, uploaded?: number }>()
+  private writing: Promise<void> = Promise.resolve()
+  private writer: NodeJS.Timeout | undefined
   private resuming: Promise<unknown> = Promise.resolve()
   /** Totals of torrents that went idle, so the seeder's totals never go down. */
   private readonly retired: Record<StatsScope, { uploaded: number, downloaded: number }> = { all: { uploaded: 0, downloaded: 0 }, public: { uploaded: 0, downloaded: 0 } }
-  /** The kind of each active torrent, kept until it is idle (its seed may be gone by then). */
-  private readonly activeKind = new Map<string, Seed['kind']>()
-  private saving: Promise<void> = Promise.resolve()
   /** Each tracker's state by what counts in it: every torrent's announces, or public torrents' only. */
   private readonly trackers: Record<StatsScope, Map<string, TrackerState>> = { all: new Map(), public: new Map() }
   /** Bytes sent to peers since start, by transport (for /metrics). */
@@ -197,6 +170,7 @@ export class MediaSeeder {
   /** Idle torrents that demand brought up, and those it found idle past the rate and left so (for /metrics). */
   readonly demand = { activated: 0, deferred: 0 }
   private readonly activations: RateLimiterMemory | undefined
+  readonly snapshot: SeedingSnapshot
 
   private limits: SeedLimits
 
@@ -204,6 +178,7 @@ export class MediaSeeder {
     this.opts = opts
     this.limits = { ...opts.limits }
     if (opts.activationsPerMinute !== undefined) this.activations = new RateLimiterMemory({ points: opts.activationsPerMinute, duration: 60 })
+    this.snapshot = new SeedingSnapshot({ file: opts.stateFile, seeds: async function * () { yield * allPublicSeeds(opts.seeds) }, log: opts.log })
   }
 
   get seedLimits (): SeedLimits {
@@ -233,22 +208,17 @@ export class MediaSeeder {
   }
 
   /**
-   * Load the catalogue (seeder.json; no torrent file is read), start the client, and start
-   * resuming: up to maxActive torrents come up in the background (whenResumed), while any
-   * torrent that is wanted meanwhile comes up at once. false when the client could not start.
+   * Start the client and start resuming: the maxActive most wanted torrents come up in the
+   * background (whenResumed), while any torrent wanted meanwhile comes up at once. Nothing is
+   * read per stored file. false when the client could not start.
    */
   async initialize (): Promise<boolean> {
     const { log } = this.opts
-    const loading = performance.now()
-    const state = await this.readState()
-    for (const info of state.seeding) this.addPublic(info)
-    const pinned = await this.opts.pinned?.() ?? new Set()
-    for (const seed of this.seeds.values()) {
-      seed.wantedAt = state.wanted[seed.infoHash]
-      seed.pinned = pinned.has(seed.infoHash)
-    }
-    // What start-up costs per stored file (bench/restart reads it): no torrent file is read here.
-    log.info({ files: this.seeds.size, ms: Math.round((performance.now() - loading) * 1000) / 1000 }, 'catalogue loaded')
+    this.writer = setInterval(() => { void this.writeActivity() }, this.opts.writeBehindMs ?? 2000)
+    this.writer.unref()
+    // Written once after each start: the file may be missing, damaged or from an older version.
+    this.snapshot.changed()
+    this.snapshot.start()
     if (this.opts.enabled === false) {
       log.warn('SEEDING=false: files are stored, tracked and served over HTTP, but not seeded over BitTorrent')
       return true
@@ -286,10 +256,10 @@ export class MediaSeeder {
         throw new Error(`the BitTorrent port listens on ${bound ?? 'nothing'}, not on HOST ${this.opts.host}`)
       }
       this.client = client
-      log.info({ mediaDir: path.dirname(this.opts.stateFile), trackers: this.opts.catalog.announce, torrentPort: client.torrentPort, files: this.seeds.size, maxActive: this.opts.maxActive }, 'MediaSeeder initialized')
+      log.info({ mediaDir: path.dirname(this.opts.stateFile), trackers: this.opts.catalog.announce, torrentPort: client.torrentPort, maxActive: this.opts.maxActive }, 'MediaSeeder initialized')
       const started = performance.now()
       this.resuming = this.resumeSeeding().then(({ resumed, failed }) => {
-        log.info({ resumed, failed, idle: this.seeds.size - this.torrents.size, ms: Math.round(performance.now() - started) }, `resumed seeding: ${resumed} torrents active, ${failed} failed`)
+        log.info({ resumed, failed, ms: Math.round(performance.now() - started) }, `resumed seeding: ${resumed} torrents active, ${failed} failed`)
       })
       return true
     } catch (err) {
@@ -303,54 +273,64 @@ export class MediaSeeder {
     await this.resuming
   }
 
-  /** Seed a stored blob. `filePath` must be where the store keeps it (no seeding of other paths). */
+  /**
+   * The seed's seedFile: seed a stored public file (its face torrent) and bring it up.
+   * `filePath` must be where the store keeps it (no seeding of other paths).
+   */
   async seedFile (filePath: string, mediaId: string): Promise<SeedInfo> {
-    const { catalog } = this.opts
+    const { catalog, seeds } = this.opts
     const storedPath = catalog.store.originalPath(mediaId)
     if (path.resolve(filePath) !== storedPath) throw new Error(`seedFile: ${filePath} is not the stored file of ${mediaId}`)
-    const stored = await this.publicSeed(mediaId)
-    const seed = this.addPublic(stored)
-    await this.activate(seed)
-    await this.saveSeedingState()
-    return this.seedInfo(stored)
+    const [seed] = await seeds.publicSeeds({ limit: 1, mediaId })
+    if (!seed) throw new Error(`seedFile: ${mediaId} is not a public file (only files with a public record are seeded publicly)`)
+    const row = await seeds.get(seed.infoHash)
+    if (row) await this.activate(row)
+    return this.seedInfo(seed)
   }
 
-  getSeedingInfo (mediaId: string): SeedInfo | undefined {
-    const stored = this.seeding.get(mediaId)
-    return stored && this.seedInfo(stored)
+  async getSeedingInfo (mediaId: string): Promise<SeedInfo | undefined> {
+    const [seed] = await this.opts.seeds.publicSeeds({ limit: 1, mediaId })
+    return seed && this.seedInfo(seed)
   }
 
-  getAllSeeding (): SeedInfo[] {
-    return [...this.seeding.values()].map(s => this.seedInfo(s))
+  /** Every public file seeded: read a page at a time, so its cost is in the caller's hands. */
+  async getAllSeeding (): Promise<SeedInfo[]> {
+    const all: SeedInfo[] = []
+    for await (const seed of allPublicSeeds(this.opts.seeds)) all.push(this.seedInfo(seed))
+    return all
   }
 
   /**
    * Counts of seeded and active torrents, their peers and the bytes they moved: of every
    * torrent (`all`, for operators), or of public ones only (`public`, for anyone).
    */
-  getStats (scope: StatsScope = 'all'): SeederStats {
+  async getStats (scope: StatsScope = 'all'): Promise<SeederStats> {
     let totalUploaded = this.retired[scope].uploaded
     let totalDownloaded = this.retired[scope].downloaded
     let peers = 0
     let activeTorrents = 0
     for (const [infoHash, t] of this.torrents) {
-      if (!scopesOf(this.activeKind.get(infoHash)).includes(scope)) continue
+      if (!scopesOf(this.active.get(infoHash)?.kind).includes(scope)) continue
       totalUploaded += t.uploaded
       totalDownloaded += t.received
       peers += t.numPeers
       activeTorrents++
     }
-    const seedingCount = scope === 'public' ? this.seeding.size : this.seeds.size
+    const seedingCount = await this.opts.seeds.count(scope === 'public' ? 'public' : undefined)
     return { seedingCount, activeTorrents, totalUploaded, totalDownloaded, peers }
   }
 
   /** Public files by bytes sent to peers, most first (private torrents are never listed). */
   async topFiles (n: number): Promise<Array<{ mediaId: string, name: string, infoHash: string, uploaded: number, peers: number }>> {
-    const top = [...this.seeding.values()]
-      .map(info => ({ mediaId: info.mediaId, infoHash: info.infoHash, uploaded: this.status(info.infoHash).uploaded, peers: this.torrents.get(info.infoHash)?.numPeers ?? 0 }))
-      .sort((a, b) => b.uploaded - a.uploaded)
-      .slice(0, n)
-    return await Promise.all(top.map(async t => ({ ...t, name: (await this.opts.catalog.manifest(t.mediaId).catch(() => undefined))?.originalName ?? '' })))
+    await this.writeActivity()
+    const top = await this.opts.seeds.topUploaded(n)
+    return await Promise.all(top.map(async seed => ({
+      mediaId: seed.mediaId,
+      infoHash: seed.infoHash,
+      uploaded: seed.uploaded + (this.torrents.get(seed.infoHash)?.uploaded ?? 0) - this.written(seed.infoHash),
+      peers: this.torrents.get(seed.infoHash)?.numPeers ?? 0,
+      name: (await this.opts.catalog.manifest(seed.mediaId).catch(() => undefined))?.originalName ?? ''
+    })))
   }
 
   /**
@@ -359,17 +339,24 @@ export class MediaSeeder {
    * `announced`: a peer announced it at the tracker and waits in the swarm.
    */
   async want (infoHash: string, opts: { announced?: boolean } = {}): Promise<void> {
-    const seed = this.seeds.get(infoHash)
-    if (!seed || !this.client) return
-    seed.wantedAt = Date.now()
-    if (this.torrents.has(infoHash) || this.activating.has(infoHash)) return void await this.activate(seed)
-    if (opts.announced) seed.prime = true
+    if (!this.client) return
+    const now = Date.now()
+    const active = this.active.get(infoHash)
+    if (active) {
+      active.wantedAt = now
+      this.note(infoHash, { wantedAt: now })
+      return void await this.activating.get(infoHash)
+    }
+    const row = await this.opts.seeds.get(infoHash)
+    if (!row) return
+    this.note(infoHash, { wantedAt: now })
+    if (opts.announced) this.prime(infoHash)
     if (!await this.mayActivate()) {
       this.demand.deferred++
       return
     }
     this.demand.activated++
-    await this.activate(seed)
+    await this.activate({ ...row, wantedAt: now })
   }
 
   /** Takes one of the minute's demand activations, if one is left. */
@@ -379,145 +366,92 @@ export class MediaSeeder {
   }
 
   /** Live status of one torrent, for /api/media/:id/info. */
-  status (infoHash: string): TorrentStatus {
-    const seed = this.seeds.get(infoHash)
+  async status (infoHash: string): Promise<TorrentStatus> {
+    const row = await this.opts.seeds.get(infoHash)
     const t = this.torrents.get(infoHash)
+    const wantedAt = Math.max(row?.wantedAt ?? 0, this.activity.get(infoHash)?.wantedAt ?? 0)
     return {
-      seeding: seed !== undefined && this.opts.enabled !== false,
+      seeding: row !== undefined && this.opts.enabled !== false,
       state: t ? 'active' : 'idle',
       progress: t?.progress ?? 0,
       peers: t?.numPeers ?? 0,
-      uploaded: (seed?.uploaded ?? 0) + (t?.uploaded ?? 0),
-      lastWanted: seed?.wantedAt === undefined ? null : new Date(seed.wantedAt).toISOString(),
+      uploaded: (row?.uploaded ?? 0) + (t?.uploaded ?? 0) - this.written(infoHash) + (this.activity.get(infoHash)?.uploaded ?? 0),
+      // A seed nobody asked for yet has its seeding time as wanted_at: that is not a want.
+      lastWanted: row && wantedAt > 0 && this.wasWanted(row, wantedAt) ? new Date(wantedAt).toISOString() : null,
       peerId: this.client?.peerId ?? null
     }
   }
 
   /** May this torrent be pinned now? (Already pinned, or a pin slot is free.) */
-  canPin (infoHash: string): boolean {
-    return this.seeds.get(infoHash)?.pinned === true || [...this.seeds.values()].filter(s => s.pinned).length < this.maxPinned
+  async canPin (infoHash: string): Promise<boolean> {
+    const { seeds } = this.opts
+    return (await seeds.get(infoHash))?.pinned === true || await seeds.pinnedCount() < this.maxPinned
   }
 
-  /** Keep a torrent active whatever else is wanted (pinned), or let it go idle in its turn. */
+  /** The database says this torrent is pinned now (or not): keep it active whatever else is wanted, or let it go idle in its turn. */
   async setPinned (infoHash: string, pinned: boolean): Promise<void> {
-    const seed = this.seeds.get(infoHash)
-    if (!seed) return
-    seed.pinned = pinned
-    if (pinned) await this.activate(seed)
+    const active = this.active.get(infoHash)
+    if (active) active.pinned = pinned
+    if (!pinned) return
+    const row = await this.opts.seeds.get(infoHash)
+    if (row) await this.activate(row)
   }
 
-  /** Seed a private record's torrent (announced with the seeder's own tracker capability). */
-  async seedPrivate (seed: PrivateSeed): Promise<void> {
-    if (this.seeds.has(seed.infoHash)) return
-    const entry = newSeed(seed.mediaId, seed.infoHash, 'private', seed.torrentFile, Date.parse(seed.createdAt) || 0)
-    entry.access = { admits: seed.admits, trackerToken: seed.trackerToken }
-    this.seeds.set(seed.infoHash, entry)
-    await this.activate(entry)
+  /** Bring a torrent the database seeds up now (a new upload's), whatever the demand rate. */
+  async start (infoHash: string): Promise<void> {
+    const row = await this.opts.seeds.get(infoHash)
+    if (row) await this.activate(row)
   }
 
-  async stopPrivate (infoHash: string): Promise<void> {
-    const seed = this.seeds.get(infoHash)
-    if (seed?.kind !== 'private') return
-    this.seeds.delete(infoHash)
-    clearTimeout(seed.access?.renewal)
+  /** The database no longer seeds this torrent: take it out of the client. */
+  async drop (infoHash: string): Promise<void> {
+    this.primed.delete(infoHash)
+    this.activity.delete(infoHash)
     await this.idle(infoHash)
   }
 
-  /** seeder.json, or — when it is missing or damaged — the state rebuilt from the media folders. */
+  /** The seed's loadSeedingState: the public seeding state (from the database, the source of truth). */
   async loadSeedingState (): Promise<SeedInfo[]> {
-    return (await this.readState()).seeding.map(s => this.seedInfo(s))
+    return await this.getAllSeeding()
   }
 
-  private async readState (): Promise<{ seeding: StoredSeed[], wanted: Record<string, number> }> {
-    const { log } = this.opts
-    let text: string
-    try {
-      text = await fs.readFile(this.opts.stateFile, 'utf8')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ err: (err as Error).message }, 'seeder.json unreadable')
-      return { seeding: await this.rebuildState(MISSING_STATE), wanted: {} }
-    }
-    try {
-      const state = JSON.parse(text) as SeedingState
-      if ((state.version !== 1 && state.version !== 2) || !Array.isArray(state.seeding)) throw new Error('unknown format')
-      const wanted = Object.fromEntries(Object.entries(state.wanted ?? {}).filter(([, ms]) => Number.isFinite(ms)))
-      return { seeding: state.seeding.filter(s => typeof s?.mediaId === 'string' && typeof s.infoHash === 'string').map(storedSeed), wanted }
-    } catch (err) {
-      return { seeding: await this.rebuildState(`seeder.json is damaged (${(err as Error).message})`), wanted: {} }
-    }
-  }
-
-  private async rebuildState (reason: string): Promise<StoredSeed[]> {
-    const { log, catalog, isSeedable } = this.opts
-    const rebuilt: StoredSeed[] = []
-    for await (const mediaId of catalog.store.list()) {
-      if (isSeedable && !await isSeedable(mediaId)) continue
-      try {
-        rebuilt.push(await this.publicSeed(mediaId))
-      } catch (err) {
-        log.warn({ mediaId, err: (err as Error).message }, 'skipping a media folder that cannot be read')
-      }
-    }
-    // A fresh install has no seeder.json and nothing to rebuild: nothing is wrong.
-    if (rebuilt.length > 0 || reason !== MISSING_STATE) log.warn({ files: rebuilt.length }, `${reason}; rebuilt seeding state from the media folders`)
-    return rebuilt
-  }
-
-  /** Write seeder.json atomically (temp file, fsync, rename); writes are queued, never interleaved. */
+  /** The seed's saveSeedingState: write what was noted, then the seeder.json snapshot. */
   async saveSeedingState (): Promise<void> {
-    const write = async (): Promise<void> => {
-      const wanted: Record<string, number> = {}
-      for (const seed of this.seeds.values()) if (seed.wantedAt !== undefined) wanted[seed.infoHash] = seed.wantedAt
-      const state: SeedingState = { version: 2, seeding: [...this.seeding.values()], wanted }
-      // Unindented: with 10,000 files it is read at every start.
-      await replaceFile(this.opts.stateFile, JSON.stringify(state))
-    }
-    this.saving = this.saving.then(write, write)
-    await this.saving
+    await this.writeActivity()
+    await this.snapshot.write()
   }
 
   /**
-   * Bring up to maxActive torrents up from their stored .torrent files (no piece is hashed):
-   * pinned ones first, then the most recently wanted. Public files that cannot be resumed
-   * leave the catalogue; the rest stay idle until wanted.
+   * Bring up to maxActive torrents up from the database (no piece is hashed): pinned ones
+   * first, then the most recently wanted. The rest stay idle until wanted.
    */
   async resumeSeeding (): Promise<{ resumed: number, failed: number }> {
-    const first = [...this.seeds.values()].sort(byWant).reverse().slice(0, this.opts.maxActive)
+    const first = await this.opts.seeds.mostWanted(this.opts.maxActive)
     let resumed = 0
     let failed = 0
     const next = first[Symbol.iterator]()
     const worker = async (): Promise<void> => {
       for (let r = next.next(); !r.done && this.client; r = next.next()) {
-        const seed = r.value
-        if (await this.activate(seed)) {
-          resumed++
-        } else if (this.client) {
-          failed++
-          if (seed.kind === 'public') this.removePublic(seed.mediaId)
-        }
+        if (await this.activate(r.value)) resumed++
+        else if (this.client) failed++
       }
     }
     await Promise.all(Array.from({ length: RESUME_CONCURRENCY }, worker))
-    // Closed meanwhile: the state on disk stays as it was.
-    if (this.client) await this.saveSeedingState()
     return { resumed, failed }
-  }
-
-  async stopSeeding (mediaId: string): Promise<void> {
-    const info = this.removePublic(mediaId)
-    if (!info) return
-    await this.idle(info.infoHash)
-    await this.saveSeedingState()
   }
 
   async close (): Promise<void> {
     const client = this.client
     this.client = undefined
+    clearInterval(this.writer)
+    // What the active torrents sent goes to the database before they go.
+    for (const [infoHash, t] of this.torrents) this.retire(infoHash, t)
     this.torrents.clear()
-    this.activeKind.clear()
-    for (const seed of this.seeds.values()) clearTimeout(seed.access?.renewal)
+    for (const seed of this.active.values()) clearTimeout(seed.access?.renewal)
+    this.active.clear()
     await this.resuming
-    await this.saving.catch(() => {})
+    await this.writeActivity().catch(err => this.opts.log.warn({ err: (err as Error).message }, 'could not write the seeding activity'))
+    await this.snapshot.stop()
     if (client) await new Promise<void>(resolve => client.destroy(() => resolve()))
   }
 
@@ -527,7 +461,7 @@ export class MediaSeeder {
    * the others, and the web seed, carry on.
    */
   trackerStates (scope: StatsScope = 'all'): TrackerState[] {
-    const torrents = [...this.torrents].filter(([infoHash]) => scopesOf(this.activeKind.get(infoHash)).includes(scope)).map(([, t]) => t)
+    const torrents = [...this.torrents].filter(([infoHash]) => scopesOf(this.active.get(infoHash)?.kind).includes(scope)).map(([, t]) => t)
     return this.opts.catalog.announce.map(url => {
       const key = trackerKey(url)
       const state = this.trackers[scope].get(key) ?? { url: key, announces: 0 }
@@ -537,7 +471,7 @@ export class MediaSeeder {
   }
 
   /** A tracker's state in each scope the torrent counts in (every torrent counts in `all`, public ones in `public` too). */
-  private trackerStatesFor (url: string, kind: Seed['kind']): TrackerState[] {
+  private trackerStatesFor (url: string, kind: SeedRow['kind']): TrackerState[] {
     const key = trackerKey(url)
     return scopesOf(kind).map(scope => {
       let s = this.trackers[scope].get(key)
@@ -552,7 +486,7 @@ export class MediaSeeder {
    * HTTP tracker's network error is a bare "fetch failed"). So each one reports through a view
    * of the parent that notes its URL first, then passes everything on unchanged.
    */
-  private watchTrackers (torrent: Torrent, kind: Seed['kind']): void {
+  private watchTrackers (torrent: Torrent, kind: SeedRow['kind']): void {
     for (const tracker of trackerClient(torrent)?._trackers ?? []) {
       const parent = tracker.client
       const emit = (event: string, ...args: unknown[]): boolean => {
@@ -573,72 +507,111 @@ export class MediaSeeder {
     }
   }
 
-  private addPublic (info: StoredSeed): Seed {
-    this.seeding.set(info.mediaId, info)
-    let seed = this.seeds.get(info.infoHash)
-    if (!seed) {
-      // The server is its own web seed; announcing it to itself would only make noise.
-      const torrentFile = async (): Promise<Uint8Array> => withTransport(await this.opts.catalog.torrent(info.mediaId), { announce: this.opts.catalog.seederAnnounce, urlList: [] })
-      this.seeds.set(info.infoHash, seed = newSeed(info.mediaId, info.infoHash, 'public', torrentFile, info.createdAt))
-    }
-    return seed
-  }
-
-  private removePublic (mediaId: string): StoredSeed | undefined {
-    const info = this.seeding.get(mediaId)
-    if (!info) return undefined
-    this.seeding.delete(mediaId)
-    this.seeds.delete(info.infoHash)
-    return info
-  }
-
-  private async publicSeed (mediaId: string): Promise<StoredSeed> {
-    const manifest = await this.opts.catalog.manifest(mediaId)
-    return { mediaId, infoHash: manifest.infoHash, name: manifest.originalName, fileSize: manifest.fileSize, createdAt: Date.parse(manifest.createdAt) || 0 }
-  }
-
   /** The seed's SeedInfo: the magnet with today's trackers, the stored file's path. */
-  private seedInfo (s: StoredSeed): SeedInfo {
+  private seedInfo (s: PublicSeed): SeedInfo {
     const { catalog } = this.opts
     return {
       mediaId: s.mediaId,
       infoHash: s.infoHash,
       magnetURI: catalog.magnet({ mediaId: s.mediaId, infoHash: s.infoHash, originalName: s.name }),
       filePath: catalog.store.originalPath(s.mediaId),
-      createdAt: new Date(s.createdAt).toISOString(),
+      createdAt: new Date(s.seededAt).toISOString(),
       fileSize: s.fileSize
     }
   }
 
+  /** Was the seed wanted at `wantedAt`, or is that only when it was seeded? */
+  private wasWanted (row: SeedRow, wantedAt: number): boolean {
+    return this.activity.has(row.infoHash) || this.active.get(row.infoHash)?.wantedAt === wantedAt || row.wantedAt === wantedAt
+  }
+
+  /** Remember that a peer announced this idle torrent (a bounded set: the oldest are forgotten). */
+  private prime (infoHash: string): void {
+    this.primed.delete(infoHash)
+    this.primed.add(infoHash)
+    if (this.primed.size > MAX_PRIMED) this.primed.delete(this.primed.values().next().value!)
+  }
+
+  /** Note activity to write behind; written at once when too much is waiting. */
+  private note (infoHash: string, what: { wantedAt?: number, uploaded?: number }): void {
+    const had = this.activity.get(infoHash) ?? {}
+    this.activity.set(infoHash, {
+      ...(what.wantedAt !== undefined || had.wantedAt !== undefined ? { wantedAt: Math.max(what.wantedAt ?? 0, had.wantedAt ?? 0) } : {}),
+      ...(what.uploaded || had.uploaded ? { uploaded: (had.uploaded ?? 0) + (what.uploaded ?? 0) } : {})
+    })
+    if (this.activity.size >= MAX_PENDING_ACTIVITY) void this.writeActivity()
+  }
+
+  /** Bytes of an active torrent already written to its row (its torrent's count includes them). */
+  private written (infoHash: string): number {
+    return this.writtenUploads.get(infoHash) ?? 0
+  }
+
+  /** Per active torrent: how much of torrent.uploaded went into the row already. */
+  private readonly writtenUploads = new Map<string, number>()
+
+  /** Write the noted wanted times and bytes sent (one at a time; errors are logged, the notes kept for the next try). */
+  private async writeActivity (): Promise<void> {
+    const run = async (): Promise<void> => {
+      for (const [infoHash, t] of this.torrents) {
+        const sent = t.uploaded - this.written(infoHash)
+        if (sent > 0) {
+          this.writtenUploads.set(infoHash, t.uploaded)
+          this.note(infoHash, { uploaded: sent })
+        }
+      }
+      if (this.activity.size === 0) return
+      const batch = [...this.activity].map(([infoHash, a]) => ({ infoHash, ...a }))
+      this.activity.clear()
+      try {
+        await this.opts.seeds.record(batch)
+      } catch (err) {
+        for (const a of batch) this.note(a.infoHash, a)
+        this.opts.log.warn({ err: (err as Error).message }, 'could not write the seeding activity; trying again')
+      }
+    }
+    this.writing = this.writing.then(run, run)
+    await this.writing
+  }
+
   /** Bring a seed into the client unless it is there (one attempt at a time); true when active. */
-  private async activate (seed: Seed): Promise<boolean> {
+  private async activate (row: SeedRow): Promise<boolean> {
     if (!this.client) return false
-    if (this.torrents.has(seed.infoHash)) return true
-    let pending = this.activating.get(seed.infoHash)
+    if (this.torrents.has(row.infoHash)) return true
+    let pending = this.activating.get(row.infoHash)
     if (!pending) {
-      pending = this.bringUp(seed).finally(() => this.activating.delete(seed.infoHash))
-      this.activating.set(seed.infoHash, pending)
+      pending = this.bringUp(row).finally(() => this.activating.delete(row.infoHash))
+      this.activating.set(row.infoHash, pending)
     }
     return await pending
   }
 
-  private async bringUp (seed: Seed): Promise<boolean> {
-    const { log } = this.opts
+  private async bringUp (row: SeedRow): Promise<boolean> {
+    const { log, source } = this.opts
+    const seed: ActiveSeed = { mediaId: row.mediaId, infoHash: row.infoHash, kind: row.kind, pinned: row.pinned, wantedAt: row.wantedAt, prime: this.primed.delete(row.infoHash) }
+    this.active.set(row.infoHash, seed)
     try {
-      if (seed.access) await this.renewToken(seed, seed.access)
-      const torrent = await this.add(seed, await seed.torrentFile())
-      if (this.seeds.get(seed.infoHash) !== seed) {
-        // Stopped while it was coming up.
-        await this.idle(seed.infoHash)
+      if (row.kind === 'private') {
+        const access = await source.privateAccess(row)
+        if (!access) throw new Error('its record is gone')
+        seed.access = access
+        await this.renewToken(seed, access)
+      }
+      const torrent = await this.add(seed, await source.torrentFile(row))
+      if (this.active.get(row.infoHash) !== seed || !this.client) {
+        // Dropped while it was coming up.
+        await this.idle(row.infoHash)
         return false
       }
       // A peer announced after this torrent's first announce had left without asking for
       // peers: announce again, asking, so our offer reaches it.
       if (seed.prime) trackerClient(torrent)?.update()
-      this.makeRoom(seed.infoHash)
+      this.makeRoom(row.infoHash)
       return true
     } catch (err) {
-      log.warn({ mediaId: seed.mediaId, err: (err as Error).message }, 'could not start seeding a torrent')
+      if (this.active.get(row.infoHash) === seed && !this.torrents.has(row.infoHash)) this.active.delete(row.infoHash)
+      clearTimeout(seed.access?.renewal)
+      log.warn({ mediaId: row.mediaId, err: (err as Error).message }, 'could not start seeding a torrent')
       return false
     }
   }
@@ -646,9 +619,9 @@ export class MediaSeeder {
   /** Idle the least recently wanted torrents (pinned ones last) until at most maxActive are active. */
   private makeRoom (keep: string): void {
     while (this.torrents.size > this.opts.maxActive) {
-      let victim: Seed | undefined
+      let victim: ActiveSeed | undefined
       for (const infoHash of this.torrents.keys()) {
-        const seed = this.seeds.get(infoHash)
+        const seed = this.active.get(infoHash)
         if (!seed || infoHash === keep) continue
         if (!victim || byWant(seed, victim) < 0) victim = seed
       }
@@ -658,25 +631,30 @@ export class MediaSeeder {
     }
   }
 
-  /** Take a torrent out of the client (the bytes stay); its counts stay with its seed. */
-  private async idle (infoHash: string): Promise<void> {
-    const t = this.torrents.get(infoHash)
-    if (!t) return
-    this.torrents.delete(infoHash)
-    const seed = this.seeds.get(infoHash)
-    if (seed) seed.uploaded += t.uploaded
-    clearTimeout(seed?.access?.renewal)
-    const kind = this.activeKind.get(infoHash)
-    this.activeKind.delete(infoHash)
-    for (const scope of scopesOf(kind)) {
+  /** What an active torrent sent goes to the totals and its row's pending bytes. */
+  private retire (infoHash: string, t: Torrent): void {
+    const sent = t.uploaded - this.written(infoHash)
+    if (sent > 0 && this.active.has(infoHash)) this.note(infoHash, { uploaded: sent })
+    this.writtenUploads.delete(infoHash)
+    for (const scope of scopesOf(this.active.get(infoHash)?.kind)) {
       this.retired[scope].uploaded += t.uploaded
       this.retired[scope].downloaded += t.received
     }
-    await new Promise<void>(resolve => t.destroy({ destroyStore: false }, () => resolve()))
+  }
+
+  /** Take a torrent out of the client (the bytes stay); what it sent is written behind. */
+  private async idle (infoHash: string): Promise<void> {
+    const seed = this.active.get(infoHash)
+    clearTimeout(seed?.access?.renewal)
+    const t = this.torrents.get(infoHash)
+    if (t) this.retire(infoHash, t)
+    this.torrents.delete(infoHash)
+    this.active.delete(infoHash)
+    if (t) await new Promise<void>(resolve => t.destroy({ destroyStore: false }, () => resolve()))
   }
 
   /** Add a torrent over a stored blob's bytes, taken as complete. */
-  private async add (seed: Seed, torrentFile: Uint8Array): Promise<Torrent> {
+  private async add (seed: ActiveSeed, torrentFile: Uint8Array): Promise<Torrent> {
     const { catalog, log } = this.opts
     const client = this.client
     if (!client) throw new Error('MediaSeeder is not running')
@@ -711,7 +689,6 @@ export class MediaSeeder {
       if (transport) wire.on('upload', (bytes: number) => { this.uploadedByTransport[transport] += bytes })
     })
     this.torrents.set(torrent.infoHash, torrent)
-    this.activeKind.set(torrent.infoHash, seed.kind)
     return torrent
   }
 
@@ -720,13 +697,13 @@ export class MediaSeeder {
    * torrent stays active, announcing at once with the new one (so a refused announce shows in
    * the tracker stats now, not an interval later).
    */
-  private async renewToken (seed: Seed, access: PrivateAccess): Promise<void> {
+  private async renewToken (seed: ActiveSeed, access: PrivateAccess): Promise<void> {
     const { token, expiresAt } = await access.trackerToken()
     access.token = token
     clearTimeout(access.renewal)
     access.renewal = setTimeout(() => {
       const torrent = this.torrents.get(seed.infoHash)
-      if (!torrent || this.seeds.get(seed.infoHash) !== seed) return
+      if (!torrent || this.active.get(seed.infoHash) !== seed) return
       this.renewToken(seed, access).then(
         () => trackerClient(torrent)?.update(),
         err => this.opts.log.error({ mediaId: seed.mediaId, err: (err as Error).message }, 'could not renew a private torrent\'s tracker capability')
@@ -752,13 +729,18 @@ function admitted (torrent: Torrent, wire: Wire, access: PrivateAccess): boolean
   return false
 }
 
-function newSeed (mediaId: string, infoHash: string, kind: Seed['kind'], torrentFile: Seed['torrentFile'], createdAt: number): Seed {
-  return { mediaId, infoHash, kind, torrentFile, createdAt, pinned: false, uploaded: 0, prime: false }
-}
-
 /** Least wanted first: unpinned before pinned, then by when last wanted (or else seeded). */
-const byWant = (a: Seed, b: Seed): number =>
-  Number(a.pinned) - Number(b.pinned) || Math.max(a.wantedAt ?? 0, a.createdAt) - Math.max(b.wantedAt ?? 0, b.createdAt)
+const byWant = (a: ActiveSeed, b: ActiveSeed): number => Number(a.pinned) - Number(b.pinned) || a.wantedAt - b.wantedAt
+
+/** Every public seed, a page at a time. */
+async function * allPublicSeeds (seeds: SeedRepository): AsyncIterable<PublicSeed> {
+  for (let after = ''; ;) {
+    const page = await seeds.publicSeeds({ limit: PAGE, after })
+    yield * page
+    if (page.length < PAGE) return
+    after = page[page.length - 1]!.infoHash
+  }
+}
 
 /** A tracker error for the stats: the network cause when there is one, never a capability or the seeder's key. */
 function describe (err: Error): string {

@@ -8,7 +8,8 @@ import { pipeline } from 'node:stream/promises'
 import busboy from 'busboy'
 import { AppError, badRequest } from '../../shared/errors.ts'
 import { ACCESS_LEVELS, storedMimeType, type AccessLevel, type MediaManifest } from '../../shared/media.ts'
-import { buildTorrent, isTorrentSalt, magnetURI, torrentName, type TorrentTransport } from '../../shared/torrent.ts'
+import bencode from 'bencode'
+import { buildTorrent, infoDict, isTorrentSalt, magnetURI, torrentName, type TorrentTransport } from '../../shared/torrent.ts'
 import type { BlobStore, PendingBlob, StagingBlob } from '../storage/blobStore.ts'
 import { storageError } from '../storage/fsBlobStore.ts'
 import { hashPieces, pieceLengthsFor, type ContentHashes } from './contentHasher.ts'
@@ -36,8 +37,10 @@ export interface UploadFields {
 
 export interface Ingested {
   status: 'created' | 'existed'
-  /** The stored blob's manifest (the earlier one when the bytes were already stored). */
+  /** The manifest this upload published ('existed': the stored file's face, in the database, wins over it). */
   manifest: MediaManifest
+  /** Its torrent's bencoded info dict (the face's, for a file the database does not know yet). */
+  info: Uint8Array
   /** Name and type as this upload gave them (they may differ from the stored manifest's). */
   upload: { originalName: string, mimeType: string }
   fields: UploadFields
@@ -53,8 +56,6 @@ export interface IngestDeps {
   authorize?: (fields: UploadFields) => void
   /** Checks, before the bytes are read, a file known to have at least this many bytes (throws to refuse). */
   admitSize?: (bytes: number) => void
-  /** The published blob's manifest when it was already stored (the canonical one wins). */
-  onExisting?: (mediaId: string) => Promise<MediaManifest>
 }
 
 const tooLarge = (max: number): AppError =>
@@ -199,7 +200,7 @@ export interface StagedUpload {
  * Every upload ends here, streamed or resumable: check, build the torrent from the pieces hashed
  * on the way in, publish atomically. The caller aborts `pending` when this throws.
  */
-export async function publishUpload (staged: StagedUpload, deps: Pick<IngestDeps, 'transportFor' | 'authorize' | 'onExisting'>): Promise<Ingested> {
+export async function publishUpload (staged: StagedUpload, deps: Pick<IngestDeps, 'transportFor' | 'authorize'>): Promise<Ingested> {
   const { pending, hashes, fields } = staged
   const size = hashes.bytes
   if (size === 0) throw badRequest('empty_file', 'The file is empty. Choose a file with content.')
@@ -213,7 +214,8 @@ export async function publishUpload (staged: StagedUpload, deps: Pick<IngestDeps
   const pieces = hashes.pieces ?? await hashPieces(pending.read(), size)
   const createdAt = new Date()
   const transport = deps.transportFor(mediaId)
-  const { infoHash, torrentFile } = buildTorrent({ name: face.name, length: size, ...pieces }, transport, sha1, createdAt)
+  const input = { name: face.name, length: size, ...pieces }
+  const { infoHash, torrentFile } = buildTorrent(input, transport, sha1, createdAt)
   const manifest: MediaManifest = {
     mediaId,
     originalName: face.name,
@@ -225,10 +227,10 @@ export async function publishUpload (staged: StagedUpload, deps: Pick<IngestDeps
     createdAt: createdAt.toISOString()
   }
   const status = await pending.commit(manifest, torrentFile)
-  const stored = status === 'existed' && deps.onExisting ? await deps.onExisting(mediaId) : manifest
   return {
     status,
-    manifest: stored,
+    manifest,
+    info: bencode.encode(infoDict(input)),
     upload: { originalName: name, mimeType: staged.mimeType },
     fields
   }

@@ -141,8 +141,8 @@ describe('access control on every door', () => {
       assert.equal((await get(`/api/media/${files[level].id}`, 'owner')).status, 404)
       assert.equal(await server.store.has(files[level].id), false)
     }
-    assert.equal(server.seeder.status(files.public.infoHash).seeding, false)
-    assert.equal(server.seeder.status(ownerTorrents.private.infoHash).seeding, false)
+    assert.equal((await server.seeder.status(files.public.infoHash)).seeding, false)
+    assert.equal((await server.seeder.status(ownerTorrents.private.infoHash)).seeding, false)
   })
 })
 
@@ -297,7 +297,7 @@ describe('deleting', () => {
     assert.equal((await del(alice)).status, 204)
     assert.equal(await server.store.has(a.body.mediaId), true, "bob's record still holds the bytes")
     assert.equal((await fetch(`${server.url}/api/media/${a.body.mediaId}`)).status, 404, 'no longer public')
-    assert.equal(server.seeder.status(a.body.infoHash).seeding, false, 'the public torrent is no longer seeded')
+    assert.equal((await server.seeder.status(a.body.infoHash)).seeding, false, 'the public torrent is no longer seeded')
     assert.equal((await fetch(`${server.url}/api/media/${a.body.mediaId}`, { headers: bearer(bob) })).status, 200)
     assert.equal((await del(alice)).status, 404, 'alice has nothing left to delete')
 

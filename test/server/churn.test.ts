@@ -22,12 +22,12 @@ describe('demand on idle torrents', () => {
       const text = await (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${server.metricsToken}` } })).text()
       return { activated: metric(text, 'oip_demand_activations'), deferred: metric(text, 'oip_demand_deferred') }
     }
-    const states = (): string[] => uploaded.map(u => server.seeder.status(u.infoHash).state)
-    assert.deepEqual(states(), ['idle', 'idle', 'idle', 'idle', 'active', 'active'], 'uploads come up as they are made (not demand)')
+    const states = async (): Promise<string[]> => await Promise.all(uploaded.map(async u => (await server.seeder.status(u.infoHash)).state))
+    assert.deepEqual(await states(), ['idle', 'idle', 'idle', 'idle', 'active', 'active'], 'uploads come up as they are made (not demand)')
 
     // HEAD sends no bytes and wakes nothing.
     for (const { mediaId } of uploaded) assert.equal((await fetch(`${server.url}/api/media/${mediaId}`, { method: 'HEAD' })).status, 200)
-    assert.deepEqual(states(), ['idle', 'idle', 'idle', 'idle', 'active', 'active'])
+    assert.deepEqual(await states(), ['idle', 'idle', 'idle', 'idle', 'active', 'active'])
     assert.deepEqual(await demand(), { activated: 0, deferred: 0 })
 
     // Everything at once: bytes, .torrent and an announce for every file.
@@ -52,7 +52,7 @@ describe('demand on idle torrents', () => {
     const { activated, deferred } = await demand()
     assert.ok(activated <= 2, `at most 2 torrents came up on demand, not ${activated}`)
     assert.ok(deferred >= 1, 'the rest were left idle')
-    assert.ok(server.seeder.getStats().activeTorrents <= 2)
+    assert.ok((await server.seeder.getStats()).activeTorrents <= 2)
     // Idle or not, every file is served whole over HTTP.
     for (const [i, { mediaId }] of uploaded.entries()) {
       const res = await fetch(`${server.url}/api/media/${mediaId}`)

@@ -149,8 +149,9 @@ describe('kill -9 at each crash point', () => {
     }
     assert.fail(`never happened: ${what}`)
   }
+  /** The files seeder.json lists (none while it is not written yet). */
   const seededIds = async (media: string): Promise<string[]> =>
-    JSON.parse(await fs.readFile(path.join(media, 'seeder.json'), 'utf8')).seeding.map((s: { mediaId: string }) => s.mediaId)
+    await fs.readFile(path.join(media, 'seeder.json'), 'utf8').then(text => JSON.parse(text).seeding.map((s: { mediaId: string }) => s.mediaId)).catch(() => [])
 
   test('after publish, before the record: the blob nobody holds is collected after the grace period', { timeout: 60_000 }, async () => {
     const { dir, media } = await newDir()
@@ -179,7 +180,7 @@ describe('kill -9 at each crash point', () => {
     const server = await start(dir)
     const info = await (await fetch(`${server.url}/api/media/${id}/info`)).json()
     assert.equal(info.seeding.seeding, true)
-    assert.ok((await seededIds(media)).includes(id), 'seeder.json has it again')
+    await until('seeder.json has it again', async () => (await seededIds(media)).includes(id))
     await kill9(server)
   })
 
@@ -190,21 +191,21 @@ describe('kill -9 at each crash point', () => {
     const dying = await start(dir, 'mid-delete')
     const token = await signIn(dying.url, await newIdentity())
     assert.equal((await upload(dying.url, bytes, { access_level: 'public' }, 'gone.bin', undefined, token)).status, 201)
-    assert.ok((await seededIds(media)).includes(id))
+    await until('seeder.json lists it', async () => (await seededIds(media)).includes(id))
     await diesDuring(dying, fetch(`${dying.url}/api/media/${id}`, { method: 'DELETE', headers: bearer(token) }))
 
     const server = await start(dir)
     assert.equal((await fetch(`${server.url}/api/media/${id}/info`)).status, 404)
-    assert.ok(!(await seededIds(media)).includes(id), 'no longer seeded')
+    await until('seeder.json no longer lists it', async () => !(await seededIds(media)).includes(id))
     await until('the blob is collected', async () => !await exists(path.join(media, id)))
     await kill9(server)
   })
 
-  test("inside the rename of the public face: nothing public shows, no private name is on disk, and the next public upload works", { timeout: 60_000 }, async () => {
+  test("inside the transaction of the first public record (the face renamed, not committed): nothing public shows, no private name is on disk, and the next public upload works", { timeout: 60_000 }, async () => {
     const { dir, media } = await newDir()
     const bytes = randomBytesSeeded(80_000, 904)
     const id = sha256(bytes)
-    const dying = await start(dir, 'mid-rename')
+    const dying = await start(dir, 'in-record-transaction')
     const owner = await signIn(dying.url, await newIdentity())
     assert.equal((await upload(dying.url, bytes, { access_level: 'private' }, 'a-secret-name.pdf', 'application/pdf', owner)).status, 201)
     const onDisk = async (): Promise<string> => (await fs.readFile(path.join(media, id, 'manifest.json'), 'utf8')) + (await fs.readFile(path.join(media, id, 'torrent'))).toString('latin1')

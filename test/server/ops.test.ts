@@ -84,7 +84,7 @@ describe('health, readiness and metrics', () => {
     const before = await visible()
     const announcedBefore = announces()
     assert.equal((await upload(server.url, randomBytesSeeded(30_000, 611), { access_level: 'private' }, 'mine.bin', undefined, token)).status, 201)
-    assert.equal(server.seeder.getStats('all').seedingCount, server.seeder.getStats('public').seedingCount + 1, 'the private torrent is seeded')
+    assert.equal((await server.seeder.getStats('all')).seedingCount, (await server.seeder.getStats('public')).seedingCount + 1, 'the private torrent is seeded')
     for (let i = 0; i < 200 && announces() === announcedBefore; i++) await new Promise(resolve => setTimeout(resolve, 25))
     assert.ok(announces() > announcedBefore, 'the private torrent has announced')
     assert.deepEqual(await visible(), before)

@@ -49,42 +49,46 @@ describe('restarting over the same data', () => {
     const status = (await info(s, pub.mediaId)).seeding
     assert.equal(status.seeding, true)
     assert.equal(status.progress, 1, 'all pieces offered straight from the stored torrent')
-    assert.deepEqual(s.seeder.getAllSeeding().map(x => x.mediaId), [pub.mediaId])
-    assert.equal(s.seeder.getSeedingInfo(priv.mediaId), undefined, 'the private file is not in the public swarm')
-    assert.equal(s.seeder.status(priv.infoHash).seeding, true, "its owner's private torrent is seeded again")
-    assert.equal(s.seeder.getStats().seedingCount, 2)
+    assert.deepEqual((await s.seeder.getAllSeeding()).map(x => x.mediaId), [pub.mediaId])
+    assert.equal((await s.seeder.getSeedingInfo(priv.mediaId)), undefined, 'the private file is not in the public swarm')
+    assert.equal((await s.seeder.status(priv.infoHash)).seeding, true, "its owner's private torrent is seeded again")
+    assert.equal((await s.seeder.getStats()).seedingCount, 2)
   })
 
-  test('a damaged seeder.json does not stop the server: the state is rebuilt from the folders', async () => {
+  /** seeder.json once it is valid JSON listing these ids (it is a snapshot, written within seconds of a change). */
+  async function snapshotListing (media: string, ids: string[]): Promise<any> {
+    for (let i = 0; ; i++) {
+      const state = await fs.readFile(path.join(media, 'seeder.json'), 'utf8').then(t => JSON.parse(t)).catch(() => undefined)
+      const listed = state?.seeding?.map((x: any) => x.mediaId).sort()
+      if (JSON.stringify(listed) === JSON.stringify([...ids].sort())) return state
+      if (i > 300) assert.fail(`seeder.json never listed ${ids.join(', ')}: ${JSON.stringify(state)}`)
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+  }
+
+  test('a damaged seeder.json does not stop the server: the database holds the seeding state, and the snapshot is written again', async () => {
     const { dir, pub, priv, media } = await seeded()
     await fs.writeFile(path.join(media, 'seeder.json'), '{"version":1,"seeding":[{"mediaId":')
     const s = await restart(dir)
-    assert.equal(s.seeder.getSeedingInfo(pub.mediaId)?.infoHash, pub.infoHash)
-    assert.equal(s.seeder.getSeedingInfo(priv.mediaId), undefined, 'private files stay out of the swarm')
-    const state = JSON.parse(await fs.readFile(path.join(media, 'seeder.json'), 'utf8'))
-    assert.deepEqual(state.seeding.map((x: any) => x.mediaId), [pub.mediaId])
+    assert.equal((await s.seeder.getSeedingInfo(pub.mediaId))?.infoHash, pub.infoHash)
+    assert.equal((await s.seeder.getSeedingInfo(priv.mediaId)), undefined, 'private files stay out of the swarm')
+    const state = await snapshotListing(media, [pub.mediaId])
+    assert.equal(state.version, 3)
+    assert.ok(!JSON.stringify(state).includes(priv.infoHash), 'no private torrent in the snapshot')
   })
 
-  test('a damaged manifest is rebuilt from the stored torrent', async () => {
+  test('a damaged manifest.json or a lost torrent file changes nothing: the face is in the database', async () => {
     const { dir, pub, media } = await seeded()
     await fs.writeFile(path.join(media, pub.mediaId, 'manifest.json'), 'not json')
+    await fs.rm(path.join(media, pub.mediaId, 'torrent'))
     const s = await restart(dir)
     const i = await info(s, pub.mediaId)
     assert.equal(i.infoHash, pub.infoHash)
     assert.equal(i.fileSize, pub.fileSize)
     assert.equal(i.originalName, 'public.bin')
-    const manifest = JSON.parse(await fs.readFile(path.join(media, pub.mediaId, 'manifest.json'), 'utf8'))
-    assert.equal(manifest.infoHash, pub.infoHash)
-    assert.equal((await fetch(`${s.url}/api/media/${pub.mediaId}`)).status, 200)
-  })
-
-  test('a lost .torrent is rebuilt from the stored bytes with the same infoHash', async () => {
-    const { dir, pub, media } = await seeded()
-    await fs.rm(path.join(media, pub.mediaId, 'torrent'))
-    const s = await restart(dir)
     const torrent = await parseTorrent(new Uint8Array(await (await fetch(`${s.url}/api/media/${pub.mediaId}/torrent`)).arrayBuffer()))
     assert.equal(torrent.infoHash, pub.infoHash)
-    assert.equal(s.seeder.getSeedingInfo(pub.mediaId)?.infoHash, pub.infoHash)
+    assert.equal((await fetch(`${s.url}/api/media/${pub.mediaId}`)).status, 200)
   })
 
   test('uploads left in .incoming by a crash are removed at start', async () => {
@@ -96,28 +100,32 @@ describe('restarting over the same data', () => {
     assert.equal((await fetch(`${s.url}/api/media/${pub.mediaId}`)).status, 200)
   })
 
-  test('seeder.json is replaced atomically and lists what is seeded', async () => {
-    const { dir, media } = await seeded()
+  test('seeder.json is a snapshot of the public seeding state, replaced atomically after a change', async () => {
+    const { dir, pub, media } = await seeded()
     const s = await restart(dir)
     const more = await upload(s.url, randomBytesSeeded(30_000, 53))
-    const state = JSON.parse(await fs.readFile(path.join(media, 'seeder.json'), 'utf8'))
+    const state = await snapshotListing(media, [pub.mediaId, more.body.mediaId])
     assert.ok(state.seeding.some((x: any) => x.mediaId === more.body.mediaId && x.infoHash === more.body.infoHash))
     assert.deepEqual((await fs.readdir(media)).filter(n => n.endsWith('.tmp')), [])
   })
 
-  test("a seeder.json in the seed document's format (version 1, full SeedInfo entries) is still read", async () => {
-    const { dir, pub, media } = await seeded()
-    const file = path.join(media, 'seeder.json')
-    const written = JSON.parse(await fs.readFile(file, 'utf8'))
-    assert.equal(written.version, 2)
+  test("a MEDIA_DIR in the seed's layout (folders with original and manifest.json, seeder.json version 1, no database) is imported on first start", async () => {
+    const { dir, pub, priv, media } = await seeded()
+    // What the seed leaves: no database, no torrent files; seeder.json lists what it seeded.
+    for (const f of ['db.sqlite', 'db.sqlite-wal', 'db.sqlite-shm']) await fs.rm(path.join(dir, f), { force: true })
+    for (const id of [pub.mediaId, priv.mediaId]) await fs.rm(path.join(media, id, 'torrent'))
     const seedInfo = { mediaId: pub.mediaId, infoHash: pub.infoHash, magnetURI: pub.magnetURI, filePath: path.join(media, pub.mediaId, 'original'), createdAt: pub.createdAt, fileSize: pub.fileSize }
-    await fs.writeFile(file, JSON.stringify({ version: 1, seeding: [seedInfo] }))
+    await fs.writeFile(path.join(media, 'seeder.json'), JSON.stringify({ version: 1, seeding: [seedInfo] }))
     const s = await restart(dir)
-    const again = s.seeder.getSeedingInfo(pub.mediaId)
-    assert.equal(again?.infoHash, pub.infoHash)
+    const again = await s.seeder.getSeedingInfo(pub.mediaId)
+    assert.equal(again?.infoHash, pub.infoHash, 'the torrent is rebuilt from the bytes with the same infoHash')
     // Rebuilt with its name and today's trackers (this restart listens on another port).
     assert.match(again!.magnetURI, new RegExp(`^magnet:\\?xt=urn:btih:${pub.infoHash}&dn=public\\.bin&tr=ws%3A%2F%2F127\\.0\\.0\\.1%3A${new URL(s.url).port}`))
     assert.equal((await info(s, pub.mediaId)).seeding.state, 'active')
+    const listing = await (await fetch(`${s.url}/api/media`)).json()
+    assert.deepEqual(listing.items.map((x: any) => x.mediaId), [pub.mediaId], 'public, held anonymously as the seed held it')
+    // A folder seeder.json never listed (a private one) is not made public by the import.
+    assert.equal((await fetch(`${s.url}/api/media/${priv.mediaId}`)).status, 404)
   })
 
   test('seedFile only seeds files from the store', async () => {

@@ -336,7 +336,7 @@ describe('idle torrents come up when a peer wants them', () => {
     const info = await (await fetch(`${s.server.url}/api/media/${s.mediaId}/info`)).json()
     assert.equal(info.seeding.state, 'idle')
     assert.equal(info.seeding.seeding, true, 'idle files are still seeded, on demand')
-    assert.equal(s.server.seeder.getStats().activeTorrents, 1)
+    assert.equal((await s.server.seeder.getStats()).activeTorrents, 1)
     return s
   }
 
@@ -350,8 +350,8 @@ describe('idle torrents come up when a peer wants them', () => {
       const result = await download(t, magnet(s, s.wsTracker), { webSeeds: false, tracker: { rtcConfig: { iceServers: [] } } })
       assertSameBytes(result.bytes, s.bytes)
       assertOnlyOver(result, ['webrtc'], FILE_SIZE)
-      assert.equal(s.server.seeder.status(s.served.infoHash).state, 'active')
-      assert.equal(s.server.seeder.getStats().activeTorrents, 1, 'the other torrent went idle to make room')
+      assert.equal((await s.server.seeder.status(s.served.infoHash)).state, 'active')
+      assert.equal((await s.server.seeder.getStats()).activeTorrents, 1, 'the other torrent went idle to make room')
     } finally {
       await stopAll()
     }

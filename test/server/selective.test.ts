@@ -31,7 +31,7 @@ describe('at most SEED_MAX_ACTIVE torrents are active', () => {
     assert.equal(await state(ids[1]!), 'active')
     assert.equal(await state(ids[2]!), 'idle', 'the one nobody asked for went idle')
 
-    const stats = server.seeder.getStats()
+    const stats = (await server.seeder.getStats())
     assert.equal(stats.seedingCount, 3)
     assert.equal(stats.activeTorrents, 2)
     const text = await (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${server.metricsToken}` } })).text()
@@ -126,16 +126,16 @@ describe('pinning', () => {
     const owner = await signIn(server.url, await newIdentity())
     const priv = (await upload(server.url, randomBytesSeeded(20_000, 620), { access_level: 'private' }, 'p.bin', undefined, owner)).body
     await upload(server.url, randomBytesSeeded(20_000, 621), { access_level: 'public' }, 'q.bin', undefined, owner)
-    assert.equal(server.seeder.status(priv.infoHash).state, 'idle')
+    assert.equal((await server.seeder.status(priv.infoHash)).state, 'idle')
 
     const stranger = await signIn(server.url, await newIdentity())
     for (const path of ['', '/torrent', '/info']) assert.equal((await fetch(`${server.url}/api/media/${priv.mediaId}${path}`, { headers: bearer(stranger) })).status, 404)
     const announce = await fetch(`${server.url}/announce?info_hash=${priv.infoHash.replace(/../g, '%$&')}&peer_id=${'-WW0000-'.padEnd(20, '1')}&port=6881&left=1`)
     assert.match(await announce.text(), /unknown torrent/)
-    assert.equal(server.seeder.status(priv.infoHash).state, 'idle', 'a refused request wakes nothing')
+    assert.equal((await server.seeder.status(priv.infoHash)).state, 'idle', 'a refused request wakes nothing')
 
     assert.equal((await fetch(`${server.url}/api/media/${priv.mediaId}/torrent`, { headers: bearer(owner) })).status, 200)
-    assert.equal(server.seeder.status(priv.infoHash).state, 'active')
+    assert.equal((await server.seeder.status(priv.infoHash)).state, 'active')
   })
 })
 
@@ -155,12 +155,12 @@ describe('restarting with many files', () => {
 
     const s = await startTestServer({ SEED_MAX_ACTIVE: '2' }, { dir })
     try {
-      assert.equal(s.seeder.getStats().seedingCount, 4)
-      assert.equal(s.seeder.getStats().activeTorrents, 2)
+      assert.equal((await s.seeder.getStats()).seedingCount, 4)
+      assert.equal((await s.seeder.getStats()).activeTorrents, 2)
       const states = await Promise.all(ids.map(async id => (await (await fetch(`${s.url}/api/media/${id}/info`)).json()).seeding.state))
       assert.deepEqual(states, ['active', 'idle', 'idle', 'active'], 'the wanted one, then the newest')
       assert.equal((await fetch(`${s.url}/api/media/${ids[1]}`)).status, 200, 'an idle file is served over HTTP')
-      assert.deepEqual(s.seeder.getAllSeeding().map(x => x.mediaId).sort(), [...ids].sort())
+      assert.deepEqual((await s.seeder.getAllSeeding()).map(x => x.mediaId).sort(), [...ids].sort())
     } finally {
       await s.close()
     }

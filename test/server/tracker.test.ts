@@ -117,8 +117,8 @@ describe('with SEEDING=false', () => {
   test('the server seeds nothing, yet tracks public files and serves them over HTTP', async () => {
     const bytes = randomBytesSeeded(40_000, 43)
     const { body } = await upload(server.url, bytes)
-    assert.equal(server.seeder.getStats().activeTorrents, 0)
-    assert.equal(server.seeder.status(body.infoHash).seeding, false)
+    assert.equal((await server.seeder.getStats()).activeTorrents, 0)
+    assert.equal((await server.seeder.status(body.infoHash)).seeding, false)
     const res = await httpAnnounce(server.url, body.infoHash)
     assert.equal(res['failure reason'], undefined, 'peers still meet at the tracker')
     assert.equal((res.peers as Uint8Array).length, 6, 'the announcing peer itself; the server is not in the swarm')

@@ -1,0 +1,24 @@
+/** Every repository of the catalogue over one database handle: the database, or one transaction on it. */
+import type { Db, Dialect } from '../db/database.ts'
+import { DatabaseRecordRepository } from '../records/databaseRecordRepository.ts'
+import { DatabaseOipRecordRepository } from '../records/oipRecordRepository.ts'
+import type { RecordRepository } from '../records/recordRepository.ts'
+import type { OipRecordRepository } from '../records/oipRecordRepository.ts'
+import { BlobRepository } from './blobRepository.ts'
+import { SeedRepository } from './seedRepository.ts'
+
+export interface CatalogRepositories {
+  records: RecordRepository
+  oipRecords: OipRecordRepository
+  blobs: BlobRepository
+  seeds: SeedRepository
+}
+
+export function catalogRepositories (db: Db, dialect: Dialect): CatalogRepositories {
+  return {
+    records: new DatabaseRecordRepository(db),
+    oipRecords: new DatabaseOipRecordRepository(db, dialect),
+    blobs: new BlobRepository(db),
+    seeds: new SeedRepository(db)
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The seeding state in the database: every torrent the server seeds, active or idle, with what
+ * decides which are active (pinned, last wanted) and the bytes each sent. The seeder keeps only
+ * the active ones in memory and asks here for the rest.
+ */
+import { sql, type Selectable } from 'kysely'
+import type { Db } from '../db/database.ts'
+import type { SeedsTable } from '../db/schema.ts'
+
+export interface SeedRow {
+  infoHash: string
+  mediaId: string
+  kind: 'public' | 'private'
+  pinned: boolean
+  /** When last wanted, or else when seeded (ms). */
+  wantedAt: number
+  uploaded: number
+}
+
+/** What the seeder learned about a torrent since the last write: when it was wanted, bytes it sent. */
+export interface SeedActivity {
+  infoHash: string
+  wantedAt?: number
+  uploaded?: number
+}
+
+/** A public seed as the seed's SeedInfo and seeder.json describe it. */
+export interface PublicSeed {
+  infoHash: string
+  mediaId: string
+  /** The torrent's name (the magnet's dn). */
+  name: string
+  fileSize: number
+  /** When the file became public, so seeded (ms). */
+  seededAt: number
+  wantedAt: number
+}
+
+const toSeed = (r: Selectable<SeedsTable>): SeedRow => ({
+  infoHash: r.info_hash,
+  mediaId: r.media_id,
+  kind: r.kind,
+  pinned: r.pinned === 1,
+  wantedAt: Number(r.wanted_at),
+  uploaded: Number(r.uploaded)
+})
+
+export class SeedRepository {
+  private readonly db: Db
+
+  constructor (db: Db) {
+    this.db = db
+  }
+
+  async get (infoHash: string): Promise<SeedRow | undefined> {
+    const row = await this.db.selectFrom('seeds').selectAll().where('info_hash', '=', infoHash).executeTakeFirst()
+    return row && toSeed(row)
+  }
+
+  /** A public file's seed. */
+  async publicOf (mediaId: string): Promise<SeedRow | undefined> {
+    const row = await this.db.selectFrom('seeds').selectAll().where('media_id', '=', mediaId).where('kind', '=', 'public').executeTakeFirst()
+    return row && toSeed(row)
+  }
+
+  /** Seed this torrent (a row already there stays as it is). */
+  async add (seed: Pick<SeedRow, 'infoHash' | 'mediaId' | 'kind' | 'pinned' | 'wantedAt'>): Promise<void> {
+    await this.db.insertInto('seeds').values({ info_hash: seed.infoHash, media_id: seed.mediaId, kind: seed.kind, pinned: seed.pinned ? 1 : 0, wanted_at: seed.wantedAt })
+      .onConflict(oc => oc.column('info_hash').doNothing()).execute()
+  }
+
+  async remove (infoHash: string): Promise<void> {
+    await this.db.deleteFrom('seeds').where('info_hash', '=', infoHash).execute()
+  }
+
+  async setPinned (infoHash: string, pinned: boolean): Promise<void> {
+    await this.db.updateTable('seeds').set({ pinned: pinned ? 1 : 0 }).where('info_hash', '=', infoHash).execute()
+  }
+
+  /** The `limit` torrents that should be active: pinned first, then the most recently wanted. */
+  async mostWanted (limit: number): Promise<SeedRow[]> {
+    return (await this.db.selectFrom('seeds').selectAll().orderBy('pinned', 'desc').orderBy('wanted_at', 'desc').limit(limit).execute()).map(toSeed)
+  }
+
+  /** Public seeds by bytes sent, most first. */
+  async topUploaded (limit: number): Promise<SeedRow[]> {
+    return (await this.db.selectFrom('seeds').selectAll().where('kind', '=', 'public').orderBy('uploaded', 'desc').limit(limit).execute()).map(toSeed)
+  }
+
+  async count (kind?: SeedRow['kind']): Promise<number> {
+    let query = this.db.selectFrom('seeds').select(eb => eb.fn.countAll<number>().as('n'))
+    if (kind) query = query.where('kind', '=', kind)
+    return Number((await query.executeTakeFirstOrThrow()).n)
+  }
+
+  async pinnedCount (): Promise<number> {
+    const row = await this.db.selectFrom('seeds').select(eb => eb.fn.countAll<number>().as('n')).where('pinned', '=', 1).executeTakeFirstOrThrow()
+    return Number(row.n)
+  }
+
+  /**
+   * Public seeds with their file's facts, in infoHash order after `after`, a page at a time
+   * (getAllSeeding, the seeder.json snapshot); `mediaId` picks one file's.
+   */
+  async publicSeeds (opts: { limit: number, after?: string, mediaId?: string }): Promise<PublicSeed[]> {
+    let query = this.db.selectFrom('seeds as s').innerJoin('blobs as b', 'b.media_id', 's.media_id')
+      .select(['s.info_hash', 's.media_id', 's.wanted_at', 'b.name', 'b.file_size', 'b.listed_at'])
+      .where('s.kind', '=', 'public').where('s.info_hash', '>', opts.after ?? '')
+    if (opts.mediaId !== undefined) query = query.where('s.media_id', '=', opts.mediaId)
+    const rows = await query.orderBy('s.info_hash').limit(opts.limit).execute()
+    return rows.map(r => ({ infoHash: r.info_hash, mediaId: r.media_id, name: r.name, fileSize: Number(r.file_size), seededAt: Number(r.listed_at ?? 0), wantedAt: Number(r.wanted_at) }))
+  }
+
+  /** Write what the seeder noted: later wanted times win, sent bytes add up. Rows gone meanwhile are skipped. */
+  async record (activity: SeedActivity[]): Promise<void> {
+    for (const a of activity) {
+      await this.db.updateTable('seeds')
+        .set(eb => ({
+          ...(a.wantedAt !== undefined ? { wanted_at: sql<number>`CASE WHEN wanted_at < ${a.wantedAt} THEN ${a.wantedAt} ELSE wanted_at END` } : {}),
+          ...(a.uploaded ? { uploaded: eb('uploaded', '+', a.uploaded) } : {})
+        }))
+        .where('info_hash', '=', a.infoHash).execute()
+    }
+  }
+}

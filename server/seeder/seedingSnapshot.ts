@@ -1,0 +1,104 @@
+/**
+ * seeder.json: the seed's seeding-state file, kept as a snapshot of the database's public
+ * seeding state for anyone who reads MEDIA_DIR the seed's way. The database is the source of
+ * truth; this file is written after changes, never per upload: at most once per interval,
+ * which grows with the time a write takes (≤ 10% of the time at any catalogue size), and at
+ * shutdown. It is streamed from the database a page at a time, so memory stays flat.
+ */
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import type { PublicSeed } from '../catalog/seedRepository.ts'
+import type { Logger } from '../logger.ts'
+
+/** What the file holds; version 3 puts each seed's last-wanted time beside it (1 and 2 are still imported). */
+export interface SeedingStateFile {
+  version: 3
+  seeding: Array<{ mediaId: string, infoHash: string, name: string, fileSize: number, createdAt: number, wantedAt: number }>
+}
+
+export interface SeedingSnapshotOptions {
+  file: string
+  seeds: () => AsyncIterable<PublicSeed>
+  log: Logger
+  /** The shortest time between two writes (ms). */
+  minIntervalMs?: number
+}
+
+const CHUNK = 1 << 20
+
+export class SeedingSnapshot {
+  private readonly opts: SeedingSnapshotOptions
+  private dirty = false
+  private notBefore = 0
+  private timer: NodeJS.Timeout | undefined
+  private writing: Promise<void> = Promise.resolve()
+
+  constructor (opts: SeedingSnapshotOptions) {
+    this.opts = opts
+  }
+
+  /** The public seeding state changed: write the snapshot when the interval allows. */
+  changed (): void {
+    this.dirty = true
+  }
+
+  start (): void {
+    this.timer = setInterval(() => {
+      if (this.dirty && Date.now() >= this.notBefore) void this.write().catch(err => this.opts.log.warn({ err: (err as Error).message }, 'could not write seeder.json'))
+    }, 1000)
+    this.timer.unref()
+  }
+
+  /** Write it now (temp file, fsync, rename); writes never overlap. */
+  async write (): Promise<void> {
+    const run = async (): Promise<void> => {
+      this.dirty = false
+      const started = Date.now()
+      try {
+        await this.writeFile()
+      } catch (err) {
+        this.dirty = true
+        throw err
+      } finally {
+        const took = Date.now() - started
+        this.notBefore = Date.now() + Math.max(this.opts.minIntervalMs ?? 5000, 10 * took)
+      }
+    }
+    this.writing = this.writing.then(run, run)
+    await this.writing
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.timer)
+    await this.write()
+  }
+
+  private async writeFile (): Promise<void> {
+    const { file } = this.opts
+    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`
+    const handle = await fs.open(tmp, 'w', 0o644)
+    try {
+      let buffer = '{"version":3,"seeding":['
+      let first = true
+      for await (const s of this.opts.seeds()) {
+        buffer += (first ? '' : ',') + JSON.stringify({ mediaId: s.mediaId, infoHash: s.infoHash, name: s.name, fileSize: s.fileSize, createdAt: s.seededAt, wantedAt: s.wantedAt })
+        first = false
+        if (buffer.length >= CHUNK) {
+          await handle.write(buffer)
+          buffer = ''
+        }
+      }
+      await handle.write(buffer + ']}')
+      await handle.sync()
+    } catch (err) {
+      await handle.close()
+      await fs.rm(tmp, { force: true })
+      throw err
+    }
+    await handle.close()
+    await fs.rename(tmp, file)
+    const dir = await fs.open(path.dirname(file), 'r')
+    try { await dir.sync() } finally { await dir.close() }
+  }
+}
