@@ -94,7 +94,7 @@ async function populate (dataDir: string): Promise<string[]> {
         await blobs.insert({ mediaId, fileSize: FILE_SIZE, pieceLength: pieces.pieceLength, info: bencode.encode(infoDict({ name, length: FILE_SIZE, ...pieces })), name, mimeType: manifest.mimeType, infoHash, publishedAt: now, createdAt: manifest.createdAt })
         await records.ensure({ mediaId, owner: '', accessLevel: 'public', name: null, description: null, originalName: name, mimeType: manifest.mimeType, torrentSalt: null, privateInfoHash: null, fileSize: FILE_SIZE })
         await blobs.setListed(mediaId, now)
-        await seeds.add({ infoHash, mediaId, kind: 'public', pinned: false, wantedAt: now })
+        await seeds.add({ infoHash, mediaId, kind: 'public', pinned: false, at: now })
       })
       seeding.push({ mediaId, infoHash, name, fileSize: FILE_SIZE, createdAt: createdAt.getTime() })
     }

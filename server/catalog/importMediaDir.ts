@@ -75,13 +75,13 @@ export async function importMediaDir ({ database, store, mediaDir, freshDatabase
       if (!blob) continue
       const since = Date.parse(String(f.since)) || Date.now()
       await blobs.setListed(f.media_id, since)
-      await seeds.add({ infoHash: blob.infoHash, mediaId: f.media_id, kind: 'public', pinned: Number(f.pinned) === 1, wantedAt: wanted.get(blob.infoHash) ?? since })
+      await seeds.add({ infoHash: blob.infoHash, mediaId: f.media_id, kind: 'public', pinned: Number(f.pinned) === 1, at: since, ...(wanted.has(blob.infoHash) ? { wantedAt: wanted.get(blob.infoHash)! } : {}) })
     }
     const privateRecords = await tx.selectFrom('media_records').select(['media_id', 'private_info_hash', 'pinned', 'created_at'])
       .where('access_level', '=', 'private').where('private_info_hash', 'is not', null).execute()
     for (const r of privateRecords) {
       if (!await blobs.get(r.media_id)) continue
-      await seeds.add({ infoHash: r.private_info_hash!, mediaId: r.media_id, kind: 'private', pinned: r.pinned === 1, wantedAt: Date.parse(r.created_at) || Date.now() })
+      await seeds.add({ infoHash: r.private_info_hash!, mediaId: r.media_id, kind: 'private', pinned: r.pinned === 1, at: Date.parse(r.created_at) || Date.now() })
     }
     // Records made before quotas: the size of their file, so what each key stores adds up.
     await tx.updateTable('media_records').set(eb => ({ file_size: eb.selectFrom('blobs').select('blobs.file_size').whereRef('blobs.media_id', '=', 'media_records.media_id') }))

@@ -12,8 +12,10 @@ export interface SeedRow {
   mediaId: string
   kind: 'public' | 'private'
   pinned: boolean
-  /** When last wanted, or else when seeded (ms). */
-  wantedAt: number
+  /** When someone last wanted it (ms), or null while nobody has. */
+  wantedAt: number | null
+  /** When last wanted, or else when seeded (ms): the most recent are active first. */
+  rankedAt: number
   uploaded: number
 }
 
@@ -33,7 +35,7 @@ export interface PublicSeed {
   fileSize: number
   /** When the file became public, so seeded (ms). */
   seededAt: number
-  wantedAt: number
+  wantedAt: number | null
 }
 
 const toSeed = (r: Selectable<SeedsTable>): SeedRow => ({
@@ -41,7 +43,8 @@ const toSeed = (r: Selectable<SeedsTable>): SeedRow => ({
   mediaId: r.media_id,
   kind: r.kind,
   pinned: r.pinned === 1,
-  wantedAt: Number(r.wanted_at),
+  wantedAt: r.wanted_at === null ? null : Number(r.wanted_at),
+  rankedAt: Number(r.ranked_at),
   uploaded: Number(r.uploaded)
 })
 
@@ -64,8 +67,9 @@ export class SeedRepository {
   }
 
   /** Seed this torrent (a row already there stays as it is). */
-  async add (seed: Pick<SeedRow, 'infoHash' | 'mediaId' | 'kind' | 'pinned' | 'wantedAt'>): Promise<void> {
-    await this.db.insertInto('seeds').values({ info_hash: seed.infoHash, media_id: seed.mediaId, kind: seed.kind, pinned: seed.pinned ? 1 : 0, wanted_at: seed.wantedAt })
+  /** Seed this torrent from `at` (ms; `wantedAt`: when it was last wanted, if known). A row already there stays as it is. */
+  async add (seed: Pick<SeedRow, 'infoHash' | 'mediaId' | 'kind' | 'pinned'> & { at: number, wantedAt?: number }): Promise<void> {
+    await this.db.insertInto('seeds').values({ info_hash: seed.infoHash, media_id: seed.mediaId, kind: seed.kind, pinned: seed.pinned ? 1 : 0, wanted_at: seed.wantedAt ?? null, ranked_at: Math.max(seed.at, seed.wantedAt ?? 0) })
       .onConflict(oc => oc.column('info_hash').doNothing()).execute()
   }
 
@@ -79,7 +83,7 @@ export class SeedRepository {
 
   /** The `limit` torrents that should be active: pinned first, then the most recently wanted. */
   async mostWanted (limit: number): Promise<SeedRow[]> {
-    return (await this.db.selectFrom('seeds').selectAll().orderBy('pinned', 'desc').orderBy('wanted_at', 'desc').limit(limit).execute()).map(toSeed)
+    return (await this.db.selectFrom('seeds').selectAll().orderBy('pinned', 'desc').orderBy('ranked_at', 'desc').limit(limit).execute()).map(toSeed)
   }
 
   /** Public seeds by bytes sent, most first. */
@@ -108,7 +112,7 @@ export class SeedRepository {
       .where('s.kind', '=', 'public').where('s.info_hash', '>', opts.after ?? '')
     if (opts.mediaId !== undefined) query = query.where('s.media_id', '=', opts.mediaId)
     const rows = await query.orderBy('s.info_hash').limit(opts.limit).execute()
-    return rows.map(r => ({ infoHash: r.info_hash, mediaId: r.media_id, name: r.name, fileSize: Number(r.file_size), seededAt: Number(r.listed_at ?? 0), wantedAt: Number(r.wanted_at) }))
+    return rows.map(r => ({ infoHash: r.info_hash, mediaId: r.media_id, name: r.name, fileSize: Number(r.file_size), seededAt: Number(r.listed_at ?? 0), wantedAt: r.wanted_at === null ? null : Number(r.wanted_at) }))
   }
 
   /** Write what the seeder noted: later wanted times win, sent bytes add up. Rows gone meanwhile are skipped. */
@@ -116,7 +120,12 @@ export class SeedRepository {
     for (const a of activity) {
       await this.db.updateTable('seeds')
         .set(eb => ({
-          ...(a.wantedAt !== undefined ? { wanted_at: sql<number>`CASE WHEN wanted_at < ${a.wantedAt} THEN ${a.wantedAt} ELSE wanted_at END` } : {}),
+          ...(a.wantedAt !== undefined
+            ? {
+                wanted_at: sql<number>`CASE WHEN wanted_at IS NULL OR wanted_at < ${a.wantedAt} THEN ${a.wantedAt} ELSE wanted_at END`,
+                ranked_at: sql<number>`CASE WHEN ranked_at < ${a.wantedAt} THEN ${a.wantedAt} ELSE ranked_at END`
+              }
+            : {}),
           ...(a.uploaded ? { uploaded: eb('uploaded', '+', a.uploaded) } : {})
         }))
         .where('info_hash', '=', a.infoHash).execute()

@@ -152,10 +152,11 @@ function migrations (dialect: Dialect): Record<string, Migration> {
           .addColumn('media_id', 'text', c => c.notNull())
           .addColumn('kind', 'text', c => c.notNull().check(sql`kind IN ('public', 'private')`))
           .addColumn('pinned', 'integer', c => c.notNull().defaultTo(0))
-          .addColumn('wanted_at', 'bigint', c => c.notNull())
+          .addColumn('wanted_at', 'bigint')
+          .addColumn('ranked_at', 'bigint', c => c.notNull())
           .addColumn('uploaded', 'bigint', c => c.notNull().defaultTo(0))
           .execute()
-        await db.schema.createIndex('seeds_rank').on('seeds').columns(['pinned', 'wanted_at']).execute()
+        await db.schema.createIndex('seeds_rank').on('seeds').columns(['pinned', 'ranked_at']).execute()
         await db.schema.createIndex('seeds_media').on('seeds').column('media_id').execute()
         await db.schema.createIndex('seeds_uploaded').on('seeds').columns(['kind', 'uploaded']).execute()
         // The owner's listing pages by (created_at, media_id): a cursor that tells nothing of other keys' records.

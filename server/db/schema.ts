@@ -74,8 +74,10 @@ export interface SeedsTable {
   kind: 'public' | 'private'
   /** Some holder pinned it: it stays active in the BitTorrent client. */
   pinned: Generated<number>
-  /** When someone last wanted it, or else when it was seeded (ms): the most wanted come up first. */
-  wanted_at: number
+  /** When someone last wanted it (ms), or null while nobody has. */
+  wanted_at: number | null
+  /** When last wanted, or else when seeded (ms): the most recent come up first. */
+  ranked_at: number
   /** Bytes sent to peers, up to the last write-behind. */
   uploaded: Generated<number>
 }

@@ -246,7 +246,7 @@ export class MediaService {
             crashPoint('in-record-transaction')
           }
           await tx.blobs.setListed(mediaId, now)
-          await tx.seeds.add({ infoHash: blob.infoHash, mediaId, kind: 'public', pinned: false, wantedAt: now })
+          await tx.seeds.add({ infoHash: blob.infoHash, mediaId, kind: 'public', pinned: false, at: now })
         }
         const privateInfoHash = salt ? catalog.privateTorrent(blob, upload.originalName, salt, { announce: [], urlList: [] }).infoHash : null
         const { record } = await tx.records.ensure({
@@ -261,7 +261,7 @@ export class MediaService {
           privateInfoHash,
           fileSize: blob.fileSize
         })
-        if (privateInfoHash) await tx.seeds.add({ infoHash: privateInfoHash, mediaId, kind: 'private', pinned: false, wantedAt: now })
+        if (privateInfoHash) await tx.seeds.add({ infoHash: privateInfoHash, mediaId, kind: 'private', pinned: false, at: now })
         return { record, created: true, listed, seeded: privateInfoHash ?? (listed ? blob.infoHash : undefined) }
       })
     } catch (err) {

@@ -87,7 +87,8 @@ interface ActiveSeed {
   infoHash: string
   kind: SeedRow['kind']
   pinned: boolean
-  wantedAt: number
+  /** When last wanted, or else when seeded (ms): the least recent goes idle first. */
+  rankedAt: number
   /** A peer announced while it was idle: its next announce asks for peers (see add). */
   prime: boolean
   /** Set for private torrents only. */
@@ -343,7 +344,7 @@ export class MediaSeeder {
     const now = Date.now()
     const active = this.active.get(infoHash)
     if (active) {
-      active.wantedAt = now
+      active.rankedAt = now
       this.note(infoHash, { wantedAt: now })
       return void await this.activating.get(infoHash)
     }
@@ -356,7 +357,7 @@ export class MediaSeeder {
       return
     }
     this.demand.activated++
-    await this.activate({ ...row, wantedAt: now })
+    await this.activate({ ...row, wantedAt: now, rankedAt: now })
   }
 
   /** Takes one of the minute's demand activations, if one is left. */
@@ -376,8 +377,7 @@ export class MediaSeeder {
       progress: t?.progress ?? 0,
       peers: t?.numPeers ?? 0,
       uploaded: (row?.uploaded ?? 0) + (t?.uploaded ?? 0) - this.written(infoHash) + (this.activity.get(infoHash)?.uploaded ?? 0),
-      // A seed nobody asked for yet has its seeding time as wanted_at: that is not a want.
-      lastWanted: row && wantedAt > 0 && this.wasWanted(row, wantedAt) ? new Date(wantedAt).toISOString() : null,
+      lastWanted: row && wantedAt > 0 ? new Date(wantedAt).toISOString() : null,
       peerId: this.client?.peerId ?? null
     }
   }
@@ -520,11 +520,6 @@ export class MediaSeeder {
     }
   }
 
-  /** Was the seed wanted at `wantedAt`, or is that only when it was seeded? */
-  private wasWanted (row: SeedRow, wantedAt: number): boolean {
-    return this.activity.has(row.infoHash) || this.active.get(row.infoHash)?.wantedAt === wantedAt || row.wantedAt === wantedAt
-  }
-
   /** Remember that a peer announced this idle torrent (a bounded set: the oldest are forgotten). */
   private prime (infoHash: string): void {
     this.primed.delete(infoHash)
@@ -588,7 +583,7 @@ export class MediaSeeder {
 
   private async bringUp (row: SeedRow): Promise<boolean> {
     const { log, source } = this.opts
-    const seed: ActiveSeed = { mediaId: row.mediaId, infoHash: row.infoHash, kind: row.kind, pinned: row.pinned, wantedAt: row.wantedAt, prime: this.primed.delete(row.infoHash) }
+    const seed: ActiveSeed = { mediaId: row.mediaId, infoHash: row.infoHash, kind: row.kind, pinned: row.pinned, rankedAt: row.rankedAt, prime: this.primed.delete(row.infoHash) }
     this.active.set(row.infoHash, seed)
     try {
       if (row.kind === 'private') {
@@ -730,7 +725,7 @@ function admitted (torrent: Torrent, wire: Wire, access: PrivateAccess): boolean
 }
 
 /** Least wanted first: unpinned before pinned, then by when last wanted (or else seeded). */
-const byWant = (a: ActiveSeed, b: ActiveSeed): number => Number(a.pinned) - Number(b.pinned) || a.wantedAt - b.wantedAt
+const byWant = (a: ActiveSeed, b: ActiveSeed): number => Number(a.pinned) - Number(b.pinned) || a.rankedAt - b.rankedAt
 
 /** Every public seed, a page at a time. */
 async function * allPublicSeeds (seeds: SeedRepository): AsyncIterable<PublicSeed> {
