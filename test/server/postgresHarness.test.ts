@@ -1,14 +1,47 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, test } from 'node:test'
+import Database from 'better-sqlite3'
 import pg from 'pg'
-import { postgresUnavailable, sharedPostgres, startPostgres } from '../helpers/postgres.ts'
+import { describeEachDatabase, postgresUnavailable, sharedPostgres, startPostgres } from '../helpers/postgres.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
+const HELPER = JSON.stringify(path.join(ROOT, 'test/helpers/postgres.ts'))
+
+interface TestRun {
+  child: ChildProcess
+  /** Its exit code, once it has exited and all its output is read. */
+  exited: Promise<number | null>
+  output (): string
+  /** The first group of the nth match of `pattern` in the output, once it is there. */
+  line (pattern: RegExp, nth?: number): Promise<string>
+}
+
+/** Another test process running `code` (an ES module), reporting in TAP. */
+function testRun (code: string, extraEnv: Record<string, string> = {}): TestRun {
+  // Without our runner's NODE_TEST_CONTEXT, its tests report on their own instead of to our runner.
+  const { NODE_TEST_CONTEXT, ...env } = process.env
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test-reporter=tap', '--input-type=module', '-e', code], { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', d => { output += d })
+  child.stderr.on('data', d => { output += d })
+  let closed = false
+  const exited = new Promise<number | null>(resolve => child.once('close', code => { closed = true; resolve(code) }))
+  async function line (pattern: RegExp, nth = 1): Promise<string> {
+    const global = new RegExp(pattern.source, 'gm')
+    for (;;) {
+      const found = [...output.matchAll(global)][nth - 1]
+      if (found) return found[1]!
+      if (closed) throw new Error(`the test run ended before printing ${pattern}:\n${output}`)
+      await Promise.race([new Promise(resolve => child.stdout.once('data', resolve)), exited])
+    }
+  }
+  return { child, exited, output: () => output, line }
+}
 
 async function query (url: string, sql: string): Promise<any[]> {
   const client = new pg.Client({ connectionString: url })
@@ -39,16 +72,6 @@ describe('the PostgreSQL test harness', { skip: unavailable && `PostgreSQL tests
     assert.equal(row.current_database, new URL(url).pathname.slice(1))
   })
 
-  test('two fresh databases are separate', async () => {
-    const server = (await sharedPostgres())!
-    const a = await server.newDatabase()
-    const b = await server.newDatabase()
-    assert.notEqual(a, b)
-    await query(a, 'create table files (id text primary key); insert into files values (\'only in a\')')
-    assert.deepEqual(await query(a, 'select id from files'), [{ id: 'only in a' }])
-    assert.deepEqual(await query(b, 'select to_regclass(\'files\') as t'), [{ t: null }])
-  })
-
   test('stop() shuts the cluster down and removes its temp folder', async () => {
     const server = (await startPostgres())!
     const url = await server.newDatabase()
@@ -58,26 +81,34 @@ describe('the PostgreSQL test harness', { skip: unavailable && `PostgreSQL tests
     await assert.rejects(query(url, 'select 1'), { code: 'ECONNREFUSED' })
   })
 
-  test('a test process killed with SIGKILL takes its postmaster with it, and the next start removes its folder', async () => {
+  test('a test file shares one server between its tests and stops it after the last', async () => {
+    // Two tests in a test file of their own, each asking for the server and a database in it.
+    const run = testRun(`import { test } from 'node:test'
+      import { sharedPostgres } from ${HELPER}
+      for (const name of ['first', 'second']) {
+        test(name, async () => {
+          const server = await sharedPostgres()
+          await server.newDatabase()
+          console.log('DIR ' + server.dir)
+        })
+      }`)
+    const dirs = [await run.line(/DIR (\S+)$/m), await run.line(/DIR (\S+)$/m, 2)]
+    assert.equal(await run.exited, 0, run.output())
+    assert.equal(dirs[0], dirs[1])
+    assert.equal(existsSync(dirs[0]!), false)
+  })
+
+  test('a test process killed with SIGKILL takes its postmaster with it, and the next start removes its folder', { timeout: 60_000 }, async () => {
     // A test run that starts a cluster and then hangs until it is killed.
-    const code = `const { startPostgres } = await import(${JSON.stringify(path.join(ROOT, 'test/helpers/postgres.ts'))})
+    const run = testRun(`import { startPostgres } from ${HELPER}
       const server = await startPostgres()
       console.log('DIR ' + server.dir)
-      setInterval(() => {}, 60_000)`
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
-    const dir = await new Promise<string>((resolve, reject) => {
-      let output = ''
-      child.stdout.on('data', d => {
-        output += d
-        const m = /^DIR (\S+)$/m.exec(output)
-        if (m) resolve(m[1]!)
-      })
-      child.once('exit', code => reject(new Error(`the test run exited (${code}) before its cluster was up:\n${output}`)))
-    })
+      setInterval(() => {}, 60_000)`)
+    const dir = await run.line(/DIR (\S+)$/m)
     const postmaster = Number((await fs.readFile(path.join(dir, 'data', 'postmaster.pid'), 'utf8')).split('\n')[0])
     assert.ok(isRunning(postmaster))
 
-    child.kill('SIGKILL')
+    run.child.kill('SIGKILL')
     // The postmaster is not our child, so there is no exit event to wait for.
     while (isRunning(postmaster)) await sleep(20)
 
@@ -100,5 +131,48 @@ describe('the PostgreSQL test harness without PostgreSQL', () => {
       if (before === undefined) delete process.env.PG_BIN
       else process.env.PG_BIN = before
     }
+  })
+
+  test('describeEachDatabase runs the SQLite block and shows why the PostgreSQL one is skipped', async () => {
+    const run = testRun(`import { test } from 'node:test'
+      import { describeEachDatabase } from ${HELPER}
+      describeEachDatabase('catalogue', db => {
+        test('runs', async () => { console.log('RAN ' + db.kind + ' ' + await db.newDatabase()) })
+      })`, { PG_BIN: '/nonexistent/postgresql/bin' })
+    assert.equal(await run.exited, 0, run.output())
+    assert.match(run.output(), /RAN sqlite \S+\.sqlite/)
+    assert.doesNotMatch(run.output(), /RAN postgres/)
+    assert.match(run.output(), /catalogue \(PostgreSQL\) # SKIP PostgreSQL tests skipped: .*not found in \/nonexistent\/postgresql\/bin.*apt-get install -y postgresql/)
+  })
+})
+
+/** Tables made in one database, looked for in the other, with the driver of each kind. */
+const tables = {
+  sqlite: {
+    async create (location: string) { new Database(location).exec('create table files (id text primary key)').close() },
+    async has (location: string) {
+      const sqlite = new Database(location)
+      try {
+        return sqlite.prepare('select name from sqlite_master where name = \'files\'').get() !== undefined
+      } finally {
+        sqlite.close()
+      }
+    }
+  },
+  postgres: {
+    async create (location: string) { await query(location, 'create table files (id text primary key)') },
+    async has (location: string) { return (await query(location, 'select to_regclass(\'files\') as t'))[0].t !== null }
+  }
+}
+
+describeEachDatabase('describeEachDatabase', db => {
+  test('hands the block fresh databases of its kind, each separate from the others', async () => {
+    const a = await db.newDatabase()
+    const b = await db.newDatabase()
+    assert.notEqual(a, b)
+    assert.equal(a.startsWith('postgres://'), db.kind === 'postgres')
+    await tables[db.kind].create(a)
+    assert.equal(await tables[db.kind].has(a), true)
+    assert.equal(await tables[db.kind].has(b), false)
   })
 })
