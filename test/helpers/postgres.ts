@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { accessSync, constants, existsSync, readdirSync, statfsSync, statSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import net from 'node:net'
 import os from 'node:os'
@@ -25,9 +25,15 @@ export interface PostgresServer {
   stop (): Promise<void>
 }
 
-const INSTALL = 'Install it with `apt-get install -y postgresql` (Debian), or set PG_BIN to a folder with initdb, postgres and createdb.'
+const INSTALL = 'Install PostgreSQL with `apt-get install -y postgresql` (Debian), or set PG_BIN to a folder with initdb, postgres and createdb.'
 const TOOLS = ['initdb', 'postgres', 'createdb']
 const DEBIAN_VERSIONS = '/usr/lib/postgresql'
+/**
+ * Clusters live in memory when there is room: creating a thousand files on this machine's disk
+ * took a second or more while other tests ran, and a tenth of that in /dev/shm. Docker's default
+ * /dev/shm (64 MB) is too small, so then the temp folder.
+ */
+const BASE = inMemoryRoom('/dev/shm') ?? os.tmpdir()
 /** Every folder a run makes starts with this and its pid, so a later run can tell a killed run's. */
 const RUN_PREFIX = `oip-pg-${process.pid}-`
 const INITDB_ARGS = ['--username=postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync', '--no-instructions']
@@ -63,6 +69,16 @@ function findBinaries (): Binaries | string {
   const entry = getentPasswd('postgres')
   if (entry === undefined) return 'running as root, and there is no `postgres` user to run initdb and postgres as (Debian\'s postgresql package creates it).'
   return { bin, owner: ['--reuid', String(entry.uid), '--regid', String(entry.gid), '--clear-groups'], ids: entry }
+}
+
+function inMemoryRoom (dir: string): string | undefined {
+  try {
+    accessSync(dir, constants.W_OK)
+    const { bavail, bsize } = statfsSync(dir)
+    return bavail * bsize >= 2 ** 30 ? dir : undefined
+  } catch {
+    return undefined
+  }
 }
 
 function newestDebianBin (): string | undefined {
@@ -117,13 +133,13 @@ export async function startPostgres (): Promise<PostgresServer | undefined> {
 
 /**
  * initdb takes seconds and copying its result a fraction of one, so one cluster from initdb is
- * kept in the temp folder per binaries and user, and every start copies it.
+ * kept beside the clusters per binaries and user, and every start copies it.
  */
 async function clusterTemplate (pg: Binaries): Promise<string> {
   const initdb = path.join(pg.bin, 'initdb')
   const { mtimeMs, size } = statSync(initdb)
   const key = createHash('sha256').update(JSON.stringify([initdb, mtimeMs, size, process.getuid?.(), INITDB_ARGS])).digest('hex').slice(0, 16)
-  const template = path.join(os.tmpdir(), `oip-pg-template-${key}`)
+  const template = path.join(BASE, `oip-pg-template-${key}`)
   if (existsSync(path.join(template, 'PG_VERSION'))) return template
   const scratch = await ownedTempDir(pg)
   try {
@@ -139,7 +155,7 @@ async function clusterTemplate (pg: Binaries): Promise<string> {
 }
 
 async function ownedTempDir (pg: Binaries): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), RUN_PREFIX))
+  const dir = await fs.mkdtemp(path.join(BASE, RUN_PREFIX))
   if (pg.ids) await fs.chown(dir, pg.ids.uid, pg.ids.gid)
   return dir
 }
@@ -149,10 +165,10 @@ async function ownedTempDir (pg: Binaries): Promise<string> {
  * its folder: remove the folders whose process is gone.
  */
 async function removeKilledRuns (): Promise<void> {
-  for (const name of await fs.readdir(os.tmpdir())) {
+  for (const name of await fs.readdir(BASE)) {
     const pid = /^oip-pg-(\d+)-/.exec(name)?.[1]
     if (pid !== undefined && !isRunning(Number(pid))) {
-      await fs.rm(path.join(os.tmpdir(), name), { recursive: true, force: true }).catch(() => {})
+      await fs.rm(path.join(BASE, name), { recursive: true, force: true }).catch(() => {})
     }
   }
 }
