@@ -13,6 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, describe } from 'node:test'
+import type { DatabaseOptions, Dialect } from '../../server/db/database.ts'
 
 export interface PostgresServer {
   /** The `postgres` maintenance database, as the superuser `postgres` (trust auth on loopback). */
@@ -257,14 +258,20 @@ export async function sharedPostgres (): Promise<PostgresServer | undefined> {
 // would run when that one ends.
 after(async () => { await shared?.then(pg => pg?.stop(), () => {}) })
 
+export interface TestDatabase {
+  /** For openDatabase(): SQLite's file, or PostgreSQL's URL (sqliteFile then unused). */
+  options: Pick<DatabaseOptions, 'url' | 'sqliteFile'>
+  /** For a test server: DATABASE_URL for PostgreSQL; nothing for SQLite, whose file is then in the server's DATA_DIR. */
+  env: Record<string, string>
+}
+
 export interface DatabaseKind {
-  kind: 'sqlite' | 'postgres'
+  kind: Dialect
   /**
-   * A fresh, empty database: for SQLite a file path (not yet created) in a temp folder removed
-   * after the block, for PostgreSQL a postgres:// URL. Call it in before() for one per suite, or
-   * in each test for one per test.
+   * A fresh, empty database (SQLite's in a temp folder removed after the block). Call it in
+   * before() for one per suite, or in each test for one per test.
    */
-  newDatabase (): Promise<string>
+  newDatabase (): Promise<TestDatabase>
 }
 
 /**
@@ -281,7 +288,7 @@ export function describeEachDatabase (title: string, body: (db: DatabaseKind) =>
       kind: 'sqlite',
       async newDatabase () {
         dir ??= fs.mkdtemp(path.join(os.tmpdir(), 'oip-sqlite-'))
-        return path.join(await dir, `db-${++files}.sqlite`)
+        return { options: { sqliteFile: path.join(await dir, `db-${++files}.sqlite`) }, env: {} }
       }
     })
   })
@@ -292,7 +299,8 @@ export function describeEachDatabase (title: string, body: (db: DatabaseKind) =>
       async newDatabase () {
         const pg = await sharedPostgres()
         if (!pg) throw new Error(`PostgreSQL went away while the tests ran: ${postgresUnavailable()}`)
-        return await pg.newDatabase()
+        const url = await pg.newDatabase()
+        return { options: { url, sqliteFile: ':memory:' }, env: { DATABASE_URL: url } }
       }
     })
   })

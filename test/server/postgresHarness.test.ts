@@ -5,8 +5,9 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, test } from 'node:test'
-import Database from 'better-sqlite3'
+import { sql } from 'kysely'
 import pg from 'pg'
+import { openDatabase, type Database } from '../../server/db/database.ts'
 import { describeEachDatabase, postgresUnavailable, sharedPostgres, startPostgres } from '../helpers/postgres.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
@@ -137,7 +138,7 @@ describe('the PostgreSQL test harness without PostgreSQL', () => {
     const run = testRun(`import { test } from 'node:test'
       import { describeEachDatabase } from ${HELPER}
       describeEachDatabase('catalogue', db => {
-        test('runs', async () => { console.log('RAN ' + db.kind + ' ' + await db.newDatabase()) })
+        test('runs', async () => { console.log('RAN ' + db.kind + ' ' + (await db.newDatabase()).options.sqliteFile) })
       })`, { PG_BIN: '/nonexistent/postgresql/bin' })
     assert.equal(await run.exited, 0, run.output())
     assert.match(run.output(), /RAN sqlite \S+\.sqlite/)
@@ -146,33 +147,18 @@ describe('the PostgreSQL test harness without PostgreSQL', () => {
   })
 })
 
-/** Tables made in one database, looked for in the other, with the driver of each kind. */
-const tables = {
-  sqlite: {
-    async create (location: string) { new Database(location).exec('create table files (id text primary key)').close() },
-    async has (location: string) {
-      const sqlite = new Database(location)
-      try {
-        return sqlite.prepare('select name from sqlite_master where name = \'files\'').get() !== undefined
-      } finally {
-        sqlite.close()
-      }
-    }
-  },
-  postgres: {
-    async create (location: string) { await query(location, 'create table files (id text primary key)') },
-    async has (location: string) { return (await query(location, 'select to_regclass(\'files\') as t'))[0].t !== null }
-  }
-}
-
 describeEachDatabase('describeEachDatabase', db => {
-  test('hands the block fresh databases of its kind, each separate from the others', async () => {
-    const a = await db.newDatabase()
-    const b = await db.newDatabase()
-    assert.notEqual(a, b)
-    assert.equal(a.startsWith('postgres://'), db.kind === 'postgres')
-    await tables[db.kind].create(a)
-    assert.equal(await tables[db.kind].has(a), true)
-    assert.equal(await tables[db.kind].has(b), false)
+  test('hands the block fresh databases of its kind that openDatabase opens, each separate from the others', async () => {
+    const [a, b] = [await openDatabase((await db.newDatabase()).options), await openDatabase((await db.newDatabase()).options)]
+    try {
+      assert.equal(a.dialect, db.kind)
+      await sql`create table harness_probe (id text primary key)`.execute(a.db)
+      const tables = async (d: Database): Promise<string[]> => (await d.db.introspection.getTables()).map(t => t.name)
+      assert.ok((await tables(a)).includes('harness_probe'))
+      assert.ok(!(await tables(b)).includes('harness_probe'))
+    } finally {
+      await a.close()
+      await b.close()
+    }
   })
 })
