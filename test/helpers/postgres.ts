@@ -22,7 +22,7 @@ export interface PostgresServer {
   dir: string
   /** CREATE DATABASE with a fresh name; its postgres:// URL. */
   newDatabase (): Promise<string>
-  /** Fast shutdown, then remove the temp folder. */
+  /** Shut down once open connections have closed, then remove the temp folder. */
   stop (): Promise<void>
 }
 
@@ -120,7 +120,7 @@ export async function startPostgres (): Promise<PostgresServer | undefined> {
       },
       async stop () {
         stopped ??= (async () => {
-          await fastShutdown(child)
+          await smartShutdown(child)
           await fs.rm(dir, { recursive: true, force: true })
         })()
         await stopped
@@ -216,11 +216,17 @@ async function untilReady (child: ChildProcess, data: string): Promise<boolean> 
   return false
 }
 
-async function fastShutdown (child: ChildProcess): Promise<void> {
+/**
+ * Smart shutdown (SIGTERM): it lets open sessions end. pg's pool.end() resolves before its
+ * connections have closed, and a fast shutdown right after fails those clients with an uncaught
+ * "terminating connection due to administrator command". A leaked connection holds it until the
+ * connection closes (a pool's idle ones do after idleTimeoutMillis, 10 s by default).
+ */
+async function smartShutdown (child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise(resolve => child.once('exit', resolve))
   child.ref() // unreferenced since it started: waiting for its exit must keep us running
-  child.kill('SIGINT')
+  child.kill('SIGTERM')
   await exited
 }
 

@@ -82,6 +82,21 @@ describe('the PostgreSQL test harness', { skip: unavailable && `PostgreSQL tests
     await assert.rejects(query(url, 'select 1'), { code: 'ECONNREFUSED' })
   })
 
+  test('stop() lets a session still open when it starts end cleanly', async () => {
+    const server = (await startPostgres())!
+    const client = new pg.Client({ connectionString: await server.newDatabase() })
+    const errors: Error[] = []
+    client.on('error', err => errors.push(err))
+    await client.connect()
+    const stopped = server.stop()
+    while (await fs.readFile(path.join(server.dir, 'data', 'postmaster.pid'), 'utf8').then(t => t.split('\n')[7]?.trim()) !== 'stopping') await sleep(10)
+    assert.deepEqual((await client.query('select 1 as one')).rows, [{ one: 1 }])
+    await client.end()
+    await stopped
+    assert.deepEqual(errors, [])
+    assert.equal(existsSync(server.dir), false)
+  })
+
   test('a test file shares one server between its tests and stops it after the last', async () => {
     // Two tests in a test file of their own, each asking for the server and a database in it.
     const run = testRun(`import { test } from 'node:test'
