@@ -7,10 +7,12 @@ import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import type { Readable } from 'node:stream'
 import { AppError, notFound } from '../../shared/errors.ts'
 import { isMediaId, type MediaManifest } from '../../shared/media.ts'
-import type { BlobStat, BlobStore, PendingBlob, StagingBlob } from './blobStore.ts'
+import type { BlobReader, BlobStat, BlobStore, PendingBlob, StagingBlob } from './blobStore.ts'
 import { DirectFile } from './directFile.ts'
+import { fsBlobReader, openStored } from './fsBlobReader.ts'
 
 const INCOMING = '.incoming'
 
@@ -79,8 +81,16 @@ export class FsBlobStore implements BlobStore {
     return path.join(this.root, mediaId)
   }
 
-  originalPath (mediaId: string): string {
+  private original (mediaId: string): string {
     return path.join(this.dir(mediaId), 'original')
+  }
+
+  location (mediaId: string): string {
+    return this.original(mediaId)
+  }
+
+  isLocation (location: string, mediaId: string): boolean {
+    return isMediaId(mediaId) && path.resolve(location) === this.original(mediaId)
   }
 
   async begin (): Promise<StagingBlob> {
@@ -168,7 +178,7 @@ export class FsBlobStore implements BlobStore {
   async stat (mediaId: string): Promise<BlobStat | undefined> {
     if (!isMediaId(mediaId)) return undefined
     try {
-      const s = await fs.stat(this.originalPath(mediaId))
+      const s = await fs.stat(this.original(mediaId))
       return s.isFile() ? { size: s.size } : undefined
     } catch {
       return undefined
@@ -197,8 +207,12 @@ export class FsBlobStore implements BlobStore {
     await replaceFile(path.join(this.dir(mediaId), 'torrent'), torrentFile)
   }
 
-  createReadStream (mediaId: string): ReturnType<typeof createReadStream> {
-    return createReadStream(this.originalPath(mediaId))
+  async read (mediaId: string): Promise<Readable> {
+    return (await openStored(() => this.original(mediaId))).createReadStream({ highWaterMark: 1 << 20 })
+  }
+
+  reader (mediaId: string): BlobReader {
+    return fsBlobReader(() => this.original(mediaId))
   }
 
   async * list (): AsyncIterable<string> {
