@@ -1,6 +1,7 @@
 /** A stored file read by position (BlobReader), opened on the first read. */
 import fs from 'node:fs/promises'
 import { notFound } from '../../shared/errors.ts'
+import { blobReader } from './blobReader.ts'
 import type { BlobReader } from './blobStore.ts'
 
 /** Open a stored file for reading; one that is not there is not found (the error names no path). */
@@ -16,24 +17,12 @@ export async function openStored (file: () => string): Promise<fs.FileHandle> {
 /** `file` is asked for on the first read, so an id it refuses fails that read, not the caller. */
 export function fsBlobReader (file: () => string): BlobReader {
   let handle: Promise<fs.FileHandle> | undefined
-  const readInto = async (buffer: Uint8Array, position: number): Promise<number> => {
-    // -1 would read from the descriptor's current offset instead.
-    if (!Number.isSafeInteger(position) || position < 0) throw new RangeError(`position ${position} is not a byte offset`)
+  return blobReader(async (buffer, position) => {
     handle ??= openStored(file)
     return (await (await handle).read(buffer, 0, buffer.length, position)).bytesRead
-  }
-  return {
-    readInto,
-    async readAt (offset, length) {
-      const buf = Buffer.allocUnsafe(length)
-      const bytesRead = await readInto(buf, offset)
-      if (bytesRead !== length) throw new Error(`short read at ${offset}: ${bytesRead} of ${length} bytes`)
-      return buf
-    },
-    async close () {
-      const h = handle
-      handle = undefined
-      if (h) await (await h.catch(() => undefined))?.close()
-    }
-  }
+  }, async () => {
+    const h = handle
+    handle = undefined
+    if (h) await (await h.catch(() => undefined))?.close()
+  })
 }
