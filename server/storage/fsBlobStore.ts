@@ -81,16 +81,13 @@ export class FsBlobStore implements BlobStore {
     return path.join(this.root, mediaId)
   }
 
-  private original (mediaId: string): string {
+  /** The blob's file: the one place its path is made. */
+  location (mediaId: string): string {
     return path.join(this.dir(mediaId), 'original')
   }
 
-  location (mediaId: string): string {
-    return this.original(mediaId)
-  }
-
   isLocation (location: string, mediaId: string): boolean {
-    return isMediaId(mediaId) && path.resolve(location) === this.original(mediaId)
+    return isMediaId(mediaId) && path.resolve(location) === path.resolve(this.location(mediaId))
   }
 
   async begin (): Promise<StagingBlob> {
@@ -178,7 +175,7 @@ export class FsBlobStore implements BlobStore {
   async stat (mediaId: string): Promise<BlobStat | undefined> {
     if (!isMediaId(mediaId)) return undefined
     try {
-      const s = await fs.stat(this.original(mediaId))
+      const s = await fs.stat(this.location(mediaId))
       return s.isFile() ? { size: s.size } : undefined
     } catch {
       return undefined
@@ -208,11 +205,11 @@ export class FsBlobStore implements BlobStore {
   }
 
   async read (mediaId: string): Promise<Readable> {
-    return (await openStored(() => this.original(mediaId))).createReadStream({ highWaterMark: 1 << 20 })
+    return (await openStored(() => this.location(mediaId))).createReadStream({ highWaterMark: 1 << 20 })
   }
 
   reader (mediaId: string): BlobReader {
-    return fsBlobReader(() => this.original(mediaId))
+    return fsBlobReader(() => this.location(mediaId))
   }
 
   async * list (): AsyncIterable<string> {
