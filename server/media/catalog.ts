@@ -140,7 +140,7 @@ export class Catalog {
     this.log.warn({ mediaId }, 'torrent missing or damaged; rebuilding it from the stored bytes (one read of the file)')
     const manifest = await this.store.readManifest(mediaId).catch(() => undefined)
     const name = manifest?.originalName ?? 'file'
-    const pieces = await hashPieces(this.store.createReadStream(mediaId), stat.size)
+    const pieces = await hashPieces(await this.store.read(mediaId), stat.size)
     const { torrentFile } = buildTorrent({ name, length: stat.size, ...pieces }, this.transport(mediaId), sha1)
     await this.store.writeTorrent(mediaId, torrentFile)
     return torrentFile

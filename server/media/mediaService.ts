@@ -243,7 +243,7 @@ export class MediaService {
   async seed (record: MediaRecord): Promise<void> {
     const { catalog, seeder, seederTrackerToken, access } = this.deps
     if (record.accessLevel === 'public') {
-      if (!seeder.getSeedingInfo(record.mediaId)) await seeder.seedFile(catalog.store.originalPath(record.mediaId), record.mediaId)
+      if (!seeder.getSeedingInfo(record.mediaId)) await seeder.seedFile(catalog.store.location(record.mediaId), record.mediaId)
     } else {
       const infoHash = record.privateInfoHash!
       await seeder.seedPrivate({
@@ -461,7 +461,7 @@ export class MediaService {
     let seeded = 0
     for (const mediaId of publicIds) {
       if (seeder.getSeedingInfo(mediaId) || !await catalog.exists(mediaId)) continue
-      await seeder.seedFile(catalog.store.originalPath(mediaId), mediaId)
+      await seeder.seedFile(catalog.store.location(mediaId), mediaId)
         .then(() => { seeded++ }, err => log.error({ mediaId, err: (err as Error).message }, 'could not start seeding'))
     }
     if (seeded + stopped > 0) log.warn({ seeded, stopped }, 'seeding state repaired: it disagreed with the records (the last run stopped between the two)')
