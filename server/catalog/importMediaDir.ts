@@ -99,7 +99,7 @@ async function folderRow (store: BlobStore, mediaId: string): Promise<NewBlobRow
   const manifest = await store.readManifest(mediaId).catch(() => undefined as MediaManifest | undefined)
   let info = await store.readTorrent(mediaId).then(t => (bencode.decode(t) as { info?: Record<string, unknown> }).info, () => undefined)
   if (!info || info.length !== stat.size || !(info.pieces instanceof Uint8Array) || !(info.name instanceof Uint8Array)) {
-    const pieces = await hashPieces(store.createReadStream(mediaId), stat.size)
+    const pieces = await hashPieces(await store.read(mediaId), stat.size)
     info = infoDict({ name: manifest?.originalName ?? mediaId, length: stat.size, ...pieces })
   }
   const name = typeof info.name === 'string' ? info.name : new TextDecoder().decode(info.name as Uint8Array)

@@ -5,12 +5,11 @@
  * Each takes one of a bounded number of slots while it sends (ResponseSlots), and a client that
  * takes nothing for the send timeout is cut, so slow readers cannot hold memory for ever.
  *
- * The bytes go from the file straight to Node's response through two reused buffers, not
+ * The bytes go from the store's reader straight to Node's response through two reused buffers, not
  * through a web ReadableStream: per 500 MB sent that path took ~1–2 s of the main thread, much
  * of it garbage collection of a fresh 64 KiB Buffer per chunk, and it slowed every other request
  * (bench/README.md, bench:download).
  */
-import fs from 'node:fs/promises'
 import type { ServerResponse } from 'node:http'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { create as contentDisposition } from 'content-disposition'
@@ -19,7 +18,7 @@ import rangeParser from 'range-parser'
 import { AppError } from '../../shared/errors.ts'
 import type { MediaManifest } from '../../shared/media.ts'
 import type { AppEnv } from '../app.ts'
-import type { BlobStore } from '../storage/blobStore.ts'
+import type { BlobReader, BlobStore } from '../storage/blobStore.ts'
 import { clientAddress } from './clientAddress.ts'
 import type { ResponseSlots } from './responseSlots.ts'
 
@@ -82,24 +81,22 @@ export function bytesResponse (c: Context<AppEnv>, store: BlobStore, manifest: M
   const release = limits.slots.take(clientAddress(c))
   // Hono adds its headers (X-Request-Id) only to the responses it writes itself.
   outgoing.writeHead(status, { ...responseHeaders, 'X-Request-Id': c.get('requestId') })
-  void send(store.originalPath(manifest.mediaId), range ?? { start: 0, end: size - 1 }, outgoing, limits.timeoutMs, opts.onSent).finally(release)
+  void send(store.reader(manifest.mediaId), range ?? { start: 0, end: size - 1 }, outgoing, limits.timeoutMs, opts.onSent).finally(release)
   return RESPONSE_ALREADY_SENT
 }
 
 /**
- * Bytes start..end of a file on a response whose head is written. A buffer is read into again only
+ * Bytes start..end of a blob on a response whose head is written. A buffer is read into again only
  * once its last write is done (Node keeps a reference to a buffer until the socket has taken it).
  * A client that goes away stops it; a read that fails cuts the response (its length is promised);
  * a client that takes no write for `timeoutMs` is cut too, which lets go of the buffers.
  */
-async function send (file: string, range: { start: number, end: number }, res: ServerResponse, timeoutMs: number, onSent?: (bytes: number) => void): Promise<void> {
+async function send (blob: BlobReader, range: { start: number, end: number }, res: ServerResponse, timeoutMs: number, onSent?: (bytes: number) => void): Promise<void> {
   const gone = new Promise<undefined>(resolve => res.once('close', () => resolve(undefined)))
   const buffers = [Buffer.allocUnsafeSlow(CHUNK_BYTES), Buffer.allocUnsafeSlow(CHUNK_BYTES)]
   // Pushed back by every write the client takes.
   const stalled = setTimeout(() => res.destroy(), timeoutMs)
-  let handle: fs.FileHandle | undefined
   try {
-    handle = await fs.open(file)
     // The last write: settles with its error (never rejects, so nothing waits unhandled meanwhile).
     let written: Promise<Error | null | undefined> = Promise.resolve(undefined)
     const done = async (): Promise<void> => {
@@ -108,8 +105,8 @@ async function send (file: string, range: { start: number, end: number }, res: S
     }
     for (let at = range.start, turn = 0; at <= range.end; turn ^= 1) {
       const buffer = buffers[turn]!
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(CHUNK_BYTES, range.end - at + 1), at)
-      if (bytesRead === 0) throw new Error(`the file ends at byte ${at}, before the ${range.end + 1} its manifest promises`)
+      const bytesRead = await blob.readInto(buffer.subarray(0, Math.min(CHUNK_BYTES, range.end - at + 1)), at)
+      if (bytesRead === 0) throw new Error(`the blob ends at byte ${at}, before the ${range.end + 1} its manifest promises`)
       at += bytesRead
       await done()
       if (res.destroyed) return
@@ -129,6 +126,6 @@ async function send (file: string, range: { start: number, end: number }, res: S
     res.destroy(err as Error)
   } finally {
     clearTimeout(stalled)
-    await handle?.close()
+    await blob.close()
   }
 }

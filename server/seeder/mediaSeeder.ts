@@ -26,7 +26,6 @@ import { ReadOnlyChunkStore } from '../../shared/readOnlyChunkStore.ts'
 import type { PublicSeed, SeedRepository, SeedRow } from '../catalog/seedRepository.ts'
 import type { Logger } from '../logger.ts'
 import type { Catalog } from '../media/catalog.ts'
-import { fileByteSource } from '../storage/fileByteSource.ts'
 import { SeedingSnapshot } from './seedingSnapshot.ts'
 
 export interface MediaSeederOptions {
@@ -276,12 +275,11 @@ export class MediaSeeder {
 
   /**
    * The seed's seedFile: seed a stored public file (its face torrent) and bring it up.
-   * `filePath` must be where the store keeps it (no seeding of other paths).
+   * `filePath` must be its location in the store (no seeding of other paths).
    */
   async seedFile (filePath: string, mediaId: string): Promise<SeedInfo> {
     const { catalog, seeds } = this.opts
-    const storedPath = catalog.store.originalPath(mediaId)
-    if (path.resolve(filePath) !== storedPath) throw new Error(`seedFile: ${filePath} is not the stored file of ${mediaId}`)
+    if (!catalog.store.isLocation(filePath, mediaId)) throw new Error(`seedFile: ${filePath} is not the stored file of ${mediaId}`)
     const [seed] = await seeds.publicSeeds({ limit: 1, mediaId })
     if (!seed) throw new Error(`seedFile: ${mediaId} is not a public file (only files with a public record are seeded publicly)`)
     const row = await seeds.get(seed.infoHash)
@@ -507,14 +505,14 @@ export class MediaSeeder {
     }
   }
 
-  /** The seed's SeedInfo: the magnet with today's trackers, the stored file's path. */
+  /** The seed's SeedInfo: the magnet with today's trackers, the blob's location in the store. */
   private seedInfo (s: PublicSeed): SeedInfo {
     const { catalog } = this.opts
     return {
       mediaId: s.mediaId,
       infoHash: s.infoHash,
       magnetURI: catalog.magnet({ mediaId: s.mediaId, infoHash: s.infoHash, originalName: s.name }),
-      filePath: catalog.store.originalPath(s.mediaId),
+      filePath: catalog.store.location(s.mediaId),
       createdAt: new Date(s.seededAt).toISOString(),
       fileSize: s.fileSize
     }
@@ -653,12 +651,11 @@ export class MediaSeeder {
     const { catalog, log } = this.opts
     const client = this.client
     if (!client) throw new Error('MediaSeeder is not running')
-    const file = catalog.store.originalPath(seed.mediaId)
     const { access } = seed
     const torrent = await new Promise<Torrent>((resolve, reject) => {
+      // No `path`: WebTorrent hands it only to stores that write files, and this one reads the blob store.
       const t = client.add(torrentFile, {
-        path: path.dirname(file),
-        store: ReadOnlyChunkStore.over(fileByteSource(file)),
+        store: ReadOnlyChunkStore.over(catalog.store.reader(seed.mediaId)),
         skipVerify: true,
         // The client's announces ask for no peers (no offers, see initialize), except once after
         // a peer announced this torrent while it was idle: that peer is already in the swarm and

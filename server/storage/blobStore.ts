@@ -4,6 +4,7 @@
  */
 import type { Readable } from 'node:stream'
 import type { MediaManifest } from '../../shared/media.ts'
+import type { ByteSource } from '../../shared/readOnlyChunkStore.ts'
 
 /** Bytes staged for publishing: exactly one of commit/abort. */
 export interface PendingBlob {
@@ -29,6 +30,18 @@ export interface BlobStat {
   size: number
 }
 
+/**
+ * A stored blob read by position, the way to read part of it: the seeder's chunk store reads
+ * pieces with readAt, HTTP range responses read into their own reused buffers with readInto (in
+ * order, so a remote store can keep one ranged GET open across calls). Opened on the first read:
+ * a blob that is not stored fails then, with not found. Close it when done.
+ */
+export interface BlobReader extends ByteSource {
+  /** Fill `buffer` (or part of it) with the bytes from `position` on: how many it read, 0 at the end. */
+  readInto (buffer: Uint8Array, position: number): Promise<number>
+  close (): Promise<void>
+}
+
 export interface BlobStore {
   /** Create folders, remove uploads left in flight by a crash; `directIo`: uploads bypass the page cache. */
   init (): Promise<{ sweptIncoming: number, directIo: boolean }>
@@ -42,14 +55,19 @@ export interface BlobStore {
   stat (mediaId: string): Promise<BlobStat | undefined>
   /** When the blob was last published, or published again (ms); undefined when it is not stored. A blob no record holds is collected only a grace period after this. */
   publishedAt (mediaId: string): Promise<number | undefined>
+  /** manifest.json and the .torrent as written at publish (the seed's layout): read only to import a folder the database does not know (catalog/importMediaDir.ts). */
   readManifest (mediaId: string): Promise<MediaManifest>
-  writeManifest (manifest: MediaManifest): Promise<void>
   readTorrent (mediaId: string): Promise<Uint8Array>
-  writeTorrent (mediaId: string, torrentFile: Uint8Array): Promise<void>
-  /** The whole file (HTTP ranges are read from originalPath by routes/bytes.ts). */
-  createReadStream (mediaId: string): Readable
-  /** The local path of the bytes: the seeder's chunk store and HTTP responses read it. */
-  originalPath (mediaId: string): string
+  /** All of the blob's bytes, in order (a not-stored blob: not found). */
+  read (mediaId: string): Promise<Readable>
+  reader (mediaId: string): BlobReader
+  /**
+   * Where the blob lives, for people and the seed's API (SeedInfo.filePath): a path in this
+   * store, an s3:// URL in an object store. Only the store itself opens it.
+   */
+  location (mediaId: string): string
+  /** Whether `location` names the blob's location (seedFile seeds nothing else). */
+  isLocation (location: string, mediaId: string): boolean
   list (): AsyncIterable<string>
   remove (mediaId: string): Promise<void>
 }

@@ -7,10 +7,12 @@ import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import type { Readable } from 'node:stream'
 import { AppError, notFound } from '../../shared/errors.ts'
 import { isMediaId, type MediaManifest } from '../../shared/media.ts'
-import type { BlobStat, BlobStore, PendingBlob, StagingBlob } from './blobStore.ts'
+import type { BlobReader, BlobStat, BlobStore, PendingBlob, StagingBlob } from './blobStore.ts'
 import { DirectFile } from './directFile.ts'
+import { fsBlobReader, openStored } from './fsBlobReader.ts'
 
 const INCOMING = '.incoming'
 
@@ -79,8 +81,13 @@ export class FsBlobStore implements BlobStore {
     return path.join(this.root, mediaId)
   }
 
-  originalPath (mediaId: string): string {
+  /** The blob's file: the one place its path is made. */
+  location (mediaId: string): string {
     return path.join(this.dir(mediaId), 'original')
+  }
+
+  isLocation (location: string, mediaId: string): boolean {
+    return isMediaId(mediaId) && path.resolve(location) === path.resolve(this.location(mediaId))
   }
 
   async begin (): Promise<StagingBlob> {
@@ -168,7 +175,7 @@ export class FsBlobStore implements BlobStore {
   async stat (mediaId: string): Promise<BlobStat | undefined> {
     if (!isMediaId(mediaId)) return undefined
     try {
-      const s = await fs.stat(this.originalPath(mediaId))
+      const s = await fs.stat(this.location(mediaId))
       return s.isFile() ? { size: s.size } : undefined
     } catch {
       return undefined
@@ -185,20 +192,16 @@ export class FsBlobStore implements BlobStore {
     return JSON.parse(await fs.readFile(path.join(this.dir(mediaId), 'manifest.json'), 'utf8')) as MediaManifest
   }
 
-  async writeManifest (manifest: MediaManifest): Promise<void> {
-    await replaceFile(path.join(this.dir(manifest.mediaId), 'manifest.json'), JSON.stringify(manifest, null, 2))
-  }
-
   async readTorrent (mediaId: string): Promise<Uint8Array> {
     return await fs.readFile(path.join(this.dir(mediaId), 'torrent'))
   }
 
-  async writeTorrent (mediaId: string, torrentFile: Uint8Array): Promise<void> {
-    await replaceFile(path.join(this.dir(mediaId), 'torrent'), torrentFile)
+  async read (mediaId: string): Promise<Readable> {
+    return (await openStored(() => this.location(mediaId))).createReadStream({ highWaterMark: 1 << 20 })
   }
 
-  createReadStream (mediaId: string): ReturnType<typeof createReadStream> {
-    return createReadStream(this.originalPath(mediaId))
+  reader (mediaId: string): BlobReader {
+    return fsBlobReader(() => this.location(mediaId))
   }
 
   async * list (): AsyncIterable<string> {

@@ -128,14 +128,16 @@ describe('restarting over the same data', () => {
     assert.equal((await fetch(`${s.url}/api/media/${priv.mediaId}`)).status, 404)
   })
 
-  test('seedFile only seeds files from the store', async () => {
-    const { dir, pub } = await seeded()
+  test('seedFile only seeds files from the store: a path in the seed layout in, the same path out', async () => {
+    const { dir, pub, media } = await seeded()
     const s = await restart(dir)
+    const original = path.join(media, pub.mediaId, 'original')
     await assert.rejects(s.seeder.seedFile('/etc/passwd', pub.mediaId), /not the stored file/)
-    const again = await s.seeder.seedFile(s.store.originalPath(pub.mediaId), pub.mediaId)
+    await assert.rejects(s.seeder.seedFile(original, 'a'.repeat(64)), /not the stored file/)
+    const again = await s.seeder.seedFile(original, pub.mediaId)
     assert.equal(again.infoHash, pub.infoHash)
     assert.equal(again.fileSize, pub.fileSize)
-    assert.equal(again.filePath, s.store.originalPath(pub.mediaId))
+    assert.equal(again.filePath, original)
     assert.equal(sha256(await fs.readFile(again.filePath)), pub.mediaId)
   })
 })
