@@ -5,6 +5,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { Hono } from 'hono'
 import { AppError } from '../shared/errors.ts'
 import type { Caller } from './access/accessPolicy.ts'
+import type { AccessPolicy } from './access/accessPolicy.ts'
 import type { AuthService } from './auth/authService.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './ops/metrics.ts'
@@ -47,8 +48,8 @@ export interface AppDeps {
   seeder: MediaSeeder
   tracker: EmbeddedTracker
   metrics: Metrics
-  /** Keys that may change settings at run time. */
-  adminKeys: string[]
+  /** Decides every door (and who is an admin). */
+  access: AccessPolicy
   /** The bearer token /metrics asks for (the counts cover private files too). */
   metricsToken: string
   /** Bounds on byte responses (slots, send timeout). */
@@ -135,7 +136,7 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
   app.route('/api/media', mediaRoutes(deps.media, deps.store, deps.metrics, deps.sending, uploadStarts))
   app.route('/api/uploads', uploadRoutes(deps.uploads, deps.maxUploadBytes, uploadStarts))
   app.route('/api/records', recordRoutes(deps.oipRecords))
-  app.route('/api/seeder', seederRoutes(deps.seeder, deps.adminKeys))
+  app.route('/api/seeder', seederRoutes(deps.seeder, deps.access))
   app.all('/api/*', c => c.json({ error: { code: 'not_found', message: `No API route ${c.req.method} ${c.req.path}. See the README for the HTTP API.` } }, 404))
 
   app.get(ANNOUNCE_PATH, c => {

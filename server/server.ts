@@ -93,7 +93,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     // The caller's own upload as they see it (their private view, or the public one), with the
     // type they uploaded it as: the public face may carry an earlier uploader's type.
     upload: async (mediaId, owner): Promise<UploadFacts | undefined> => {
-      const own = await records.get(mediaId, owner)
+      const { own } = await access.require(owner, 'own', mediaId).catch(() => ({ own: undefined }))
       return own && { ...await media.info(mediaId, owner), mimeType: own.mimeType }
     }
   })
@@ -113,7 +113,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   const metricsToken = await loadMetricsToken(config.dataDir, config.metricsToken)
   const origin = new URL(publicUrl).origin
   const capabilities = new Capabilities(origin, secret, CAPABILITY_TTL_SECONDS)
-  const access = new AccessPolicy({ records, blobs, capabilities, seederPeerId: (): string | undefined => seeder.peerId })
+  const access: AccessPolicy = new AccessPolicy({ records, blobs, capabilities, adminKeys: config.adminKeys, seederPeerId: (): string | undefined => seeder.peerId })
   const seeder: MediaSeeder = new MediaSeeder({
     catalog,
     seeds,
@@ -215,7 +215,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     seeder,
     tracker,
     metrics,
-    adminKeys: config.adminKeys,
+    access,
     metricsToken,
     sending: {
       slots: new ResponseSlots({ max: config.maxByteResponses, perAddress: config.maxByteResponsesPerAddress, onChange: n => metrics.byteResponsesInFlight.set(n) }),

@@ -1,12 +1,18 @@
 /**
- * THE access policy: every door that can hand out bytes or reveal a file asks here: the API
- * (bytes, info, .torrent, listing), the web seed, the tracker and the seeder's BitTorrent
- * connections. Public media is open to everyone; private media only to its owner. Everyone else
- * gets what a missing id gets, so nothing tells them it exists.
+ * THE access policy: every door asks here, with one question, "may caller X do Y to file Z?"
+ * (require), answered from the catalogue: the API (bytes, info, .torrent, claims, pins, deletes,
+ * signed records), the web seed, the tracker and the seeder's BitTorrent connections, and what
+ * the stats may count. Public media may be read by everyone; private media only by its owner,
+ * and only an owner may change what they hold. Everyone else gets what a missing id gets, so
+ * nothing tells them it exists.
  */
+import { notFound } from '../../shared/errors.ts'
+import { isMediaId } from '../../shared/media.ts'
 import { type Capabilities, SEEDER_SUBJECT } from '../auth/capabilities.ts'
 import type { BlobRepository } from '../catalog/blobRepository.ts'
-import type { RecordRepository } from '../records/recordRepository.ts'
+import type { OipRecordRow } from '../records/oipRecordRepository.ts'
+import type { MediaRecord, RecordRepository } from '../records/recordRepository.ts'
+import type { StatsScope } from '../seeder/mediaSeeder.ts'
 import { SwarmAdmissions } from './swarmAdmissions.ts'
 
 /** The public key of a signed-in caller, or undefined for an anonymous one. */
@@ -18,6 +24,19 @@ export interface AccessPolicyDeps {
   capabilities: Capabilities
   /** The server's own seeder's BitTorrent peer id (hex), once it runs. */
   seederPeerId: () => string | undefined
+  /** Keys that see every count and may change settings (ADMIN_PUBLIC_KEYS). */
+  adminKeys: string[]
+}
+
+/**
+ * What a caller may do to a file: `read` it (bytes, info, .torrent, swarm, a claim of the same
+ * bytes) or act as one who holds it (`own`: pin, delete, sign a record for it).
+ */
+export type Action = 'read' | 'own'
+
+/** What was granted: the caller's own record, when they hold the file. */
+export interface Grant {
+  own?: MediaRecord
 }
 
 /** One announce at the tracker, as the policy judges it. */
@@ -32,6 +51,14 @@ export interface Announce {
   fromSeeder: boolean
 }
 
+/**
+ * May `caller` see this signed record? Public ones: anyone; private ones: their owner. (Record
+ * listings filter the same way in their query, so a page costs no more than its rows.)
+ */
+export function canSeeRecord (caller: Caller, row: Pick<OipRecordRow, 'accessLevel' | 'owner'>): boolean {
+  return row.accessLevel === 'public' || row.owner === caller
+}
+
 export class AccessPolicy {
   private readonly deps: AccessPolicyDeps
   private readonly admitted = new SwarmAdmissions()
@@ -40,13 +67,25 @@ export class AccessPolicy {
     this.deps = deps
   }
 
-  /** May anyone read (bytes, info, .torrent, swarm) this media? */
-  async isPublic (mediaId: string): Promise<boolean> {
-    return await this.deps.records.hasPublic(mediaId)
+  /**
+   * May `caller` do `action` to this file? The grant, or the not-found error a missing id gets.
+   * Public files (listed: some record holds them publicly) may be read by anyone.
+   */
+  async require (caller: Caller, action: Action, mediaId: string): Promise<Grant> {
+    if (!isMediaId(mediaId)) throw notFound()
+    const own = caller === undefined ? undefined : await this.deps.records.get(mediaId, caller)
+    if (own) return { own }
+    if (action === 'read' && (await this.deps.blobs.get(mediaId))?.listedAt != null) return {}
+    throw notFound()
   }
 
-  async canRead (mediaId: string, caller: Caller): Promise<boolean> {
-    return await this.isPublic(mediaId) || (caller !== undefined && await this.deps.records.get(mediaId, caller) !== undefined)
+  /** What the stats may count for `caller`: every torrent for admins, public ones for anyone else. */
+  statsScope (caller: Caller): StatsScope {
+    return this.isAdmin(caller) ? 'all' : 'public'
+  }
+
+  isAdmin (caller: Caller): boolean {
+    return caller !== undefined && this.deps.adminKeys.includes(caller)
   }
 
   /**

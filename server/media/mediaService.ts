@@ -285,8 +285,7 @@ export class MediaService {
   async pin (mediaId: string, caller: Caller, pinned: boolean): Promise<{ mediaId: string, pinned: boolean, seeding: SeedingStatus }> {
     if (caller === undefined) throw loginRequired()
     const { records, seeder, transaction, quotas } = this.deps
-    const record = isMediaId(mediaId) ? await records.get(mediaId, caller) : undefined
-    if (!record) throw notFound()
+    const record = (await this.deps.access.require(caller, 'own', mediaId)).own!
     // A pin counts against the pinner's own allowance first, so no key can take the shared slots alone.
     if (pinned && !record.pinned) quotas.admitPin(caller, await records.pinnedCount(caller))
     const infoHash = await this.seededHash(record)
@@ -327,10 +326,10 @@ export class MediaService {
   /** The caller's view: their private torrent when their record is private, else the public one. */
   private async view (mediaId: string, caller: Caller): Promise<View> {
     const { access, catalog, records } = this.deps
-    const blob = isMediaId(mediaId) && await access.canRead(mediaId, caller) ? await catalog.blob(mediaId) : undefined
+    const { own } = await access.require(caller, 'read', mediaId)
+    const blob = await catalog.blob(mediaId)
     if (!blob) throw notFound()
     const manifest = catalog.manifestOf(blob)
-    const own = caller === undefined ? undefined : await records.get(mediaId, caller)
     if (own?.accessLevel !== 'private') return { blob, manifest, infoHash: manifest.infoHash, ...(own ? { own } : {}) }
     // A private owner sees the file as they uploaded it, whoever stored these bytes first.
     return {
@@ -443,8 +442,8 @@ export class MediaService {
    * transaction leaves a folder no row holds, collected by reconcile.
    */
   private async removeNow (mediaId: string, caller: string): Promise<void> {
-    const { seeder, transaction, catalog, log } = this.deps
-    if (!isMediaId(mediaId)) throw notFound()
+    const { seeder, transaction, catalog, log, access } = this.deps
+    await access.require(caller, 'own', mediaId)
     const { dropped, pinned, unlisted, heldByNobody } = await transaction(async tx => {
       const record = await tx.records.get(mediaId, caller)
       if (!record || !await tx.records.remove(mediaId, caller)) throw notFound()

@@ -11,7 +11,7 @@ import { canonicalRecord, RECORD_LIMITS, recordId, validateRecord, type OipMedia
 import { signatureFormatOf, verifyRecord } from '../../shared/signing.ts'
 import { magnetInfoHash } from '../../shared/torrent.ts'
 import { isPublicKey } from '../../shared/wallet.ts'
-import type { Caller } from '../access/accessPolicy.ts'
+import { canSeeRecord, type Caller } from '../access/accessPolicy.ts'
 import type { OipRecordRepository, OipRecordRow } from './oipRecordRepository.ts'
 
 export interface OipRecordServiceDeps {
@@ -126,7 +126,7 @@ export class OipRecordService {
 
   async get (id: string, caller: Caller): Promise<StoredOipRecord> {
     const row = RECORD_ID.test(id) ? await this.deps.records.get(id) : undefined
-    if (!row || (row.accessLevel === 'private' && row.owner !== caller)) throw missingRecord()
+    if (!row || !canSeeRecord(caller, row)) throw missingRecord()
     return toStored(row)
   }
 
