@@ -234,6 +234,21 @@ describeEachDatabase('OIP records', kind => {
     assert.deepEqual(names(await service.list(undefined, { q: '0_', limit: 50 })), [], '_ is not a wildcard')
   })
 
+  // PostgreSQL's lower() follows the database's locale (the harness's is C.UTF-8, as on many
+  // installs) and would fold É to é; SQLite's folds ASCII only.
+  test('text search folds ASCII letters only, and matches a backslash literally', async t => {
+    const { service, upload } = await setup(kind, t)
+    for (const [name, description] of [['ÉTÉ in Paris', 'C:\\clips'], ['été à Nice', '']] as const) {
+      const m = mediaIdOf(name)
+      await upload(alice, m)
+      await service.create(alice.publicKey, signed(recordFor(alice, m, { name, description }), alice))
+    }
+    assert.deepEqual(names(await service.list(undefined, { q: 'PARIS', limit: 50 })), ['ÉTÉ in Paris'])
+    assert.deepEqual(names(await service.list(undefined, { q: 'ÉTÉ', limit: 50 })), ['ÉTÉ in Paris'])
+    assert.deepEqual(names(await service.list(undefined, { q: 'été', limit: 50 })), ['été à Nice'])
+    assert.deepEqual(names(await service.list(undefined, { q: 'c:\\', limit: 50 })), ['ÉTÉ in Paris'])
+  })
+
   test('listing pages newest first with a cursor until nextCursor is null', async t => {
     const { service } = await library(kind, t)
     const first = (await service.list(alice.publicKey, { limit: 3 }))
