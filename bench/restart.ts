@@ -57,7 +57,7 @@ async function populate (dataDir: string): Promise<string[]> {
   const store = new FsBlobStore(path.join(dataDir, 'media'))
   await store.init()
   const database = await openDatabase({ sqliteFile: path.join(dataDir, 'db.sqlite') })
-  const records = new DatabaseRecordRepository(database.db)
+  const records = new DatabaseRecordRepository(database.db, database.dialect)
   // seeder.json as the server writes it (version 2: the magnet and path follow from these).
   const seeding: Array<{ mediaId: string, infoHash: string, name: string, fileSize: number, createdAt: number }> = []
   const transport = { announce: [], urlList: [] }

@@ -84,7 +84,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
 
   const database = await openDatabase({ url: config.databaseUrl, sqliteFile: path.join(config.dataDir, 'db.sqlite'), poolSize: config.databasePoolSize })
   const { db, dialect } = database
-  const records = new DatabaseRecordRepository(db)
+  const records = new DatabaseRecordRepository(db, dialect)
   const oipRecords = new OipRecordService({
     records: new DatabaseOipRecordRepository(db, dialect),
     // The caller's own upload as they see it (their private view, or the public one), with the
@@ -171,7 +171,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     maxUploadBytes: config.maxUploadBytes,
     allowAnonymousUploads: config.allowAnonymousUploads,
     capabilities,
-    transaction: async fn => await database.transaction(async tx => await fn({ records: new DatabaseRecordRepository(tx), oipRecords: new DatabaseOipRecordRepository(tx, dialect) })),
+    transaction: async fn => await database.transaction(async tx => await fn({ records: new DatabaseRecordRepository(tx, dialect), oipRecords: new DatabaseOipRecordRepository(tx, dialect) })),
     uploadGate,
     quotas: new Quotas({ bytesPerKey: config.quotaBytesPerKey, filesPerKey: config.quotaFilesPerKey, pinsPerKey: config.pinsPerKey, adminKeys: config.adminKeys }),
     metrics,

@@ -25,7 +25,7 @@ const mediaIdOf = (text: string): string => createHash('sha256').update(text).di
 /** A fresh database of this kind; `upload` gives a key a media_records row, as an upload would. */
 async function setup (kind: DatabaseKind, t: TestContext): Promise<{ service: OipRecordService, records: DatabaseOipRecordRepository, upload: (who: Identity, mediaId: string, accessLevel?: AccessLevel) => Promise<void> }> {
   const { db, dialect } = await openTestDatabase(kind, t)
-  const uploads = new DatabaseRecordRepository(db)
+  const uploads = new DatabaseRecordRepository(db, dialect)
   const records = new DatabaseOipRecordRepository(db, dialect)
   let time = Date.parse('2026-11-25T12:00:00Z')
   const service = new OipRecordService({
