@@ -63,6 +63,14 @@ describeEachDatabase('sign-in', kind => {
     assert.equal(await auth.authenticate(token), me.publicKey)
   })
 
+  test('an unknown nonce is refused, one with a NUL character too (which PostgreSQL cannot even look up)', async t => {
+    const { auth, clock } = await service(kind, t)
+    const c = await auth.challenge()
+    const signature = walletSignature(c, clock)
+    await rejects401(auth.verify({ publicKey: me.publicKey, nonce: 'f'.repeat(32), signature }), 'bad_nonce')
+    await rejects401(auth.verify({ publicKey: me.publicKey, nonce: `${c.nonce}\u0000`, signature }), 'bad_nonce')
+  })
+
   test('a nonce works once', async t => {
     const { auth, clock } = await service(kind, t)
     const c = await auth.challenge()

@@ -7,7 +7,7 @@ import { Hono } from 'hono'
 import { AppError, notFound } from '../../shared/errors.ts'
 import type { AccessLevel } from '../../shared/media.ts'
 import { canonicalRecord, recordId, type OipMediaRecord } from '../../shared/record.ts'
-import { signRecord } from '../../shared/signing.ts'
+import { bitcoinMessageHash, recordMessage, signRecord } from '../../shared/signing.ts'
 import { createMnemonic, identityFromMnemonic, type Identity } from '../../shared/wallet.ts'
 import type { AppEnv } from '../app.ts'
 import { recordRoutes } from '../routes/records.ts'
@@ -59,6 +59,13 @@ function recordFor (who: Identity, mediaId: string, opts: { access?: AccessLevel
 }
 
 const signed = (record: OipMediaRecord, who: Identity): { record: OipMediaRecord, signature: string } => ({ record, signature: signRecord(record, who.privateKey) })
+
+/** Signed without our checks, as another wallet may sign any text (BIP-137, compressed key). */
+function signedAsIs (record: OipMediaRecord, who: Identity): { record: OipMediaRecord, signature: string } {
+  const signature = secp256k1.sign(bitcoinMessageHash(recordMessage(record)), who.privateKey, { prehash: false, lowS: true, format: 'recovered' })
+  signature[0] = 31 + signature[0]!
+  return { record, signature: Buffer.from(signature).toString('base64') }
+}
 
 /** The format records were signed in before: compact hex ECDSA over SHA-256 of the bare canonical JSON. */
 const legacySignature = (record: OipMediaRecord, who: Identity): string => bytesToHex(secp256k1.sign(utf8ToBytes(canonicalRecord(record)), who.privateKey, { lowS: true }))
@@ -127,6 +134,17 @@ describeEachDatabase('OIP records', kind => {
     const bad = { ...recordFor(alice, mediaIdOf('one')), extra: true }
     await rejects(() => service.create(alice.publicKey, { record: bad, signature: 'ab' }), 400, 'bad_record', /record\.extra is not a known field/)
     await rejects(() => service.create(alice.publicKey, { record: recordFor(alice, mediaIdOf('one')) }), 400, 'missing_signature', /signature/)
+  })
+
+  // PostgreSQL's text holds no NUL: it would fail the insert (a 500), where SQLite stored it.
+  test('a signed record with a NUL character in its text is a 400 naming the field, and nothing is stored', async t => {
+    const { service, upload } = await setup(kind, t)
+    const m = mediaIdOf('one')
+    await upload(alice, m)
+    for (const record of [recordFor(alice, m, { name: 'a\u0000b' }), recordFor(alice, m, { description: 'a\u0000' }), recordFor(alice, m, { tags: ['ok', '\u0000'] })]) {
+      await rejects(() => service.create(alice.publicKey, signedAsIs(record, alice)), 400, 'bad_record', /^record\.basic\.(name|description|tagItems\[1\]) must not contain NUL \(\\u0000\)/)
+    }
+    assert.deepEqual((await service.list(alice.publicKey, { limit: 50 })).items, [])
   })
 
   test('a record signed in the old format is refused with 400 legacy_signature, and nothing is stored', async t => {
@@ -264,6 +282,10 @@ describeEachDatabase('OIP records', kind => {
     await rejects(() => service.list(undefined, { owner: 'me', limit: 50 }), 400, 'bad_query', /owner must be a public key/)
     await rejects(() => service.list(undefined, { tag: '', limit: 50 }), 400, 'bad_query', 'tag must be 1 to 64 characters.')
     await rejects(() => service.list(undefined, { q: 'x'.repeat(201), limit: 50 }), 400, 'bad_query', 'q must be 1 to 200 characters.')
+    // Text PostgreSQL cannot compare (a 500 there), and no record holds.
+    for (const filter of ['type', 'tag', 'q']) {
+      await rejects(() => service.list(undefined, { [filter]: 'a\u0000', limit: 50 }), 400, 'bad_query', `${filter} must not contain NUL (\\u0000).`)
+    }
   })
 
   test("removing an owner's media removes their records for it, and nobody else's", async t => {
@@ -306,6 +328,8 @@ describeEachDatabase('OIP records', kind => {
     assert.equal((await app.request('/api/records?limit=0')).status, 400)
     assert.equal((await app.request('/api/records?limit=101')).status, 400)
     assert.equal((await app.request('/api/records?cursor=abc')).status, 400)
+    // Past 2^53 a number is not exact, and PostgreSQL refused 1e+30 as a bigint (a 500).
+    assert.equal((await (await app.request('/api/records?cursor=1e30')).json()).error.code, 'bad_cursor')
     assert.equal((await app.request('/api/records', { method: 'POST', body: 'nope' })).status, 400)
     const huge = await app.request('/api/records', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(200_000) }) })
     assert.equal(huge.status, 413)

@@ -8,6 +8,7 @@ export function pageQuery (limit: string | undefined, cursor: string | undefined
   if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE) throw badRequest('bad_limit', `limit must be a whole number from 1 to ${MAX_PAGE}.`)
   if (cursor === undefined) return { limit: n }
   const c = Number(cursor)
-  if (!Number.isInteger(c) || c < 1) throw badRequest('bad_cursor', 'cursor must be the nextCursor of a previous page.')
+  // Safe integers only: past 2^53 a cursor is not exact, and PostgreSQL's bigint refuses 1e+30.
+  if (!Number.isSafeInteger(c) || c < 1) throw badRequest('bad_cursor', 'cursor must be the nextCursor of a previous page.')
   return { limit: n, cursor: c }
 }
