@@ -121,6 +121,17 @@ describeEachDatabase('OIP records', kind => {
     assert.deepEqual((await service.get(first.record.recordId, undefined)), first.record)
   })
 
+  test('the same record posted five times at once is stored once: one 201, four 200 with that record', async t => {
+    const { service, upload } = await setup(kind, t)
+    const m = mediaIdOf('one')
+    await upload(alice, m)
+    const body = signed(recordFor(alice, m), alice)
+    const answers = await Promise.all(Array.from({ length: 5 }, async () => await service.create(alice.publicKey, body)))
+    assert.deepEqual(answers.map(a => a.status).sort(), [200, 200, 200, 200, 201])
+    assert.equal(new Set(answers.map(a => JSON.stringify(a.record))).size, 1)
+    assert.equal((await service.list(undefined, { limit: 50 })).items.length, 1)
+  })
+
   test('creating needs a signed-in caller', async t => {
     const { service, upload } = await setup(kind, t)
     const m = mediaIdOf('one')
