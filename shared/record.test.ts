@@ -145,6 +145,7 @@ test('validation names the wrong field and what it should be', () => {
   rejects(r => { r.basic.name = '' }, /record\.basic\.name must not be empty/)
   rejects(r => { r.basic.name = 'n'.repeat(201) }, /record\.basic\.name must be at most 200 characters/)
   rejects(r => { r.basic.name = 'bad \uD800 half' }, /record\.basic\.name must be valid Unicode text/)
+  rejects(r => { r.basic.tagItems = ['a\u0000'] }, /record\.basic\.tagItems\[0\] must not contain NUL/)
   rejects(r => { r.basic.description = 'd'.repeat(5001) }, /record\.basic\.description must be at most 5000 characters/)
   rejects(r => { r.basic.date = Date.now() * 1000 }, /record\.basic\.date must be a Unix time in whole seconds \(not milliseconds\)/)
   rejects(r => { r.basic.date = 1.5 }, /record\.basic\.date must be a Unix time/)

@@ -77,6 +77,8 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u
 function text (value: unknown, path: string, max: number, min = 0): string {
   if (typeof value !== 'string') return fail(path, value === undefined ? 'is missing' : 'must be a string')
   if (LONE_SURROGATE.test(value)) fail(path, 'must be valid Unicode text')
+  // PostgreSQL's text cannot hold it, so no catalogue stores it.
+  if (value.includes('\u0000')) fail(path, 'must not contain NUL (\\u0000)')
   if (value.length < min) fail(path, 'must not be empty')
   if (value.length > max) fail(path, `must be at most ${max} characters`)
   return value

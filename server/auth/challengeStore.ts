@@ -17,6 +17,8 @@ export class DatabaseChallengeStore implements ChallengeStore {
   }
 
   async take (nonce: string, now: number): Promise<string | undefined> {
+    // No nonce holds NUL, and PostgreSQL refuses to look one up with it.
+    if (nonce.includes('\u0000')) return undefined
     // DELETE … RETURNING makes the check-and-consume one atomic step: a nonce works once.
     const row = await this.db.deleteFrom('auth_challenges').where('nonce', '=', nonce).returning(['message', 'expires_at']).executeTakeFirst()
     return row && row.expires_at >= now ? row.message : undefined

@@ -16,7 +16,7 @@ export interface CatalogRepositories {
 
 export function catalogRepositories (db: Db, dialect: Dialect): CatalogRepositories {
   return {
-    records: new DatabaseRecordRepository(db),
+    records: new DatabaseRecordRepository(db, dialect),
     oipRecords: new DatabaseOipRecordRepository(db, dialect),
     blobs: new BlobRepository(db),
     seeds: new SeedRepository(db)

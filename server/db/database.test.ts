@@ -1,15 +1,44 @@
 import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { after, test } from 'node:test'
 import Database from 'better-sqlite3'
 import { sql } from 'kysely'
-import { openDatabase } from './database.ts'
+import pg from 'pg'
+import { describeEachDatabase, type DatabaseKind, type TestDatabase } from '../../test/helpers/postgres.ts'
+import { openDatabase, type Dialect } from './database.ts'
 import { LEGACY_SQLITE } from './migrations.ts'
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-db-'))
 after(async () => { await fs.rm(dir, { recursive: true, force: true }) })
+
+/** One statement on the database as it is, without openDatabase (so without migrating it); its rows. */
+async function run (kind: DatabaseKind, options: TestDatabase['options'], statement: string): Promise<unknown[]> {
+  if (kind.kind === 'sqlite') {
+    const db = new Database(options.sqliteFile)
+    try {
+      const prepared = db.prepare(statement)
+      return prepared.reader ? prepared.all() : (prepared.run(), [])
+    } finally {
+      db.close()
+    }
+  }
+  const client = new pg.Client({ connectionString: options.url })
+  await client.connect()
+  try {
+    return (await client.query(statement)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+/** Our tables, not kysely's bookkeeping (PostgreSQL keeps the migration tables it made before the failed migration). */
+const TABLES: Record<Dialect, string> = {
+  sqlite: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'kysely_%'",
+  postgres: "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT LIKE 'kysely_%'"
+}
 
 const columns = async (file: string, table: string): Promise<string[]> => {
   const database = await openDatabase({ sqliteFile: file })
@@ -21,6 +50,8 @@ const columns = async (file: string, table: string): Promise<string[]> => {
   }
 }
 
+// PRAGMA user_version is SQLite's own, and only SQLite databases were made before kysely
+// (PostgreSQL came with it), so these stay SQLite-only.
 for (const version of [1, 4, LEGACY_SQLITE.length]) {
   test(`a database from before kysely (SQLite user_version ${version}) keeps its records and gets the current schema`, async () => {
     const file = path.join(dir, `legacy-${version}.sqlite`)
@@ -44,30 +75,52 @@ for (const version of [1, 4, LEGACY_SQLITE.length]) {
   })
 }
 
-test('opening twice runs no migration twice, and a failed open says which migration failed', async () => {
-  const file = path.join(dir, 'twice.sqlite')
-  await (await openDatabase({ sqliteFile: file })).close()
-  await (await openDatabase({ sqliteFile: file })).close()
-  const broken = path.join(dir, 'broken.sqlite')
-  const db = new Database(broken)
-  db.exec('CREATE TABLE media_records (x TEXT)') // a table in the way, no user_version
-  db.close()
-  await assert.rejects(openDatabase({ sqliteFile: broken }), /database migration 0001_records failed/)
+describeEachDatabase('opening the database', kind => {
+  test('opening twice runs no migration twice, and a failed open says which migration failed', async () => {
+    const { options } = await kind.newDatabase()
+    await (await openDatabase(options)).close()
+    await (await openDatabase(options)).close()
+    const broken = (await kind.newDatabase()).options
+    await run(kind, broken, 'CREATE TABLE media_records (x TEXT)') // a table in the way, no record of migrations
+    await assert.rejects(openDatabase(broken), /database migration 0001_records failed/)
+  })
+
+  test('a migration that fails part-way leaves nothing of itself behind (each runs in one transaction)', async () => {
+    const { options } = await kind.newDatabase()
+    // 0001 creates media_records, auth_challenges, oip_records, then public_torrents: make the last one fail.
+    await run(kind, options, 'CREATE TABLE public_torrents (x TEXT)')
+    await assert.rejects(openDatabase(options), /0001_records failed/)
+    assert.deepEqual(await run(kind, options, TABLES[kind.kind]), [{ name: 'public_torrents' }])
+  })
+
+  // Several servers may share one PostgreSQL; a SQLite file belongs to one server's DATA_DIR.
+  test('servers starting at once on one database migrate it once', { skip: kind.kind === 'sqlite' && 'one server process owns a SQLite file' }, async () => {
+    const { options } = await kind.newDatabase()
+    const opened = await Promise.all(Array.from({ length: 3 }, async () => await openDatabase(options)))
+    await Promise.all(opened.map(async d => { await d.close() }))
+    assert.deepEqual(await run(kind, options, 'SELECT name FROM kysely_migration'), [{ name: '0001_records' }])
+  })
 })
 
+// These need no database of either kind.
 test('DATABASE_URL must be a postgres URL', async () => {
   await assert.rejects(openDatabase({ url: 'mysql://u:secret@h/db', sqliteFile: ':memory:' }), (err: Error) => /postgres/.test(err.message) && !err.message.includes('secret'))
 })
 
-test('a migration that fails part-way leaves nothing of itself behind (each runs in one transaction)', async () => {
-  const file = path.join(dir, 'half.sqlite')
-  const db = new Database(file)
-  // 0001 creates media_records, auth_challenges, oip_records, then public_torrents: make the last one fail.
-  db.exec('CREATE TABLE public_torrents (x TEXT)')
-  db.close()
-  await assert.rejects(openDatabase({ sqliteFile: file }), /0001_records failed/)
-  const after = new Database(file)
-  const tables = after.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'kysely_%'").all() as Array<{ name: string }>
-  after.close()
-  assert.deepEqual(tables.map(t => t.name), ['public_torrents'])
+test('a DATABASE_URL nobody answers is refused at open with the reason and what to check, without the password', async () => {
+  const port = await closedPort()
+  await assert.rejects(openDatabase({ url: `postgres://u:secret@127.0.0.1:${port}/db`, sqliteFile: ':memory:' }), (err: Error) => {
+    assert.match(err.message, new RegExp(`^cannot connect to the PostgreSQL database of DATABASE_URL: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\. Check `))
+    assert.doesNotMatch(err.message, /secret|migration/)
+    return true
+  })
 })
+
+/** A loopback port nothing listens on: one the system just gave out and we closed. */
+async function closedPort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise(resolve => server.close(resolve))
+  return port
+}

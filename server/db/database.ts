@@ -62,6 +62,15 @@ class TransactionalDdlSqliteDialect extends SqliteDialect {
   }
 }
 
+/** Fails with PostgreSQL's reason (never the URL: it may hold a password) when nobody answers or it refuses us. */
+async function reachable (db: Db): Promise<void> {
+  try {
+    await sql`SELECT 1`.execute(db)
+  } catch (err) {
+    throw new Error(`cannot connect to the PostgreSQL database of DATABASE_URL: ${(err as Error).message}. Check that the server runs at that host and port, the database exists and the user and password are right.`)
+  }
+}
+
 export async function openDatabase (opts: DatabaseOptions): Promise<Database> {
   let db: Db
   let dialect: Dialect
@@ -81,7 +90,8 @@ export async function openDatabase (opts: DatabaseOptions): Promise<Database> {
   }
   let fresh: boolean
   try {
-    ({ fresh } = await migrate(db, dialect))
+    if (dialect === 'postgres') await reachable(db)
+    fresh = (await migrate(db, dialect)).fresh
   } catch (err) {
     await db.destroy()
     throw err

@@ -1,6 +1,6 @@
 /** Records in the database (SQLite or PostgreSQL; see db/migrations.ts for the schema). */
-import type { Selectable } from 'kysely'
-import type { Db } from '../db/database.ts'
+import { sql, type Selectable } from 'kysely'
+import type { Db, Dialect } from '../db/database.ts'
 import type { MediaRecordsTable } from '../db/schema.ts'
 import type { ListingPosition } from '../catalog/listingCursor.ts'
 import type { MediaRecord, NewMediaRecord, OwnerKey, RecordRepository, StorageUse } from './recordRepository.ts'
@@ -20,17 +20,27 @@ const toRecord = (r: Selectable<MediaRecordsTable>): MediaRecord => ({
   createdAt: r.created_at
 })
 
+/** Advisory locks of one owner's new records: the first of PostgreSQL's two-key lock ids, apart from kysely's one-key migration lock. */
+const OWNER_RECORDS_LOCK = 0x6f6970
+
 export class DatabaseRecordRepository implements RecordRepository {
   /** The database, or the transaction these reads and writes belong to. */
   private readonly db: Db
+  private readonly dialect: Dialect
 
-  constructor (db: Db) {
+  constructor (db: Db, dialect: Dialect) {
     this.db = db
+    this.dialect = dialect
   }
 
   async ensure (record: NewMediaRecord, admit?: (use: StorageUse) => void): Promise<{ record: MediaRecord, created: boolean }> {
     const run = async (db: Db): Promise<{ record: MediaRecord, created: boolean }> => {
-      const records = new DatabaseRecordRepository(db)
+      // PostgreSQL runs transactions side by side: without this, two of an owner's records made at
+      // once both see the use from before either and pass the quota together, and the same record
+      // made twice at once fails on the unique key. Held until commit. SQLite runs one transaction
+      // at a time on its one connection.
+      if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${OWNER_RECORDS_LOCK}, hashtext(${record.owner}))`.execute(db)
+      const records = new DatabaseRecordRepository(db, this.dialect)
       const had = await records.get(record.mediaId, record.owner)
       if (had) return { record: had, created: false }
       admit?.(await records.usage(record.owner))

@@ -56,6 +56,8 @@ const toStored = (row: OipRecordRow): StoredOipRecord => ({
 /** A query parameter that is absent, or a short string. */
 function queryText (value: string | undefined, name: string, max: number): string | undefined {
   if (value !== undefined && (value.length === 0 || value.length > max)) throw badRequest('bad_query', `${name} must be 1 to ${max} characters.`)
+  // No record holds it (validateRecord), and PostgreSQL refuses to compare text with it.
+  if (value?.includes('\u0000')) throw badRequest('bad_query', `${name} must not contain NUL (\\u0000).`)
   return value
 }
 

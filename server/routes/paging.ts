@@ -14,6 +14,7 @@ export function pageQuery (limit: string | undefined, cursor: string | undefined
   const n = pageLimit(limit)
   if (cursor === undefined) return { limit: n }
   const c = Number(cursor)
-  if (!Number.isInteger(c) || c < 1) throw badRequest('bad_cursor', 'cursor must be the nextCursor of a previous page.')
+  // Safe integers only: past 2^53 a cursor is not exact, and PostgreSQL's bigint refuses 1e+30.
+  if (!Number.isSafeInteger(c) || c < 1) throw badRequest('bad_cursor', 'cursor must be the nextCursor of a previous page.')
   return { limit: n, cursor: c }
 }

@@ -37,7 +37,8 @@ const DEBIAN_VERSIONS = '/usr/lib/postgresql'
 const BASE = inMemoryRoom('/dev/shm') ?? os.tmpdir()
 /** Every folder a run makes starts with this and its pid, so a later run can tell a killed run's. */
 const RUN_PREFIX = `oip-pg-${process.pid}-`
-const INITDB_ARGS = ['--username=postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync', '--no-instructions']
+/** A UTF-8 locale, as most installs have: under C, PostgreSQL's lower() and upper() fold ASCII only and would hide how they differ from SQLite's. */
+const INITDB_ARGS = ['--username=postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8', '--no-sync', '--no-instructions']
 /** A cluster nobody keeps: no durability, and room for several pools and restarted servers. */
 const SETTINGS = {
   listen_addresses: '127.0.0.1',
