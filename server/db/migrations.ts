@@ -3,7 +3,7 @@
  * keeps track of which ran). Only column types differ: an auto-numbered key is SQLite's rowid
  * alias (INTEGER PRIMARY KEY) and PostgreSQL's bigserial.
  */
-import { Migrator, sql, type Kysely, type Migration } from 'kysely'
+import { DEFAULT_MIGRATION_TABLE, Migrator, sql, type Kysely, type Migration } from 'kysely'
 import type { Dialect } from './database.ts'
 
 /**
@@ -177,7 +177,8 @@ function migrations (dialect: Dialect): Record<string, Migration> {
  */
 export async function migrate (db: Kysely<any>, dialect: Dialect): Promise<{ fresh: boolean }> {
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(dialect) } })
-  const ran = (await migrator.getMigrations()).some(m => m.executedAt !== undefined)
+  // Read only (getMigrations would create kysely's tables outside its lock, racing other nodes).
+  const ran = (await db.introspection.getTables({ withInternalKyselyTables: true })).some(t => t.name === DEFAULT_MIGRATION_TABLE)
   const legacy = dialect === 'sqlite' && ((await sql<{ user_version: number }>`PRAGMA user_version`.execute(db)).rows[0]?.user_version ?? 0) > 0
   const { error, results } = await migrator.migrateToLatest()
   if (error) {
