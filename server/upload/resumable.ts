@@ -34,8 +34,8 @@ const HASH_WINDOW_MIB = 16
 /** Unfinished uploads one key may have at once: each holds a folder and, once sent to, a hash job. */
 const MAX_OPEN_PER_OWNER = 32
 /**
- * Hash jobs kept between requests (a few KiB each, in a worker): the uploads sent to most
- * recently. An upload whose job was let go re-reads its bytes at its next request.
+ * Hash jobs kept (a few KiB each, in a worker, between requests): those of the uploads sent to
+ * most recently. An upload whose job was let go re-reads its bytes at its next request.
  */
 const MAX_RESTING_JOBS = 256
 
@@ -73,6 +73,8 @@ export interface ResumableDeps {
   /** Refuse up front a file that would take its owner over their quota, counting their unfinished uploads. */
   admit: (owner: string, bytes: number, pending: { bytes: number, files: number }) => Promise<void>
   log: Logger
+  /** Hash jobs kept between requests (MAX_RESTING_JOBS; tests lower it). */
+  restingJobs?: number
   now?: () => number
 }
 
@@ -94,7 +96,7 @@ const statusOf = (row: UploadRow): UploadStatus =>
 export class ResumableUploads {
   /** Uploads a request is changing right now (sending bytes, ending, expiring): one at a time each. */
   private readonly busy = new Set<string>()
-  /** Hash jobs by upload, least recently used first; at most MAX_RESTING_JOBS not busy. */
+  /** Hash jobs by upload, least recently used first: at most MAX_RESTING_JOBS, more only while more are busy. */
   private readonly live = new Map<string, Live>()
   private readonly now: () => number
 
@@ -259,7 +261,7 @@ export class ResumableUploads {
     up ??= { id: row.id, size: row.size, hashFlow: {}, checkpointed: 0 }
     this.live.set(row.id, up)
     for (const [id, old] of this.live) {
-      if (this.live.size <= MAX_RESTING_JOBS + this.busy.size) break
+      if (this.live.size <= (this.deps.restingJobs ?? MAX_RESTING_JOBS)) break
       if (this.busy.has(id)) continue
       old.job?.drop()
       this.live.delete(id)
