@@ -23,6 +23,7 @@ import { Quotas } from './media/quotas.ts'
 import { openDatabase } from './db/database.ts'
 import { catalogRepositories } from './catalog/catalogRepositories.ts'
 import { importMediaDir } from './catalog/importMediaDir.ts'
+import { UploadRepository } from './catalog/uploadRepository.ts'
 import { seedSource } from './media/seedSource.ts'
 import { OipRecordService, type UploadFacts } from './records/oipRecordService.ts'
 import { ResponseSlots } from './routes/responseSlots.ts'
@@ -188,6 +189,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   })
   const uploads = new ResumableUploads({
     store: opts.uploadStore ?? new FsUploadStore(config.mediaDir),
+    uploads: new UploadRepository(db, dialect),
     blobs: store,
     hashPool,
     gate: uploadGate,

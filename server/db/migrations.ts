@@ -167,6 +167,31 @@ function migrations (dialect: Dialect): Record<string, Migration> {
           .execute()
         await db.insertInto('catalog_meta').values({ key: IMPORT_PENDING, value: '1' }).execute()
       }
+    },
+    // Resumable uploads' state (catalog/uploadRepository.ts); their bytes stay in the upload store.
+    '0003_uploads': {
+      async up (db: Kysely<any>) {
+        await db.schema.createTable('uploads')
+          .addColumn('id', 'text', c => c.primaryKey())
+          .addColumn('owner', 'text', c => c.notNull())
+          .addColumn('length', 'bigint', c => c.notNull())
+          .addColumn('size', 'bigint', c => c.notNull().defaultTo(0))
+          .addColumn('file_name', 'text', c => c.notNull())
+          .addColumn('mime_type', 'text', c => c.notNull())
+          .addColumn('access_level', 'text', c => c.notNull().check(ACCESS_LEVEL_CHECK))
+          .addColumn('name', 'text')
+          .addColumn('description', 'text')
+          .addColumn('torrent_salt', 'text')
+          .addColumn('sha256', 'text')
+          .addColumn('created_at', 'bigint', c => c.notNull())
+          .addColumn('expires_at', 'bigint', c => c.notNull())
+          .addColumn('checkpoint_piece_length', 'integer')
+          .addColumn('checkpoint_pieces', bytes)
+          .addColumn('result', 'text')
+          .execute()
+        await db.schema.createIndex('uploads_expiry').on('uploads').columns(['expires_at', 'id']).execute()
+        await db.schema.createIndex('uploads_owner_open').on('uploads').column('owner').where(sql.ref('result'), 'is', null).execute()
+      }
     }
   }
 }

@@ -88,6 +88,34 @@ export interface CatalogMetaTable {
   value: string
 }
 
+/** A resumable upload: what the client declared, how far its bytes got, and its answer once published. */
+export interface UploadsTable {
+  /** 32 hex characters: the upload's URL and its folder in the upload store. */
+  id: string
+  owner: string
+  /** The declared Upload-Length. */
+  length: number
+  /** Bytes acknowledged to the client (the tus offset): in the store up to here. */
+  size: Generated<number>
+  file_name: string
+  mime_type: string
+  access_level: 'public' | 'private'
+  name: string | null
+  description: string | null
+  torrent_salt: string | null
+  /** The SHA-256 the client expects, if it gave one. */
+  sha256: string | null
+  /** ms */
+  created_at: number
+  /** ms; pushed forward by every request that sends bytes. */
+  expires_at: number
+  /** The whole pieces hashed so far, so a restart re-hashes only SHA-256 from the start. */
+  checkpoint_piece_length: number | null
+  checkpoint_pieces: Uint8Array | null
+  /** The UploadResult (JSON) once published: the answer for a client whose last response was lost. */
+  result: string | null
+}
+
 export interface Schema {
   media_records: MediaRecordsTable
   auth_challenges: AuthChallengesTable
@@ -96,4 +124,5 @@ export interface Schema {
   blobs: BlobsTable
   seeds: SeedsTable
   catalog_meta: CatalogMetaTable
+  uploads: UploadsTable
 }

@@ -57,8 +57,8 @@ export function uploadRoutes (uploads: ResumableUploads, maxUploadBytes: number,
   })
 
   // GET also answers HEAD (Hono routes HEAD to GET handlers and drops the body).
-  app.get('/:id', c => {
-    const st = uploads.status(c.req.param('id'), c.get('caller'))
+  app.get('/:id', async c => {
+    const st = await uploads.status(c.req.param('id'), c.get('caller'))
     statusHeaders(c, st)
     return c.json(st)
   })

@@ -1,17 +1,19 @@
 /**
- * Resumable uploads on the local filesystem: MEDIA_DIR/.uploads/<id>/{data, info.json}.
- * Same disk as the blobs, so a finished upload is published by a rename, never a copy.
+ * Resumable uploads on the local filesystem: MEDIA_DIR/.uploads/<id>/data. Same disk as the
+ * blobs, so a finished upload is published by a rename, never a copy. Versions before the
+ * catalogue kept info.json and offset beside the data; list() reads them for the import.
  */
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { notFound } from '../../shared/errors.ts'
 import { DirectFile } from './directFile.ts'
-import { replaceFile } from './fsBlobStore.ts'
-import type { Appender, StoredUpload, UploadStore } from './uploadStore.ts'
+import type { Appender, LegacyUploadRecord, StoredUpload, UploadStore } from './uploadStore.ts'
 
 const UPLOADS = '.uploads'
 const ID = /^[0-9a-f]{32}$/
+const LEGACY_INFO = 'info.json'
+const LEGACY_OFFSET = 'offset'
 
 export class FsUploadStore implements UploadStore {
   private readonly root: string
@@ -30,56 +32,40 @@ export class FsUploadStore implements UploadStore {
     return path.join(this.dir(id), 'data')
   }
 
-  private infoPath (id: string): string {
-    return path.join(this.dir(id), 'info.json')
-  }
-
-  /** The last size acknowledged, as fixed-width text: rewritten in place, never half a number. */
-  private offsetPath (id: string): string {
-    return path.join(this.dir(id), 'offset')
-  }
-
-  async init (): Promise<{ uploads: StoredUpload[], unreadable: string[] }> {
+  async init (): Promise<void> {
     await fs.mkdir(this.root, { recursive: true })
-    const uploads: StoredUpload[] = []
-    const unreadable: string[] = []
-    for (const id of await fs.readdir(this.root)) {
-      if (!ID.test(id)) continue
-      try {
-        const info: unknown = JSON.parse(await fs.readFile(this.infoPath(id), 'utf8'))
-        uploads.push({ id, info, size: await this.goodSize(id) })
-      } catch {
-        unreadable.push(id)
-      }
+  }
+
+  async * list (): AsyncIterable<StoredUpload> {
+    const dir = await fs.opendir(this.root)
+    for await (const entry of dir) {
+      if (!entry.isDirectory() || !ID.test(entry.name)) continue
+      const legacy = await this.legacyRecord(entry.name)
+      yield { id: entry.name, ...(legacy ? { legacy } : {}) }
     }
-    return { uploads, unreadable }
   }
 
-  /** The bytes on disk, cut back to the last size acknowledged (uploads from before offsets were kept: all of them). */
-  private async goodSize (id: string): Promise<number | undefined> {
-    const size = await this.size(id).catch(() => undefined)
-    const acknowledged = Number((await fs.readFile(this.offsetPath(id), 'utf8').catch(() => '')).trim() || NaN)
-    if (size === undefined || !Number.isSafeInteger(acknowledged) || acknowledged >= size) return size
-    await this.truncate(id, acknowledged)
-    return acknowledged
+  private async legacyRecord (id: string): Promise<LegacyUploadRecord | undefined> {
+    const text = await fs.readFile(path.join(this.dir(id), LEGACY_INFO), 'utf8').catch(err => {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      return ''
+    })
+    if (text === undefined) return undefined
+    let info: unknown
+    try { info = JSON.parse(text) } catch {}
+    // Kept as fixed-width text; uploads from before offsets were kept have none (all their bytes count).
+    const acknowledged = Number((await fs.readFile(path.join(this.dir(id), LEGACY_OFFSET), 'utf8').catch(() => '')).trim() || NaN)
+    return { info, ...(Number.isSafeInteger(acknowledged) ? { acknowledged } : {}) }
   }
 
-  async create (id: string, info: object): Promise<void> {
+  async removeLegacy (id: string): Promise<void> {
+    await fs.rm(path.join(this.dir(id), LEGACY_INFO), { force: true })
+    await fs.rm(path.join(this.dir(id), LEGACY_OFFSET), { force: true })
+  }
+
+  async create (id: string): Promise<void> {
     await fs.mkdir(this.dir(id))
     await (await fs.open(this.dataPath(id), 'wx', 0o644)).close()
-    await fs.writeFile(this.offsetPath(id), offsetText(0))
-    await this.writeInfo(id, info)
-  }
-
-  async acknowledge (id: string, size: number): Promise<void> {
-    await fs.writeFile(this.offsetPath(id), offsetText(size), { flag: 'r+' }).catch(async err => {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      await fs.writeFile(this.offsetPath(id), offsetText(size))
-    })
-  }
-
-  async writeInfo (id: string, info: object): Promise<void> {
-    await replaceFile(this.infoPath(id), JSON.stringify(info))
   }
 
   async size (id: string): Promise<number> {
@@ -107,6 +93,3 @@ export class FsUploadStore implements UploadStore {
     await fs.rm(this.dir(id), { recursive: true, force: true })
   }
 }
-
-/** Always 20 characters, so rewriting it in place leaves no digits of a longer number behind. */
-const offsetText = (size: number): string => String(size).padStart(20)

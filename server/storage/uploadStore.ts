@@ -1,38 +1,45 @@
 /**
- * Where resumable uploads wait for their next bytes: the bytes so far plus a small JSON record
- * that the upload service owns. Kept apart from the blob store's staging area, which is swept
- * on every start; these must survive restarts until they expire.
+ * Where resumable uploads' bytes wait for the rest: one file per upload, kept apart from the
+ * blob store's staging area (swept on every start), since these must survive restarts until
+ * they expire. What the bytes are (owner, offset, checkpoint) is in the database
+ * (catalog/uploadRepository.ts), not here.
  */
 import type { Readable } from 'node:stream'
 import type { FileWriter } from './blobStore.ts'
 
-/** Writes one upload's next bytes; on a failure part of them may be on disk. */
+/** Writes one upload's next bytes; on a failure part of them may be in the store. */
 export interface Appender extends FileWriter {
   close (): Promise<void>
 }
 
+/** The record an older version kept beside an upload's bytes, to be imported into the database once. */
+export interface LegacyUploadRecord {
+  /** Its info.json as parsed; undefined when it cannot be read (validated by the importer, not here). */
+  info: unknown
+  /** The last size it acknowledged, if it kept one. */
+  acknowledged?: number
+}
+
 export interface StoredUpload {
   id: string
-  /** The service's record, as it was last written (validated by the service, not here). */
-  info: unknown
-  /** Bytes on disk up to the last acknowledged size; undefined once the bytes were handed to the blob store. */
-  size: number | undefined
+  legacy?: LegacyUploadRecord
 }
 
 export interface UploadStore {
-  /** Create the folder and list what earlier runs left (unreadable records are skipped and reported). */
-  init (): Promise<{ uploads: StoredUpload[], unreadable: string[] }>
-  create (id: string, info: object): Promise<void>
-  writeInfo (id: string, info: object): Promise<void>
+  /** Make room for uploads (before anything else). */
+  init (): Promise<void>
+  /** Every upload with a place here, with an older version's record where one is left. */
+  list (): AsyncIterable<StoredUpload>
+  /** The empty file for a new upload's bytes. */
+  create (id: string): Promise<void>
+  /** Bytes in the store; rejects when the upload has none (they were handed to the blob store, or lost). */
   size (id: string): Promise<number>
   /** Write more of the upload's bytes (each batch at its offset: the caller tracks the size). */
   append (id: string): Promise<Appender>
   /**
-   * Every byte before `size` is written. Writes run in parallel, so a crash can leave bytes
-   * beyond a hole; at the next start init() cuts the file back to the last size acknowledged.
+   * Cut back to the bytes known good: after a failed write, or at start when a crash left bytes
+   * beyond the acknowledged offset (writes run in parallel, so maybe beyond a hole).
    */
-  acknowledge (id: string, size: number): Promise<void>
-  /** Cut a failed write back to the bytes known good. */
   truncate (id: string, size: number): Promise<void>
   /** Bytes 0..end-1, for re-hashing after a restart. */
   read (id: string, end: number): Readable
@@ -40,5 +47,7 @@ export interface UploadStore {
   sync (id: string): Promise<void>
   /** The local path of the bytes, for the blob store to adopt at the end. */
   dataPath (id: string): string
+  /** The older version's record is in the database now: remove it, keep the bytes. */
+  removeLegacy (id: string): Promise<void>
   remove (id: string): Promise<void>
 }

@@ -1,9 +1,11 @@
 /**
  * Resumable uploads (the tus 1.0 protocol's model): create with a declared length, append bytes
  * at the current offset in as many requests as it takes, and the last byte publishes the file
- * exactly like a streamed upload. Bytes are written once, into the upload's own file, and
- * hashed as they arrive by a hash job that lives between requests; a checkpoint of the whole
- * pieces is saved now and then, so after a restart only SHA-256 reads the bytes again.
+ * exactly like a streamed upload. Bytes are written once, into the upload's own file in the
+ * upload store, and hashed as they arrive by a hash job that lives between requests; a
+ * checkpoint of the whole pieces is saved now and then, so after a restart only SHA-256 reads
+ * the bytes again. Everything else about an upload is its row in the database (one change per
+ * request that sends bytes), so memory holds only the hash jobs of uploads being sent to.
  */
 import { randomBytes } from 'node:crypto'
 import type { Readable } from 'node:stream'
@@ -11,15 +13,16 @@ import { pipeline } from 'node:stream/promises'
 import { AppError, badRequest, loginRequired, notFound } from '../../shared/errors.ts'
 import { isMediaId, storedMimeType, type UploadResult } from '../../shared/media.ts'
 import { pieceLength } from '../../shared/torrent.ts'
+import type { UploadRepository, UploadRow } from '../catalog/uploadRepository.ts'
 import type { Logger } from '../logger.ts'
 import type { BlobStore } from '../storage/blobStore.ts'
 import { storageError } from '../storage/fsBlobStore.ts'
 import type { UploadStore } from '../storage/uploadStore.ts'
-import type { PieceCheckpoint } from './contentHasher.ts'
 import type { HashJob, HashPool } from './hashPool.ts'
 import { HashingSink, type HashFlow } from './hashingSink.ts'
-import { uploadFields, type StagedUpload, type UploadFields } from './ingest.ts'
-import type { Reservation, UploadGate } from './uploadGate.ts'
+import { uploadFields, type StagedUpload } from './ingest.ts'
+import { recoverUploads } from './recoverUploads.ts'
+import type { UploadGate } from './uploadGate.ts'
 
 /** Save the piece checkpoint after this many new bytes (a restart re-hashes at most this much SHA-1). */
 const CHECKPOINT_BYTES = 64 * 1024 * 1024
@@ -30,26 +33,11 @@ const CHECKPOINT_BYTES = 64 * 1024 * 1024
 const HASH_WINDOW_MIB = 16
 /** Unfinished uploads one key may have at once: each holds a folder and, once sent to, a hash job. */
 const MAX_OPEN_PER_OWNER = 32
-/** Save a pushed-forward expiry at least this often. */
-const SAVE_EVERY_MS = 60_000
-
-/** What is kept on disk beside the bytes (info.json). */
-export interface UploadInfo {
-  id: string
-  owner: string
-  length: number
-  fileName: string
-  mimeType: string
-  fields: UploadFields
-  /** The SHA-256 the client expects; the bytes must match it to be published. */
-  sha256?: string
-  createdAt: string
-  /** Pushed forward by every request that sends bytes. */
-  expiresAt: string
-  checkpoint?: { pieceLength: number, pieces: string }
-  /** Set once published: the answer, for a client whose last response was lost. */
-  result?: UploadResult
-}
+/**
+ * Hash jobs kept (a few KiB each, in a worker, between requests): those of the uploads sent to
+ * most recently. An upload whose job was let go re-reads its bytes at its next request.
+ */
+const MAX_RESTING_JOBS = 256
 
 export interface UploadStatus {
   offset: number
@@ -58,24 +46,23 @@ export interface UploadStatus {
   result?: UploadResult
 }
 
+/** What this process keeps of an upload it received bytes for: its hash job, between requests too. */
 interface Live {
-  info: UploadInfo
-  /** Bytes on disk and acknowledged (= the offset); a request in flight may have written more. */
+  id: string
+  /** Bytes the job holds (= the offset when it was last used); a row at another offset makes it stale. */
   size: number
-  /** The hash job, holding exactly the bytes on disk; none: rebuilt from them at the next request. */
+  /** None: rebuilt from the bytes in the store at the next request. */
   job?: HashJob
   /** The hash job's flow control, carried over to the next batch (maybe the next request). */
   hashFlow: HashFlow
-  busy: boolean
+  /** Bytes the saved piece checkpoint covers. */
   checkpointed: number
-  savedAt: number
   saving?: Promise<void>
-  /** Disk room held for the bytes still to come (none once published). */
-  reservation?: Reservation
 }
 
 export interface ResumableDeps {
   store: UploadStore
+  uploads: UploadRepository
   blobs: BlobStore
   hashPool: HashPool
   gate: UploadGate
@@ -86,6 +73,8 @@ export interface ResumableDeps {
   /** Refuse up front a file that would take its owner over their quota, counting their unfinished uploads. */
   admit: (owner: string, bytes: number, pending: { bytes: number, files: number }) => Promise<void>
   log: Logger
+  /** Hash jobs kept between requests (MAX_RESTING_JOBS; tests lower it). */
+  restingJobs?: number
   now?: () => number
 }
 
@@ -96,40 +85,32 @@ const conflict = (offset: number): AppError & { offset: number } =>
 const tooLong = (room: number): AppError =>
   new AppError(413, 'too_large', `This request carries more bytes than the upload has room for (${room} left of the declared Upload-Length). Send only the rest of the file.`)
 
+const tooManyOpen = (open: number): AppError =>
+  new AppError(429, 'too_many_open_uploads', `You have ${open} unfinished uploads on this server. Finish or end some (DELETE /api/uploads/:id), or wait until they expire, then start this one.`)
+
+const SENDING = 'Another request is sending bytes to this upload right now. Wait for it to end, then ask with HEAD for the offset.'
+
+const statusOf = (row: UploadRow): UploadStatus =>
+  ({ offset: row.size, length: row.length, expiresAt: new Date(row.expiresAt).toISOString(), ...(row.result ? { result: row.result } : {}) })
+
 export class ResumableUploads {
-  private readonly uploads = new Map<string, Live>()
+  /** Uploads a request is changing right now (sending bytes, ending, expiring): one at a time each. */
+  private readonly busy = new Set<string>()
+  /** Hash jobs by upload, least recently used first: at most MAX_RESTING_JOBS, more only while more are busy. */
+  private readonly live = new Map<string, Live>()
   private readonly now: () => number
 
   constructor (private readonly deps: ResumableDeps) {
     this.now = deps.now ?? Date.now
   }
 
-  /** Take up what earlier runs left, then sweep what expired. */
+  /** Take up what earlier runs left, hold room for the bytes still to come, then sweep what expired. */
   async init (): Promise<void> {
-    const { uploads, unreadable } = await this.deps.store.init()
-    for (const id of unreadable) {
-      this.deps.log.warn({ upload: id }, 'removing a resumable upload whose record cannot be read')
-      await this.deps.store.remove(id)
-    }
-    for (const { id, info, size } of uploads) {
-      const valid = validInfo(id, info)
-      if (!valid) {
-        this.deps.log.warn({ upload: id }, 'removing a resumable upload whose record is not valid')
-        await this.deps.store.remove(id)
-        continue
-      }
-      if (size === undefined && !valid.result) {
-        // Its bytes are gone (a crash while they were being published): the client starts over.
-        this.deps.log.warn({ upload: id }, 'removing a resumable upload whose bytes are missing')
-        await this.deps.store.remove(id)
-        continue
-      }
-      const received = valid.result ? valid.length : size ?? 0
-      // Admitted before the restart: it keeps its room without asking again.
-      const reservation = valid.result ? undefined : this.deps.gate.hold(valid.length - received)
-      this.uploads.set(id, { info: valid, size: received, hashFlow: {}, busy: false, checkpointed: 0, savedAt: this.now(), ...(reservation ? { reservation } : {}) })
-    }
-    if (this.uploads.size > 0) this.deps.log.info({ uploads: this.uploads.size }, 'resumable uploads waiting for their bytes')
+    await recoverUploads(this.deps.store, this.deps.uploads, this.deps.log)
+    const waiting = await this.deps.uploads.waiting()
+    // Admitted before the restart: they keep their room without asking again.
+    this.deps.gate.hold(waiting.bytes)
+    if (waiting.files > 0) this.deps.log.info({ uploads: waiting.files }, 'resumable uploads waiting for their bytes')
     await this.sweep()
   }
 
@@ -143,77 +124,95 @@ export class ResumableUploads {
     if (size > this.deps.maxUploadBytes) {
       throw new AppError(413, 'too_large', `The file is larger than this server accepts (MAX_UPLOAD_BYTES = ${this.deps.maxUploadBytes} bytes).`)
     }
-    const open = [...this.uploads.values()].filter(u => u.info.owner === owner && !u.info.result)
-    if (open.length >= MAX_OPEN_PER_OWNER) {
-      throw new AppError(429, 'too_many_open_uploads', `You have ${open.length} unfinished uploads on this server. Finish or end some (DELETE /api/uploads/:id), or wait until they expire, then start this one.`)
-    }
+    const pending = await this.deps.uploads.openUse(owner)
+    if (pending.files >= MAX_OPEN_PER_OWNER) throw tooManyOpen(pending.files)
     const meta = parseMetadata(metadata)
     const fields = uploadFields(meta)
     if (meta.sha256 !== undefined && !isMediaId(meta.sha256)) throw badRequest('bad_sha256', '"sha256" must be 64 lowercase hex characters, or left out.')
-    await this.deps.admit(owner, size, { bytes: open.reduce((sum, u) => sum + u.info.length, 0), files: open.length })
-    const reservation = await this.deps.gate.reserve(size)
-    const id = randomBytes(16).toString('hex')
-    const info: UploadInfo = {
-      id,
+    await this.deps.admit(owner, size, pending)
+    await this.deps.gate.reserve(size)
+    const row: UploadRow = {
+      id: randomBytes(16).toString('hex'),
       owner,
       length: size,
+      size: 0,
       fileName: meta.filename ?? '',
       mimeType: storedMimeType(meta.filetype ?? ''),
       fields,
       ...(meta.sha256 ? { sha256: meta.sha256 } : {}),
-      createdAt: new Date(this.now()).toISOString(),
+      createdAt: this.now(),
       expiresAt: this.expiry()
     }
-    await this.deps.store.create(id, info).catch(err => {
-      reservation.release()
-      throw storageError(err)
-    })
-    this.uploads.set(id, { info, size: 0, hashFlow: {}, busy: false, checkpointed: 0, savedAt: this.now(), reservation })
-    return { id, ...this.status(id, owner) }
+    try {
+      // The count above let it through; this one, in the row's transaction, holds.
+      const { created, open } = await this.deps.uploads.create(row, MAX_OPEN_PER_OWNER)
+      if (!created) throw tooManyOpen(open)
+      // Row first: a crash before the bytes' place exists leaves a row without bytes, ended at start.
+      await this.deps.store.create(row.id).catch(async err => {
+        await this.deps.uploads.remove(row.id)
+        throw storageError(err)
+      })
+    } catch (err) {
+      this.deps.gate.release(size)
+      throw err
+    }
+    return { id: row.id, ...statusOf(row) }
   }
 
-  status (id: string, caller: string | undefined): UploadStatus {
-    const { info, size } = this.get(id, caller)
-    return { offset: size, length: info.length, expiresAt: info.expiresAt, ...(info.result ? { result: info.result } : {}) }
+  async status (id: string, caller: string | undefined): Promise<UploadStatus> {
+    return statusOf(await this.owned(id, caller))
   }
 
   /** Append the body at `offset`; the byte that completes the file publishes it. */
   async append (id: string, caller: string | undefined, offset: number, body: Readable, contentLength?: number): Promise<UploadStatus> {
-    const up = this.get(id, caller)
-    if (up.busy) throw new AppError(423, 'upload_busy', 'Another request is sending bytes to this upload right now. Wait for it to end, then ask with HEAD for the offset.')
-    if (offset !== up.size) throw conflict(up.size)
-    if (up.info.result) return this.status(id, caller)
-    const room = up.info.length - up.size
-    if (contentLength !== undefined && contentLength > room) throw tooLong(room)
-    up.busy = true
-    let release: (() => void) | undefined
+    const row = await this.hold(id, caller, SENDING)
     try {
-      release = await this.deps.gate.enter({ reserved: true })
-      await this.receive(up, body, room)
-      up.info.expiresAt = this.expiry()
-      if (up.size === up.info.length) await this.finish(up)
-      // Between requests (maybe for hours) the job keeps its state in the worker and no batch.
-      else this.saveSoon(up)
-      return this.status(id, caller)
+      if (offset !== row.size) throw conflict(row.size)
+      if (row.result) return statusOf(row)
+      const room = row.length - row.size
+      if (contentLength !== undefined && contentLength > room) throw tooLong(room)
+      const release = await this.deps.gate.enter({ reserved: true })
+      try {
+        const up = this.liveFor(row)
+        await this.receive(up, row, body, room)
+        if (row.size === row.length) await this.finish(up, row)
+        // Between requests (maybe for hours) the job keeps its state in the worker and no batch.
+        else this.checkpointSoon(up)
+        return statusOf(row)
+      } finally {
+        release()
+      }
     } finally {
-      release?.()
-      up.busy = false
+      this.busy.delete(id)
     }
   }
 
   async terminate (id: string, caller: string | undefined): Promise<void> {
-    const up = this.get(id, caller)
-    if (up.busy) throw new AppError(423, 'upload_busy', 'Bytes are being sent to this upload right now. Stop that request first.')
-    await this.drop(up)
+    await this.hold(id, caller, 'Bytes are being sent to this upload right now. Stop that request first.')
+    try {
+      await this.end(id)
+    } finally {
+      this.busy.delete(id)
+    }
   }
 
   /** Delete uploads past their expiry; returns how many. */
   async sweep (): Promise<number> {
+    const now = this.now()
     let swept = 0
-    for (const up of this.uploads.values()) {
-      if (up.busy || Date.parse(up.info.expiresAt) > this.now()) continue
-      await this.drop(up)
-      swept++
+    for (let after: { expiresAt: number, id: string } | undefined; ;) {
+      const page = await this.deps.uploads.expired(now, 100, after)
+      if (page.length === 0) break
+      for (const { id } of page) {
+        if (this.busy.has(id)) continue
+        this.busy.add(id)
+        try {
+          if (await this.end(id, now)) swept++
+        } finally {
+          this.busy.delete(id)
+        }
+      }
+      after = page.at(-1)
     }
     if (swept > 0) this.deps.log.info({ swept }, 'expired resumable uploads removed')
     return swept
@@ -221,27 +220,69 @@ export class ResumableUploads {
 
   /** Let go of the hash jobs (the bytes and checkpoints stay for the next run). */
   close (): void {
-    for (const up of this.uploads.values()) up.job?.drop()
+    for (const up of this.live.values()) up.job?.drop()
+    this.live.clear()
   }
 
-  private get (id: string, caller: string | undefined): Live {
-    const up = this.uploads.get(id)
-    // Someone else's upload looks exactly like a missing one.
-    if (!up || caller === undefined || up.info.owner !== caller) throw notFound('No such upload. It may have expired or been finished; start a new upload.')
+  /** The caller's upload; someone else's looks exactly like a missing one. */
+  private async owned (id: string, caller: string | undefined): Promise<UploadRow> {
+    const row = caller === undefined ? undefined : await this.deps.uploads.get(id)
+    if (!row || row.owner !== caller) throw notFound('No such upload. It may have expired or been finished; start a new upload.')
+    return row
+  }
+
+  /** The caller's upload, as it is once no other request changes it; until `busy` is let go, none does. */
+  private async hold (id: string, caller: string | undefined, busyMessage: string): Promise<UploadRow> {
+    await this.owned(id, caller)
+    if (this.busy.has(id)) throw new AppError(423, 'upload_busy', busyMessage)
+    this.busy.add(id)
+    try {
+      // Read again: the request that was busy before may have moved the offset meanwhile.
+      return await this.owned(id, caller)
+    } catch (err) {
+      this.busy.delete(id)
+      throw err
+    }
+  }
+
+  private expiry (): number {
+    return this.now() + this.deps.expiryMs
+  }
+
+  /** This upload's hash job and its state, most recently used now; the oldest resting ones are let go. */
+  private liveFor (row: UploadRow): Live {
+    let up = this.live.get(row.id)
+    this.live.delete(row.id)
+    if (up && up.size !== row.size) {
+      // The bytes moved on without this job (after a failed write, or on another server).
+      up.job?.drop()
+      up = undefined
+    }
+    up ??= { id: row.id, size: row.size, hashFlow: {}, checkpointed: 0 }
+    this.live.set(row.id, up)
+    for (const [id, old] of this.live) {
+      if (this.live.size <= (this.deps.restingJobs ?? MAX_RESTING_JOBS)) break
+      if (this.busy.has(id)) continue
+      old.job?.drop()
+      this.live.delete(id)
+    }
     return up
   }
 
-  private expiry (): string {
-    return new Date(this.now() + this.deps.expiryMs).toISOString()
+  /** Let go of the upload's hash job: it ended, or its bytes are published. */
+  private forget (id: string): void {
+    this.live.get(id)?.job?.drop()
+    this.live.delete(id)
   }
 
   /**
    * Stream the body through the hash job, which writes it to disk as it hashes. What it took
-   * counts once written; after a failed write the job no longer matches the disk, so it is rebuilt.
+   * counts once written; after a failed write the job no longer matches the disk, so it is
+   * rebuilt. Whatever happened, the bytes known good are acknowledged: one row change.
    */
-  private async receive (up: Live, body: Readable, room: number): Promise<void> {
-    const job = await this.hasher(up)
-    const file = await this.deps.store.append(up.info.id)
+  private async receive (up: Live, row: UploadRow, body: Readable, room: number): Promise<void> {
+    const job = await this.hasher(up, row)
+    const file = await this.deps.store.append(row.id)
     let taken = 0
     const sink = new HashingSink(job, {
       check: bytes => {
@@ -257,20 +298,23 @@ export class ResumableUploads {
     } catch (err) {
       // The body broke off, or a write failed: keep what the job took if it all reached the disk.
       await sink.settled()
-      await job.flush().then(() => { up.size += taken }, () => this.forgetHasher(up))
+      await job.flush().then(() => { up.size += taken }, () => this.detachHasher(up)?.drop())
       throw await this.recover(up, err)
     } finally {
       job.writeTo(undefined)
       await file.close()
-      up.reservation?.resize(up.info.length - up.size)
-      await this.deps.store.acknowledge(up.info.id, up.size)
+      // The disk counts the bytes that arrived now, so their room is not reserved twice.
+      this.deps.gate.release(up.size - row.size)
+      row.size = up.size
+      row.expiresAt = this.expiry()
+      await this.deps.uploads.acknowledge(row.id, row.size, row.expiresAt)
     }
   }
 
   /** After a failed write: keep exactly the bytes known good, so the upload stays resumable. */
   private async recover (up: Live, err: unknown): Promise<unknown> {
-    const onDisk = await this.deps.store.size(up.info.id).catch(() => up.size)
-    if (onDisk !== up.size) await this.deps.store.truncate(up.info.id, up.size)
+    const onDisk = await this.deps.store.size(up.id).catch(() => up.size)
+    if (onDisk !== up.size) await this.deps.store.truncate(up.id, up.size)
     if (err instanceof AppError) return err
     const mapped = storageError(err)
     if (mapped !== err) return mapped
@@ -281,35 +325,29 @@ export class ResumableUploads {
     return err
   }
 
-  /** The upload's hash job, rebuilt from its bytes on disk when it does not match them. */
-  private async hasher (up: Live): Promise<HashJob> {
+  /** The upload's hash job, rebuilt from its bytes in the store (and its checkpoint) when it has none. */
+  private async hasher (up: Live, row: UploadRow): Promise<HashJob> {
     if (up.job) return up.job
-    this.forgetHasher(up)
-    const len = pieceLength(up.info.length)
-    const cp = up.info.checkpoint
-    const resume: PieceCheckpoint | undefined = cp && cp.pieceLength === len && cp.pieces.length > 0
-      ? { pieceLength: len, pieces: Buffer.from(cp.pieces, 'base64') }
-      : undefined
-    const usable = resume && resume.pieces.length / 20 * len <= up.size ? resume : undefined
+    this.detachHasher(up)
+    const len = pieceLength(row.length)
+    const cp = await this.deps.uploads.checkpoint(row.id)
+    const usable = cp && cp.pieceLength === len && cp.pieces.length > 0 && cp.pieces.length / 20 * len <= up.size ? cp : undefined
     const job = this.deps.hashPool.job([len], { ...(usable ? { resume: usable } : {}), window: HASH_WINDOW_MIB })
     try {
       if (up.size > 0) {
-        this.deps.log.info({ upload: up.info.id, bytes: up.size, piecesKnown: (usable?.pieces.length ?? 0) / 20 }, 'resuming an upload: hashing its bytes so far')
-        for await (const chunk of this.deps.store.read(up.info.id, up.size)) await job.update(chunk as Buffer)
+        this.deps.log.info({ upload: up.id, bytes: up.size, piecesKnown: (usable?.pieces.length ?? 0) / 20 }, 'resuming an upload: hashing its bytes so far')
+        for await (const chunk of this.deps.store.read(up.id, up.size)) await job.update(chunk as Buffer)
       }
     } catch (err) {
       job.drop()
       throw err
     }
     up.job = job
+    up.checkpointed = usable ? usable.pieces.length / 20 * len : 0
     return job
   }
 
-  private forgetHasher (up: Live): void {
-    this.detachHasher(up)?.drop()
-  }
-
-  /** Take the job out of the upload: the next request rebuilds one from the bytes on disk. */
+  /** Take the job out of the upload: the next request rebuilds one from the bytes in the store. */
   private detachHasher (up: Live): HashJob | undefined {
     const job = up.job
     up.job = undefined
@@ -318,65 +356,61 @@ export class ResumableUploads {
   }
 
   /**
-   * Save the record in the background, not on every request (its fsyncs would halve the upload
-   * speed): with a checkpoint of the whole pieces once enough new bytes came in, or else when
-   * the saved expiry is a minute old. The offset itself is the size of the file.
+   * Save a checkpoint of the whole pieces in the background once enough new bytes came in (its
+   * flush of the bytes would halve the upload speed if every request waited for it).
    */
-  private saveSoon (up: Live): void {
-    const checkpointDue = up.job !== undefined && up.size - up.checkpointed >= CHECKPOINT_BYTES
-    if (up.saving || (!checkpointDue && this.now() - up.savedAt < SAVE_EVERY_MS)) return
+  private checkpointSoon (up: Live): void {
     const job = up.job
+    if (up.saving || !job || up.size - up.checkpointed < CHECKPOINT_BYTES) return
     up.saving = (async () => {
-      up.savedAt = this.now()
-      const cp = checkpointDue ? await job!.checkpoint() : undefined
-      if (cp) {
-        // The bytes the pieces name must be on disk before the record says so.
-        await this.deps.store.sync(up.info.id)
-        up.info.checkpoint = { pieceLength: cp.pieceLength, pieces: Buffer.from(cp.pieces).toString('base64') }
-        up.checkpointed = cp.pieces.length / 20 * cp.pieceLength
-      }
-      await this.deps.store.writeInfo(up.info.id, up.info)
+      const cp = await job.checkpoint()
+      if (!cp) return
+      // The bytes the pieces name must be on disk before the row says so.
+      await this.deps.store.sync(up.id)
+      await this.deps.uploads.saveCheckpoint(up.id, cp)
+      up.checkpointed = cp.pieces.length / 20 * cp.pieceLength
     })().catch(err => {
-      this.deps.log.warn({ upload: up.info.id, err: (err as Error).message }, 'could not save the state of an upload')
+      this.deps.log.warn({ upload: up.id, err: (err as Error).message }, 'could not save the piece checkpoint of an upload')
     }).finally(() => { up.saving = undefined })
   }
 
   /** The last byte is in: check, publish like any upload, keep the answer until expiry. */
-  private async finish (up: Live): Promise<void> {
-    const { info } = up
+  private async finish (up: Live, row: UploadRow): Promise<void> {
     await up.saving
-    await this.hasher(up)
+    await this.hasher(up, row)
     // The job ends here: a failure from now on rebuilds it from the bytes on disk.
     const hashes = await this.detachHasher(up)!.finish()
-    if (info.sha256 && hashes.mediaId !== info.sha256) {
-      await this.drop(up)
+    if (row.sha256 && hashes.mediaId !== row.sha256) {
+      await this.end(row.id)
       throw new AppError(422, 'checksum_mismatch', `The bytes received hash to ${hashes.mediaId}, not the sha256 given when the upload was created. The upload was discarded; upload the file again.`)
     }
     // Flushed here, in the upload's own folder: once adopted, the bytes sit in the blob store's
     // staging area (emptied at start) only for the few milliseconds the publish takes.
-    await this.deps.store.sync(info.id)
-    const pending = await this.deps.blobs.adopt(this.deps.store.dataPath(info.id))
-    let result: UploadResult
+    await this.deps.store.sync(row.id)
+    const pending = await this.deps.blobs.adopt(this.deps.store.dataPath(row.id))
     try {
-      ({ result } = await this.deps.complete({ pending, hashes, fileName: info.fileName, mimeType: info.mimeType, fields: info.fields }, info.owner))
+      ({ result: row.result } = await this.deps.complete({ pending, hashes, fileName: row.fileName, mimeType: row.mimeType, fields: row.fields }, row.owner))
     } catch (err) {
       // Not published: the bytes went back and an empty PATCH finishes it later. Bytes that were
       // already stored were dropped as a duplicate; then this upload is over and must start again.
-      if (!await this.deps.store.size(info.id).then(() => true, () => false)) await this.drop(up)
+      if (!await this.deps.store.size(row.id).then(() => true, () => false)) await this.end(row.id)
       throw err
     }
-    info.result = result
-    up.reservation?.release()
-    delete up.reservation
-    delete info.checkpoint
-    await this.deps.store.writeInfo(info.id, info)
+    row.expiresAt = this.expiry()
+    await this.deps.uploads.finish(row.id, row.result, row.expiresAt)
+    this.forget(row.id)
+    // The bytes are the blob store's now: only the answer is kept (a crash before this leaves a place removed at start).
+    await this.deps.store.remove(row.id)
   }
 
-  private async drop (up: Live): Promise<void> {
-    this.forgetHasher(up)
-    up.reservation?.release()
-    this.uploads.delete(up.info.id)
-    await this.deps.store.remove(up.info.id)
+  /** Take the upload out (unless `expiredAt` is given and it has not expired by then); false when it was gone. */
+  private async end (id: string, expiredAt?: number): Promise<boolean> {
+    const removed = await this.deps.uploads.remove(id, expiredAt)
+    if (!removed) return false
+    this.forget(id)
+    if (!removed.finished) this.deps.gate.release(removed.length - removed.size)
+    await this.deps.store.remove(id)
+    return true
   }
 }
 
@@ -396,18 +430,4 @@ export function parseMetadata (header: string | undefined): Record<string, strin
     out[key] = value === undefined ? '' : Buffer.from(value, 'base64').toString('utf8')
   }
   return out
-}
-
-/** An info.json from disk, checked (rule: validate at the boundary). */
-function validInfo (id: string, raw: unknown): UploadInfo | undefined {
-  const info = raw as Partial<UploadInfo> | null
-  if (!info || info.id !== id || typeof info.owner !== 'string' || !Number.isSafeInteger(info.length) ||
-      typeof info.fileName !== 'string' || typeof info.mimeType !== 'string' || typeof info.expiresAt !== 'string' ||
-      typeof info.fields !== 'object' || info.fields === null) return undefined
-  try {
-    uploadFields({ access_level: info.fields.accessLevel, torrent_salt: info.fields.torrentSalt })
-  } catch {
-    return undefined
-  }
-  return info as UploadInfo
 }

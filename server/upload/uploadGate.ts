@@ -17,14 +17,6 @@ export interface UploadGateOptions {
   freeBytes?: (dir: string) => Promise<number>
 }
 
-/** Room held for a resumable upload's bytes still to come. */
-export interface Reservation {
-  /** Bytes still to come (shrinks as they are written, so they are not counted twice). */
-  resize (bytes: number): void
-  /** The upload ended: finished, deleted or expired. */
-  release (): void
-}
-
 export const freeBytes = async (dir: string): Promise<number> => {
   const s = await fs.statfs(dir)
   return s.bavail * s.bsize
@@ -92,29 +84,26 @@ export class UploadGate {
    * once when it could not fit beside the room already reserved. Checked and taken in one step
    * after the disk is asked, so two uploads that fit only one at a time cannot both be admitted.
    */
-  async reserve (bytes: number): Promise<Reservation> {
+  async reserve (bytes: number): Promise<void> {
     if (this.closing) throw shuttingDown()
     const free = await this.freeBytes()
     if (free - this.reserved - bytes < this.opts.lowWaterBytes) {
       throw new AppError(507, 'insufficient_storage', `The server has no room for a file of ${bytes} bytes right now. Try again later or tell the operator.`)
     }
-    return this.hold(bytes)
+    this.hold(bytes)
   }
 
-  /** Hold room without asking (an upload admitted before a restart keeps its claim). */
-  hold (bytes: number): Reservation {
-    let held = bytes
-    this.reserved += held
-    return {
-      resize: (remaining: number) => {
-        this.reserved += remaining - held
-        held = remaining
-      },
-      release: () => {
-        this.reserved -= held
-        held = 0
-      }
-    }
+  /** Hold room without asking (uploads admitted before a restart keep their claim). */
+  hold (bytes: number): void {
+    this.reserved += bytes
+  }
+
+  /**
+   * Reserved room no longer needed: its bytes arrived (the disk counts them now) or its upload
+   * ended. Each upload's row says how much it holds, so no upload is tracked here.
+   */
+  release (bytes: number): void {
+    this.reserved = Math.max(0, this.reserved - bytes)
   }
 
   /** Stop admitting uploads; resolve when those in flight are done or `graceMs` has passed. */
