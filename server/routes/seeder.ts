@@ -17,7 +17,7 @@ export function seederRoutes (seeder: MediaSeeder, adminKeys: string[]): Hono<Ap
   // Admins see every torrent counted; anyone else only public ones.
   app.get('/stats', async c => {
     const scope = adminKeys.includes(c.get('caller') ?? '') ? 'all' : 'public'
-    return c.json({ ...seeder.getStats(scope), limits: seeder.seedLimits, trackers: seeder.trackerStates(scope), topFiles: await seeder.topFiles(10) })
+    return c.json({ ...await seeder.getStats(scope), limits: seeder.seedLimits, trackers: seeder.trackerStates(scope), topFiles: await seeder.topFiles(10) })
   })
   app.put('/limits', async c => {
     const caller = c.get('caller')
