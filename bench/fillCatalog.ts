@@ -1,5 +1,5 @@
 /**
- * The benchmarks' fast fill: N stored public files as anonymous public uploads leave them, without
+ * The benchmarks' fast fill: N stored public files as public uploads leave them, without
  * an upload's per-file cost. Each file gets its folder in the blob store's layout (original,
  * manifest.json, torrent, built by the code ingest uses: real SHA-256 id, real info dict) and the
  * rows the upload's transaction writes (mediaService addRecordNow: blobs with its listing time,
@@ -34,6 +34,8 @@ export interface FillOptions {
   files: number
   /** File i's bytes: no two alike (the SHA-256 is the id). */
   bytesOf: (i: number) => Uint8Array
+  /** The key that uploaded file i; default anonymous (''). */
+  ownerOf?: (i: number) => string
   /** How many files to hand back, picked at random among all (memory stays flat at any N). */
   sample?: number
   /** After each transaction, with the files stored so far. */
@@ -60,7 +62,7 @@ export function hashOnce (bytes: Uint8Array): { mediaId: string, pieces: { piece
 interface Rows { blobs: Array<Insertable<BlobsTable>>, records: Array<Insertable<MediaRecordsTable>>, seeds: Array<Insertable<SeedsTable>> }
 
 /**
- * Fill an empty catalogue with `files` public files, anonymously held, newest last (file i was
+ * Fill an empty catalogue with `files` public files, newest last (file i was
  * uploaded files − i seconds ago). Returns a uniform random sample of them.
  */
 export async function fillCatalog (opts: FillOptions): Promise<FilledFile[]> {
@@ -80,7 +82,7 @@ export async function fillCatalog (opts: FillOptions): Promise<FilledFile[]> {
     const folders: Array<Promise<void>> = []
     for (let i = from; i < Math.min(files, from + BATCH); i++) {
       const at = startedAt - (files - i) * 1000
-      const file = storedFile(catalog, opts.bytesOf(i), `file-${i}.bin`, at, rows)
+      const file = storedFile(catalog, { bytes: opts.bytesOf(i), name: `file-${i}.bin`, owner: opts.ownerOf?.(i) ?? '', at }, rows)
       folders.push(writeFolder(mediaDir, file))
       // Reservoir sampling: every file is in the sample with the same chance.
       const slot = i < wanted ? i : Math.floor(Math.random() * (i + 1))
@@ -102,7 +104,8 @@ export async function fillCatalog (opts: FillOptions): Promise<FilledFile[]> {
 interface StoredFile { bytes: Uint8Array, manifest: MediaManifest, torrentFile: Uint8Array }
 
 /** One public upload's folder contents and rows, stored `at` (ms). */
-function storedFile (catalog: Catalog, bytes: Uint8Array, name: string, at: number, rows: Rows): StoredFile {
+function storedFile (catalog: Catalog, upload: { bytes: Uint8Array, name: string, owner: string, at: number }, rows: Rows): StoredFile {
+  const { bytes, name, owner, at } = upload
   const { mediaId, pieces } = hashOnce(bytes)
   const createdAt = new Date(at)
   const input = { name, length: bytes.length, ...pieces }
@@ -134,7 +137,7 @@ function storedFile (catalog: Catalog, bytes: Uint8Array, name: string, at: numb
   })
   rows.records.push({
     media_id: mediaId,
-    owner: '',
+    owner,
     access_level: 'public',
     name: null,
     description: null,
