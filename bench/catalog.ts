@@ -97,6 +97,8 @@ async function diskUse (dir: string): Promise<number> {
   return total
 }
 
+const freeBytes = async (dir: string): Promise<number> => { const { bavail, bsize } = await fs.statfs(dir); return bavail * bsize }
+
 /** Bytes the database takes: SQLite's pages (WAL included), PostgreSQL's database size. */
 async function databaseBytes (database: Database): Promise<number> {
   if (database.dialect === 'postgres') {
@@ -149,6 +151,7 @@ async function fill (target: Target, tmp: string): Promise<{ sample: FilledFile[
   const mediaDir = path.join(target.dataDir, 'media')
   try {
     const emptyDatabase = await databaseBytes(database)
+    const freeBefore = await freeBytes(tmp)
     const started = now()
     let lastReport = started
     let perFile = { media: 0, database: 0 }
@@ -163,10 +166,10 @@ async function fill (target: Target, tmp: string): Promise<{ sample: FilledFile[
         if (perFile.media === 0 && (done >= PROBE_FILES || done === FILES)) {
           perFile = { media: await diskUse(mediaDir) / done, database: (await databaseBytes(database) - emptyDatabase) / done }
           const local = (perFile.media + (target.databaseUrl ? 0 : perFile.database)) * FILES * DISK_MARGIN
-          const { bavail, bsize } = await fs.statfs(tmp)
-          console.log(`  disk: ${fmt(perFile.media, 0)} B per file in MEDIA_DIR, ${fmt(perFile.database, 0)} B in the database; ${FILES} files need ~${fmt(local / GB, 1)} GB in ${tmp} (${fmt(bavail * bsize / GB, 1)} GB free)` +
+          const free = await freeBytes(tmp)
+          console.log(`  disk: ${fmt(perFile.media, 0)} B per file in MEDIA_DIR, ${fmt(perFile.database, 0)} B in the database; ${FILES} files need ~${fmt(local / GB, 1)} GB in ${tmp} (${fmt(free / GB, 1)} GB free)` +
             (target.databaseUrl ? ` and ~${fmt(perFile.database * FILES * DISK_MARGIN / GB, 1)} GB on the PostgreSQL server` : ''))
-          if (local > bavail * bsize) throw new Error(`not enough disk for ${FILES} files: ~${fmt(local / GB, 1)} GB needed in ${tmp}, ${fmt(bavail * bsize / GB, 1)} GB free. Set BENCH_FILES lower, or TMPDIR to a disk with room.`)
+          if (local > free) throw new Error(`not enough disk for ${FILES} files: ~${fmt(local / GB, 1)} GB needed in ${tmp}, ${fmt(free / GB, 1)} GB free. Set BENCH_FILES lower, or TMPDIR to a disk with room.`)
         }
         if (now() - lastReport >= 5000 || done === FILES) {
           lastReport = now()
@@ -175,7 +178,8 @@ async function fill (target: Target, tmp: string): Promise<{ sample: FilledFile[
         }
       }
     })
-    console.log(`  filled in ${fmt((now() - started) / 1000, 1)} s; disk used: MEDIA_DIR ${fmt(await diskUse(mediaDir) / GB, 2)} GB, database ${fmt((await databaseBytes(database)) / GB, 2)} GB`)
+    // Free space, not a walk of every folder: other processes on the disk blur it, but it costs nothing at any N.
+    console.log(`  filled in ${fmt((now() - started) / 1000, 1)} s; the database is ${fmt((await databaseBytes(database)) / GB, 2)} GB; free space in ${tmp} fell by ${fmt((freeBefore - await freeBytes(tmp)) / GB, 2)} GB`)
     return { sample }
   } finally {
     await database.close()
@@ -218,17 +222,23 @@ async function idle (server: ServerChild, since: number): Promise<number> {
   return now() - since - IDLE_SECONDS * 1000
 }
 
-/** Time `count` requests made by `make(i)`, one at a time; each must answer `status`. */
-async function timed (count: number, status: number, make: (i: number) => Promise<{ status: number, text: string, ms: number }>): Promise<{ ms: number[], texts: string[] }> {
-  const ms: number[] = []
-  const texts: string[] = []
-  for (let i = 0; i < count; i++) {
-    const res = await make(i)
-    if (res.status !== status) throw new Error(`request ${i} answered ${res.status}, expected ${status}: ${res.text.slice(0, 300)}`)
-    ms.push(res.ms)
-    texts.push(res.text)
+type Answer = Awaited<ReturnType<typeof request>>
+
+/**
+ * `count` rounds of one request to each server (made by `make(server, round)`, one at a time, the
+ * order alternating), so both see the same load on a shared machine. Each must answer `status`.
+ */
+async function rounds (count: number, status: number, make: (server: number, round: number) => Promise<Answer>): Promise<Array<{ ms: number[], texts: string[] }>> {
+  const out = [0, 1].map(() => ({ ms: [] as number[], texts: [] as string[] }))
+  for (let round = 0; round < count; round++) {
+    for (const server of round % 2 === 0 ? [0, 1] : [1, 0]) {
+      const res = await make(server, round)
+      if (res.status !== status) throw new Error(`request ${round} answered ${res.status}, expected ${status}: ${res.text.slice(0, 300)}`)
+      out[server]!.ms.push(res.ms)
+      out[server]!.texts.push(res.text)
+    }
   }
-  return { ms, texts }
+  return out
 }
 
 /** Cursors of the listing's own positions, each followed by at least a page: walked one item at a time (a small listing). */
@@ -243,44 +253,64 @@ async function walkedCursors (base: string): Promise<string[]> {
   return cursors.slice(0, Math.max(1, cursors.length - PAGE))
 }
 
-/** One fresh server process over `target`: start, idle, RSS, then the timed requests. */
-async function measure (servers: Set<ServerChild>, target: Target, files: number, sample: FilledFile[]): Promise<RunResult> {
+/** What a run's catalogue holds: its files (a sample of them). */
+interface Run { target: Target, sample: FilledFile[] }
+type Started = Pick<RunResult, 'ready' | 'served' | 'idleAt' | 'rss' | 'peakRss'> & { server: ServerChild }
+
+/** A fresh server process over the run's catalogue: time its start (and a random file's bytes), wait until it is idle, read its RSS. */
+async function start (servers: Set<ServerChild>, run: Run): Promise<Started> {
   const env: Record<string, string> = {
     LOG_LEVEL: 'info',
-    ...(target.databaseUrl ? { DATABASE_URL: target.databaseUrl } : {}),
+    ...(run.target.databaseUrl ? { DATABASE_URL: run.target.databaseUrl } : {}),
     // One client on loopback makes every request: the per-address limits are not what is measured.
     UPLOAD_STARTS_PER_MINUTE: '1000000',
     MAX_BYTE_RESPONSES_PER_ADDRESS: '1000000',
     SEED_ACTIVATIONS_PER_MINUTE: '1000000'
   }
-  const file = sample[randomInt(Math.max(1, sample.length))]
+  const file = run.sample[randomInt(Math.max(1, run.sample.length))]
   const spawned = now()
-  const { server, ready, served: [served] } = await timedStart(servers, target.dataDir, env, file ? [`/api/media/${file.mediaId}`] : [])
+  const { server, ready, served: [served] } = await timedStart(servers, run.target.dataDir, env, file ? [`/api/media/${file.mediaId}`] : [])
   await server.waitForOutput(/resumed seeding/, 600_000)
   const idleAt = await idle(server, spawned)
   const { rss, hwm } = await procMem(server.pid)
-  const base = server.base
+  return { server, ready, served, idleAt, rss, peakRss: hwm }
+}
 
-  const bodies = Array.from({ length: WARMUP + SAMPLES }, () => randomBytes(UPLOAD_BYTES))
-  const post = async (i: number): Promise<{ status: number, text: string, ms: number }> =>
-    await request(`${base}/api/media/upload`, { method: 'POST', body: uploadBody(bodies[i]!), headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` } })
-  await timed(WARMUP, 201, post)
-  const uploads = await timed(SAMPLES, 201, async i => await post(WARMUP + i))
-  const uploaded = uploads.texts.map(t => (JSON.parse(t) as { mediaId: string }).mediaId)
-  uploaded.forEach((id, i) => {
-    if (id !== createHash('sha256').update(bodies[WARMUP + i]!).digest('hex')) throw new Error(`upload ${i} answered mediaId ${id}, not its SHA-256`)
-  })
+/** Both runs' servers, started one after the other, then timed in rounds: uploads, /info, listing pages. */
+async function measure (servers: Set<ServerChild>, runs: [Run, Run]): Promise<[RunResult, RunResult]> {
+  const started: Started[] = []
+  for (const run of runs) {
+    console.log(`  starting a server over ${run.target.label === 'zero' ? 0 : FILES} files`)
+    started.push(await start(servers, run))
+  }
+  const base = (s: number): string => started[s]!.server.base
+  const bodies = started.map(() => Array.from({ length: WARMUP + SAMPLES }, () => randomBytes(UPLOAD_BYTES)))
+  const post = async (s: number, i: number): Promise<Answer> =>
+    await request(`${base(s)}/api/media/upload`, { method: 'POST', body: uploadBody(bodies[s]![i]!), headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` } })
+  await rounds(WARMUP, 201, post)
+  const uploads = await rounds(SAMPLES, 201, async (s, i) => await post(s, WARMUP + i))
+  const uploaded = uploads.map((u, s) => u.texts.map((t, i) => {
+    const { mediaId } = JSON.parse(t) as { mediaId: string }
+    if (mediaId !== createHash('sha256').update(bodies[s]![WARMUP + i]!).digest('hex')) throw new Error(`upload ${i} answered mediaId ${mediaId}, not its SHA-256`)
+    return mediaId
+  }))
 
   // Stored files at random: the filled ones, or with none, the ones just uploaded.
-  const ids = files > 0 ? sample.map(f => f.mediaId) : uploaded
-  const info = await timed(SAMPLES, 200, async () => await request(`${base}/api/media/${ids[randomInt(ids.length)]}/info`))
-  const cursors = files > 0 ? sample.map(f => encodeCursor({ at: String(f.listedAt), mediaId: f.mediaId })) : await walkedCursors(base)
-  const listing = await timed(SAMPLES, 200, async () => await request(`${base}/api/media?limit=${PAGE}&cursor=${cursors[randomInt(cursors.length)]}`))
-  const items = listing.texts.reduce((n, t) => n + (JSON.parse(t) as { items: unknown[] }).items.length, 0) / SAMPLES
+  const ids = runs.map((run, s) => run.sample.length > 0 ? run.sample.map(f => f.mediaId) : uploaded[s]!)
+  const info = await rounds(SAMPLES, 200, async s => await request(`${base(s)}/api/media/${ids[s]![randomInt(ids[s]!.length)]}/info`))
+  const cursors = await Promise.all(runs.map(async (run, s) => run.sample.length > 0
+    ? run.sample.map(f => encodeCursor({ at: String(f.listedAt), mediaId: f.mediaId }))
+    : await walkedCursors(base(s))))
+  const listing = await rounds(SAMPLES, 200, async s => await request(`${base(s)}/api/media?limit=${PAGE}&cursor=${cursors[s]![randomInt(cursors[s]!.length)]}`))
 
-  const stopping = now()
-  await server.stop()
-  return { ready, served, idleAt, rss, peakRss: hwm, upload: latencies(uploads.ms), info: latencies(info.ms), listing: { ...latencies(listing.ms), items }, stopMs: now() - stopping }
+  const results: RunResult[] = []
+  for (const [s, { server, ...times }] of started.entries()) {
+    const stopping = now()
+    await server.stop()
+    const items = listing[s]!.texts.reduce((n, t) => n + (JSON.parse(t) as { items: unknown[] }).items.length, 0) / SAMPLES
+    results.push({ ...times, upload: latencies(uploads[s]!.ms), info: latencies(info[s]!.ms), listing: { ...latencies(listing[s]!.ms), items }, stopMs: now() - stopping })
+  }
+  return results as [RunResult, RunResult]
 }
 
 const ms = (n: number | undefined): string => n === undefined ? '—' : `${fmt(n, n < 10 ? 2 : 0)} ms`
@@ -293,7 +323,7 @@ function report (zero: RunResult, full: RunResult, kind: string): void {
   const lat = (l: Latencies): string => `${ms(l.p50)} / ${ms(l.p90)}`
   const uploadRatio = full.upload.p50 / zero.upload.p50
   console.log('')
-  console.log(`catalog benchmark, ${kind}: a fresh server process over 0 files, then over ${FILES} (${SAMPLES} requests of each kind, one at a time; p50 / p90)`)
+  console.log(`catalog benchmark, ${kind}: fresh server processes over 0 and ${FILES} files (${SAMPLES} requests of each kind to each, one at a time, alternating; p50 / p90)`)
   row('', 'at 0 files', `at ${FILES}`, `N / 0`)
   row(`upload ${UPLOAD_BYTES / 1024} KiB public`, lat(zero.upload), lat(full.upload), ratio(full.upload.p50, zero.upload.p50), `p50 goal ≤ ${UPLOAD_RATIO_GOAL}×  ${verdict(uploadRatio <= UPLOAD_RATIO_GOAL)}`)
   row('/info, random file', lat(zero.info), lat(full.info), ratio(full.info.p50, zero.info.p50))
@@ -326,10 +356,7 @@ runBench('catalog', async (tmp, servers) => {
     }
     const { sample } = await fill(fullTarget, tmp)
 
-    console.log('  reference run: 0 files')
-    const zero = await measure(servers, zeroTarget, 0, [])
-    console.log(`  run: ${FILES} files`)
-    const full = await measure(servers, fullTarget, FILES, sample)
+    const [zero, full] = await measure(servers, [{ target: zeroTarget, sample: [] }, { target: fullTarget, sample }])
     report(zero, full, kind)
   } finally {
     if (names.length > 0 && !process.env.BENCH_KEEP) await dropPostgresDatabases(names)

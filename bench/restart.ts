@@ -95,7 +95,7 @@ runBench('restart', async (tmp, servers) => {
 
     const id = ids[randomInt(ids.length)]!
     const { server, times } = await timedRestart(servers, dataDir, id)
-    const bytes = await get(`${server.base}/api/media/${id}`)
+    const bytes = await get(`${server.base}/api/media/${id}`, 30_000)
     if (bytes.status !== 200 || bytes.bytes !== FILE_SIZE) throw new Error(`GET /api/media/${id} answered ${bytes.status} with ${bytes.bytes} bytes`)
     const stats = await (await fetch(`${server.base}/api/seeder/stats`)).json() as { seedingCount: number, activeTorrents: number }
     if (stats.seedingCount !== FILES) throw new Error(`the seeder lists ${stats.seedingCount} files, expected ${FILES}`)
