@@ -7,12 +7,13 @@
  *
  * It fills a catalogue with BENCH_FILES stored public files (fillCatalog: the store's folders and
  * the rows uploads write), then starts the real server twice, each a fresh process: over an empty
- * catalogue (the reference) and over the full one. Each run times the start (/readyz, and a
- * random file's bytes), waits until the server is idle (its background work after a start is
- * done), reads its RSS, then times one request at a time: small public uploads, /info of random
- * files, and listing pages after random cursors. With BENCH_DATABASE_URL (a PostgreSQL server
- * and a database there to connect to; the role needs CREATEDB) each run gets a new database on
- * that server, dropped at the end.
+ * catalogue (the reference) and over the full one. Each start is timed (/readyz, and a random
+ * file's bytes), then the bench waits until that server is idle (its background work after a
+ * start is done) and reads its RSS. Then both are timed together, one request at a time,
+ * alternating between them so a busy machine slows both alike: small public uploads, /info of
+ * random files, and listing pages after random cursors. With BENCH_DATABASE_URL (a PostgreSQL
+ * server and a database there to connect to; the role needs CREATEDB) each run gets a new
+ * database on that server, dropped at the end.
  *
  * Optional: BENCH_SAMPLES (timed requests of each kind, 200), BENCH_FILE_BYTES (size of the
  * filled files, 256), BENCH_UPLOAD_KB (size of the timed uploads, 4), BENCH_FILES_PER_KEY
