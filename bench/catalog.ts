@@ -194,6 +194,8 @@ interface RunResult {
   served?: number
   /** From spawn until the server's background work after the start was done. */
   idleAt: number
+  /** seeder.json, which every start writes again: when it was done (ms from spawn), and its size. */
+  snapshot: { at: number, bytes: number }
   rss: number
   peakRss: number
   upload: Latencies
@@ -256,7 +258,7 @@ async function walkedCursors (base: string): Promise<string[]> {
 
 /** What a run's catalogue holds: its files (a sample of them). */
 interface Run { target: Target, sample: FilledFile[] }
-type Started = Pick<RunResult, 'ready' | 'served' | 'idleAt' | 'rss' | 'peakRss'> & { server: ServerChild }
+type Started = Pick<RunResult, 'ready' | 'served' | 'idleAt' | 'snapshot' | 'rss' | 'peakRss'> & { server: ServerChild }
 
 /** A fresh server process over the run's catalogue: time its start (and a random file's bytes), wait until it is idle, read its RSS. */
 async function start (servers: Set<ServerChild>, run: Run): Promise<Started> {
@@ -270,11 +272,13 @@ async function start (servers: Set<ServerChild>, run: Run): Promise<Started> {
   }
   const file = run.sample[randomInt(Math.max(1, run.sample.length))]
   const spawned = now()
+  const spawnedAt = Date.now()
   const { server, ready, served: [served] } = await timedStart(servers, run.target.dataDir, env, file ? [`/api/media/${file.mediaId}`] : [])
   await server.waitForOutput(/resumed seeding/, 600_000)
   const idleAt = await idle(server, spawned)
+  const written = await fs.stat(path.join(run.target.dataDir, 'media', 'seeder.json'))
   const { rss, hwm } = await procMem(server.pid)
-  return { server, ready, served, idleAt, rss, peakRss: hwm }
+  return { server, ready, served, idleAt, snapshot: { at: written.mtimeMs - spawnedAt, bytes: written.size }, rss, peakRss: hwm }
 }
 
 /** Both runs' servers, started one after the other, then timed in rounds: uploads, /info, listing pages. */
@@ -332,6 +336,8 @@ function report (zero: RunResult, full: RunResult, kind: string): void {
   row('ready (/readyz 200)', ms(zero.ready), ms(full.ready), ratio(full.ready, zero.ready), `goal < ${READY_GOAL_MS} ms  ${verdict(full.ready < READY_GOAL_MS)}`)
   row('random file served', ms(zero.served), ms(full.served), '')
   row('idle after start', ms(zero.idleAt), ms(full.idleAt), ratio(full.idleAt, zero.idleAt), '(background work done: resume, reconcile, seeder.json)')
+  const snapshot = (r: RunResult): string => `${ms(r.snapshot.at)}, ${fmt(r.snapshot.bytes / MiB)} MB`
+  row('seeder.json written', snapshot(zero), snapshot(full), ratio(full.snapshot.at, zero.snapshot.at), '(ms from spawn; each start writes it whole)')
   row('RSS when idle', `${fmt(zero.rss / MiB)} MB`, `${fmt(full.rss / MiB)} MB`, ratio(full.rss, zero.rss), `goal < ${RSS_GOAL_MB} MB  ${verdict(full.rss / MiB < RSS_GOAL_MB)}`)
   row('peak RSS (VmHWM)', `${fmt(zero.peakRss / MiB)} MB`, `${fmt(full.peakRss / MiB)} MB`, ratio(full.peakRss, zero.peakRss))
   row('stop (SIGTERM to exit)', ms(zero.stopMs), ms(full.stopMs), ratio(full.stopMs, zero.stopMs))
