@@ -156,7 +156,11 @@ function migrations (dialect: Dialect): Record<string, Migration> {
           .addColumn('uploaded', 'bigint', c => c.notNull().defaultTo(0))
           .execute()
         await db.schema.createIndex('seeds_rank').on('seeds').columns(['pinned', 'wanted_at']).execute()
-        await db.schema.createIndex('seeds_media').on('seeds').column('media_id').execute()
+        // Each query on seeds by kind needs an index that also covers its other condition and its
+        // order: with only (kind, uploaded) to go by, SQLite read every public seed for one file's,
+        // and sorted them all for each page of the seeder.json snapshot.
+        await db.schema.createIndex('seeds_media').on('seeds').columns(['media_id', 'kind']).execute()
+        await db.schema.createIndex('seeds_kind_hash').on('seeds').columns(['kind', 'info_hash']).execute()
         await db.schema.createIndex('seeds_uploaded').on('seeds').columns(['kind', 'uploaded']).execute()
         // The owner's listing pages by (created_at, media_id): a cursor that tells nothing of other keys' records.
         await db.schema.createIndex('media_records_owner_created').on('media_records').columns(['owner', 'created_at', 'media_id']).execute()
