@@ -185,6 +185,17 @@ export async function startServerChild (dataDir: string, env: Record<string, str
 }
 
 /**
+ * Spawn the server over `dataDir` (added to `servers`, so the bench's frame stops it) and time,
+ * from spawn, /readyz and each of `paths` answering 200 (polled every 10 ms).
+ */
+export async function timedStart (servers: Set<ServerChild>, dataDir: string, env: Record<string, string>, paths: string[] = []): Promise<{ server: ServerChild, ready: number, served: number[] }> {
+  const server = await startServerChild(dataDir, env)
+  servers.add(server)
+  const [ready, ...served] = await Promise.all(['/readyz', ...paths].map(async p => await server.waitFor(p)))
+  return { server, ready: ready!, served }
+}
+
+/**
  * A bench's frame: a fresh temp dir and a set for the servers it starts. At the end, on an
  * error or on Ctrl-C, the servers are stopped and the dir is removed (kept with BENCH_KEEP=1);
  * an error sets a non-zero exit code.

@@ -99,12 +99,9 @@ export class BlobRepository {
   /** Public files, newest first, after `cursor`. */
   async listed (limit: number, cursor?: ListedCursor): Promise<BlobRow[]> {
     let query = this.db.selectFrom('blobs').selectAll().where('listed_at', 'is not', null)
-    if (cursor) {
-      query = query.where(eb => eb.or([
-        eb('listed_at', '<', cursor.listedAt),
-        eb.and([eb('listed_at', '=', cursor.listedAt), eb('media_id', '<', cursor.mediaId)])
-      ]))
-    }
+    // A row-value comparison, not the same condition spelled with OR: both databases seek the
+    // listing index to the cursor with it, where the OR made SQLite gather and sort every older file.
+    if (cursor) query = query.where(eb => eb(eb.refTuple('listed_at', 'media_id'), '<', eb.tuple(cursor.listedAt, cursor.mediaId)))
     return (await query.orderBy('listed_at', 'desc').orderBy('media_id', 'desc').limit(limit).execute()).map(toBlob)
   }
 

@@ -109,9 +109,13 @@ export class SeedRepository {
   async publicSeeds (opts: { limit: number, after?: string, mediaId?: string }): Promise<PublicSeed[]> {
     let query = this.db.selectFrom('seeds as s').innerJoin('blobs as b', 'b.media_id', 's.media_id')
       .select(['s.info_hash', 's.media_id', 's.wanted_at', 'b.name', 'b.file_size', 'b.listed_at'])
-      .where('s.kind', '=', 'public').where('s.info_hash', '>', opts.after ?? '')
-    if (opts.mediaId !== undefined) query = query.where('s.media_id', '=', opts.mediaId)
-    const rows = await query.orderBy('s.info_hash').limit(opts.limit).execute()
+      .where('s.kind', '=', 'public')
+    // A file's seed is found by (media_id, kind) and a page by (kind, info_hash). Asked for a
+    // file's in infoHash order, SQLite walked every public seed in that order instead.
+    query = opts.mediaId !== undefined
+      ? query.where('s.media_id', '=', opts.mediaId)
+      : query.where('s.info_hash', '>', opts.after ?? '').orderBy('s.info_hash')
+    const rows = await query.limit(opts.limit).execute()
     return rows.map(r => ({ infoHash: r.info_hash, mediaId: r.media_id, name: r.name, fileSize: Number(r.file_size), seededAt: Number(r.listed_at ?? 0), wantedAt: r.wanted_at === null ? null : Number(r.wanted_at) }))
   }
 

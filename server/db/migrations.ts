@@ -192,6 +192,16 @@ function migrations (dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('uploads_expiry').on('uploads').columns(['expires_at', 'id']).execute()
         await db.schema.createIndex('uploads_owner_open').on('uploads').column('owner').where(sql.ref('result'), 'is', null).execute()
       }
+    },
+    // Each query on seeds by kind needs an index that also covers its other condition and its
+    // order: with only (kind, uploaded) to go by, SQLite read every public seed for one file's,
+    // and sorted them all for each page of the seeder.json snapshot (found by bench:catalog).
+    '0004_seed_indexes': {
+      async up (db: Kysely<any>) {
+        await db.schema.dropIndex('seeds_media').execute()
+        await db.schema.createIndex('seeds_media').on('seeds').columns(['media_id', 'kind']).execute()
+        await db.schema.createIndex('seeds_kind_hash').on('seeds').columns(['kind', 'info_hash']).execute()
+      }
     }
   }
 }

@@ -1,0 +1,75 @@
+/**
+ * Reads that happen per request, per upload or per page of the seeder.json snapshot must seek an
+ * index: their cost may not grow with the catalogue. Checked by SQLite's query plan, which needs
+ * no million rows to show a scan or a sort of every row.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import Database from 'better-sqlite3'
+import { CompiledQuery, Kysely, SqliteDialect } from 'kysely'
+import { migrate } from '../db/migrations.ts'
+import type { Schema } from '../db/schema.ts'
+import { BlobRepository } from './blobRepository.ts'
+import { SeedRepository } from './seedRepository.ts'
+
+const id = (n: number): string => n.toString(16).padStart(64, '0')
+const hash = (n: number): string => n.toString(16).padStart(40, '0')
+
+describe('catalogue reads seek an index, whatever the catalogue holds', () => {
+  const queries: Array<{ sql: string, parameters: readonly unknown[] }> = []
+  const db = new Kysely<Schema>({
+    dialect: new SqliteDialect({ database: new Database(':memory:') }),
+    log: event => { if (event.level === 'query') queries.push(event.query) }
+  })
+  const blobs = new BlobRepository(db)
+  const seeds = new SeedRepository(db)
+
+  before(async () => {
+    await migrate(db, 'sqlite')
+    // Five public files, two listed at the same time (the mediaId breaks the tie).
+    for (const [n, listedAt] of [[1, 100], [2, 200], [3, 200], [4, 300], [5, 400]] as const) {
+      await blobs.insert({ mediaId: id(n), fileSize: n, pieceLength: 16384, info: new Uint8Array(1), name: `f${n}`, mimeType: 'text/plain', infoHash: hash(n), publishedAt: listedAt, createdAt: '' })
+      await blobs.setListed(id(n), listedAt)
+      await seeds.add({ infoHash: hash(n), mediaId: id(n), kind: 'public', pinned: false, at: listedAt })
+    }
+  })
+  after(async () => { await db.destroy() })
+
+  /** What `read` answers, and SQLite's plan for the one query it made. */
+  async function planned<T> (read: () => Promise<T>): Promise<{ answer: T, plan: string }> {
+    queries.length = 0
+    const answer = await read()
+    assert.equal(queries.length, 1)
+    const [query] = queries
+    const { rows } = await db.executeQuery<{ detail: string }>(CompiledQuery.raw(`EXPLAIN QUERY PLAN ${query!.sql}`, [...query!.parameters]))
+    return { answer, plan: rows.map(r => r.detail).join('; ') }
+  }
+  const NO_SCAN_OR_SORT = /TEMP B-TREE|MULTI-INDEX OR|\bSCAN\b/
+
+  test('a page of the public listing after a cursor', async () => {
+    const { answer, plan } = await planned(async () => await blobs.listed(2, { listedAt: 200, mediaId: id(3) }))
+    assert.deepEqual(answer.map(b => b.name), ['f2', 'f1'], 'the files after the cursor, newest first')
+    assert.match(plan, /USING INDEX blobs_listed/)
+    assert.doesNotMatch(plan, NO_SCAN_OR_SORT)
+  })
+
+  test('a page of the public seeds (getAllSeeding, the seeder.json snapshot)', async () => {
+    const { answer, plan } = await planned(async () => await seeds.publicSeeds({ limit: 2, after: hash(2) }))
+    assert.deepEqual(answer.map(s => s.infoHash), [hash(3), hash(4)], 'the seeds after `after`, in infoHash order')
+    assert.match(plan, /seeds_kind_hash \(kind=\? AND info_hash>\?\)/)
+    assert.doesNotMatch(plan, NO_SCAN_OR_SORT)
+  })
+
+  test("one file's public seed (getSeedingInfo, seedFile)", async () => {
+    const { answer, plan } = await planned(async () => await seeds.publicSeeds({ limit: 1, mediaId: id(4) }))
+    assert.deepEqual(answer.map(s => [s.infoHash, s.name, s.fileSize]), [[hash(4), 'f4', 4]])
+    assert.match(plan, /seeds_media \(media_id=\? AND kind=\?\)/)
+    assert.doesNotMatch(plan, NO_SCAN_OR_SORT)
+  })
+
+  test("one file's public seed by its mediaId (publicOf)", async () => {
+    const { answer, plan } = await planned(async () => await seeds.publicOf(id(2)))
+    assert.equal(answer?.infoHash, hash(2))
+    assert.match(plan, /seeds_media \(media_id=\? AND kind=\?\)/)
+  })
+})
