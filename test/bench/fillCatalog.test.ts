@@ -16,7 +16,7 @@ const openIn = async (dir: string): Promise<Database> => await openDatabase({ sq
 const WHEN: Partial<Record<keyof Schema, string[]>> = {
   blobs: ['listed_at', 'published_at', 'created_at'],
   media_records: ['id', 'created_at'],
-  seeds: ['wanted_at']
+  seeds: ['ranked_at']
 }
 const TABLES: Array<keyof Schema> = ['blobs', 'media_records', 'seeds', 'oip_records', 'auth_challenges', 'catalog_meta']
 
@@ -71,8 +71,8 @@ describe('the benchmarks\' fast fill', () => {
     // The time columns are set as an upload's: the file listed when published, wanted since.
     const times = async (database: Database): Promise<unknown> => {
       const b = await database.db.selectFrom('blobs').select(['listed_at', 'published_at']).executeTakeFirstOrThrow()
-      const s = await database.db.selectFrom('seeds').select('wanted_at').executeTakeFirstOrThrow()
-      return { listedWhenPublished: Math.abs(Number(b.listed_at) - Number(b.published_at)) < 1000, wantedWhenListed: Math.abs(Number(s.wanted_at) - Number(b.listed_at)) < 1000 }
+      const s = await database.db.selectFrom('seeds').select('ranked_at').executeTakeFirstOrThrow()
+      return { listedWhenPublished: Math.abs(Number(b.listed_at) - Number(b.published_at)) < 1000, wantedWhenListed: Math.abs(Number(s.ranked_at) - Number(b.listed_at)) < 1000 }
     }
     assert.deepEqual(await times(fillDb), await times(uploadDb))
     await uploadDb.close()
