@@ -325,7 +325,7 @@ export class MediaService {
 
   /** The caller's view: their private torrent when their record is private, else the public one. */
   private async view (mediaId: string, caller: Caller): Promise<View> {
-    const { access, catalog, records } = this.deps
+    const { access, catalog } = this.deps
     const { own } = await access.require(caller, 'read', mediaId)
     const blob = await catalog.blob(mediaId)
     if (!blob) throw notFound()

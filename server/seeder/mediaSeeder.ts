@@ -158,6 +158,8 @@ export class MediaSeeder {
   private readonly primed = new Set<string>()
   /** Wanted times and bytes sent not yet written to the database. */
   private readonly activity = new Map<string, { wantedAt?: number, uploaded?: number }>()
+  /** Per active torrent: how much of torrent.uploaded went into the row already. */
+  private readonly writtenUploads = new Map<string, number>()
   private writing: Promise<void> = Promise.resolve()
   private writer: NodeJS.Timeout | undefined
   private resuming: Promise<unknown> = Promise.resolve()
@@ -539,9 +541,6 @@ export class MediaSeeder {
   private written (infoHash: string): number {
     return this.writtenUploads.get(infoHash) ?? 0
   }
-
-  /** Per active torrent: how much of torrent.uploaded went into the row already. */
-  private readonly writtenUploads = new Map<string, number>()
 
   /** Write the noted wanted times and bytes sent (one at a time; errors are logged, the notes kept for the next try). */
   private async writeActivity (): Promise<void> {
