@@ -1,6 +1,7 @@
 /**
  * The torrents active in the seeding client, the only seeds held in memory: every seeded torrent
- * has a row in the database's seeding state, but at most `maxActive` are in the client. The least
+ * has a row in the database's seeding state, but at most `maxActive` are in the client: a million
+ * files cost a million rows, not a million torrents nor a million map entries. The least
  * recently wanted go idle (out of the client; the bytes stay) and come back the moment someone
  * wants them: a peer's announce at the tracker, a request for the .torrent or the bytes. Pinned
  * torrents stay active. Demand brings at most `activationsPerMinute` idle torrents up (anyone can
