@@ -237,12 +237,6 @@ export class MediaSeeder {
     }
   }
 
-  /** May this torrent be pinned now? (Already pinned, or a pin slot is free.) */
-  async canPin (infoHash: string): Promise<boolean> {
-    const { seeds } = this.opts
-    return (await seeds.get(infoHash))?.pinned === true || await seeds.pinnedCount() < this.maxPinned
-  }
-
   /** The database says this torrent is pinned now (or not): keep it active whatever else is wanted, or let it go idle in its turn. */
   async setPinned (infoHash: string, pinned: boolean): Promise<void> {
     await this.torrents.setPinned(infoHash, pinned)
