@@ -1,0 +1,94 @@
+/**
+ * Deletes: a caller's record goes, and with the last one the file's row, its seeding and its
+ * bytes. Runs under the per-file lock shared with new records, so a delete of the last record
+ * never removes the bytes under a new one.
+ */
+import { loginRequired, notFound } from '../../shared/errors.ts'
+import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
+import type { CatalogRepositories } from '../catalog/catalogRepositories.ts'
+import type { Logger } from '../logger.ts'
+import { crashPoint } from '../ops/crashPoint.ts'
+import type { MediaSeeder } from '../seeder/mediaSeeder.ts'
+import type { Catalog } from './catalog.ts'
+import type { KeyedMutex } from './keyedMutex.ts'
+
+export interface RemovalDeps {
+  access: AccessPolicy
+  catalog: Catalog
+  seeder: MediaSeeder
+  /** Runs `fn` as one database transaction on the repositories it is given: all of it is written, or none. */
+  transaction: <T>(fn: (tx: CatalogRepositories) => Promise<T>) => Promise<T>
+  /** One change at a time per file (shared with new records and reconcile). */
+  perMedia: KeyedMutex
+  log: Logger
+}
+
+export class Removal {
+  private readonly deps: RemovalDeps
+
+  constructor (deps: RemovalDeps) {
+    this.deps = deps
+  }
+
+  /** Remove the caller's record; the bytes, torrent and seeding go when nobody holds them. */
+  async remove (mediaId: string, caller: Caller): Promise<void> {
+    if (caller === undefined) throw loginRequired()
+    await this.deps.perMedia.run(mediaId, async () => await this.removeNow(mediaId, caller))
+  }
+
+  /** Delete a file no record holds: its row, then its bytes (call it under the file's lock). */
+  async removeIfHeldByNobody (mediaId: string, why: string): Promise<void> {
+    const { catalog, log, transaction } = this.deps
+    const gone = await transaction(async tx => {
+      if (await tx.records.count(mediaId) > 0) return false
+      await tx.blobs.remove(mediaId)
+      return true
+    })
+    if (!gone || !await catalog.store.has(mediaId)) return
+    await catalog.store.remove(mediaId)
+    log.info({ mediaId }, why)
+  }
+
+  /**
+   * One transaction forgets the record, its OIP records, its seeding state, and the file's row
+   * when nobody holds it any more; the seeder and the bytes follow. A crash after the
+   * transaction leaves a folder no row holds, collected by reconcile.
+   */
+  private async removeNow (mediaId: string, caller: string): Promise<void> {
+    const { seeder, transaction, catalog, log, access } = this.deps
+    await access.require(caller, 'own', mediaId)
+    const { dropped, pinned, unlisted, heldByNobody } = await transaction(async tx => {
+      const record = await tx.records.get(mediaId, caller)
+      if (!record || !await tx.records.remove(mediaId, caller)) throw notFound()
+      await tx.oipRecords.removeForMedia(mediaId, caller)
+      const blob = await tx.blobs.get(mediaId)
+      const dropped: string[] = []
+      let pinned: { infoHash: string, pinned: boolean } | undefined
+      let unlisted = false
+      if (record.privateInfoHash) {
+        await tx.seeds.remove(record.privateInfoHash)
+        dropped.push(record.privateInfoHash)
+      } else if (blob && !await tx.records.hasPublic(mediaId)) {
+        // The last public record went: the file is no longer public, nor its torrent seeded.
+        await tx.blobs.setListed(mediaId, null)
+        await tx.seeds.remove(blob.infoHash)
+        dropped.push(blob.infoHash)
+        unlisted = true
+      } else if (blob && record.pinned) {
+        pinned = { infoHash: blob.infoHash, pinned: await tx.records.hasPinnedPublic(mediaId) }
+        await tx.seeds.setPinned(pinned.infoHash, pinned.pinned)
+      }
+      const heldByNobody = await tx.records.count(mediaId) === 0
+      if (heldByNobody) await tx.blobs.remove(mediaId)
+      return { dropped, pinned, unlisted, heldByNobody }
+    })
+    crashPoint('mid-delete')
+    for (const infoHash of dropped) await seeder.drop(infoHash)
+    if (unlisted) seeder.snapshot.changed()
+    if (pinned) await seeder.setPinned(pinned.infoHash, pinned.pinned)
+    if (heldByNobody) {
+      await catalog.store.remove(mediaId)
+      log.info({ mediaId }, 'last record removed: blob deleted')
+    }
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * What one caller sees of a file: their own private torrent (their name, a .torrent carrying
+ * their capabilities) or the public one, as info, .torrent and bytes. Every read asks the access
+ * policy first; what it refuses looks exactly like a missing id.
+ */
+import { notFound } from '../../shared/errors.ts'
+import type { MediaManifest, UploadResult } from '../../shared/media.ts'
+import { magnetURI } from '../../shared/torrent.ts'
+import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
+import type { Capabilities } from '../auth/capabilities.ts'
+import type { BlobRow } from '../catalog/blobRepository.ts'
+import type { MediaRecord } from '../records/recordRepository.ts'
+import type { MediaSeeder, TorrentStatus } from '../seeder/mediaSeeder.ts'
+import type { Catalog } from './catalog.ts'
+
+export interface MediaViewsDeps {
+  access: AccessPolicy
+  catalog: Catalog
+  capabilities: Capabilities
+  seeder: MediaSeeder
+}
+
+/** A torrent's seeding status; `pinned` (the caller's own pin) only for a caller with a record. */
+export type SeedingStatus = TorrentStatus & { pinned?: boolean }
+
+export interface MediaInfo extends MediaManifest {
+  httpUrl: string
+  torrentUrl: string
+  accessLevel: MediaRecord['accessLevel']
+  seeding: SeedingStatus
+}
+
+/** What one caller sees of a media: their own private torrent, or the public one. */
+export interface View {
+  blob: BlobRow
+  manifest: MediaManifest
+  /** The infoHash of the torrent the server seeds for this caller. */
+  infoHash: string
+  /** The caller's own record, public or private. */
+  own?: MediaRecord
+  /** The caller's private record, when that is what they see. */
+  privateRecord?: MediaRecord
+}
+
+export class MediaViews {
+  private readonly deps: MediaViewsDeps
+
+  constructor (deps: MediaViewsDeps) {
+    this.deps = deps
+  }
+
+  /** The caller's view: their private torrent when their record is private, else the public one. */
+  async view (mediaId: string, caller: Caller): Promise<View> {
+    const { access, catalog } = this.deps
+    const { own } = await access.require(caller, 'read', mediaId)
+    const blob = await catalog.blob(mediaId)
+    if (!blob) throw notFound()
+    const manifest = catalog.manifestOf(blob)
+    if (own?.accessLevel !== 'private') return { blob, manifest, infoHash: manifest.infoHash, ...(own ? { own } : {}) }
+    // A private owner sees the file as they uploaded it, whoever stored these bytes first.
+    return {
+      blob,
+      manifest: { ...manifest, originalName: own.originalName, mimeType: own.mimeType, createdAt: own.createdAt },
+      infoHash: own.privateInfoHash!,
+      own,
+      privateRecord: own
+    }
+  }
+
+  /**
+   * The manifest of a file as the caller may see it, or the not-found error. `private`: what is
+   * served is the caller's private view (their name for the file), which no shared cache may
+   * keep, whoever else holds the same bytes publicly. `wake`: its bytes are about to be sent, so
+   * its torrent is wanted (a HEAD wants nothing).
+   */
+  async readable (mediaId: string, caller: Caller, opts: { wake: boolean }): Promise<{ manifest: MediaManifest, private: boolean }> {
+    const { manifest, infoHash, privateRecord } = await this.view(mediaId, caller)
+    // The bytes go out over HTTP at once; the torrent comes up beside them.
+    if (opts.wake) void this.deps.seeder.want(infoHash)
+    return { manifest, private: privateRecord !== undefined }
+  }
+
+  /** The web seed door of a private torrent: the capability in the URL stands in for the session. */
+  async webseed (mediaId: string, token: string, opts: { wake: boolean }): Promise<{ manifest: MediaManifest, private: boolean }> {
+    const caller = await this.deps.access.webseedCaller(mediaId, token)
+    if (caller === undefined) throw notFound()
+    return await this.readable(mediaId, caller, opts)
+  }
+
+  async info (mediaId: string, caller: Caller): Promise<MediaInfo> {
+    const view = await this.view(mediaId, caller)
+    const { catalog, seeder } = this.deps
+    const { infoHash, magnetURI } = await this.torrentFor(view)
+    return {
+      ...view.manifest,
+      infoHash,
+      magnetURI,
+      httpUrl: catalog.httpUrl(mediaId),
+      torrentUrl: catalog.torrentUrl(mediaId),
+      accessLevel: view.privateRecord ? 'private' : 'public',
+      seeding: { ...await seeder.status(infoHash), ...(view.own ? { pinned: view.own.pinned } : {}) }
+    }
+  }
+
+  /** The .torrent the caller should use; `private` when it is their private torrent (it carries capabilities). */
+  async torrent (mediaId: string, caller: Caller): Promise<{ manifest: MediaManifest, torrentFile: Uint8Array, private: boolean }> {
+    const view = await this.view(mediaId, caller)
+    // Up before the .torrent goes out, so the swarm the client joins has the server in it.
+    await this.deps.seeder.want(view.infoHash)
+    return { manifest: view.manifest, torrentFile: (await this.torrentFor(view)).torrentFile, private: view.privateRecord !== undefined }
+  }
+
+  /** What an upload or a claim answers: the caller's view of the file, under their record. */
+  async result (view: View, record: MediaRecord): Promise<UploadResult> {
+    const { catalog } = this.deps
+    const { manifest } = view
+    const { infoHash, magnetURI } = await this.torrentFor(view)
+    return {
+      mediaId: manifest.mediaId,
+      infoHash,
+      magnetURI,
+      httpUrl: catalog.httpUrl(manifest.mediaId),
+      torrentUrl: catalog.torrentUrl(manifest.mediaId),
+      fileSize: manifest.fileSize,
+      mimeType: manifest.mimeType,
+      originalName: manifest.originalName,
+      accessLevel: record.accessLevel,
+      owner: record.owner === '' ? null : record.owner,
+      createdAt: manifest.createdAt
+    }
+  }
+
+  /** infoHash, magnet and .torrent as this caller should use them. */
+  private async torrentFor (view: View): Promise<{ infoHash: string, magnetURI: string, torrentFile: Uint8Array }> {
+    const { catalog, capabilities } = this.deps
+    const { manifest, privateRecord } = view
+    if (!privateRecord) {
+      return { infoHash: manifest.infoHash, magnetURI: catalog.magnet(manifest), torrentFile: await catalog.servedTorrent(manifest.mediaId) }
+    }
+    const sub = privateRecord.owner
+    const transport = catalog.privateTransport(manifest.mediaId,
+      await capabilities.issue('tracker', { sub, infoHash: privateRecord.privateInfoHash! }),
+      await capabilities.issue('webseed', { sub, mediaId: manifest.mediaId }))
+    const { infoHash, torrentFile } = catalog.privateTorrent(view.blob, privateRecord.originalName, privateRecord.torrentSalt!, transport)
+    return { infoHash, magnetURI: magnetURI(infoHash, manifest.originalName, transport), torrentFile }
+  }
+}
