@@ -32,13 +32,13 @@ import { spawnServer, type ServerProcess } from '../helpers/process.ts'
 import { randomBytesSeeded, tempDir, upload } from '../helpers/server.ts'
 import { createUpload, head, patch } from '../helpers/tus.ts'
 
-const KILLS = Math.max(5, Number(process.env.CRASH_KILLS ?? 50))
+const KILLS = Math.max(50, Number(process.env.CRASH_KILLS ?? 50))
 const SEED = Number(process.env.CRASH_SEED ?? randomInt(2 ** 31))
 const KEYS = 4
 const CONTENTS = 12
 const TUS_CHUNK = 16 * 1024
 /** A kill lands this long (at most) after the workload starts; 0 hits the background work of the start. */
-const MAX_KILL_DELAY_MS = 1000
+const MAX_KILL_DELAY_MS = 600
 const ORPHAN_GRACE = '1s'
 /** Grace (1 s) + the collector's interval (0.5 s), with room for a busy machine. */
 const ORPHAN_DEADLINE_MS = 10_000
@@ -361,11 +361,11 @@ test(`crash torture: ${KILLS} kill -9s during a mixed workload, every invariant 
   }
 
   /** The bytes at /api/media/:id hash to the id and have the listed size. */
-  async function servesBytes (mediaId: string, size: number, token?: string): Promise<void> {
+  async function servesBytes (mediaId: string, size: number, who: string, token?: string): Promise<void> {
     const res = await api(`/api/media/${mediaId}`, token)
     const bytes = new Uint8Array(await res.arrayBuffer())
     if (res.status !== 200 || sha256(bytes) !== mediaId || bytes.length !== size) {
-      violation('bytes_wrong', `GET ${mediaId}${token ? ' (owner)' : ''}: ${res.status}, ${bytes.length} bytes (listed ${size}), sha256 ${sha256(bytes)}`, mediaId)
+      violation('bytes_wrong', `GET as ${who}: ${res.status}, ${bytes.length} bytes (listed ${size}), sha256 ${sha256(bytes)}`, mediaId)
     }
   }
 
@@ -390,6 +390,12 @@ test(`crash torture: ${KILLS} kill -9s during a mixed workload, every invariant 
     }
   }
 
+  /** A key that holds nothing of the file, if there is one. */
+  const stranger = (mediaId: string): Key | undefined => {
+    const holders = holdings.holders(mediaId).map(([k]) => k)
+    return keys.find(k => !holders.includes(k.label))
+  }
+
   async function check (): Promise<void> {
     // Each key's own records, as its listing and /info show them, settle what was in doubt.
     await each(keys, async k => {
@@ -406,7 +412,7 @@ test(`crash torture: ${KILLS} kill -9s during a mixed workload, every invariant 
         if (item.accessLevel !== 'private') return
         const t = await torrentOf(item.mediaId, k.token)
         if (t.infoHash !== item.infoHash || !t.private) violation('infohash_disagrees', `${k.label}'s private .torrent: ${t.status} ${t.infoHash} private=${t.private}, listed ${item.infoHash}`, item.mediaId)
-        await servesBytes(item.mediaId, item.fileSize, k.token)
+        await servesBytes(item.mediaId, item.fileSize, `${k.label} (owner)`, k.token)
       })
       for (const m of holdings.settle(k.label, seen)) violation(m.kind, m.detail, m.mediaId)
     })
@@ -421,29 +427,31 @@ test(`crash torture: ${KILLS} kill -9s during a mixed workload, every invariant 
     await each(publicIds, async mediaId => {
       const item = listed.get(mediaId)
       if (!item) violation('public_not_listed', `held publicly by ${holdings.holders(mediaId).filter(([, h]) => h.access === 'public').map(([k]) => k).join(', ')}, not on the public listing`, mediaId)
-      const res = await api(`/api/media/${mediaId}/info`)
-      if (res.status !== 200) return violation('public_unreadable', `public file: anonymous /info ${res.status}`, mediaId)
+      // As another key sees it (one holding nothing of it; anonymous when every key holds it).
+      const viewer = stranger(mediaId)
+      const who = viewer?.label ?? 'anonymous'
+      const res = await api(`/api/media/${mediaId}/info`, viewer?.token)
+      if (res.status !== 200) return violation('public_unreadable', `public file: ${who}'s /info ${res.status}`, mediaId)
       const info = await res.json()
-      if (!info.seeding.seeding) violation('public_not_seeded', `anonymous /info seeding ${JSON.stringify(info.seeding)}`, mediaId)
-      if (isPrivateText(info.originalName, info.mimeType)) violation('private_name_public', `anonymous /info: "${info.originalName}" ${info.mimeType}`, mediaId)
-      const t = await torrentOf(mediaId)
-      if (isPrivateText(t.name)) violation('private_name_public', `public .torrent named "${t.name}"`, mediaId)
+      if (!info.seeding.seeding) violation('public_not_seeded', `${who}'s /info: seeding ${JSON.stringify(info.seeding)}`, mediaId)
+      if (isPrivateText(info.originalName, info.mimeType)) violation('private_name_public', `${who}'s /info: "${info.originalName}" ${info.mimeType}`, mediaId)
+      const t = await torrentOf(mediaId, viewer?.token)
+      if (isPrivateText(t.name)) violation('private_name_public', `${who}'s .torrent is named "${t.name}"`, mediaId)
       if (t.infoHash !== info.infoHash || (item && item.infoHash !== info.infoHash)) {
-        violation('infohash_disagrees', `public: listing ${item?.infoHash}, /info ${info.infoHash}, .torrent ${t.status} ${t.infoHash}`, mediaId)
+        violation('infohash_disagrees', `public: listing ${item?.infoHash}, ${who}'s /info ${info.infoHash}, .torrent ${t.status} ${t.infoHash}`, mediaId)
       }
       for (const [k, h] of holdings.holders(mediaId)) {
         if (h.privateInfoHash === info.infoHash) violation('private_visible', `${k}'s private torrent is the public one`, mediaId)
       }
-      await servesBytes(mediaId, info.fileSize)
+      await servesBytes(mediaId, info.fileSize, who, viewer?.token)
     })
 
     // Held only privately: invisible to anyone else. Held by nobody: gone everywhere.
     await each(holdings.mediaIds(), async mediaId => {
       if (publicIds.has(mediaId)) return
-      const holders = holdings.holders(mediaId).map(([k]) => k)
       await hiddenFrom(mediaId, 'anonymous')
-      const other = keys.find(k => !holders.includes(k.label))
-      if (other) await hiddenFrom(mediaId, `${other.label} (holds nothing of it${holders.length === 0 ? '; nobody does' : ''})`, other.token)
+      const other = stranger(mediaId)
+      if (other) await hiddenFrom(mediaId, `${other.label} (holds nothing of it${holdings.holders(mediaId).length === 0 ? '; nobody does' : ''})`, other.token)
     })
 
     const stats = await (await api('/api/seeder/stats')).json()
