@@ -15,7 +15,7 @@
  * - a blob nobody holds is gone from MEDIA_DIR within ORPHAN_DEADLINE_MS of the start
  *   ("eventually": ORPHAN_BLOB_GRACE is 1 s here, and the server collects at start and every
  *   half grace).
- * The choices (bytes, operations, names, kill delays) come from CRASH_SEED, printed at the end:
+ * The choices (bytes, operations, names, when each kill comes) come from CRASH_SEED, printed at the end:
  * the same seed makes the same choices, while where a kill lands among the requests in flight
  * depends on timing. Violations are gathered, printed by kind with what happened to the file
  * before, and fail the test at the end.
@@ -35,6 +35,7 @@ import { createUpload, head, patch } from '../helpers/tus.ts'
 
 const KILLS = Math.max(50, Number(process.env.CRASH_KILLS ?? 50))
 const SEED = Number(process.env.CRASH_SEED ?? randomInt(2 ** 31))
+assert.ok(Number.isSafeInteger(KILLS) && Number.isSafeInteger(SEED), 'CRASH_KILLS and CRASH_SEED must be whole numbers')
 const KEYS = 4
 /** Each key's clients run at once, each over its own share of the contents (so one key's requests for one file come in order). */
 const CLIENTS_PER_KEY = 2
