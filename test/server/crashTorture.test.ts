@@ -118,7 +118,7 @@ interface Violation { kind: string, cycle: number, mediaId?: string, before?: nu
 /** Thrown when a request got no answer: the kill cut it (or the server died by itself). */
 class Cut extends Error {}
 
-test(`crash torture: ${KILLS} kill -9s during a mixed workload, every invariant checked after each start`, { timeout: KILLS * 20_000 }, async () => {
+test(`crash torture: ${KILLS} kill -9s during a mixed workload, every invariant checked after each start`, { timeout: KILLS * 60_000 }, async () => {
   const dir = await tempDir('oip-crash-')
   const media = path.join(dir, 'media')
   let server: ServerProcess | undefined
