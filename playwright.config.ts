@@ -59,7 +59,7 @@ export default defineConfig({
   webServer: [
     {
       // The server serves the built web app from dist/web, so build it first.
-      command: 'npx vite build && node --import tsx server/main.ts',
+      command: 'npx vite build && node scripts/build-server.mjs && node --enable-source-maps dist/server/main.mjs',
       url: `${BASE_URL}/healthz`,
       reuseExistingServer: false,
       timeout: 120_000,
@@ -69,7 +69,7 @@ export default defineConfig({
       // The same product with BitTorrent seeding off (SEEDING=false): peer-to-peer tests use it
       // to prove bytes came from another tab, not from the server. Its torrents also name a second
       // tracker, so browsers still find each other when this server is down.
-      command: 'node --import tsx server/main.ts',
+      command: 'node scripts/build-server.mjs && node --enable-source-maps dist/server/main.mjs',
       url: `${P2P_URL}/healthz`,
       reuseExistingServer: false,
       timeout: 120_000,
@@ -77,7 +77,7 @@ export default defineConfig({
     },
     {
       // The same product with a mirror (CDN_URLS), seeding off: a test downloads from the mirror alone.
-      command: 'node --import tsx server/main.ts',
+      command: 'node scripts/build-server.mjs && node --enable-source-maps dist/server/main.mjs',
       url: `${MIRRORED_URL}/healthz`,
       reuseExistingServer: false,
       timeout: 120_000,

@@ -6,6 +6,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { serverArgs } from '../scripts/buildServer.mjs'
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 export const MiB = 1024 * 1024
@@ -112,7 +113,7 @@ export interface ServerChild {
 }
 
 /**
- * `node --import tsx server/main.ts` (as `npm start` runs it, without the build) on a free
+ * The bundled server, started as `npm start` does, on a free
  * loopback port, its data in `dataDir`. `nodeArgs` default to BENCH_SERVER_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 export async function startServerChild (dataDir: string, env: Record<string, string> = {}, nodeArgs = (process.env.BENCH_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean)): Promise<ServerChild> {
@@ -120,7 +121,7 @@ export async function startServerChild (dataDir: string, env: Record<string, str
   const base = `http://127.0.0.1:${port}`
   let output = ''
   const spawnedAt = now()
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'server/main.ts'], {
+  const child = spawn(process.execPath, [...nodeArgs, ...await serverArgs(ROOT)], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {

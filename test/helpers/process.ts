@@ -1,6 +1,7 @@
-/** The real server as a child process (`node --import tsx server/main.ts`), for crash tests. */
+/** The real server as a child process, bundled and started as `npm start` does, for crash tests. */
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
+import { serverArgs } from '../../scripts/buildServer.mjs'
 import { testEnv } from './server.ts'
 
 export interface ServerProcess {
@@ -13,7 +14,7 @@ export interface ServerProcess {
 const ROOT = path.resolve(import.meta.dirname, '../..')
 
 export async function spawnServer (dir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  const child = spawn(process.execPath, await serverArgs(ROOT), {
     cwd: ROOT,
     env: { ...process.env, ...testEnv(dir, { LOG_LEVEL: 'warn', ...env }) },
     stdio: ['ignore', 'pipe', 'pipe']
