@@ -22,6 +22,7 @@ import { MediaService } from './media/mediaService.ts'
 import { Quotas } from './media/quotas.ts'
 import { openDatabase } from './db/database.ts'
 import { catalogRepositories } from './catalog/catalogRepositories.ts'
+import { SeederJsonMark } from './catalog/seederJsonMark.ts'
 import { importMediaDir } from './catalog/importMediaDir.ts'
 import { UploadRepository } from './catalog/uploadRepository.ts'
 import { seedSource } from './media/seedSource.ts'
@@ -129,6 +130,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       }
     }),
     stateFile: path.join(config.mediaDir, 'seeder.json'),
+    stateFileMark: new SeederJsonMark(db),
     torrentPort: config.torrentPort,
     host: config.host,
     enabled: config.seeding,

@@ -6,6 +6,7 @@
 import type { Selectable } from 'kysely'
 import type { Db } from '../db/database.ts'
 import type { BlobsTable } from '../db/schema.ts'
+import { SeederJsonMark } from './seederJsonMark.ts'
 
 export interface BlobRow {
   mediaId: string
@@ -82,8 +83,10 @@ export class BlobRepository {
       .where('media_id', '=', mediaId).execute()
   }
 
+  /** List or unlist a file; seeder.json is marked stale in the same transaction (seederJsonMark.ts). */
   async setListed (mediaId: string, listedAt: number | null): Promise<void> {
     await this.db.updateTable('blobs').set({ listed_at: listedAt }).where('media_id', '=', mediaId).execute()
+    await new SeederJsonMark(this.db).mark()
   }
 
   async setMissing (mediaId: string, missing: boolean): Promise<void> {

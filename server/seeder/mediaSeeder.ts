@@ -9,6 +9,7 @@
 import path from 'node:path'
 import type { SeedInfo, SeederStats } from '../../shared/media.ts'
 import type { PublicSeed, SeedRepository } from '../catalog/seedRepository.ts'
+import type { SeederJsonMark } from '../catalog/seederJsonMark.ts'
 import type { Logger } from '../logger.ts'
 import type { Catalog } from '../media/catalog.ts'
 import { ActiveTorrents, type SeedSource } from './activeTorrents.ts'
@@ -32,6 +33,8 @@ export interface MediaSeederOptions {
   source: SeedSource
   /** MEDIA_DIR/seeder.json: the seed's file, now a snapshot of the public seeding state. */
   stateFile: string
+  /** Whether the database changed since seeder.json was written. */
+  stateFileMark: SeederJsonMark
   torrentPort: number
   /** The interface BitTorrent peers may connect on (HOST). */
   host: string
@@ -95,7 +98,7 @@ export class MediaSeeder {
       maxActive: opts.maxActive,
       ...(opts.activationsPerMinute !== undefined ? { activationsPerMinute: opts.activationsPerMinute } : {})
     })
-    this.snapshot = new SeedingSnapshot({ file: opts.stateFile, seeds: async function * () { yield * allPublicSeeds(opts.seeds) }, log: opts.log })
+    this.snapshot = new SeedingSnapshot({ file: opts.stateFile, mark: opts.stateFileMark, seeds: async function * () { yield * allPublicSeeds(opts.seeds) }, log: opts.log })
   }
 
   get seedLimits (): SeedLimits {
@@ -136,9 +139,7 @@ export class MediaSeeder {
   async initialize (): Promise<boolean> {
     const { log } = this.opts
     this.activity.start(this.opts.writeBehindMs ?? 2000)
-    // Written once after each start: the file may be missing, damaged or from an older version.
-    this.snapshot.changed()
-    this.snapshot.start()
+    await this.snapshot.start()
     if (this.opts.enabled === false) {
       log.warn('SEEDING=false: files are stored, tracked and served over HTTP, but not seeded over BitTorrent')
       return true

@@ -3,12 +3,14 @@
  * seeding state for anyone who reads MEDIA_DIR the seed's way. The database is the source of
  * truth; this file is written after changes, never per upload: at most once per interval,
  * which grows with the time a write takes (≤ 10% of the time at any catalogue size), and at
- * shutdown. It is streamed from the database a page at a time, so memory stays flat.
+ * shutdown when changed; at a start only when the database marks it stale (a change the file
+ * may lack: seederJsonMark.ts) or it is missing. It is streamed from the database a page at a
+ * time, so memory stays flat.
  */
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { PublicSeed } from '../catalog/seedRepository.ts'
+import type { SeederJsonMark } from '../catalog/seederJsonMark.ts'
 import type { Logger } from '../logger.ts'
 
 /** What the file holds; version 3 puts each seed's last-wanted time beside it (1 and 2 are still imported). */
@@ -20,12 +22,15 @@ export interface SeedingStateFile {
 export interface SeedingSnapshotOptions {
   file: string
   seeds: () => AsyncIterable<PublicSeed>
+  mark: Pick<SeederJsonMark, 'token' | 'clear'>
   log: Logger
   /** The shortest time between two writes (ms). */
   minIntervalMs?: number
 }
 
 const CHUNK = 1 << 20
+const HEAD = '{"version":3,"seeding":['
+const TAIL = ']}'
 
 export class SeedingSnapshot {
   private readonly opts: SeedingSnapshotOptions
@@ -38,12 +43,19 @@ export class SeedingSnapshot {
     this.opts = opts
   }
 
+  /** A write is waiting for its turn. */
+  get due (): boolean {
+    return this.dirty
+  }
+
   /** The public seeding state changed: write the snapshot when the interval allows. */
   changed (): void {
     this.dirty = true
   }
 
-  start (): void {
+  /** Writes from now on; the first soon if the file is marked stale, or missing or damaged. */
+  async start (): Promise<void> {
+    if (!await this.looksWhole() || await this.opts.mark.token() !== undefined) this.dirty = true
     this.timer = setInterval(() => {
       if (this.dirty && Date.now() >= this.notBefore) void this.write().catch(err => this.opts.log.warn({ err: (err as Error).message }, 'could not write seeder.json'))
     }, 1000)
@@ -69,17 +81,37 @@ export class SeedingSnapshot {
     await this.writing
   }
 
+  /** The last write, if anything changed since the one before. */
   async stop (): Promise<void> {
     clearInterval(this.timer)
-    await this.write()
+    if (this.dirty || await this.opts.mark.token() !== undefined) await this.write()
+  }
+
+  /** The file starts and ends as a version 3 snapshot does (its two ends only: the cost is flat). */
+  private async looksWhole (): Promise<boolean> {
+    const handle = await fs.open(this.opts.file, 'r').catch(() => undefined)
+    if (!handle) return false
+    try {
+      const { size } = await handle.stat()
+      const head = Buffer.alloc(HEAD.length)
+      const tail = Buffer.alloc(TAIL.length)
+      await handle.read(head, 0, head.length, 0)
+      await handle.read(tail, 0, tail.length, Math.max(0, size - tail.length))
+      return size >= HEAD.length + TAIL.length && head.toString() === HEAD && tail.toString() === TAIL
+    } finally {
+      await handle.close()
+    }
   }
 
   private async writeFile (): Promise<void> {
-    const { file } = this.opts
-    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`
+    const { file, mark } = this.opts
+    // Read before the stream: a change after this point writes a new token and keeps the mark.
+    const token = await mark.token()
+    // One name (writes never overlap): a file left by a crash is written over by the next write.
+    const tmp = `${file}.tmp`
     const handle = await fs.open(tmp, 'w', 0o644)
     try {
-      let buffer = '{"version":3,"seeding":['
+      let buffer = HEAD
       let first = true
       for await (const s of this.opts.seeds()) {
         buffer += (first ? '' : ',') + JSON.stringify({ mediaId: s.mediaId, infoHash: s.infoHash, name: s.name, fileSize: s.fileSize, createdAt: s.seededAt, wantedAt: s.wantedAt })
@@ -89,7 +121,7 @@ export class SeedingSnapshot {
           buffer = ''
         }
       }
-      await handle.write(buffer + ']}')
+      await handle.write(buffer + TAIL)
       await handle.sync()
     } catch (err) {
       await handle.close()
@@ -100,5 +132,6 @@ export class SeedingSnapshot {
     await fs.rename(tmp, file)
     const dir = await fs.open(path.dirname(file), 'r')
     try { await dir.sync() } finally { await dir.close() }
+    if (token !== undefined) await mark.clear(token)
   }
 }

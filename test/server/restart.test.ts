@@ -4,6 +4,8 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import parseTorrent from 'parse-torrent'
+import { SeederJsonMark } from '../../server/catalog/seederJsonMark.ts'
+import { openDatabase } from '../../server/db/database.ts'
 import { newIdentity, signIn } from '../helpers/auth.ts'
 import { randomBytesSeeded, startTestServer, tempDir, upload, type TestServer } from '../helpers/server.ts'
 
@@ -109,10 +111,31 @@ describe('restarting over the same data', () => {
     assert.deepEqual((await fs.readdir(media)).filter(n => n.endsWith('.tmp')), [])
   })
 
+  test('a restart rewrites seeder.json only when the database marks it stale: after a clean stop nothing per file is written', async () => {
+    const { dir, pub, media } = await seeded()
+    const file = path.join(media, 'seeder.json')
+    const before = await fs.stat(file)
+    let s = await restart(dir)
+    assert.equal(s.seeder.snapshot.due, false, 'a clean stop left the snapshot up to date')
+    await s.close()
+    server = undefined
+    assert.equal((await fs.stat(file)).ino, before.ino, 'seeder.json was not replaced')
+
+    // A crash after a listing change, before the snapshot: an older, whole file, and the mark
+    // the change's transaction wrote.
+    await fs.writeFile(file, '{"version":3,"seeding":[]}')
+    const database = await openDatabase({ sqliteFile: path.join(dir, 'data', 'db.sqlite') })
+    await new SeederJsonMark(database.db).mark()
+    await database.close()
+    await restart(dir)
+    await snapshotListing(media, [pub.mediaId])
+  })
+
   test("a MEDIA_DIR in the seed's layout (folders with original and manifest.json, seeder.json version 1, no database) is imported on first start", async () => {
     const { dir, pub, priv, media } = await seeded()
     // What the seed leaves: no database, no torrent files; seeder.json lists what it seeded.
-    for (const f of ['db.sqlite', 'db.sqlite-wal', 'db.sqlite-shm']) await fs.rm(path.join(dir, f), { force: true })
+    for (const f of ['db.sqlite', 'db.sqlite-wal', 'db.sqlite-shm']) await fs.rm(path.join(dir, 'data', f), { force: true })
+    assert.deepEqual((await fs.readdir(path.join(dir, 'data'))).filter(f => f.startsWith('db.')), [], 'no database left')
     for (const id of [pub.mediaId, priv.mediaId]) await fs.rm(path.join(media, id, 'torrent'))
     const seedInfo = { mediaId: pub.mediaId, infoHash: pub.infoHash, magnetURI: pub.magnetURI, filePath: path.join(media, pub.mediaId, 'original'), createdAt: pub.createdAt, fileSize: pub.fileSize }
     await fs.writeFile(path.join(media, 'seeder.json'), JSON.stringify({ version: 1, seeding: [seedInfo] }))

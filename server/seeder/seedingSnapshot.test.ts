@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { test, type TestContext } from 'node:test'
+import { describeEachDatabase } from '../../test/helpers/postgres.ts'
+import { openTestDatabase } from '../../test/helpers/testDatabase.ts'
+import type { PublicSeed } from '../catalog/seedRepository.ts'
+import { SeederJsonMark } from '../catalog/seederJsonMark.ts'
+import { silentLogger } from '../logger.ts'
+import { SeedingSnapshot } from './seedingSnapshot.ts'
+
+const seed = (n: number): PublicSeed => ({ infoHash: n.toString(16).padStart(40, '0'), mediaId: n.toString(16).padStart(64, '0'), name: `f${n}`, fileSize: n, seededAt: n, wantedAt: null })
+
+describeEachDatabase("seeder.json's stale mark", kind => {
+  async function setup (t: TestContext, seeds: (mark: SeederJsonMark) => AsyncIterable<PublicSeed>): Promise<{ file: string, mark: SeederJsonMark, snapshot: SeedingSnapshot }> {
+    const { db } = await openTestDatabase(kind, t)
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-snapshot-'))
+    t.after(async () => { await fs.rm(dir, { recursive: true, force: true }) })
+    const file = path.join(dir, 'seeder.json')
+    const mark = new SeederJsonMark(db)
+    return { file, mark, snapshot: new SeedingSnapshot({ file, mark, seeds: () => seeds(mark), log: silentLogger() }) }
+  }
+
+  test('a write clears the mark it read; a change made during the write keeps the mark', async t => {
+    let changeDuringWrite = true
+    const { file, mark, snapshot } = await setup(t, async function * (mark) {
+      yield seed(1)
+      // A file listed while the snapshot streams: it may be missing from this write.
+      if (changeDuringWrite) await mark.mark()
+      yield seed(2)
+    })
+    await mark.mark()
+    await snapshot.write()
+    assert.deepEqual(JSON.parse(await fs.readFile(file, 'utf8')).seeding.map((s: PublicSeed) => s.mediaId), [seed(1).mediaId, seed(2).mediaId])
+    assert.notEqual(await mark.token(), undefined, 'the change made while writing keeps the mark')
+
+    changeDuringWrite = false
+    await snapshot.write()
+    assert.equal(await mark.token(), undefined, 'nothing changed during this write: the file is up to date')
+  })
+
+  test('at a start a write is due only when the file is marked stale, missing or damaged', async t => {
+    const { file, mark, snapshot } = await setup(t, async function * () { yield seed(1) })
+    await snapshot.start()
+    assert.equal(snapshot.due, true, 'no file yet')
+    await snapshot.write()
+    await snapshot.stop()
+
+    const fresh = new SeedingSnapshot({ file, mark, seeds: async function * () {}, log: silentLogger() })
+    await fresh.start()
+    assert.equal(fresh.due, false, 'a whole file and no mark: nothing to write')
+    await fresh.stop()
+
+    await mark.mark()
+    const marked = new SeedingSnapshot({ file, mark, seeds: async function * () {}, log: silentLogger() })
+    await marked.start()
+    assert.equal(marked.due, true, 'marked stale')
+    await marked.stop()
+    assert.equal(await mark.token(), undefined)
+
+    await fs.writeFile(file, (await fs.readFile(file, 'utf8')).slice(0, -1))
+    const damaged = new SeedingSnapshot({ file, mark, seeds: async function * () {}, log: silentLogger() })
+    await damaged.start()
+    assert.equal(damaged.due, true, 'cut short')
+    await damaged.stop()
+    assert.equal(await fs.readFile(file, 'utf8'), '{"version":3,"seeding":[]}')
+  })
+})
