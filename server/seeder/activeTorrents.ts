@@ -178,6 +178,8 @@ export class ActiveTorrents {
       for (let r = next.next(); !r.done && client(); r = next.next()) {
         if (await this.activate(r.value)) resumed++
         else if (client()) failed++
+        // Let requests waiting on the event loop go first: /readyz and the API do not wait for the resume.
+        await new Promise(resolve => setImmediate(resolve))
       }
     }
     await Promise.all(Array.from({ length: RESUME_CONCURRENCY }, worker))
