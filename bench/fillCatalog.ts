@@ -15,6 +15,7 @@ import { pino } from 'pino'
 import type { MediaManifest } from '../shared/media.ts'
 import { buildTorrent, infoDict, magnetURI, pieceLength } from '../shared/torrent.ts'
 import { BlobRepository } from '../server/catalog/blobRepository.ts'
+import { SeedRepository } from '../server/catalog/seedRepository.ts'
 import { importMediaDir } from '../server/catalog/importMediaDir.ts'
 import type { Database, Tx } from '../server/db/database.ts'
 import type { BlobsTable, MediaRecordsTable, SeedsTable } from '../server/db/schema.ts'
@@ -95,6 +96,7 @@ export async function fillCatalog (opts: FillOptions): Promise<FilledFile[]> {
       await tx.insertInto('blobs').values(rows.blobs).execute()
       await tx.insertInto('media_records').values(rows.records).execute()
       await tx.insertInto('seeds').values(rows.seeds).execute()
+      await new SeedRepository(tx).counted('public', rows.seeds.length)
     })
     await opts.onProgress?.(Math.min(files, from + BATCH))
   }

@@ -72,4 +72,27 @@ describe('catalogue reads seek an index, whatever the catalogue holds', () => {
     assert.equal(answer?.infoHash, hash(2))
     assert.match(plan, /seeds_media \(media_id=\? AND kind=\?\)/)
   })
+
+  test('how many seeds there are (stats, /metrics): a few count rows, no seed read', async () => {
+    const { answer, plan } = await planned(async () => await seeds.count('public'))
+    assert.equal(answer, 5)
+    assert.match(plan, /seed_counts/)
+    assert.doesNotMatch(plan, /\bseeds\b/)
+    assert.equal(await seeds.count('private'), 0)
+    await seeds.add({ infoHash: hash(99), mediaId: id(5), kind: 'private', pinned: false, at: 1 })
+    await seeds.add({ infoHash: hash(99), mediaId: id(5), kind: 'private', pinned: false, at: 1 })
+    assert.equal(await seeds.count(), 6, 'a seed added twice counts once')
+    await seeds.remove(hash(99))
+    await seeds.remove(hash(99))
+    assert.equal(await seeds.count(), 5, 'and removed twice, once')
+  })
+
+  test('how many stored files are missing (/metrics): only the missing ones are read', async () => {
+    await blobs.setMissing(id(1), true)
+    const { answer, plan } = await planned(async () => await blobs.missingCount())
+    assert.equal(answer, 1)
+    // A scan of the partial index: it holds the missing files only.
+    assert.match(plan, /^SCAN blobs USING COVERING INDEX blobs_missing$/)
+    await blobs.setMissing(id(1), false)
+  })
 })

@@ -3,6 +3,7 @@
  * decides which are active (pinned, last wanted) and the bytes each sent. The seeder keeps only
  * the active ones in memory and asks here for the rest.
  */
+import { randomInt } from 'node:crypto'
 import { sql, type Selectable } from 'kysely'
 import type { Db } from '../db/database.ts'
 import type { SeedsTable } from '../db/schema.ts'
@@ -27,6 +28,9 @@ export interface SeedActivity {
 }
 
 /** A public seed as the seed's SeedInfo and seeder.json describe it. */
+/** Rows each kind's count is spread over. */
+const COUNT_SHARDS = 8
+
 export interface PublicSeed {
   infoHash: string
   mediaId: string
@@ -69,12 +73,20 @@ export class SeedRepository {
   /** Seed this torrent (a row already there stays as it is). */
   /** Seed this torrent from `at` (ms; `wantedAt`: when it was last wanted, if known). A row already there stays as it is. */
   async add (seed: Pick<SeedRow, 'infoHash' | 'mediaId' | 'kind' | 'pinned'> & { at: number, wantedAt?: number }): Promise<void> {
-    await this.db.insertInto('seeds').values({ info_hash: seed.infoHash, media_id: seed.mediaId, kind: seed.kind, pinned: seed.pinned ? 1 : 0, wanted_at: seed.wantedAt ?? null, ranked_at: Math.max(seed.at, seed.wantedAt ?? 0) })
-      .onConflict(oc => oc.column('info_hash').doNothing()).execute()
+    const added = await this.db.insertInto('seeds').values({ info_hash: seed.infoHash, media_id: seed.mediaId, kind: seed.kind, pinned: seed.pinned ? 1 : 0, wanted_at: seed.wantedAt ?? null, ranked_at: Math.max(seed.at, seed.wantedAt ?? 0) })
+      .onConflict(oc => oc.column('info_hash').doNothing()).returning('kind').executeTakeFirst()
+    if (added) await this.counted(added.kind, 1)
   }
 
   async remove (infoHash: string): Promise<void> {
-    await this.db.deleteFrom('seeds').where('info_hash', '=', infoHash).execute()
+    const removed = await this.db.deleteFrom('seeds').where('info_hash', '=', infoHash).returning('kind').executeTakeFirst()
+    if (removed) await this.counted(removed.kind, -1)
+  }
+
+  /** Seeds of `kind` added (or removed, negative), in the caller's transaction: see SeedCountsTable. */
+  async counted (kind: SeedRow['kind'], delta: number): Promise<void> {
+    await this.db.insertInto('seed_counts').values({ kind, shard: randomInt(COUNT_SHARDS), n: delta })
+      .onConflict(oc => oc.columns(['kind', 'shard']).doUpdateSet(eb => ({ n: eb('seed_counts.n', '+', eb.ref('excluded.n')) }))).execute()
   }
 
   async setPinned (infoHash: string, pinned: boolean): Promise<void> {
@@ -91,12 +103,14 @@ export class SeedRepository {
     return (await this.db.selectFrom('seeds').selectAll().where('kind', '=', 'public').orderBy('uploaded', 'desc').limit(limit).execute()).map(toSeed)
   }
 
+  /** Seeds of this kind, or of both: read from the counts' few rows. */
   async count (kind?: SeedRow['kind']): Promise<number> {
-    let query = this.db.selectFrom('seeds').select(eb => eb.fn.countAll<number>().as('n'))
+    let query = this.db.selectFrom('seed_counts').select(eb => eb.fn.coalesce(eb.fn.sum<number>('n'), eb.lit(0)).as('n'))
     if (kind) query = query.where('kind', '=', kind)
     return Number((await query.executeTakeFirstOrThrow()).n)
   }
 
+  /** Pinned seeds: at most the pin cap's rows, found through the rank index. */
   async pinnedCount (): Promise<number> {
     const row = await this.db.selectFrom('seeds').select(eb => eb.fn.countAll<number>().as('n')).where('pinned', '=', 1).executeTakeFirstOrThrow()
     return Number(row.n)

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3'
 import { sql } from 'kysely'
 import pg from 'pg'
 import { describeEachDatabase, type DatabaseKind, type TestDatabase } from '../../test/helpers/postgres.ts'
+import { SeedRepository } from '../catalog/seedRepository.ts'
 import { openDatabase, type Dialect } from './database.ts'
 import { LEGACY_SQLITE } from './migrations.ts'
 
@@ -93,12 +94,28 @@ describeEachDatabase('opening the database', kind => {
     assert.deepEqual(await run(kind, options, TABLES[kind.kind]), [{ name: 'public_torrents' }])
   })
 
+  test('a catalogue made before the seed counts gets its seeds counted once, by kind', async () => {
+    const { options } = await kind.newDatabase()
+    await (await openDatabase(options)).close()
+    // As 0005 left it: seeds, and no counts.
+    await run(kind, options, 'DROP TABLE seed_counts')
+    await run(kind, options, "DELETE FROM kysely_migration WHERE name = '0006_seed_counts'")
+    await run(kind, options, "INSERT INTO seeds (info_hash, media_id, kind, ranked_at) VALUES ('a', 'm1', 'public', 1), ('b', 'm2', 'public', 1), ('c', 'm2', 'private', 1)")
+    const database = await openDatabase(options)
+    try {
+      const seeds = new SeedRepository(database.db)
+      assert.deepEqual([await seeds.count('public'), await seeds.count('private'), await seeds.count()], [2, 1, 3])
+    } finally {
+      await database.close()
+    }
+  })
+
   // Several servers may share one PostgreSQL; a SQLite file belongs to one server's DATA_DIR.
   test('servers starting at once on one database migrate it once', { skip: kind.kind === 'sqlite' && 'one server process owns a SQLite file' }, async () => {
     const { options } = await kind.newDatabase()
     const opened = await Promise.all(Array.from({ length: 3 }, async () => await openDatabase(options)))
     await Promise.all(opened.map(async d => { await d.close() }))
-    assert.deepEqual(await run(kind, options, 'SELECT name FROM kysely_migration ORDER BY name'), [{ name: '0001_records' }, { name: '0002_catalogue' }, { name: '0003_uploads' }, { name: '0004_seed_indexes' }], 'each migration ran once')
+    assert.deepEqual(await run(kind, options, 'SELECT name FROM kysely_migration ORDER BY name'), [{ name: '0001_records' }, { name: '0002_catalogue' }, { name: '0003_uploads' }, { name: '0004_seed_indexes' }, { name: '0005_seeder_json_mark' }, { name: '0006_seed_counts' }], 'each migration ran once')
   })
 })
 

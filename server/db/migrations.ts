@@ -211,6 +211,18 @@ function migrations (dialect: Dialect): Record<string, Migration> {
       async up (db: Kysely<any>) {
         await db.insertInto('catalog_meta').values({ key: SEEDER_JSON_STALE, value: 'upgrade' }).execute()
       }
+    },
+    // Seeds counted per request from a few rows, not by counting the catalogue (schema.ts, SeedCountsTable).
+    '0006_seed_counts': {
+      async up (db: Kysely<any>) {
+        await db.schema.createTable('seed_counts')
+          .addColumn('kind', 'text', c => c.notNull())
+          .addColumn('shard', 'integer', c => c.notNull())
+          .addColumn('n', 'bigint', c => c.notNull())
+          .addPrimaryKeyConstraint('seed_counts_pk', ['kind', 'shard'])
+          .execute()
+        await sql`INSERT INTO seed_counts (kind, shard, n) SELECT kind, 0, COUNT(*) FROM seeds GROUP BY kind`.execute(db)
+      }
     }
   }
 }

@@ -82,6 +82,17 @@ export interface SeedsTable {
   uploaded: Generated<number>
 }
 
+/**
+ * How many seeds of each kind, as counts spread over a few rows (shards) that each change
+ * adds to: exact, read in a few rows whatever the catalogue holds, and concurrent transactions
+ * rarely wait on the same row.
+ */
+export interface SeedCountsTable {
+  kind: 'public' | 'private'
+  shard: number
+  n: number
+}
+
 /** Small facts about the catalogue itself (e.g. an import still to finish). */
 export interface CatalogMetaTable {
   key: string
@@ -123,6 +134,7 @@ export interface Schema {
   public_torrents: PublicTorrentsTable
   blobs: BlobsTable
   seeds: SeedsTable
+  seed_counts: SeedCountsTable
   catalog_meta: CatalogMetaTable
   uploads: UploadsTable
 }
