@@ -10,6 +10,7 @@ import { CompiledQuery, Kysely, SqliteDialect } from 'kysely'
 import { migrate } from '../db/migrations.ts'
 import type { Schema } from '../db/schema.ts'
 import { BlobRepository } from './blobRepository.ts'
+import { DatabaseRecordRepository } from '../records/databaseRecordRepository.ts'
 import { SeedRepository } from './seedRepository.ts'
 
 const id = (n: number): string => n.toString(16).padStart(64, '0')
@@ -94,5 +95,17 @@ describe('catalogue reads seek an index, whatever the catalogue holds', () => {
     // A scan of the partial index: it holds the missing files only.
     assert.match(plan, /^SCAN blobs USING COVERING INDEX blobs_missing$/)
     await blobs.setMissing(id(1), false)
+  })
+
+  test("a page of the owner's own files after a cursor", async () => {
+    const records = new DatabaseRecordRepository(db, 'sqlite')
+    for (const n of [1, 2, 3]) {
+      await records.ensure({ mediaId: id(n), owner: 'alice', accessLevel: 'public', name: null, description: null, originalName: `f${n}`, mimeType: 'text/plain', torrentSalt: null, privateInfoHash: null, fileSize: n })
+    }
+    const all = await records.listByOwner('alice', 10)
+    const { answer, plan } = await planned(async () => await records.listByOwner('alice', 10, { at: all[0]!.createdAt, mediaId: all[0]!.mediaId }))
+    assert.deepEqual(answer.map(r => r.mediaId), all.slice(1).map(r => r.mediaId), 'the records after the cursor, newest first')
+    assert.match(plan, /media_records_owner_created/)
+    assert.doesNotMatch(plan, NO_SCAN_OR_SORT)
   })
 })

@@ -106,12 +106,9 @@ export class DatabaseRecordRepository implements RecordRepository {
 
   async listByOwner (owner: OwnerKey, limit: number, after?: ListingPosition): Promise<MediaRecord[]> {
     let query = this.db.selectFrom('media_records').selectAll().where('owner', '=', owner)
-    if (after) {
-      query = query.where(eb => eb.or([
-        eb('created_at', '<', after.at),
-        eb.and([eb('created_at', '=', after.at), eb('media_id', '<', after.mediaId)])
-      ]))
-    }
+    // A row value, as the public listing does (blobRepository.listed): the OR spelling made SQLite
+    // read and sort every older record of the owner.
+    if (after) query = query.where(eb => eb(eb.refTuple('created_at', 'media_id'), '<', eb.tuple(after.at, after.mediaId)))
     return (await query.orderBy('created_at', 'desc').orderBy('media_id', 'desc').limit(limit).execute()).map(toRecord)
   }
 
