@@ -15,7 +15,7 @@ import type { Metrics } from '../ops/metrics.ts'
 import type { MediaRecord, OwnerKey, RecordRepository, StorageUse } from '../records/recordRepository.ts'
 import type { MediaSeeder } from '../seeder/mediaSeeder.ts'
 import type { HashPool } from '../upload/hashPool.ts'
-import { ingestUpload, publishUpload, type Ingested, type IngestRequest, type StagedUpload, type UploadFields } from '../upload/ingest.ts'
+import { ingestUpload, publishUpload, storableText, type Ingested, type IngestRequest, type StagedUpload, type UploadFields } from '../upload/ingest.ts'
 import type { UploadGate } from '../upload/uploadGate.ts'
 import type { Catalog } from './catalog.ts'
 import type { KeyedMutex } from './keyedMutex.ts'
@@ -115,7 +115,7 @@ export class MediaUploads {
       const v = body[key]
       if (v === undefined || v === null || v === '') return undefined
       if (typeof v !== 'string' || v.length > max) throw badRequest('bad_field', `"${key}" must be a string of at most ${max} characters.`)
-      return v
+      return storableText(key, v)
     }
     const accessLevel = body.access_level
     if (!ACCESS_LEVELS.includes(accessLevel as AccessLevel)) throw badRequest('bad_access_level', `"access_level" must be "public" or "private", got "${String(accessLevel ?? '')}".`)

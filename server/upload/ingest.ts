@@ -180,12 +180,20 @@ export function uploadFields (raw: Record<string, string | undefined>): UploadFi
   if (raw.torrent_salt && !isTorrentSalt(raw.torrent_salt)) {
     throw badRequest('bad_torrent_salt', '"torrent_salt" must be 64 lowercase hex characters (32 random bytes), or left out.')
   }
+  const name = storableText('name', raw.name)
+  const description = storableText('description', raw.description)
   return {
     accessLevel,
-    ...(raw.name ? { name: raw.name } : {}),
-    ...(raw.description ? { description: raw.description } : {}),
+    ...(name ? { name } : {}),
+    ...(description ? { description } : {}),
     ...(raw.torrent_salt ? { torrentSalt: raw.torrent_salt } : {})
   }
+}
+
+/** A text field as the catalogue stores it: PostgreSQL's text cannot hold NUL, so no catalogue takes it. */
+export function storableText (key: string, value: string | undefined): string | undefined {
+  if (value?.includes('\u0000')) throw badRequest('bad_field', `"${key}" contains a NUL character (\\u0000): remove it and send the upload again.`)
+  return value
 }
 
 export interface StagedUpload {

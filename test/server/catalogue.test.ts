@@ -11,6 +11,7 @@ import { after, test } from 'node:test'
 import parseTorrent from 'parse-torrent'
 import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
 import { describeEachDatabase } from '../helpers/postgres.ts'
+import { createUpload } from '../helpers/tus.ts'
 import { randomBytesSeeded, startTestServer, tempDir, upload, type TestServer } from '../helpers/server.ts'
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
@@ -87,5 +88,35 @@ describeEachDatabase('the catalogue', ({ newDatabase }) => {
     // Alice deletes the last record: the bytes go.
     assert.equal((await fetch(`${server.url}/api/media/${id}`, { method: 'DELETE', headers: bearer(alice) })).status, 204)
     await assert.rejects(fs.stat(path.join(dir, 'media', id)))
+  })
+
+  test('a name or description with NUL (PostgreSQL text cannot hold it) gets a 400 at every door, and nothing is stored', async () => {
+    const { env } = await newDatabase()
+    const dir = await tempDir()
+    dirs.push(dir)
+    await server?.close()
+    server = await startTestServer(env, { dir })
+    const token = await signIn(server.url, await newIdentity())
+    const bytes = randomBytesSeeded(20_000, 77)
+    const refused = async (res: { status: number }, body: { error?: { code: string, message: string } }): Promise<void> => {
+      assert.equal(res.status, 400)
+      assert.equal(body.error?.code, 'bad_field')
+      assert.match(body.error!.message, /NUL/)
+    }
+    const nul = await upload(server.url, bytes, { access_level: 'public', name: 'a\u0000b' }, 'x.bin', undefined, token)
+    await refused(nul, nul.body)
+    const nulDescription = await upload(server.url, bytes, { access_level: 'private', description: 'x\u0000' }, 'x.bin', undefined, token)
+    await refused(nulDescription, nulDescription.body)
+    assert.equal((await fetch(`${server.url}/api/media/${sha256(bytes)}`, { headers: bearer(token) })).status, 404)
+
+    const stored = await upload(server.url, bytes, { access_level: 'public' }, 'x.bin')
+    assert.equal(stored.status, 201)
+    const claim = await fetch(`${server.url}/api/media/${stored.body.mediaId}/claim`, { method: 'POST', headers: { ...bearer(token), 'Content-Type': 'application/json' }, body: JSON.stringify({ access_level: 'public', name: 'n\u0000' }) })
+    await refused(claim, await claim.json())
+    const mine = await (await fetch(`${server.url}/api/media?owner=me`, { headers: bearer(token) })).json()
+    assert.deepEqual(mine.items, [], 'no record was made')
+
+    const { res } = await createUpload(server.url, token, 10, { filename: 'f.bin', access_level: 'public', name: 'tus\u0000' })
+    await refused(res, await res.json())
   })
 })
