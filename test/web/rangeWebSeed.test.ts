@@ -497,7 +497,10 @@ async function realDownload (t: TestContext, variant: Variant): Promise<void> {
 
   t.diagnostic(`${fetched.length} streamed Range request(s) and ${proxied.length} in all for ${pieces} pieces; ${puts} pieces stored by WebTorrent`)
   if (variant === 'worker') {
-    assert.ok(fetched.length >= 1 && fetched.length <= 12, `${fetched.length} Range requests for ${pieces} pieces: ${JSON.stringify(fetched)}`)
+    // Streamed ranges of many pieces each, not a request per piece. How many streams it takes
+    // depends on how fast WebTorrent asks (a busy machine asks in smaller trickles), so the
+    // bound is against the per-piece count, not a number of streams.
+    assert.ok(fetched.length >= 1 && fetched.length <= pieces / 8, `${fetched.length} Range requests for ${pieces} pieces: ${JSON.stringify(fetched)}`)
     assert.ok(fetched.every(r => /^bytes=\d+-\d+$/.test(r)), JSON.stringify(fetched))
     // Nothing else reached the web seed: no per-piece requests of WebTorrent's own.
     assert.deepEqual([...proxied].sort(), [...fetched].sort())
