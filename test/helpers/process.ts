@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { serverArgs } from '../../scripts/buildServer.mjs'
-import { testEnv } from './server.ts'
+import { databaseEnv, testEnv } from './server.ts'
 
 export interface ServerProcess {
   child: ChildProcess
@@ -16,7 +16,7 @@ const ROOT = path.resolve(import.meta.dirname, '../..')
 export async function spawnServer (dir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, await serverArgs(ROOT), {
     cwd: ROOT,
-    env: { ...process.env, ...testEnv(dir, { LOG_LEVEL: 'warn', ...env }) },
+    env: { ...process.env, ...testEnv(dir, { LOG_LEVEL: 'warn', ...await databaseEnv(dir, env), ...env }) },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))

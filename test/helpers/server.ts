@@ -42,11 +42,34 @@ export const UNLIMITED: Record<string, string> = {
   SEED_ACTIVATIONS_PER_MINUTE: '1000000'
 }
 
+// Imported at load, so its hook that stops PostgreSQL belongs to the test file (imported inside a
+// test, it would stop it when that test ends), and only then: scripts outside the runner use this file.
+const postgres = process.env.TEST_DATABASE === 'postgres' ? await import('./postgres.ts') : undefined
+const databases = new Map<string, Promise<string>>()
+
+/**
+ * With TEST_DATABASE=postgres, every test server keeps its catalogue in PostgreSQL (one database
+ * per data folder, so a restart over the folder finds its own) instead of SQLite, unless the
+ * test chose a DATABASE_URL itself: `TEST_DATABASE=postgres node scripts/test.mjs --unit`.
+ */
+export async function databaseEnv (dir: string, env: Record<string, string>): Promise<Record<string, string>> {
+  if (!postgres || env.DATABASE_URL !== undefined) return {}
+  let url = databases.get(dir)
+  if (!url) {
+    url = postgres.sharedPostgres().then(async pg => {
+      if (!pg) throw new Error(`TEST_DATABASE=postgres, but PostgreSQL cannot run here: ${postgres.postgresUnavailable()}`)
+      return await pg.newDatabase()
+    })
+    databases.set(dir, url)
+  }
+  return { DATABASE_URL: await url }
+}
+
 /** Start a server in a new temp folder (or `dir`, to restart over the same data). */
 export async function startTestServer (env: Record<string, string> = {}, opts: Partial<StartOptions> & { dir?: string } = {}): Promise<TestServer> {
   const dir = opts.dir ?? await tempDir()
   await fs.mkdir(path.join(dir, 'web'), { recursive: true })
-  const config: Config = loadConfig(testEnv(dir, env))
+  const config: Config = loadConfig(testEnv(dir, { ...await databaseEnv(dir, env), ...env }))
   const server = await startServer(config, { log: silentLogger(), ...opts })
   return {
     ...server,
