@@ -96,7 +96,7 @@ export async function fillCatalog (opts: FillOptions): Promise<FilledFile[]> {
       await tx.insertInto('blobs').values(rows.blobs).execute()
       await tx.insertInto('media_records').values(rows.records).execute()
       await tx.insertInto('seeds').values(rows.seeds).execute()
-      await new SeedRepository(tx).counted('public', rows.seeds.length)
+      await new SeedRepository(tx, database.dialect).counted('public', rows.seeds.length)
     })
     await opts.onProgress?.(Math.min(files, from + BATCH))
   }

@@ -19,6 +19,6 @@ export function catalogRepositories (db: Db, dialect: Dialect): CatalogRepositor
     records: new DatabaseRecordRepository(db, dialect),
     oipRecords: new DatabaseOipRecordRepository(db, dialect),
     blobs: new BlobRepository(db),
-    seeds: new SeedRepository(db)
+    seeds: new SeedRepository(db, dialect)
   }
 }

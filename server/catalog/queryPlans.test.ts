@@ -23,7 +23,7 @@ describe('catalogue reads seek an index, whatever the catalogue holds', () => {
     log: event => { if (event.level === 'query') queries.push(event.query) }
   })
   const blobs = new BlobRepository(db)
-  const seeds = new SeedRepository(db)
+  const seeds = new SeedRepository(db, 'sqlite')
 
   before(async () => {
     await migrate(db, 'sqlite')

@@ -5,7 +5,8 @@
  */
 import { randomInt } from 'node:crypto'
 import { sql, type Selectable } from 'kysely'
-import type { Db } from '../db/database.ts'
+import { LOCK, lockInTransaction } from '../db/advisoryLock.ts'
+import type { Db, Dialect } from '../db/database.ts'
 import type { SeedsTable } from '../db/schema.ts'
 
 export interface SeedRow {
@@ -54,9 +55,11 @@ const toSeed = (r: Selectable<SeedsTable>): SeedRow => ({
 
 export class SeedRepository {
   private readonly db: Db
+  private readonly dialect: Dialect
 
-  constructor (db: Db) {
+  constructor (db: Db, dialect: Dialect) {
     this.db = db
+    this.dialect = dialect
   }
 
   async get (infoHash: string): Promise<SeedRow | undefined> {
@@ -108,6 +111,11 @@ export class SeedRepository {
     let query = this.db.selectFrom('seed_counts').select(eb => eb.fn.coalesce(eb.fn.sum<number>('n'), eb.lit(0)).as('n'))
     if (kind) query = query.where('kind', '=', kind)
     return Number((await query.executeTakeFirstOrThrow()).n)
+  }
+
+  /** In a transaction: other pin changes wait until it ends, so their counts of pinned seeds see each other. */
+  async lockPinSlots (): Promise<void> {
+    await lockInTransaction(this.db, this.dialect, LOCK.pinSlots)
   }
 
   /** Pinned seeds: at most the pin cap's rows, found through the rank index. */

@@ -103,7 +103,7 @@ describeEachDatabase('opening the database', kind => {
     await run(kind, options, "INSERT INTO seeds (info_hash, media_id, kind, ranked_at) VALUES ('a', 'm1', 'public', 1), ('b', 'm2', 'public', 1), ('c', 'm2', 'private', 1)")
     const database = await openDatabase(options)
     try {
-      const seeds = new SeedRepository(database.db)
+      const seeds = new SeedRepository(database.db, database.dialect)
       assert.deepEqual([await seeds.count('public'), await seeds.count('private'), await seeds.count()], [2, 1, 3])
     } finally {
       await database.close()

@@ -36,17 +36,22 @@ export class Pins {
    */
   async pin (mediaId: string, caller: Caller, pinned: boolean): Promise<{ mediaId: string, pinned: boolean, seeding: SeedingStatus }> {
     if (caller === undefined) throw loginRequired()
-    const { records, seeder, transaction, quotas } = this.deps
+    const { seeder, transaction, quotas } = this.deps
     const record = (await this.deps.access.require(caller, 'own', mediaId)).own!
-    // A pin counts against the pinner's own allowance first, so no key can take the shared slots alone.
-    if (pinned && !record.pinned) quotas.admitPin(caller, await records.pinnedCount(caller))
     const infoHash = await this.seededHash(record)
     const seedPinned = await transaction(async tx => {
+      // Counted in the transaction, one pin change at a time per key and for the server's slots,
+      // so pins made at the same time cannot all pass the checks.
+      await tx.records.lockOwner(caller)
+      const now = await tx.records.get(mediaId, caller)
       // The record may have been deleted meanwhile.
-      if (!await tx.records.setPinned(mediaId, caller, pinned)) throw notFound()
+      if (!now) throw notFound()
+      // A pin counts against the pinner's own allowance first, so no key can take the shared slots alone.
+      if (pinned && !now.pinned) quotas.admitPin(caller, await tx.records.pinnedCount(caller))
+      await tx.records.setPinned(mediaId, caller, pinned)
       const seedPinned = record.accessLevel === 'public' ? await tx.records.hasPinnedPublic(mediaId) : pinned
+      await tx.seeds.lockPinSlots()
       const seed = await tx.seeds.get(infoHash)
-      // Counted in the transaction, so pins made at the same time cannot all pass the check.
       if (seedPinned && seed?.pinned === false && await tx.seeds.pinnedCount() >= seeder.maxPinned) {
         throw new AppError(409, 'pin_limit', `Pinned files may take at most ${seeder.maxPinned} of the server's active torrents (half of SEED_MAX_ACTIVE), and all are taken. Unpin another file first, or ask the operator to raise SEED_MAX_ACTIVE.`)
       }

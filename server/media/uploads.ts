@@ -199,7 +199,6 @@ export class MediaUploads {
         if (!blob) throw notFound()
         const had = await tx.records.get(mediaId, owner)
         if (had) return { record: had, created: false, listed: false }
-        quotas.admit(owner, await tx.records.usage(owner), blob.fileSize)
         // The first public record makes the file public: its face takes this upload's name and
         // type (a private upload stored a neutral one), in this same transaction, so nobody ever
         // sees the face as it was. Then its public torrent is seeded.
@@ -226,7 +225,7 @@ export class MediaUploads {
           torrentSalt: salt,
           privateInfoHash,
           fileSize: blob.fileSize
-        })
+        }, use => quotas.admit(owner, use, blob.fileSize))
         if (privateInfoHash) await tx.seeds.add({ infoHash: privateInfoHash, mediaId, kind: 'private', pinned: false, at: now })
         return { record, created: true, listed, seeded: privateInfoHash ?? (listed ? blob.infoHash : undefined) }
       })

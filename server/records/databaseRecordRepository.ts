@@ -1,5 +1,6 @@
 /** Records in the database (SQLite or PostgreSQL; see db/migrations.ts for the schema). */
-import { sql, type Selectable } from 'kysely'
+import type { Selectable } from 'kysely'
+import { LOCK, lockInTransaction } from '../db/advisoryLock.ts'
 import type { Db, Dialect } from '../db/database.ts'
 import type { MediaRecordsTable } from '../db/schema.ts'
 import type { ListingPosition } from '../catalog/listingCursor.ts'
@@ -20,9 +21,6 @@ const toRecord = (r: Selectable<MediaRecordsTable>): MediaRecord => ({
   createdAt: r.created_at
 })
 
-/** Advisory locks of one owner's new records: the first of PostgreSQL's two-key lock ids, apart from kysely's one-key migration lock. */
-const OWNER_RECORDS_LOCK = 0x6f6970
-
 export class DatabaseRecordRepository implements RecordRepository {
   /** The database, or the transaction these reads and writes belong to. */
   private readonly db: Db
@@ -35,12 +33,10 @@ export class DatabaseRecordRepository implements RecordRepository {
 
   async ensure (record: NewMediaRecord, admit?: (use: StorageUse) => void): Promise<{ record: MediaRecord, created: boolean }> {
     const run = async (db: Db): Promise<{ record: MediaRecord, created: boolean }> => {
-      // PostgreSQL runs transactions side by side: without this, two of an owner's records made at
-      // once both see the use from before either and pass the quota together, and the same record
-      // made twice at once fails on the unique key. Held until commit. SQLite runs one transaction
-      // at a time on its one connection.
-      if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${OWNER_RECORDS_LOCK}, hashtext(${record.owner}))`.execute(db)
+      // Without it, two of an owner's records made at once on PostgreSQL both see the use from
+      // before either and pass the quota together, and the same record made twice fails on the unique key.
       const records = new DatabaseRecordRepository(db, this.dialect)
+      await records.lockOwner(record.owner)
       const had = await records.get(record.mediaId, record.owner)
       if (had) return { record: had, created: false }
       admit?.(await records.usage(record.owner))
@@ -83,6 +79,10 @@ export class DatabaseRecordRepository implements RecordRepository {
   async setPinned (mediaId: string, owner: OwnerKey, pinned: boolean): Promise<boolean> {
     const r = await this.db.updateTable('media_records').set({ pinned: pinned ? 1 : 0 }).where('media_id', '=', mediaId).where('owner', '=', owner).executeTakeFirst()
     return r.numUpdatedRows === 1n
+  }
+
+  async lockOwner (owner: OwnerKey): Promise<void> {
+    await lockInTransaction(this.db, this.dialect, LOCK.owner, owner)
   }
 
   async pinnedCount (owner: OwnerKey): Promise<number> {

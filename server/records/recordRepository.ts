@@ -45,6 +45,8 @@ export interface RecordRepository {
   /** Pin or unpin the owner's record; false when they have none. */
   setPinned (mediaId: string, owner: OwnerKey, pinned: boolean): Promise<boolean>
   /** How many of this key's records are pinned. */
+  /** In a transaction: the owner's other record and pin changes wait until it ends, so their quota checks see each other. */
+  lockOwner (owner: OwnerKey): Promise<void>
   pinnedCount (owner: OwnerKey): Promise<number>
   /** Some public record of this media is pinned (so its public torrent is). */
   hasPinnedPublic (mediaId: string): Promise<boolean>

@@ -32,7 +32,7 @@ async function contents (database: Database): Promise<Record<string, unknown[]>>
     out[table] = rows.map(r => Object.fromEntries(Object.entries(r).filter(([k]) => !WHEN[table]?.includes(k)).map(([k, v]) => [k, v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v])))
   }
   // Counts are spread over shards at random: their sums.
-  for (const kind of ['public', 'private'] as const) out[`${kind} seeds`] = [await new SeedRepository(database.db).count(kind)]
+  for (const kind of ['public', 'private'] as const) out[`${kind} seeds`] = [await new SeedRepository(database.db, database.dialect).count(kind)]
   return out
 }
 

@@ -263,7 +263,10 @@ export async function sharedPostgres (): Promise<PostgresServer | undefined> {
 
 // At import, so the hook belongs to the file's root: registered from inside a test or hook, it
 // would run when that one ends.
-after(async () => { await shared?.then(pg => pg?.stop(), () => {}) })
+// With TEST_DATABASE=postgres every test server's catalogue is here, and a test file's own root
+// hooks, registered after this one and so run after it, still close servers: the cluster then
+// ends with the test process instead (its postmaster gets the parent-death signal).
+if (process.env.TEST_DATABASE !== 'postgres') after(async () => { await shared?.then(pg => pg?.stop(), () => {}) })
 
 export interface TestDatabase {
   /** For openDatabase(): SQLite's file, or PostgreSQL's URL (sqliteFile then unused). */

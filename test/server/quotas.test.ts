@@ -8,8 +8,9 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import http from 'node:http'
 import path from 'node:path'
-import { after, describe, test } from 'node:test'
+import { after, test } from 'node:test'
 import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
+import { describeEachDatabase } from '../helpers/postgres.ts'
 import { BOUNDARY, multipartBody } from '../helpers/multipart.ts'
 import { randomBytesSeeded, startTestServer, upload, type TestServer } from '../helpers/server.ts'
 import { createUpload, head, sendFrom } from '../helpers/tus.ts'
@@ -17,11 +18,12 @@ import { createUpload, head, sendFrom } from '../helpers/tus.ts'
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 const KIB = 1024
 
-describe('storage quotas', () => {
+// On both databases: PostgreSQL runs transactions side by side, so its quota checks are where races show.
+describeEachDatabase('storage quotas', ({ newDatabase }) => {
   const servers: TestServer[] = []
   after(async () => { for (const s of servers) await s.destroy() })
   const start = async (env: Record<string, string>): Promise<TestServer> => {
-    const s = await startTestServer({ ALLOW_ANONYMOUS_UPLOADS: 'false', ...env })
+    const s = await startTestServer({ ALLOW_ANONYMOUS_UPLOADS: 'false', ...(await newDatabase()).env, ...env })
     servers.push(s)
     return s
   }
@@ -171,14 +173,14 @@ describe('storage quotas', () => {
   })
 })
 
-describe('pins per key', () => {
+describeEachDatabase('pins per key', ({ newDatabase }) => {
   let server: TestServer | undefined
   after(async () => { await server?.destroy() })
 
   test('one key with many claims cannot take all the pin slots: PINS_PER_KEY, admins exempt', async () => {
     const adminKey = await newIdentity()
     // Seven pin slots (half of 14), two per key.
-    server = await startTestServer({ SEED_MAX_ACTIVE: '14', PINS_PER_KEY: '2', ADMIN_PUBLIC_KEYS: adminKey.publicKey, ALLOW_ANONYMOUS_UPLOADS: 'false' })
+    server = await startTestServer({ SEED_MAX_ACTIVE: '14', PINS_PER_KEY: '2', ADMIN_PUBLIC_KEYS: adminKey.publicKey, ALLOW_ANONYMOUS_UPLOADS: 'false', ...(await newDatabase()).env })
     const s = server
     const uploader = await signIn(s.url, await newIdentity())
     const ids: string[] = []
