@@ -85,7 +85,12 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   if (sweptIncoming > 0) log.warn({ sweptIncoming }, 'removed uploads left unfinished by the last run')
   if (!directIo) log.info({ mediaDir: config.mediaDir }, 'this filesystem does not take direct I/O: uploads are written through the page cache (more CPU per upload)')
 
-  const database = await openDatabase({ url: config.databaseUrl, sqliteFile: path.join(config.dataDir, 'db.sqlite'), poolSize: config.databasePoolSize })
+  const database = await openDatabase({
+    url: config.databaseUrl,
+    sqliteFile: path.join(config.dataDir, 'db.sqlite'),
+    poolSize: config.databasePoolSize,
+    onIdleError: err => log.error({ err: err.message }, 'a connection to PostgreSQL broke; queries open new ones (/readyz says whether they can)')
+  })
   const { db, dialect } = database
   await importMediaDir({ database, store, mediaDir: config.mediaDir, freshDatabase: database.fresh, log })
   const repositories = catalogRepositories(db, dialect)

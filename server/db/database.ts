@@ -36,6 +36,12 @@ export interface DatabaseOptions {
   sqliteFile: string
   /** Connections to PostgreSQL (DATABASE_POOL_SIZE). */
   poolSize?: number
+  /**
+   * An idle PostgreSQL connection that breaks (the database restarted or went away): told here.
+   * The next query opens a new one, or fails and says so. Without a listener, pg's pool would
+   * throw the error out of the process.
+   */
+  onIdleError?: (err: Error) => void
 }
 
 export function isPostgresUrl (url: string): boolean {
@@ -77,7 +83,9 @@ export async function openDatabase (opts: DatabaseOptions): Promise<Database> {
   if (opts.url !== undefined) {
     if (!isPostgresUrl(opts.url)) throw new Error('DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite database)')
     dialect = 'postgres'
-    db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, types: pgTypes }) }) })
+    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, types: pgTypes })
+    pool.on('error', err => opts.onIdleError?.(err))
+    db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) })
   } else {
     dialect = 'sqlite'
     if (opts.sqliteFile !== ':memory:') fs.mkdirSync(path.dirname(opts.sqliteFile), { recursive: true })

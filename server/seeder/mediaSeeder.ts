@@ -280,7 +280,8 @@ export class MediaSeeder {
     this.torrents.close()
     await this.resuming
     await this.activity.write().catch(err => this.opts.log.warn({ err: (err as Error).message }, 'could not write the seeding activity'))
-    await this.snapshot.stop()
+    // The database may be gone at this point: what cannot be written is logged, and the stop goes on.
+    await this.snapshot.stop().catch(err => this.opts.log.warn({ err: (err as Error).message }, 'could not write seeder.json at shutdown'))
     await client?.destroy()
   }
 

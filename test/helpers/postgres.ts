@@ -22,8 +22,8 @@ export interface PostgresServer {
   dir: string
   /** CREATE DATABASE with a fresh name; its postgres:// URL. */
   newDatabase (): Promise<string>
-  /** Shut down once open connections have closed, then remove the temp folder. */
-  stop (): Promise<void>
+  /** Shut down once open connections have closed (`fast`: closing them, as a crash of the database would), then remove the temp folder. */
+  stop (opts?: { fast?: boolean }): Promise<void>
 }
 
 const INSTALL = 'Install PostgreSQL with `apt-get install -y postgresql` (Debian), or set PG_BIN to a folder with initdb, postgres and createdb.'
@@ -119,9 +119,9 @@ export async function startPostgres (): Promise<PostgresServer | undefined> {
         await run(pg, path.join(pg.bin, 'createdb'), ['--host=127.0.0.1', `--port=${port}`, '--username=postgres', name])
         return `postgres://postgres@127.0.0.1:${port}/${name}`
       },
-      async stop () {
+      async stop (opts = {}) {
         stopped ??= (async () => {
-          await smartShutdown(child)
+          await shutdown(child, opts.fast === true ? 'SIGINT' : 'SIGTERM')
           await fs.rm(dir, { recursive: true, force: true })
         })()
         await stopped
@@ -223,11 +223,12 @@ async function untilReady (child: ChildProcess, data: string): Promise<boolean> 
  * "terminating connection due to administrator command". A leaked connection holds it until the
  * connection closes (a pool's idle ones do after idleTimeoutMillis, 10 s by default).
  */
-async function smartShutdown (child: ChildProcess): Promise<void> {
+/** SIGTERM: PostgreSQL's smart shutdown (waits for sessions to end); SIGINT: fast (ends them). */
+async function shutdown (child: ChildProcess, signal: 'SIGTERM' | 'SIGINT'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise(resolve => child.once('exit', resolve))
   child.ref() // unreferenced since it started: waiting for its exit must keep us running
-  child.kill('SIGTERM')
+  child.kill(signal)
   await exited
 }
 
