@@ -3,6 +3,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { loadConfig, type Config } from '../../server/config.ts'
+import { openDatabase, type Database } from '../../server/db/database.ts'
 import { silentLogger } from '../../server/logger.ts'
 import { startServer, type RunningServer, type StartOptions } from '../../server/server.ts'
 
@@ -63,6 +64,11 @@ export async function databaseEnv (dir: string, env: Record<string, string>): Pr
     databases.set(dir, url)
   }
   return { DATABASE_URL: await url }
+}
+
+/** The catalogue of the test server(s) over `dir`, opened beside them (SQLite's file, or its PostgreSQL database). */
+export async function openServerDatabase (dir: string): Promise<Database> {
+  return await openDatabase({ url: (await databaseEnv(dir, {})).DATABASE_URL, sqliteFile: path.join(dir, 'data', 'db.sqlite') })
 }
 
 /** Start a server in a new temp folder (or `dir`, to restart over the same data). */

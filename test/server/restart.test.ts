@@ -5,9 +5,8 @@ import path from 'node:path'
 import { after, describe, test } from 'node:test'
 import parseTorrent from 'parse-torrent'
 import { SeederJsonMark } from '../../server/catalog/seederJsonMark.ts'
-import { openDatabase } from '../../server/db/database.ts'
 import { newIdentity, signIn } from '../helpers/auth.ts'
-import { randomBytesSeeded, startTestServer, tempDir, upload, type TestServer } from '../helpers/server.ts'
+import { openServerDatabase, randomBytesSeeded, startTestServer, tempDir, upload, type TestServer } from '../helpers/server.ts'
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
@@ -124,7 +123,7 @@ describe('restarting over the same data', () => {
     // A crash after a listing change, before the snapshot: an older, whole file, and the mark
     // the change's transaction wrote.
     await fs.writeFile(file, '{"version":3,"seeding":[]}')
-    const database = await openDatabase({ sqliteFile: path.join(dir, 'data', 'db.sqlite') })
+    const database = await openServerDatabase(dir)
     await new SeederJsonMark(database.db).mark()
     await database.close()
     await restart(dir)

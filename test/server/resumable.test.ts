@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import Database from 'better-sqlite3'
 import parseTorrent from 'parse-torrent'
 import { FsUploadStore } from '../../server/storage/fsUploadStore.ts'
 import type { Appender } from '../../server/storage/uploadStore.ts'
@@ -12,7 +11,7 @@ import { pieceLength } from '../../shared/torrent.ts'
 import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
 import { spawnServer } from '../helpers/process.ts'
 import { PublishFailingStore } from '../helpers/failingStore.ts'
-import { randomBytesSeeded, startTestServer, tempDir, upload, type TestServer } from '../helpers/server.ts'
+import { openServerDatabase, randomBytesSeeded, startTestServer, tempDir, upload, type TestServer } from '../helpers/server.ts'
 import { createUpload, cutPatch, head, offsetOf, patch, published, remove, sendFrom } from '../helpers/tus.ts'
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
@@ -247,15 +246,16 @@ describe('resumable uploads across restarts and failures', () => {
       const { url } = await createUpload(p.url, token, bytes.length, { filename: 'big.bin', access_level: 'public' })
       const id = url.split('/').pop()!
       assert.equal((await sendFrom(url, token, bytes.subarray(0, 72 * 1024 * 1024), 0, 8 * 1024 * 1024)).status, 204)
-      const checkpointed = (): boolean => {
-        const db = new Database(path.join(dir, 'data', 'db.sqlite'), { readonly: true })
-        try {
-          return (db.prepare('SELECT checkpoint_pieces IS NOT NULL AS saved FROM uploads WHERE id = ?').get(id) as { saved: number } | undefined)?.saved === 1
-        } finally { db.close() }
+      const database = await openServerDatabase(dir)
+      const checkpointed = async (): Promise<boolean> =>
+        (await database.db.selectFrom('uploads').select('checkpoint_pieces').where('id', '=', id).executeTakeFirst())?.checkpoint_pieces != null
+      try {
+        // The checkpoint is saved in the background (it flushes 64 MiB first): a loaded machine takes a while.
+        for (let i = 0; i < 600 && !await checkpointed(); i++) await new Promise(resolve => setTimeout(resolve, 100))
+        assert.ok(await checkpointed(), 'a checkpoint was saved')
+      } finally {
+        await database.close()
       }
-      // The checkpoint is saved in the background (it flushes 64 MiB first): a loaded machine takes a while.
-      for (let i = 0; i < 600 && !checkpointed(); i++) await new Promise(resolve => setTimeout(resolve, 100))
-      assert.ok(checkpointed(), 'a checkpoint was saved')
       // Die in the middle of the next request.
       const cut = cutPatch(url, token, 72 * 1024 * 1024, bytes.subarray(72 * 1024 * 1024), 4 * 1024 * 1024)
       await new Promise(resolve => setTimeout(resolve, 100))
