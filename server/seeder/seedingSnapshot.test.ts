@@ -66,4 +66,35 @@ describeEachDatabase("seeder.json's stale mark", kind => {
     await damaged.stop()
     assert.equal(await fs.readFile(file, 'utf8'), '{"version":3,"seeding":[]}')
   })
+
+  test('a stop gives up a write under way, and writes none when the last took longer than its budget: the mark stays for the next start', async t => {
+    let slow = false
+    const { file, mark, snapshot } = await setup(t, async function * () {
+      for (let n = 1; n <= 20; n++) {
+        if (slow) await new Promise(resolve => setTimeout(resolve, 10))
+        yield seed(n)
+      }
+    })
+    await snapshot.start()
+    await snapshot.write()
+    const written = await fs.readFile(file, 'utf8')
+
+    slow = true
+    await mark.mark()
+    const writing = snapshot.write().catch(err => err as Error)
+    await new Promise(resolve => setTimeout(resolve, 30))
+    await snapshot.stop()
+    assert.match(String(await writing), /stopping/, 'the write under way was given up')
+    assert.equal(await fs.readFile(file, 'utf8'), written, 'the file as it was')
+    assert.notEqual(await mark.token(), undefined, 'still marked stale')
+    await assert.rejects(fs.access(`${file}.tmp`), 'no temp file left')
+
+    // A write that took 200 ms, over a budget of 50: the stop leaves it to the next start.
+    const budgeted = new SeedingSnapshot({ file, mark, seeds: async function * () { for (let n = 1; n <= 20; n++) { await new Promise(resolve => setTimeout(resolve, 10)); yield seed(n) } }, log: silentLogger(), shutdownBudgetMs: 50 })
+    await budgeted.start()
+    await budgeted.write()
+    await mark.mark()
+    await budgeted.stop()
+    assert.notEqual(await mark.token(), undefined, 'no write at this stop')
+  })
 })

@@ -2,10 +2,10 @@
  * seeder.json: the seed's seeding-state file, kept as a snapshot of the database's public
  * seeding state for anyone who reads MEDIA_DIR the seed's way. The database is the source of
  * truth; this file is written after changes, never per upload: at most once per interval,
- * which grows with the time a write takes (≤ 10% of the time at any catalogue size), and at
- * shutdown when changed; at a start only when the database marks it stale (a change the file
- * may lack: seederJsonMark.ts) or it is missing. It is streamed from the database a page at a
- * time, so memory stays flat.
+ * which grows with the time a write takes (≤ 10% of the time at any catalogue size), at
+ * shutdown when changed and quick to write, and at a start only when the database marks it
+ * stale (a change the file may lack: seederJsonMark.ts) or it is missing or damaged. It is
+ * streamed from the database a page at a time, so memory stays flat.
  */
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -26,9 +26,12 @@ export interface SeedingSnapshotOptions {
   log: Logger
   /** The shortest time between two writes (ms). */
   minIntervalMs?: number
+  /** At shutdown, write only if the last write took at most this long (ms); else the next start does. */
+  shutdownBudgetMs?: number
 }
 
 const CHUNK = 1 << 20
+const SHUTDOWN_BUDGET_MS = 5000
 const HEAD = '{"version":3,"seeding":['
 const TAIL = ']}'
 
@@ -36,6 +39,10 @@ export class SeedingSnapshot {
   private readonly opts: SeedingSnapshotOptions
   private dirty = false
   private notBefore = 0
+  /** How long the last write took (ms), once one was made. */
+  private lastTook: number | undefined
+  private stopping = false
+  private inFlight = false
   private timer: NodeJS.Timeout | undefined
   private writing: Promise<void> = Promise.resolve()
 
@@ -57,7 +64,9 @@ export class SeedingSnapshot {
   async start (): Promise<void> {
     if (!await this.looksWhole() || await this.opts.mark.token() !== undefined) this.dirty = true
     this.timer = setInterval(() => {
-      if (this.dirty && Date.now() >= this.notBefore) void this.write().catch(err => this.opts.log.warn({ err: (err as Error).message }, 'could not write seeder.json'))
+      if (this.dirty && Date.now() >= this.notBefore) {
+        void this.write().catch(err => { if (!this.stopping) this.opts.log.warn({ err: (err as Error).message }, 'could not write seeder.json') })
+      }
     }, 1000)
     this.timer.unref()
   }
@@ -66,6 +75,7 @@ export class SeedingSnapshot {
   async write (): Promise<void> {
     const run = async (): Promise<void> => {
       this.dirty = false
+      this.inFlight = true
       const started = Date.now()
       try {
         await this.writeFile()
@@ -73,7 +83,9 @@ export class SeedingSnapshot {
         this.dirty = true
         throw err
       } finally {
+        this.inFlight = false
         const took = Date.now() - started
+        this.lastTook = took
         this.notBefore = Date.now() + Math.max(this.opts.minIntervalMs ?? 5000, 10 * took)
       }
     }
@@ -81,10 +93,24 @@ export class SeedingSnapshot {
     await this.writing
   }
 
-  /** The last write, if anything changed since the one before. */
+  /**
+   * The last write, if anything changed since the one before. When a write is under way it is
+   * given up, and none is made when the last one took longer than the shutdown budget (a
+   * catalogue of millions takes a minute): the database keeps the file marked stale, so the next
+   * start writes it, and a stop stays quick.
+   */
   async stop (): Promise<void> {
     clearInterval(this.timer)
-    if (this.dirty || await this.opts.mark.token() !== undefined) await this.write()
+    this.stopping = true
+    const interrupted = this.inFlight
+    await this.writing.catch(() => {})
+    if (!this.dirty && await this.opts.mark.token() === undefined) return
+    if (interrupted || (this.lastTook ?? 0) > (this.opts.shutdownBudgetMs ?? SHUTDOWN_BUDGET_MS)) {
+      this.opts.log.info({ lastWriteMs: this.lastTook }, 'seeder.json is behind the database and takes long to write: the next start writes it')
+      return
+    }
+    this.stopping = false
+    await this.write()
   }
 
   /** The file starts and ends as a version 3 snapshot does (its two ends only: the cost is flat). */
@@ -114,6 +140,7 @@ export class SeedingSnapshot {
       let buffer = HEAD
       let first = true
       for await (const s of this.opts.seeds()) {
+        if (this.stopping) throw new Error('stopping: seeder.json is left for the next start')
         buffer += (first ? '' : ',') + JSON.stringify({ mediaId: s.mediaId, infoHash: s.infoHash, name: s.name, fileSize: s.fileSize, createdAt: s.seededAt, wantedAt: s.wantedAt })
         first = false
         if (buffer.length >= CHUNK) {
