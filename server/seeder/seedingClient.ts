@@ -4,6 +4,7 @@
  * again).
  */
 import net from 'node:net'
+import WebSocketTracker from 'bittorrent-tracker/websocket-tracker'
 import WebTorrent, { type Torrent, type Wire } from 'webtorrent'
 import { ReadOnlyChunkStore } from '../../shared/readOnlyChunkStore.ts'
 import type { Logger } from '../logger.ts'
@@ -100,6 +101,9 @@ export class SeedingClient {
   /** Add a torrent over a stored blob's bytes, taken as complete; resolves once it is ready. */
   async add (mediaId: string, torrentFile: Uint8Array, hooks: SeedHooks): Promise<Torrent> {
     const { log, store, uploadedByTransport } = this.opts
+    // Every torrent listens on the one pooled WebSocket of each tracker (bittorrent-tracker#288):
+    // hundreds of listeners there are by design, not the leak Node would warn of.
+    for (const socket of Object.values(WebSocketTracker._socketPool)) socket.setMaxListeners(0)
     const torrent = await new Promise<Torrent>((resolve, reject) => {
       // No `path`: WebTorrent hands it only to stores that write files, and this one reads the blob store.
       const t = this.client.add(torrentFile, {

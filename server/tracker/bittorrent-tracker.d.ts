@@ -24,3 +24,11 @@ declare module 'bittorrent-tracker/server' {
     protected _onWebSocketClose (socket: object): void
   }
 }
+
+// The client's WebSocket tracker: only its pool of sockets (one per tracker URL, shared by every torrent).
+declare module 'bittorrent-tracker/websocket-tracker' {
+  import type { EventEmitter } from 'node:events'
+
+  const WebSocketTracker: { _socketPool: Record<string, EventEmitter> }
+  export default WebSocketTracker
+}

@@ -368,3 +368,18 @@ describe('idle torrents come up when a peer wants them', () => {
     }
   })
 })
+
+test('many active torrents on one tracker socket raise no "possible EventEmitter memory leak" warning', { timeout: TIMEOUT }, async t => {
+  const warnings: Error[] = []
+  const onWarning = (w: Error): void => { if (w.name === 'MaxListenersExceededWarning') warnings.push(w) }
+  process.on('warning', onWarning)
+  t.after(() => { process.off('warning', onWarning) })
+  const server = await startTestServer()
+  t.after(async () => { await server.destroy() })
+  // Node warns at the eleventh listener on one emitter.
+  for (let i = 0; i < 14; i++) assert.equal((await upload(server.url, randomBytesSeeded(2000, 1400 + i), { access_level: 'public' }, `m${i}.bin`)).status, 201)
+  assert.equal((await server.seeder.getStats()).activeTorrents, 14)
+  // A warning is emitted on the next tick.
+  await new Promise(resolve => setImmediate(resolve))
+  assert.deepEqual(warnings.map(w => w.message), [])
+})
