@@ -37,7 +37,7 @@ export class Quotas {
    * uploads: 413 `quota_exceeded` (bytes) or `file_quota_exceeded` (files). Nothing is kept.
    */
   admit (owner: OwnerKey, use: StorageUse, bytes: number, pending: StorageUse = NONE): void {
-    if (this.limits.adminKeys.includes(owner)) return
+    if (this.exempt(owner)) return
     const { bytesPerKey, filesPerKey } = this.limits
     const waiting = pending.files > 0 ? `, plus ${formatBytes(pending.bytes)} in ${pending.files} unfinished upload${pending.files === 1 ? '' : 's'},` : ''
     if (use.bytes + pending.bytes + bytes > bytesPerKey) {
@@ -46,6 +46,19 @@ export class Quotas {
     if (use.files + pending.files + 1 > filesPerKey) {
       throw new AppError(413, 'file_quota_exceeded', `You have ${use.files} files${pending.files > 0 ? `, plus ${pending.files} unfinished uploads,` : ''} of ${filesPerKey} allowed; this would be one more. Delete files or ask the operator.`)
     }
+  }
+
+  /**
+   * Admin keys have no quota, so their use need not be summed: it is the one sum that is not
+   * bounded by a quota (an indexer's admin key may hold millions of files).
+   */
+  exempt (owner: OwnerKey): boolean {
+    return this.limits.adminKeys.includes(owner)
+  }
+
+  /** What `owner` stores, as `admit` needs it: nothing is read for an exempt key. */
+  async useOf (owner: OwnerKey, read: (owner: OwnerKey) => Promise<StorageUse>): Promise<StorageUse> {
+    return this.exempt(owner) ? NONE : await read(owner)
   }
 
   /** Refuse one more pin for a key that has `pinned` already: 409 `key_pin_limit`. */

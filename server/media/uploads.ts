@@ -77,7 +77,8 @@ export class MediaUploads {
    * uploads). The record itself checks again, in the transaction that makes it.
    */
   async admitUpload (owner: OwnerKey, bytes: number, pending?: StorageUse): Promise<void> {
-    this.deps.quotas.admit(owner, await this.deps.records.usage(owner), bytes, pending)
+    const { quotas, records } = this.deps
+    quotas.admit(owner, await quotas.useOf(owner, async o => await records.usage(o)), bytes, pending)
   }
 
   async upload (req: IngestRequest, caller: Caller): Promise<Uploaded> {
@@ -141,7 +142,7 @@ export class MediaUploads {
   private async ingest (req: IngestRequest, caller: Caller): Promise<Uploaded> {
     const { catalog, hashPool, maxUploadBytes, quotas, records } = this.deps
     // Sizes are judged as the multipart parts arrive, against what the key stored when the upload began.
-    const use = await records.usage(caller ?? '')
+    const use = await quotas.useOf(caller ?? '', async o => await records.usage(o))
     const ingested = await ingestUpload(req, {
       store: catalog.store,
       hashPool,
@@ -225,7 +226,7 @@ export class MediaUploads {
           torrentSalt: salt,
           privateInfoHash,
           fileSize: blob.fileSize
-        }, use => quotas.admit(owner, use, blob.fileSize))
+        }, quotas.exempt(owner) ? undefined : use => quotas.admit(owner, use, blob.fileSize))
         if (privateInfoHash) await tx.seeds.add({ infoHash: privateInfoHash, mediaId, kind: 'private', pinned: false, at: now })
         return { record, created: true, listed, seeded: privateInfoHash ?? (listed ? blob.infoHash : undefined) }
       })
