@@ -160,8 +160,9 @@ export class ActiveTorrents {
   /** The database no longer seeds this torrent: take it out of the client. */
   async drop (infoHash: string): Promise<void> {
     this.primed.delete(infoHash)
-    this.opts.activity.forget(infoHash)
+    // Out of the client first: leaving, a torrent notes what it sent, which must go unwritten too.
     await this.idle(infoHash)
+    this.opts.activity.forget(infoHash)
   }
 
   /**

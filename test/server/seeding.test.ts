@@ -287,6 +287,30 @@ describe('the server seeds public uploads', () => {
       await stopAll()
     }
   })
+  test('bytes a deleted file\'s torrent sent are not counted for the same file uploaded again', { timeout: TIMEOUT }, async t => {
+    try {
+      const server = await startTestServer()
+      servers.add(server)
+      const token = await signIn(server.url, await newIdentity())
+      const bytes = randomBytesSeeded(FILE_SIZE, 405)
+      const res = await upload(server.url, bytes, { access_level: 'public' }, 'again.bin', undefined, token)
+      assert.equal(res.status, 201)
+      const served = await parseTorrent(new Uint8Array(await (await fetch(`${server.url}/api/media/${res.body.mediaId}/torrent`)).arrayBuffer()))
+      const result = await download(t, onlyVia(served, { announce: [`${server.url}/announce`], urlList: [] }), { webSeeds: false })
+      assertSameBytes(result.bytes, bytes)
+      assert.equal((await fetch(`${server.url}/api/media/${res.body.mediaId}`, { method: 'DELETE', headers: bearer(token) })).status, 204)
+
+      // The same bytes, public again: the same infoHash, a new seed that has sent nothing.
+      assert.equal((await upload(server.url, bytes, { access_level: 'public' }, 'again.bin')).status, 201)
+      await server.seeder.saveSeedingState()
+      const info = await (await fetch(`${server.url}/api/media/${res.body.mediaId}/info`)).json()
+      assert.equal(info.infoHash, served.infoHash)
+      // The leecher still in the swarm may exchange a few bytes with the new seed, not the file it has.
+      assert.ok(info.seeding.uploaded < FILE_SIZE / 2, `${info.seeding.uploaded} bytes counted for the new seed`)
+    } finally {
+      await stopAll()
+    }
+  })
 })
 
 describe('seeding bandwidth limits', () => {
