@@ -16,6 +16,7 @@ import type { MediaManifest } from '../shared/media.ts'
 import { buildTorrent, infoDict, magnetURI, pieceLength } from '../shared/torrent.ts'
 import { BlobRepository } from '../server/catalog/blobRepository.ts'
 import { SeedRepository } from '../server/catalog/seedRepository.ts'
+import { SeederJsonMark } from '../server/catalog/seederJsonMark.ts'
 import { importMediaDir } from '../server/catalog/importMediaDir.ts'
 import type { Database, Tx } from '../server/db/database.ts'
 import type { BlobsTable, MediaRecordsTable, SeedsTable } from '../server/db/schema.ts'
@@ -97,6 +98,8 @@ export async function fillCatalog (opts: FillOptions): Promise<FilledFile[]> {
       await tx.insertInto('media_records').values(rows.records).execute()
       await tx.insertInto('seeds').values(rows.seeds).execute()
       await new SeedRepository(tx, database.dialect).counted('public', rows.seeds.length)
+      // Files listed: seeder.json lacks them until the server writes it (one mark per batch is enough).
+      await new SeederJsonMark(tx).mark()
     })
     await opts.onProgress?.(Math.min(files, from + BATCH))
   }

@@ -89,7 +89,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     url: config.databaseUrl,
     sqliteFile: path.join(config.dataDir, 'db.sqlite'),
     poolSize: config.databasePoolSize,
-    onIdleError: err => log.error({ err: err.message }, 'a connection to PostgreSQL broke; queries open new ones (/readyz says whether they can)')
+    onConnectionError: err => log.error({ err: err.message }, 'a connection to PostgreSQL broke; queries open new ones (/readyz says whether they can)')
   })
   const { db, dialect } = database
   await importMediaDir({ database, store, mediaDir: config.mediaDir, freshDatabase: database.fresh, log })

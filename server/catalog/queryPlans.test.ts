@@ -32,7 +32,7 @@ describe('catalogue reads seek an index, whatever the catalogue holds', () => {
     for (const [n, listedAt] of [[1, 100], [2, 200], [3, 200], [4, 300], [5, 400]] as const) {
       await blobs.insert({ mediaId: id(n), fileSize: n, pieceLength: 16384, info: new Uint8Array(1), name: `f${n}`, mimeType: 'text/plain', infoHash: hash(n), publishedAt: listedAt, createdAt: '' })
       await blobs.setListed(id(n), listedAt)
-      await seeds.add({ infoHash: hash(n), mediaId: id(n), kind: 'public', pinned: false, at: listedAt })
+      await db.transaction().execute(async tx => { await new SeedRepository(tx, 'sqlite').add({ infoHash: hash(n), mediaId: id(n), kind: 'public', pinned: false, at: listedAt }) })
     }
   })
   after(async () => { await db.destroy() })
@@ -81,11 +81,13 @@ describe('catalogue reads seek an index, whatever the catalogue holds', () => {
     assert.match(plan, /seed_counts/)
     assert.doesNotMatch(plan, /\bseeds\b/)
     assert.equal(await seeds.count('private'), 0)
-    await seeds.add({ infoHash: hash(99), mediaId: id(5), kind: 'private', pinned: false, at: 1 })
-    await seeds.add({ infoHash: hash(99), mediaId: id(5), kind: 'private', pinned: false, at: 1 })
+    const inTransaction = async (change: (s: SeedRepository) => Promise<void>): Promise<void> => { await db.transaction().execute(async tx => { await change(new SeedRepository(tx, 'sqlite')) }) }
+    await assert.rejects(seeds.add({ infoHash: hash(98), mediaId: id(5), kind: 'private', pinned: false, at: 1 }), /in a transaction/)
+    await inTransaction(async s => { await s.add({ infoHash: hash(99), mediaId: id(5), kind: 'private', pinned: false, at: 1 }) })
+    await inTransaction(async s => { await s.add({ infoHash: hash(99), mediaId: id(5), kind: 'private', pinned: false, at: 1 }) })
     assert.equal(await seeds.count(), 6, 'a seed added twice counts once')
-    await seeds.remove(hash(99))
-    await seeds.remove(hash(99))
+    await inTransaction(async s => { await s.remove(hash(99)) })
+    await inTransaction(async s => { await s.remove(hash(99)) })
     assert.equal(await seeds.count(), 5, 'and removed twice, once')
   })
 
@@ -110,14 +112,15 @@ describe('catalogue reads seek an index, whatever the catalogue holds', () => {
     assert.doesNotMatch(plan, NO_SCAN_OR_SORT)
   })
 
-  test("an admin's upload reads no sum of their files (the one use no quota bounds)", async () => {
+  test("an admin's use is not summed (the one use no quota bounds): useOf reads nothing, and a record made without a quota check sums nothing", async () => {
     const records = new DatabaseRecordRepository(db, 'sqlite')
     const quotas = new Quotas({ bytesPerKey: 1, filesPerKey: 1, pinsPerKey: 1, adminKeys: ['admin'] })
     assert.deepEqual(await quotas.useOf('admin', async () => { throw new Error('summed') }), { bytes: 0, files: 0 })
+    assert.equal(quotas.exempt('admin'), true)
+    assert.equal(quotas.exempt('someone'), false)
     queries.length = 0
     await db.transaction().execute(async tx => {
-      await new DatabaseRecordRepository(tx, 'sqlite').ensure({ mediaId: id(4), owner: 'admin', accessLevel: 'public', name: null, description: null, originalName: 'f4', mimeType: 'text/plain', torrentSalt: null, privateInfoHash: null, fileSize: 4 },
-        quotas.exempt('admin') ? undefined : () => {})
+      await new DatabaseRecordRepository(tx, 'sqlite').ensure({ mediaId: id(4), owner: 'admin', accessLevel: 'public', name: null, description: null, originalName: 'f4', mimeType: 'text/plain', torrentSalt: null, privateInfoHash: null, fileSize: 4 })
     })
     assert.ok(queries.length > 0)
     assert.ok(!queries.some(q => /\bsum\(/i.test(q.sql)), queries.map(q => q.sql).join('\n'))

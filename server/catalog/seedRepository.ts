@@ -28,10 +28,10 @@ export interface SeedActivity {
   uploaded?: number
 }
 
-/** A public seed as the seed's SeedInfo and seeder.json describe it. */
 /** Rows each kind's count is spread over. */
 const COUNT_SHARDS = 8
 
+/** A public seed as the seed's SeedInfo and seeder.json describe it. */
 export interface PublicSeed {
   infoHash: string
   mediaId: string
@@ -56,6 +56,8 @@ const toSeed = (r: Selectable<SeedsTable>): SeedRow => ({
 export class SeedRepository {
   private readonly db: Db
   private readonly dialect: Dialect
+  /** The count row this handle adds to: one per transaction, so its own adds take rows in one order. */
+  private readonly shard = randomInt(COUNT_SHARDS)
 
   constructor (db: Db, dialect: Dialect) {
     this.db = db
@@ -76,19 +78,27 @@ export class SeedRepository {
   /** Seed this torrent (a row already there stays as it is). */
   /** Seed this torrent from `at` (ms; `wantedAt`: when it was last wanted, if known). A row already there stays as it is. */
   async add (seed: Pick<SeedRow, 'infoHash' | 'mediaId' | 'kind' | 'pinned'> & { at: number, wantedAt?: number }): Promise<void> {
+    this.inTransaction()
     const added = await this.db.insertInto('seeds').values({ info_hash: seed.infoHash, media_id: seed.mediaId, kind: seed.kind, pinned: seed.pinned ? 1 : 0, wanted_at: seed.wantedAt ?? null, ranked_at: Math.max(seed.at, seed.wantedAt ?? 0) })
       .onConflict(oc => oc.column('info_hash').doNothing()).returning('kind').executeTakeFirst()
     if (added) await this.counted(added.kind, 1)
   }
 
   async remove (infoHash: string): Promise<void> {
+    this.inTransaction()
     const removed = await this.db.deleteFrom('seeds').where('info_hash', '=', infoHash).returning('kind').executeTakeFirst()
     if (removed) await this.counted(removed.kind, -1)
   }
 
+  /** Seeds change with their counts, in one transaction: a crash between the two would leave them apart. */
+  private inTransaction (): void {
+    if (!this.db.isTransaction) throw new Error('seeds are added and removed in a transaction')
+  }
+
   /** Seeds of `kind` added (or removed, negative), in the caller's transaction: see SeedCountsTable. */
   async counted (kind: SeedRow['kind'], delta: number): Promise<void> {
-    await this.db.insertInto('seed_counts').values({ kind, shard: randomInt(COUNT_SHARDS), n: delta })
+    this.inTransaction()
+    await this.db.insertInto('seed_counts').values({ kind, shard: this.shard, n: delta })
       .onConflict(oc => oc.columns(['kind', 'shard']).doUpdateSet(eb => ({ n: eb('seed_counts.n', '+', eb.ref('excluded.n')) }))).execute()
   }
 

@@ -3,8 +3,9 @@
  * to it, the piece checkpoint, and the answer once published. The bytes are in the upload store
  * under the same id; this row is what says how many of them count.
  */
-import { sql, type Insertable, type Selectable } from 'kysely'
+import type { Insertable, Selectable } from 'kysely'
 import type { UploadResult } from '../../shared/media.ts'
+import { LOCK, lockInTransaction } from '../db/advisoryLock.ts'
 import type { Db, Dialect } from '../db/database.ts'
 import type { UploadsTable } from '../db/schema.ts'
 import type { StorageUse } from '../records/recordRepository.ts'
@@ -101,8 +102,8 @@ export class UploadRepository {
    */
   async create (upload: NewUpload, maxOpen: number): Promise<{ created: boolean, open: number }> {
     const run = async (db: Db): Promise<{ created: boolean, open: number }> => {
-      // SQLite runs one transaction at a time; PostgreSQL's counts would not see each other's inserts.
-      if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(hashtext(${upload.owner}))`.execute(db)
+      // PostgreSQL's counts would not see each other's inserts.
+      await lockInTransaction(db, this.dialect, LOCK.openUploads, upload.owner)
       const { files: open } = await new UploadRepository(db, this.dialect).openUse(upload.owner)
       if (open >= maxOpen) return { created: false, open }
       await db.insertInto('uploads').values(toValues(upload)).execute()

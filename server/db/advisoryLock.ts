@@ -11,7 +11,9 @@ export const LOCK = {
   /** One owner's new records and pins, checked against their quotas. */
   owner: 0x6f6970,
   /** The server's pin slots (pinned seeds, at most SEED_MAX_ACTIVE / 2). */
-  pinSlots: 0x6f6971
+  pinSlots: 0x6f6971,
+  /** One owner's unfinished resumable uploads, counted against their limit. */
+  openUploads: 0x6f6972
 } as const
 
 export async function lockInTransaction (db: Db, dialect: Dialect, kind: number, key = ''): Promise<void> {

@@ -115,7 +115,7 @@ describeEachDatabase('opening the database', kind => {
     const { options } = await kind.newDatabase()
     const opened = await Promise.all(Array.from({ length: 3 }, async () => await openDatabase(options)))
     await Promise.all(opened.map(async d => { await d.close() }))
-    assert.deepEqual(await run(kind, options, 'SELECT name FROM kysely_migration ORDER BY name'), [{ name: '0001_records' }, { name: '0002_catalogue' }, { name: '0003_uploads' }, { name: '0004_seed_indexes' }, { name: '0005_seeder_json_mark' }, { name: '0006_seed_counts' }], 'each migration ran once')
+    assert.deepEqual(await run(kind, options, 'SELECT name FROM kysely_migration ORDER BY name'), [{ name: '0001_records' }, { name: '0002_catalogue' }, { name: '0003_uploads' }, { name: '0004_seed_indexes' }, { name: '0005_seeder_json_changes' }, { name: '0006_seed_counts' }], 'each migration ran once')
   })
 })
 

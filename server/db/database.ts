@@ -37,11 +37,11 @@ export interface DatabaseOptions {
   /** Connections to PostgreSQL (DATABASE_POOL_SIZE). */
   poolSize?: number
   /**
-   * An idle PostgreSQL connection that breaks (the database restarted or went away): told here.
+   * A PostgreSQL connection that breaks (the database restarted or went away): told here.
    * The next query opens a new one, or fails and says so. Without a listener, pg's pool would
    * throw the error out of the process.
    */
-  onIdleError?: (err: Error) => void
+  onConnectionError?: (err: Error) => void
 }
 
 export function isPostgresUrl (url: string): boolean {
@@ -84,7 +84,10 @@ export async function openDatabase (opts: DatabaseOptions): Promise<Database> {
     if (!isPostgresUrl(opts.url)) throw new Error('DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite database)')
     dialect = 'postgres'
     const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, types: pgTypes })
-    pool.on('error', err => opts.onIdleError?.(err))
+    pool.on('error', err => opts.onConnectionError?.(err))
+    // A connection in use has no pool listener (pg-pool removes it at checkout, kysely adds none):
+    // one that breaks mid-query would throw out of the process too. The query itself fails.
+    pool.on('connect', client => client.on('error', err => opts.onConnectionError?.(err)))
     db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) })
   } else {
     dialect = 'sqlite'

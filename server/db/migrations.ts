@@ -63,8 +63,6 @@ const ACCESS_LEVEL_CHECK = sql`access_level IN ('public', 'private')`
 
 /** Set by 0002: the files, faces and seeding state of an older MEDIA_DIR are still to be imported (catalog/import.ts). */
 export const IMPORT_PENDING = 'import_pending'
-/** catalog_meta's key for seeder.json's stale mark (catalog/seederJsonMark.ts). */
-export const SEEDER_JSON_STALE = 'seeder_json_stale'
 
 function migrations (dialect: Dialect): Record<string, Migration> {
   const serial = dialect === 'postgres' ? 'bigserial' : 'integer'
@@ -205,11 +203,15 @@ function migrations (dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('seeds_kind_hash').on('seeds').columns(['kind', 'info_hash']).execute()
       }
     },
-    // seeder.json is rewritten at a start only when marked stale (catalog/seederJsonMark.ts):
-    // the first start after this upgrade writes it once, as every start did before.
-    '0005_seeder_json_mark': {
+    // seeder.json is rewritten at a start only when changes are noted since it was written
+    // (catalog/seederJsonMark.ts): the first start after this upgrade writes it once, as every
+    // start did before.
+    '0005_seeder_json_changes': {
       async up (db: Kysely<any>) {
-        await db.insertInto('catalog_meta').values({ key: SEEDER_JSON_STALE, value: 'upgrade' }).execute()
+        await db.schema.createTable('seeder_json_changes')
+          .addColumn('id', serial, c => c.primaryKey())
+          .execute()
+        await db.insertInto('seeder_json_changes').defaultValues().execute()
       }
     },
     // Seeds counted per request from a few rows, not by counting the catalogue (schema.ts, SeedCountsTable).

@@ -93,6 +93,11 @@ export interface SeedCountsTable {
   n: number
 }
 
+/** Changes to the public listing seeder.json may lack, one row each (catalog/seederJsonMark.ts). */
+export interface SeederJsonChangesTable {
+  id: Generated<number>
+}
+
 /** Small facts about the catalogue itself (e.g. an import still to finish). */
 export interface CatalogMetaTable {
   key: string
@@ -135,6 +140,7 @@ export interface Schema {
   blobs: BlobsTable
   seeds: SeedsTable
   seed_counts: SeedCountsTable
+  seeder_json_changes: SeederJsonChangesTable
   catalog_meta: CatalogMetaTable
   uploads: UploadsTable
 }

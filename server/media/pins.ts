@@ -48,7 +48,7 @@ export class Pins {
       if (!now) throw notFound()
       // A pin counts against the pinner's own allowance first, so no key can take the shared slots alone.
       if (pinned && !now.pinned) quotas.admitPin(caller, await tx.records.pinnedCount(caller))
-      await tx.records.setPinned(mediaId, caller, pinned)
+      if (!await tx.records.setPinned(mediaId, caller, pinned)) throw notFound()
       const seedPinned = record.accessLevel === 'public' ? await tx.records.hasPinnedPublic(mediaId) : pinned
       await tx.seeds.lockPinSlots()
       const seed = await tx.seeds.get(infoHash)

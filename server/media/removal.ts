@@ -58,6 +58,8 @@ export class Removal {
     const { seeder, transaction, catalog, log, access } = this.deps
     await access.require(caller, 'own', mediaId)
     const { dropped, pinned, unlisted, heldByNobody } = await transaction(async tx => {
+      // The owner's lock first, as every change of records takes it, so no two changes wait on each other in a circle.
+      await tx.records.lockOwner(caller)
       const record = await tx.records.get(mediaId, caller)
       if (!record || !await tx.records.remove(mediaId, caller)) throw notFound()
       await tx.oipRecords.removeForMedia(mediaId, caller)

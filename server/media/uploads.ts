@@ -188,6 +188,8 @@ export class MediaUploads {
     let outcome: { record: MediaRecord, created: boolean, seeded?: string, listed: boolean }
     try {
       outcome = await transaction(async tx => {
+        // The owner's lock first, as every change of records takes it, so no two changes wait on each other in a circle.
+        await tx.records.lockOwner(owner)
         let blob = await tx.blobs.get(mediaId)
         if (!blob && published) {
           const { manifest, info } = published

@@ -44,9 +44,12 @@ export interface RecordRepository {
   byPrivateInfoHash (infoHash: string): Promise<MediaRecord | undefined>
   /** Pin or unpin the owner's record; false when they have none. */
   setPinned (mediaId: string, owner: OwnerKey, pinned: boolean): Promise<boolean>
-  /** How many of this key's records are pinned. */
-  /** In a transaction: the owner's other record and pin changes wait until it ends, so their quota checks see each other. */
+  /**
+   * In a transaction, taken first: the owner's other changes of records and pins wait until it
+   * ends, so their quota checks see each other and no two changes wait on each other in a circle.
+   */
   lockOwner (owner: OwnerKey): Promise<void>
+  /** How many of this key's records are pinned. */
   pinnedCount (owner: OwnerKey): Promise<number>
   /** Some public record of this media is pinned (so its public torrent is). */
   hasPinnedPublic (mediaId: string): Promise<boolean>

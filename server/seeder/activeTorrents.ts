@@ -160,9 +160,11 @@ export class ActiveTorrents {
   /** The database no longer seeds this torrent: take it out of the client. */
   async drop (infoHash: string): Promise<void> {
     this.primed.delete(infoHash)
-    // Out of the client first: leaving, a torrent notes what it sent, which must go unwritten too.
-    await this.idle(infoHash)
+    // What it sent goes unwritten with the seed: not noted as it leaves, and a write already
+    // under way ends before the file can be seeded anew (it could carry the bytes to the new row).
+    await this.idle(infoHash, { noteSent: false })
     this.opts.activity.forget(infoHash)
+    await this.opts.activity.settled()
   }
 
   /**
@@ -290,8 +292,8 @@ export class ActiveTorrents {
   }
 
   /** What an active torrent sent goes to the totals and its row's pending bytes. */
-  private retire (infoHash: string, t: Torrent): void {
-    this.opts.activity.retire(infoHash, t.uploaded, this.active.has(infoHash))
+  private retire (infoHash: string, t: Torrent, noteSent = true): void {
+    this.opts.activity.retire(infoHash, t.uploaded, noteSent && this.active.has(infoHash))
     for (const scope of scopesOf(this.active.get(infoHash)?.kind)) {
       this.retired[scope].uploaded += t.uploaded
       this.retired[scope].downloaded += t.received
@@ -299,10 +301,10 @@ export class ActiveTorrents {
   }
 
   /** Take a torrent out of the client (the bytes stay); what it sent is written behind. */
-  private async idle (infoHash: string): Promise<void> {
+  private async idle (infoHash: string, opts: { noteSent?: boolean } = {}): Promise<void> {
     this.active.get(infoHash)?.gate?.stop()
     const t = this.torrents.get(infoHash)
-    if (t) this.retire(infoHash, t)
+    if (t) this.retire(infoHash, t, opts.noteSent !== false)
     this.torrents.delete(infoHash)
     this.active.delete(infoHash)
     if (t) await new Promise<void>(resolve => t.destroy({ destroyStore: false }, () => resolve()))

@@ -76,6 +76,11 @@ export class SeedingActivity {
     this.pending.delete(infoHash)
   }
 
+  /** Resolves once the write under way, if any, has ended. */
+  async settled (): Promise<void> {
+    await this.writing.catch(() => {})
+  }
+
   /** Write the noted wanted times and bytes sent (one at a time; errors are logged, the notes kept for the next try). */
   async write (): Promise<void> {
     const run = async (): Promise<void> => {

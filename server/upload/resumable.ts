@@ -20,7 +20,7 @@ import { storageError } from '../storage/fsBlobStore.ts'
 import type { UploadStore } from '../storage/uploadStore.ts'
 import type { HashJob, HashPool } from './hashPool.ts'
 import { HashingSink, type HashFlow } from './hashingSink.ts'
-import { uploadFields, type StagedUpload } from './ingest.ts'
+import { storableText, uploadFields, type StagedUpload } from './ingest.ts'
 import { recoverUploads } from './recoverUploads.ts'
 import type { UploadGate } from './uploadGate.ts'
 
@@ -136,7 +136,7 @@ export class ResumableUploads {
       owner,
       length: size,
       size: 0,
-      fileName: meta.filename ?? '',
+      fileName: storableText('filename', meta.filename) ?? '',
       mimeType: storedMimeType(meta.filetype ?? ''),
       fields,
       ...(meta.sha256 ? { sha256: meta.sha256 } : {}),

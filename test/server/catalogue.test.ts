@@ -118,5 +118,7 @@ describeEachDatabase('the catalogue', ({ newDatabase }) => {
 
     const { res } = await createUpload(server.url, token, 10, { filename: 'f.bin', access_level: 'public', name: 'tus\u0000' })
     await refused(res, await res.json())
+    const named = await createUpload(server.url, token, 10, { filename: 'f\u0000.bin', access_level: 'public' })
+    await refused(named.res, await named.res.json())
   })
 })
