@@ -337,7 +337,7 @@ function report (zero: RunResult, full: RunResult, kind: string): void {
   row('random file served', ms(zero.served), ms(full.served), '')
   row('idle after start', ms(zero.idleAt), ms(full.idleAt), ratio(full.idleAt, zero.idleAt), '(background work done: resume, reconcile, seeder.json)')
   const snapshot = (r: RunResult): string => `${ms(r.snapshot.at)}, ${fmt(r.snapshot.bytes / MiB)} MB`
-  row('seeder.json written', snapshot(zero), snapshot(full), ratio(full.snapshot.at, zero.snapshot.at), '(ms from spawn; each start writes it whole)')
+  row('seeder.json written', snapshot(zero), snapshot(full), ratio(full.snapshot.at, zero.snapshot.at), '(ms from spawn of its last write: a fill leaves it stale, so the first start after one writes it whole)')
   row('RSS when idle', `${fmt(zero.rss / MiB)} MB`, `${fmt(full.rss / MiB)} MB`, ratio(full.rss, zero.rss), `goal < ${RSS_GOAL_MB} MB  ${verdict(full.rss / MiB < RSS_GOAL_MB)}`)
   row('peak RSS (VmHWM)', `${fmt(zero.peakRss / MiB)} MB`, `${fmt(full.peakRss / MiB)} MB`, ratio(full.peakRss, zero.peakRss))
   row('stop (SIGTERM to exit)', ms(zero.stopMs), ms(full.stopMs), ratio(full.stopMs, zero.stopMs))
