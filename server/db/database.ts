@@ -84,10 +84,12 @@ export async function openDatabase (opts: DatabaseOptions): Promise<Database> {
     if (!isPostgresUrl(opts.url)) throw new Error('DATABASE_URL must be a postgres:// or postgresql:// URL (leave it unset for the embedded SQLite database)')
     dialect = 'postgres'
     const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, types: pgTypes })
-    pool.on('error', err => opts.onConnectionError?.(err))
-    // A connection in use has no pool listener (pg-pool removes it at checkout, kysely adds none):
-    // one that breaks mid-query would throw out of the process too. The query itself fails.
+    // Every connection reports its own break, idle or in use: pg-pool's listener is removed while
+    // a connection is checked out and kysely adds none, so one breaking mid-query would throw
+    // out of the process (the query itself fails). The pool re-emits an idle one's error too:
+    // it was reported by the connection already.
     pool.on('connect', client => client.on('error', err => opts.onConnectionError?.(err)))
+    pool.on('error', () => {})
     db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) })
   } else {
     dialect = 'sqlite'
