@@ -115,7 +115,7 @@ describe('catalogue reads seek an index, whatever the catalogue holds', () => {
   test("an admin's use is not summed (the one use no quota bounds): useOf reads nothing, and a record made without a quota check sums nothing", async () => {
     const records = new DatabaseRecordRepository(db, 'sqlite')
     const quotas = new Quotas({ bytesPerKey: 1, filesPerKey: 1, pinsPerKey: 1, adminKeys: ['admin'] })
-    assert.deepEqual(await quotas.useOf('admin', async () => { throw new Error('summed') }), { bytes: 0, files: 0 })
+    assert.deepEqual(await quotas.useOf('admin', { usage: async () => { throw new Error('summed') } }), { bytes: 0, files: 0 })
     assert.equal(quotas.exempt('admin'), true)
     assert.equal(quotas.exempt('someone'), false)
     queries.length = 0

@@ -4,7 +4,7 @@
  * anonymous uploads share the owner ''. Admin keys (ADMIN_PUBLIC_KEYS) have no limits of their own.
  */
 import { AppError } from '../../shared/errors.ts'
-import type { OwnerKey, StorageUse } from '../records/recordRepository.ts'
+import type { OwnerKey, RecordRepository, StorageUse } from '../records/recordRepository.ts'
 
 export interface QuotaLimits {
   bytesPerKey: number
@@ -57,8 +57,8 @@ export class Quotas {
   }
 
   /** What `owner` stores, as `admit` needs it: nothing is read for an exempt key. */
-  async useOf (owner: OwnerKey, read: (owner: OwnerKey) => Promise<StorageUse>): Promise<StorageUse> {
-    return this.exempt(owner) ? NONE : await read(owner)
+  async useOf (owner: OwnerKey, records: Pick<RecordRepository, 'usage'>): Promise<StorageUse> {
+    return this.exempt(owner) ? NONE : await records.usage(owner)
   }
 
   /** Refuse one more pin for a key that has `pinned` already: 409 `key_pin_limit`. */

@@ -78,7 +78,7 @@ export class MediaUploads {
    */
   async admitUpload (owner: OwnerKey, bytes: number, pending?: StorageUse): Promise<void> {
     const { quotas, records } = this.deps
-    quotas.admit(owner, await quotas.useOf(owner, async o => await records.usage(o)), bytes, pending)
+    quotas.admit(owner, await quotas.useOf(owner, records), bytes, pending)
   }
 
   async upload (req: IngestRequest, caller: Caller): Promise<Uploaded> {
@@ -142,7 +142,7 @@ export class MediaUploads {
   private async ingest (req: IngestRequest, caller: Caller): Promise<Uploaded> {
     const { catalog, hashPool, maxUploadBytes, quotas, records } = this.deps
     // Sizes are judged as the multipart parts arrive, against what the key stored when the upload began.
-    const use = await quotas.useOf(caller ?? '', async o => await records.usage(o))
+    const use = await quotas.useOf(caller ?? '', records)
     const ingested = await ingestUpload(req, {
       store: catalog.store,
       hashPool,
