@@ -44,11 +44,11 @@ export class Pins {
       // so pins made at the same time cannot all pass the checks.
       await tx.records.lockOwner(caller)
       const now = await tx.records.get(mediaId, caller)
-      // The record may have been deleted meanwhile.
+      // The record may have been deleted meanwhile (a delete takes the owner's lock too, so not after this).
       if (!now) throw notFound()
       // A pin counts against the pinner's own allowance first, so no key can take the shared slots alone.
       if (pinned && !now.pinned) quotas.admitPin(caller, await tx.records.pinnedCount(caller))
-      if (!await tx.records.setPinned(mediaId, caller, pinned)) throw notFound()
+      await tx.records.setPinned(mediaId, caller, pinned)
       const seedPinned = record.accessLevel === 'public' ? await tx.records.hasPinnedPublic(mediaId) : pinned
       await tx.seeds.lockPinSlots()
       const seed = await tx.seeds.get(infoHash)
