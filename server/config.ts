@@ -48,6 +48,8 @@ export interface Config {
   uploadExpiryMs: number
   /** A stored blob that no record holds is deleted this long after it was published (ORPHAN_BLOB_GRACE). */
   orphanGraceMs: number
+  /** Compare every folder in MEDIA_DIR with the database at start (RECONCILE_ALL), not just those the journal notes. */
+  reconcileAll: boolean
   /** A request whose body sends nothing this long is cut (REQUEST_IDLE_TIMEOUT); none has a total limit. */
   requestIdleTimeoutMs: number
   /** Byte responses (media bytes, web seeds) sent at once, in all and per client address; each holds 512 KiB. */
@@ -173,6 +175,7 @@ export function loadConfig (env: Env = process.env): Config {
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_SECONDS', 15, 0) * 1000,
     uploadExpiryMs: duration(env, 'UPLOAD_EXPIRY', UNIT_MS.h! * 24),
     orphanGraceMs: duration(env, 'ORPHAN_BLOB_GRACE', UNIT_MS.h!),
+    reconcileAll: flag(env, 'RECONCILE_ALL'),
     requestIdleTimeoutMs: duration(env, 'REQUEST_IDLE_TIMEOUT', UNIT_MS.s! * 60),
     maxByteResponses: integer(env, 'MAX_BYTE_RESPONSES', 256, 1),
     maxByteResponsesPerAddress: integer(env, 'MAX_BYTE_RESPONSES_PER_ADDRESS', 16, 1),

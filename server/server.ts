@@ -22,6 +22,7 @@ import { MediaService } from './media/mediaService.ts'
 import { Quotas } from './media/quotas.ts'
 import { openDatabase } from './db/database.ts'
 import { catalogRepositories } from './catalog/catalogRepositories.ts'
+import { RECONCILE_ALL } from './db/migrations.ts'
 import { SeederJsonMark } from './catalog/seederJsonMark.ts'
 import { importMediaDir } from './catalog/importMediaDir.ts'
 import { UploadRepository } from './catalog/uploadRepository.ts'
@@ -188,6 +189,8 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     allowAnonymousUploads: config.allowAnonymousUploads,
     capabilities,
     blobs,
+    journal: repositories.journal,
+    orphanGraceMs: config.orphanGraceMs,
     transaction: async fn => await database.transaction(async tx => await fn(catalogRepositories(tx, dialect))),
     uploadGate,
     quotas: new Quotas({ bytesPerKey: config.quotaBytesPerKey, filesPerKey: config.quotaFilesPerKey, pinsPerKey: config.pinsPerKey, adminKeys: config.adminKeys }),
@@ -244,15 +247,21 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     log
   })
   seederReady = await seeder.initialize()
-  // The blob store and the database are made to agree (a crash between the two, or bytes lost
-  // from MEDIA_DIR) in the background: now, and again a few times per grace period.
+  // The blob store and the database are made to agree in the background (what a crash left
+  // between the two, as the journal notes it): now, and again a few times per grace period. The
+  // whole of both once after the upgrade that brought the journal, or when RECONCILE_ALL asks.
   const stopCollecting = new AbortController()
   let collecting: Promise<unknown> = Promise.resolve()
-  const collectOrphans = (): void => {
-    collecting = collecting.then(() => media.reconcile(config.orphanGraceMs, stopCollecting.signal))
-      .catch(err => log.warn({ err: (err as Error).message }, 'reconciling the blob store with the database failed'))
+  const collectOrphans = (all = false): void => {
+    collecting = collecting.then(async () => {
+      const { collected, missing } = await media.reconcile(config.orphanGraceMs, { all, signal: stopCollecting.signal })
+      if (all && !stopCollecting.signal.aborted) {
+        await db.deleteFrom('catalog_meta').where('key', '=', RECONCILE_ALL).execute()
+        log.info({ collected, missing }, 'compared every folder in MEDIA_DIR with the database')
+      }
+    }).catch(err => log.warn({ err: (err as Error).message }, 'reconciling the blob store with the database failed'))
   }
-  collectOrphans()
+  collectOrphans(config.reconcileAll || await db.selectFrom('catalog_meta').select('key').where('key', '=', RECONCILE_ALL).executeTakeFirst() !== undefined)
   const collector = setInterval(collectOrphans, Math.min(config.orphanGraceMs / 2, 15 * 60_000))
   collector.unref()
   // Ready (and serving) already; callers of startServer get a seeder with its torrents up.

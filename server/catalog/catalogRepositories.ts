@@ -4,6 +4,7 @@ import { DatabaseRecordRepository } from '../records/databaseRecordRepository.ts
 import { DatabaseOipRecordRepository } from '../records/oipRecordRepository.ts'
 import type { RecordRepository } from '../records/recordRepository.ts'
 import type { OipRecordRepository } from '../records/oipRecordRepository.ts'
+import { BlobJournal } from './blobJournal.ts'
 import { BlobRepository } from './blobRepository.ts'
 import { SeedRepository } from './seedRepository.ts'
 
@@ -12,6 +13,7 @@ export interface CatalogRepositories {
   oipRecords: OipRecordRepository
   blobs: BlobRepository
   seeds: SeedRepository
+  journal: BlobJournal
 }
 
 export function catalogRepositories (db: Db, dialect: Dialect): CatalogRepositories {
@@ -19,6 +21,7 @@ export function catalogRepositories (db: Db, dialect: Dialect): CatalogRepositor
     records: new DatabaseRecordRepository(db, dialect),
     oipRecords: new DatabaseOipRecordRepository(db, dialect),
     blobs: new BlobRepository(db),
-    seeds: new SeedRepository(db, dialect)
+    seeds: new SeedRepository(db, dialect),
+    journal: new BlobJournal(db)
   }
 }

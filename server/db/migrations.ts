@@ -64,6 +64,9 @@ const ACCESS_LEVEL_CHECK = sql`access_level IN ('public', 'private')`
 /** Set by 0002: the files, faces and seeding state of an older MEDIA_DIR are still to be imported (catalog/import.ts). */
 export const IMPORT_PENDING = 'import_pending'
 
+/** Set by 0007: the next start compares every folder and row once (catalog/reconcile.ts). */
+export const RECONCILE_ALL = 'reconcile_all'
+
 function migrations (dialect: Dialect): Record<string, Migration> {
   const serial = dialect === 'postgres' ? 'bigserial' : 'integer'
   const bytes = dialect === 'postgres' ? 'bytea' : 'blob'
@@ -224,6 +227,19 @@ function migrations (dialect: Dialect): Record<string, Migration> {
           .addPrimaryKeyConstraint('seed_counts_pk', ['kind', 'shard'])
           .execute()
         await sql`INSERT INTO seed_counts (kind, shard, n) SELECT kind, 0, COUNT(*) FROM seeds GROUP BY kind`.execute(db)
+      }
+    },
+    // A start reconciles the folders a step noted here (catalog/blobJournal.ts), not every folder
+    // and row; the catalogue_reconcile_all mark makes the first start after this upgrade walk
+    // them all once (when it holds any), as every start did before.
+    '0007_blob_journal': {
+      async up (db: Kysely<any>) {
+        await db.schema.createTable('blob_journal')
+          .addColumn('id', serial, c => c.primaryKey())
+          .addColumn('media_id', 'text', c => c.notNull())
+          .addColumn('at', 'bigint', c => c.notNull())
+          .execute()
+        await sql`INSERT INTO catalog_meta (key, value) SELECT ${RECONCILE_ALL}, '1' WHERE EXISTS (SELECT 1 FROM blobs)`.execute(db)
       }
     }
   }

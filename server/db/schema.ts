@@ -98,6 +98,18 @@ export interface SeederJsonChangesTable {
   id: Generated<number>
 }
 
+/**
+ * A blob folder that may disagree with its row, one row per step that can leave it so: noted
+ * before an upload's rename and in a delete's transaction, taken out when the step is complete
+ * (catalog/blobJournal.ts). A start reconciles these, not the whole catalogue.
+ */
+export interface BlobJournalTable {
+  id: Generated<number>
+  media_id: string
+  /** When it was noted (ms). */
+  at: number
+}
+
 /** Small facts about the catalogue itself (e.g. an import still to finish). */
 export interface CatalogMetaTable {
   key: string
@@ -141,6 +153,7 @@ export interface Schema {
   seeds: SeedsTable
   seed_counts: SeedCountsTable
   seeder_json_changes: SeederJsonChangesTable
+  blob_journal: BlobJournalTable
   catalog_meta: CatalogMetaTable
   uploads: UploadsTable
 }

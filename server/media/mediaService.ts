@@ -10,7 +10,8 @@ import type { Capabilities } from '../auth/capabilities.ts'
 import type { BlobRepository } from '../catalog/blobRepository.ts'
 import type { CatalogRepositories } from '../catalog/catalogRepositories.ts'
 import type { ListingPosition } from '../catalog/listingCursor.ts'
-import { reconcile } from '../catalog/reconcile.ts'
+import type { BlobJournal } from '../catalog/blobJournal.ts'
+import { reconcileAll, reconcileNoted, reconcileOne, type ReconcileDeps, type Reconciled } from '../catalog/reconcile.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../ops/metrics.ts'
 import type { OwnerKey, RecordRepository, StorageUse } from '../records/recordRepository.ts'
@@ -42,6 +43,10 @@ export interface MediaServiceDeps {
   quotas: Quotas
   metrics: Metrics
   blobs: BlobRepository
+  /** Folders a crash may have left disagreeing with their rows (catalog/blobJournal.ts). */
+  journal: BlobJournal
+  /** How long a folder no row holds is kept (ORPHAN_BLOB_GRACE). */
+  orphanGraceMs: number
   /** Runs `fn` as one database transaction on the repositories it is given: all of it is written, or none. */
   transaction: <T>(fn: (tx: CatalogRepositories) => Promise<T>) => Promise<T>
   log: Logger
@@ -114,9 +119,22 @@ export class MediaService {
     await this.removal.remove(mediaId, caller)
   }
 
-  /** See catalog/reconcile.ts; under the same per-file lock as records and deletes. */
-  async reconcile (graceMs: number, signal?: AbortSignal): Promise<{ collected: number, missing: number }> {
-    const { catalog, blobs, log } = this.deps
-    return await reconcile({ store: catalog.store, blobs, perMedia: this.perMedia, log }, graceMs, signal)
+  /**
+   * See catalog/reconcile.ts: the folders the journal names, or (`all`) every folder and row;
+   * under the same per-file lock as records and deletes.
+   */
+  async reconcile (graceMs: number, opts: { all: boolean, signal?: AbortSignal }): Promise<Reconciled> {
+    return await (opts.all ? reconcileAll : reconcileNoted)(this.reconcileDeps(), graceMs, opts.signal)
+  }
+
+  /** A read found the file's bytes gone from the store: its row is marked missing, and logged. */
+  bytesGone (mediaId: string): void {
+    reconcileOne(this.reconcileDeps(), mediaId, this.deps.orphanGraceMs)
+      .catch(err => this.deps.log.warn({ mediaId, err: (err as Error).message }, 'could not mark a file whose bytes are gone as missing'))
+  }
+
+  private reconcileDeps (): ReconcileDeps {
+    const { catalog, blobs, journal, log } = this.deps
+    return { store: catalog.store, blobs, journal, perMedia: this.perMedia, log }
   }
 }

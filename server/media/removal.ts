@@ -5,6 +5,7 @@
  */
 import { loginRequired, notFound } from '../../shared/errors.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
+import type { BlobJournal } from '../catalog/blobJournal.ts'
 import type { CatalogRepositories } from '../catalog/catalogRepositories.ts'
 import type { Logger } from '../logger.ts'
 import { crashPoint } from '../ops/crashPoint.ts'
@@ -16,6 +17,8 @@ export interface RemovalDeps {
   access: AccessPolicy
   catalog: Catalog
   seeder: MediaSeeder
+  /** Takes out a delete's note once its folder is gone (catalog/blobJournal.ts). */
+  journal: BlobJournal
   /** Runs `fn` as one database transaction on the repositories it is given: all of it is written, or none. */
   transaction: <T>(fn: (tx: CatalogRepositories) => Promise<T>) => Promise<T>
   /** One change at a time per file (shared with new records and reconcile). */
@@ -39,20 +42,24 @@ export class Removal {
   /** Delete a file no record holds: its row, then its bytes (call it under the file's lock). */
   async removeIfHeldByNobody (mediaId: string, why: string): Promise<void> {
     const { catalog, log, transaction } = this.deps
-    const gone = await transaction(async tx => {
-      if (await tx.records.count(mediaId) > 0) return false
+    const note = await transaction(async tx => {
+      if (await tx.records.count(mediaId) > 0) return undefined
       await tx.blobs.remove(mediaId)
-      return true
+      return await tx.journal.note(mediaId)
     })
-    if (!gone || !await catalog.store.has(mediaId)) return
-    await catalog.store.remove(mediaId)
-    log.info({ mediaId }, why)
+    if (note === undefined) return
+    if (await catalog.store.has(mediaId)) {
+      await catalog.store.remove(mediaId)
+      log.info({ mediaId }, why)
+    }
+    await this.deps.journal.done(note)
   }
 
   /**
    * One transaction forgets the record, its OIP records, its seeding state, and the file's row
    * when nobody holds it any more; the seeder and the bytes follow. A crash after the
-   * transaction leaves a folder no row holds, collected by reconcile.
+   * transaction leaves a folder no row holds, noted in the journal in that transaction and
+   * collected by reconcile.
    */
   private async removeNow (mediaId: string, caller: string): Promise<void> {
     const { seeder, transaction, catalog, log, access } = this.deps
@@ -80,16 +87,20 @@ export class Removal {
         pinned = { infoHash: blob.infoHash, pinned: await tx.records.hasPinnedPublic(mediaId) }
         await tx.seeds.setPinned(pinned.infoHash, pinned.pinned)
       }
-      const heldByNobody = await tx.records.count(mediaId) === 0
-      if (heldByNobody) await tx.blobs.remove(mediaId)
+      let heldByNobody: number | undefined
+      if (await tx.records.count(mediaId) === 0) {
+        await tx.blobs.remove(mediaId)
+        heldByNobody = await tx.journal.note(mediaId)
+      }
       return { dropped, pinned, unlisted, heldByNobody }
     })
     crashPoint('mid-delete')
     for (const infoHash of dropped) await seeder.drop(infoHash)
     if (unlisted) seeder.snapshot.changed()
     if (pinned) await seeder.setPinned(pinned.infoHash, pinned.pinned)
-    if (heldByNobody) {
+    if (heldByNobody !== undefined) {
       await catalog.store.remove(mediaId)
+      await this.deps.journal.done(heldByNobody)
       log.info({ mediaId }, 'last record removed: blob deleted')
     }
   }

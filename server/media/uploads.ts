@@ -8,6 +8,7 @@ import { AppError, badRequest, loginRequired, notFound } from '../../shared/erro
 import { ACCESS_LEVELS, SAFE_MIME, type AccessLevel, type MediaManifest, type UploadResult } from '../../shared/media.ts'
 import { isTorrentSalt, torrentName } from '../../shared/torrent.ts'
 import type { Caller } from '../access/accessPolicy.ts'
+import type { BlobJournal } from '../catalog/blobJournal.ts'
 import type { CatalogRepositories } from '../catalog/catalogRepositories.ts'
 import type { Logger } from '../logger.ts'
 import { crashPoint } from '../ops/crashPoint.ts'
@@ -43,6 +44,8 @@ export interface MediaUploadsDeps {
   views: MediaViews
   /** Collects bytes no record came to hold. */
   removal: Removal
+  /** Where a publish is noted before its rename (catalog/blobJournal.ts). */
+  journal: BlobJournal
   log: Logger
 }
 
@@ -56,8 +59,11 @@ export interface Uploaded {
 interface NewRecord {
   fields: UploadFields
   upload: { originalName: string, mimeType: string }
-  /** The bytes were just published: a new file's row, or the orphan grace of a known one starts anew. */
-  published?: { manifest: MediaManifest, info: Uint8Array }
+  /**
+   * The bytes were just published: a new file's row, or the orphan grace of a known one starts
+   * anew; the record's transaction takes out the publish's journal note.
+   */
+  published?: { manifest: MediaManifest, info: Uint8Array, journalId: number }
 }
 
 export class MediaUploads {
@@ -96,7 +102,7 @@ export class MediaUploads {
     const { catalog } = this.deps
     let ingested: Ingested
     try {
-      ingested = await publishUpload(staged, { transportFor: id => catalog.transport(id) })
+      ingested = await publishUpload(staged, { transportFor: id => catalog.transport(id), notePublish: this.notePublish })
     } catch (err) {
       await staged.pending.abort()
       throw err
@@ -148,6 +154,7 @@ export class MediaUploads {
       hashPool,
       maxUploadBytes,
       transportFor: id => catalog.transport(id),
+      notePublish: this.notePublish,
       authorize: fields => {
         if (caller === undefined && fields.accessLevel === 'private') {
           throw new AppError(401, 'login_required', 'Private files need an owner: sign in with your key first, or upload with access_level=public.')
@@ -163,8 +170,11 @@ export class MediaUploads {
     metrics.bytesIngested.inc(ingested.manifest.fileSize)
     log.info({ mediaId: ingested.manifest.mediaId, size: ingested.manifest.fileSize, blob: ingested.status }, 'upload stored')
     crashPoint('after-publish')
-    return await this.addRecord(ingested.manifest.mediaId, caller, { fields: ingested.fields, upload: ingested.upload, published: { manifest: ingested.manifest, info: ingested.info } })
+    const { manifest, info, journalId } = ingested
+    return await this.addRecord(manifest.mediaId, caller, { fields: ingested.fields, upload: ingested.upload, published: { manifest, info, journalId } })
   }
+
+  private readonly notePublish = async (mediaId: string): Promise<number> => await this.deps.journal.note(mediaId)
 
   private async addRecord (mediaId: string, caller: Caller, made: NewRecord): Promise<Uploaded> {
     // One at a time per file: a delete of the last record must not remove the blob under a new one.
@@ -199,6 +209,7 @@ export class MediaUploads {
         } else if (blob && published) {
           await tx.blobs.republished(mediaId, now)
         }
+        if (published) await tx.journal.done(published.journalId)
         if (!blob) throw notFound()
         const had = await tx.records.get(mediaId, owner)
         if (had) return { record: had, created: false, listed: false }

@@ -51,7 +51,14 @@ export interface SendLimits {
   timeoutMs: number
 }
 
-export function bytesResponse (c: Context<AppEnv>, store: BlobStore, manifest: MediaManifest, limits: SendLimits, opts: { private: boolean, onSent?: (bytes: number) => void }): Response {
+export interface BytesOptions {
+  private: boolean
+  onSent?: (bytes: number) => void
+  /** The row promised bytes the store does not have (catalog/reconcile.ts marks it missing). */
+  onMissing?: () => void
+}
+
+export async function bytesResponse (c: Context<AppEnv>, store: BlobStore, manifest: MediaManifest, limits: SendLimits, opts: BytesOptions): Promise<Response> {
   const base = mediaHeaders(manifest, opts.private)
   const size = manifest.fileSize
   const headers = c.req.raw.headers
@@ -79,21 +86,35 @@ export function bytesResponse (c: Context<AppEnv>, store: BlobStore, manifest: M
   const { outgoing } = c.env
   if (!outgoing) throw new AppError(501, 'not_supported', 'Media bytes are sent by the Node HTTP server only.')
   const release = limits.slots.take(clientAddress(c))
+  const blob = store.reader(manifest.mediaId)
+  const buffers = [Buffer.allocUnsafeSlow(CHUNK_BYTES), Buffer.allocUnsafeSlow(CHUNK_BYTES)] as const
+  const at = range ?? { start: 0, end: size - 1 }
+  let firstRead: number
+  try {
+    // The head waits for the first read: bytes gone from the store get the 404 every door
+    // gives a missing file (and the row is marked missing), not a 200 cut short.
+    firstRead = await blob.readInto(buffers[0].subarray(0, Math.min(CHUNK_BYTES, length)), at.start)
+  } catch (err) {
+    release()
+    await blob.close()
+    if (err instanceof AppError && err.status === 404) opts.onMissing?.()
+    throw err
+  }
   // Hono adds its headers (X-Request-Id) only to the responses it writes itself.
   outgoing.writeHead(status, { ...responseHeaders, 'X-Request-Id': c.get('requestId') })
-  void send(store.reader(manifest.mediaId), range ?? { start: 0, end: size - 1 }, outgoing, limits.timeoutMs, opts.onSent).finally(release)
+  void send(blob, buffers, firstRead, at, outgoing, limits.timeoutMs, opts.onSent).finally(release)
   return RESPONSE_ALREADY_SENT
 }
 
 /**
- * Bytes start..end of a blob on a response whose head is written. A buffer is read into again only
- * once its last write is done (Node keeps a reference to a buffer until the socket has taken it).
- * A client that goes away stops it; a read that fails cuts the response (its length is promised);
- * a client that takes no write for `timeoutMs` is cut too, which lets go of the buffers.
+ * Bytes start..end of a blob on a response whose head is written; the first `firstRead` of them
+ * are in buffers[0] already. A buffer is read into again only once its last write is done (Node
+ * keeps a reference to a buffer until the socket has taken it). A client that goes away stops it;
+ * a read that fails cuts the response (its length is promised); a client that takes no write for
+ * `timeoutMs` is cut too, which lets go of the buffers.
  */
-async function send (blob: BlobReader, range: { start: number, end: number }, res: ServerResponse, timeoutMs: number, onSent?: (bytes: number) => void): Promise<void> {
+async function send (blob: BlobReader, buffers: readonly [Buffer, Buffer], firstRead: number, range: { start: number, end: number }, res: ServerResponse, timeoutMs: number, onSent?: (bytes: number) => void): Promise<void> {
   const gone = new Promise<undefined>(resolve => res.once('close', () => resolve(undefined)))
-  const buffers = [Buffer.allocUnsafeSlow(CHUNK_BYTES), Buffer.allocUnsafeSlow(CHUNK_BYTES)]
   // Pushed back by every write the client takes.
   const stalled = setTimeout(() => res.destroy(), timeoutMs)
   try {
@@ -105,7 +126,7 @@ async function send (blob: BlobReader, range: { start: number, end: number }, re
     }
     for (let at = range.start, turn = 0; at <= range.end; turn ^= 1) {
       const buffer = buffers[turn]!
-      const bytesRead = await blob.readInto(buffer.subarray(0, Math.min(CHUNK_BYTES, range.end - at + 1)), at)
+      const bytesRead = at === range.start ? firstRead : await blob.readInto(buffer.subarray(0, Math.min(CHUNK_BYTES, range.end - at + 1)), at)
       if (bytesRead === 0) throw new Error(`the blob ends at byte ${at}, before the ${range.end + 1} its manifest promises`)
       at += bytesRead
       await done()

@@ -19,6 +19,8 @@ export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Met
     metrics.bytesServed.inc({ transport: userAgent?.startsWith('WebTorrent/') ? 'webseed' : 'http' }, bytes)
   }
 
+  const missing = (mediaId: string) => (): void => { media.bytesGone(mediaId) }
+
   app.post('/upload', uploadStartLimit, async c => {
     const caller = c.get('caller')
     try {
@@ -74,13 +76,13 @@ export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Met
   // wakes no idle torrent either.
   app.get('/:id', async c => {
     const { manifest, private: isPrivate } = await media.readable(c.req.param('id'), c.get('caller'), { wake: c.req.method !== 'HEAD' })
-    return bytesResponse(c, store, manifest, sending, { private: isPrivate, onSent: counter(c.req.header('user-agent')) })
+    return await bytesResponse(c, store, manifest, sending, { private: isPrivate, onSent: counter(c.req.header('user-agent')), onMissing: missing(manifest.mediaId) })
   })
 
   // A private torrent's web seed: WebTorrent sends no headers, so the capability is in the path.
   app.get('/:id/seed/:token', async c => {
     const { manifest } = await media.webseed(c.req.param('id'), c.req.param('token'), { wake: c.req.method !== 'HEAD' })
-    return bytesResponse(c, store, manifest, sending, { private: true, onSent: counter(c.req.header('user-agent')) })
+    return await bytesResponse(c, store, manifest, sending, { private: true, onSent: counter(c.req.header('user-agent')), onMissing: missing(manifest.mediaId) })
   })
 
   app.delete('/:id', async c => {

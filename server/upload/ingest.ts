@@ -44,6 +44,8 @@ export interface Ingested {
   /** Name and type as this upload gave them (they may differ from the stored manifest's). */
   upload: { originalName: string, mimeType: string }
   fields: UploadFields
+  /** The journal's note of this publish: the record's transaction takes it out (catalog/blobJournal.ts). */
+  journalId: number
 }
 
 export interface IngestDeps {
@@ -54,6 +56,8 @@ export interface IngestDeps {
   transportFor: (mediaId: string) => TorrentTransport
   /** Checks the form's fields before anything is published (throws to refuse). */
   authorize?: (fields: UploadFields) => void
+  /** Notes in the journal that the file's folder is about to appear, before the rename: its note's id. */
+  notePublish: (mediaId: string) => Promise<number>
   /** Checks, before the bytes are read, a file known to have at least this many bytes (throws to refuse). */
   admitSize?: (bytes: number) => void
 }
@@ -208,7 +212,7 @@ export interface StagedUpload {
  * Every upload ends here, streamed or resumable: check, build the torrent from the pieces hashed
  * on the way in, publish atomically. The caller aborts `pending` when this throws.
  */
-export async function publishUpload (staged: StagedUpload, deps: Pick<IngestDeps, 'transportFor' | 'authorize'>): Promise<Ingested> {
+export async function publishUpload (staged: StagedUpload, deps: Pick<IngestDeps, 'transportFor' | 'authorize' | 'notePublish'>): Promise<Ingested> {
   const { pending, hashes, fields } = staged
   const size = hashes.bytes
   if (size === 0) throw badRequest('empty_file', 'The file is empty. Choose a file with content.')
@@ -234,8 +238,10 @@ export async function publishUpload (staged: StagedUpload, deps: Pick<IngestDeps
     pieceLength: pieces.pieceLength,
     createdAt: createdAt.toISOString()
   }
+  const journalId = await deps.notePublish(mediaId)
   const status = await pending.commit(manifest, torrentFile)
   return {
+    journalId,
     status,
     manifest,
     info: bencode.encode(infoDict(input)),

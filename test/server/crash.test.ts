@@ -126,8 +126,8 @@ describe('kill -9 at each crash point', () => {
   })
 
   /** A server over `dir` that dies at `point`, and after it one that does not (grace 1 s for orphan blobs). */
-  async function start (dir: string, point?: string): Promise<ServerProcess> {
-    const server = await spawnServer(dir, { ORPHAN_BLOB_GRACE: '1s', ...(point ? { OIP_CRASH_AT: point } : {}) })
+  async function start (dir: string, point?: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+    const server = await spawnServer(dir, { ORPHAN_BLOB_GRACE: '1s', ...(point ? { OIP_CRASH_AT: point } : {}), ...env })
     running.push(server)
     return server
   }
@@ -220,6 +220,42 @@ describe('kill -9 at each crash point', () => {
     const info = await (await fetch(`${server.url}/api/media/${id}/info`)).json()
     assert.equal(info.originalName, 'public-name.pdf')
     assert.equal(info.seeding.seeding, true)
+    await assertOnlyCompleteBlobs(media)
+    await kill9(server)
+  })
+
+  test('a start settles only the folders the journal names; bytes removed by hand are found by the first read; RECONCILE_ALL compares every folder and row', { timeout: 90_000 }, async () => {
+    const { dir, media } = await newDir()
+    let server = await start(dir)
+    const keep = randomBytesSeeded(80_000, 905)
+    const lost = randomBytesSeeded(80_000, 906)
+    const [keepId, lostId] = [sha256(keep), sha256(lost)]
+    assert.equal((await upload(server.url, keep)).status, 201)
+    assert.equal((await upload(server.url, lost)).status, 201)
+    await kill9(server)
+    // A folder no step of ours made (copied in by hand), and a stored file's folder removed by hand.
+    const strayId = 'ab'.repeat(32)
+    await fs.cp(path.join(media, keepId), path.join(media, strayId), { recursive: true })
+    await fs.rm(path.join(media, lostId), { recursive: true })
+    // A crash between a publish and its record: the one folder the journal names.
+    const orphan = randomBytesSeeded(80_000, 907)
+    const dying = await start(dir, 'after-publish')
+    await diesDuring(dying, upload(dying.url, orphan))
+
+    server = await start(dir)
+    await until('the noted orphan is collected', async () => !await exists(path.join(media, sha256(orphan))))
+    assert.ok(await exists(path.join(media, strayId)), 'a start walks no folder the journal does not name')
+    const first = await fetch(`${server.url}/api/media/${lostId}`)
+    assert.equal(first.status, 404, 'a read of bytes gone answers 404 before any byte, not a cut 200')
+    assert.equal((await first.json()).error.code, 'not_found')
+    await until('the file whose bytes are gone is marked missing', async () => (await fetch(`${server.url}/api/media/${lostId}/info`)).status === 404)
+    assert.equal(sha256(new Uint8Array(await (await fetch(`${server.url}/api/media/${keepId}`)).arrayBuffer())), keepId)
+    await kill9(server)
+
+    server = await start(dir, undefined, { RECONCILE_ALL: '1' })
+    // A removed folder is renamed into .incoming first, then deleted from there.
+    await until('RECONCILE_ALL collects the stray folder', async () => !await exists(path.join(media, strayId)) && (await fs.readdir(path.join(media, '.incoming'))).length === 0)
+    assert.equal((await fetch(`${server.url}/api/media/${lostId}/info`)).status, 404)
     await assertOnlyCompleteBlobs(media)
     await kill9(server)
   })
