@@ -97,9 +97,10 @@ describeEachDatabase('opening the database', kind => {
   test('a catalogue made before the seed counts gets its seeds counted once, by kind', async () => {
     const { options } = await kind.newDatabase()
     await (await openDatabase(options)).close()
-    // As 0005 left it: seeds, and no counts.
+    // As 0005 left it: seeds, and no counts (nor the later journal).
     await run(kind, options, 'DROP TABLE seed_counts')
-    await run(kind, options, "DELETE FROM kysely_migration WHERE name = '0006_seed_counts'")
+    await run(kind, options, 'DROP TABLE blob_journal')
+    await run(kind, options, "DELETE FROM kysely_migration WHERE name IN ('0006_seed_counts', '0007_blob_journal')")
     await run(kind, options, "INSERT INTO seeds (info_hash, media_id, kind, ranked_at) VALUES ('a', 'm1', 'public', 1), ('b', 'm2', 'public', 1), ('c', 'm2', 'private', 1)")
     const database = await openDatabase(options)
     try {
@@ -110,12 +111,25 @@ describeEachDatabase('opening the database', kind => {
     }
   })
 
+  test('a catalogue made before the blob journal compares every folder once at its next start; a new one has nothing to compare', async () => {
+    const { options } = await kind.newDatabase()
+    const mark = "SELECT key FROM catalog_meta WHERE key = 'reconcile_all'"
+    await (await openDatabase(options)).close()
+    assert.deepEqual(await run(kind, options, mark), [])
+    // As 0006 left it, with a stored file.
+    await run(kind, options, 'DROP TABLE blob_journal')
+    await run(kind, options, "DELETE FROM kysely_migration WHERE name = '0007_blob_journal'")
+    await run(kind, options, `INSERT INTO blobs (media_id, file_size, piece_length, info, name, mime_type, info_hash, published_at, created_at) VALUES ('${'a'.repeat(64)}', 1, 16384, ${kind.kind === 'sqlite' ? "x'00'" : "'\\x00'"}, 'f', 'text/plain', '${'b'.repeat(40)}', 1, '2026-01-01T00:00:00.000Z')`)
+    await (await openDatabase(options)).close()
+    assert.deepEqual(await run(kind, options, mark), [{ key: 'reconcile_all' }])
+  })
+
   // Several servers may share one PostgreSQL; a SQLite file belongs to one server's DATA_DIR.
   test('servers starting at once on one database migrate it once', { skip: kind.kind === 'sqlite' && 'one server process owns a SQLite file' }, async () => {
     const { options } = await kind.newDatabase()
     const opened = await Promise.all(Array.from({ length: 3 }, async () => await openDatabase(options)))
     await Promise.all(opened.map(async d => { await d.close() }))
-    assert.deepEqual(await run(kind, options, 'SELECT name FROM kysely_migration ORDER BY name'), [{ name: '0001_records' }, { name: '0002_catalogue' }, { name: '0003_uploads' }, { name: '0004_seed_indexes' }, { name: '0005_seeder_json_changes' }, { name: '0006_seed_counts' }], 'each migration ran once')
+    assert.deepEqual(await run(kind, options, 'SELECT name FROM kysely_migration ORDER BY name'), [{ name: '0001_records' }, { name: '0002_catalogue' }, { name: '0003_uploads' }, { name: '0004_seed_indexes' }, { name: '0005_seeder_json_changes' }, { name: '0006_seed_counts' }, { name: '0007_blob_journal' }], 'each migration ran once')
   })
 })
 
