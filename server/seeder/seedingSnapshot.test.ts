@@ -10,6 +10,7 @@ import { SeederJsonMark } from '../catalog/seederJsonMark.ts'
 import { silentLogger } from '../logger.ts'
 import { SeedingSnapshot } from './seedingSnapshot.ts'
 
+const HEAD = '{"version":3,"seeding":['
 const seed = (n: number): PublicSeed => ({ infoHash: n.toString(16).padStart(40, '0'), mediaId: n.toString(16).padStart(64, '0'), name: `f${n}`, fileSize: n, seededAt: n, wantedAt: null })
 
 describeEachDatabase("seeder.json's stale mark", kind => {
@@ -96,5 +97,22 @@ describeEachDatabase("seeder.json's stale mark", kind => {
     await mark.mark()
     await budgeted.stop()
     assert.notEqual(await mark.token(), undefined, 'no write at this stop')
+
+    // No write timed yet in this run (a stop right after a start): a file of a megabyte, far
+    // over what the budget writes, is left as it is; a small one is written.
+    const large = HEAD + Array.from({ length: 6000 }, (_, i) => JSON.stringify({ mediaId: seed(i + 1).mediaId, infoHash: seed(i + 1).infoHash })).join(',') + ']}'
+    await fs.writeFile(file, large)
+    const fresh = (): SeedingSnapshot => new SeedingSnapshot({ file, mark, seeds: async function * () { yield seed(1) }, log: silentLogger(), shutdownBudgetMs: 50 })
+    const justStarted = fresh()
+    await justStarted.start()
+    await justStarted.stop()
+    assert.equal(await fs.readFile(file, 'utf8'), large, 'not written over at the stop')
+    assert.notEqual(await mark.token(), undefined, 'left marked for the next start')
+    await fs.writeFile(file, HEAD + ']}')
+    const small = fresh()
+    await small.start()
+    await small.stop()
+    assert.equal(await mark.token(), undefined, 'a small file is written at the stop')
+    assert.equal(JSON.parse(await fs.readFile(file, 'utf8')).seeding.length, 1)
   })
 })
