@@ -261,7 +261,10 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       }
     }).catch(err => log.warn({ err: (err as Error).message }, 'reconciling the blob store with the database failed'))
   }
-  collectOrphans(config.reconcileAll || await db.selectFrom('catalog_meta').select('key').where('key', '=', RECONCILE_ALL).executeTakeFirst() !== undefined)
+  const reconcileAll = config.reconcileAll || await db.selectFrom('catalog_meta').select('key').where('key', '=', RECONCILE_ALL).executeTakeFirst() !== undefined
+  // A database restored from a backup may be behind seeder.json: it is written again from the database.
+  if (reconcileAll) seeder.snapshot.changed()
+  collectOrphans(reconcileAll)
   const collector = setInterval(collectOrphans, Math.min(config.orphanGraceMs / 2, 15 * 60_000))
   collector.unref()
   // Ready (and serving) already; callers of startServer get a seeder with its torrents up.

@@ -134,6 +134,18 @@ describeEachDatabase('opening the database', kind => {
 })
 
 // These need no database of either kind.
+test('SQLite commits are on disk when they return (WAL, synchronous FULL)', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-db-'))
+  const database = await openDatabase({ sqliteFile: path.join(dir, 'db.sqlite') })
+  try {
+    assert.deepEqual((await sql<{ journal_mode: string }>`PRAGMA journal_mode`.execute(database.db)).rows, [{ journal_mode: 'wal' }])
+    assert.deepEqual((await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(database.db)).rows, [{ synchronous: 2 }])
+  } finally {
+    await database.close()
+    await fs.rm(dir, { recursive: true, force: true })
+  }
+})
+
 test('DATABASE_URL must be a postgres URL', async () => {
   await assert.rejects(openDatabase({ url: 'mysql://u:secret@h/db', sqliteFile: ':memory:' }), (err: Error) => /postgres/.test(err.message) && !err.message.includes('secret'))
 })

@@ -232,6 +232,7 @@ describe('kill -9 at each crash point', () => {
     const [keepId, lostId] = [sha256(keep), sha256(lost)]
     assert.equal((await upload(server.url, keep)).status, 201)
     assert.equal((await upload(server.url, lost)).status, 201)
+    await until('seeder.json lists both', async () => (await seededIds(media)).length === 2)
     await kill9(server)
     // A folder no step of ours made (copied in by hand), and a stored file's folder removed by hand.
     const strayId = 'ab'.repeat(32)
@@ -252,7 +253,13 @@ describe('kill -9 at each crash point', () => {
     assert.equal(sha256(new Uint8Array(await (await fetch(`${server.url}/api/media/${keepId}`)).arrayBuffer())), keepId)
     await kill9(server)
 
+    // As if the database came back from a backup older than seeder.json: the file lists one more.
+    const restored = JSON.parse(await fs.readFile(path.join(media, 'seeder.json'), 'utf8'))
+    restored.seeding.push({ ...restored.seeding[0], mediaId: 'cd'.repeat(32) })
+    await fs.writeFile(path.join(media, 'seeder.json'), JSON.stringify(restored))
     server = await start(dir, undefined, { RECONCILE_ALL: '1' })
+    await until('seeder.json is written again from the database', async () => !(await seededIds(media)).includes('cd'.repeat(32)))
+    assert.ok((await seededIds(media)).includes(keepId))
     // A removed folder is renamed into .incoming first, then deleted from there.
     await until('RECONCILE_ALL collects the stray folder', async () => !await exists(path.join(media, strayId)) && (await fs.readdir(path.join(media, '.incoming'))).length === 0)
     assert.equal((await fetch(`${server.url}/api/media/${lostId}/info`)).status, 404)
