@@ -14,6 +14,7 @@ import type { MediaService } from './media/mediaService.ts'
 import { authRoutes } from './routes/auth.ts'
 import type { SendLimits } from './routes/bytes.ts'
 import { mediaRoutes } from './routes/media.ts'
+import { meRoutes } from './routes/me.ts'
 import { perAddressLimit } from './routes/rateLimit.ts'
 import { recordRoutes } from './routes/records.ts'
 import { seederRoutes } from './routes/seeder.ts'
@@ -134,6 +135,7 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
   const uploadStarts = perAddressLimit({ perMinute: deps.uploadStartsPerMinute, what: 'uploads started', setting: 'UPLOAD_STARTS_PER_MINUTE' })
   app.route('/api/auth', authRoutes(deps.auth, perAddressLimit({ perMinute: deps.challengesPerMinute, what: 'sign-in challenges', setting: 'CHALLENGES_PER_MINUTE' })))
   app.route('/api/media', mediaRoutes(deps.media, deps.store, deps.metrics, deps.sending, uploadStarts))
+  app.route('/api/me', meRoutes(deps.media))
   app.route('/api/uploads', uploadRoutes(deps.uploads, deps.maxUploadBytes, uploadStarts))
   app.route('/api/records', recordRoutes(deps.oipRecords))
   app.route('/api/seeder', seederRoutes(deps.seeder, deps.access))

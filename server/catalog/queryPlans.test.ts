@@ -100,16 +100,24 @@ describe('catalogue reads seek an index, whatever the catalogue holds', () => {
     await blobs.setMissing(id(1), false)
   })
 
-  test("a page of the owner's own files after a cursor", async () => {
+  test("a page of the owner's own files after a cursor, with each file's row and seed: one query, by keys", async () => {
     const records = new DatabaseRecordRepository(db, 'sqlite')
     for (const n of [1, 2, 3]) {
       await records.ensure({ mediaId: id(n), owner: 'alice', accessLevel: 'public', name: null, description: null, originalName: `f${n}`, mimeType: 'text/plain', torrentSalt: null, privateInfoHash: null, fileSize: n })
     }
-    const all = await records.listByOwner('alice', 10)
-    const { answer, plan } = await planned(async () => await records.listByOwner('alice', 10, { at: all[0]!.createdAt, mediaId: all[0]!.mediaId }))
-    assert.deepEqual(answer.map(r => r.mediaId), all.slice(1).map(r => r.mediaId), 'the records after the cursor, newest first')
+    const all = await records.listByOwner('alice', { limit: 10 })
+    const { answer, plan } = await planned(async () => await records.listByOwner('alice', { limit: 10, after: { at: all[0]!.record.createdAt, mediaId: all[0]!.record.mediaId } }))
+    assert.deepEqual(answer.map(r => r.record.mediaId), all.slice(1).map(r => r.record.mediaId), 'the records after the cursor, newest first')
+    assert.deepEqual(answer.map(r => [r.blob.infoHash, r.seeded]), all.slice(1).map(r => [hash(Number.parseInt(r.record.mediaId, 16)), true]))
     assert.match(plan, /media_records_owner_created/)
+    assert.match(plan, /SEARCH b USING INDEX sqlite_autoindex_blobs_1 \(media_id=\?\)/)
+    assert.match(plan, /SEARCH s USING (COVERING )?INDEX sqlite_autoindex_seeds_1 \(info_hash=\?\)/)
     assert.doesNotMatch(plan, NO_SCAN_OR_SORT)
+    // A search reads the owner's records only, in the listing's order.
+    const found = await planned(async () => await records.listByOwner('alice', { limit: 10, q: 'F2' }))
+    assert.deepEqual(found.answer.map(r => r.record.mediaId), [id(2)])
+    assert.match(found.plan, /media_records_owner_created \(owner=\?\)/)
+    assert.doesNotMatch(found.plan, NO_SCAN_OR_SORT)
   })
 
   test("an admin's use is not summed (the one use no quota bounds): useOf reads nothing, and a record made without a quota check sums nothing", async () => {

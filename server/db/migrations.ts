@@ -241,6 +241,12 @@ function migrations (dialect: Dialect): Record<string, Migration> {
           .execute()
         await sql`INSERT INTO catalog_meta (key, value) SELECT ${RECONCILE_ALL}, '1' WHERE EXISTS (SELECT 1 FROM blobs)`.execute(db)
       }
+    },
+    // The owner's tags for their file (a JSON array of strings), edited with PATCH /api/media/:id.
+    '0008_record_tags': {
+      async up (db: Kysely<any>) {
+        await db.schema.alterTable('media_records').addColumn('tags', 'text', c => c.notNull().defaultTo('[]')).execute()
+      }
     }
   }
 }

@@ -18,6 +18,8 @@ export interface MediaRecordsTable {
   private_info_hash: string | null
   pinned: Generated<number>
   file_size: number | null
+  /** The owner's tags: a JSON array of strings. */
+  tags: Generated<string>
   created_at: string
 }
 

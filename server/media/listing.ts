@@ -1,15 +1,17 @@
 /** The listings: the caller's own media, or every public file; newest first, paged by cursor. */
-import { loginRequired } from '../../shared/errors.ts'
+import { badRequest, loginRequired, notFound } from '../../shared/errors.ts'
 import type { Caller } from '../access/accessPolicy.ts'
 import type { BlobRepository, BlobRow } from '../catalog/blobRepository.ts'
 import { encodeCursor, type ListingPosition } from '../catalog/listingCursor.ts'
-import type { MediaRecord, RecordRepository } from '../records/recordRepository.ts'
+import type { MediaRecord, OwnedMedia, OwnerKey, RecordRepository } from '../records/recordRepository.ts'
+import type { MediaSeeder, SeedingState } from '../seeder/mediaSeeder.ts'
 import type { Catalog } from './catalog.ts'
 
 export interface ListingDeps {
   catalog: Catalog
   records: RecordRepository
   blobs: BlobRepository
+  seeder: MediaSeeder
 }
 
 export interface MediaListItem {
@@ -25,6 +27,23 @@ export interface MediaListItem {
   createdAt: string
 }
 
+/** A file in its owner's own listing: with their pin and tags, and how the torrent they see is seeded. */
+export interface OwnedListItem extends MediaListItem {
+  pinned: boolean
+  /** `missing`: the bytes are gone from the store; else the seeder's state of the torrent (`off`: not seeded). */
+  seeding: SeedingState | 'missing'
+  tags: string[]
+}
+
+export interface ListingQuery {
+  /** The caller's own files, else every public file. */
+  mine: boolean
+  limit: number
+  cursor?: ListingPosition
+  /** Text in the name, description or original name (own files only). */
+  q?: string
+}
+
 export class Listing {
   private readonly deps: ListingDeps
 
@@ -33,18 +52,16 @@ export class Listing {
   }
 
   /** The caller's own media (`mine`), else every public file; newest first, paged by cursor. */
-  async list (caller: Caller, opts: { mine: boolean, limit: number, cursor?: ListingPosition }): Promise<{ items: MediaListItem[], nextCursor: string | null }> {
+  async list (caller: Caller, opts: ListingQuery): Promise<{ items: MediaListItem[], nextCursor: string | null }> {
     if (opts.mine && caller === undefined) throw loginRequired()
+    if (!opts.mine && opts.q !== undefined) throw badRequest('bad_query', 'q searches your own files: add owner=me (signed in).')
     const { records, catalog } = this.deps
     const items: MediaListItem[] = []
     let last: ListingPosition | undefined
     if (opts.mine) {
-      const rows = await records.listByOwner(caller!, opts.limit, opts.cursor)
-      for (const r of rows) {
-        const blob = await catalog.blob(r.mediaId)
-        if (blob) items.push(listItem(r, blob, r.accessLevel === 'private' ? r : undefined, true))
-      }
-      const end = rows[rows.length - 1]
+      const rows = await records.listByOwner(caller!, { limit: opts.limit, ...(opts.cursor ? { after: opts.cursor } : {}), ...(opts.q !== undefined ? { q: opts.q } : {}) })
+      for (const row of rows) items.push(this.ownedItem(row))
+      const end = rows[rows.length - 1]?.record
       if (end && rows.length === opts.limit) last = { at: end.createdAt, mediaId: end.mediaId }
     } else {
       const after = opts.cursor && { listedAt: Number(opts.cursor.at), mediaId: opts.cursor.mediaId }
@@ -58,10 +75,27 @@ export class Listing {
     }
     return { items, nextCursor: last ? encodeCursor(last) : null }
   }
+
+  /** One of the owner's files as their listing shows it, or the not-found error. */
+  async owned (mediaId: string, owner: OwnerKey): Promise<OwnedListItem> {
+    const [row] = await this.deps.records.listByOwner(owner, { limit: 1, mediaId })
+    if (!row) throw notFound()
+    return this.ownedItem(row)
+  }
+
+  private ownedItem ({ record, blob, seeded }: OwnedMedia): OwnedListItem {
+    const item = listItem(record, blob, record.accessLevel === 'private' ? record : undefined, true)
+    return {
+      ...item,
+      pinned: record.pinned,
+      seeding: blob.missing ? 'missing' : this.deps.seeder.seedingState(item.infoHash, seeded),
+      tags: record.tags
+    }
+  }
 }
 
 /** A listed file: its face, or the owner's own name and torrent for their private record. */
-function listItem (r: MediaRecord, blob: BlobRow, privateRecord: MediaRecord | undefined, mine: boolean): MediaListItem {
+function listItem (r: MediaRecord, blob: Pick<BlobRow, 'name' | 'mimeType' | 'fileSize' | 'infoHash'>, privateRecord: MediaRecord | undefined, mine: boolean): MediaListItem {
   return {
     mediaId: r.mediaId,
     name: r.name,

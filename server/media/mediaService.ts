@@ -4,12 +4,12 @@
  * store agree with the database (catalog/reconcile). They share one lock per file, so a record
  * made, a delete and a collected folder never interleave on the same file.
  */
+import { loginRequired } from '../../shared/errors.ts'
 import type { MediaManifest } from '../../shared/media.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { Capabilities } from '../auth/capabilities.ts'
 import type { BlobRepository } from '../catalog/blobRepository.ts'
 import type { CatalogRepositories } from '../catalog/catalogRepositories.ts'
-import type { ListingPosition } from '../catalog/listingCursor.ts'
 import type { BlobJournal } from '../catalog/blobJournal.ts'
 import { reconcileAll, reconcileNoted, reconcileOne, type ReconcileDeps, type Reconciled } from '../catalog/reconcile.ts'
 import type { Logger } from '../logger.ts'
@@ -21,9 +21,10 @@ import type { IngestRequest, StagedUpload } from '../upload/ingest.ts'
 import type { UploadGate } from '../upload/uploadGate.ts'
 import type { Catalog } from './catalog.ts'
 import { KeyedMutex } from './keyedMutex.ts'
-import { Listing, type MediaListItem } from './listing.ts'
+import { Edits } from './edits.ts'
+import { Listing, type ListingQuery, type MediaListItem, type OwnedListItem } from './listing.ts'
 import { Pins } from './pins.ts'
-import type { Quotas } from './quotas.ts'
+import type { KeyUsage, Quotas } from './quotas.ts'
 import { Removal } from './removal.ts'
 import { MediaUploads, type Uploaded } from './uploads.ts'
 import { MediaViews, type MediaInfo, type SeedingStatus } from './views.ts'
@@ -60,6 +61,7 @@ export class MediaService {
   private readonly removal: Removal
   private readonly pins: Pins
   private readonly listing: Listing
+  private readonly edits: Edits
 
   constructor (deps: MediaServiceDeps) {
     this.deps = deps
@@ -69,6 +71,7 @@ export class MediaService {
     this.uploads = new MediaUploads({ ...deps, perMedia, views: this.views, removal: this.removal })
     this.pins = new Pins(deps)
     this.listing = new Listing(deps)
+    this.edits = new Edits({ ...deps, perMedia, listing: this.listing })
   }
 
   checkUploader (caller: Caller): void {
@@ -111,8 +114,19 @@ export class MediaService {
     return await this.views.webseed(mediaId, token, opts)
   }
 
-  async list (caller: Caller, opts: { mine: boolean, limit: number, cursor?: ListingPosition }): Promise<{ items: MediaListItem[], nextCursor: string | null }> {
+  async list (caller: Caller, opts: ListingQuery): Promise<{ items: MediaListItem[], nextCursor: string | null }> {
     return await this.listing.list(caller, opts)
+  }
+
+  /** The caller edits their record: name, description, tags, access level. */
+  async edit (mediaId: string, caller: Caller, body: Record<string, unknown>): Promise<OwnedListItem> {
+    return await this.edits.edit(mediaId, caller, body)
+  }
+
+  /** What the caller stores and pins, against their quotas. */
+  async usage (caller: Caller): Promise<KeyUsage> {
+    if (caller === undefined) throw loginRequired()
+    return await this.deps.quotas.usageOf(caller, this.deps.records)
   }
 
   async remove (mediaId: string, caller: Caller): Promise<void> {

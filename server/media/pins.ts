@@ -6,16 +6,12 @@
 import { AppError, loginRequired, notFound } from '../../shared/errors.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { CatalogRepositories } from '../catalog/catalogRepositories.ts'
-import type { MediaRecord, RecordRepository } from '../records/recordRepository.ts'
 import type { MediaSeeder } from '../seeder/mediaSeeder.ts'
-import type { Catalog } from './catalog.ts'
 import type { Quotas } from './quotas.ts'
 import type { SeedingStatus } from './views.ts'
 
 export interface PinsDeps {
   access: AccessPolicy
-  catalog: Catalog
-  records: RecordRepository
   seeder: MediaSeeder
   quotas: Quotas
   /** Runs `fn` as one database transaction on the repositories it is given: all of it is written, or none. */
@@ -37,33 +33,30 @@ export class Pins {
   async pin (mediaId: string, caller: Caller, pinned: boolean): Promise<{ mediaId: string, pinned: boolean, seeding: SeedingStatus }> {
     if (caller === undefined) throw loginRequired()
     const { seeder, transaction, quotas } = this.deps
-    const record = (await this.deps.access.require(caller, 'own', mediaId)).own!
-    const infoHash = await this.seededHash(record)
-    const seedPinned = await transaction(async tx => {
+    await this.deps.access.require(caller, 'own', mediaId)
+    const { infoHash, seedPinned } = await transaction(async tx => {
       // Counted in the transaction, one pin change at a time per key and for the server's slots,
       // so pins made at the same time cannot all pass the checks.
       await tx.records.lockOwner(caller)
-      const now = await tx.records.get(mediaId, caller)
-      // The record may have been deleted meanwhile (a delete takes the owner's lock too, so not after this).
-      if (!now) throw notFound()
+      // The record as it is now: a delete or an access change takes the owner's lock too, so not after this.
+      const record = await tx.records.get(mediaId, caller)
+      const infoHash = record && (record.privateInfoHash ?? (await tx.blobs.get(mediaId))?.infoHash)
+      if (!record || !infoHash) throw notFound()
       // A pin counts against the pinner's own allowance first, so no key can take the shared slots alone.
-      if (pinned && !now.pinned) quotas.admitPin(caller, await tx.records.pinnedCount(caller))
+      if (pinned && !record.pinned) quotas.admitPin(caller, await tx.records.pinnedCount(caller))
       await tx.records.setPinned(mediaId, caller, pinned)
       const seedPinned = record.accessLevel === 'public' ? await tx.records.hasPinnedPublic(mediaId) : pinned
       await tx.seeds.lockPinSlots()
       const seed = await tx.seeds.get(infoHash)
-      if (seedPinned && seed?.pinned === false && await tx.seeds.pinnedCount() >= seeder.maxPinned) {
-        throw new AppError(409, 'pin_limit', `Pinned files may take at most ${seeder.maxPinned} of the server's active torrents (half of SEED_MAX_ACTIVE), and all are taken. Unpin another file first, or ask the operator to raise SEED_MAX_ACTIVE.`)
-      }
+      if (seedPinned && seed?.pinned === false && await tx.seeds.pinnedCount() >= seeder.maxPinned) throw pinLimit(seeder.maxPinned)
       await tx.seeds.setPinned(infoHash, seedPinned)
-      return seedPinned
+      return { infoHash, seedPinned }
     })
     await seeder.setPinned(infoHash, seedPinned)
     return { mediaId, pinned, seeding: { ...await seeder.status(infoHash), pinned } }
   }
-
-  /** The infoHash of the torrent the server seeds for a record. */
-  private async seededHash (record: MediaRecord): Promise<string> {
-    return record.privateInfoHash ?? (await this.deps.catalog.manifest(record.mediaId)).infoHash
-  }
 }
+
+/** Every pin slot of the server is taken (SEED_MAX_ACTIVE / 2). */
+export const pinLimit = (maxPinned: number): AppError => new AppError(409, 'pin_limit',
+  `Pinned files may take at most ${maxPinned} of the server's active torrents (half of SEED_MAX_ACTIVE), and all are taken. Unpin another file first, or ask the operator to raise SEED_MAX_ACTIVE.`)

@@ -29,6 +29,13 @@ export function formatBytes (bytes: number): string {
 
 const NONE: StorageUse = { bytes: 0, files: 0 }
 
+/** A key's use against its limits (GET /api/me/usage). `exempt`: an admin key, whose use is not summed (shown as 0). */
+export interface KeyUsage extends StorageUse {
+  pins: number
+  limits: { bytesPerKey: number, filesPerKey: number, pinsPerKey: number }
+  exempt: boolean
+}
+
 export class Quotas {
   constructor (private readonly limits: QuotaLimits) {}
 
@@ -59,6 +66,18 @@ export class Quotas {
   /** What `owner` stores, as `admit` needs it: nothing is read for an exempt key. */
   async useOf (owner: OwnerKey, records: Pick<RecordRepository, 'usage'>): Promise<StorageUse> {
     return this.exempt(owner) ? NONE : await records.usage(owner)
+  }
+
+  /** What `owner` stores and pins, against the limits that apply to it. */
+  async usageOf (owner: OwnerKey, records: Pick<RecordRepository, 'usage' | 'pinnedCount'>): Promise<KeyUsage> {
+    const { bytesPerKey, filesPerKey, pinsPerKey } = this.limits
+    return {
+      ...await this.useOf(owner, records),
+      // Bounded by PINS_PER_KEY, and for admins by the server's pin slots.
+      pins: await records.pinnedCount(owner),
+      limits: { bytesPerKey, filesPerKey, pinsPerKey },
+      exempt: this.exempt(owner)
+    }
   }
 
   /** Refuse one more pin for a key that has `pinned` already: 409 `key_pin_limit`. */

@@ -12,6 +12,7 @@ import { crashPoint } from '../ops/crashPoint.ts'
 import type { MediaSeeder } from '../seeder/mediaSeeder.ts'
 import type { Catalog } from './catalog.ts'
 import type { KeyedMutex } from './keyedMutex.ts'
+import { SeedChanges } from './seedChanges.ts'
 
 export interface RemovalDeps {
   access: AccessPolicy
@@ -64,40 +65,29 @@ export class Removal {
   private async removeNow (mediaId: string, caller: string): Promise<void> {
     const { seeder, transaction, catalog, log, access } = this.deps
     await access.require(caller, 'own', mediaId)
-    const { dropped, pinned, unlisted, heldByNobody } = await transaction(async tx => {
+    const { changes, heldByNobody } = await transaction(async tx => {
       // The owner's lock first, as every change of records takes it, so no two changes wait on each other in a circle.
       await tx.records.lockOwner(caller)
       const record = await tx.records.get(mediaId, caller)
       if (!record || !await tx.records.remove(mediaId, caller)) throw notFound()
       await tx.oipRecords.removeForMedia(mediaId, caller)
       const blob = await tx.blobs.get(mediaId)
-      const dropped: string[] = []
-      let pinned: { infoHash: string, pinned: boolean } | undefined
-      let unlisted = false
+      const changes = new SeedChanges(tx, catalog)
       if (record.privateInfoHash) {
-        await tx.seeds.remove(record.privateInfoHash)
-        dropped.push(record.privateInfoHash)
-      } else if (blob && !await tx.records.hasPublic(mediaId)) {
-        // The last public record went: the file is no longer public, nor its torrent seeded.
-        await tx.blobs.setListed(mediaId, null)
-        await tx.seeds.remove(blob.infoHash)
-        dropped.push(blob.infoHash)
-        unlisted = true
-      } else if (blob && record.pinned) {
-        pinned = { infoHash: blob.infoHash, pinned: await tx.records.hasPinnedPublic(mediaId) }
-        await tx.seeds.setPinned(pinned.infoHash, pinned.pinned)
+        await changes.unseed(record.privateInfoHash)
+      } else if (blob && !await changes.unlistUnlessPublic(blob) && record.pinned) {
+        // Other public records hold it: its torrent stays pinned while one of them pins it.
+        await changes.pin(blob.infoHash, await tx.records.hasPinnedPublic(mediaId))
       }
       let heldByNobody: number | undefined
       if (await tx.records.count(mediaId) === 0) {
         await tx.blobs.remove(mediaId)
         heldByNobody = await tx.journal.note(mediaId)
       }
-      return { dropped, pinned, unlisted, heldByNobody }
+      return { changes, heldByNobody }
     })
     crashPoint('mid-delete')
-    for (const infoHash of dropped) await seeder.drop(infoHash)
-    if (unlisted) seeder.snapshot.changed()
-    if (pinned) await seeder.setPinned(pinned.infoHash, pinned.pinned)
+    await changes.follow(seeder, log)
     if (heldByNobody !== undefined) {
       await catalog.store.remove(mediaId)
       await this.deps.journal.done(heldByNobody)

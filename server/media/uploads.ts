@@ -22,6 +22,7 @@ import type { Catalog } from './catalog.ts'
 import type { KeyedMutex } from './keyedMutex.ts'
 import type { Quotas } from './quotas.ts'
 import type { Removal } from './removal.ts'
+import { SeedChanges } from './seedChanges.ts'
 import type { MediaViews } from './views.ts'
 
 export interface MediaUploadsDeps {
@@ -195,7 +196,7 @@ export class MediaUploads {
     const owner = caller ?? ''
     const now = Date.now()
     const salt = fields.accessLevel === 'private' ? fields.torrentSalt ?? randomBytes(32).toString('hex') : null
-    let outcome: { record: MediaRecord, created: boolean, seeded?: string, listed: boolean }
+    let outcome: { record: MediaRecord, created: boolean, changes?: SeedChanges }
     try {
       outcome = await transaction(async tx => {
         // The owner's lock first, as every change of records takes it, so no two changes wait on each other in a circle.
@@ -212,21 +213,12 @@ export class MediaUploads {
         if (published) await tx.journal.done(published.journalId)
         if (!blob) throw notFound()
         const had = await tx.records.get(mediaId, owner)
-        if (had) return { record: had, created: false, listed: false }
+        if (had) return { record: had, created: false }
         // The first public record makes the file public: its face takes this upload's name and
         // type (a private upload stored a neutral one), in this same transaction, so nobody ever
         // sees the face as it was. Then its public torrent is seeded.
-        const listed = fields.accessLevel === 'public' && blob.listedAt === null
-        if (listed) {
-          if (blob.name !== upload.originalName || blob.mimeType !== upload.mimeType) {
-            const face = catalog.renamedFace(blob, upload.originalName, upload.mimeType)
-            await tx.blobs.setFace(mediaId, face)
-            blob = { ...blob, ...face }
-            crashPoint('in-record-transaction')
-          }
-          await tx.blobs.setListed(mediaId, now)
-          await tx.seeds.add({ infoHash: blob.infoHash, mediaId, kind: 'public', pinned: false, at: now })
-        }
+        const changes = new SeedChanges(tx, catalog)
+        if (fields.accessLevel === 'public' && blob.listedAt === null) blob = await changes.list(blob, upload, now)
         const privateInfoHash = salt ? catalog.privateTorrent(blob, upload.originalName, salt, { announce: [], urlList: [] }).infoHash : null
         const { record } = await tx.records.ensure({
           mediaId,
@@ -240,8 +232,8 @@ export class MediaUploads {
           privateInfoHash,
           fileSize: blob.fileSize
         }, quotas.exempt(owner) ? undefined : use => quotas.admit(owner, use, blob.fileSize))
-        if (privateInfoHash) await tx.seeds.add({ infoHash: privateInfoHash, mediaId, kind: 'private', pinned: false, at: now })
-        return { record, created: true, listed, seeded: privateInfoHash ?? (listed ? blob.infoHash : undefined) }
+        if (privateInfoHash) await changes.seed({ infoHash: privateInfoHash, mediaId, kind: 'private', pinned: false, at: now })
+        return { record, created: true, changes }
       })
     } catch (err) {
       // Refused (over quota) or failed: bytes just published for this upload and held by nobody go again.
@@ -249,9 +241,8 @@ export class MediaUploads {
       throw err
     }
     crashPoint('after-record')
-    if (outcome.listed) this.deps.seeder.snapshot.changed()
     // Stored is what matters to the uploader; a seeding hiccup is logged, not thrown.
-    if (outcome.seeded) await this.deps.seeder.start(outcome.seeded).catch(err => log.error({ mediaId, err: (err as Error).message }, 'could not start seeding'))
+    await outcome.changes?.follow(this.deps.seeder, log)
     const { views } = this.deps
     return { status: outcome.created ? 201 : 200, result: await views.result(await views.view(mediaId, caller), outcome.record) }
   }

@@ -38,7 +38,7 @@ describeEachDatabase('record repository', kind => {
     assert.equal(first.created, true)
     assert.equal(typeof first.record.id, 'number', 'ids are numbers (bigserial is int8 on PostgreSQL)')
     assert.deepEqual({ ...first.record, id: 0, createdAt: '' }, {
-      id: 0, mediaId: mediaIdOf('clip'), owner: ALICE, accessLevel: 'public', name: 'Clip', description: 'sea', originalName: 'clip.bin', mimeType: 'video/mp4', torrentSalt: null, privateInfoHash: null, pinned: false, createdAt: ''
+      id: 0, mediaId: mediaIdOf('clip'), owner: ALICE, accessLevel: 'public', name: 'Clip', description: 'sea', originalName: 'clip.bin', mimeType: 'video/mp4', torrentSalt: null, privateInfoHash: null, pinned: false, tags: [], createdAt: ''
     })
     assert.ok(Date.parse(first.record.createdAt) > 0)
     const again = await records.ensure(newRecord('clip', ALICE, { name: 'Other', accessLevel: 'private' }))

@@ -1,10 +1,10 @@
 /** Records in the database (SQLite or PostgreSQL; see db/migrations.ts for the schema). */
-import type { Selectable } from 'kysely'
+import type { Selectable, Updateable } from 'kysely'
+import { containsText } from '../catalog/textQuery.ts'
 import { LOCK, lockInTransaction } from '../db/advisoryLock.ts'
 import type { Db, Dialect } from '../db/database.ts'
 import type { MediaRecordsTable } from '../db/schema.ts'
-import type { ListingPosition } from '../catalog/listingCursor.ts'
-import type { MediaRecord, NewMediaRecord, OwnerKey, RecordRepository, StorageUse } from './recordRepository.ts'
+import type { MediaRecord, NewMediaRecord, OwnedMedia, OwnedQuery, OwnerKey, RecordChange, RecordRepository, StorageUse } from './recordRepository.ts'
 
 const toRecord = (r: Selectable<MediaRecordsTable>): MediaRecord => ({
   id: r.id,
@@ -18,7 +18,18 @@ const toRecord = (r: Selectable<MediaRecordsTable>): MediaRecord => ({
   torrentSalt: r.torrent_salt,
   privateInfoHash: r.private_info_hash,
   pinned: r.pinned === 1,
+  tags: JSON.parse(r.tags) as string[],
   createdAt: r.created_at
+})
+
+/** A change as the table's columns (what it leaves out is not written). */
+const changedColumns = (change: RecordChange): Updateable<MediaRecordsTable> => ({
+  ...(change.name !== undefined ? { name: change.name } : {}),
+  ...(change.description !== undefined ? { description: change.description } : {}),
+  ...(change.tags !== undefined ? { tags: JSON.stringify(change.tags) } : {}),
+  ...(change.accessLevel !== undefined ? { access_level: change.accessLevel } : {}),
+  ...(change.torrentSalt !== undefined ? { torrent_salt: change.torrentSalt } : {}),
+  ...(change.privateInfoHash !== undefined ? { private_info_hash: change.privateInfoHash } : {})
 })
 
 export class DatabaseRecordRepository implements RecordRepository {
@@ -104,12 +115,34 @@ export class DatabaseRecordRepository implements RecordRepository {
     return r.numDeletedRows === 1n
   }
 
-  async listByOwner (owner: OwnerKey, limit: number, after?: ListingPosition): Promise<MediaRecord[]> {
-    let query = this.db.selectFrom('media_records').selectAll().where('owner', '=', owner)
+  async update (mediaId: string, owner: OwnerKey, change: RecordChange): Promise<boolean> {
+    const set = changedColumns(change)
+    if (Object.keys(set).length === 0) return await this.get(mediaId, owner) !== undefined
+    const r = await this.db.updateTable('media_records').set(set).where('media_id', '=', mediaId).where('owner', '=', owner).executeTakeFirst()
+    return r.numUpdatedRows === 1n
+  }
+
+  async listByOwner (owner: OwnerKey, { limit, after, q, mediaId }: OwnedQuery): Promise<OwnedMedia[]> {
+    // The file's row by its key, and the seed of the torrent the owner sees by its key: per row
+    // of the page, never per row of the catalogue.
+    let query = this.db.selectFrom('media_records as r')
+      .innerJoin('blobs as b', 'b.media_id', 'r.media_id')
+      .leftJoin('seeds as s', join => join.on(eb => eb('s.info_hash', '=', eb.fn.coalesce('r.private_info_hash', 'b.info_hash'))))
+      .selectAll('r')
+      .select(['b.file_size as blob_size', 'b.name as blob_name', 'b.mime_type as blob_mime_type', 'b.info_hash as blob_info_hash', 'b.missing as blob_missing', 's.info_hash as seed_info_hash'])
+      .where('r.owner', '=', owner)
     // A row value, as the public listing does (blobRepository.listed): the OR spelling made SQLite
     // read and sort every older record of the owner.
-    if (after) query = query.where(eb => eb(eb.refTuple('created_at', 'media_id'), '<', eb.tuple(after.at, after.mediaId)))
-    return (await query.orderBy('created_at', 'desc').orderBy('media_id', 'desc').limit(limit).execute()).map(toRecord)
+    if (after) query = query.where(eb => eb(eb.refTuple('r.created_at', 'r.media_id'), '<', eb.tuple(after.at, after.mediaId)))
+    // Read through the owner's records only, so a search costs at most what the key holds (its quota).
+    if (q !== undefined) query = query.where(containsText(this.dialect, ['r.name', 'r.description', 'r.original_name'], q))
+    if (mediaId !== undefined) query = query.where('r.media_id', '=', mediaId)
+    const rows = await query.orderBy('r.created_at', 'desc').orderBy('r.media_id', 'desc').limit(limit).execute()
+    return rows.map(row => ({
+      record: toRecord(row),
+      blob: { fileSize: Number(row.blob_size), name: row.blob_name, mimeType: row.blob_mime_type, infoHash: row.blob_info_hash, missing: row.blob_missing === 1 },
+      seeded: row.seed_info_hash !== null
+    }))
   }
 
   async firstPublic (mediaId: string): Promise<MediaRecord | undefined> {

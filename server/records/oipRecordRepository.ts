@@ -2,8 +2,9 @@
  * Signed OIP records, stored as their canonical JSON plus the columns listings filter on, in
  * the database (SQLite or PostgreSQL). `seq` is the paging cursor: insertion order.
  */
-import { sql, type RawBuilder, type Selectable } from 'kysely'
+import { sql, type Selectable } from 'kysely'
 import type { AccessLevel } from '../../shared/media.ts'
+import { containsText } from '../catalog/textQuery.ts'
 import type { Db, Dialect } from '../db/database.ts'
 import type { OipRecordsTable } from '../db/schema.ts'
 
@@ -67,9 +68,6 @@ const toRow = (r: Selectable<OipRecordsTable>): OipRecordRow => ({
   createdAt: r.created_at
 })
 
-/** `q` is matched literally (LIKE's wildcards in it are escaped), its ASCII letters in lower case. */
-const likePattern = (q: string): string => `%${q.replace(/[A-Z]/g, ch => ch.toLowerCase()).replace(/[\\%_]/g, ch => `\\${ch}`)}%`
-
 export class DatabaseOipRecordRepository implements OipRecordRepository {
   private readonly db: Db
   private readonly dialect: Dialect
@@ -121,19 +119,8 @@ export class DatabaseOipRecordRepository implements OipRecordRepository {
         ? sql<boolean>`jsonb_exists(tags::jsonb, ${tag})`
         : sql<boolean>`EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ${tag})`)
     }
-    if (filter.q !== undefined) {
-      const q = likePattern(filter.q)
-      query = query.where(sql<boolean>`(${this.asciiLower('name')} LIKE ${q} ESCAPE '\\' OR ${this.asciiLower('description')} LIKE ${q} ESCAPE '\\')`)
-    }
+    if (filter.q !== undefined) query = query.where(containsText(this.dialect, ['name', 'description'], filter.q))
     return (await query.orderBy('seq', 'desc').limit(filter.limit).execute()).map(toRow)
-  }
-
-  /**
-   * The column with its ASCII letters in lower case and nothing else folded, as SQLite's lower()
-   * does; PostgreSQL's folds by the database's locale (É to é under a UTF-8 one) unless told C.
-   */
-  private asciiLower (column: 'name' | 'description'): RawBuilder<string> {
-    return this.dialect === 'postgres' ? sql<string>`lower(${sql.ref(column)} COLLATE "C")` : sql<string>`lower(${sql.ref(column)})`
   }
 
   async removeForMedia (mediaId: string, owner: string): Promise<number> {

@@ -12,6 +12,7 @@ import { signatureFormatOf, verifyRecord } from '../../shared/signing.ts'
 import { magnetInfoHash } from '../../shared/torrent.ts'
 import { isPublicKey } from '../../shared/wallet.ts'
 import { canSeeRecord, type Caller } from '../access/accessPolicy.ts'
+import { MAX_QUERY, queryText } from '../catalog/textQuery.ts'
 import type { OipRecordRepository, OipRecordRow } from './oipRecordRepository.ts'
 
 export interface OipRecordServiceDeps {
@@ -41,7 +42,6 @@ export interface OipRecordQuery {
 }
 
 const RECORD_ID = /^[0-9a-f]{64}$/
-const MAX_QUERY = 200
 
 const missingRecord = (): AppError => new AppError(404, 'not_found', 'No record with this id. Check the id, or publish the record first (POST /api/records).')
 
@@ -52,14 +52,6 @@ const toStored = (row: OipRecordRow): StoredOipRecord => ({
   signatureFormat: signatureFormatOf(row.signature),
   createdAt: row.createdAt
 })
-
-/** A query parameter that is absent, or a short string. */
-function queryText (value: string | undefined, name: string, max: number): string | undefined {
-  if (value !== undefined && (value.length === 0 || value.length > max)) throw badRequest('bad_query', `${name} must be 1 to ${max} characters.`)
-  // No record holds it (validateRecord), and PostgreSQL refuses to compare text with it.
-  if (value?.includes('\u0000')) throw badRequest('bad_query', `${name} must not contain NUL (\\u0000).`)
-  return value
-}
 
 export class OipRecordService {
   private readonly deps: OipRecordServiceDeps

@@ -20,11 +20,35 @@ export interface MediaRecord {
   privateInfoHash: string | null
   /** The owner keeps this file's torrent active in the seeder. */
   pinned: boolean
+  /** The owner's own tags for the file. */
+  tags: string[]
   createdAt: string
 }
 
-/** `fileSize`: the stored file's size, counted against the owner's quota. */
-export type NewMediaRecord = Omit<MediaRecord, 'id' | 'createdAt' | 'pinned'> & { fileSize?: number }
+/** `fileSize`: the stored file's size, counted against the owner's quota. A new record has no pin and no tags. */
+export type NewMediaRecord = Omit<MediaRecord, 'id' | 'createdAt' | 'pinned' | 'tags'> & { fileSize?: number }
+
+/** What an owner's edit changes of their record (what is left out stays). */
+export type RecordChange = Partial<Pick<MediaRecord, 'name' | 'description' | 'tags' | 'accessLevel' | 'torrentSalt' | 'privateInfoHash'>>
+
+/** An owner's file as their own listing shows it: their record, the stored file's facts, and whether its torrent is seeded. */
+export interface OwnedMedia {
+  record: MediaRecord
+  blob: { fileSize: number, name: string, mimeType: string, infoHash: string, missing: boolean }
+  /** The torrent the owner sees (their private one, or the public one) has a seed. */
+  seeded: boolean
+}
+
+/** Which of an owner's files a page of their listing holds. */
+export interface OwnedQuery {
+  limit: number
+  /** After the last record of the previous page. */
+  after?: ListingPosition
+  /** Only those whose name, description or original name hold this text (catalog/textQuery.ts). */
+  q?: string
+  /** Only this one. */
+  mediaId?: string
+}
 
 /** What one key stores: the sizes of the distinct files it has records for, and how many. */
 export interface StorageUse { bytes: number, files: number }
@@ -56,8 +80,10 @@ export interface RecordRepository {
   /** Records left for this media, by anyone. */
   count (mediaId: string): Promise<number>
   remove (mediaId: string, owner: OwnerKey): Promise<boolean>
-  /** Newest first, after the last record of the previous page. */
-  listByOwner (owner: OwnerKey, limit: number, after?: ListingPosition): Promise<MediaRecord[]>
+  /** Change the owner's record; false when they have none. */
+  update (mediaId: string, owner: OwnerKey, change: RecordChange): Promise<boolean>
+  /** The owner's files, newest first: one query per page, whatever the catalogue holds. */
+  listByOwner (owner: OwnerKey, query: OwnedQuery): Promise<OwnedMedia[]>
   /** The first public record of a media: its name and description stand for it in the public listing. */
   firstPublic (mediaId: string): Promise<MediaRecord | undefined>
 }

@@ -9,6 +9,7 @@ import { requestBody, closeIfBodyRefused } from './body.ts'
 import { bytesResponse, type SendLimits } from './bytes.ts'
 import { readJson } from './json.ts'
 import { decodeCursor } from '../catalog/listingCursor.ts'
+import { MAX_QUERY, queryText } from '../catalog/textQuery.ts'
 import { pageLimit } from './paging.ts'
 
 /** `sending` bounds the byte responses; `uploadStartLimit` is how often one address may start an upload. */
@@ -48,8 +49,12 @@ export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Met
     const limit = pageLimit(c.req.query('limit'))
     const cursor = c.req.query('cursor')
     const mine = c.req.query('owner') === 'me'
-    return c.json(await media.list(c.get('caller'), { mine, limit, ...(cursor !== undefined ? { cursor: decodeCursor(cursor) } : {}) }))
+    const q = queryText(c.req.query('q'), 'q', MAX_QUERY)
+    return c.json(await media.list(c.get('caller'), { mine, limit, ...(cursor !== undefined ? { cursor: decodeCursor(cursor) } : {}), ...(q !== undefined ? { q } : {}) }))
   })
+
+  // The owner edits their record: name, description, tags, access level.
+  app.patch('/:id', async c => c.json(await media.edit(c.req.param('id'), c.get('caller'), await readJson(c))))
 
   app.get('/:id/info', async c => c.json(await media.info(c.req.param('id'), c.get('caller'))))
 

@@ -69,6 +69,9 @@ export interface TorrentStatus {
   peerId: string | null
 }
 
+/** How a torrent is seeded: `active` in the client, `idle` (comes up when wanted), or `off` (not seeded). */
+export type SeedingState = 'active' | 'idle' | 'off'
+
 /** Pages of this many rows when walking the public seeds (getAllSeeding, the snapshot). */
 const PAGE = 1000
 
@@ -236,6 +239,12 @@ export class MediaSeeder {
       lastWanted: row && wantedAt > 0 ? new Date(wantedAt).toISOString() : null,
       peerId: this.client?.peerId ?? null
     }
+  }
+
+  /** A torrent's state from the seeder's memory alone; `seeded`: the database has its seed (listings read it with their page). */
+  seedingState (infoHash: string, seeded: boolean): SeedingState {
+    if (!seeded || this.opts.enabled === false) return 'off'
+    return this.torrents.torrent(infoHash) ? 'active' : 'idle'
   }
 
   /** The database says this torrent is pinned now (or not): keep it active whatever else is wanted, or let it go idle in its turn. */

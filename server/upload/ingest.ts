@@ -196,7 +196,7 @@ export function uploadFields (raw: Record<string, string | undefined>): UploadFi
 
 /** A text field as the catalogue stores it: PostgreSQL's text cannot hold NUL, so no catalogue takes it. */
 export function storableText (key: string, value: string | undefined): string | undefined {
-  if (value?.includes('\u0000')) throw badRequest('bad_field', `"${key}" contains a NUL character (\\u0000): remove it and send the upload again.`)
+  if (value?.includes('\u0000')) throw badRequest('bad_field', `"${key}" contains a NUL character (\\u0000): remove it and send it again.`)
   return value
 }
 
