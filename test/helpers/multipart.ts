@@ -32,13 +32,14 @@ export function multipartBody (parts: Part[]): Buffer {
 export interface RawResponse { status: number, headers: http.IncomingHttpHeaders, body: any }
 
 /**
- * POST a body to the upload route. `chunked` sends it without Content-Length; `chunkSize`
- * writes it in pieces, waiting for the server to take each one.
+ * POST a body to the upload route, as curl -F does. `chunked` sends it without Content-Length;
+ * `chunkSize` writes it in pieces, waiting for the server to take each one; `headers` go with it
+ * (a session's Authorization).
  */
-export function postUpload (baseUrl: string, body: Buffer, opts: { chunked?: boolean, contentType?: string, chunkSize?: number } = {}): Promise<RawResponse> {
+export function postUpload (baseUrl: string, body: Buffer, opts: { chunked?: boolean, contentType?: string, chunkSize?: number, headers?: Record<string, string> } = {}): Promise<RawResponse> {
   const url = new URL('/api/media/upload', baseUrl)
   return new Promise((resolve, reject) => {
-    const headers: http.OutgoingHttpHeaders = { 'Content-Type': opts.contentType ?? `multipart/form-data; boundary=${BOUNDARY}` }
+    const headers: http.OutgoingHttpHeaders = { ...opts.headers, 'Content-Type': opts.contentType ?? `multipart/form-data; boundary=${BOUNDARY}` }
     if (!opts.chunked) headers['Content-Length'] = body.length
     const req = http.request(url, { method: 'POST', headers }, res => {
       const chunks: Buffer[] = []
