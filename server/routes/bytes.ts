@@ -15,7 +15,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { create as contentDisposition } from 'content-disposition'
 import type { Context } from 'hono'
 import rangeParser from 'range-parser'
-import { AppError } from '../../shared/errors.ts'
+import { AppError, notFound } from '../../shared/errors.ts'
 import type { MediaManifest } from '../../shared/media.ts'
 import type { AppEnv } from '../app.ts'
 import type { BlobReader, BlobStore } from '../storage/blobStore.ts'
@@ -62,7 +62,16 @@ export async function bytesResponse (c: Context<AppEnv>, store: BlobStore, manif
   const base = mediaHeaders(manifest, opts.private)
   const size = manifest.fileSize
   const headers = c.req.raw.headers
-  if (headers.get('if-none-match')?.includes(manifest.mediaId)) return new Response(null, { status: 304, headers: base })
+  // Answers that send no byte ask the store whether the bytes are there (a read finds out by itself).
+  const present = async (): Promise<void> => {
+    if (await store.has(manifest.mediaId)) return
+    opts.onMissing?.()
+    throw notFound()
+  }
+  if (headers.get('if-none-match')?.includes(manifest.mediaId)) {
+    await present()
+    return new Response(null, { status: 304, headers: base })
+  }
 
   const rangeHeader = headers.get('range')
   let range: { start: number, end: number } | undefined
@@ -82,7 +91,10 @@ export async function bytesResponse (c: Context<AppEnv>, store: BlobStore, manif
   const responseHeaders: Record<string, string> = { ...base, 'Content-Length': String(length) }
   if (range) responseHeaders['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`
   const status = range ? 206 : 200
-  if (c.req.method === 'HEAD' || length === 0) return new Response(null, { status, headers: responseHeaders })
+  if (c.req.method === 'HEAD' || length === 0) {
+    await present()
+    return new Response(null, { status, headers: responseHeaders })
+  }
   const { outgoing } = c.env
   if (!outgoing) throw new AppError(501, 'not_supported', 'Media bytes are sent by the Node HTTP server only.')
   const release = limits.slots.take(clientAddress(c))

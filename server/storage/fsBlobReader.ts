@@ -9,9 +9,14 @@ export async function openStored (file: () => string): Promise<fs.FileHandle> {
   try {
     return await fs.open(file(), 'r')
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    throw code === 'ENOENT' || code === 'ENOTDIR' ? notFound() : err
+    throw isAbsent(err) ? notFound() : err
   }
+}
+
+/** The error says the file (or a folder on its path) is not there. */
+export function isAbsent (err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code
+  return code === 'ENOENT' || code === 'ENOTDIR'
 }
 
 /** `file` is asked for on the first read, so an id it refuses fails that read, not the caller. */

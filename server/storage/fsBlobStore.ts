@@ -12,7 +12,7 @@ import { AppError, notFound } from '../../shared/errors.ts'
 import { isMediaId, type MediaManifest } from '../../shared/media.ts'
 import type { BlobReader, BlobStat, BlobStore, PendingBlob, StagingBlob } from './blobStore.ts'
 import { DirectFile } from './directFile.ts'
-import { fsBlobReader, openStored } from './fsBlobReader.ts'
+import { fsBlobReader, isAbsent, openStored } from './fsBlobReader.ts'
 
 const INCOMING = '.incoming'
 
@@ -177,8 +177,11 @@ export class FsBlobStore implements BlobStore {
     try {
       const s = await fs.stat(this.location(mediaId))
       return s.isFile() ? { size: s.size } : undefined
-    } catch {
-      return undefined
+    } catch (err) {
+      // Only "not there" is absent: a full file table or a permission error says nothing about
+      // the bytes (and must not get a stored file marked missing).
+      if (isAbsent(err)) return undefined
+      throw err
     }
   }
 
@@ -214,7 +217,12 @@ export class FsBlobStore implements BlobStore {
   async remove (mediaId: string): Promise<void> {
     // Rename out of view first so a half-deleted folder is never served.
     const trash = path.join(this.incoming, `deleted-${mediaId}-${randomBytes(4).toString('hex')}`)
-    await fs.rename(this.dir(mediaId), trash)
+    try {
+      await fs.rename(this.dir(mediaId), trash)
+    } catch (err) {
+      if (isAbsent(err)) return // gone already (removed by hand): removing it is done
+      throw err
+    }
     await fsyncDir(this.root)
     await fs.rm(trash, { recursive: true, force: true })
   }

@@ -234,7 +234,8 @@ describe('kill -9 at each crash point', () => {
     const lost = randomBytesSeeded(80_000, 906)
     const [keepId, lostId] = [sha256(keep), sha256(lost)]
     assert.equal((await upload(server.url, keep)).status, 201)
-    assert.equal((await upload(server.url, lost)).status, 201)
+    const ownerKey = await newIdentity()
+    assert.equal((await upload(server.url, lost, { access_level: 'public' }, 'lost.bin', undefined, await signIn(server.url, ownerKey))).status, 201)
     await until('seeder.json lists both', async () => (await seededIds(media)).length === 2)
     await kill9(server)
     // A folder no step of ours made (copied in by hand), and a stored file's folder removed by hand.
@@ -249,6 +250,8 @@ describe('kill -9 at each crash point', () => {
     server = await start(dir)
     await until('the noted orphan is collected', async () => !await exists(path.join(media, sha256(orphan))))
     assert.ok(await exists(path.join(media, strayId)), 'a start walks no folder the journal does not name')
+    assert.equal((await fetch(`${server.url}/api/media/${lostId}`, { method: 'HEAD' })).status, 404, 'a HEAD asks the store')
+    assert.equal((await fetch(`${server.url}/api/media/${lostId}`, { headers: { 'If-None-Match': `"${lostId}"` } })).status, 404, 'no 304 for bytes gone')
     const first = await fetch(`${server.url}/api/media/${lostId}`)
     assert.equal(first.status, 404, 'a read of bytes gone answers 404 before any byte, not a cut 200')
     assert.equal((await first.json()).error.code, 'not_found')
@@ -267,6 +270,8 @@ describe('kill -9 at each crash point', () => {
     await until('RECONCILE_ALL collects the stray folder', async () => !await exists(path.join(media, strayId)) && (await fs.readdir(path.join(media, '.incoming'))).length === 0)
     assert.equal((await fetch(`${server.url}/api/media/${lostId}/info`)).status, 404)
     await assertOnlyCompleteBlobs(media)
+    const deleted = await fetch(`${server.url}/api/media/${lostId}`, { method: 'DELETE', headers: bearer(await signIn(server.url, ownerKey)) })
+    assert.equal(deleted.status, 204, 'a file whose bytes are gone can still be deleted')
     await kill9(server)
   })
 })
