@@ -24,6 +24,8 @@ export interface ReconcileDeps {
   journal: BlobJournal
   /** The per-file lock new records and deletes take: a folder is collected only between them. */
   perMedia: KeyedMutex
+  /** A note of a publish this process has under way (its fsyncs can outlast the grace): left alone. */
+  publishing: (noteId: number) => boolean
   log: Logger
 }
 
@@ -34,16 +36,16 @@ export interface Reconciled {
 }
 
 /**
- * Settle the folders the journal names, in notes older than `graceMs` (a younger one may be an
- * upload between its note and its rename). A note whose folder is still within its grace stays
- * for a later pass.
+ * Settle the folders the journal names, in notes older than `graceMs` and not of a publish under
+ * way here (either may be an upload between its note and its rename). A note whose folder is still
+ * within its grace stays for a later pass.
  */
 export async function reconcileNoted (deps: ReconcileDeps, graceMs: number, signal?: AbortSignal): Promise<Reconciled> {
   const done: Reconciled = { collected: 0, missing: 0 }
   for (let after = 0; !signal?.aborted;) {
     const notes = await deps.journal.page(RECONCILE_PAGE, after)
     for (const note of notes) {
-      if (signal?.aborted || Date.now() - note.at < graceMs) continue
+      if (signal?.aborted || Date.now() - note.at < graceMs || deps.publishing(note.id)) continue
       if (await settle(deps, note.mediaId, graceMs, done)) await deps.journal.done(note.id)
     }
     if (notes.length < RECONCILE_PAGE) break

@@ -149,6 +149,6 @@ export class MediaService {
 
   private reconcileDeps (): ReconcileDeps {
     const { catalog, blobs, journal, log } = this.deps
-    return { store: catalog.store, blobs, journal, perMedia: this.perMedia, log }
+    return { store: catalog.store, blobs, journal, perMedia: this.perMedia, publishing: id => this.uploads.isPublishing(id), log }
   }
 }

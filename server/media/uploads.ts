@@ -69,6 +69,8 @@ interface NewRecord {
 
 export class MediaUploads {
   private readonly deps: MediaUploadsDeps
+  /** Journal notes of publishes under way here (isPublishing). */
+  private readonly underWay = new Set<number>()
 
   constructor (deps: MediaUploadsDeps) {
     this.deps = deps
@@ -92,7 +94,7 @@ export class MediaUploads {
     this.checkUploader(caller)
     const release = await this.deps.uploadGate.enter()
     try {
-      return await this.ingest(req, caller)
+      return await this.publishing(async notePublish => await this.ingest(req, caller, notePublish))
     } finally {
       release()
     }
@@ -101,14 +103,36 @@ export class MediaUploads {
   /** A finished resumable upload: the same publish, record and seeding as a streamed one. */
   async completeUpload (staged: StagedUpload, owner: string): Promise<Uploaded> {
     const { catalog } = this.deps
-    let ingested: Ingested
+    return await this.publishing(async notePublish => {
+      let ingested: Ingested
+      try {
+        ingested = await publishUpload(staged, { transportFor: id => catalog.transport(id), notePublish })
+      } catch (err) {
+        await staged.pending.abort()
+        throw err
+      }
+      return await this.stored(ingested, owner)
+    })
+  }
+
+  /** A journal note of a publish this process has under way: reconcile leaves it alone (its rename may be still to come). */
+  isPublishing (noteId: number): boolean {
+    return this.underWay.has(noteId)
+  }
+
+  /** Run an upload's publish and record with a notePublish whose notes count as under way until it ends. */
+  private async publishing<T> (fn: (notePublish: (mediaId: string) => Promise<number>) => Promise<T>): Promise<T> {
+    const noted: number[] = []
     try {
-      ingested = await publishUpload(staged, { transportFor: id => catalog.transport(id), notePublish: this.notePublish })
-    } catch (err) {
-      await staged.pending.abort()
-      throw err
+      return await fn(async mediaId => {
+        const id = await this.deps.journal.note(mediaId)
+        noted.push(id)
+        this.underWay.add(id)
+        return id
+      })
+    } finally {
+      for (const id of noted) this.underWay.delete(id)
     }
-    return await this.stored(ingested, owner)
   }
 
   /**
@@ -146,7 +170,7 @@ export class MediaUploads {
     })
   }
 
-  private async ingest (req: IngestRequest, caller: Caller): Promise<Uploaded> {
+  private async ingest (req: IngestRequest, caller: Caller, notePublish: (mediaId: string) => Promise<number>): Promise<Uploaded> {
     const { catalog, hashPool, maxUploadBytes, quotas, records } = this.deps
     // Sizes are judged as the multipart parts arrive, against what the key stored when the upload began.
     const use = await quotas.useOf(caller ?? '', records)
@@ -155,7 +179,7 @@ export class MediaUploads {
       hashPool,
       maxUploadBytes,
       transportFor: id => catalog.transport(id),
-      notePublish: this.notePublish,
+      notePublish,
       authorize: fields => {
         if (caller === undefined && fields.accessLevel === 'private') {
           throw new AppError(401, 'login_required', 'Private files need an owner: sign in with your key first, or upload with access_level=public.')
@@ -174,8 +198,6 @@ export class MediaUploads {
     const { manifest, info, journalId } = ingested
     return await this.addRecord(manifest.mediaId, caller, { fields: ingested.fields, upload: ingested.upload, published: { manifest, info, journalId } })
   }
-
-  private readonly notePublish = async (mediaId: string): Promise<number> => await this.deps.journal.note(mediaId)
 
   private async addRecord (mediaId: string, caller: Caller, made: NewRecord): Promise<Uploaded> {
     // One at a time per file: a delete of the last record must not remove the blob under a new one.
@@ -238,6 +260,7 @@ export class MediaUploads {
     } catch (err) {
       // Refused (over quota) or failed: bytes just published for this upload and held by nobody go again.
       await this.deps.removal.removeIfHeldByNobody(mediaId, 'no record made: blob held by no record deleted')
+      if (published) await this.deps.journal.done(published.journalId)
       throw err
     }
     crashPoint('after-record')
