@@ -72,7 +72,7 @@ function object (value: unknown, path: string, keys: readonly string[]): Record<
 
 // With the u flag a valid surrogate pair is one code point, so this matches only lone halves,
 // which JCS cannot encode.
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u
+export const LONE_SURROGATE = /[\uD800-\uDFFF]/u
 
 function text (value: unknown, path: string, max: number, min = 0): string {
   if (typeof value !== 'string') return fail(path, value === undefined ? 'is missing' : 'must be a string')

@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises'
 import busboy from 'busboy'
 import { AppError, badRequest } from '../../shared/errors.ts'
 import { ACCESS_LEVELS, storedMimeType, type AccessLevel, type MediaManifest } from '../../shared/media.ts'
+import { LONE_SURROGATE } from '../../shared/record.ts'
 import bencode from 'bencode'
 import { buildTorrent, infoDict, isTorrentSalt, magnetURI, torrentName, type TorrentTransport } from '../../shared/torrent.ts'
 import type { BlobStore, PendingBlob, StagingBlob } from '../storage/blobStore.ts'
@@ -194,9 +195,13 @@ export function uploadFields (raw: Record<string, string | undefined>): UploadFi
   }
 }
 
-/** A text field as the catalogue stores it: PostgreSQL's text cannot hold NUL, so no catalogue takes it. */
+/**
+ * A text field as the catalogue stores it: PostgreSQL's text cannot hold NUL, and a signed
+ * record cannot carry half a surrogate pair, so no catalogue takes either.
+ */
 export function storableText (key: string, value: string | undefined): string | undefined {
   if (value?.includes('\u0000')) throw badRequest('bad_field', `"${key}" contains a NUL character (\\u0000): remove it and send it again.`)
+  if (value !== undefined && LONE_SURROGATE.test(value)) throw badRequest('bad_field', `"${key}" is not valid Unicode text (half of a surrogate pair): send it as UTF-8 text.`)
   return value
 }
 

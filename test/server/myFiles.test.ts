@@ -213,6 +213,7 @@ describeEachDatabase('my files', ({ newDatabase }) => {
       [{ tags: ['x'.repeat(65)] }, 'bad_field', /"tags\[0\]"/],
       [{ tags: [7] }, 'bad_field', /"tags\[0\]"/],
       [{ tags: ['a\u0000'] }, 'bad_field', /"tags\[0\]" contains a NUL/],
+      [{ name: 'half \uD800 pair' }, 'bad_field', /"name" is not valid Unicode text/],
       [{ name: 'New', accessLevel: 'secret' }, 'bad_field', /"accessLevel" must be "public" or "private", got "secret"/],
       [{ accessLevel: null }, 'bad_field', /"accessLevel"/],
       [{ access_level: 'public' }, 'bad_field', /"access_level" is not a field you can edit: send any of name, description, tags, accessLevel/],
