@@ -157,7 +157,7 @@ export class Edits {
     }
     if (privateInfoHash) {
       await changes.seed({ infoHash: privateInfoHash, mediaId, kind: 'private', pinned, at: now })
-      if (!await changes.unlistUnlessPublic(blob) && pinned) await changes.pin(blob.infoHash, await tx.records.hasPinnedPublic(mediaId))
+      if (!await changes.unlistUnlessPublic(blob) && pinned) await changes.pinAsPublicRecordsSay(mediaId, blob.infoHash)
     } else {
       if (record.privateInfoHash) await changes.unseed(record.privateInfoHash)
       const listed = blob.listedAt === null ? await changes.list(blob, record, now) : blob

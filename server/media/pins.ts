@@ -44,9 +44,10 @@ export class Pins {
       if (!record || !infoHash) throw notFound()
       // A pin counts against the pinner's own allowance first, so no key can take the shared slots alone.
       if (pinned && !record.pinned) quotas.admitPin(caller, await tx.records.pinnedCount(caller))
+      // The pin-slot lock before the other records' pins are read: one pin change at a time per torrent too.
+      await tx.seeds.lockPinSlots()
       await tx.records.setPinned(mediaId, caller, pinned)
       const seedPinned = record.accessLevel === 'public' ? await tx.records.hasPinnedPublic(mediaId) : pinned
-      await tx.seeds.lockPinSlots()
       const seed = await tx.seeds.get(infoHash)
       if (seedPinned && seed?.pinned === false && await tx.seeds.pinnedCount() >= seeder.maxPinned) throw pinLimit(seeder.maxPinned)
       await tx.seeds.setPinned(infoHash, seedPinned)

@@ -77,7 +77,7 @@ export class Removal {
         await changes.unseed(record.privateInfoHash)
       } else if (blob && !await changes.unlistUnlessPublic(blob) && record.pinned) {
         // Other public records hold it: its torrent stays pinned while one of them pins it.
-        await changes.pin(blob.infoHash, await tx.records.hasPinnedPublic(mediaId))
+        await changes.pinAsPublicRecordsSay(mediaId, blob.infoHash)
       }
       let heldByNobody: number | undefined
       if (await tx.records.count(mediaId) === 0) {

@@ -69,6 +69,16 @@ export class SeedChanges {
     this.dropped.add(infoHash)
   }
 
+  /**
+   * A public file's torrent stays pinned while any public record of it pins it. Read under the
+   * pin-slot lock that every pin change takes, so a pin another key commits meanwhile is counted
+   * (on PostgreSQL each statement sees what committed before it).
+   */
+  async pinAsPublicRecordsSay (mediaId: string, infoHash: string): Promise<void> {
+    await this.tx.seeds.lockPinSlots()
+    await this.pin(infoHash, await this.tx.records.hasPinnedPublic(mediaId))
+  }
+
   /** Keep a seeded torrent active (pinned) or let it go idle in its turn. */
   async pin (infoHash: string, pinned: boolean): Promise<void> {
     await this.tx.seeds.setPinned(infoHash, pinned)
