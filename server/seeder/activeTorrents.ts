@@ -234,9 +234,11 @@ export class ActiveTorrents {
         await seed.gate.renew(() => this.active.get(row.infoHash) === seed ? this.torrents.get(row.infoHash) : undefined)
       }
       const torrent = await this.add(seed, await source.torrentFile(row))
-      if (this.active.get(row.infoHash) !== seed || !this.opts.client()) {
-        // Dropped while it was coming up.
-        await this.idle(row.infoHash)
+      // Dropped while it was coming up, or before: its row was read before a change (a delete, a
+      // file made private) committed and dropped it while it was not active yet. Read once more
+      // now it is in the client: a drop that commits after this finds it active and takes it out.
+      if (this.active.get(row.infoHash) !== seed || !this.opts.client() || !await this.opts.seeds.get(row.infoHash)) {
+        await this.idle(row.infoHash, { noteSent: false })
         return false
       }
       // A peer announced after this torrent's first announce had left without asking for
