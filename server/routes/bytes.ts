@@ -22,6 +22,9 @@ import type { BlobReader, BlobStore } from '../storage/blobStore.ts'
 import { clientAddress } from './clientAddress.ts'
 import type { ResponseSlots } from './responseSlots.ts'
 
+/** How long a browser, proxy or mirror may keep a public file's bytes or .torrent without asking again. */
+export const PUBLIC_CACHE = 'public, max-age=3600'
+
 /** Types a browser may show inline; everything else downloads as an attachment. */
 const INLINE = /^(image\/(png|jpeg|gif|webp|avif|bmp)|video\/[a-z0-9.+-]+|audio\/[a-z0-9.+-]+|text\/plain)$/
 
@@ -34,8 +37,9 @@ export function mediaHeaders (manifest: MediaManifest, isPrivate: boolean): Reco
     'Content-Security-Policy': "default-src 'none'; sandbox",
     'Accept-Ranges': 'bytes',
     ETag: `"${manifest.mediaId}"`,
-    // Content-addressed: the bytes behind an id never change. Private bytes stay out of shared caches.
-    'Cache-Control': isPrivate ? 'private, no-store' : 'public, max-age=31536000, immutable',
+    // The bytes behind an id never change, but a public file can be made private or deleted:
+    // caches ask again after PUBLIC_CACHE (a 304 while it is still public). Private bytes stay out of shared caches.
+    'Cache-Control': isPrivate ? 'private, no-store' : PUBLIC_CACHE,
     // Web seeds and players on other origins fetch ranges too.
     'Access-Control-Allow-Origin': '*',
     'Access-Control-Expose-Headers': 'Content-Range, Content-Length, ETag, Accept-Ranges'

@@ -6,7 +6,7 @@ import type { MediaService } from '../media/mediaService.ts'
 import type { Metrics } from '../ops/metrics.ts'
 import type { BlobStore } from '../storage/blobStore.ts'
 import { requestBody, closeIfBodyRefused } from './body.ts'
-import { bytesResponse, type SendLimits } from './bytes.ts'
+import { bytesResponse, PUBLIC_CACHE, type SendLimits } from './bytes.ts'
 import { readJson } from './json.ts'
 import { decodeCursor } from '../catalog/listingCursor.ts'
 import { MAX_QUERY, queryText } from '../catalog/textQuery.ts'
@@ -69,7 +69,7 @@ export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Met
     // a private one carries the owner's capabilities and is kept nowhere.
     const sharing: Record<string, string> = isPrivate
       ? { 'Cache-Control': 'private, no-store' }
-      : { 'Cache-Control': 'public, max-age=86400', 'Access-Control-Allow-Origin': '*' }
+      : { 'Cache-Control': PUBLIC_CACHE, 'Access-Control-Allow-Origin': '*' }
     return c.body(torrentFile as Uint8Array<ArrayBuffer>, 200, {
       'Content-Type': 'application/x-bittorrent',
       'Content-Disposition': contentDisposition(`${manifest.originalName}.torrent`),

@@ -223,7 +223,7 @@ describe('the server seeds public uploads', () => {
       const torrentRes = await fetch(`${server.url}/api/media/${mediaId}/torrent`)
       // Any page may read a public .torrent (a magnet's xs), and a mirror may keep it a day.
       assert.equal(torrentRes.headers.get('access-control-allow-origin'), '*')
-      assert.equal(torrentRes.headers.get('cache-control'), 'public, max-age=86400')
+      assert.equal(torrentRes.headers.get('cache-control'), 'public, max-age=3600')
       const served = await parseTorrent(new Uint8Array(await torrentRes.arrayBuffer()))
       assert.deepEqual(served.urlList, [ownSeed, mirrorSeed])
       const magnet = magnetDecode(res.body.magnetURI as string)
