@@ -101,7 +101,7 @@ export class MediaSeeder {
       maxActive: opts.maxActive,
       ...(opts.activationsPerMinute !== undefined ? { activationsPerMinute: opts.activationsPerMinute } : {})
     })
-    this.snapshot = new SeedingSnapshot({ file: opts.stateFile, mark: opts.stateFileMark, seeds: async function * () { yield * allPublicSeeds(opts.seeds) }, log: opts.log })
+    this.snapshot = new SeedingSnapshot({ file: opts.stateFile, mark: opts.stateFileMark, seeds: async function * () { yield * allPublicSeeds(opts.seeds) }, publicSeeds: async () => await opts.seeds.count('public'), log: opts.log })
   }
 
   get seedLimits (): SeedLimits {

@@ -28,15 +28,17 @@ export interface SeedingSnapshotOptions {
   minIntervalMs?: number
   /** At shutdown, write only if the last write took at most this long (ms); else the next start does. */
   shutdownBudgetMs?: number
+  /** How many seeds a write lists (a few rows' read): what a write would take before one was timed. */
+  publicSeeds: () => Promise<number>
 }
 
 const CHUNK = 1 << 20
 const SHUTDOWN_BUDGET_MS = 5000
 /**
- * Before any write was timed, a write's time is guessed from the file it replaces at this many
- * bytes per ms (a million files, ~200 MB, took about a minute here: ~3.5 per ms).
+ * Before any write was timed, a write's time is guessed from the seeds it would list at this
+ * many per ms (a million took about a minute here: ~17 per ms).
  */
-const GUESSED_BYTES_PER_MS = 2000
+const GUESSED_SEEDS_PER_MS = 10
 const HEAD = '{"version":3,"seeding":['
 const TAIL = ']}'
 
@@ -101,8 +103,8 @@ export class SeedingSnapshot {
   /**
    * The last write, if anything changed since the one before. When a write is under way it is
    * given up, and none is made when the last one took longer than the shutdown budget (a
-   * catalogue of millions takes a minute), or, with none timed yet, when the file it would
-   * replace is that large: the database keeps the file marked stale, so the next start writes
+   * catalogue of millions takes a minute), or, with none timed yet, when it would list enough
+   * seeds to take that long: the database keeps the file marked stale, so the next start writes
    * it, and a stop stays quick.
    */
   async stop (): Promise<void> {
@@ -120,10 +122,9 @@ export class SeedingSnapshot {
     await this.write()
   }
 
-  /** How long a write would take, going by the size of the file now there (none: a quick one). */
+  /** How long a write would take, going by the seeds it would list. */
   private async guessedWriteMs (): Promise<number> {
-    const stat = await fs.stat(this.opts.file).catch(() => undefined)
-    return (stat?.size ?? 0) / GUESSED_BYTES_PER_MS
+    return await this.opts.publicSeeds() / GUESSED_SEEDS_PER_MS
   }
 
   /** The file starts and ends as a version 3 snapshot does (its two ends only: the cost is flat). */
