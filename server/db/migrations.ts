@@ -261,7 +261,7 @@ function migrations (dialect: Dialect): Record<string, Migration> {
           .addColumn('created_at', 'bigint', c => c.notNull())
           .addPrimaryKeyConstraint('media_shares_pk', ['media_id', 'owner', 'recipient'])
           .execute()
-        await db.schema.createIndex('media_shares_readable').on('media_shares').columns(['media_id', 'recipient']).execute()
+        await db.schema.createIndex('media_shares_readable').on('media_shares').columns(['media_id', 'recipient', 'created_at']).execute()
         await db.schema.createIndex('media_shares_recipient').on('media_shares').columns(['recipient', 'created_at', 'media_id', 'owner']).execute()
       }
     }
