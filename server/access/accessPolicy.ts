@@ -130,7 +130,11 @@ export class AccessPolicy {
    * announces `stopped`: the seeder serves the torrent to admitted peer ids only (admitsPeer).
    * The seeder's own peer id is never admitted, and nobody else may announce it.
    */
-  async admitAnnounce ({ infoHash, token, peerId, event, fromSeeder }: Announce): Promise<boolean> {
+  async admitAnnounce (announce: Announce): Promise<boolean> {
+    const { infoHash, token, peerId, event, fromSeeder } = announce
+    // A revoke commits, then ends admissions: one that ended while this announce read the
+    // database (its share live, then) would miss the admission made below, so read again.
+    const ends = this.admitted.ends
     const seederPeerId = this.deps.seederPeerId()
     if (await this.deps.blobs.listedByInfoHash(infoHash) !== undefined) return fromSeeder || peerId !== seederPeerId
     const record = await this.deps.records.byPrivateInfoHash(infoHash)
@@ -145,6 +149,7 @@ export class AccessPolicy {
       if (!share) return false
       limit = share.expiresAt ?? Infinity
     }
+    if (this.admitted.ends !== ends) return await this.admitAnnounce(announce)
     if (event === 'stopped') this.admitted.forget(infoHash, peerId)
     else this.admitted.admit(infoHash, peerId, claims.sub, claims.expiresAt, limit)
     return true

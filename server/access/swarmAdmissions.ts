@@ -52,6 +52,11 @@ interface Swarm {
 }
 
 export class SwarmAdmissions {
+  /**
+   * How many times admissions were ended on purpose (limitKey, forgetSwarm): a decision read
+   * from the database before such an end may be stale, and is read again (AccessPolicy).
+   */
+  ends = 0
   private readonly swarms = new Map<string, Swarm>()
   private readonly onExpired: (infoHash: string, peerIds: string[]) => void
   private readonly clock: Clock
@@ -89,6 +94,7 @@ export class SwarmAdmissions {
    * alone), ending at once those it ends; the peer ids that left.
    */
   limitKey (infoHash: string, key: string, limit: number): string[] {
+    this.ends++
     const swarm = this.swarms.get(infoHash)
     if (!swarm) return []
     for (const admission of swarm.peers.values()) {
@@ -106,6 +112,7 @@ export class SwarmAdmissions {
 
   /** End every admission to this swarm now (its record is gone); the peer ids that left. */
   forgetSwarm (infoHash: string): string[] {
+    this.ends++
     const swarm = this.swarms.get(infoHash)
     if (!swarm) return []
     swarm.timer?.cancel()
