@@ -162,13 +162,14 @@ describe('sharing a private file with chosen keys', () => {
     assert.deepEqual((await (await get('/api/media?shared=me', carol)).json()).items, [])
   })
 
-  test('the recipient may not delete, pin, share, see the shares, revoke or claim: the 404 of a missing id, and nothing changes', async () => {
+  test('the recipient may not delete, pin, edit, share, see the shares, revoke or claim: the 404 of a missing id, and nothing changes', async () => {
     const file = await privateFile()
     assert.equal((await share(file.id, bob.key)).status, 200)
     const refusals: Array<[string, string, unknown?]> = [
       ['DELETE', `/api/media/${file.id}`],
       ['PUT', `/api/media/${file.id}/pin`],
       ['DELETE', `/api/media/${file.id}/pin`],
+      ['PATCH', `/api/media/${file.id}`, { name: 'mine now' }],
       ['GET', `/api/media/${file.id}/shares`],
       ['PUT', `/api/media/${file.id}/shares/${carol.key}`],
       ['DELETE', `/api/media/${file.id}/shares/${bob.key}`],
@@ -333,6 +334,26 @@ describe('sharing a private file with chosen keys', () => {
     const listed = (await (await get(`/api/media/${files[0]!.id}/shares`, alice)).json()).shares
     assert.deepEqual(listed.map((s: any) => [s.publicKey, s.expiresAt]), [[bob.key, null], [carol.key, null]])
     assert.ok(listed.every((s: any) => Date.parse(s.createdAt) > 0))
+  })
+
+  test('made public, a file loses its shares with its private torrent: the recipient reads the public file like anyone, and made private again it is not shared', { timeout: 60_000 }, async t => {
+    const file = await privateFile('going-public.pdf')
+    assert.equal((await share(file.id, bob.key)).status, 200)
+    const { torrent, peerId, peer } = await bobInTheSwarm(t, file)
+    const edited = await send('PATCH', `/api/media/${file.id}`, alice, { accessLevel: 'public' })
+    assert.equal(edited.status, 200)
+    assert.deepEqual((await edited.json()).sharedWith, [])
+    await peer.until(() => false)
+    assert.equal(peer.closed, true, 'the private torrent went, and his connection with it')
+    assert.equal((await get(`/api/media/${file.id}`, bob)).status, 200, 'public: everyone reads it')
+    assert.match(String((await announce(httpAnnounceOf(torrent), torrent.infoHash, peerId)).failure), /unknown torrent/, 'the private torrent is tracked no more')
+    assert.equal((await (await get('/api/media?shared=me', bob)).json()).items.some((i: any) => i.mediaId === file.id), false)
+
+    const back = await send('PATCH', `/api/media/${file.id}`, alice, { accessLevel: 'private' })
+    assert.equal(back.status, 200)
+    assert.deepEqual((await back.json()).sharedWith, [])
+    await assertRefusedLikeMissing(file.id, bob, 'private again: the share did not come back')
+    assert.deepEqual((await (await get(`/api/media/${file.id}/shares`, alice)).json()).shares, [])
   })
 
   test("the owner's delete takes the shares: the recipient is refused, and not let in again when the same private record is made anew", { timeout: 60_000 }, async t => {
