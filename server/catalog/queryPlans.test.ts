@@ -140,6 +140,7 @@ describe('catalogue reads seek an index, whatever the catalogue holds', () => {
     const records = new DatabaseRecordRepository(db, 'sqlite')
     const shares = new ShareRepository(db)
     for (const n of [11, 12, 13]) {
+      await blobs.insert({ mediaId: id(n), fileSize: n, pieceLength: 16384, info: new Uint8Array(1), name: `f${n}`, mimeType: 'text/plain', infoHash: hash(n + 100), publishedAt: 1, createdAt: '' })
       await records.ensure({ mediaId: id(n), owner: 'carol', accessLevel: 'private', name: null, description: null, originalName: `f${n}`, mimeType: 'text/plain', torrentSalt: 's', privateInfoHash: hash(n), fileSize: n })
       await shares.put({ mediaId: id(n), owner: 'carol', recipient: 'bob', expiresAt: null }, n)
     }

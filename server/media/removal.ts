@@ -1,7 +1,7 @@
 /**
  * Deletes: a caller's record goes, with its shares, and with the last record the file's row,
- * its seeding and its bytes. Runs under the per-file lock shared with new records, so a delete of the last record
- * never removes the bytes under a new one.
+ * its seeding and its bytes. Runs under the per-file lock shared with new records, so a delete
+ * of the last record never removes the bytes under a new one.
  */
 import { loginRequired, notFound } from '../../shared/errors.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { test, type TestContext } from 'node:test'
 import { describeEachDatabase, type DatabaseKind } from '../../test/helpers/postgres.ts'
 import { openTestDatabase } from '../../test/helpers/testDatabase.ts'
+import { BlobRepository } from '../catalog/blobRepository.ts'
 import { DatabaseRecordRepository } from './databaseRecordRepository.ts'
 import { ShareRepository } from './shareRepository.ts'
 
@@ -19,8 +20,12 @@ const mediaIdOf = (text: string): string => createHash('sha256').update(text).di
 async function setUp (kind: DatabaseKind, t: TestContext, held: Array<[string, string, 'public' | 'private']>): Promise<{ shares: ShareRepository, records: DatabaseRecordRepository }> {
   const { db, dialect } = await openTestDatabase(kind, t)
   const records = new DatabaseRecordRepository(db, dialect)
+  const blobs = new BlobRepository(db)
   for (const [media, owner, accessLevel] of held) {
     const isPrivate = accessLevel === 'private'
+    if (!await blobs.get(mediaIdOf(media))) {
+      await blobs.insert({ mediaId: mediaIdOf(media), fileSize: 1000, pieceLength: 16384, info: new Uint8Array(1), name: media, mimeType: 'video/mp4', infoHash: mediaIdOf(media).slice(0, 40), publishedAt: 1, createdAt: '' })
+    }
     await records.ensure({ mediaId: mediaIdOf(media), owner, accessLevel, name: `${media} of ${owner.slice(0, 3)}`, description: null, originalName: `${media}.bin`, mimeType: 'video/mp4', torrentSalt: isPrivate ? 's'.repeat(64) : null, privateInfoHash: isPrivate ? mediaIdOf(`${media} ${owner}`).slice(0, 40) : null, fileSize: 1000 })
   }
   return { shares: new ShareRepository(db), records }

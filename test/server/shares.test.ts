@@ -325,6 +325,9 @@ describe('sharing a private file with chosen keys', () => {
     assert.equal(carolsItem.accessLevel, 'private')
     assert.equal(carolsItem.infoHash, carols.infoHash)
     assert.equal(carolsItem.expiresAt, null)
+    assert.deepEqual([carolsItem.pinned, carolsItem.tags], [false, []], "the owner's record's pin and tags")
+    assert.ok(['active', 'idle'].includes(carolsItem.seeding), carolsItem.seeding)
+    assert.equal(carolsItem.sharedWith, undefined, 'whom else it is shared with is the owner\'s to know')
     assert.equal(ours.find(i => i.mediaId === files[1]!.id).expiresAt, until)
 
     const mine: any[] = (await (await get('/api/media?owner=me&limit=100', alice)).json()).items
