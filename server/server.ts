@@ -95,7 +95,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   const { db, dialect } = database
   await importMediaDir({ database, store, mediaDir: config.mediaDir, freshDatabase: database.fresh, log })
   const repositories = catalogRepositories(db, dialect)
-  const { records, blobs, seeds } = repositories
+  const { records, blobs, seeds, shares } = repositories
   const oipRecords = new OipRecordService({
     records: repositories.oipRecords,
     // The caller's own upload as they see it (their private view, or the public one), with the
@@ -121,7 +121,20 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   const metricsToken = await loadMetricsToken(config.dataDir, config.metricsToken)
   const origin = new URL(publicUrl).origin
   const capabilities = new Capabilities(origin, secret, CAPABILITY_TTL_SECONDS)
-  const access: AccessPolicy = new AccessPolicy({ records, blobs, capabilities, adminKeys: config.adminKeys, seederPeerId: (): string | undefined => seeder.peerId })
+  const access: AccessPolicy = new AccessPolicy({
+    records,
+    blobs,
+    shares,
+    capabilities,
+    adminKeys: config.adminKeys,
+    seederPeerId: (): string | undefined => seeder.peerId,
+    // Out of the tracker's swarm (no peer is told of them again) and off the seeder's wires.
+    peersLeft: async (infoHash, peerIds) => {
+      tracker.removePeers(infoHash, peerIds)
+      await seeder.closeUnadmitted(infoHash)
+    },
+    onError: err => log.error({ err: err.message }, 'could not close the connections of peers whose swarm admission ended')
+  })
   const seeder: MediaSeeder = new MediaSeeder({
     catalog,
     seeds,
@@ -182,6 +195,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   const media = new MediaService({
     catalog,
     records,
+    shares,
     access,
     seeder,
     hashPool,

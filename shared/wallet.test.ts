@@ -8,7 +8,7 @@ import { createBase58check } from '@scure/base'
 import { HDKey } from '@scure/bip32'
 import { entropyToMnemonic, mnemonicToSeed } from '@scure/bip39'
 import { wordlist } from '@scure/bip39/wordlists/english.js'
-import { createMnemonic, identityFromMnemonic, isValidMnemonic, torrentSaltFor } from './wallet.ts'
+import { createMnemonic, identityFromMnemonic, isValidMnemonic, isValidPublicKey, torrentSaltFor } from './wallet.ts'
 
 const ABANDON = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about'
 
@@ -56,4 +56,21 @@ test("a private torrent's salt is derived from the key and the file: the same in
   assert.equal(torrentSaltFor(me.privateKey, id), torrentSaltFor((await identityFromMnemonic(ABANDON)).privateKey, id))
   assert.notEqual(torrentSaltFor(me.privateKey, id), torrentSaltFor(other.privateKey, id))
   assert.notEqual(torrentSaltFor(me.privateKey, id), torrentSaltFor(me.privateKey, 'b'.repeat(64)))
+})
+
+test('a key to share with must be a compressed key on the curve', async () => {
+  const { publicKey } = await identityFromMnemonic(ABANDON)
+  assert.equal(isValidPublicKey(publicKey), true)
+  const G = '0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798'
+  assert.equal(isValidPublicKey(G), true)
+  assert.equal(isValidPublicKey('03' + G.slice(2)), true, 'the other y')
+  for (const bad of [
+    '02' + '11'.repeat(32), // no point has this x
+    '02' + 'ff'.repeat(32), // past the field
+    '04' + G.slice(2), // not a compressed prefix
+    G.toUpperCase(),
+    G.slice(0, 64),
+    bytesToHex(secp256k1.getPublicKey(secp256k1.utils.randomSecretKey(), false)), // uncompressed
+    42
+  ]) assert.equal(isValidPublicKey(bad), false, String(bad))
 })

@@ -3,6 +3,7 @@
  * → secp256k1. The compressed public key (hex) is who you are. What the key signs, and how, is
  * signing.ts's alone. Pure: runs in the browser and Node.
  */
+import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { hmac } from '@noble/hashes/hmac.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
@@ -38,6 +39,17 @@ export async function identityFromMnemonic (words: string, passphrase = ''): Pro
 
 const PUBLIC_KEY = /^(02|03)[0-9a-f]{64}$/
 export const isPublicKey = (value: unknown): value is string => typeof value === 'string' && PUBLIC_KEY.test(value)
+
+/** A public key that is also a point of the curve: one a wallet could have (a key to share with). */
+export const isValidPublicKey = (value: unknown): value is string => {
+  if (!isPublicKey(value)) return false
+  try {
+    secp256k1.Point.fromHex(value)
+    return true
+  } catch {
+    return false
+  }
+}
 
 const encoder = new TextEncoder()
 

@@ -1,10 +1,11 @@
 /**
  * THE access policy: every door asks here, with one question, "may caller X do Y to file Z?"
  * (require), answered from the catalogue: the API (bytes, info, .torrent, claims, pins, deletes,
- * signed records), the web seed, the tracker and the seeder's BitTorrent connections, and what
- * the stats may count. Public media may be read by everyone; private media only by its owner,
- * and only an owner may change what they hold. Everyone else gets what a missing id gets, so
- * nothing tells them it exists.
+ * shares, signed records), the web seed, the tracker and the seeder's BitTorrent connections,
+ * and what the stats may count. Public media may be read by everyone; private media by its
+ * owner and by the keys the owner shares it with, while the share lives; only an owner may
+ * change what they hold. Everyone else gets what a missing id gets, so nothing tells them it
+ * exists.
  */
 import { notFound } from '../../shared/errors.ts'
 import { isMediaId } from '../../shared/media.ts'
@@ -12,6 +13,7 @@ import { type Capabilities, SEEDER_SUBJECT } from '../auth/capabilities.ts'
 import type { BlobRepository } from '../catalog/blobRepository.ts'
 import type { OipRecordRow } from '../records/oipRecordRepository.ts'
 import type { MediaRecord, RecordRepository } from '../records/recordRepository.ts'
+import type { ShareRepository } from '../records/shareRepository.ts'
 import type { StatsScope } from '../seeder/mediaSeeder.ts'
 import { SwarmAdmissions } from './swarmAdmissions.ts'
 
@@ -21,22 +23,38 @@ export type Caller = string | undefined
 export interface AccessPolicyDeps {
   records: RecordRepository
   blobs: BlobRepository
+  shares: ShareRepository
   capabilities: Capabilities
   /** The server's own seeder's BitTorrent peer id (hex), once it runs. */
   seederPeerId: () => string | undefined
   /** Keys that see every count and may change settings (ADMIN_PUBLIC_KEYS). */
   adminKeys: string[]
+  /**
+   * These peers were admitted to this private swarm and no longer are (a share revoked,
+   * shortened or expired, a record gone, a capability expired): take them out of the tracker's
+   * swarm and close the seeder's connections to them.
+   */
+  peersLeft: (infoHash: string, peerIds: string[]) => Promise<void>
+  /** A swarm admission that ended by itself could not be acted on (peersLeft failed). */
+  onError: (err: Error) => void
 }
 
 /**
- * What a caller may do to a file: `read` it (bytes, info, .torrent, swarm, a claim of the same
- * bytes) or act as one who holds it (`own`: pin, delete, sign a record for it).
+ * What a caller may do to a file: `read` it (bytes, info, .torrent, swarm), `claim` the same
+ * bytes for a record of their own (public files and their own only: a share lends a file, it
+ * does not give it), or act as one who holds it (`own`: pin, delete, edit, share, sign a
+ * record for it).
  */
-export type Action = 'read' | 'own'
+export type Action = 'read' | 'claim' | 'own'
 
-/** What was granted: the caller's own record, when they hold the file. */
+/**
+ * What was granted: the caller's own record, when they hold the file; else, when they read it
+ * through someone's share, that owner's private record (its name, type and torrent are what
+ * they see).
+ */
 export interface Grant {
   own?: MediaRecord
+  shared?: MediaRecord
 }
 
 /** One announce at the tracker, as the policy judges it. */
@@ -61,21 +79,26 @@ export function canSeeRecord (caller: Caller, row: Pick<OipRecordRow, 'accessLev
 
 export class AccessPolicy {
   private readonly deps: AccessPolicyDeps
-  private readonly admitted = new SwarmAdmissions()
+  private readonly admitted: SwarmAdmissions
 
   constructor (deps: AccessPolicyDeps) {
     this.deps = deps
+    this.admitted = new SwarmAdmissions((infoHash, peerIds) => { this.left(infoHash, peerIds).catch(deps.onError) })
   }
 
   /**
    * May `caller` do `action` to this file? The grant, or the not-found error a missing id gets.
-   * Public files (listed: some record holds them publicly) may be read by anyone.
+   * Public files (listed: some record holds them publicly) may be read and claimed by anyone;
+   * a private one may be read through a live share (one more lookup, only then).
    */
   async require (caller: Caller, action: Action, mediaId: string): Promise<Grant> {
     if (!isMediaId(mediaId)) throw notFound()
     const own = caller === undefined ? undefined : await this.deps.records.get(mediaId, caller)
     if (own) return { own }
-    if (action === 'read' && (await this.deps.blobs.get(mediaId))?.listedAt != null) return {}
+    if (action === 'own') throw notFound()
+    if ((await this.deps.blobs.get(mediaId))?.listedAt != null) return {}
+    const shared = action === 'read' && caller !== undefined ? await this.deps.shares.readable(mediaId, caller, Date.now()) : undefined
+    if (shared) return { shared: shared.record }
     throw notFound()
   }
 
@@ -100,13 +123,18 @@ export class AccessPolicy {
   /**
    * May a peer announce this infoHash to our tracker? Public torrents: anyone, but the seeder's
    * own peer id only with the seeder's key (else anyone could stop it or stand in for it). A private
-   * record's torrent: only with a tracker capability for this very infoHash, its owner's or our
-   * own seeder's (and then only as the seeder's peer id). An owner's peer id is admitted to the
-   * swarm until the capability expires, or until it announces `stopped`: the seeder serves the
-   * torrent to admitted peer ids only (admitsPeer). The seeder's own peer id is never
-   * admitted, and nobody else may announce it.
+   * record's torrent: only with a tracker capability for this very infoHash, its owner's, a
+   * key's the owner shares the record with while the share lives (checked in the database at
+   * every announce), or our own seeder's (and then only as the seeder's peer id). Such a peer id
+   * is admitted to the swarm until the capability expires, no later than the share, or until it
+   * announces `stopped`: the seeder serves the torrent to admitted peer ids only (admitsPeer).
+   * The seeder's own peer id is never admitted, and nobody else may announce it.
    */
-  async admitAnnounce ({ infoHash, token, peerId, event, fromSeeder }: Announce): Promise<boolean> {
+  async admitAnnounce (announce: Announce): Promise<boolean> {
+    const { infoHash, token, peerId, event, fromSeeder } = announce
+    // A revoke commits, then ends admissions: one that ended while this announce read the
+    // database (its share live, then) would miss the admission made below, so read again.
+    const ends = this.admitted.ends
     const seederPeerId = this.deps.seederPeerId()
     if (await this.deps.blobs.listedByInfoHash(infoHash) !== undefined) return fromSeeder || peerId !== seederPeerId
     const record = await this.deps.records.byPrivateInfoHash(infoHash)
@@ -114,10 +142,39 @@ export class AccessPolicy {
     const claims = await this.deps.capabilities.check('tracker', token)
     if (claims?.infoHash !== infoHash) return false
     if (claims.sub === SEEDER_SUBJECT) return peerId === seederPeerId
-    if (claims.sub !== record.owner || peerId === seederPeerId) return false
+    if (peerId === seederPeerId) return false
+    let limit = Infinity
+    if (claims.sub !== record.owner) {
+      const share = await this.deps.shares.live(record.mediaId, record.owner, claims.sub, Date.now())
+      if (!share) return false
+      limit = share.expiresAt ?? Infinity
+    }
+    if (this.admitted.ends !== ends) return await this.admitAnnounce(announce)
     if (event === 'stopped') this.admitted.forget(infoHash, peerId)
-    else this.admitted.admit(infoHash, peerId, claims.expiresAt)
+    else this.admitted.admit(infoHash, peerId, claims.sub, claims.expiresAt, limit)
     return true
+  }
+
+  /**
+   * The owner revoked `recipient`'s share of the record whose torrent this is: their peers
+   * leave its swarm now (peersLeft), connections included, whatever capabilities they hold.
+   */
+  async shareRevoked (infoHash: string, recipient: string): Promise<void> {
+    await this.left(infoHash, this.admitted.forgetKey(infoHash, recipient))
+  }
+
+  /** The share's expiry changed (ms; null: none): their peers' admissions move with it, and those already past it leave now. */
+  async shareExpiryChanged (infoHash: string, recipient: string, expiresAt: number | null): Promise<void> {
+    await this.left(infoHash, this.admitted.limitKey(infoHash, recipient, expiresAt ?? Infinity))
+  }
+
+  /** A private torrent is no longer seeded (its record went, or is no longer private): nobody stays admitted to it. */
+  async swarmEnded (infoHash: string): Promise<void> {
+    await this.left(infoHash, this.admitted.forgetSwarm(infoHash))
+  }
+
+  private async left (infoHash: string, peerIds: string[]): Promise<void> {
+    if (peerIds.length > 0) await this.deps.peersLeft(infoHash, peerIds)
   }
 
   /**

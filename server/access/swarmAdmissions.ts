@@ -1,46 +1,169 @@
 /**
- * The peers the tracker admitted to each private swarm: (infoHash, peer id) → until when. The
- * seeder serves a private torrent only to these (AccessPolicy.admitsPeer). Peer ids, not
- * addresses: peers behind one NAT, or on one host, share an address.
+ * The peers the tracker admitted to each private swarm: (infoHash, peer id) → the key whose
+ * capability admitted it, and until when. The seeder serves a private torrent only to these
+ * (AccessPolicy.admitsPeer). Peer ids, not addresses: peers behind one NAT, or on one host,
+ * share an address.
  *
- * Kept in memory: after a restart a peer is served again once it announces again (peers
- * re-announce every tracker interval, and at once when their WebSocket reconnects).
+ * A per-process cache of decisions the database made at announce, and it fails closed: a
+ * restart forgets every peer (each is served again once it announces again: peers re-announce
+ * every tracker interval, and at once when their WebSocket reconnects), an admission ends at
+ * its bound however late a timer runs, and a key's admissions can be ended or shortened at once
+ * (a share revoked or changed). When admissions end by themselves, `onExpired` is told which
+ * peers left, at that moment, so their connections can be closed.
  */
 
 /** As many peers as bittorrent-tracker keeps per swarm; a capability holder announcing more
  * peer ids than that pushes out its own oldest. */
 export const MAX_PEERS_PER_SWARM = 1000
 
+/** Longest a timer may wait (setTimeout's limit); a later expiry is looked at again then. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** The time, and timers (real ones unless a test brings its own). */
+export interface Clock {
+  now (): number
+  /** Run `fn` after `ms`; the function returned cancels it. */
+  after (ms: number, fn: () => void): () => void
+}
+
+export const realClock: Clock = {
+  now: Date.now,
+  after (ms, fn) {
+    const timer = setTimeout(fn, ms)
+    timer.unref()
+    return () => clearTimeout(timer)
+  }
+}
+
+interface Admission {
+  /** The key whose tracker capability admitted the peer. */
+  key: string
+  /** When that capability expires (ms). */
+  capabilityExpiry: number
+  /** min(capabilityExpiry, the key's limit) (ms). */
+  until: number
+}
+
+interface Swarm {
+  /** peer id → admission, oldest admission first. */
+  peers: Map<string, Admission>
+  /** The timer that ends the next admissions due, and when it fires. */
+  timer?: { at: number, cancel: () => void }
+}
+
 export class SwarmAdmissions {
-  /** infoHash → peer id → expiry (ms), oldest admission first. */
-  private readonly swarms = new Map<string, Map<string, number>>()
+  /**
+   * How many times admissions were ended on purpose (limitKey, forgetSwarm): a decision read
+   * from the database before such an end may be stale, and is read again (AccessPolicy).
+   */
+  ends = 0
+  private readonly swarms = new Map<string, Swarm>()
+  private readonly onExpired: (infoHash: string, peerIds: string[]) => void
+  private readonly clock: Clock
 
-  constructor (private readonly now: () => number = Date.now) {}
+  constructor (onExpired: (infoHash: string, peerIds: string[]) => void = () => {}, clock: Clock = realClock) {
+    this.onExpired = onExpired
+    this.clock = clock
+  }
 
-  /** Admit a peer id to a swarm until `until` (ms), or renew its admission. */
-  admit (infoHash: string, peerId: string, until: number): void {
-    let peers = this.swarms.get(infoHash)
-    if (!peers) this.swarms.set(infoHash, peers = new Map())
-    const now = this.now()
-    for (const [id, expiry] of peers) if (expiry <= now) peers.delete(id)
+  /**
+   * Admit a peer id to a swarm for `key` until its capability expires, and no later than
+   * `limit` (a share's expiry); or renew it.
+   */
+  admit (infoHash: string, peerId: string, key: string, capabilityExpiry: number, limit = Infinity): void {
+    let swarm = this.swarms.get(infoHash)
+    if (!swarm) this.swarms.set(infoHash, swarm = { peers: new Map() })
+    const { peers } = swarm
+    const now = this.clock.now()
+    for (const [id, admission] of peers) if (admission.until <= now) peers.delete(id)
     peers.delete(peerId)
-    peers.set(peerId, until)
+    peers.set(peerId, { key, capabilityExpiry, until: Math.min(capabilityExpiry, limit) })
     if (peers.size > MAX_PEERS_PER_SWARM) peers.delete(peers.keys().next().value!)
+    this.schedule(infoHash, swarm)
   }
 
   /** The peer left the swarm (it announced `stopped`). */
   forget (infoHash: string, peerId: string): void {
-    const peers = this.swarms.get(infoHash)
-    peers?.delete(peerId)
-    if (peers?.size === 0) this.swarms.delete(infoHash)
+    const swarm = this.swarms.get(infoHash)
+    swarm?.peers.delete(peerId)
+    if (swarm) this.dropIfEmpty(infoHash, swarm)
+  }
+
+  /**
+   * Bound `key`'s admissions to this swarm by `limit` instead (Infinity: by their capabilities
+   * alone), ending at once those it ends; the peer ids that left.
+   */
+  limitKey (infoHash: string, key: string, limit: number): string[] {
+    this.ends++
+    const swarm = this.swarms.get(infoHash)
+    if (!swarm) return []
+    for (const admission of swarm.peers.values()) {
+      if (admission.key === key) admission.until = Math.min(admission.capabilityExpiry, limit)
+    }
+    const left = this.endDue(swarm)
+    this.schedule(infoHash, swarm)
+    return left
+  }
+
+  /** End every admission of `key` to this swarm now; the peer ids that left. */
+  forgetKey (infoHash: string, key: string): string[] {
+    return this.limitKey(infoHash, key, -Infinity)
+  }
+
+  /** End every admission to this swarm now (its record is gone); the peer ids that left. */
+  forgetSwarm (infoHash: string): string[] {
+    this.ends++
+    const swarm = this.swarms.get(infoHash)
+    if (!swarm) return []
+    swarm.timer?.cancel()
+    this.swarms.delete(infoHash)
+    return [...swarm.peers.keys()]
   }
 
   /** Was this peer id admitted to this swarm, and is its admission still valid? */
   has (infoHash: string, peerId: string): boolean {
-    const until = this.swarms.get(infoHash)?.get(peerId)
-    if (until === undefined) return false
-    if (until > this.now()) return true
-    this.forget(infoHash, peerId)
-    return false
+    const until = this.swarms.get(infoHash)?.peers.get(peerId)?.until
+    return until !== undefined && until > this.clock.now()
+  }
+
+  /** Remove the admissions that have ended; their peer ids. */
+  private endDue (swarm: Swarm): string[] {
+    const now = this.clock.now()
+    const left: string[] = []
+    for (const [id, admission] of swarm.peers) {
+      if (admission.until > now) continue
+      swarm.peers.delete(id)
+      left.push(id)
+    }
+    return left
+  }
+
+  /** Make sure a timer fires when this swarm's next admission ends. */
+  private schedule (infoHash: string, swarm: Swarm): void {
+    if (this.dropIfEmpty(infoHash, swarm)) return
+    let next = Infinity
+    for (const admission of swarm.peers.values()) next = Math.min(next, admission.until)
+    // A timer due sooner looks again when it fires.
+    if (swarm.timer && swarm.timer.at <= next) return
+    swarm.timer?.cancel()
+    const delay = Math.min(Math.max(next - this.clock.now(), 0), MAX_TIMER_MS)
+    swarm.timer = {
+      at: next,
+      cancel: this.clock.after(delay, () => {
+        if (this.swarms.get(infoHash) !== swarm) return
+        swarm.timer = undefined
+        const left = this.endDue(swarm)
+        this.schedule(infoHash, swarm)
+        if (left.length > 0) this.onExpired(infoHash, left)
+      })
+    }
+  }
+
+  /** Forget a swarm nobody is admitted to (true when it went). */
+  private dropIfEmpty (infoHash: string, swarm: Swarm): boolean {
+    if (swarm.peers.size > 0) return false
+    swarm.timer?.cancel()
+    this.swarms.delete(infoHash)
+    return true
   }
 }

@@ -4,6 +4,7 @@ import { DatabaseRecordRepository } from '../records/databaseRecordRepository.ts
 import { DatabaseOipRecordRepository } from '../records/oipRecordRepository.ts'
 import type { RecordRepository } from '../records/recordRepository.ts'
 import type { OipRecordRepository } from '../records/oipRecordRepository.ts'
+import { ShareRepository } from '../records/shareRepository.ts'
 import { BlobJournal } from './blobJournal.ts'
 import { BlobRepository } from './blobRepository.ts'
 import { SeedRepository } from './seedRepository.ts'
@@ -14,6 +15,7 @@ export interface CatalogRepositories {
   blobs: BlobRepository
   seeds: SeedRepository
   journal: BlobJournal
+  shares: ShareRepository
 }
 
 export function catalogRepositories (db: Db, dialect: Dialect): CatalogRepositories {
@@ -22,6 +24,7 @@ export function catalogRepositories (db: Db, dialect: Dialect): CatalogRepositor
     oipRecords: new DatabaseOipRecordRepository(db, dialect),
     blobs: new BlobRepository(db),
     seeds: new SeedRepository(db, dialect),
-    journal: new BlobJournal(db)
+    journal: new BlobJournal(db),
+    shares: new ShareRepository(db)
   }
 }

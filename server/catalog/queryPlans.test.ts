@@ -12,6 +12,7 @@ import type { Schema } from '../db/schema.ts'
 import { BlobRepository } from './blobRepository.ts'
 import { Quotas } from '../media/quotas.ts'
 import { DatabaseRecordRepository } from '../records/databaseRecordRepository.ts'
+import { ShareRepository } from '../records/shareRepository.ts'
 import { SeedRepository } from './seedRepository.ts'
 
 const id = (n: number): string => n.toString(16).padStart(64, '0')
@@ -133,5 +134,27 @@ describe('catalogue reads seek an index, whatever the catalogue holds', () => {
     assert.ok(queries.length > 0)
     assert.ok(!queries.some(q => /\bsum\(/i.test(q.sql)), queries.map(q => q.sql).join('\n'))
     assert.equal((await records.get(id(4), 'admin'))?.owner, 'admin')
+  })
+
+  test('shares: may this key read this file, a page of "shared with me" after a cursor, the shares of a page of my files', async () => {
+    const records = new DatabaseRecordRepository(db, 'sqlite')
+    const shares = new ShareRepository(db)
+    for (const n of [11, 12, 13]) {
+      await blobs.insert({ mediaId: id(n), fileSize: n, pieceLength: 16384, info: new Uint8Array(1), name: `f${n}`, mimeType: 'text/plain', infoHash: hash(n + 100), publishedAt: 1, createdAt: '' })
+      await records.ensure({ mediaId: id(n), owner: 'carol', accessLevel: 'private', name: null, description: null, originalName: `f${n}`, mimeType: 'text/plain', torrentSalt: 's', privateInfoHash: hash(n), fileSize: n })
+      await shares.put({ mediaId: id(n), owner: 'carol', recipient: 'bob', expiresAt: null }, n)
+    }
+    const readable = await planned(async () => await shares.readable(id(12), 'bob', 0))
+    assert.equal(readable.answer?.record.mediaId, id(12))
+    assert.match(readable.plan, /media_shares_readable \(media_id=\? AND recipient=\?\)/)
+    assert.doesNotMatch(readable.plan, /\bSCAN\b/)
+    const page = await planned(async () => await shares.sharedWith('bob', 0, 10, { at: 13, mediaId: id(13), owner: 'carol' }))
+    assert.deepEqual(page.answer.map(s => s.record.mediaId), [id(12), id(11)], 'the shares after the cursor, newest first')
+    assert.match(page.plan, /media_shares_recipient/)
+    assert.doesNotMatch(page.plan, NO_SCAN_OR_SORT)
+    const mine = await planned(async () => await shares.ofRecords('carol', [id(11), id(13)], 0))
+    assert.deepEqual([...mine.answer.keys()], [id(11), id(13)])
+    assert.match(mine.plan, /media_shares_pk|sqlite_autoindex_media_shares/)
+    assert.doesNotMatch(mine.plan, /\bSCAN\b/)
   })
 })

@@ -247,6 +247,23 @@ function migrations (dialect: Dialect): Record<string, Migration> {
       async up (db: Kysely<any>) {
         await db.schema.alterTable('media_records').addColumn('tags', 'text', c => c.notNull().defaultTo('[]')).execute()
       }
+    },
+    // Owners share their private records with chosen keys (records/shareRepository.ts): one row
+    // per (file, owner, recipient). Indexes for "may this key read this file" and for "shared
+    // with me", newest first, paged by row value.
+    '0009_media_shares': {
+      async up (db: Kysely<any>) {
+        await db.schema.createTable('media_shares')
+          .addColumn('media_id', 'text', c => c.notNull())
+          .addColumn('owner', 'text', c => c.notNull())
+          .addColumn('recipient', 'text', c => c.notNull())
+          .addColumn('expires_at', 'bigint')
+          .addColumn('created_at', 'bigint', c => c.notNull())
+          .addPrimaryKeyConstraint('media_shares_pk', ['media_id', 'owner', 'recipient'])
+          .execute()
+        await db.schema.createIndex('media_shares_readable').on('media_shares').columns(['media_id', 'recipient', 'created_at']).execute()
+        await db.schema.createIndex('media_shares_recipient').on('media_shares').columns(['recipient', 'created_at', 'media_id', 'owner']).execute()
+      }
     }
   }
 }

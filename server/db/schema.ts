@@ -146,6 +146,19 @@ export interface UploadsTable {
   result: string | null
 }
 
+/** A private record shared with another key (records/shareRepository.ts). */
+export interface MediaSharesTable {
+  /** The shared record is the owner's record of this media. */
+  media_id: string
+  owner: string
+  /** The public key that may read it. */
+  recipient: string
+  /** ms; null: until revoked. An expired row reads as no share. */
+  expires_at: number | null
+  /** ms */
+  created_at: number
+}
+
 export interface Schema {
   media_records: MediaRecordsTable
   auth_challenges: AuthChallengesTable
@@ -158,4 +171,5 @@ export interface Schema {
   blob_journal: BlobJournalTable
   catalog_meta: CatalogMetaTable
   uploads: UploadsTable
+  media_shares: MediaSharesTable
 }

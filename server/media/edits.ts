@@ -134,10 +134,12 @@ export class Edits {
       await tx.records.update(mediaId, caller, change)
       // The owner's signed record no longer says what the file is: the app signs a new one.
       await tx.oipRecords.removeForMedia(mediaId, caller)
+      // A public file is everyone's to read: its shares go with its private torrent (they would not come back with another).
+      if (change.accessLevel === 'public') await tx.shares.removeAll(mediaId, caller)
       if (change.accessLevel) await this.moveSeeds(tx, changes, record, blob, change.privateInfoHash ?? null)
       return changes
     })
-    await changes.follow(seeder, log)
+    await changes.follow(seeder, access, log)
   }
 
   /**

@@ -1,16 +1,22 @@
-/** The listings: the caller's own media, or every public file; newest first, paged by cursor. */
+/**
+ * The listings: the caller's own media (with whom each is shared), the private files others
+ * share with the caller, or every public file; newest first, paged by cursor.
+ */
 import { badRequest, loginRequired, notFound } from '../../shared/errors.ts'
 import type { Caller } from '../access/accessPolicy.ts'
 import type { BlobRepository, BlobRow } from '../catalog/blobRepository.ts'
 import { encodeCursor, type ListingPosition } from '../catalog/listingCursor.ts'
 import type { MediaRecord, OwnedMedia, OwnerKey, RecordRepository } from '../records/recordRepository.ts'
+import type { MediaShare, ShareRepository } from '../records/shareRepository.ts'
 import type { MediaSeeder, SeedingState } from '../seeder/mediaSeeder.ts'
 import type { Catalog } from './catalog.ts'
+import { shareView, type ShareView } from './shares.ts'
 
 export interface ListingDeps {
   catalog: Catalog
   records: RecordRepository
   blobs: BlobRepository
+  shares: ShareRepository
   seeder: MediaSeeder
 }
 
@@ -27,13 +33,26 @@ export interface MediaListItem {
   createdAt: string
 }
 
-/** A file in its owner's own listing: with their pin and tags, and how the torrent they see is seeded. */
-export interface OwnedListItem extends MediaListItem {
+/** A file of a record as its holder sees it: with the record's pin and tags, and how the torrent they see is seeded. */
+export interface RecordListItem extends MediaListItem {
   pinned: boolean
   /** `missing`: the bytes are gone from the store; else the seeder's state of the torrent (`off`: not seeded). */
   seeding: SeedingState | 'missing'
   tags: string[]
 }
+
+/** A file in its owner's own listing: with the keys their record is shared with now. */
+export interface OwnedListItem extends RecordListItem {
+  sharedWith: Array<Pick<ShareView, 'publicKey' | 'expiresAt'>>
+}
+
+/** A file shared with the caller: the owner's record of it, who shared it, and until when. */
+export interface SharedListItem extends RecordListItem {
+  sharedBy: string
+  expiresAt: string | null
+}
+
+interface Page<T> { items: T[], nextCursor: string | null }
 
 export interface ListingQuery {
   /** The caller's own files, else every public file. */
@@ -51,8 +70,8 @@ export class Listing {
     this.deps = deps
   }
 
-  /** The caller's own media (`mine`), else every public file; newest first, paged by cursor. */
-  async list (caller: Caller, opts: ListingQuery): Promise<{ items: MediaListItem[], nextCursor: string | null }> {
+  /** The caller's own media (`mine`, each with whom it is shared), else every public file; newest first, paged by cursor. */
+  async list (caller: Caller, opts: ListingQuery): Promise<Page<MediaListItem>> {
     if (opts.mine && caller === undefined) throw loginRequired()
     if (!opts.mine && opts.q !== undefined) throw badRequest('bad_query', 'q searches your own files: add owner=me (signed in).')
     const { records, catalog } = this.deps
@@ -60,7 +79,7 @@ export class Listing {
     let last: ListingPosition | undefined
     if (opts.mine) {
       const rows = await records.listByOwner(caller!, { limit: opts.limit, ...(opts.cursor ? { after: opts.cursor } : {}), ...(opts.q !== undefined ? { q: opts.q } : {}) })
-      for (const row of rows) items.push(this.ownedItem(row))
+      items.push(...await this.ownedItems(caller!, rows))
       const end = rows[rows.length - 1]?.record
       if (end && rows.length === opts.limit) last = { at: end.createdAt, mediaId: end.mediaId }
     } else {
@@ -80,10 +99,30 @@ export class Listing {
   async owned (mediaId: string, owner: OwnerKey): Promise<OwnedListItem> {
     const [row] = await this.deps.records.listByOwner(owner, { limit: 1, mediaId })
     if (!row) throw notFound()
-    return this.ownedItem(row)
+    return (await this.ownedItems(owner, [row]))[0]!
   }
 
-  private ownedItem ({ record, blob, seeded }: OwnedMedia): OwnedListItem {
+  /** The private files other keys share with the caller, live shares only, newest share first. */
+  async sharedWithMe (caller: Caller, opts: { limit: number, cursor?: ListingPosition }): Promise<Page<SharedListItem>> {
+    if (caller === undefined) throw loginRequired()
+    const { cursor } = opts
+    if (cursor && (cursor.owner === undefined || !/^\d{1,16}$/.test(cursor.at))) throw badRequest('bad_cursor', 'cursor must be the nextCursor of a previous page of this listing.')
+    const rows = await this.deps.shares.sharedWith(caller, Date.now(), opts.limit, cursor && { at: Number(cursor.at), mediaId: cursor.mediaId, owner: cursor.owner! })
+    const items = rows.map(row => ({ ...this.recordItem(row), sharedBy: row.share.owner, expiresAt: shareView(row.share).expiresAt }))
+    const end = rows[rows.length - 1]?.share
+    const last = end && rows.length === opts.limit ? { at: String(end.createdAt), mediaId: end.mediaId, owner: end.owner } : undefined
+    return { items, nextCursor: last ? encodeCursor(last) : null }
+  }
+
+  /** The owner's files, each with whom it is shared now (one query for the page's shares). */
+  private async ownedItems (owner: OwnerKey, rows: OwnedMedia[]): Promise<OwnedListItem[]> {
+    const shared = rows.filter(r => r.record.accessLevel === 'private').map(r => r.record.mediaId)
+    const sharesOf = await this.deps.shares.ofRecords(owner, shared, Date.now())
+    return rows.map(row => ({ ...this.recordItem(row), sharedWith: (sharesOf.get(row.record.mediaId) ?? []).map(recipientOf) }))
+  }
+
+  /** A record's file as the key that reads through it sees it (its owner, or a recipient of a share: both see the record's own face). */
+  private recordItem ({ record, blob, seeded }: OwnedMedia): RecordListItem {
     const item = listItem(record, blob, record.accessLevel === 'private' ? record : undefined, true)
     return {
       ...item,
@@ -94,8 +133,14 @@ export class Listing {
   }
 }
 
-/** A listed file: its face, or the owner's own name and torrent for their private record. */
-function listItem (r: MediaRecord, blob: Pick<BlobRow, 'name' | 'mimeType' | 'fileSize' | 'infoHash'>, privateRecord: MediaRecord | undefined, mine: boolean): MediaListItem {
+/** Whom a record is shared with, as its owner's listing shows it. */
+const recipientOf = (share: MediaShare): Pick<ShareView, 'publicKey' | 'expiresAt'> => ({ publicKey: share.recipient, expiresAt: shareView(share).expiresAt })
+
+/**
+ * A listed file: its face, or the owner's own name and torrent for a private record (the
+ * caller's own, or one shared with them). `showOwner`: the caller may see whose record it is.
+ */
+function listItem (r: MediaRecord, blob: Pick<BlobRow, 'name' | 'mimeType' | 'fileSize' | 'infoHash'>, privateRecord: MediaRecord | undefined, showOwner: boolean): MediaListItem {
   return {
     mediaId: r.mediaId,
     name: r.name,
@@ -106,7 +151,7 @@ function listItem (r: MediaRecord, blob: Pick<BlobRow, 'name' | 'mimeType' | 'fi
     infoHash: privateRecord?.privateInfoHash ?? blob.infoHash,
     accessLevel: r.accessLevel,
     // Other people's keys are shown only where the record is public.
-    owner: r.owner === '' ? null : (mine || r.accessLevel === 'public' ? r.owner : null),
+    owner: r.owner === '' ? null : (showOwner || r.accessLevel === 'public' ? r.owner : null),
     createdAt: r.createdAt
   }
 }

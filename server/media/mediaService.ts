@@ -1,7 +1,7 @@
 /**
  * The media use cases the routes call, each done in its own file: uploads and claims (uploads),
- * what a caller sees of a file (views), pins, listing, deletes (removal), and making the blob
- * store agree with the database (catalog/reconcile). They share one lock per file, so a record
+ * what a caller sees of a file (views), pins, listing, shares, deletes (removal), and making the
+ * blob store agree with the database (catalog/reconcile). They share one lock per file, so a record
  * made, a delete and a collected folder never interleave on the same file.
  */
 import { loginRequired } from '../../shared/errors.ts'
@@ -10,11 +10,13 @@ import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { Capabilities } from '../auth/capabilities.ts'
 import type { BlobRepository } from '../catalog/blobRepository.ts'
 import type { CatalogRepositories } from '../catalog/catalogRepositories.ts'
+import type { ListingPosition } from '../catalog/listingCursor.ts'
 import type { BlobJournal } from '../catalog/blobJournal.ts'
 import { reconcileAll, reconcileNoted, reconcileOne, type ReconcileDeps, type Reconciled } from '../catalog/reconcile.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../ops/metrics.ts'
 import type { OwnerKey, RecordRepository, StorageUse } from '../records/recordRepository.ts'
+import type { ShareRepository } from '../records/shareRepository.ts'
 import type { MediaSeeder } from '../seeder/mediaSeeder.ts'
 import type { HashPool } from '../upload/hashPool.ts'
 import type { IngestRequest, StagedUpload } from '../upload/ingest.ts'
@@ -22,16 +24,18 @@ import type { UploadGate } from '../upload/uploadGate.ts'
 import type { Catalog } from './catalog.ts'
 import { KeyedMutex } from './keyedMutex.ts'
 import { Edits } from './edits.ts'
-import { Listing, type ListingQuery, type MediaListItem, type OwnedListItem } from './listing.ts'
+import { Listing, type ListingQuery, type MediaListItem, type OwnedListItem, type SharedListItem } from './listing.ts'
 import { Pins } from './pins.ts'
 import type { KeyUsage, Quotas } from './quotas.ts'
 import { Removal } from './removal.ts'
+import { Shares, type ShareView } from './shares.ts'
 import { MediaUploads, type Uploaded } from './uploads.ts'
 import { MediaViews, type MediaInfo, type SeedingStatus } from './views.ts'
 
 export interface MediaServiceDeps {
   catalog: Catalog
   records: RecordRepository
+  shares: ShareRepository
   access: AccessPolicy
   seeder: MediaSeeder
   hashPool: HashPool
@@ -62,6 +66,7 @@ export class MediaService {
   private readonly pins: Pins
   private readonly listing: Listing
   private readonly edits: Edits
+  private readonly shares: Shares
 
   constructor (deps: MediaServiceDeps) {
     this.deps = deps
@@ -72,6 +77,7 @@ export class MediaService {
     this.pins = new Pins(deps)
     this.listing = new Listing(deps)
     this.edits = new Edits({ ...deps, perMedia, listing: this.listing })
+    this.shares = new Shares(deps)
   }
 
   checkUploader (caller: Caller): void {
@@ -127,6 +133,22 @@ export class MediaService {
   async usage (caller: Caller): Promise<KeyUsage> {
     if (caller === undefined) throw loginRequired()
     return await this.deps.quotas.usageOf(caller, this.deps.records)
+  }
+
+  async sharedWithMe (caller: Caller, opts: { limit: number, cursor?: ListingPosition }): Promise<{ items: SharedListItem[], nextCursor: string | null }> {
+    return await this.listing.sharedWithMe(caller, opts)
+  }
+
+  async listShares (mediaId: string, caller: Caller): Promise<{ shares: ShareView[] }> {
+    return await this.shares.list(mediaId, caller)
+  }
+
+  async share (mediaId: string, caller: Caller, recipient: string, body: Record<string, unknown>): Promise<ShareView> {
+    return await this.shares.put(mediaId, caller, recipient, body)
+  }
+
+  async revokeShare (mediaId: string, caller: Caller, recipient: string): Promise<void> {
+    await this.shares.revoke(mediaId, caller, recipient)
   }
 
   async remove (mediaId: string, caller: Caller): Promise<void> {

@@ -1,7 +1,7 @@
 /**
- * Deletes: a caller's record goes, and with the last one the file's row, its seeding and its
- * bytes. Runs under the per-file lock shared with new records, so a delete of the last record
- * never removes the bytes under a new one.
+ * Deletes: a caller's record goes, with its shares, and with the last record the file's row,
+ * its seeding and its bytes. Runs under the per-file lock shared with new records, so a delete
+ * of the last record never removes the bytes under a new one.
  */
 import { loginRequired, notFound } from '../../shared/errors.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
@@ -57,10 +57,10 @@ export class Removal {
   }
 
   /**
-   * One transaction forgets the record, its OIP records, its seeding state, and the file's row
-   * when nobody holds it any more; the seeder and the bytes follow. A crash after the
-   * transaction leaves a folder no row holds, noted in the journal in that transaction and
-   * collected by reconcile.
+   * One transaction forgets the record, its OIP records, its shares, its seeding state, and the
+   * file's row when nobody holds it any more; the seeder, the private swarm's admissions and the
+   * bytes follow. A crash after the transaction leaves a folder no row holds, noted in the
+   * journal in that transaction and collected by reconcile.
    */
   private async removeNow (mediaId: string, caller: string): Promise<void> {
     const { seeder, transaction, catalog, log, access } = this.deps
@@ -71,6 +71,7 @@ export class Removal {
       const record = await tx.records.get(mediaId, caller)
       if (!record || !await tx.records.remove(mediaId, caller)) throw notFound()
       await tx.oipRecords.removeForMedia(mediaId, caller)
+      await tx.shares.removeAll(mediaId, caller)
       const blob = await tx.blobs.get(mediaId)
       const changes = new SeedChanges(tx, catalog)
       if (record.privateInfoHash) {
@@ -87,7 +88,7 @@ export class Removal {
       return { changes, heldByNobody }
     })
     crashPoint('mid-delete')
-    await changes.follow(seeder, log)
+    await changes.follow(seeder, access, log)
     if (heldByNobody !== undefined) {
       await catalog.store.remove(mediaId)
       await this.deps.journal.done(heldByNobody)

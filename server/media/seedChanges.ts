@@ -7,6 +7,7 @@
  * transaction commits (follow); a crash in between leaves the database right, and the next
  * start seeds what it says.
  */
+import type { AccessPolicy } from '../access/accessPolicy.ts'
 import type { BlobRow } from '../catalog/blobRepository.ts'
 import type { CatalogRepositories } from '../catalog/catalogRepositories.ts'
 import type { Logger } from '../logger.ts'
@@ -85,9 +86,16 @@ export class SeedChanges {
     this.pins.set(infoHash, pinned)
   }
 
-  /** After commit: the seeder takes up what the transaction wrote. A torrent that cannot start is logged, not thrown (the change is stored). */
-  async follow (seeder: MediaSeeder, log: Logger): Promise<void> {
-    for (const infoHash of this.dropped) await seeder.drop(infoHash)
+  /**
+   * After commit: the seeder takes up what the transaction wrote, and a private torrent no longer
+   * seeded admits nobody to its swarm (the same record made again may seed the same infoHash).
+   * A torrent that cannot start is logged, not thrown (the change is stored).
+   */
+  async follow (seeder: MediaSeeder, access: AccessPolicy, log: Logger): Promise<void> {
+    for (const infoHash of this.dropped) {
+      await seeder.drop(infoHash)
+      await access.swarmEnded(infoHash)
+    }
     if (this.listingChanged) seeder.snapshot.changed()
     for (const [infoHash, pinned] of this.pins) {
       if (!this.dropped.has(infoHash)) await seeder.setPinned(infoHash, pinned)

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { AppError, badRequest, loginRequired, notFound } from '../../shared/errors.ts'
 import { ACCESS_LEVELS, SAFE_MIME, type AccessLevel, type MediaManifest, type UploadResult } from '../../shared/media.ts'
 import { isTorrentSalt, torrentName } from '../../shared/torrent.ts'
-import type { Caller } from '../access/accessPolicy.ts'
+import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { BlobJournal } from '../catalog/blobJournal.ts'
 import type { CatalogRepositories } from '../catalog/catalogRepositories.ts'
 import type { Logger } from '../logger.ts'
@@ -26,6 +26,7 @@ import { SeedChanges } from './seedChanges.ts'
 import type { MediaViews } from './views.ts'
 
 export interface MediaUploadsDeps {
+  access: AccessPolicy
   catalog: Catalog
   records: RecordRepository
   seeder: MediaSeeder
@@ -136,12 +137,15 @@ export class MediaUploads {
   }
 
   /**
-   * A record for bytes the server already has and the caller may read (public, or their own):
+   * A record for bytes the server already has and the caller may claim (public, or their own):
    * the browser asks by mediaId first and so never sends the same bytes twice. Bytes held only
-   * privately by someone else answer 404, like a missing id, and must be uploaded in full.
+   * privately by someone else answer 404, like a missing id, and must be uploaded in full, even
+   * when shared with the caller: a share lends a file to read until it is revoked, a record
+   * would keep it.
    */
   async claim (mediaId: string, caller: Caller, body: Record<string, unknown>): Promise<Uploaded> {
     if (caller === undefined) throw loginRequired()
+    await this.deps.access.require(caller, 'claim', mediaId)
     const { manifest } = await this.deps.views.readable(mediaId, caller, { wake: false })
     const text = (key: string, max: number): string | undefined => {
       const v = body[key]
@@ -265,7 +269,7 @@ export class MediaUploads {
     }
     crashPoint('after-record')
     // Stored is what matters to the uploader; a seeding hiccup is logged, not thrown.
-    await outcome.changes?.follow(this.deps.seeder, log)
+    await outcome.changes?.follow(this.deps.seeder, this.deps.access, log)
     const { views } = this.deps
     return { status: outcome.created ? 201 : 200, result: await views.result(await views.view(mediaId, caller), outcome.record) }
   }

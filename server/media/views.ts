@@ -1,7 +1,8 @@
 /**
- * What one caller sees of a file: their own private torrent (their name, a .torrent carrying
- * their capabilities) or the public one, as info, .torrent and bytes. Every read asks the access
- * policy first; what it refuses looks exactly like a missing id.
+ * What one caller sees of a file: a private torrent (their own, or the one of a record shared
+ * with them: its owner's name, a .torrent carrying the caller's own capabilities) or the public
+ * one, as info, .torrent and bytes. Every read asks the access policy first; what it refuses
+ * looks exactly like a missing id.
  */
 import { notFound } from '../../shared/errors.ts'
 import type { MediaManifest, UploadResult } from '../../shared/media.ts'
@@ -30,15 +31,17 @@ export interface MediaInfo extends MediaManifest {
   seeding: SeedingStatus
 }
 
-/** What one caller sees of a media: their own private torrent, or the public one. */
+/** What one caller sees of a media: a private torrent (their own, or one shared with them), or the public one. */
 export interface View {
   blob: BlobRow
   manifest: MediaManifest
   /** The infoHash of the torrent the server seeds for this caller. */
   infoHash: string
+  /** Who sees it (the key its capabilities are issued to). */
+  caller: Caller
   /** The caller's own record, public or private. */
   own?: MediaRecord
-  /** The caller's private record, when that is what they see. */
+  /** The private record the caller sees the file through, when they do: their own, or one shared with them. */
   privateRecord?: MediaRecord
 }
 
@@ -49,21 +52,26 @@ export class MediaViews {
     this.deps = deps
   }
 
-  /** The caller's view: their private torrent when their record is private, else the public one. */
+  /**
+   * The caller's view: their private torrent when their record is private, the owner's private
+   * torrent when they read it through a share, else the public one.
+   */
   async view (mediaId: string, caller: Caller): Promise<View> {
     const { access, catalog } = this.deps
-    const { own } = await access.require(caller, 'read', mediaId)
+    const { own, shared } = await access.require(caller, 'read', mediaId)
     const blob = await catalog.blob(mediaId)
     if (!blob) throw notFound()
     const manifest = catalog.manifestOf(blob)
-    if (own?.accessLevel !== 'private') return { blob, manifest, infoHash: manifest.infoHash, ...(own ? { own } : {}) }
-    // A private owner sees the file as they uploaded it, whoever stored these bytes first.
+    const privateRecord = own?.accessLevel === 'private' ? own : shared
+    if (!privateRecord) return { blob, manifest, infoHash: manifest.infoHash, caller, ...(own ? { own } : {}) }
+    // A private record shows the file as its owner uploaded it, whoever stored these bytes first.
     return {
       blob,
-      manifest: { ...manifest, originalName: own.originalName, mimeType: own.mimeType, createdAt: own.createdAt },
-      infoHash: own.privateInfoHash!,
-      own,
-      privateRecord: own
+      manifest: { ...manifest, originalName: privateRecord.originalName, mimeType: privateRecord.mimeType, createdAt: privateRecord.createdAt },
+      infoHash: privateRecord.privateInfoHash!,
+      caller,
+      ...(own ? { own } : {}),
+      privateRecord
     }
   }
 
@@ -102,7 +110,7 @@ export class MediaViews {
     }
   }
 
-  /** The .torrent the caller should use; `private` when it is their private torrent (it carries capabilities). */
+  /** The .torrent the caller should use; `private` when it is a private torrent (it carries the caller's capabilities). */
   async torrent (mediaId: string, caller: Caller): Promise<{ manifest: MediaManifest, torrentFile: Uint8Array, private: boolean }> {
     const view = await this.view(mediaId, caller)
     // Up before the .torrent goes out, so the swarm the client joins has the server in it.
@@ -137,7 +145,8 @@ export class MediaViews {
     if (!privateRecord) {
       return { infoHash: manifest.infoHash, magnetURI: catalog.magnet(manifest), torrentFile: await catalog.servedTorrent(manifest.mediaId) }
     }
-    const sub = privateRecord.owner
+    // Issued to the caller, owner or recipient: every door checks, at use, that this key may still read.
+    const sub = view.caller!
     const transport = catalog.privateTransport(manifest.mediaId,
       await capabilities.issue('tracker', { sub, infoHash: privateRecord.privateInfoHash! }),
       await capabilities.issue('webseed', { sub, mediaId: manifest.mediaId }))

@@ -6,7 +6,7 @@ import type { Db, Dialect } from '../db/database.ts'
 import type { MediaRecordsTable } from '../db/schema.ts'
 import type { MediaRecord, NewMediaRecord, OwnedMedia, OwnedQuery, OwnerKey, RecordChange, RecordRepository, StorageUse } from './recordRepository.ts'
 
-const toRecord = (r: Selectable<MediaRecordsTable>): MediaRecord => ({
+export const toRecord = (r: Selectable<MediaRecordsTable>): MediaRecord => ({
   id: r.id,
   mediaId: r.media_id,
   owner: r.owner,

@@ -12,3 +12,8 @@ export async function readJson (c: Context): Promise<Record<string, unknown>> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('bad_json', 'The body must be a JSON object.')
   return body as Record<string, unknown>
 }
+
+/** The request's JSON object body, or {} when it has none. */
+export async function readOptionalJson (c: Context): Promise<Record<string, unknown>> {
+  return await c.req.text() === '' ? {} : await readJson(c)
+}

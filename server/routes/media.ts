@@ -7,7 +7,7 @@ import type { Metrics } from '../ops/metrics.ts'
 import type { BlobStore } from '../storage/blobStore.ts'
 import { requestBody, closeIfBodyRefused } from './body.ts'
 import { bytesResponse, PUBLIC_CACHE, type SendLimits } from './bytes.ts'
-import { readJson } from './json.ts'
+import { readJson, readOptionalJson } from './json.ts'
 import { decodeCursor } from '../catalog/listingCursor.ts'
 import { MAX_QUERY, queryText } from '../catalog/textQuery.ts'
 import { pageLimit } from './paging.ts'
@@ -48,9 +48,10 @@ export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Met
   app.get('/', async c => {
     const limit = pageLimit(c.req.query('limit'))
     const cursor = c.req.query('cursor')
-    const mine = c.req.query('owner') === 'me'
     const q = queryText(c.req.query('q'), 'q', MAX_QUERY)
-    return c.json(await media.list(c.get('caller'), { mine, limit, ...(cursor !== undefined ? { cursor: decodeCursor(cursor) } : {}), ...(q !== undefined ? { q } : {}) }))
+    const page = { limit, ...(cursor !== undefined ? { cursor: decodeCursor(cursor) } : {}) }
+    if (c.req.query('shared') === 'me') return c.json(await media.sharedWithMe(c.get('caller'), page))
+    return c.json(await media.list(c.get('caller'), { mine: c.req.query('owner') === 'me', ...page, ...(q !== undefined ? { q } : {}) }))
   })
 
   // The owner edits their record: name, description, tags, access level.
@@ -88,6 +89,14 @@ export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Met
   app.get('/:id/seed/:token', async c => {
     const { manifest } = await media.webseed(c.req.param('id'), c.req.param('token'), { wake: c.req.method !== 'HEAD' })
     return await bytesResponse(c, store, manifest, sending, { private: true, onSent: counter(c.req.header('user-agent')), onMissing: missing(manifest.mediaId) })
+  })
+
+  // An owner shares a private file with chosen keys, and revokes the shares.
+  app.get('/:id/shares', async c => c.json(await media.listShares(c.req.param('id'), c.get('caller'))))
+  app.put('/:id/shares/:publicKey', async c => c.json(await media.share(c.req.param('id'), c.get('caller'), c.req.param('publicKey'), await readOptionalJson(c))))
+  app.delete('/:id/shares/:publicKey', async c => {
+    await media.revokeShare(c.req.param('id'), c.get('caller'), c.req.param('publicKey'))
+    return c.body(null, 204)
   })
 
   app.delete('/:id', async c => {

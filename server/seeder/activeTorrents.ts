@@ -157,6 +157,20 @@ export class ActiveTorrents {
     if (row) await this.activate(row)
   }
 
+  /**
+   * Peers left this private torrent's swarm (AccessPolicy.peersLeft): close the connections its
+   * gate no longer admits, now (one coming up is checked once it is up).
+   */
+  async closeUnadmitted (infoHash: string): Promise<void> {
+    await this.activating.get(infoHash)
+    const gate = this.active.get(infoHash)?.gate
+    const torrent = this.torrents.get(infoHash)
+    if (!gate || !torrent) return
+    for (const wire of [...torrent.wires]) {
+      if (!gate.admitted(torrent, wire)) this.opts.log.debug({ infoHash, type: wire.type }, 'closed a connection to a peer no longer admitted')
+    }
+  }
+
   /** The database no longer seeds this torrent: take it out of the client. */
   async drop (infoHash: string): Promise<void> {
     this.primed.delete(infoHash)

@@ -262,6 +262,11 @@ export class MediaSeeder {
     await this.torrents.drop(infoHash)
   }
 
+  /** Peers left a private torrent's swarm: close the connections to those no longer admitted, now. */
+  async closeUnadmitted (infoHash: string): Promise<void> {
+    await this.torrents.closeUnadmitted(infoHash)
+  }
+
   /** The seed's loadSeedingState: the public seeding state (from the database, the source of truth). */
   async loadSeedingState (): Promise<SeedInfo[]> {
     return await this.getAllSeeding()

@@ -149,6 +149,22 @@ export class EmbeddedTracker {
     return true
   }
 
+  /**
+   * These peers may no longer be in this swarm (their admission ended): it forgets them, as if
+   * they had announced `stopped`, so no other peer learns of them or gets their offers from us.
+   * Their announces are refused from now on by `allow`.
+   */
+  removePeers (infoHash: string, peerIds: string[]): void {
+    const swarm = this.server.torrents[infoHash] as (Swarm & { announce (params: object): void }) | undefined
+    if (!swarm) return
+    const leaving = new Set(peerIds)
+    for (const key of swarm.peers.keys) {
+      const peer = swarm.peers.peek(key)
+      // A WebSocket peer is keyed by its peer id, an HTTP one by its address (httpPeerKey).
+      if (peer?.peerId !== undefined && leaving.has(peer.peerId)) swarm.announce({ type: peer.type, event: 'stopped', numwant: 0, peer_id: peer.peerId, addr: key })
+    }
+  }
+
   private isSeederKey (key: string | undefined): boolean {
     const given = Buffer.from(key ?? '')
     return given.length === this.seederKey.length && timingSafeEqual(given, this.seederKey)

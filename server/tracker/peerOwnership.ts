@@ -9,6 +9,9 @@
 
 /** A swarm's peer as bittorrent-tracker keeps it (lib/server/swarm.js). */
 export interface SwarmPeer {
+  type?: string
+  /** hex */
+  peerId?: string
   socket?: { readyState?: number, destroyed?: boolean } | null
 }
 

@@ -168,7 +168,8 @@ describeEachDatabase('my files', ({ newDatabase }) => {
       createdAt: '',
       pinned: false,
       seeding: 'active',
-      tags: ['sea', 'sunset']
+      tags: ['sea', 'sunset'],
+      sharedWith: []
     })
     assert.deepEqual((await items(s, token))[0], item, 'the answer is the listed item')
     // The public listing shows the first public uploader's name and description: now these.
