@@ -271,7 +271,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       const { collected, missing } = await media.reconcile(config.orphanGraceMs, { all, signal: stopCollecting.signal })
       if (all && !stopCollecting.signal.aborted) {
         await db.deleteFrom('catalog_meta').where('key', '=', RECONCILE_ALL).execute()
-        log.info({ collected, missing }, 'compared every folder in MEDIA_DIR with the database')
+        log.info({ collected, foundMissing: missing }, 'compared every folder in MEDIA_DIR with the database')
       }
     }).catch(err => log.warn({ err: (err as Error).message }, 'reconciling the blob store with the database failed'))
   }

@@ -1,10 +1,10 @@
 /**
  * Folders that may disagree with their rows, so that a start reconciles a handful of them rather
- * than the whole catalogue. Only two steps can leave a folder without a row: an upload's rename
- * (the bytes' commit point) before its record transaction, and a delete's transaction before the
- * folder is removed. Each notes the folder first (an upload before the rename; a delete inside its
- * transaction) and takes its own note out once the step is complete (an upload in its record
- * transaction). A crash in between leaves the note, and the reconcile finds it. Notes are rows
+ * than the whole catalogue. Only two kinds of step can leave a folder without a row: an upload's
+ * rename (the bytes' commit point) before its record transaction, and a delete's transaction
+ * before the folder is removed (a record's delete, or bytes no record came to hold). Each notes
+ * the folder first (an upload before the rename; a delete inside its transaction) and takes its
+ * own note out once the step is complete (an upload in its record transaction). A crash in between leaves the note, and the reconcile finds it. Notes are rows
  * of their own, taken out by id, so two uploads of the same bytes never take out each other's.
  */
 import type { Db } from '../db/database.ts'

@@ -25,8 +25,10 @@ export class SeedChanges {
   constructor (private readonly tx: CatalogRepositories, private readonly catalog: Catalog) {}
 
   /**
-   * Make the file public: its face takes this name and type (nobody sees the face before, so
-   * changing its infoHash disturbs no swarm), it is listed, and its public torrent seeded.
+   * Make the file public: its face takes this name and type, it is listed, and its public
+   * torrent seeded. A face renamed changes its infoHash; that disturbs no swarm, as no public
+   * torrent of the file is tracked or seeded while it is unlisted (a torrent of an earlier public
+   * time is gone with it).
    * The face as it is now.
    */
   async list (blob: BlobRow, upload: { originalName: string, mimeType: string }, now: number): Promise<BlobRow> {
