@@ -150,8 +150,8 @@ export class AccessPolicy {
       limit = share.expiresAt ?? Infinity
     }
     if (this.admitted.ends !== ends) return await this.admitAnnounce(announce)
-    if (event === 'stopped') this.admitted.forget(infoHash, peerId)
-    else this.admitted.admit(infoHash, peerId, claims.sub, claims.expiresAt, limit)
+    if (event !== 'stopped') return this.admitted.admit(infoHash, peerId, claims.sub, claims.expiresAt, limit)
+    this.admitted.forget(infoHash, peerId, claims.sub)
     return true
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { MAX_PEERS_PER_SWARM, SwarmAdmissions, type Clock } from './swarmAdmissions.ts'
+import { MAX_PEERS_PER_KEY, MAX_PEERS_PER_SWARM, SwarmAdmissions, type Clock } from './swarmAdmissions.ts'
 
 const A = 'aa'.repeat(20)
 const B = 'bb'.repeat(20)
@@ -39,20 +39,36 @@ test('an admission holds for its swarm and peer id until it expires or the peer 
   clock.advance(2000)
   assert.equal(admitted.has(A, 'p1'), false, 'expired with its capability')
   assert.equal(admitted.has(A, 'p2'), true)
-  admitted.forget(A, 'p2')
+  admitted.forget(A, 'p2', 'alice')
   assert.equal(admitted.has(A, 'p2'), false, 'announced stopped')
   admitted.admit(A, 'p2', 'alice', 3000)
   assert.equal(admitted.has(A, 'p2'), true, 'announced again')
 })
 
-test('a swarm keeps at most MAX_PEERS_PER_SWARM peer ids: the longest unrenewed goes first', () => {
+test('a key keeps at most MAX_PEERS_PER_KEY peer ids in a swarm (its own oldest goes, never another key\'s); a full swarm refuses new ones', () => {
   const admitted = new SwarmAdmissions(undefined, testClock(0))
-  for (let i = 0; i < MAX_PEERS_PER_SWARM; i++) admitted.admit(A, `p${i}`, 'alice', 10)
-  admitted.admit(A, 'p0', 'alice', 10) // renewed: now the newest
-  admitted.admit(A, 'extra', 'alice', 10)
-  assert.equal(admitted.has(A, 'p0'), true)
-  assert.equal(admitted.has(A, 'p1'), false)
-  assert.equal(admitted.has(A, 'extra'), true)
+  assert.equal(admitted.admit(A, 'owner', 'alice', 10), true)
+  for (let i = 0; i < MAX_PEERS_PER_KEY; i++) admitted.admit(A, `bob-${i}`, 'bob', 10)
+  admitted.admit(A, 'bob-0', 'bob', 10) // renewed: now bob's newest
+  assert.equal(admitted.admit(A, 'bob-extra', 'bob', 10), true)
+  assert.equal(admitted.has(A, 'bob-0'), true)
+  assert.equal(admitted.has(A, 'bob-1'), false, "bob's own oldest went")
+  assert.equal(admitted.has(A, 'owner'), true, "another key's peer stays")
+  for (let i = 0; admitted.admit(B, `k${i}`, `key-${i}`, 10); i++) assert.ok(i < MAX_PEERS_PER_SWARM)
+  assert.equal(admitted.admit(B, 'late', 'late-key', 10), false, 'a full swarm')
+  assert.equal(admitted.has(B, 'k0'), true)
+})
+
+test("no key takes over or ends another key's admission of a peer id", () => {
+  const admitted = new SwarmAdmissions(undefined, testClock(0))
+  admitted.admit(A, 'alice-peer', 'alice', 10)
+  assert.equal(admitted.admit(A, 'alice-peer', 'bob', 10), false)
+  admitted.forget(A, 'alice-peer', 'bob')
+  assert.equal(admitted.has(A, 'alice-peer'), true)
+  admitted.forgetKey(A, 'bob')
+  assert.equal(admitted.has(A, 'alice-peer'), true, "bob's revoke does not end it")
+  admitted.forget(A, 'alice-peer', 'alice')
+  assert.equal(admitted.has(A, 'alice-peer'), false)
 })
 
 test("a key's admissions end at once, and only that key's, only in that swarm: the peers that left are answered", () => {
@@ -109,7 +125,7 @@ test('when admissions end by themselves, the peers that left are told at that mo
   assert.deepEqual(told, [[A, ['p2', 'p3'], 2000], [B, ['p4'], 4000], [A, ['p1'], 6000]])
   assert.equal(clock.pending(), 0)
   admitted.admit(A, 'p5', 'alice', 20_000)
-  admitted.forget(A, 'p5')
+  admitted.forget(A, 'p5', 'alice')
   assert.equal(clock.pending(), 0, 'the swarm emptied: its timer went with it')
   admitted.admit(A, 'p6', 'alice', 20_000)
   admitted.forgetSwarm(A)

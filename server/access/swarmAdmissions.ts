@@ -12,9 +12,11 @@
  * peers left, at that moment, so their connections can be closed.
  */
 
-/** As many peers as bittorrent-tracker keeps per swarm; a capability holder announcing more
- * peer ids than that pushes out its own oldest. */
+/** As many peers as bittorrent-tracker keeps per swarm: once a swarm has them, new ones are refused. */
 export const MAX_PEERS_PER_SWARM = 1000
+
+/** Peer ids one key may have in one swarm (tabs and devices); one more pushes out its own oldest, never another key's. */
+export const MAX_PEERS_PER_KEY = 16
 
 /** Longest a timer may wait (setTimeout's limit); a later expiry is looked at again then. */
 const MAX_TIMER_MS = 2 ** 31 - 1
@@ -68,25 +70,32 @@ export class SwarmAdmissions {
 
   /**
    * Admit a peer id to a swarm for `key` until its capability expires, and no later than
-   * `limit` (a share's expiry); or renew it.
+   * `limit` (a share's expiry); or renew it. False (nothing changes) when another key has that
+   * peer id admitted (no key may take over, or end, another's admission), or the swarm is full.
    */
-  admit (infoHash: string, peerId: string, key: string, capabilityExpiry: number, limit = Infinity): void {
+  admit (infoHash: string, peerId: string, key: string, capabilityExpiry: number, limit = Infinity): boolean {
     let swarm = this.swarms.get(infoHash)
     if (!swarm) this.swarms.set(infoHash, swarm = { peers: new Map() })
     const { peers } = swarm
     const now = this.clock.now()
     for (const [id, admission] of peers) if (admission.until <= now) peers.delete(id)
+    const held = peers.get(peerId)
+    if (held && held.key !== key) return false
     peers.delete(peerId)
+    const mine = [...peers].filter(([, a]) => a.key === key)
+    if (mine.length >= MAX_PEERS_PER_KEY) peers.delete(mine[0]![0])
+    else if (peers.size >= MAX_PEERS_PER_SWARM) return false
     peers.set(peerId, { key, capabilityExpiry, until: Math.min(capabilityExpiry, limit) })
-    if (peers.size > MAX_PEERS_PER_SWARM) peers.delete(peers.keys().next().value!)
     this.schedule(infoHash, swarm)
+    return true
   }
 
-  /** The peer left the swarm (it announced `stopped`). */
-  forget (infoHash: string, peerId: string): void {
+  /** `key`'s peer left the swarm (it announced `stopped`); another key's admission of that peer id stays. */
+  forget (infoHash: string, peerId: string, key: string): void {
     const swarm = this.swarms.get(infoHash)
-    swarm?.peers.delete(peerId)
-    if (swarm) this.dropIfEmpty(infoHash, swarm)
+    if (!swarm || swarm.peers.get(peerId)?.key !== key) return
+    swarm.peers.delete(peerId)
+    this.dropIfEmpty(infoHash, swarm)
   }
 
   /**
