@@ -72,6 +72,8 @@ export class Shares {
         throw new AppError(409, 'already_public', 'This file is public on this server: everyone can read it already, so there is nothing to share. Shares are for private files.')
       }
       const now = Date.now()
+      // Expired shares go here, so a file's rows stay within the limit however often it is shared anew.
+      await tx.shares.removeExpired(mediaId, caller, now)
       if (!await tx.shares.live(mediaId, caller, recipient, now) && await tx.shares.liveCount(mediaId, caller, now) >= MAX_SHARES_PER_FILE) {
         throw new AppError(409, 'share_limit', `A file may be shared with at most ${MAX_SHARES_PER_FILE} keys at once. Revoke a share you no longer need first.`)
       }

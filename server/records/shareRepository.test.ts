@@ -54,6 +54,13 @@ describeEachDatabase('share repository', kind => {
     assert.equal(await shares.remove(clip, ALICE, BOB), true)
     assert.equal(await shares.remove(clip, ALICE, BOB), false, 'revoked twice: nothing the second time')
     assert.equal(await shares.live(clip, ALICE, BOB, T), undefined)
+
+    // Expired rows are forgotten, live ones kept: a file's rows do not pile up over its history.
+    await shares.put({ mediaId: clip, owner: ALICE, recipient: BOB, expiresAt: T + 100 }, T)
+    await shares.put({ mediaId: clip, owner: ALICE, recipient: DAN, expiresAt: null }, T)
+    await shares.removeExpired(clip, ALICE, T + 100)
+    assert.equal(await shares.remove(clip, ALICE, BOB), false, 'the expired row is gone')
+    assert.equal(await shares.remove(clip, ALICE, DAN), true, 'the live one stayed')
   })
 
   test("readable: a live share lends the owner's private record (the oldest share of two owners'), not an expired one, nor a public record's", async t => {

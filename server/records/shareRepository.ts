@@ -88,6 +88,11 @@ export class ShareRepository {
   }
 
   /** How many live shares the owner's record has. */
+  /** Forget the owner's shares of this file that have expired (they read as no share already). */
+  async removeExpired (mediaId: string, owner: OwnerKey, now: number): Promise<void> {
+    await this.db.deleteFrom('media_shares').where('media_id', '=', mediaId).where('owner', '=', owner).where('expires_at', '<=', now).execute()
+  }
+
   async liveCount (mediaId: string, owner: OwnerKey, now: number): Promise<number> {
     const row = await this.db.selectFrom('media_shares').select(eb => eb.fn.countAll<number>().as('n'))
       .where('media_id', '=', mediaId).where('owner', '=', owner)
