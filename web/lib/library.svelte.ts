@@ -42,6 +42,8 @@ export interface KeptDownload {
   type: string
   torrentFile: Uint8Array
   infoHash: string
+  /** Private: a file of mine or one shared with me, read with my session. */
+  accessLevel: 'public' | 'private'
 }
 
 export class LibraryItem {
@@ -60,7 +62,7 @@ export class LibraryItem {
   }
 
   get infoHash (): string | undefined { return this.file.infoHash }
-  get onServer (): boolean { return this.file.server !== undefined }
+  get onServer (): boolean { return this.file.server !== undefined && this.file.serverDeletedAt === undefined }
   get shareLink (): string { return `${location.origin}/#/m/${this.file.mediaId}` }
 
   cancel (): void {
@@ -151,8 +153,6 @@ export class Library {
     const file: LibraryFile = {
       ...download,
       size: download.blob.size,
-      // Only public files can be downloaded without a session.
-      accessLevel: 'public',
       title: download.name,
       description: '',
       downloaded: true,
@@ -163,6 +163,23 @@ export class Library {
     if (this.loaded && !this.items.some(i => i.file.mediaId === file.mediaId)) this.items = [new LibraryItem(file, seed ? 'seeding' : 'stored'), ...this.items]
     if (seed) await seedBlob(file.blob, download.torrentFile)
     else await stopSeeding(download.infoHash)
+  }
+
+  /**
+   * My record of this file was deleted from the server (My files): the copy here goes too when
+   * asked, else it stays, marked as not on the server, and is not uploaded again by itself.
+   */
+  async deletedFromServer (mediaId: string, removeHere: boolean): Promise<void> {
+    const item = this.items.find(i => i.file.mediaId === mediaId)
+    if (!item) return
+    if (removeHere) return await this.remove(item)
+    await this.save(item, { serverDeletedAt: new Date().toISOString(), recordId: undefined, pinned: undefined })
+  }
+
+  /** Put a file deleted from the server back: uploaded (or claimed) and described again. */
+  async uploadAgain (item: LibraryItem): Promise<void> {
+    await this.save(item, { server: undefined, serverDeletedAt: undefined, infoHash: undefined })
+    await this.retry(item)
   }
 
   /** Remove from this browser (the server copy stays). */

@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto'
+import { expect, test, type Page } from '@playwright/test'
+import { identityFromMnemonic } from '../../shared/wallet.ts'
+import { bearer, signIn } from '../helpers/auth.ts'
+import { createWallet, fileOf, PASSPHRASE } from './helpers.ts'
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
+
+/** Upload as `token` the way curl does (multipart), not from the page. */
+async function uploadWithFetch (baseURL: string, token: string, file: { name: string, mimeType: string, buffer: Buffer }, accessLevel = 'public'): Promise<string> {
+  const form = new FormData()
+  form.append('access_level', accessLevel)
+  form.append('file', new Blob([new Uint8Array(file.buffer)], { type: file.mimeType }), file.name)
+  const res = await fetch(`${baseURL}/api/media/upload`, { method: 'POST', headers: bearer(token), body: form })
+  expect(res.status).toBe(201)
+  return (await res.json()).mediaId
+}
+
+const openMyFiles = async (page: Page): Promise<void> => {
+  await page.getByRole('link', { name: 'My files' }).click()
+  await expect(page.getByRole('heading', { name: 'My files on the server' })).toBeVisible()
+}
+
+test('My files lists what another client uploaded; deleting it from the server (confirmed) ends its share link; the copy of a file in this browser stays, marked', async ({ page, browser, baseURL }) => {
+  test.setTimeout(120_000)
+  const words = await createWallet(page)
+  const token = await signIn(baseURL!, await identityFromMnemonic(words.join(' ')))
+  const elsewhere = fileOf('from-curl.bin', 60_000, 81)
+  const elsewhereId = await uploadWithFetch(baseURL!, token, elsewhere)
+  const here = fileOf('from-this-tab.bin', 50_000, 82)
+  const hereId = sha256(here.buffer)
+  await page.getByTestId('file-input').setInputFiles(here)
+  await expect(page.locator(`[data-media-id="${hereId}"]`)).toHaveAttribute('data-phase', 'seeding', { timeout: 30_000 })
+
+  await openMyFiles(page)
+  const curlRow = page.locator(`[data-testid="server-file"][data-media-id="${elsewhereId}"]`)
+  const tabRow = page.locator(`[data-testid="server-file"][data-media-id="${hereId}"]`)
+  await expect(curlRow).toContainText('from-curl.bin')
+  await expect(curlRow.getByTestId('in-browser')).toHaveText('Not in this browser')
+  await expect(curlRow.getByTestId('access')).toHaveText('public')
+  await expect(curlRow).toContainText('58.6 KB')
+  await expect(tabRow.getByTestId('in-browser')).toHaveText('In this browser')
+
+  // Before the delete, a fresh browser downloads it from its share link.
+  const visitor = await browser.newContext()
+  const visit = await visitor.newPage()
+  await visit.goto(`/#/m/${elsewhereId}`)
+  await expect(visit.getByRole('heading', { name: 'from-curl.bin' })).toBeVisible()
+  await visitor.close()
+
+  // The dialog says what happens; Cancel (Escape) changes nothing.
+  await curlRow.getByTestId('delete').click()
+  const dialog = page.getByRole('dialog', { name: 'Delete from-curl.bin from the server?' })
+  await expect(dialog).toContainText('The server deletes the bytes when no one else holds them')
+  await expect(dialog).toContainText('Peers that already downloaded the file keep their copies')
+  await expect(dialog).toContainText('it stays public under their records')
+  await expect(dialog.getByTestId('remove-here')).toHaveCount(0)
+  await page.keyboard.press('Escape')
+  await expect(dialog).toBeHidden()
+  expect((await fetch(`${baseURL}/api/media/${elsewhereId}`)).status).toBe(200)
+
+  await curlRow.getByTestId('delete').click()
+  await dialog.getByTestId('confirm-delete').click()
+  await expect(page.getByTestId('my-files-status')).toHaveText('from-curl.bin was deleted from the server.')
+  await expect(curlRow).toHaveCount(0)
+  expect((await fetch(`${baseURL}/api/media/${elsewhereId}`)).status).toBe(404)
+
+  // A fresh browser's share link no longer downloads it.
+  const late = await browser.newContext()
+  const latePage = await late.newPage()
+  await latePage.goto(`/#/m/${elsewhereId}`)
+  await expect(latePage.getByRole('alert')).toContainText('does not exist or is not shared with you')
+  await expect(latePage.getByTestId('download')).toHaveCount(0)
+  await late.close()
+
+  // The file in this browser: deleted from the server, its copy here kept and marked.
+  await tabRow.getByTestId('delete').click()
+  const tabDialog = page.getByRole('dialog', { name: 'Delete from-this-tab.bin from the server?' })
+  await expect(tabDialog).toContainText('The copy in this browser stays')
+  await tabDialog.getByTestId('confirm-delete').click()
+  await expect(page.getByTestId('my-files-status')).toHaveText('from-this-tab.bin was deleted from the server. The copy in this browser stays, marked "not on the server".')
+  await expect(page.getByTestId('my-files-empty')).toBeVisible()
+  expect((await fetch(`${baseURL}/api/media/${hereId}`, { method: 'HEAD', headers: bearer(token) })).status).toBe(404)
+
+  // After a reload the copy is still here, still marked, and not uploaded again by itself.
+  await page.reload()
+  await page.getByLabel('Passphrase').fill(PASSPHRASE)
+  await page.getByRole('button', { name: 'Unlock' }).click()
+  await page.getByRole('link', { name: 'Library' }).click()
+  const libraryRow = page.locator(`[data-testid="file-row"][data-media-id="${hereId}"]`)
+  await expect(libraryRow.getByTestId('server-copy')).toHaveText('Not on the server (deleted from it)')
+  await openMyFiles(page)
+  await expect(page.getByTestId('my-files-empty')).toBeVisible()
+  expect((await fetch(`${baseURL}/api/media/${hereId}`, { method: 'HEAD', headers: bearer(token) })).status).toBe(404)
+})
+
+test('My files pages by cursor: the next page comes with "Load more"', async ({ page, baseURL }) => {
+  test.setTimeout(120_000)
+  const words = await createWallet(page)
+  const token = await signIn(baseURL!, await identityFromMnemonic(words.join(' ')))
+  const ids = new Set<string>()
+  for (let i = 0; i < 27; i++) ids.add(await uploadWithFetch(baseURL!, token, fileOf(`page-${i}.bin`, 1000 + i, 900 + i)))
+  await openMyFiles(page)
+  const rows = page.getByTestId('server-file')
+  await expect(rows).toHaveCount(25)
+  await page.getByTestId('load-more').click()
+  await expect(rows).toHaveCount(27)
+  await expect(page.getByTestId('load-more')).toHaveCount(0)
+  const listed = await rows.evaluateAll(els => els.map(e => e.getAttribute('data-media-id')))
+  expect(new Set(listed)).toEqual(ids)
+})
+
+test('a delete the server refuses says why, and the file stays listed', async ({ page, baseURL }) => {
+  const words = await createWallet(page)
+  const token = await signIn(baseURL!, await identityFromMnemonic(words.join(' ')))
+  const id = await uploadWithFetch(baseURL!, token, fileOf('kept.bin', 3000, 83))
+  await openMyFiles(page)
+  const row = page.locator(`[data-testid="server-file"][data-media-id="${id}"]`)
+  await expect(row).toBeVisible()
+  await page.route(`**/api/media/${id}`, route => route.request().method() === 'DELETE'
+    ? route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: { code: 'busy', message: 'The server is busy. Try again in a minute.' } }) })
+    : route.continue())
+  await row.getByTestId('delete').click()
+  await page.getByTestId('confirm-delete').click()
+  await expect(page.getByTestId('my-files-error')).toHaveText('kept.bin was not deleted: The server is busy. Try again in a minute.')
+  await expect(row).toBeVisible()
+})
