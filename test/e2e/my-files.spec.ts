@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import fs from 'node:fs/promises'
 import { expect, test, type Page } from '@playwright/test'
 import { identityFromMnemonic } from '../../shared/wallet.ts'
 import { bearer, signIn } from '../helpers/auth.ts'
@@ -124,4 +125,27 @@ test('a delete the server refuses says why, and the file stays listed', async ({
   await page.getByTestId('confirm-delete').click()
   await expect(page.getByTestId('my-files-error')).toHaveText('kept.bin was not deleted: The server is busy. Try again in a minute.')
   await expect(row).toBeVisible()
+})
+
+test('a private file uploaded elsewhere opens from My files and downloads byte for byte with my session; without it the link shows nothing', async ({ page, browser, baseURL }) => {
+  test.setTimeout(120_000)
+  const words = await createWallet(page)
+  const token = await signIn(baseURL!, await identityFromMnemonic(words.join(' ')))
+  const file = fileOf('private-notes.bin', 700_000, 84)
+  const id = await uploadWithFetch(baseURL!, token, file, 'private')
+  await openMyFiles(page)
+  const row = page.locator(`[data-testid="server-file"][data-media-id="${id}"]`)
+  await expect(row.getByTestId('access')).toHaveText('private')
+  await row.getByRole('link', { name: 'Open' }).click()
+  await expect(page.getByRole('heading', { name: 'private-notes.bin' })).toBeVisible()
+  await page.getByTestId('download').click()
+  await expect(page.getByTestId('download-done')).toBeVisible({ timeout: 60_000 })
+  const [saved] = await Promise.all([page.waitForEvent('download'), page.getByTestId('save').click()])
+  expect(sha256(await fs.readFile((await saved.path())!))).toBe(id)
+
+  const stranger = await browser.newContext()
+  const strangerPage = await stranger.newPage()
+  await strangerPage.goto(`/#/m/${id}`)
+  await expect(strangerPage.getByRole('alert')).toContainText('does not exist or is not shared with you. Check the link. If it was shared with you, open the app and unlock your wallet first.')
+  await stranger.close()
 })
