@@ -227,3 +227,54 @@ export async function listMedia (query: { owner: 'me', q?: string } | { shared: 
 export async function deleteMedia (mediaId: string, token: string): Promise<void> {
   await done(await fetch(`/api/media/${mediaId}`, { method: 'DELETE', headers: auth(token) }))
 }
+
+/** What an owner may change of a file (`PATCH /api/media/:id`); null clears a name or description. */
+export interface MediaChanges {
+  name?: string | null
+  description?: string | null
+  tags?: string[]
+  accessLevel?: 'public' | 'private'
+}
+
+/** Change my file on the server; the answer is the file as My files lists it. It drops my signed record, to be signed again. */
+export async function editMedia (mediaId: string, changes: MediaChanges, token: string): Promise<ServerFile> {
+  return await json<ServerFile>(await fetch(`/api/media/${mediaId}`, {
+    method: 'PATCH',
+    headers: { 'Content-Type': 'application/json', ...auth(token) },
+    body: JSON.stringify(changes)
+  }))
+}
+
+/** A key a private file of mine is shared with. */
+export interface Share { publicKey: string, expiresAt: string | null, createdAt: string }
+
+export async function listShares (mediaId: string, token: string): Promise<Share[]> {
+  return (await json<{ shares: Share[] }>(await fetch(`/api/media/${mediaId}/shares`, { headers: auth(token) }))).shares
+}
+
+/** Share a private file of mine with a key, until `expiresAt` (ISO) or until revoked (null). */
+export async function putShare (mediaId: string, publicKey: string, expiresAt: string | null, token: string): Promise<Share> {
+  return await json<Share>(await fetch(`/api/media/${mediaId}/shares/${publicKey}`, {
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/json', ...auth(token) },
+    body: JSON.stringify({ expiresAt })
+  }))
+}
+
+/** Revoke a share: every door refuses that key at once. */
+export async function deleteShare (mediaId: string, publicKey: string, token: string): Promise<void> {
+  await done(await fetch(`/api/media/${mediaId}/shares/${publicKey}`, { method: 'DELETE', headers: auth(token) }))
+}
+
+/** What my key stores against the per-key limits (`exempt`: an admin key, no limits). */
+export interface Usage {
+  bytes: number
+  files: number
+  pins: number
+  limits: { bytesPerKey: number, filesPerKey: number, pinsPerKey: number }
+  exempt: boolean
+}
+
+export async function usage (token: string): Promise<Usage> {
+  return await json<Usage>(await fetch('/api/me/usage', { headers: auth(token) }))
+}

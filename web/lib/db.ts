@@ -17,6 +17,8 @@ export interface LibraryFile {
   accessLevel: 'public' | 'private'
   title: string
   description: string
+  /** The record's tags (set in My files). */
+  tags?: string[]
   /** The torrent this tab seeds (same infoHash as the server's for this owner). */
   torrentFile?: Uint8Array
   /** The infoHash this browser computed from its own hashing, before the server answered. */
