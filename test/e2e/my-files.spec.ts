@@ -149,3 +149,123 @@ test('a private file uploaded elsewhere opens from My files and downloads byte f
   await expect(strangerPage.getByRole('alert')).toContainText('does not exist or is not shared with you. Check the link. If it was shared with you, open the app and unlock your wallet first.')
   await stranger.close()
 })
+
+/** My OIP records as the server holds them (newest first). */
+async function recordsOf (baseURL: string, token: string, publicKey: string): Promise<Array<{ record: any }>> {
+  return (await (await fetch(`${baseURL}/api/records?owner=${publicKey}`, { headers: bearer(token) })).json()).items
+}
+
+test('Edit from My files: name, description and tags change on the server and the record is signed again, for a file in this browser and one uploaded elsewhere; search finds by the new words', async ({ page, baseURL }) => {
+  test.setTimeout(120_000)
+  const words = await createWallet(page)
+  const me = await identityFromMnemonic(words.join(' '))
+  const token = await signIn(baseURL!, me)
+  const here = fileOf('beach.bin', 40_000, 85)
+  const hereId = sha256(here.buffer)
+  await page.getByTestId('file-input').setInputFiles(here)
+  await expect(page.locator(`[data-media-id="${hereId}"]`)).toHaveAttribute('data-phase', 'seeding', { timeout: 30_000 })
+  const elsewhereId = await uploadWithFetch(baseURL!, token, fileOf('scan.bin', 30_000, 86), 'private')
+
+  await openMyFiles(page)
+  for (const [id, name, tags] of [[hereId, 'Beach day', 'summer, sea'], [elsewhereId, 'Tax scan', 'paperwork']] as const) {
+    const row = page.locator(`[data-testid="server-file"][data-media-id="${id}"]`)
+    await row.getByTestId('edit').click()
+    const dialog = page.getByRole('dialog')
+    await dialog.getByTestId('edit-name').fill(name)
+    await dialog.getByTestId('edit-description').fill(`About ${name}`)
+    await dialog.getByTestId('edit-tags').fill(tags)
+    await dialog.getByTestId('save-edit').click()
+    await expect(page.getByTestId('my-files-status')).toHaveText(`${name} was saved. Your record of it is signed again.`)
+    await expect(dialog).toBeHidden()
+    await expect(row.getByTestId('title')).toHaveText(name)
+    await expect(row.getByTestId('description')).toHaveText(`About ${name}`)
+    await expect(row.getByTestId('tags').locator('li')).toHaveText(tags.split(', '))
+    // The one record of mine for it says the same, signed by my key (the server checks the signature).
+    const records = (await recordsOf(baseURL!, token, me.publicKey)).filter(r => r.record.media.mediaId === id)
+    expect(records).toHaveLength(1)
+    expect(records[0]!.record.basic).toMatchObject({ name, description: `About ${name}`, tagItems: tags.split(', ') })
+  }
+  // The library's copy takes the new words too.
+  await page.getByRole('link', { name: 'Library' }).click()
+  await expect(page.locator(`[data-testid="file-row"][data-media-id="${hereId}"]`)).toContainText('Beach day')
+
+  await openMyFiles(page)
+  await page.getByTestId('my-files-search').fill('tax')
+  await page.getByRole('button', { name: 'Search' }).click()
+  await expect(page.getByTestId('server-file')).toHaveCount(1)
+  await expect(page.getByTestId('server-file')).toHaveAttribute('data-media-id', elsewhereId)
+  await page.getByTestId('my-files-search').fill('nothing like this')
+  await page.getByRole('button', { name: 'Search' }).click()
+  await expect(page.getByTestId('my-files-empty')).toHaveText('None of your files matches "nothing like this".')
+  await page.getByRole('button', { name: 'Show all' }).click()
+  await expect(page.getByTestId('server-file')).toHaveCount(2)
+})
+
+test('Change access from My files: public to private takes the file from everyone else at once and the tab seeds the new private torrent; back to public opens it again; each time the record is signed again', async ({ page, baseURL }) => {
+  test.setTimeout(120_000)
+  const words = await createWallet(page)
+  const me = await identityFromMnemonic(words.join(' '))
+  const token = await signIn(baseURL!, me)
+  const file = fileOf('open-then-closed.bin', 300_000, 87)
+  const id = sha256(file.buffer)
+  await page.getByTestId('file-input').setInputFiles(file)
+  const libraryRow = page.locator(`[data-testid="file-row"][data-media-id="${id}"]`)
+  await expect(libraryRow).toHaveAttribute('data-phase', 'seeding', { timeout: 30_000 })
+  const publicInfoHash = await libraryRow.getAttribute('data-infohash')
+  expect((await fetch(`${baseURL}/api/media/${id}`)).status).toBe(200)
+
+  await openMyFiles(page)
+  const row = page.locator(`[data-testid="server-file"][data-media-id="${id}"]`)
+  await expect(row.getByTestId('seeding-state')).toHaveText(/Seeded by the server|Idle on the server/)
+  await row.getByTestId('change-access').click()
+  const dialog = page.getByRole('dialog', { name: 'Make open-then-closed.bin private?' })
+  await expect(dialog).toContainText('If nobody else holds these bytes publicly, the file leaves the public listing')
+  await expect(dialog).toContainText('Copies people already downloaded stay with them')
+  await dialog.getByTestId('confirm-access').click()
+  await expect(page.getByTestId('my-files-status')).toHaveText('open-then-closed.bin is private now. Your record of it is signed again.')
+  await expect(row.getByTestId('access')).toHaveText('private')
+  for (const door of ['', '/info', '/torrent']) expect((await fetch(`${baseURL}/api/media/${id}${door}`)).status).toBe(404)
+  const privateInfoHash = (await (await fetch(`${baseURL}/api/media/${id}/info`, { headers: bearer(token) })).json()).infoHash
+  expect(privateInfoHash).not.toBe(publicInfoHash)
+  let records = (await recordsOf(baseURL!, token, me.publicKey)).filter(r => r.record.media.mediaId === id)
+  expect(records).toHaveLength(1)
+  expect(records[0]!.record.accessControl.access_level).toBe('private')
+  expect(records[0]!.record.media.bittorrentAddress).toContain(privateInfoHash)
+
+  // The library's copy seeds the private torrent now (checked against its own pieces).
+  await page.getByRole('link', { name: 'Library' }).click()
+  await expect(libraryRow).toHaveAttribute('data-infohash', privateInfoHash)
+  await expect(libraryRow).toHaveAttribute('data-phase', 'seeding')
+  await expect(libraryRow.locator('.badge')).toHaveText('private')
+
+  await openMyFiles(page)
+  await row.getByTestId('change-access').click()
+  const back = page.getByRole('dialog', { name: 'Make open-then-closed.bin public?' })
+  await expect(back).toContainText('Anyone with the link can download it')
+  await back.getByTestId('confirm-access').click()
+  await expect(page.getByTestId('my-files-status')).toHaveText('open-then-closed.bin is public now. Your record of it is signed again.')
+  expect((await fetch(`${baseURL}/api/media/${id}`)).status).toBe(200)
+  records = (await recordsOf(baseURL!, token, me.publicKey)).filter(r => r.record.media.mediaId === id)
+  expect(records).toHaveLength(1)
+  expect(records[0]!.record.accessControl.access_level).toBe('public')
+  expect(records[0]!.record.media.bittorrentAddress).toContain(publicInfoHash)
+  await page.getByRole('link', { name: 'Library' }).click()
+  await expect(libraryRow).toHaveAttribute('data-infohash', publicInfoHash!)
+})
+
+test('My files shows my usage against the per-key limits', async ({ page, baseURL }) => {
+  const words = await createWallet(page)
+  const token = await signIn(baseURL!, await identityFromMnemonic(words.join(' ')))
+  await uploadWithFetch(baseURL!, token, fileOf('a.bin', 2048, 88))
+  await uploadWithFetch(baseURL!, token, fileOf('b.bin', 4096, 89))
+  await openMyFiles(page)
+  const usage = page.getByTestId('usage')
+  await expect(usage).toContainText('Stored 6.0 KB of 10.0 GB')
+  await expect(usage).toContainText('Files 2 of 10,000')
+  await expect(usage).toContainText('Pinned 0 of 10')
+  await expect(usage).toContainText('At a limit, the server refuses new uploads')
+  // A delete gives the room back.
+  await page.getByTestId('delete').first().click()
+  await page.getByTestId('confirm-delete').click()
+  await expect(usage).toContainText('Files 1 of 10,000')
+})

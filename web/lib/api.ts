@@ -168,9 +168,13 @@ export async function publicTorrent (mediaId: string): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer())
 }
 
-/** The .torrent as the server hands it to this caller (private ones carry their capabilities). */
+/**
+ * The .torrent as the server hands it to this caller (private ones carry their capabilities).
+ * Never from the browser's cache: a public one may be kept a day, and an access change gives
+ * the owner another torrent.
+ */
 export async function torrentFor (mediaId: string, token: string): Promise<Uint8Array> {
-  const res = await fetch(`/api/media/${mediaId}/torrent`, { headers: auth(token) })
+  const res = await fetch(`/api/media/${mediaId}/torrent`, { headers: auth(token), cache: 'no-store' })
   if (!res.ok) throw await failure(res)
   return new Uint8Array(await res.arrayBuffer())
 }
