@@ -269,3 +269,37 @@ test('My files shows my usage against the per-key limits', async ({ page, baseUR
   await page.getByTestId('confirm-delete').click()
   await expect(usage).toContainText('Files 1 of 10,000')
 })
+
+test('on a phone (390×844) My files, its dialogs and Shared with me fit without scrolling sideways, and are reached with the keyboard', async ({ browser, baseURL }) => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } })
+  const page = await context.newPage()
+  const words = await createWallet(page)
+  const token = await signIn(baseURL!, await identityFromMnemonic(words.join(' ')))
+  await uploadWithFetch(baseURL!, token, fileOf(`a-rather-long-file-name-without-spaces-from-a-camera-${'x'.repeat(40)}.bin`, 5000, 92), 'private')
+  const fits = async (): Promise<void> => {
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+  }
+  // Tab from the app's title to the My files link, and open it with Enter.
+  await page.getByRole('link', { name: 'OIP Media Seeder' }).focus()
+  await page.keyboard.press('Tab')
+  await page.keyboard.press('Tab')
+  await expect(page.getByRole('link', { name: 'My files' })).toBeFocused()
+  await page.keyboard.press('Enter')
+  await expect(page.getByTestId('server-file')).toHaveCount(1)
+  await fits()
+  await page.getByTestId('delete').focus()
+  await page.keyboard.press('Enter')
+  await expect(page.getByRole('dialog')).toBeVisible()
+  // The dialog takes the focus, and Escape gives it back.
+  await expect(page.getByRole('dialog').locator(':focus')).toHaveCount(1)
+  await fits()
+  await page.keyboard.press('Escape')
+  await expect(page.getByTestId('delete')).toBeFocused()
+  await page.getByTestId('edit').click()
+  await fits()
+  await page.keyboard.press('Escape')
+  await page.getByRole('link', { name: 'Shared with me' }).click()
+  await expect(page.getByTestId('my-public-key')).toBeVisible()
+  await fits()
+  await context.close()
+})
