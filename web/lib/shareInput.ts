@@ -1,13 +1,11 @@
 /** What a person types to share a file: the recipient's public key and an optional expiry. */
-import { secp256k1 } from '@noble/curves/secp256k1.js'
-import { hexToBytes } from '@noble/hashes/utils.js'
-import { isPublicKey } from '../../shared/wallet.ts'
+import { isValidPublicKey } from '../../shared/wallet.ts'
 
 /** What is wrong with `text` as the key to share with, or undefined when it is a key. */
 export function recipientKeyProblem (text: string, mine: string | undefined): string | undefined {
   const key = text.trim().toLowerCase()
   if (key === '') return 'Paste the public key of the person to share with: they find it under "Shared with me" in their app.'
-  if (!isPublicKey(key) || !secp256k1.utils.isValidPublicKey(hexToBytes(key), true)) {
+  if (!isValidPublicKey(key)) {
     return 'This is not a public key (66 hexadecimal characters starting with 02 or 03). Ask them to copy it again from "Shared with me".'
   }
   if (key === mine) return 'This is your own key: you can read your files already. Paste the key of the person to share with.'
