@@ -1,20 +1,37 @@
 /**
  * Screenshots of the web app for docs/: the empty library, a file hashing, the library, a
- * shared video playing while it downloads.
- * Starts its own server on a temp folder. Run: node --import tsx scripts/screenshots.ts
+ * shared video playing while it downloads; My files, a share and Shared with me, on a desktop
+ * and a phone. Starts its own server on a temp folder. Run: node --import tsx scripts/screenshots.ts
+ * (`-- my-files` or `-- library` makes only those).
  */
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { chromium } from '@playwright/test'
+import { chromium, type Browser, type Page } from '@playwright/test'
+import { identityFromMnemonic } from '../shared/wallet.ts'
+import { bearer, signIn } from '../test/helpers/auth.ts'
 import { spawnServer } from '../test/helpers/process.ts'
 import { createWallet, fileOf, VIDEO } from '../test/e2e/helpers.ts'
+
+const only = process.argv[2]
+const DESKTOP = { width: 1280, height: 800 }
+const PHONE = { width: 390, height: 844 }
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-shots-'))
 const server = await spawnServer(dir, { WEB_DIR: path.resolve('dist/web'), ALLOW_ANONYMOUS_UPLOADS: 'false' })
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
 try {
+  if (only !== 'my-files') await libraryShots(browser)
+  if (only !== 'library') await myFilesShots(browser)
+} finally {
+  await browser.close()
+  server.child.kill('SIGTERM')
+  await server.exited
+  await fs.rm(dir, { recursive: true, force: true })
+}
+
+async function libraryShots (browser: Browser): Promise<void> {
   const page = await browser.newPage({ baseURL: server.url, viewport: { width: 1100, height: 760 } })
   await createWallet(page)
   await page.screenshot({ path: 'docs/empty-library.png' })
@@ -52,9 +69,54 @@ try {
   await visitor.waitForFunction(() => (document.querySelector('video')?.currentTime ?? 0) > 1.5)
   await visitor.screenshot({ path: 'docs/streaming.png' })
   console.log('wrote docs/empty-library.png, docs/hashing.png, docs/library.png, docs/streaming.png')
-} finally {
-  await browser.close()
-  server.child.kill('SIGTERM')
-  await server.exited
-  await fs.rm(dir, { recursive: true, force: true })
+}
+
+/** A shot at a desktop's size and a phone's: `<name>.png` and `<name>-phone.png`. */
+async function bothSizes (page: Page, name: string): Promise<void> {
+  await page.setViewportSize(DESKTOP)
+  await page.screenshot({ path: `docs/${name}.png`, fullPage: true })
+  await page.setViewportSize(PHONE)
+  await page.screenshot({ path: `docs/${name}-phone.png`, fullPage: true })
+  await page.setViewportSize(DESKTOP)
+}
+
+/** My files with files from this browser and from elsewhere, a share, and the recipient's Shared with me. */
+async function myFilesShots (browser: Browser): Promise<void> {
+  const recipient = await browser.newPage({ baseURL: server.url, viewport: DESKTOP })
+  const recipientKey = (await identityFromMnemonic((await createWallet(recipient)).join(' '))).publicKey
+
+  const page = await browser.newPage({ baseURL: server.url, viewport: DESKTOP })
+  const token = await signIn(server.url, await identityFromMnemonic((await createWallet(page)).join(' ')))
+  await page.getByTestId('file-input').setInputFiles(fileOf('holiday-video.mp4', 3_000_000, 1, 'video/mp4'))
+  await page.getByTestId('private').check()
+  await page.getByTestId('file-input').setInputFiles(fileOf('board-minutes.pdf', 800_000, 3, 'application/pdf'))
+  await page.locator('[data-phase="seeding"]').nth(1).waitFor({ timeout: 60_000 })
+  // Uploaded from elsewhere (curl), then described and pinned there.
+  const form = new FormData()
+  form.append('access_level', 'public')
+  form.append('file', new Blob([new Uint8Array(fileOf('conference-talk.webm', 2_000_000, 5).buffer)], { type: 'video/webm' }), 'conference-talk.webm')
+  const talk = await (await fetch(`${server.url}/api/media/upload`, { method: 'POST', headers: bearer(token), body: form })).json()
+  await fetch(`${server.url}/api/media/${talk.mediaId}`, {
+    method: 'PATCH',
+    headers: { 'Content-Type': 'application/json', ...bearer(token) },
+    body: JSON.stringify({ name: 'Keynote, day one', description: 'The opening talk, recorded in the main hall.', tags: ['conference', 'video'] })
+  })
+  await fetch(`${server.url}/api/media/${talk.mediaId}/pin`, { method: 'PUT', headers: bearer(token) })
+
+  await page.getByRole('link', { name: 'My files' }).click()
+  const minutes = page.locator('[data-testid="server-file"]', { hasText: 'board-minutes.pdf' })
+  await minutes.getByTestId('share').click()
+  await page.getByTestId('share-key').fill(recipientKey)
+  await page.getByTestId('add-share').click()
+  await page.getByTestId('share-row').waitFor()
+  await page.setViewportSize(PHONE)
+  await page.screenshot({ path: 'docs/share-dialog-phone.png' })
+  await page.keyboard.press('Escape')
+  await page.getByTestId('usage').waitFor()
+  await bothSizes(page, 'my-files')
+
+  await recipient.getByRole('link', { name: 'Shared with me' }).click()
+  await recipient.getByTestId('shared-file').waitFor()
+  await bothSizes(recipient, 'shared-with-me')
+  console.log('wrote docs/my-files.png, docs/my-files-phone.png, docs/share-dialog-phone.png, docs/shared-with-me.png, docs/shared-with-me-phone.png')
 }

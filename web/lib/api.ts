@@ -21,6 +21,11 @@ async function json<T> (res: Response): Promise<T> {
   return await res.json() as T
 }
 
+/** An answer with no body (204). */
+async function done (res: Response): Promise<void> {
+  if (!res.ok) throw await failure(res)
+}
+
 /**
  * Sign the server's challenge with the identity key; the session token. The wallet signs only
  * a sign-in for this page's origin: anything else throws RefusedSignIn and nothing is posted.
@@ -151,8 +156,9 @@ export async function uploadResult (url: string, token: string): Promise<UploadR
 /** GET /api/media/:id/info: the manifest as the caller sees it, plus live seeding status. */
 export type MediaInfo = MediaManifest & { seeding: { seeding: boolean, peers: number, peerId: string | null } }
 
-export async function mediaInfo (mediaId: string): Promise<MediaInfo> {
-  return await json<MediaInfo>(await fetch(`/api/media/${mediaId}/info`))
+/** With a token, the caller's own view: their private file, or one shared with them. */
+export async function mediaInfo (mediaId: string, token?: string): Promise<MediaInfo> {
+  return await json<MediaInfo>(await fetch(`/api/media/${mediaId}/info`, { headers: token ? auth(token) : {} }))
 }
 
 /** A public file's .torrent, for anyone (no session). */
@@ -162,9 +168,13 @@ export async function publicTorrent (mediaId: string): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer())
 }
 
-/** The .torrent as the server hands it to this caller (private ones carry their capabilities). */
+/**
+ * The .torrent as the server hands it to this caller (private ones carry their capabilities).
+ * Never from the browser's cache: a public one may be kept a day, and an access change gives
+ * the owner another torrent.
+ */
 export async function torrentFor (mediaId: string, token: string): Promise<Uint8Array> {
-  const res = await fetch(`/api/media/${mediaId}/torrent`, { headers: auth(token) })
+  const res = await fetch(`/api/media/${mediaId}/torrent`, { headers: auth(token), cache: 'no-store' })
   if (!res.ok) throw await failure(res)
   return new Uint8Array(await res.arrayBuffer())
 }
@@ -180,4 +190,95 @@ export async function postRecord (record: OipMediaRecord, signature: string, tok
     headers: { 'Content-Type': 'application/json', ...auth(token) },
     body: JSON.stringify({ record, signature })
   }))
+}
+
+/** A file the server holds, as `GET /api/media?owner=me` (or `?shared=me`) lists it. */
+export interface ServerFile {
+  mediaId: string
+  name: string | null
+  description: string | null
+  originalName: string
+  mimeType: string
+  fileSize: number
+  infoHash: string
+  accessLevel: 'public' | 'private'
+  owner: string | null
+  createdAt: string
+  pinned?: boolean
+  /** active or idle in the server's seeder, missing (bytes gone), off (not seeded). */
+  seeding?: 'active' | 'idle' | 'missing' | 'off'
+  tags?: string[]
+  /** The owner's listing: the keys this private file is shared with. */
+  sharedWith?: Array<{ publicKey: string, expiresAt: string | null }>
+  /** Shared with me: whose file it is, and until when. */
+  sharedBy?: string
+  expiresAt?: string | null
+}
+
+export interface ServerPage { items: ServerFile[], nextCursor: string | null }
+
+/** Files per page of a server list: the rest come with "Load more". */
+export const PAGE_SIZE = 25
+
+/** One page of my files (`owner: 'me'`, searchable with `q`) or of files shared with me (`shared: 'me'`). */
+export async function listMedia (query: { owner: 'me', q?: string } | { shared: 'me' }, cursor: string | null, token: string): Promise<ServerPage> {
+  const params = new URLSearchParams({ ...query, limit: String(PAGE_SIZE) })
+  if (cursor) params.set('cursor', cursor)
+  return await json<ServerPage>(await fetch(`/api/media?${params}`, { headers: auth(token) }))
+}
+
+/** Delete my record of a file on the server; the bytes go when nobody else holds them. */
+export async function deleteMedia (mediaId: string, token: string): Promise<void> {
+  await done(await fetch(`/api/media/${mediaId}`, { method: 'DELETE', headers: auth(token) }))
+}
+
+/** What an owner may change of a file (`PATCH /api/media/:id`); null clears a name or description. */
+export interface MediaChanges {
+  name?: string | null
+  description?: string | null
+  tags?: string[]
+  accessLevel?: 'public' | 'private'
+}
+
+/** Change my file on the server; the answer is the file as My files lists it. It drops my signed record, to be signed again. */
+export async function editMedia (mediaId: string, changes: MediaChanges, token: string): Promise<ServerFile> {
+  return await json<ServerFile>(await fetch(`/api/media/${mediaId}`, {
+    method: 'PATCH',
+    headers: { 'Content-Type': 'application/json', ...auth(token) },
+    body: JSON.stringify(changes)
+  }))
+}
+
+/** A key a private file of mine is shared with. */
+export interface Share { publicKey: string, expiresAt: string | null, createdAt: string }
+
+export async function listShares (mediaId: string, token: string): Promise<Share[]> {
+  return (await json<{ shares: Share[] }>(await fetch(`/api/media/${mediaId}/shares`, { headers: auth(token) }))).shares
+}
+
+/** Share a private file of mine with a key, until `expiresAt` (ISO) or until revoked (null). */
+export async function putShare (mediaId: string, publicKey: string, expiresAt: string | null, token: string): Promise<Share> {
+  return await json<Share>(await fetch(`/api/media/${mediaId}/shares/${publicKey}`, {
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/json', ...auth(token) },
+    body: JSON.stringify({ expiresAt })
+  }))
+}
+
+/** Revoke a share: every door refuses that key at once. */
+export async function deleteShare (mediaId: string, publicKey: string, token: string): Promise<void> {
+  await done(await fetch(`/api/media/${mediaId}/shares/${publicKey}`, { method: 'DELETE', headers: auth(token) }))
+}
+
+/** What my key stores against the per-key limits (`exempt`: an admin key, no limits). */
+export interface Usage {
+  bytes: number
+  files: number
+  pins: number
+  limits: { bytesPerKey: number, filesPerKey: number, pinsPerKey: number }
+  exempt: boolean
+}
+
+export async function usage (token: string): Promise<Usage> {
+  return await json<Usage>(await fetch('/api/me/usage', { headers: auth(token) }))
 }

@@ -17,6 +17,8 @@ export interface LibraryFile {
   accessLevel: 'public' | 'private'
   title: string
   description: string
+  /** The record's tags (set in My files). */
+  tags?: string[]
   /** The torrent this tab seeds (same infoHash as the server's for this owner). */
   torrentFile?: Uint8Array
   /** The infoHash this browser computed from its own hashing, before the server answered. */
@@ -31,6 +33,8 @@ export interface LibraryFile {
   recordId?: string
   /** How the server holds the record's signature: a legacy one is signed anew at the next unlock. */
   recordSignatureFormat?: SignatureFormat
+  /** When this browser deleted the file from the server (My files): the copy here stays, nothing is uploaded again by itself. */
+  serverDeletedAt?: string
   /** Pinned on the server (set from this app): always seeded there, never idle. */
   pinned?: boolean
   /** Downloaded here (share link or magnet), not uploaded: the torrent came with it, nothing to upload. */

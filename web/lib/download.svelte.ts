@@ -5,8 +5,9 @@
  * magnet link, or a .torrent file. Video and audio play while they download, streamed through
  * the service worker (tabSeeder.whenStreaming).
  */
+import bencode from 'bencode'
 import type { Torrent, Wire } from 'webtorrent'
-import { ApiError, mediaInfo, publicTorrent } from './api.ts'
+import { ApiError, mediaInfo, publicTorrent, torrentFor } from './api.ts'
 import { openLibraryDb } from './db.ts'
 import { serverPeer, webSeedUrl } from './rangeWebSeed.ts'
 import { addTorrent, fileBlob, whenStreaming } from './tabSeeder.ts'
@@ -18,6 +19,12 @@ export interface DownloadInfo {
 }
 
 export type TorrentSource = { mediaId: string } | { torrentId: string | Uint8Array }
+
+/**
+ * Calls the API as the signed-in key (Session.authorized): a private file of mine, or one
+ * shared with me, is read with my session, its .torrent with capabilities issued to me.
+ */
+export type SignedIn = <T>(call: (token: string) => Promise<T>) => Promise<T>
 
 /** The server that shares the file: 'none' when the torrent names no server (no web seed). */
 export type ServerState = 'unknown' | 'reachable' | 'unreachable' | 'none'
@@ -74,6 +81,8 @@ export class Download {
   url = $state<string | undefined>()
   /** The file is already in this browser's library: nothing to download, it plays from there. */
   inLibrary = $state(false)
+  /** A private torrent: read with capabilities issued to this key. */
+  isPrivate = false
   blob: Blob | undefined
   torrentFile: Uint8Array | undefined
   infoHash: string | undefined
@@ -81,7 +90,7 @@ export class Download {
   private readonly senders = new Set<string>()
   private timer: ReturnType<typeof setInterval> | undefined
 
-  constructor (readonly source: TorrentSource) {}
+  constructor (readonly source: TorrentSource, private readonly signedIn?: SignedIn) {}
 
   get kind (): MediaKind | undefined { return this.info ? mediaKind(this.info.mimeType) : undefined }
   /** The stream while downloading; the finished file once the torrent has left the tab. */
@@ -100,7 +109,7 @@ export class Download {
       return
     }
     try {
-      const info = await mediaInfo(mediaId)
+      const info = this.signedIn ? await this.signedIn(token => mediaInfo(mediaId, token)) : await mediaInfo(mediaId)
       this.info = { name: info.originalName, size: info.fileSize, mimeType: info.mimeType }
       this.serverPeerId = info.seeding.peerId
       this.server = 'reachable'
@@ -110,7 +119,7 @@ export class Download {
         this.error = 'The server is unreachable, and this file is not in this browser\'s library. Ask whoever shared it for its magnet link: other browsers that have the file can send it without the server.'
       } else {
         this.error = err instanceof ApiError && err.status === 404
-          ? 'This file does not exist or is not shared with you. Check the link.'
+          ? `This file does not exist or is not shared with you. Check the link.${this.signedIn ? '' : ' If it was shared with you, open the app and unlock your wallet first.'}`
           : (err as Error).message
       }
     }
@@ -120,9 +129,11 @@ export class Download {
     this.error = undefined
     this.started = true
     try {
-      const torrent = 'mediaId' in this.source
-        ? await addTorrent(await publicTorrent(this.source.mediaId))
-        : await addTorrent(this.source.torrentId)
+      const source = this.source
+      const torrent = 'mediaId' in source
+        ? await addTorrent(this.signedIn ? await this.signedIn(token => torrentFor(source.mediaId, token)) : await publicTorrent(source.mediaId))
+        : await addTorrent(source.torrentId)
+      this.isPrivate = (bencode.decode(torrent.torrentFile) as { info: { private?: number } }).info.private === 1
       const file = torrent.files[0]!
       this.info ??= { name: torrent.name, size: torrent.length, mimeType: file.type }
       this.infoHash = torrent.infoHash

@@ -2,8 +2,9 @@
  * Hashing on the browser side: `hashFile` runs the one-pass hash in a Web Worker (the UI thread
  * stays free), `browserSha1` gives shared/torrent.ts its SHA-1 for infoHashes on the main thread.
  */
+import bencode from 'bencode'
 import { wasmSha1 } from '../../shared/hashWasm.ts'
-import type { HasherFactory } from '../../shared/torrent.ts'
+import { infoHashOf, type HasherFactory } from '../../shared/torrent.ts'
 import type { HashMessage, HashRequest, PiecesRequest } from '../workers/hash.worker.ts'
 
 export interface FileHashes {
@@ -85,3 +86,7 @@ export const browserSha1 = (): Promise<HasherFactory> => {
   sha1 ??= wasmSha1().catch((err: unknown) => { sha1 = undefined; throw err })
   return sha1
 }
+
+/** The infoHash of a .torrent file's info dict. */
+export const infoHashOfTorrent = async (torrentFile: Uint8Array): Promise<string> =>
+  infoHashOf((bencode.decode(torrentFile) as { info: Record<string, unknown> }).info, await browserSha1())

@@ -7,13 +7,11 @@
 import bencode from 'bencode'
 import { buildTorrent, infoHashOf, renamedInfo, torrentName } from '../../shared/torrent.ts'
 import { storedMimeType } from '../../shared/media.ts'
-import type { OipMediaRecord } from '../../shared/record.ts'
-import { recordMedia } from '../../shared/recordMedia.ts'
-import { signRecord } from '../../shared/signing.ts'
 import { torrentSaltFor } from '../../shared/wallet.ts'
 import * as api from './api.ts'
 import { openLibraryDb, withQuota, type LibraryFile } from './db.ts'
-import { browserSha1, hashFile } from './hashing.ts'
+import { browserSha1, hashFile, infoHashOfTorrent } from './hashing.ts'
+import { publishRecord } from './publishRecord.ts'
 import type { Session } from './session.svelte.ts'
 import { seedBlob, seedStatus, stopSeeding } from './tabSeeder.ts'
 
@@ -31,9 +29,6 @@ export interface AddOptions {
   description: string
 }
 
-const infoHashOfTorrent = async (torrentFile: Uint8Array): Promise<string> =>
-  infoHashOf((bencode.decode(torrentFile) as { info: Record<string, unknown> }).info, await browserSha1())
-
 /** What keep() needs from a finished download. */
 export interface KeptDownload {
   mediaId: string
@@ -42,6 +37,8 @@ export interface KeptDownload {
   type: string
   torrentFile: Uint8Array
   infoHash: string
+  /** Private: a file of mine or one shared with me, read with my session. */
+  accessLevel: 'public' | 'private'
 }
 
 export class LibraryItem {
@@ -60,7 +57,7 @@ export class LibraryItem {
   }
 
   get infoHash (): string | undefined { return this.file.infoHash }
-  get onServer (): boolean { return this.file.server !== undefined }
+  get onServer (): boolean { return this.file.server !== undefined && this.file.serverDeletedAt === undefined }
   get shareLink (): string { return `${location.origin}/#/m/${this.file.mediaId}` }
 
   cancel (): void {
@@ -151,8 +148,6 @@ export class Library {
     const file: LibraryFile = {
       ...download,
       size: download.blob.size,
-      // Only public files can be downloaded without a session.
-      accessLevel: 'public',
       title: download.name,
       description: '',
       downloaded: true,
@@ -163,6 +158,59 @@ export class Library {
     if (this.loaded && !this.items.some(i => i.file.mediaId === file.mediaId)) this.items = [new LibraryItem(file, seed ? 'seeding' : 'stored'), ...this.items]
     if (seed) await seedBlob(file.blob, download.torrentFile)
     else await stopSeeding(download.infoHash)
+  }
+
+  /**
+   * My record of this file was deleted from the server (My files): the copy here goes too when
+   * asked, else it stays, marked as not on the server, and is not uploaded again by itself.
+   */
+  async deletedFromServer (mediaId: string, removeHere: boolean): Promise<void> {
+    const item = this.items.find(i => i.file.mediaId === mediaId)
+    if (!item) return
+    if (removeHere) return await this.remove(item)
+    await this.save(item, { serverDeletedAt: new Date().toISOString(), recordId: undefined, pinned: undefined })
+  }
+
+  /** Put a file deleted from the server back: uploaded (or claimed) and described again. */
+  async uploadAgain (item: LibraryItem): Promise<void> {
+    await this.save(item, { server: undefined, serverDeletedAt: undefined, infoHash: undefined })
+    await this.retry(item)
+  }
+
+  /**
+   * My file changed on the server (My files: an edit or an access change), which dropped my
+   * record. The copy here takes the new words and, after an access change, the server's new
+   * torrent (checked against the pieces hashed here; seeded instead of the old one), and the
+   * record is signed again from what this browser knows. False when the file is not here.
+   */
+  async changedOnServer (changed: api.ServerFile, magnetURI: string): Promise<boolean> {
+    const item = this.items.find(i => i.file.mediaId === changed.mediaId && i.file.server && !i.file.downloaded)
+    if (!item) return false
+    const { accessLevel, infoHash } = changed
+    const patch: Partial<LibraryFile> = {
+      title: changed.name ?? changed.originalName,
+      description: changed.description ?? '',
+      tags: changed.tags ?? [],
+      accessLevel,
+      server: { ...item.file.server!, accessLevel, infoHash, magnetURI },
+      recordId: undefined
+    }
+    if (infoHash !== item.infoHash) {
+      const torrentFile = await this.session.authorized(token => api.torrentFor(changed.mediaId, token))
+      // The new torrent's name and salt are the server's; its pieces must be ours.
+      const info = (bencode.decode(torrentFile) as { info: Record<string, unknown> }).info
+      const text = (v: unknown): string | undefined => v instanceof Uint8Array ? new TextDecoder().decode(v) : undefined
+      const salt = text(info['x-oip-salt'])
+      await this.checkTorrent(item, torrentFile, infoHash, text(info.name) ?? '', salt)
+      if (item.phase === 'seeding') {
+        await stopSeeding(item.infoHash!)
+        await seedBlob(item.file.blob, torrentFile)
+      }
+      Object.assign(patch, { torrentFile, infoHash, torrentSalt: salt })
+    }
+    await this.save(item, patch)
+    await this.publishRecord(item)
+    return true
   }
 
   /** Remove from this browser (the server copy stays). */
@@ -230,13 +278,9 @@ export class Library {
           }, token))
         item.sent = 1
         // Seed exactly the server's torrent for this owner: same pieces, the server's name (the
-        // first public upload's), our salt. Check that our own pieces give that infoHash.
+        // first public upload's), our salt.
         const torrentFile = await this.session.authorized(token => api.torrentFor(mediaId, token))
-        const ownInfo = (bencode.decode(item.file.torrentFile!) as { info: Record<string, unknown> }).info
-        const expected = infoHashOf(renamedInfo(ownInfo, server.originalName, torrentSalt), await browserSha1())
-        if (expected !== server.infoHash || await infoHashOfTorrent(torrentFile) !== server.infoHash) {
-          throw new Error('The server describes this file with a different torrent than this browser computed. Remove it and add it again.')
-        }
+        await this.checkTorrent(item, torrentFile, server.infoHash, server.originalName, torrentSalt)
         await this.save(item, { server, torrentFile, infoHash: server.infoHash, uploadUrl: undefined })
       }
       await seedBlob(item.file.blob, item.file.torrentFile!)
@@ -261,20 +305,25 @@ export class Library {
   }
 
   /**
+   * The server's torrent of this file for me has `infoHash`, and so do this browser's own pieces
+   * under `name` (and `salt` for a private one): the server describes the bytes hashed here.
+   */
+  private async checkTorrent (item: LibraryItem, torrentFile: Uint8Array, infoHash: string, name: string, salt: string | undefined): Promise<void> {
+    const ownInfo = (bencode.decode(item.file.torrentFile!) as { info: Record<string, unknown> }).info
+    const expected = infoHashOf(renamedInfo(ownInfo, name, salt), await browserSha1())
+    if (expected !== infoHash || await infoHashOfTorrent(torrentFile) !== infoHash) {
+      throw new Error('The server describes this file with a different torrent than this browser computed. Remove it and add it again.')
+    }
+  }
+
+  /**
    * The OIP record, signed by the owner's key in the browser. Its media fields are what this
    * browser knows of the file; a server answer that says otherwise gets no signature.
    */
   private async publishRecord (item: LibraryItem): Promise<void> {
-    const { mediaId, size, type, infoHash, server } = item.file
-    const media = recordMedia({ mediaId, size, infoHash: infoHash!, contentType: storedMimeType(type), origin: location.origin }, server!)
-    const record: OipMediaRecord = {
-      type: 'media',
-      basic: { name: item.file.title.slice(0, 200), description: item.file.description, date: Math.floor(Date.parse(item.file.addedAt) / 1000), language: 'en', tagItems: [] },
-      media,
-      accessControl: { access_level: item.file.accessLevel, owner_public_key: this.session.key.publicKey }
-    }
-    const signature = signRecord(record, this.session.key.privateKey)
-    const stored = await this.session.authorized(token => api.postRecord(record, signature, token))
+    const { mediaId, size, type, infoHash, server, title, description, tags, addedAt, accessLevel } = item.file
+    const stored = await publishRecord(this.session, { mediaId, size, infoHash: infoHash!, contentType: storedMimeType(type), origin: location.origin }, server!,
+      accessLevel, { name: title, description, tags: tags ?? [], addedAt })
     await this.save(item, { recordId: stored.recordId, recordSignatureFormat: stored.signatureFormat })
   }
 

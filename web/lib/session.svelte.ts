@@ -6,6 +6,7 @@ import { RefusedSignIn } from '../../shared/signInMessage.ts'
 import { createMnemonic, identityFromMnemonic, isValidMnemonic, type Identity } from '../../shared/wallet.ts'
 import { ApiError, signIn } from './api.ts'
 import { openLibraryDb, withQuota } from './db.ts'
+import { shortKey } from './format.ts'
 import { seal, unseal } from './keystore.ts'
 
 export type Step = 'loading' | 'unavailable' | 'welcome' | 'backup' | 'locked' | 'ready'
@@ -24,7 +25,7 @@ export class Session {
   private token: string | undefined
 
   get shortKey (): string {
-    return this.publicKey ? `${this.publicKey.slice(0, 8)}…${this.publicKey.slice(-6)}` : ''
+    return this.publicKey ? shortKey(this.publicKey) : ''
   }
 
   async start (): Promise<void> {

@@ -1,0 +1,134 @@
+/**
+ * My files: what the server holds for my key, from this browser or any other, and what the
+ * owner does with it there. Each action says how it went in `status` (announced) or `error`.
+ */
+import * as api from './api.ts'
+import { infoHashOfTorrent } from './hashing.ts'
+import type { Library } from './library.svelte.ts'
+import { publishRecord } from './publishRecord.ts'
+import { ServerFiles } from './serverFiles.svelte.ts'
+import type { Session } from './session.svelte.ts'
+
+/** What an owner does to one of their files in My files. */
+export type FileAction = 'edit' | 'access' | 'share' | 'delete' | 'sign'
+
+/** The name a person knows the file by. */
+export const fileTitle = (file: api.ServerFile): string => file.name ?? file.originalName
+
+export class MyFiles {
+  readonly list: ServerFiles
+  status = $state('')
+  error = $state<string | undefined>()
+  usage = $state<api.Usage | undefined>()
+  /** Files changed on the server whose record is not signed again yet (the signing failed). */
+  unsigned = $state<string[]>([])
+  private readonly session: Session
+  private readonly library: Library
+
+  constructor (session: Session, library: Library) {
+    this.session = session
+    this.library = library
+    this.list = new ServerFiles(session, { owner: 'me' })
+  }
+
+  /** Is this file (uploaded, not downloaded) in this browser's library? */
+  inBrowser (mediaId: string): boolean {
+    return this.library.items.some(i => i.file.mediaId === mediaId && !i.file.downloaded)
+  }
+
+  /**
+   * Delete my record of the file from the server. A file already gone (deleted from another
+   * browser) counts as deleted. The copy in this browser stays unless `removeHere`.
+   */
+  async delete (file: api.ServerFile, removeHere: boolean): Promise<boolean> {
+    const title = fileTitle(file)
+    const here = this.inBrowser(file.mediaId)
+    let gone = false
+    try {
+      await this.session.authorized(token => api.deleteMedia(file.mediaId, token))
+    } catch (err) {
+      if (!(err instanceof api.ApiError && err.status === 404)) return this.fail(`${title} was not deleted: ${(err as Error).message}`)
+      gone = true
+    }
+    this.list.drop(file.mediaId)
+    try {
+      await this.library.deletedFromServer(file.mediaId, removeHere)
+    } catch (err) {
+      return this.fail(`${title} was deleted from the server, but this browser's copy could not be updated: ${(err as Error).message}`)
+    }
+    this.done(`${title} ${gone ? 'was no longer on the server' : 'was deleted from the server'}.` +
+      (!here ? '' : removeHere ? ' It was removed from this browser too.' : ' The copy in this browser stays, marked "not on the server".'))
+    return true
+  }
+
+  /** My usage against the per-key limits; a server without them shows none. */
+  async loadUsage (): Promise<void> {
+    try {
+      this.usage = await this.session.authorized(token => api.usage(token))
+    } catch {
+      this.usage = undefined
+    }
+  }
+
+  /**
+   * Change the file on the server (one PATCH: name, description, tags, access). That drops my
+   * signed record of it, so the record is signed again here at once. True once the server took
+   * the change, even when the signing failed (shown, with "Sign record" to try again).
+   */
+  async edit (file: api.ServerFile, changes: api.MediaChanges): Promise<boolean> {
+    const title = fileTitle(file)
+    let changed: api.ServerFile
+    try {
+      changed = await this.session.authorized(token => api.editMedia(file.mediaId, changes, token))
+    } catch (err) {
+      return this.fail(`${title} was not changed: ${(err as Error).message}`)
+    }
+    this.list.replace(changed)
+    const what = changes.accessLevel && changes.accessLevel !== file.accessLevel ? `is ${changes.accessLevel} now` : 'was saved'
+    if (await this.resign(changed)) this.done(`${fileTitle(changed)} ${what}. Your record of it is signed again.`)
+    return true
+  }
+
+  /** Sign my record of a changed file again; a failure is shown, with a way to retry. */
+  async resign (changed: api.ServerFile): Promise<boolean> {
+    try {
+      await this.publishChanged(changed)
+      this.unsigned = this.unsigned.filter(id => id !== changed.mediaId)
+      this.done(`Your record of ${fileTitle(changed)} is signed again.`)
+      return true
+    } catch (err) {
+      if (!this.unsigned.includes(changed.mediaId)) this.unsigned = [...this.unsigned, changed.mediaId]
+      return this.fail(`${fileTitle(changed)} was changed on the server, but your record of it was not signed again: ${(err as Error).message} Use "Sign record" to try again.`)
+    }
+  }
+
+  /**
+   * The record of a file in this browser is signed from what the browser hashed (Library). A
+   * file uploaded elsewhere is described from the server's answers: this browser holds no
+   * bytes to check them against, only that the magnet names the .torrent it is handed.
+   */
+  private async publishChanged (changed: api.ServerFile): Promise<void> {
+    const { mediaId } = changed
+    const info = await this.session.authorized(token => api.mediaInfo(mediaId, token))
+    if (await this.library.changedOnServer(changed, info.magnetURI)) return
+    const torrentFile = await this.session.authorized(token => api.torrentFor(mediaId, token))
+    const infoHash = await infoHashOfTorrent(torrentFile)
+    const httpUrl = `${location.origin}/api/media/${mediaId}`
+    await publishRecord(this.session,
+      { mediaId, size: changed.fileSize, infoHash, contentType: changed.mimeType, origin: location.origin },
+      { mediaId, magnetURI: info.magnetURI, httpUrl, mimeType: changed.mimeType, fileSize: info.fileSize },
+      changed.accessLevel,
+      { name: fileTitle(changed), description: changed.description ?? '', tags: changed.tags ?? [], addedAt: changed.createdAt })
+  }
+
+  private done (message: string): void {
+    this.error = undefined
+    this.status = message
+  }
+
+  private fail (message: string): false {
+    this.status = ''
+    this.error = message
+    return false
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * The owner's OIP record of a file: signed by the key in the browser and posted. Its media
+ * fields are what the caller knows of the file (recordMedia); a server answer that says
+ * otherwise gets no signature. The upload flow and My files (after an edit or access change,
+ * which drop the old record) both publish through here.
+ */
+import type { OipMediaRecord, StoredOipRecord } from '../../shared/record.ts'
+import { recordMedia, type LocalMedia, type ServerMedia } from '../../shared/recordMedia.ts'
+import { signRecord } from '../../shared/signing.ts'
+import { postRecord } from './api.ts'
+import type { Session } from './session.svelte.ts'
+
+/** The words of a record: what the owner calls the file. */
+export interface RecordText {
+  name: string
+  description: string
+  tags: string[]
+  /** When the owner added it (ISO). */
+  addedAt: string
+}
+
+export async function publishRecord (session: Session, local: LocalMedia, server: ServerMedia, accessLevel: 'public' | 'private', text: RecordText): Promise<StoredOipRecord> {
+  const record: OipMediaRecord = {
+    type: 'media',
+    basic: { name: text.name.slice(0, 200), description: text.description, date: Math.floor(Date.parse(text.addedAt) / 1000), language: 'en', tagItems: text.tags },
+    media: recordMedia(local, server),
+    accessControl: { access_level: accessLevel, owner_public_key: session.key.publicKey }
+  }
+  const signature = signRecord(record, session.key.privateKey)
+  return await session.authorized(token => postRecord(record, signature, token))
+}

@@ -1,0 +1,77 @@
+/**
+ * Who a private file of mine is shared with: keys added with an optional expiry, and revoked.
+ * The key and the expiry are checked here first, so a typo is caught before the server is asked.
+ */
+import * as api from './api.ts'
+import { dateTime, shortKey } from './format.ts'
+import { expiryOf, recipientKeyProblem } from './shareInput.ts'
+import type { Session } from './session.svelte.ts'
+
+export class FileShares {
+  shares = $state<api.Share[]>([])
+  loaded = $state(false)
+  busy = $state(false)
+  status = $state('')
+  error = $state<string | undefined>()
+  private readonly session: Session
+  private readonly mediaId: string
+  private readonly onchange: (shares: api.Share[]) => void
+
+  constructor (session: Session, mediaId: string, onchange: (shares: api.Share[]) => void) {
+    this.session = session
+    this.mediaId = mediaId
+    this.onchange = onchange
+  }
+
+  async load (): Promise<void> {
+    await this.run(async () => {
+      this.shares = await this.session.authorized(token => api.listShares(this.mediaId, token))
+      this.loaded = true
+    })
+  }
+
+  /** Share with the key in `keyText` until `expiry` (a datetime-local value; empty: until revoked). */
+  async add (keyText: string, expiry: string): Promise<boolean> {
+    const problem = recipientKeyProblem(keyText, this.session.publicKey)
+    const when = expiryOf(expiry)
+    if (problem || 'problem' in when) {
+      this.status = ''
+      this.error = problem ?? (when as { problem: string }).problem
+      return false
+    }
+    const key = keyText.trim().toLowerCase()
+    return await this.run(async () => {
+      const share = await this.session.authorized(token => api.putShare(this.mediaId, key, when.expiresAt, token))
+      this.set([...this.shares.filter(s => s.publicKey !== key), share])
+      this.status = `Shared with ${shortKey(key)} ${share.expiresAt ? `until ${dateTime(share.expiresAt)}` : 'until you revoke it'}.`
+    })
+  }
+
+  async revoke (publicKey: string): Promise<boolean> {
+    return await this.run(async () => {
+      await this.session.authorized(token => api.deleteShare(this.mediaId, publicKey, token))
+      this.set(this.shares.filter(s => s.publicKey !== publicKey))
+      this.status = `Revoked: ${shortKey(publicKey)} can no longer read this file.`
+    })
+  }
+
+  private set (shares: api.Share[]): void {
+    this.shares = shares
+    this.onchange(shares)
+  }
+
+  private async run (work: () => Promise<void>): Promise<boolean> {
+    this.busy = true
+    this.error = undefined
+    this.status = ''
+    try {
+      await work()
+      return true
+    } catch (err) {
+      this.error = (err as Error).message
+      return false
+    } finally {
+      this.busy = false
+    }
+  }
+}
