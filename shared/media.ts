@@ -44,6 +44,66 @@ export interface UploadResult {
   createdAt: string
 }
 
+/** A file in a listing (`GET /api/media`): the face the caller sees of it. */
+export interface MediaListItem {
+  mediaId: string
+  name: string | null
+  description: string | null
+  originalName: string
+  mimeType: string
+  fileSize: number
+  infoHash: string
+  accessLevel: AccessLevel
+  owner: string | null
+  createdAt: string
+}
+
+/** How the server seeds a torrent: active in its BitTorrent client, idle until wanted, or off (not seeded). */
+export type SeedingState = 'active' | 'idle' | 'off'
+
+/** A file of a record as its holder sees it: with the record's pin and tags, and how the torrent they see is seeded. */
+export interface RecordListItem extends MediaListItem {
+  pinned: boolean
+  /** `missing`: the bytes are gone from the store. */
+  seeding: SeedingState | 'missing'
+  tags: string[]
+}
+
+/** A key a private file is shared with (`/api/media/:id/shares`); expiresAt null: until revoked. */
+export interface ShareView {
+  publicKey: string
+  expiresAt: string | null
+  createdAt: string
+}
+
+/** A file in its owner's own listing (`?owner=me`): with the keys their record is shared with now. */
+export interface OwnedListItem extends RecordListItem {
+  sharedWith: Array<Pick<ShareView, 'publicKey' | 'expiresAt'>>
+}
+
+/** A file shared with the caller (`?shared=me`): the owner's record of it, who shared it, and until when. */
+export interface SharedListItem extends RecordListItem {
+  sharedBy: string
+  expiresAt: string | null
+}
+
+/** What an owner may change of their record (`PATCH /api/media/:id`); what is left out stays, null clears. */
+export interface MediaEdit {
+  name?: string | null
+  description?: string | null
+  tags?: string[]
+  accessLevel?: AccessLevel
+}
+
+/** A key's use against its limits (`GET /api/me/usage`). `exempt`: an admin key, whose use is not summed (shown as 0). */
+export interface KeyUsage {
+  bytes: number
+  files: number
+  pins: number
+  limits: { bytesPerKey: number, filesPerKey: number, pinsPerKey: number }
+  exempt: boolean
+}
+
 /** The seed's seedInfo object. */
 export interface SeedInfo {
   mediaId: string

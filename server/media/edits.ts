@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { badRequest, loginRequired, notFound } from '../../shared/errors.ts'
-import { ACCESS_LEVELS, type AccessLevel } from '../../shared/media.ts'
+import { ACCESS_LEVELS, type AccessLevel, type MediaEdit, type OwnedListItem } from '../../shared/media.ts'
 import { RECORD_LIMITS } from '../../shared/record.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { BlobRow } from '../catalog/blobRepository.ts'
@@ -17,7 +17,7 @@ import type { MediaSeeder } from '../seeder/mediaSeeder.ts'
 import { storableText } from '../upload/ingest.ts'
 import type { Catalog } from './catalog.ts'
 import type { KeyedMutex } from './keyedMutex.ts'
-import type { Listing, OwnedListItem } from './listing.ts'
+import type { Listing } from './listing.ts'
 import { pinLimit } from './pins.ts'
 import { SeedChanges } from './seedChanges.ts'
 
@@ -32,14 +32,6 @@ export interface EditsDeps {
   /** What an edit answers: the file as the owner's listing shows it. */
   listing: Listing
   log: Logger
-}
-
-/** What an owner may change of their record; what is left out stays. */
-export interface MediaEdit {
-  name?: string | null
-  description?: string | null
-  tags?: string[]
-  accessLevel?: AccessLevel
 }
 
 const EDITABLE = ['name', 'description', 'tags', 'accessLevel']

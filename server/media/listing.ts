@@ -3,14 +3,15 @@
  * share with the caller, or every public file; newest first, paged by cursor.
  */
 import { badRequest, loginRequired, notFound } from '../../shared/errors.ts'
+import type { MediaListItem, OwnedListItem, RecordListItem, SharedListItem, ShareView } from '../../shared/media.ts'
 import type { Caller } from '../access/accessPolicy.ts'
 import type { BlobRepository, BlobRow } from '../catalog/blobRepository.ts'
 import { encodeCursor, type ListingPosition } from '../catalog/listingCursor.ts'
 import type { MediaRecord, OwnedMedia, OwnerKey, RecordRepository } from '../records/recordRepository.ts'
 import type { MediaShare, ShareRepository } from '../records/shareRepository.ts'
-import type { MediaSeeder, SeedingState } from '../seeder/mediaSeeder.ts'
+import type { MediaSeeder } from '../seeder/mediaSeeder.ts'
 import type { Catalog } from './catalog.ts'
-import { shareView, type ShareView } from './shares.ts'
+import { shareView } from './shares.ts'
 
 export interface ListingDeps {
   catalog: Catalog
@@ -18,38 +19,6 @@ export interface ListingDeps {
   blobs: BlobRepository
   shares: ShareRepository
   seeder: MediaSeeder
-}
-
-export interface MediaListItem {
-  mediaId: string
-  name: string | null
-  description: string | null
-  originalName: string
-  mimeType: string
-  fileSize: number
-  infoHash: string
-  accessLevel: MediaRecord['accessLevel']
-  owner: string | null
-  createdAt: string
-}
-
-/** A file of a record as its holder sees it: with the record's pin and tags, and how the torrent they see is seeded. */
-export interface RecordListItem extends MediaListItem {
-  pinned: boolean
-  /** `missing`: the bytes are gone from the store; else the seeder's state of the torrent (`off`: not seeded). */
-  seeding: SeedingState | 'missing'
-  tags: string[]
-}
-
-/** A file in its owner's own listing: with the keys their record is shared with now. */
-export interface OwnedListItem extends RecordListItem {
-  sharedWith: Array<Pick<ShareView, 'publicKey' | 'expiresAt'>>
-}
-
-/** A file shared with the caller: the owner's record of it, who shared it, and until when. */
-export interface SharedListItem extends RecordListItem {
-  sharedBy: string
-  expiresAt: string | null
 }
 
 interface Page<T> { items: T[], nextCursor: string | null }

@@ -5,7 +5,7 @@
  * made, a delete and a collected folder never interleave on the same file.
  */
 import { loginRequired } from '../../shared/errors.ts'
-import type { MediaManifest } from '../../shared/media.ts'
+import type { KeyUsage, MediaListItem, MediaManifest, OwnedListItem, SharedListItem, ShareView } from '../../shared/media.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { Capabilities } from '../auth/capabilities.ts'
 import type { BlobRepository } from '../catalog/blobRepository.ts'
@@ -24,11 +24,11 @@ import type { UploadGate } from '../upload/uploadGate.ts'
 import type { Catalog } from './catalog.ts'
 import { KeyedMutex } from './keyedMutex.ts'
 import { Edits } from './edits.ts'
-import { Listing, type ListingQuery, type MediaListItem, type OwnedListItem, type SharedListItem } from './listing.ts'
+import { Listing, type ListingQuery } from './listing.ts'
 import { Pins } from './pins.ts'
-import type { KeyUsage, Quotas } from './quotas.ts'
+import type { Quotas } from './quotas.ts'
 import { Removal } from './removal.ts'
-import { Shares, type ShareView } from './shares.ts'
+import { Shares } from './shares.ts'
 import { MediaUploads, type Uploaded } from './uploads.ts'
 import { MediaViews, type MediaInfo, type SeedingStatus } from './views.ts'
 

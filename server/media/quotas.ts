@@ -4,6 +4,7 @@
  * anonymous uploads share the owner ''. Admin keys (ADMIN_PUBLIC_KEYS) have no limits of their own.
  */
 import { AppError } from '../../shared/errors.ts'
+import type { KeyUsage } from '../../shared/media.ts'
 import type { OwnerKey, RecordRepository, StorageUse } from '../records/recordRepository.ts'
 
 export interface QuotaLimits {
@@ -28,13 +29,6 @@ export function formatBytes (bytes: number): string {
 }
 
 const NONE: StorageUse = { bytes: 0, files: 0 }
-
-/** A key's use against its limits (GET /api/me/usage). `exempt`: an admin key, whose use is not summed (shown as 0). */
-export interface KeyUsage extends StorageUse {
-  pins: number
-  limits: { bytesPerKey: number, filesPerKey: number, pinsPerKey: number }
-  exempt: boolean
-}
 
 export class Quotas {
   constructor (private readonly limits: QuotaLimits) {}

@@ -6,17 +6,11 @@
  * their connections before the answer goes (AccessPolicy.shareRevoked).
  */
 import { AppError, badRequest, loginRequired, notFound } from '../../shared/errors.ts'
+import type { ShareView } from '../../shared/media.ts'
 import { isValidPublicKey } from '../../shared/wallet.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { CatalogRepositories } from '../catalog/catalogRepositories.ts'
 import type { MediaShare, ShareRepository } from '../records/shareRepository.ts'
-
-/** A share as the API answers it. */
-export interface ShareView {
-  publicKey: string
-  expiresAt: string | null
-  createdAt: string
-}
 
 /** Live shares one record may have: a private file is for a few chosen keys, and its owner's listing shows them all. */
 export const MAX_SHARES_PER_FILE = 1000

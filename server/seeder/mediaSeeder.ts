@@ -7,7 +7,7 @@
  * snapshot (seedingSnapshot).
  */
 import path from 'node:path'
-import type { SeedInfo, SeederStats } from '../../shared/media.ts'
+import type { SeedInfo, SeederStats, SeedingState } from '../../shared/media.ts'
 import type { PublicSeed, SeedRepository } from '../catalog/seedRepository.ts'
 import type { SeederJsonMark } from '../catalog/seederJsonMark.ts'
 import type { Logger } from '../logger.ts'
@@ -68,9 +68,6 @@ export interface TorrentStatus {
   /** The seeder's BitTorrent peer id (hex), so a browser can tell the server's peer from other browsers. */
   peerId: string | null
 }
-
-/** How a torrent is seeded: `active` in the client, `idle` (comes up when wanted), or `off` (not seeded). */
-export type SeedingState = 'active' | 'idle' | 'off'
 
 /** Pages of this many rows when walking the public seeds (getAllSeeding, the snapshot). */
 const PAGE = 1000

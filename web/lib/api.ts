@@ -1,5 +1,5 @@
 /** The server's HTTP API, as the browser uses it. Errors carry the server's message. */
-import type { MediaManifest, UploadResult } from '../../shared/media.ts'
+import type { KeyUsage, MediaEdit, MediaManifest, OwnedListItem, RecordListItem, SharedListItem, ShareView, UploadResult } from '../../shared/media.ts'
 import type { OipMediaRecord, StoredOipRecord } from '../../shared/record.ts'
 import { signSignIn } from '../../shared/signing.ts'
 import type { Identity } from '../../shared/wallet.ts'
@@ -192,28 +192,11 @@ export async function postRecord (record: OipMediaRecord, signature: string, tok
   }))
 }
 
-/** A file the server holds, as `GET /api/media?owner=me` (or `?shared=me`) lists it. */
-export interface ServerFile {
-  mediaId: string
-  name: string | null
-  description: string | null
-  originalName: string
-  mimeType: string
-  fileSize: number
-  infoHash: string
-  accessLevel: 'public' | 'private'
-  owner: string | null
-  createdAt: string
-  pinned?: boolean
-  /** active or idle in the server's seeder, missing (bytes gone), off (not seeded). */
-  seeding?: 'active' | 'idle' | 'missing' | 'off'
-  tags?: string[]
-  /** The owner's listing: the keys this private file is shared with. */
-  sharedWith?: Array<{ publicKey: string, expiresAt: string | null }>
-  /** Shared with me: whose file it is, and until when. */
-  sharedBy?: string
-  expiresAt?: string | null
-}
+/**
+ * A file the server holds, as `GET /api/media?owner=me` lists it (with `sharedWith`) or
+ * `?shared=me` does (with `sharedBy` and `expiresAt`).
+ */
+export type ServerFile = RecordListItem & Partial<Pick<OwnedListItem, 'sharedWith'> & Pick<SharedListItem, 'sharedBy' | 'expiresAt'>>
 
 export interface ServerPage { items: ServerFile[], nextCursor: string | null }
 
@@ -232,16 +215,8 @@ export async function deleteMedia (mediaId: string, token: string): Promise<void
   await done(await fetch(`/api/media/${mediaId}`, { method: 'DELETE', headers: auth(token) }))
 }
 
-/** What an owner may change of a file (`PATCH /api/media/:id`); null clears a name or description. */
-export interface MediaChanges {
-  name?: string | null
-  description?: string | null
-  tags?: string[]
-  accessLevel?: 'public' | 'private'
-}
-
 /** Change my file on the server; the answer is the file as My files lists it. It drops my signed record, to be signed again. */
-export async function editMedia (mediaId: string, changes: MediaChanges, token: string): Promise<ServerFile> {
+export async function editMedia (mediaId: string, changes: MediaEdit, token: string): Promise<ServerFile> {
   return await json<ServerFile>(await fetch(`/api/media/${mediaId}`, {
     method: 'PATCH',
     headers: { 'Content-Type': 'application/json', ...auth(token) },
@@ -249,16 +224,13 @@ export async function editMedia (mediaId: string, changes: MediaChanges, token: 
   }))
 }
 
-/** A key a private file of mine is shared with. */
-export interface Share { publicKey: string, expiresAt: string | null, createdAt: string }
-
-export async function listShares (mediaId: string, token: string): Promise<Share[]> {
-  return (await json<{ shares: Share[] }>(await fetch(`/api/media/${mediaId}/shares`, { headers: auth(token) }))).shares
+export async function listShares (mediaId: string, token: string): Promise<ShareView[]> {
+  return (await json<{ shares: ShareView[] }>(await fetch(`/api/media/${mediaId}/shares`, { headers: auth(token) }))).shares
 }
 
 /** Share a private file of mine with a key, until `expiresAt` (ISO) or until revoked (null). */
-export async function putShare (mediaId: string, publicKey: string, expiresAt: string | null, token: string): Promise<Share> {
-  return await json<Share>(await fetch(`/api/media/${mediaId}/shares/${publicKey}`, {
+export async function putShare (mediaId: string, publicKey: string, expiresAt: string | null, token: string): Promise<ShareView> {
+  return await json<ShareView>(await fetch(`/api/media/${mediaId}/shares/${publicKey}`, {
     method: 'PUT',
     headers: { 'Content-Type': 'application/json', ...auth(token) },
     body: JSON.stringify({ expiresAt })
@@ -270,15 +242,6 @@ export async function deleteShare (mediaId: string, publicKey: string, token: st
   await done(await fetch(`/api/media/${mediaId}/shares/${publicKey}`, { method: 'DELETE', headers: auth(token) }))
 }
 
-/** What my key stores against the per-key limits (`exempt`: an admin key, no limits). */
-export interface Usage {
-  bytes: number
-  files: number
-  pins: number
-  limits: { bytesPerKey: number, filesPerKey: number, pinsPerKey: number }
-  exempt: boolean
-}
-
-export async function usage (token: string): Promise<Usage> {
-  return await json<Usage>(await fetch('/api/me/usage', { headers: auth(token) }))
+export async function usage (token: string): Promise<KeyUsage> {
+  return await json<KeyUsage>(await fetch('/api/me/usage', { headers: auth(token) }))
 }

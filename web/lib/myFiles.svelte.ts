@@ -2,6 +2,7 @@
  * My files: what the server holds for my key, from this browser or any other, and what the
  * owner does with it there. Each action says how it went in `status` (announced) or `error`.
  */
+import type { KeyUsage, MediaEdit } from '../../shared/media.ts'
 import * as api from './api.ts'
 import { infoHashOfTorrent } from './hashing.ts'
 import type { Library } from './library.svelte.ts'
@@ -19,7 +20,7 @@ export class MyFiles {
   readonly list: ServerFiles
   status = $state('')
   error = $state<string | undefined>()
-  usage = $state<api.Usage | undefined>()
+  usage = $state<KeyUsage | undefined>()
   /** Files changed on the server whose record is not signed again yet (the signing failed). */
   unsigned = $state<string[]>([])
   private readonly session: Session
@@ -75,7 +76,7 @@ export class MyFiles {
    * signed record of it, so the record is signed again here at once. True once the server took
    * the change, even when the signing failed (shown, with "Sign record" to try again).
    */
-  async edit (file: api.ServerFile, changes: api.MediaChanges): Promise<boolean> {
+  async edit (file: api.ServerFile, changes: MediaEdit): Promise<boolean> {
     const title = fileTitle(file)
     let changed: api.ServerFile
     try {

@@ -2,22 +2,23 @@
  * Who a private file of mine is shared with: keys added with an optional expiry, and revoked.
  * The key and the expiry are checked here first, so a typo is caught before the server is asked.
  */
+import type { ShareView } from '../../shared/media.ts'
 import * as api from './api.ts'
 import { dateTime, shortKey } from './format.ts'
 import { expiryOf, recipientKeyProblem } from './shareInput.ts'
 import type { Session } from './session.svelte.ts'
 
 export class FileShares {
-  shares = $state<api.Share[]>([])
+  shares = $state<ShareView[]>([])
   loaded = $state(false)
   busy = $state(false)
   status = $state('')
   error = $state<string | undefined>()
   private readonly session: Session
   private readonly mediaId: string
-  private readonly onchange: (shares: api.Share[]) => void
+  private readonly onchange: (shares: ShareView[]) => void
 
-  constructor (session: Session, mediaId: string, onchange: (shares: api.Share[]) => void) {
+  constructor (session: Session, mediaId: string, onchange: (shares: ShareView[]) => void) {
     this.session = session
     this.mediaId = mediaId
     this.onchange = onchange
@@ -55,7 +56,7 @@ export class FileShares {
     })
   }
 
-  private set (shares: api.Share[]): void {
+  private set (shares: ShareView[]): void {
     this.shares = shares
     this.onchange(shares)
   }
