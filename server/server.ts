@@ -270,12 +270,12 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     collecting = collecting.then(async () => {
       const { collected, missing } = await media.reconcile(config.orphanGraceMs, { all, signal: stopCollecting.signal })
       if (all && !stopCollecting.signal.aborted) {
-        await db.deleteFrom('catalog_meta').where('key', '=', RECONCILE_ALL).execute()
+        await repositories.meta.clear(RECONCILE_ALL)
         log.info({ collected, foundMissing: missing }, 'compared every folder in MEDIA_DIR with the database')
       }
     }).catch(err => log.warn({ err: (err as Error).message }, 'reconciling the blob store with the database failed'))
   }
-  const reconcileAll = config.reconcileAll || await db.selectFrom('catalog_meta').select('key').where('key', '=', RECONCILE_ALL).executeTakeFirst() !== undefined
+  const reconcileAll = config.reconcileAll || await repositories.meta.has(RECONCILE_ALL)
   // A database restored from a backup may be behind seeder.json: it is written again from the database.
   if (reconcileAll) seeder.snapshot.changed()
   collectOrphans(reconcileAll)

@@ -7,6 +7,7 @@ import type { OipRecordRepository } from '../records/oipRecordRepository.ts'
 import { ShareRepository } from '../records/shareRepository.ts'
 import { BlobJournal } from './blobJournal.ts'
 import { BlobRepository } from './blobRepository.ts'
+import { CatalogMeta } from './catalogMeta.ts'
 import { SeedRepository } from './seedRepository.ts'
 
 export interface CatalogRepositories {
@@ -16,6 +17,7 @@ export interface CatalogRepositories {
   seeds: SeedRepository
   journal: BlobJournal
   shares: ShareRepository
+  meta: CatalogMeta
 }
 
 export function catalogRepositories (db: Db, dialect: Dialect): CatalogRepositories {
@@ -25,6 +27,7 @@ export function catalogRepositories (db: Db, dialect: Dialect): CatalogRepositor
     blobs: new BlobRepository(db),
     seeds: new SeedRepository(db, dialect),
     journal: new BlobJournal(db),
-    shares: new ShareRepository(db)
+    shares: new ShareRepository(db),
+    meta: new CatalogMeta(db)
   }
 }

@@ -19,6 +19,7 @@ import { hashPieces } from '../upload/contentHasher.ts'
 import { sha1 } from '../upload/nodeHashers.ts'
 import type { NewBlobRow } from './blobRepository.ts'
 import { catalogRepositories } from './catalogRepositories.ts'
+import { CatalogMeta } from './catalogMeta.ts'
 
 export interface ImportOptions {
   database: Database
@@ -33,7 +34,7 @@ const BATCH = 500
 
 export async function importMediaDir ({ database, store, mediaDir, freshDatabase, log }: ImportOptions): Promise<void> {
   const { db, dialect } = database
-  if (!await db.selectFrom('catalog_meta').select('key').where('key', '=', IMPORT_PENDING).executeTakeFirst()) return
+  if (!await new CatalogMeta(db).has(IMPORT_PENDING)) return
   const started = performance.now()
   const { wanted, seeded } = await readSeederJson(path.join(mediaDir, 'seeder.json'))
   // Without a database, the files seeder.json lists are the ones the seed served publicly. Only
@@ -87,7 +88,7 @@ export async function importMediaDir ({ database, store, mediaDir, freshDatabase
     await tx.updateTable('media_records').set(eb => ({ file_size: eb.selectFrom('blobs').select('blobs.file_size').whereRef('blobs.media_id', '=', 'media_records.media_id') }))
       .where('file_size', 'is', null).execute()
     await tx.schema.dropTable('public_torrents').ifExists().execute()
-    await tx.deleteFrom('catalog_meta').where('key', '=', IMPORT_PENDING).execute()
+    await new CatalogMeta(tx).clear(IMPORT_PENDING)
   })
   if (folders > 0) log.info({ folders, ms: Math.round(performance.now() - started) }, 'imported MEDIA_DIR into the catalogue (once)')
 }
