@@ -188,7 +188,8 @@ export class FsBlobStore implements BlobStore {
   async publishedAt (mediaId: string): Promise<number | undefined> {
     // The folder's mtime moves when it is published (renamed into place) or published again (touched).
     if (!await this.has(mediaId)) return undefined
-    return (await fs.stat(this.dir(mediaId)).catch(() => undefined))?.mtimeMs
+    // Removed since: absent, as has() would say now; any other error is not an answer.
+    return (await fs.stat(this.dir(mediaId)).catch((err: unknown) => { if (isAbsent(err)) return undefined; throw err }))?.mtimeMs
   }
 
   async readManifest (mediaId: string): Promise<MediaManifest> {
