@@ -20,6 +20,7 @@ import type { Logger } from './logger.ts'
 import { Catalog } from './media/catalog.ts'
 import { MediaService } from './media/mediaService.ts'
 import { Quotas } from './media/quotas.ts'
+import { sweepExpiredShares } from './media/shares.ts'
 import { openDatabase } from './db/database.ts'
 import { catalogRepositories } from './catalog/catalogRepositories.ts'
 import { RECONCILE_ALL } from './db/migrations.ts'
@@ -224,9 +225,10 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     log
   })
   await uploads.init()
-  // Sweep expired uploads a few times per expiry period (at least every 15 minutes).
+  // Sweep expired uploads a few times per expiry period (at least every 15 minutes), and expired shares with them.
   const sweeper = setInterval(() => {
     uploads.sweep().catch(err => log.warn({ err: (err as Error).message }, 'sweeping expired uploads failed'))
+    sweepExpiredShares(shares).catch(err => log.warn({ err: (err as Error).message }, 'sweeping expired shares failed'))
   }, Math.min(config.uploadExpiryMs / 4, 15 * 60_000))
   sweeper.unref()
   const auth = new AuthService({ origin, secret, challenges: new DatabaseChallengeStore(db), tokenTtlSeconds: config.tokenTtlSeconds })

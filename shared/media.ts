@@ -81,8 +81,11 @@ export interface OwnedListItem extends RecordListItem {
   sharedWith: Array<Pick<ShareView, 'publicKey' | 'expiresAt'>>
 }
 
-/** A file shared with the caller (`?shared=me`): the owner's record of it, who shared it, and until when. */
-export interface SharedListItem extends RecordListItem {
+/**
+ * A file shared with the caller (`?shared=me`): the owner's record of it, who shared it, and until
+ * when. Not whether the owner pinned it: that is the owner's use of their quota, not the file's.
+ */
+export interface SharedListItem extends Omit<RecordListItem, 'pinned'> {
   sharedBy: string
   expiresAt: string | null
 }

@@ -136,7 +136,7 @@ describe('catalogue reads seek an index, whatever the catalogue holds', () => {
     assert.equal((await records.get(id(4), 'admin'))?.owner, 'admin')
   })
 
-  test('shares: may this key read this file, a page of "shared with me" after a cursor, the shares of a page of my files', async () => {
+  test('shares: may this key read this file, a page of "shared with me" after a cursor, the shares of a page of my files, the expired ones to sweep', async () => {
     const records = new DatabaseRecordRepository(db, 'sqlite')
     const shares = new ShareRepository(db)
     for (const n of [11, 12, 13]) {
@@ -156,5 +156,9 @@ describe('catalogue reads seek an index, whatever the catalogue holds', () => {
     assert.deepEqual([...mine.answer.keys()], [id(11), id(13)])
     assert.match(mine.plan, /media_shares_pk|sqlite_autoindex_media_shares/)
     assert.doesNotMatch(mine.plan, /\bSCAN\b/)
+    const sweep = await planned(async () => await shares.removeExpiredBatch(0, 100))
+    assert.equal(sweep.answer, 0)
+    assert.match(sweep.plan, /media_shares_expires \(expires_at<\?\)/, 'the expired shares, by their expiry')
+    assert.doesNotMatch(sweep.plan, NO_SCAN_OR_SORT)
   })
 })

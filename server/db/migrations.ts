@@ -264,9 +264,19 @@ function migrations (dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('media_shares_readable').on('media_shares').columns(['media_id', 'recipient', 'created_at']).execute()
         await db.schema.createIndex('media_shares_recipient').on('media_shares').columns(['recipient', 'created_at', 'media_id', 'owner']).execute()
       }
+    },
+    // Expired shares read as none already; this index lets a periodic sweep find them without
+    // reading every share (ShareRepository.removeExpiredBatch).
+    '0010_media_shares_expiry': {
+      async up (db: Kysely<any>) {
+        await db.schema.createIndex('media_shares_expires').on('media_shares').column('expires_at').execute()
+      }
     }
   }
 }
+
+/** The names of the migrations, in the order they run. */
+export const migrationNames = (dialect: Dialect): string[] => Object.keys(migrations(dialect))
 
 /**
  * Bring the schema up to date; throws (and changes nothing more) when a migration fails.

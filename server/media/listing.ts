@@ -77,7 +77,10 @@ export class Listing {
     const { cursor } = opts
     if (cursor && (cursor.owner === undefined || !/^\d{1,16}$/.test(cursor.at))) throw badRequest('bad_cursor', 'cursor must be the nextCursor of a previous page of this listing.')
     const rows = await this.deps.shares.sharedWith(caller, Date.now(), opts.limit, cursor && { at: Number(cursor.at), mediaId: cursor.mediaId, owner: cursor.owner! })
-    const items = rows.map(row => ({ ...this.recordItem(row), sharedBy: row.share.owner, expiresAt: shareView(row.share).expiresAt }))
+    const items = rows.map(row => {
+      const { pinned, ...item } = this.recordItem(row)
+      return { ...item, sharedBy: row.share.owner, expiresAt: shareView(row.share).expiresAt }
+    })
     const end = rows[rows.length - 1]?.share
     const last = end && rows.length === opts.limit ? { at: String(end.createdAt), mediaId: end.mediaId, owner: end.owner } : undefined
     return { items, nextCursor: last ? encodeCursor(last) : null }

@@ -77,7 +77,7 @@ export class MediaService {
     this.pins = new Pins(deps)
     this.listing = new Listing(deps)
     this.edits = new Edits({ ...deps, perMedia, listing: this.listing })
-    this.shares = new Shares(deps)
+    this.shares = new Shares({ ...deps, perMedia })
   }
 
   checkUploader (caller: Caller): void {

@@ -11,9 +11,13 @@ import { isValidPublicKey } from '../../shared/wallet.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { CatalogRepositories } from '../catalog/catalogRepositories.ts'
 import type { MediaShare, ShareRepository } from '../records/shareRepository.ts'
+import type { KeyedMutex } from './keyedMutex.ts'
 
 /** Live shares one record may have: a private file is for a few chosen keys, and its owner's listing shows them all. */
 export const MAX_SHARES_PER_FILE = 1000
+
+/** Expired shares a sweep forgets per statement (each is one OR of primary keys). */
+const SWEEP_BATCH = 100
 
 /** The times the API takes: ISO 8601 with a time and a zone, as Date.toISOString() writes them. */
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,3})?)?(Z|[+-]\d\d:\d\d)$/
@@ -23,6 +27,8 @@ export interface SharesDeps {
   shares: ShareRepository
   /** Runs `fn` as one database transaction on the repositories it is given: all of it is written, or none. */
   transaction: <T>(fn: (tx: CatalogRepositories) => Promise<T>) => Promise<T>
+  /** One change at a time per file: a public upload of the same bytes cannot slip between the check and the share. */
+  perMedia: KeyedMutex
 }
 
 export const shareView = (share: Pick<MediaShare, 'recipient' | 'expiresAt' | 'createdAt'>): ShareView => ({
@@ -48,17 +54,17 @@ export class Shares {
 
   /**
    * Share the caller's private record with `recipient` until `expiresAt` (or until revoked), or
-   * change the expiry of their share. Checked again in the transaction, under the owner's lock
-   * (a delete or an edit of the record takes it too).
+   * change the expiry of their share. Checked again in the transaction, under the file's lock
+   * (uploads, deletes and edits take it) and the owner's.
    */
   async put (mediaId: string, caller: Caller, recipient: string, body: Record<string, unknown>): Promise<ShareView> {
     if (caller === undefined) throw loginRequired()
     checkRecipient(recipient)
     if (recipient === caller) throw badRequest('bad_public_key', 'That is your own key: you hold this file already. Share it with another key.')
     const expiresAt = expiryOf(body)
-    const { access, transaction } = this.deps
+    const { access, transaction, perMedia } = this.deps
     await access.require(caller, 'own', mediaId)
-    const { share, before, infoHash } = await transaction(async tx => {
+    const { share, before, infoHash } = await perMedia.run(mediaId, async () => await transaction(async tx => {
       await tx.records.lockOwner(caller)
       const record = await tx.records.get(mediaId, caller)
       if (!record) throw notFound()
@@ -72,7 +78,7 @@ export class Shares {
         throw new AppError(409, 'share_limit', `A file may be shared with at most ${MAX_SHARES_PER_FILE} keys at once. Revoke a share you no longer need first.`)
       }
       return { ...await tx.shares.put({ mediaId, owner: caller, recipient, expiresAt }, now), infoHash: record.privateInfoHash! }
-    })
+    }))
     // Peers the recipient has in the swarm are bounded by the share's new expiry from now on.
     if (before) await access.shareExpiryChanged(infoHash, recipient, share.expiresAt)
     return shareView(share)
@@ -92,6 +98,16 @@ export class Shares {
       return record.privateInfoHash
     })
     if (infoHash) await access.shareRevoked(infoHash, recipient)
+  }
+}
+
+/** Forget every expired share (they read as no share already; their rows would pile up); how many went. */
+export async function sweepExpiredShares (shares: ShareRepository, now = Date.now()): Promise<number> {
+  let removed = 0
+  for (;;) {
+    const n = await shares.removeExpiredBatch(now, SWEEP_BATCH)
+    removed += n
+    if (n < SWEEP_BATCH) return removed
   }
 }
 

@@ -5,6 +5,7 @@ import { describeEachDatabase, type DatabaseKind } from '../../test/helpers/post
 import { openTestDatabase } from '../../test/helpers/testDatabase.ts'
 import { BlobRepository } from '../catalog/blobRepository.ts'
 import { DatabaseRecordRepository } from './databaseRecordRepository.ts'
+import { sweepExpiredShares } from '../media/shares.ts'
 import { ShareRepository } from './shareRepository.ts'
 
 const ALICE = '02' + 'a'.repeat(64)
@@ -63,6 +64,23 @@ describeEachDatabase('share repository', kind => {
     assert.equal(await shares.remove(clip, ALICE, DAN), true, 'the live one stayed')
   })
 
+  test('the sweep forgets every expired share, in batches, of files never shared again; live ones stay', async t => {
+    const { shares } = await setUp(kind, t, [['clip', ALICE, 'private'], ['song', CAROL, 'private']])
+    const [clip, song] = [mediaIdOf('clip'), mediaIdOf('song')]
+    // More than one batch of expired shares, by keys of their own.
+    const recipients = Array.from({ length: 230 }, (_, i) => '03' + i.toString(16).padStart(64, '0'))
+    for (const [i, recipient] of recipients.entries()) {
+      await shares.put({ mediaId: i % 2 === 0 ? clip : song, owner: i % 2 === 0 ? ALICE : CAROL, recipient, expiresAt: T + i }, T - 1)
+    }
+    await shares.put({ mediaId: clip, owner: ALICE, recipient: BOB, expiresAt: null }, T)
+    await shares.put({ mediaId: song, owner: CAROL, recipient: DAN, expiresAt: T + 10_000 }, T)
+    assert.equal(await sweepExpiredShares(shares, T + 229), 230)
+    assert.equal(await sweepExpiredShares(shares, T + 229), 0, 'nothing left to sweep')
+    for (const recipient of recipients.slice(0, 3)) assert.equal(await shares.remove(clip, ALICE, recipient) || await shares.remove(song, CAROL, recipient), false, 'its row is gone')
+    assert.ok(await shares.live(clip, ALICE, BOB, T + 229), 'a share without expiry stays')
+    assert.ok(await shares.live(song, CAROL, DAN, T + 229), 'a share not yet expired stays')
+  })
+
   test("readable: a live share lends the owner's private record (the oldest share of two owners'), not an expired one, nor a public record's", async t => {
     const { shares, records } = await setUp(kind, t, [['clip', ALICE, 'private'], ['clip', CAROL, 'private'], ['song', ALICE, 'public']])
     const clip = mediaIdOf('clip')
@@ -77,7 +95,8 @@ describeEachDatabase('share repository', kind => {
     // A row left for a record that is public (shares go with such a change) lends nothing.
     await shares.put({ mediaId: mediaIdOf('song'), owner: ALICE, recipient: BOB, expiresAt: null }, T)
     assert.equal(await shares.readable(mediaIdOf('song'), BOB, T), undefined)
-    assert.deepEqual((await shares.sharedWith(BOB, T, 10)).map(s => s.record.mediaId), [clip, clip])
+    assert.deepEqual((await shares.sharedWith(BOB, T + 50, 10)).map(s => [s.record.mediaId, s.record.owner]), [[clip, CAROL]], 'listed once, through the record the doors read')
+    assert.deepEqual((await shares.sharedWith(BOB, T + 100, 10)).map(s => [s.record.mediaId, s.record.owner]), [[clip, ALICE]], "Carol's expired: through Alice's")
 
     await shares.removeAll(clip, ALICE)
     assert.equal(await shares.readable(clip, BOB, T + 100), undefined)
@@ -85,18 +104,22 @@ describeEachDatabase('share repository', kind => {
     assert.equal((await shares.readable(clip, BOB, T))?.record.owner, CAROL, "only Alice's went")
   })
 
-  test("shared with me: live shares newest first, paged by cursor, ties broken by file then owner; an owner's shares per file", async t => {
-    const media = ['a', 'b', 'c', 'd']
-    const { shares } = await setUp(kind, t, [...media.map(m => [m, ALICE, 'private'] as [string, string, 'private']), ['a', CAROL, 'private']])
+  test("shared with me: live shares newest first, paged by cursor, ties broken by file; a file once, through its oldest share; an owner's shares per file", async t => {
+    const media = ['a', 'b', 'c', 'd', 'e']
+    const { shares } = await setUp(kind, t, [...media.map(m => [m, ALICE, 'private'] as [string, string, 'private']), ['a', CAROL, 'private'], ['e', CAROL, 'private']])
     // Two at one time, so the tie-breaks show.
     await shares.put({ mediaId: mediaIdOf('a'), owner: ALICE, recipient: BOB, expiresAt: null }, T)
     await shares.put({ mediaId: mediaIdOf('a'), owner: CAROL, recipient: BOB, expiresAt: null }, T + 1)
     await shares.put({ mediaId: mediaIdOf('b'), owner: ALICE, recipient: BOB, expiresAt: null }, T + 1)
+    await shares.put({ mediaId: mediaIdOf('e'), owner: CAROL, recipient: BOB, expiresAt: null }, T + 1)
+    await shares.put({ mediaId: mediaIdOf('e'), owner: ALICE, recipient: BOB, expiresAt: null }, T + 1)
     await shares.put({ mediaId: mediaIdOf('c'), owner: ALICE, recipient: BOB, expiresAt: T + 10 }, T + 2)
     await shares.put({ mediaId: mediaIdOf('d'), owner: ALICE, recipient: BOB, expiresAt: null }, T + 3)
     await shares.put({ mediaId: mediaIdOf('d'), owner: ALICE, recipient: DAN, expiresAt: null }, T + 3)
+    // e: two owners' shares at one time; the doors read it through the smaller owner key, Alice's.
+    assert.equal((await shares.readable(mediaIdOf('e'), BOB, T + 10))?.record.owner, ALICE)
     const expected = [
-      ['d', ALICE], ...[['a', CAROL], ['b', ALICE]].sort((x, y) => mediaIdOf(y[0]!).localeCompare(mediaIdOf(x[0]!))), ['a', ALICE]
+      ['d', ALICE], ...[['b', ALICE], ['e', ALICE]].sort((x, y) => mediaIdOf(y[0]!).localeCompare(mediaIdOf(x[0]!))), ['a', ALICE]
     ].map(([m, owner]) => `${mediaIdOf(m!)} ${owner}`)
     const seen: string[] = []
     let after
@@ -107,10 +130,10 @@ describeEachDatabase('share repository', kind => {
       if (rows.length < 2 || !last) break
       after = { at: last.createdAt, mediaId: last.mediaId, owner: last.owner }
     }
-    assert.deepEqual(seen, expected, "c's share expired at T + 10; Dan's is Dan's")
+    assert.deepEqual(seen, expected, "c's share expired at T + 10; Dan's is Dan's; Carol's of a and e are not the doors'")
 
     const byMedia = await shares.ofRecords(ALICE, media.map(mediaIdOf), T + 10)
-    assert.deepEqual([...byMedia.keys()].sort(), ['a', 'b', 'd'].map(mediaIdOf).sort())
+    assert.deepEqual([...byMedia.keys()].sort(), ['a', 'b', 'd', 'e'].map(mediaIdOf).sort())
     assert.deepEqual(byMedia.get(mediaIdOf('d'))!.map(s => s.recipient), [BOB, DAN].sort())
     assert.deepEqual((await shares.ofRecords(ALICE, [], T)).size, 0)
   })

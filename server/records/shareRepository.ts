@@ -87,12 +87,27 @@ export class ShareRepository {
     await this.db.deleteFrom('media_shares').where('media_id', '=', mediaId).where('owner', '=', owner).execute()
   }
 
-  /** How many live shares the owner's record has. */
   /** Forget the owner's shares of this file that have expired (they read as no share already). */
   async removeExpired (mediaId: string, owner: OwnerKey, now: number): Promise<void> {
     await this.db.deleteFrom('media_shares').where('media_id', '=', mediaId).where('owner', '=', owner).where('expires_at', '<=', now).execute()
   }
 
+  /**
+   * Forget up to `batch` expired shares of any file (a periodic sweep: they read as no share
+   * already); how many went. One index range, however many shares there are.
+   */
+  async removeExpiredBatch (now: number, batch: number): Promise<number> {
+    const due = await this.db.selectFrom('media_shares').select(['media_id', 'owner', 'recipient'])
+      .where('expires_at', '<=', now).orderBy('expires_at').limit(batch).execute()
+    if (due.length === 0) return 0
+    const r = await this.db.deleteFrom('media_shares')
+      .where(eb => eb.or(due.map(d => eb.and([eb('media_id', '=', d.media_id), eb('owner', '=', d.owner), eb('recipient', '=', d.recipient)]))))
+      .where('expires_at', '<=', now)
+      .executeTakeFirst()
+    return Number(r.numDeletedRows)
+  }
+
+  /** How many live shares the owner's record has. */
   async liveCount (mediaId: string, owner: OwnerKey, now: number): Promise<number> {
     const row = await this.db.selectFrom('media_shares').select(eb => eb.fn.countAll<number>().as('n'))
       .where('media_id', '=', mediaId).where('owner', '=', owner)
@@ -123,17 +138,28 @@ export class ShareRepository {
    */
   async readable (mediaId: string, recipient: string, now: number): Promise<SharedRecord | undefined> {
     const [found] = await this.sharedRecords(recipient, now).where('s.media_id', '=', mediaId)
-      .orderBy('s.created_at').limit(1).execute()
+      .orderBy('s.created_at').orderBy('s.owner').limit(1).execute()
     return found && this.toSharedRecord(found)
   }
 
   /**
    * The files shared with `recipient` and live, newest share first, after the previous page's
    * last: with each file's row and the seed of the owner's private torrent, by their keys (per
-   * row of the page, as the owner's listing reads them).
+   * row of the page, as the owner's listing reads them). A file several owners share is listed
+   * once, through the record the doors read it by (`readable`: the oldest share), so the
+   * listing's name and torrent are what /info and the bytes then give.
    */
   async sharedWith (recipient: string, now: number, limit: number, after?: SharedCursor): Promise<SharedMedia[]> {
     let query = this.sharedRecords(recipient, now)
+      .where(eb => eb.not(eb.exists(
+        eb.selectFrom('media_shares as o')
+          .innerJoin('media_records as ro', join => join.onRef('ro.media_id', '=', 'o.media_id').onRef('ro.owner', '=', 'o.owner'))
+          .select('o.owner')
+          .whereRef('o.media_id', '=', 's.media_id').whereRef('o.recipient', '=', 's.recipient')
+          .where(e => e.or([e('o.expires_at', 'is', null), e('o.expires_at', '>', now)]))
+          .where('ro.access_level', '=', 'private')
+          .where(e => e(e.refTuple('o.created_at', 'o.owner'), '<', e.refTuple('s.created_at', 's.owner')))
+      )))
       .innerJoin('blobs as b', 'b.media_id', 's.media_id')
       .leftJoin('seeds as sd', 'sd.info_hash', 'r.private_info_hash')
       .select(['b.file_size as blob_size', 'b.name as blob_name', 'b.mime_type as blob_mime_type', 'b.info_hash as blob_info_hash', 'b.missing as blob_missing', 'sd.info_hash as seed_info_hash'])

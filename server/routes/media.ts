@@ -11,6 +11,7 @@ import { readJson, readOptionalJson } from './json.ts'
 import { decodeCursor } from '../catalog/listingCursor.ts'
 import { MAX_QUERY, queryText } from '../catalog/textQuery.ts'
 import { pageLimit } from './paging.ts'
+import { badRequest } from '../../shared/errors.ts'
 
 /** `sending` bounds the byte responses; `uploadStartLimit` is how often one address may start an upload. */
 export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Metrics, sending: SendLimits, uploadStartLimit: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
@@ -50,7 +51,12 @@ export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Met
     const cursor = c.req.query('cursor')
     const q = queryText(c.req.query('q'), 'q', MAX_QUERY)
     const page = { limit, ...(cursor !== undefined ? { cursor: decodeCursor(cursor) } : {}) }
-    if (c.req.query('shared') === 'me') return c.json(await media.sharedWithMe(c.get('caller'), page))
+    const shared = c.req.query('shared')
+    if (shared !== undefined) {
+      if (shared !== 'me') throw badRequest('bad_query', 'shared takes only "me": the files other keys share with you.')
+      if (c.req.query('owner') !== undefined || q !== undefined) throw badRequest('bad_query', 'shared=me lists every file shared with you and takes only limit and cursor: leave out owner and q.')
+      return c.json(await media.sharedWithMe(c.get('caller'), page))
+    }
     return c.json(await media.list(c.get('caller'), { mine: c.req.query('owner') === 'me', ...page, ...(q !== undefined ? { q } : {}) }))
   })
 

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
+import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, describe, test, type TestContext } from 'node:test'
 import bencode from 'bencode'
@@ -17,6 +18,7 @@ import WebTorrent from 'webtorrent'
 import type { Identity } from '../../shared/wallet.ts'
 import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
 import { BLOCK, openPeer, talk, type RawPeer } from '../helpers/rawPeer.ts'
+import { PausingStore } from '../helpers/pausingStore.ts'
 import { randomBytesSeeded, startTestServer, tempDir, upload, type TestServer } from '../helpers/server.ts'
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
@@ -28,13 +30,16 @@ interface Key { identity: Identity, key: string, token: string }
 
 describe('sharing a private file with chosen keys', () => {
   let server: TestServer
+  let store: PausingStore
   let alice: Key
   let bob: Key
   let carol: Key
   let seed = 5000
 
   before(async () => {
-    server = await startTestServer({ ALLOW_ANONYMOUS_UPLOADS: 'false' })
+    const dir = await tempDir()
+    store = new PausingStore(path.join(dir, 'media'))
+    server = await startTestServer({ ALLOW_ANONYMOUS_UPLOADS: 'false' }, { dir, store })
     const key = async (): Promise<Key> => {
       const identity = await newIdentity()
       return { identity, key: identity.publicKey, token: await signIn(server.url, identity) }
@@ -219,6 +224,24 @@ describe('sharing a private file with chosen keys', () => {
     assert.equal((await upload(server.url, both, { access_level: 'public' }, 'theirs.bin', undefined, carol.token)).status, 201)
     assert.equal((await share(mine.body.mediaId, bob.key)).status, 409)
 
+    // A share and a public upload of the same bytes, at once: the share waits for the upload's
+    // record (the file's lock), sees the file public and is refused, instead of slipping between.
+    const racing = randomBytesSeeded(5000, ++seed)
+    const racingId = sha256(racing)
+    assert.equal((await upload(server.url, racing, { access_level: 'private' }, 'racing.bin', undefined, alice.token)).status, 201)
+    const paused = store.pauseNextHas(racingId)
+    const published2 = upload(server.url, racing, { access_level: 'public' }, 'racing-public.bin', undefined, carol.token)
+    await paused.reached
+    const sharing = share(racingId, bob.key)
+    // Not a time limit: the share only gets this long to answer while the upload is held.
+    const early = await Promise.race([sharing.then(() => 'answered'), sleep(1000).then(() => 'waiting')])
+    paused.release()
+    assert.equal((await published2).status, 201)
+    const raced = await sharing
+    assert.equal(raced.status, 409, `answered ${early} while the public upload held the file`)
+    assert.equal((await raced.json()).error.code, 'already_public')
+    assert.deepEqual((await (await get(`/api/media/${racingId}/shares`, alice)).json()).shares, [])
+
     const notHers = await share(file.id, bob.key, undefined, carol)
     assert.equal(notHers.status, 404, "Carol cannot share Alice's file")
     assert.deepEqual(await notHers.json(), await (await share(MISSING_ID, bob.key, undefined, carol)).json())
@@ -226,6 +249,13 @@ describe('sharing a private file with chosen keys', () => {
     assert.equal((await revoke(file.id, bob.key)).status, 204, 'revoking what was never shared is no error')
     assert.equal((await revoke(file.id, 'nothex')).status, 400)
     assert.equal((await get('/api/media?shared=me', undefined)).status, 401)
+    for (const query of ['shared=me&q=plans', 'shared=me&owner=me', 'shared=you']) {
+      const res = await get(`/api/media?${query}`, bob)
+      assert.equal(res.status, 400, query)
+      const { error } = await res.json()
+      assert.equal(error.code, 'bad_query')
+      assert.match(error.message, query === 'shared=you' ? /only "me"/ : /leave out owner and q/)
+    }
     assert.equal((await get(`/api/media?shared=me&cursor=${(await (await get('/api/media?owner=me&limit=1', alice)).json()).nextCursor}`, bob)).status, 400, "another listing's cursor")
   })
 
@@ -302,6 +332,8 @@ describe('sharing a private file with chosen keys', () => {
   test("listings: the owner's files say whom they are shared with; 'shared with me' pages by cursor, newest share first, with who shared it and until when", async () => {
     const files = [await privateFile('one.pdf'), await privateFile('two.pdf'), await privateFile('three.pdf')]
     const carols = await privateFile('carols.pdf', {}, carol)
+    assert.equal((await send('PATCH', `/api/media/${carols.id}`, carol, { tags: ['plans', 'q3'] })).status, 200)
+    assert.equal((await send('PUT', `/api/media/${carols.id}/pin`, carol)).status, 200)
     const until = new Date(Date.now() + 86_400_000).toISOString()
     const shares: Array<[string, Key]> = [[files[0]!.id, alice], [files[1]!.id, alice], [carols.id, carol], [files[2]!.id, alice]]
     for (const [id, owner] of shares) {
@@ -325,7 +357,8 @@ describe('sharing a private file with chosen keys', () => {
     assert.equal(carolsItem.accessLevel, 'private')
     assert.equal(carolsItem.infoHash, carols.infoHash)
     assert.equal(carolsItem.expiresAt, null)
-    assert.deepEqual([carolsItem.pinned, carolsItem.tags], [false, []], "the owner's record's pin and tags")
+    assert.deepEqual(carolsItem.tags, ['plans', 'q3'], "the owner's record's tags, like its name and description")
+    assert.equal('pinned' in carolsItem, false, 'whether the owner pinned it is the owner\'s to know')
     assert.ok(['active', 'idle'].includes(carolsItem.seeding), carolsItem.seeding)
     assert.equal(carolsItem.sharedWith, undefined, 'whom else it is shared with is the owner\'s to know')
     assert.equal(ours.find(i => i.mediaId === files[1]!.id).expiresAt, until)
@@ -337,6 +370,26 @@ describe('sharing a private file with chosen keys', () => {
     const listed = (await (await get(`/api/media/${files[0]!.id}/shares`, alice)).json()).shares
     assert.deepEqual(listed.map((s: any) => [s.publicKey, s.expiresAt]), [[bob.key, null], [carol.key, null]])
     assert.ok(listed.every((s: any) => Date.parse(s.createdAt) > 0))
+  })
+
+  test('a file two owners share with him is listed once, through the record every door reads it by; when that share goes, through the other', async () => {
+    const bytes = randomBytesSeeded(20_000, ++seed)
+    const id = sha256(bytes)
+    const alices = await upload(server.url, bytes, { access_level: 'private' }, 'alice-name.pdf', 'application/pdf', alice.token)
+    const carols = await upload(server.url, bytes, { access_level: 'private' }, 'carol-name.pdf', 'application/pdf', carol.token)
+    assert.deepEqual([alices.status, carols.status], [201, 201])
+    assert.notEqual(alices.body.infoHash, carols.body.infoHash, 'each owner has a private torrent of their own')
+    assert.equal((await share(id, bob.key)).status, 200)
+    await sleep(5) // Alice's share is the older one
+    assert.equal((await share(id, bob.key, undefined, carol)).status, 200)
+    const seenByBob = async (): Promise<Array<[string, string, string]>> => {
+      const items: any[] = (await (await get('/api/media?shared=me&limit=100', bob)).json()).items
+      const info = await (await get(`/api/media/${id}/info`, bob)).json()
+      return [...items.filter(i => i.mediaId === id).map(i => [i.sharedBy, i.originalName, i.infoHash] as [string, string, string]), ['info', info.originalName, info.infoHash]]
+    }
+    assert.deepEqual(await seenByBob(), [[alice.key, 'alice-name.pdf', alices.body.infoHash], ['info', 'alice-name.pdf', alices.body.infoHash]])
+    assert.equal((await revoke(id, bob.key)).status, 204)
+    assert.deepEqual(await seenByBob(), [[carol.key, 'carol-name.pdf', carols.body.infoHash], ['info', 'carol-name.pdf', carols.body.infoHash]])
   })
 
   test('made public, a file loses its shares with its private torrent: the recipient reads the public file like anyone, and made private again it is not shared', { timeout: 60_000 }, async t => {
