@@ -193,10 +193,10 @@ export async function postRecord (record: OipMediaRecord, signature: string, tok
 }
 
 /**
- * A file the server holds, as `GET /api/media?owner=me` lists it (with `sharedWith`) or
- * `?shared=me` does (with `sharedBy` and `expiresAt`).
+ * A file the server holds, as `GET /api/media?owner=me` lists it (with `pinned` and `sharedWith`)
+ * or `?shared=me` does (with `sharedBy` and `expiresAt`).
  */
-export type ServerFile = RecordListItem & Partial<Pick<OwnedListItem, 'sharedWith'> & Pick<SharedListItem, 'sharedBy' | 'expiresAt'>>
+export type ServerFile = Omit<RecordListItem, 'pinned'> & Partial<Pick<OwnedListItem, 'pinned' | 'sharedWith'> & Pick<SharedListItem, 'sharedBy' | 'expiresAt'>>
 
 export interface ServerPage { items: ServerFile[], nextCursor: string | null }
 
