@@ -286,7 +286,7 @@ function migrations (dialect: Dialect): Record<string, Migration> {
         // Byte order on PostgreSQL too, as SQLite compares text.
         await db.schema.alterTable('oip_records').addColumn('name_key', 'text', c => (dialect === 'postgres' ? c.modifyFront(sql`COLLATE "C"`) : c).notNull().defaultTo('')).execute()
         const field = (path: string): RawBuilder<number> => dialect === 'postgres'
-          ? sql<number>`(record_json::jsonb #>> ${`{${path}}`})::bigint`
+          ? sql<number>`(record_json::jsonb #>> ${`{${path.replace('.', ',')}}`})::bigint`
           : sql<number>`json_extract(record_json, ${`$.${path}`})`
         await db.updateTable('oip_records').set({
           date: field('basic.date'),

@@ -3,7 +3,7 @@
  * on, in the database (SQLite or PostgreSQL), their tags one row each. `seq` is insertion order:
  * the default order, and the tie-break of every other.
  */
-import { sql, type Selectable, type SelectQueryBuilder } from 'kysely'
+import { sql, type RawBuilder, type Selectable, type SelectQueryBuilder } from 'kysely'
 import type { AccessLevel } from '../../shared/media.ts'
 import { addressOf } from '../../shared/wallet.ts'
 import { containsText, foldAscii } from '../catalog/textQuery.ts'
@@ -129,13 +129,14 @@ export class DatabaseOipRecordRepository implements OipRecordRepository {
     const { caller, limit, offset } = filter
     // Public records, and the caller's private ones (none of anyone else's): each an index read
     // in order, by (access_level, key, seq), or (owner, access_level, key, seq) for one owner.
-    const pub = this.ordered(this.matching(filter, owner).where('access_level', '=', 'public'), filter)
+    const key = this.sortKey(filter)
+    const pub = this.ordered(this.matching(filter, owner, key).where('access_level', '=', 'public'), filter, key)
     const mine = caller !== undefined && (owner === undefined || owner === caller)
     const rows = !mine
       ? await pub.limit(limit).offset(offset).execute()
       // Each branch gives at most the rows up to the page's end, in order; the merge takes the page.
       : await this.ordered(this.db.selectFrom(pub.limit(offset + limit).as('pub')).selectAll().unionAll(
-        this.db.selectFrom(this.ordered(this.matching(filter, caller).where('access_level', '=', 'private'), filter).limit(offset + limit).as('own')).selectAll()
+        this.db.selectFrom(this.ordered(this.matching(filter, caller, key).where('access_level', '=', 'private'), filter, key).limit(offset + limit).as('own')).selectAll()
       ) as unknown as RecordQuery, filter).limit(limit).offset(offset).execute()
     return rows.map(toRow)
   }
@@ -149,7 +150,7 @@ export class DatabaseOipRecordRepository implements OipRecordRepository {
   }
 
   /** The rows (of one owner, when given) that pass every filter and come after the cursor. */
-  private matching (filter: OipRecordFilter, owner: string | undefined): RecordQuery {
+  private matching (filter: OipRecordFilter, owner: string | undefined, key: RawBuilder<unknown>): RecordQuery {
     let query = this.db.selectFrom('oip_records').selectAll()
     if (owner !== undefined) query = query.where('owner', '=', owner)
     if (filter.recordType !== undefined) query = query.where('type', '=', filter.recordType)
@@ -166,18 +167,28 @@ export class DatabaseOipRecordRepository implements OipRecordRepository {
     const { after, sort } = filter
     if (after !== undefined) {
       const op = sort.direction === 'desc' ? '<' : '>'
-      const column = SORT_COLUMNS[sort.field]
-      query = column === 'seq'
+      query = SORT_COLUMNS[sort.field] === 'seq'
         ? query.where('seq', op, after.seq)
-        : query.where(eb => eb(eb.refTuple(column, 'seq'), op, eb.tuple(after.key as never, after.seq)))
+        : query.where(sql<boolean>`(${key}, seq) ${sql.raw(op)} (${after.key}, ${after.seq})`)
     }
     return query
   }
 
-  private ordered (query: RecordQuery, { sort }: OipRecordFilter): RecordQuery {
-    const column = SORT_COLUMNS[sort.field]
-    const ordered = column === 'seq' ? query : query.orderBy(column, sort.direction)
-    return ordered.orderBy('seq', sort.direction)
+  /**
+   * The column the search orders by, as a branch reads it. With a text search or tags, SQLite is
+   * kept from walking that order's index (`+`): without statistics it would read rows in that
+   * order until a page of matches came, every row for a rare word; it reads the matches by their
+   * index and sorts them instead, as PostgreSQL chooses by its statistics.
+   */
+  private sortKey (filter: OipRecordFilter): RawBuilder<unknown> {
+    const column = sql.ref(SORT_COLUMNS[filter.sort.field])
+    return this.dialect === 'sqlite' && (filter.words !== undefined || filter.tags !== undefined) ? sql`+${column}` : column
+  }
+
+  /** In the search's order, ties by seq; `key`: the sort column as sortKey gives it, for a branch. */
+  private ordered (query: RecordQuery, { sort }: OipRecordFilter, key: RawBuilder<unknown> | string = SORT_COLUMNS[sort.field]): RecordQuery {
+    const byKey = SORT_COLUMNS[sort.field] === 'seq' ? query : query.orderBy(key as never, sort.direction)
+    return byKey.orderBy('seq', sort.direction)
   }
 
   async removeForMedia (mediaId: string, owner: string): Promise<number> {
