@@ -8,7 +8,7 @@ import { createBase58check } from '@scure/base'
 import { HDKey } from '@scure/bip32'
 import { entropyToMnemonic, mnemonicToSeed } from '@scure/bip39'
 import { wordlist } from '@scure/bip39/wordlists/english.js'
-import { createMnemonic, identityFromMnemonic, isValidMnemonic, isValidPublicKey, torrentSaltFor } from './wallet.ts'
+import { addressOf, createMnemonic, identityFromMnemonic, isAddress, isValidMnemonic, isValidPublicKey, torrentSaltFor } from './wallet.ts'
 
 const ABANDON = 'abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about'
 
@@ -30,6 +30,8 @@ test("the identity key is the BIP44 key at m/44'/0'/0'/0/0 (its well-known addre
   const { publicKey, privateKey } = await identityFromMnemonic(ABANDON)
   const address = createBase58check(sha256).encode(new Uint8Array([0, ...ripemd160(sha256(hexToBytes(publicKey)))]))
   assert.equal(address, '1LqBGSKuX5yYUonjxT5qGfpUsXKYYWeabA')
+  assert.equal(addressOf(publicKey), address)
+  assert.equal(isAddress(address), true)
   assert.match(publicKey, /^0[23][0-9a-f]{64}$/)
   assert.equal(bytesToHex(secp256k1.getPublicKey(privateKey, true)), publicKey)
 })

@@ -5,8 +5,10 @@
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { hmac } from '@noble/hashes/hmac.js'
+import { ripemd160 } from '@noble/hashes/legacy.js'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { bytesToHex } from '@noble/hashes/utils.js'
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
+import { createBase58check } from '@scure/base'
 import { HDKey } from '@scure/bip32'
 import { generateMnemonic, mnemonicToSeed, validateMnemonic } from '@scure/bip39'
 import { wordlist } from '@scure/bip39/wordlists/english.js'
@@ -50,6 +52,18 @@ export const isValidPublicKey = (value: unknown): value is string => {
     return false
   }
 }
+
+const base58check = createBase58check(sha256)
+
+/**
+ * The key's Bitcoin P2PKH address (Base58Check of 0x00 + RIPEMD-160(SHA-256(key))): what a
+ * wallet's "verify message" checks a signature against, and another name for the key.
+ */
+export const addressOf = (publicKey: string): string => base58check.encode(new Uint8Array([0, ...ripemd160(sha256(hexToBytes(publicKey)))]))
+
+const ADDRESS = /^1[1-9A-HJ-NP-Za-km-z]{25,33}$/
+/** Shaped like a P2PKH address (its checksum is not checked: a wrong one matches no key). */
+export const isAddress = (value: unknown): value is string => typeof value === 'string' && ADDRESS.test(value)
 
 const encoder = new TextEncoder()
 

@@ -17,8 +17,11 @@ export function queryText (value: string | undefined, name: string, max: number)
   return value
 }
 
+/** A–Z in lower case and nothing else, as SQLite's lower() folds. */
+export const foldAscii = (text: string): string => text.replace(/[A-Z]/g, ch => ch.toLowerCase())
+
 /** `q` is matched literally (LIKE's wildcards in it are escaped), its ASCII letters in lower case. */
-const likePattern = (q: string): string => `%${q.replace(/[A-Z]/g, ch => ch.toLowerCase()).replace(/[\\%_]/g, ch => `\\${ch}`)}%`
+const likePattern = (q: string): string => `%${foldAscii(q).replace(/[\\%_]/g, ch => `\\${ch}`)}%`
 
 /**
  * The column with its ASCII letters in lower case and nothing else folded, as SQLite's lower()

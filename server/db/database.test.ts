@@ -9,7 +9,10 @@ import { sql } from 'kysely'
 import pg from 'pg'
 import { describeEachDatabase, type DatabaseKind, type TestDatabase } from '../../test/helpers/postgres.ts'
 import { SeedRepository } from '../catalog/seedRepository.ts'
+import { addressOf, createMnemonic, identityFromMnemonic } from '../../shared/wallet.ts'
 import { DatabaseRecordRepository } from '../records/databaseRecordRepository.ts'
+import { DatabaseOipRecordRepository } from '../records/oipRecordRepository.ts'
+import { parseRecordSearch, type RecordSearchParams } from '../records/recordSearch.ts'
 import { openDatabase, type Dialect } from './database.ts'
 import { LEGACY_SQLITE, migrationNames } from './migrations.ts'
 
@@ -40,6 +43,26 @@ async function run (kind: DatabaseKind, options: TestDatabase['options'], statem
 const TABLES: Record<Dialect, string> = {
   sqlite: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'kysely_%'",
   postgres: "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT LIKE 'kysely_%'"
+}
+
+/** Undoes 0011_record_search, leaving oip_records as 0010 did. */
+const BEFORE_RECORD_SEARCH: Record<Dialect, string[]> = {
+  sqlite: [
+    ...['insert', 'delete', 'update'].map(t => `DROP TRIGGER oip_records_fts_${t}`),
+    'DROP TABLE oip_records_fts',
+    'DROP TABLE oip_record_tags',
+    ...['public', 'owner'].flatMap(who => ['seq', 'date', 'name_key', 'size'].map(key => `DROP INDEX oip_records_${who}_${key}`)),
+    'DROP INDEX oip_records_address',
+    ...['source', 'owner_address', 'date', 'size', 'name_key'].map(c => `ALTER TABLE oip_records DROP COLUMN ${c}`),
+    'CREATE INDEX oip_records_owner ON oip_records (owner)'
+  ],
+  postgres: [
+    'DROP TABLE oip_record_tags',
+    ...['search_vector', 'source', 'owner_address', 'date', 'size', 'name_key'].map(c => `ALTER TABLE oip_records DROP COLUMN ${c}`),
+    'DROP INDEX oip_records_public_seq',
+    'DROP INDEX oip_records_owner_seq',
+    'CREATE INDEX oip_records_owner ON oip_records (owner)'
+  ]
 }
 
 const columns = async (file: string, table: string): Promise<string[]> => {
@@ -103,6 +126,7 @@ describeEachDatabase('opening the database', kind => {
     await run(kind, options, 'DROP TABLE blob_journal')
     await run(kind, options, 'ALTER TABLE media_records DROP COLUMN tags')
     await run(kind, options, 'DROP TABLE media_shares')
+    for (const statement of BEFORE_RECORD_SEARCH[kind.kind]) await run(kind, options, statement)
     await run(kind, options, "DELETE FROM kysely_migration WHERE name >= '0006'")
     await run(kind, options, "INSERT INTO seeds (info_hash, media_id, kind, ranked_at) VALUES ('a', 'm1', 'public', 1), ('b', 'm2', 'public', 1), ('c', 'm2', 'private', 1)")
     const database = await openDatabase(options)
@@ -123,6 +147,7 @@ describeEachDatabase('opening the database', kind => {
     await run(kind, options, 'DROP TABLE blob_journal')
     await run(kind, options, 'ALTER TABLE media_records DROP COLUMN tags')
     await run(kind, options, 'DROP TABLE media_shares')
+    for (const statement of BEFORE_RECORD_SEARCH[kind.kind]) await run(kind, options, statement)
     await run(kind, options, "DELETE FROM kysely_migration WHERE name >= '0007'")
     await run(kind, options, `INSERT INTO blobs (media_id, file_size, piece_length, info, name, mime_type, info_hash, published_at, created_at) VALUES ('${'a'.repeat(64)}', 1, 16384, ${kind.kind === 'sqlite' ? "x'00'" : "'\\x00'"}, 'f', 'text/plain', '${'b'.repeat(40)}', 1, '2026-01-01T00:00:00.000Z')`)
     await (await openDatabase(options)).close()
@@ -135,12 +160,43 @@ describeEachDatabase('opening the database', kind => {
     // As 0007 left it, with a record.
     await run(kind, options, 'ALTER TABLE media_records DROP COLUMN tags')
     await run(kind, options, 'DROP TABLE media_shares')
+    for (const statement of BEFORE_RECORD_SEARCH[kind.kind]) await run(kind, options, statement)
     await run(kind, options, "DELETE FROM kysely_migration WHERE name >= '0008'")
     await run(kind, options, `INSERT INTO media_records (media_id, owner, access_level, name, original_name, mime_type, created_at) VALUES ('${'a'.repeat(64)}', 'alice', 'public', 'Sunset', 'sunset.mp4', 'video/mp4', '2026-01-01T00:00:00.000Z')`)
     const database = await openDatabase(options)
     try {
       const record = await new DatabaseRecordRepository(database.db, database.dialect).get('a'.repeat(64), 'alice')
       assert.deepEqual([record?.name, record?.originalName, record?.tags], ['Sunset', 'sunset.mp4', []])
+    } finally {
+      await database.close()
+    }
+  })
+
+  test('a catalogue made before record search has its records searchable after: words, tags, creator address, date, size and name order', async () => {
+    const { options } = await kind.newDatabase()
+    await (await openDatabase(options)).close()
+    for (const statement of BEFORE_RECORD_SEARCH[kind.kind]) await run(kind, options, statement)
+    await run(kind, options, "DELETE FROM kysely_migration WHERE name >= '0011'")
+    const alice = await identityFromMnemonic(createMnemonic())
+    const stored = [['Sunset.mp4', 'Over the sea', ['beach', 'evening'], 1700000000, 300, 'public'], ['forest walk', 'Into the woods', ['green'], 1600000000, 100, 'public'], ['Diary', 'sunset notes', ['beach'], 1650000000, 200, 'private']] as const
+    for (const [i, [name, description, tags, date, size, access]] of stored.entries()) {
+      const json = JSON.stringify({ basic: { name, description, date, tagItems: tags }, media: { size } }).replaceAll("'", "''")
+      await run(kind, options, `INSERT INTO oip_records (record_id, media_id, owner, access_level, type, name, description, tags, record_json, signature, created_at)
+        VALUES ('${String(i).repeat(64)}', '${'a'.repeat(64)}', '${alice.publicKey}', '${access}', 'media', '${name}', '${description}', '${JSON.stringify(tags)}', '${json}', 'sig', '2026-01-01T00:00:00.000Z')`)
+    }
+    const database = await openDatabase(options)
+    try {
+      const records = new DatabaseOipRecordRepository(database.db, database.dialect)
+      const names = async (params: RecordSearchParams, caller?: string): Promise<string[]> => (await records.list({ ...parseRecordSearch(params, 10), caller, limit: 10 })).map(r => r.name)
+      assert.deepEqual(await names({ search: 'sun' }), ['Sunset.mp4'], 'name words, public only')
+      assert.deepEqual(await names({ search: 'sun' }, alice.publicKey), ['Diary', 'Sunset.mp4'], 'and description words, to the owner')
+      assert.deepEqual(await names({ search: 'mp4 sea' }), ['Sunset.mp4'])
+      assert.deepEqual(await names({ search: 'evening' }), ['Sunset.mp4'], 'tag words')
+      assert.deepEqual(await names({ tags: 'beach' }, alice.publicKey), ['Diary', 'Sunset.mp4'])
+      assert.deepEqual(await names({ creator: addressOf(alice.publicKey), sortBy: 'date:asc' }), ['forest walk', 'Sunset.mp4'])
+      assert.deepEqual(await names({ sortBy: 'size:asc' }, alice.publicKey), ['forest walk', 'Diary', 'Sunset.mp4'])
+      assert.deepEqual(await names({ sortBy: 'name:asc' }, alice.publicKey), ['Diary', 'forest walk', 'Sunset.mp4'], 'A–Z either case together')
+      assert.deepEqual(await names({ source: 'local' }), ['forest walk', 'Sunset.mp4'], 'every record made before is local')
     } finally {
       await database.close()
     }

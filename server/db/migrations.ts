@@ -3,7 +3,8 @@
  * keeps track of which ran). Only column types differ: an auto-numbered key is SQLite's rowid
  * alias (INTEGER PRIMARY KEY) and PostgreSQL's bigserial.
  */
-import { DEFAULT_MIGRATION_TABLE, Migrator, sql, type Kysely, type Migration } from 'kysely'
+import { DEFAULT_MIGRATION_TABLE, Migrator, sql, type Kysely, type Migration, type RawBuilder } from 'kysely'
+import { addressOf } from '../../shared/wallet.ts'
 import type { Dialect } from './database.ts'
 
 /**
@@ -270,6 +271,68 @@ function migrations (dialect: Dialect): Record<string, Migration> {
     '0010_media_shares_expiry': {
       async up (db: Kysely<any>) {
         await db.schema.createIndex('media_shares_expires').on('media_shares').column('expires_at').execute()
+      }
+    },
+    // Record search (records/recordSearch.ts): where a record came from, its creator's address,
+    // date, size and name order as columns, its tags as rows, a full-text index over name,
+    // description and tags; one index per order, for public records and per owner, so a page
+    // reads its rows from an index in order. Existing records are filled in and indexed.
+    '0011_record_search': {
+      async up (db: Kysely<any>) {
+        await db.schema.alterTable('oip_records').addColumn('source', 'text', c => c.notNull().defaultTo('local').check(sql`source IN ('local', 'arweave', 'gun')`)).execute()
+        await db.schema.alterTable('oip_records').addColumn('owner_address', 'text', c => c.notNull().defaultTo('')).execute()
+        await db.schema.alterTable('oip_records').addColumn('date', 'bigint', c => c.notNull().defaultTo(0)).execute()
+        await db.schema.alterTable('oip_records').addColumn('size', 'bigint', c => c.notNull().defaultTo(0)).execute()
+        // Byte order on PostgreSQL too, as SQLite compares text.
+        await db.schema.alterTable('oip_records').addColumn('name_key', 'text', c => (dialect === 'postgres' ? c.modifyFront(sql`COLLATE "C"`) : c).notNull().defaultTo('')).execute()
+        const field = (path: string): RawBuilder<number> => dialect === 'postgres'
+          ? sql<number>`(record_json::jsonb #>> ${`{${path.replace('.', ',')}}`})::bigint`
+          : sql<number>`json_extract(record_json, ${`$.${path}`})`
+        await db.updateTable('oip_records').set({
+          date: field('basic.date'),
+          size: field('media.size'),
+          name_key: dialect === 'postgres' ? sql`lower(name COLLATE "C")` : sql`lower(name)`
+        }).execute()
+        const { rows: owners } = await sql<{ owner: string }>`SELECT DISTINCT owner FROM oip_records`.execute(db)
+        for (const { owner } of owners) await db.updateTable('oip_records').set({ owner_address: addressOf(owner) }).where('owner', '=', owner).execute()
+
+        await db.schema.dropIndex('oip_records_owner').execute()
+        for (const key of ['date', 'name_key', 'size']) {
+          await db.schema.createIndex(`oip_records_public_${key}`).on('oip_records').columns(['access_level', key, 'seq']).execute()
+          await db.schema.createIndex(`oip_records_owner_${key}`).on('oip_records').columns(['owner', 'access_level', key, 'seq']).execute()
+        }
+        await db.schema.createIndex('oip_records_public_seq').on('oip_records').columns(['access_level', 'seq']).execute()
+        await db.schema.createIndex('oip_records_owner_seq').on('oip_records').columns(['owner', 'access_level', 'seq']).execute()
+        await db.schema.createIndex('oip_records_address').on('oip_records').column('owner_address').execute()
+
+        await db.schema.createTable('oip_record_tags')
+          .addColumn('seq', 'bigint', c => c.notNull().references('oip_records.seq').onDelete('cascade'))
+          .addColumn('tag', 'text', c => c.notNull())
+          .addPrimaryKeyConstraint('oip_record_tags_pk', ['tag', 'seq'])
+          .execute()
+        await db.schema.createIndex('oip_record_tags_seq').on('oip_record_tags').column('seq').execute()
+        await sql`INSERT INTO oip_record_tags (seq, tag) SELECT DISTINCT seq, ${dialect === 'postgres'
+          ? sql`jsonb_array_elements_text(tags::jsonb) FROM oip_records`
+          : sql`json_each.value FROM oip_records, json_each(oip_records.tags)`}`.execute(db)
+
+        if (dialect === 'postgres') {
+          // Generated: every row's words are indexed in the same statement that writes it. ASCII
+          // punctuation becomes spaces first: the parser would keep "clip.mp4", a URL or an e-mail
+          // address as one word, where FTS5 splits them (records/recordFullText.ts).
+          const punctuation = '!"#$%&\'\'()*+,-./:;<=>?@[\\]^_`{|}~'
+          await sql.raw(`ALTER TABLE oip_records ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
+            to_tsvector('simple'::regconfig, translate(name || ' ' || description || ' ' || tags, '${punctuation}', '${' '.repeat(32)}'))) STORED`).execute(db)
+          await sql`CREATE INDEX oip_records_search ON oip_records USING gin (search_vector)`.execute(db)
+        } else {
+          // External content: the index holds the words, the triggers keep it in step with the rows.
+          await sql`CREATE VIRTUAL TABLE oip_records_fts USING fts5(name, description, tags, content='oip_records', content_rowid='seq', tokenize='unicode61 remove_diacritics 0')`.execute(db)
+          const add = sql`INSERT INTO oip_records_fts (rowid, name, description, tags) VALUES (new.seq, new.name, new.description, new.tags);`
+          const remove = sql`INSERT INTO oip_records_fts (oip_records_fts, rowid, name, description, tags) VALUES ('delete', old.seq, old.name, old.description, old.tags);`
+          await sql`CREATE TRIGGER oip_records_fts_insert AFTER INSERT ON oip_records BEGIN ${add} END`.execute(db)
+          await sql`CREATE TRIGGER oip_records_fts_delete AFTER DELETE ON oip_records BEGIN ${remove} END`.execute(db)
+          await sql`CREATE TRIGGER oip_records_fts_update AFTER UPDATE OF name, description, tags ON oip_records BEGIN ${remove} ${add} END`.execute(db)
+          await sql`INSERT INTO oip_records_fts (oip_records_fts) VALUES ('rebuild')`.execute(db)
+        }
       }
     }
   }

@@ -42,6 +42,22 @@ export interface OipRecordsTable {
   record_json: string
   signature: string
   created_at: string
+  /** Where the record came from: made here, or read from the OIP network by the indexer. */
+  source: Generated<'local' | 'arweave' | 'gun'>
+  /** The owner's P2PKH address (shared/wallet.ts addressOf), the other form `creator` takes. */
+  owner_address: string
+  /** record.basic.date, Unix seconds. */
+  date: number
+  /** record.media.size, bytes. */
+  size: number
+  /** The name with A–Z in lower case (as `q` folds): the order of sortBy=name, alike on both databases. */
+  name_key: string
+}
+
+/** One row per distinct tag of a record (records/oipRecordRepository.ts), for `tags` to seek. */
+export interface OipRecordTagsTable {
+  seq: number
+  tag: string
 }
 
 export interface PublicTorrentsTable {
@@ -163,6 +179,7 @@ export interface Schema {
   media_records: MediaRecordsTable
   auth_challenges: AuthChallengesTable
   oip_records: OipRecordsTable
+  oip_record_tags: OipRecordTagsTable
   public_torrents: PublicTorrentsTable
   blobs: BlobsTable
   seeds: SeedsTable

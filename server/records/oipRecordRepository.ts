@@ -1,15 +1,19 @@
 /**
- * Signed OIP records, stored as their canonical JSON plus the columns listings filter on, in
- * the database (SQLite or PostgreSQL). `seq` is the paging cursor: insertion order.
+ * Signed OIP records, stored as their canonical JSON plus the columns searches filter and sort
+ * on, in the database (SQLite or PostgreSQL), their tags one row each. `seq` is insertion order:
+ * the default order, and the tie-break of every other.
  */
-import { sql, type Selectable } from 'kysely'
+import { sql, type RawBuilder, type Selectable, type SelectQueryBuilder } from 'kysely'
 import type { AccessLevel } from '../../shared/media.ts'
-import { containsText } from '../catalog/textQuery.ts'
+import { addressOf } from '../../shared/wallet.ts'
+import { containsText, foldAscii } from '../catalog/textQuery.ts'
 import type { Db, Dialect } from '../db/database.ts'
-import type { OipRecordsTable } from '../db/schema.ts'
+import type { OipRecordsTable, Schema } from '../db/schema.ts'
+import { fullTextMatch } from './recordFullText.ts'
+import { SORT_COLUMNS, type RecordSearch } from './recordSearch.ts'
 
 export interface OipRecordRow {
-  /** Insertion order: the paging cursor. */
+  /** Insertion order: the default paging cursor. */
   seq: number
   recordId: string
   mediaId: string
@@ -19,26 +23,24 @@ export interface OipRecordRow {
   name: string
   description: string
   tags: string[]
+  /** record.basic.date (Unix seconds) and record.media.size, the orders of sortBy. */
+  date: number
+  size: number
+  /** The name as sortBy=name orders it. */
+  nameKey: string
   /** The canonical JSON that was signed, byte for byte. */
   recordJson: string
   signature: string
   createdAt: string
 }
 
-export type NewOipRecordRow = Omit<OipRecordRow, 'seq'>
+export type NewOipRecordRow = Omit<OipRecordRow, 'seq' | 'nameKey'>
 
-export interface OipRecordFilter {
-  owner?: string
-  type?: string
-  /** Exact match on one of the record's tags. */
-  tag?: string
-  /** Case-insensitive (ASCII) substring of the name or description. */
-  q?: string
-  /** Sees their own private records besides everyone's public ones. */
+/** A search (recordSearch.ts) as the caller may see it: everyone's public records, and their own private ones. */
+export interface OipRecordFilter extends Omit<RecordSearch, 'creator'> {
+  creator?: RecordSearch['creator']
   caller?: string
   limit: number
-  /** The seq of the last row of the previous page. */
-  after?: number
 }
 
 export interface OipRecordRepository {
@@ -47,11 +49,13 @@ export interface OipRecordRepository {
   /** A stored record's signature, replaced (a legacy one by its owner's re-signature); the row after. */
   replaceSignature (recordId: string, signature: string): Promise<OipRecordRow>
   get (recordId: string): Promise<OipRecordRow | undefined>
-  /** Public records plus the caller's private ones, newest first. */
+  /** The records that match, in the search's order, that the caller may see. */
   list (filter: OipRecordFilter): Promise<OipRecordRow[]>
   /** Every record of this owner for this media; returns how many went. */
   removeForMedia (mediaId: string, owner: string): Promise<number>
 }
+
+type RecordQuery = SelectQueryBuilder<Schema, 'oip_records', Selectable<OipRecordsTable>>
 
 const toRow = (r: Selectable<OipRecordsTable>): OipRecordRow => ({
   seq: r.seq,
@@ -63,6 +67,9 @@ const toRow = (r: Selectable<OipRecordsTable>): OipRecordRow => ({
   name: r.name,
   description: r.description,
   tags: JSON.parse(r.tags) as string[],
+  date: Number(r.date),
+  size: Number(r.size),
+  nameKey: r.name_key,
   recordJson: r.record_json,
   signature: r.signature,
   createdAt: r.created_at
@@ -78,21 +85,32 @@ export class DatabaseOipRecordRepository implements OipRecordRepository {
   }
 
   async save (row: NewOipRecordRow): Promise<{ row: OipRecordRow, created: boolean }> {
-    // One statement decides, so two saves of the same record at once still make one row.
-    const inserted = await this.db.insertInto('oip_records').values({
-      record_id: row.recordId,
-      media_id: row.mediaId,
-      owner: row.owner,
-      access_level: row.accessLevel,
-      type: row.type,
-      name: row.name,
-      description: row.description,
-      tags: JSON.stringify(row.tags),
-      record_json: row.recordJson,
-      signature: row.signature,
-      created_at: row.createdAt
-    }).onConflict(oc => oc.column('record_id').doNothing()).returning('seq').executeTakeFirst()
-    return { row: (await this.get(row.recordId))!, created: inserted !== undefined }
+    const run = async (db: Db): Promise<boolean> => {
+      // One statement decides, so two saves of the same record at once still make one row.
+      const inserted = await db.insertInto('oip_records').values({
+        record_id: row.recordId,
+        media_id: row.mediaId,
+        owner: row.owner,
+        owner_address: addressOf(row.owner),
+        access_level: row.accessLevel,
+        type: row.type,
+        name: row.name,
+        name_key: foldAscii(row.name),
+        description: row.description,
+        tags: JSON.stringify(row.tags),
+        date: row.date,
+        size: row.size,
+        record_json: row.recordJson,
+        signature: row.signature,
+        created_at: row.createdAt
+      }).onConflict(oc => oc.column('record_id').doNothing()).returning('seq').executeTakeFirst()
+      const tags = [...new Set(row.tags)]
+      if (inserted && tags.length > 0) await db.insertInto('oip_record_tags').values(tags.map(tag => ({ seq: inserted.seq, tag }))).execute()
+      return inserted !== undefined
+    }
+    // The row and its tags together: a search by tag never misses a stored record.
+    const created = this.db.isTransaction ? await run(this.db) : await this.db.transaction().execute(run)
+    return { row: (await this.get(row.recordId))!, created }
   }
 
   async replaceSignature (recordId: string, signature: string): Promise<OipRecordRow> {
@@ -106,21 +124,71 @@ export class DatabaseOipRecordRepository implements OipRecordRepository {
   }
 
   async list (filter: OipRecordFilter): Promise<OipRecordRow[]> {
+    const owner = await this.ownerOf(filter.creator)
+    if (owner === null) return []
+    const { caller, limit, offset } = filter
+    // Public records, and the caller's private ones (none of anyone else's): each an index read
+    // in order, by (access_level, key, seq), or (owner, access_level, key, seq) for one owner.
+    const key = this.sortKey(filter)
+    const pub = this.ordered(this.matching(filter, owner, key).where('access_level', '=', 'public'), filter, key)
+    const mine = caller !== undefined && (owner === undefined || owner === caller)
+    const rows = !mine
+      ? await pub.limit(limit).offset(offset).execute()
+      // Each branch gives at most the rows up to the page's end, in order; the merge takes the page.
+      : await this.ordered(this.db.selectFrom(pub.limit(offset + limit).as('pub')).selectAll().unionAll(
+        this.db.selectFrom(this.ordered(this.matching(filter, caller, key).where('access_level', '=', 'private'), filter, key).limit(offset + limit).as('own')).selectAll()
+      ) as unknown as RecordQuery, filter).limit(limit).offset(offset).execute()
+    return rows.map(toRow)
+  }
+
+  /** The key a `creator` names; null when no stored record has that address. */
+  private async ownerOf (creator: OipRecordFilter['creator']): Promise<string | undefined | null> {
+    if (creator === undefined) return undefined
+    if ('publicKey' in creator) return creator.publicKey
+    const row = await this.db.selectFrom('oip_records').select('owner').where('owner_address', '=', creator.address).limit(1).executeTakeFirst()
+    return row?.owner ?? null
+  }
+
+  /** The rows (of one owner, when given) that pass every filter and come after the cursor. */
+  private matching (filter: OipRecordFilter, owner: string | undefined, key: RawBuilder<unknown>): RecordQuery {
     let query = this.db.selectFrom('oip_records').selectAll()
-      // An anonymous caller matches no owner.
-      .where(eb => filter.caller === undefined ? eb('access_level', '=', 'public') : eb.or([eb('access_level', '=', 'public'), eb('owner', '=', filter.caller)]))
-      .where('seq', '<', filter.after ?? Number.MAX_SAFE_INTEGER)
-    if (filter.owner !== undefined) query = query.where('owner', '=', filter.owner)
-    if (filter.type !== undefined) query = query.where('type', '=', filter.type)
-    if (filter.tag !== undefined) {
-      const tag = filter.tag
-      // tags holds a JSON array of strings.
-      query = query.where(this.dialect === 'postgres'
-        ? sql<boolean>`jsonb_exists(tags::jsonb, ${tag})`
-        : sql<boolean>`EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ${tag})`)
+    if (owner !== undefined) query = query.where('owner', '=', owner)
+    if (filter.recordType !== undefined) query = query.where('type', '=', filter.recordType)
+    if (filter.source !== undefined) query = query.where('source', '=', filter.source)
+    if (filter.dateStart !== undefined) query = query.where('date', '>=', filter.dateStart)
+    if (filter.dateEnd !== undefined) query = query.where('date', '<=', filter.dateEnd)
+    if (filter.tags !== undefined) {
+      const tagged = (tags: string[]) => this.db.selectFrom('oip_record_tags').select('seq').where('tag', 'in', tags)
+      // AND: in the set of every tag; OR: in the set of any.
+      for (const tags of filter.tagsMode === 'AND' ? filter.tags.map(t => [t]) : [filter.tags]) query = query.where('seq', 'in', tagged(tags))
     }
+    if (filter.words !== undefined) query = query.where(fullTextMatch(this.dialect, filter.words, filter.searchMode))
     if (filter.q !== undefined) query = query.where(containsText(this.dialect, ['name', 'description'], filter.q))
-    return (await query.orderBy('seq', 'desc').limit(filter.limit).execute()).map(toRow)
+    const { after, sort } = filter
+    if (after !== undefined) {
+      const op = sort.direction === 'desc' ? '<' : '>'
+      query = SORT_COLUMNS[sort.field] === 'seq'
+        ? query.where('seq', op, after.seq)
+        : query.where(sql<boolean>`(${key}, seq) ${sql.raw(op)} (${after.key}, ${after.seq})`)
+    }
+    return query
+  }
+
+  /**
+   * The column the search orders by, as a branch reads it. With a text search or tags, SQLite is
+   * kept from walking that order's index (`+`): without statistics it would read rows in that
+   * order until a page of matches came, every row for a rare word; it reads the matches by their
+   * index and sorts them instead, as PostgreSQL chooses by its statistics.
+   */
+  private sortKey (filter: OipRecordFilter): RawBuilder<unknown> {
+    const column = sql.ref(SORT_COLUMNS[filter.sort.field])
+    return this.dialect === 'sqlite' && (filter.words !== undefined || filter.tags !== undefined) ? sql`+${column}` : column
+  }
+
+  /** In the search's order, ties by seq; `key`: the sort column as sortKey gives it, for a branch. */
+  private ordered (query: RecordQuery, { sort }: OipRecordFilter, key: RawBuilder<unknown> | string = SORT_COLUMNS[sort.field]): RecordQuery {
+    const byKey = SORT_COLUMNS[sort.field] === 'seq' ? query : query.orderBy(key as never, sort.direction)
+    return byKey.orderBy('seq', sort.direction)
   }
 
   async removeForMedia (mediaId: string, owner: string): Promise<number> {

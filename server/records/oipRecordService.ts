@@ -7,13 +7,12 @@
  */
 import { AppError, badRequest, loginRequired, notFound } from '../../shared/errors.ts'
 import type { AccessLevel } from '../../shared/media.ts'
-import { canonicalRecord, RECORD_LIMITS, recordId, validateRecord, type OipMediaRecord, type StoredOipRecord } from '../../shared/record.ts'
+import { canonicalRecord, recordId, validateRecord, type OipMediaRecord, type StoredOipRecord } from '../../shared/record.ts'
 import { signatureFormatOf, verifyRecord } from '../../shared/signing.ts'
 import { magnetInfoHash } from '../../shared/torrent.ts'
-import { isPublicKey } from '../../shared/wallet.ts'
 import { canSeeRecord, type Caller } from '../access/accessPolicy.ts'
-import { MAX_QUERY, queryText } from '../catalog/textQuery.ts'
 import type { OipRecordRepository, OipRecordRow } from './oipRecordRepository.ts'
+import { encodeCursor, parseRecordSearch, type RecordSearchParams } from './recordSearch.ts'
 
 export interface OipRecordServiceDeps {
   records: OipRecordRepository
@@ -32,13 +31,9 @@ export interface UploadFacts {
   fileSize: number
 }
 
-export interface OipRecordQuery {
-  owner?: string
-  type?: string
-  tag?: string
-  q?: string
+/** The search's parameters as they came, and the page size (1–100). */
+export interface OipRecordQuery extends RecordSearchParams {
   limit: number
-  cursor?: number
 }
 
 const RECORD_ID = /^[0-9a-f]{64}$/
@@ -107,6 +102,8 @@ export class OipRecordService {
       name: record.basic.name,
       description: record.basic.description,
       tags: record.basic.tagItems,
+      date: record.basic.date,
+      size: record.media.size,
       recordJson: canonicalRecord(record),
       signature,
       createdAt: (this.deps.now?.() ?? new Date()).toISOString()
@@ -124,20 +121,15 @@ export class OipRecordService {
     return toStored(row)
   }
 
-  /** Public records and the caller's own private ones, newest first, paged by cursor. */
-  async list (caller: Caller, query: OipRecordQuery): Promise<{ items: StoredOipRecord[], nextCursor: number | null }> {
-    if (query.owner !== undefined && !isPublicKey(query.owner)) {
-      throw badRequest('bad_query', 'owner must be a public key: 66 lowercase hex characters starting with 02 or 03.')
-    }
-    const rows = await this.deps.records.list({
-      owner: query.owner,
-      type: queryText(query.type, 'type', 32),
-      tag: queryText(query.tag, 'tag', RECORD_LIMITS.tag),
-      q: queryText(query.q, 'q', MAX_QUERY),
-      caller,
-      limit: query.limit,
-      after: query.cursor
-    })
-    return { items: rows.map(toStored), nextCursor: rows.length === query.limit ? rows[rows.length - 1]!.seq : null }
+  /**
+   * The records that match, public ones and the caller's own private ones (access policy's
+   * canSeeRecord, asked in the query), in sortBy's order, paged by page or cursor.
+   */
+  async list (caller: Caller, query: OipRecordQuery): Promise<{ items: StoredOipRecord[], nextCursor: string | null }> {
+    const { limit } = query
+    const search = parseRecordSearch(query, limit)
+    const rows = await this.deps.records.list({ ...search, caller, limit })
+    const last = rows.length === limit ? rows[limit - 1] : undefined
+    return { items: rows.map(toStored), nextCursor: last === undefined ? null : encodeCursor(search.sort, last) }
   }
 }

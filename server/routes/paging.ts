@@ -9,12 +9,3 @@ export function pageLimit (limit: string | undefined): number {
   return n
 }
 
-/** `limit` and a numeric `cursor` (a previous page's nextCursor) from the query. */
-export function pageQuery (limit: string | undefined, cursor: string | undefined): { limit: number, cursor?: number } {
-  const n = pageLimit(limit)
-  if (cursor === undefined) return { limit: n }
-  const c = Number(cursor)
-  // Safe integers only: past 2^53 a cursor is not exact, and PostgreSQL's bigint refuses 1e+30.
-  if (!Number.isSafeInteger(c) || c < 1) throw badRequest('bad_cursor', 'cursor must be the nextCursor of a previous page.')
-  return { limit: n, cursor: c }
-}

@@ -5,7 +5,7 @@ import { AppError } from '../../shared/errors.ts'
 import type { AppEnv } from '../app.ts'
 import type { OipRecordService } from '../records/oipRecordService.ts'
 import { readJson } from './json.ts'
-import { pageQuery } from './paging.ts'
+import { pageLimit } from './paging.ts'
 
 // The largest valid record, every character JSON-escaped, stays below this (~100 KiB).
 const MAX_BODY = 128 * 1024
@@ -22,9 +22,10 @@ export function recordRoutes (records: OipRecordService): Hono<AppEnv> {
     return c.json(record, status)
   })
 
+  // The search's parameters are recordSearch.ts's to check; others are ignored, as the origin does.
   app.get('/', async c => {
-    const q = c.req.query()
-    return c.json(await records.list(c.get('caller'), { owner: q.owner, type: q.type, tag: q.tag, q: q.q, ...pageQuery(q.limit, q.cursor) }))
+    const query = c.req.query()
+    return c.json(await records.list(c.get('caller'), { ...query, limit: pageLimit(query.limit) }))
   })
 
   app.get('/:id', async c => c.json(await records.get(c.req.param('id'), c.get('caller'))))

@@ -103,3 +103,37 @@ test("a later uploader's record states the type they uploaded with, not the publ
   const mine = record('video/webm')
   assert.equal((await post(token, { record: mine, signature: signRecord(mine, me.privateKey) })).status, 201)
 })
+
+test('searching records over HTTP: the origin\'s parameters find a signed record; each wrong one is a 400 with a code and a message that says what to send', async () => {
+  const me = await newIdentity()
+  const token = await signIn(server.url, me)
+  const up = (await upload(server.url, randomBytesSeeded(20_000, 93), { access_level: 'public' }, 'harbour.mp4', 'video/mp4', token)).body
+  const record: OipMediaRecord = {
+    type: 'media',
+    basic: { name: 'Harbour lights', description: 'Boats at dusk', date: 1795000000, language: 'en', tagItems: ['harbour', 'night'] },
+    media: { mediaId: up.mediaId, bittorrentAddress: up.magnetURI, httpUrl: up.httpUrl, contentType: up.mimeType, size: up.fileSize },
+    accessControl: { access_level: 'public', owner_public_key: me.publicKey }
+  }
+  const { recordId } = await (await post(token, { record, signature: signRecord(record, me.privateKey) })).json()
+  const search = async (query: string): Promise<Response> => await fetch(`${server.url}/api/records?${query}`)
+  const found = await (await search(`search=harb%20dusk&tags=night,day&recordType=media&creator=${me.publicKey}&dateStart=2026-11-01&source=local&sortBy=size:asc&limit=5&page=1`)).json()
+  assert.deepEqual(found.items.map((r: any) => r.recordId), [recordId])
+
+  for (const [query, code, message] of [
+    ['search=%20%2B%2B', 'bad_query', /search must hold at least one word/],
+    ['tagsMatchMode=ALL', 'bad_query', /tagsMatchMode must be AND or OR/],
+    ['creator=me', 'bad_query', /creator must be a public key/],
+    ['dateStart=last%20week', 'bad_query', /dateStart must be Unix seconds/],
+    ['source=ipfs', 'bad_query', /source must be all, local, arweave, gun/],
+    ['sortBy=rank', 'bad_query', /sortBy must be one of indexedAt, date, name, size/],
+    ['page=99', 'bad_page', /page must be a whole number from 1 to 20/],
+    ['sortBy=name&cursor=12', 'bad_cursor', /nextCursor of a previous page, asked with the same sortBy/],
+    ['limit=500', 'bad_limit', /limit must be a whole number from 1 to 100/]
+  ] as const) {
+    const res = await search(query)
+    assert.equal(res.status, 400, query)
+    const { error } = await res.json()
+    assert.equal(error.code, code, query)
+    assert.match(error.message, message, query)
+  }
+})
