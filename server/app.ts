@@ -6,6 +6,7 @@ import { Hono } from 'hono'
 import { AppError } from '../shared/errors.ts'
 import type { Caller } from './access/accessPolicy.ts'
 import type { AccessPolicy } from './access/accessPolicy.ts'
+import type { ClientAddresses } from './access/clientAddress.ts'
 import type { AuthService } from './auth/authService.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './ops/metrics.ts'
@@ -28,9 +29,10 @@ import type { ResumableUploads } from './upload/resumable.ts'
 
 /**
  * On Node the raw request/response are in c.env (empty under app.request()); `caller` is the
- * signed-in public key, if any; `requestId` names the request in logs and in X-Request-Id.
+ * signed-in public key, if any; `requestId` names the request in logs and in X-Request-Id;
+ * `clientAddress` is where it came from (ClientAddresses), what per-address limits key on.
  */
-export type AppEnv = { Bindings: Partial<HttpBindings>, Variables: { caller: Caller, requestId: string } }
+export type AppEnv = { Bindings: Partial<HttpBindings>, Variables: { caller: Caller, requestId: string, clientAddress: string } }
 
 /** The token of an `Authorization: Bearer <token>` header. */
 const bearerToken = (header: string | undefined): string | undefined => /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1]
@@ -51,6 +53,8 @@ export interface AppDeps {
   metrics: Metrics
   /** Decides every door (and who is an admin). */
   access: AccessPolicy
+  /** Tells a request's client address (behind a trusted proxy, the one it forwarded). */
+  clientAddresses: ClientAddresses
   /** The bearer token /metrics asks for (the counts cover private files too). */
   metricsToken: string
   /** Bounds on byte responses (slots, send timeout). */
@@ -75,6 +79,7 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
     const given = c.req.header('x-request-id')
     const requestId = given && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID()
     c.set('requestId', requestId)
+    c.set('clientAddress', c.env?.incoming ? deps.clientAddresses.of(c.env.incoming) : 'unknown')
     c.header('X-Request-Id', requestId)
     await next()
     const route = c.req.routePath || 'unmatched'
@@ -144,7 +149,7 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
   app.get(ANNOUNCE_PATH, c => {
     const { incoming, outgoing } = c.env
     if (!incoming || !outgoing) return c.json({ error: { code: 'not_supported', message: 'The tracker needs a real HTTP server.' } }, 501)
-    deps.tracker.handleHttp(incoming, outgoing)
+    deps.tracker.handleHttp(incoming, outgoing, c.get('clientAddress'))
     return RESPONSE_ALREADY_SENT
   })
 

@@ -1,5 +1,6 @@
 /** Every setting, read from the environment once and validated here; passed down from main.ts. */
 import path from 'node:path'
+import { parseTrustProxy, type ProxyRange } from './access/clientAddress.ts'
 
 export interface Config {
   host: string
@@ -67,6 +68,8 @@ export interface Config {
   /** Per client address and minute: sign-in challenges, and upload starts (plain uploads and tus creations). */
   challengesPerMinute: number
   uploadStartsPerMinute: number
+  /** The reverse proxies whose X-Forwarded-For tells the client's address (TRUST_PROXY); none by default. */
+  trustProxy: ProxyRange[]
 }
 
 type Env = Record<string, string | undefined>
@@ -185,6 +188,7 @@ export function loadConfig (env: Env = process.env): Config {
     quotaBytesPerKey: integer(env, 'QUOTA_BYTES_PER_KEY', 10 * 1024 ** 3, 0),
     quotaFilesPerKey: integer(env, 'QUOTA_FILES_PER_KEY', 10_000, 0),
     challengesPerMinute: integer(env, 'CHALLENGES_PER_MINUTE', 30, 1),
-    uploadStartsPerMinute: integer(env, 'UPLOAD_STARTS_PER_MINUTE', 60, 1)
+    uploadStartsPerMinute: integer(env, 'UPLOAD_STARTS_PER_MINUTE', 60, 1),
+    trustProxy: parseTrustProxy(env.TRUST_PROXY)
   }
 }

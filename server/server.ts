@@ -10,6 +10,7 @@ import path from 'node:path'
 import { serve } from '@hono/node-server'
 import { decodeJwt } from 'jose'
 import { AccessPolicy } from './access/accessPolicy.ts'
+import { ClientAddresses } from './access/clientAddress.ts'
 import { createApp } from './app.ts'
 import { AuthService } from './auth/authService.ts'
 import { Capabilities, SEEDER_SUBJECT } from './auth/capabilities.ts'
@@ -176,8 +177,9 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       return true
     }
   })
+  const clientAddresses = new ClientAddresses(config.trustProxy)
   http.on('upgrade', (req, socket, head) => {
-    if (!tracker.handleUpgrade(req, socket, head)) socket.destroy()
+    if (!tracker.handleUpgrade(req, socket, head, clientAddresses.of(req))) socket.destroy()
   })
   // One hashing worker per spare core; uploads beyond that hash on the main thread.
   const hashPool = new HashPool(Math.max(1, availableParallelism() - 1))
@@ -244,6 +246,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     tracker,
     metrics,
     access,
+    clientAddresses,
     metricsToken,
     sending: {
       slots: new ResponseSlots({ max: config.maxByteResponses, perAddress: config.maxByteResponsesPerAddress, onChange: n => metrics.byteResponsesInFlight.set(n) }),

@@ -15,7 +15,7 @@ import type { OipRecordRow } from '../records/oipRecordRepository.ts'
 import type { MediaRecord, RecordRepository } from '../records/recordRepository.ts'
 import type { ShareRepository } from '../records/shareRepository.ts'
 import type { StatsScope } from '../seeder/mediaSeeder.ts'
-import { SwarmAdmissions } from './swarmAdmissions.ts'
+import { type Decision, SwarmAdmissions } from './swarmAdmissions.ts'
 
 /** The public key of a signed-in caller, or undefined for an anonymous one. */
 export type Caller = string | undefined
@@ -67,6 +67,8 @@ export interface Announce {
   event: string | undefined
   /** It came with the seeder's key (which only the server's own seeder has). */
   fromSeeder: boolean
+  /** The client address it came from (ClientAddresses). */
+  address: string
 }
 
 /**
@@ -126,15 +128,29 @@ export class AccessPolicy {
    * record's torrent: only with a tracker capability for this very infoHash, its owner's, a
    * key's the owner shares the record with while the share lives (checked in the database at
    * every announce), or our own seeder's (and then only as the seeder's peer id). Such a peer id
-   * is admitted to the swarm until the capability expires, no later than the share, or until it
-   * announces `stopped`: the seeder serves the torrent to admitted peer ids only (admitsPeer).
-   * The seeder's own peer id is never admitted, and nobody else may announce it.
+   * is admitted to the swarm, from the address it announced from, until the capability expires,
+   * no later than the share, or until it announces `stopped`: the seeder serves the torrent to
+   * admitted peers only (admitsPeer). The seeder's own peer id is never admitted, and nobody
+   * else may announce it.
    */
   async admitAnnounce (announce: Announce): Promise<boolean> {
-    const { infoHash, token, peerId, event, fromSeeder } = announce
     // A revoke commits, then ends admissions: one that ended while this announce read the
-    // database (its share live, then) would miss the admission made below, so read again.
-    const ends = this.admitted.ends
+    // database (its share live, then) would miss the admission made here, so read again. Only
+    // an end in this announce's own swarm counts.
+    for (;;) {
+      const decision = this.admitted.decide(announce.infoHash)
+      try {
+        const admitted = await this.decideAnnounce(announce, decision)
+        if (admitted !== undefined) return admitted
+      } finally {
+        decision.done()
+      }
+    }
+  }
+
+  /** admitAnnounce once; undefined when `decision` went stale while the database was read. */
+  private async decideAnnounce (announce: Announce, decision: Decision): Promise<boolean | undefined> {
+    const { infoHash, token, peerId, event, fromSeeder, address } = announce
     const seederPeerId = this.deps.seederPeerId()
     if (await this.deps.blobs.listedByInfoHash(infoHash) !== undefined) return fromSeeder || peerId !== seederPeerId
     const record = await this.deps.records.byPrivateInfoHash(infoHash)
@@ -149,8 +165,8 @@ export class AccessPolicy {
       if (!share) return false
       limit = share.expiresAt ?? Infinity
     }
-    if (this.admitted.ends !== ends) return await this.admitAnnounce(announce)
-    if (event !== 'stopped') return this.admitted.admit(infoHash, peerId, claims.sub, claims.expiresAt, limit)
+    if (decision.stale) return undefined
+    if (event !== 'stopped') return this.admitted.admit(infoHash, peerId, address, claims.sub, claims.expiresAt, limit)
     this.admitted.forget(infoHash, peerId, claims.sub)
     return true
   }
@@ -178,11 +194,17 @@ export class AccessPolicy {
   }
 
   /**
-   * May the seeder serve a private torrent to this peer (its handshake's peer id)? Only if the
-   * tracker admitted that peer id to this torrent's swarm (admitAnnounce). Peer ids are chosen
-   * by clients, but the tracker tells an admitted one only to other admitted peers.
+   * May the seeder serve a private torrent to this peer (its handshake's peer id), connected
+   * from `address`? Only if the tracker admitted that peer id to this torrent's swarm
+   * (admitAnnounce), from that same address: peer ids are chosen by clients, and the tracker
+   * tells them to every peer in the swarm, so the id alone would let anyone who learnt one in.
+   * `null` for a WebRTC connection, which compares no address: its address is an ICE candidate
+   * (a NAT's, a TURN relay's, an mDNS name), unrelated to where the announce came from, and
+   * none is needed, since the seeder answers only the offers the tracker relayed, and the
+   * tracker relays an offer only from the WebSocket that announced, and was admitted with, the
+   * peer id it comes under (peerOwnership.ts).
    */
-  admitsPeer (infoHash: string, peerId: string): boolean {
-    return this.admitted.has(infoHash, peerId)
+  admitsPeer (infoHash: string, peerId: string, address: string | null): boolean {
+    return this.admitted.has(infoHash, peerId, address)
   }
 }

@@ -1,8 +1,9 @@
 /**
  * The peers the tracker admitted to each private swarm: (infoHash, peer id) → the key whose
- * capability admitted it, and until when. The seeder serves a private torrent only to these
- * (AccessPolicy.admitsPeer). Peer ids, not addresses: peers behind one NAT, or on one host,
- * share an address.
+ * capability admitted it, the address the announce came from, and until when. The seeder
+ * serves a private torrent only to these (AccessPolicy.admitsPeer). Keyed by peer id, since
+ * peers behind one NAT, or on one host, share an address; bound to the address, since peer
+ * ids are handed out to every peer in a swarm.
  *
  * A per-process cache of decisions the database made at announce, and it fails closed: a
  * restart forgets every peer (each is served again once it announces again: peers re-announce
@@ -11,6 +12,7 @@
  * (a share revoked or changed). When admissions end by themselves, `onExpired` is told which
  * peers left, at that moment, so their connections can be closed.
  */
+import { normalizeAddress } from './clientAddress.ts'
 
 /** As many peers as bittorrent-tracker keeps per swarm: once a swarm has them, new ones are refused. */
 export const MAX_PEERS_PER_SWARM = 1000
@@ -40,6 +42,8 @@ export const realClock: Clock = {
 interface Admission {
   /** The key whose tracker capability admitted the peer. */
   key: string
+  /** The client address its last announce came from (normalized: see normalizeAddress). */
+  address: string
   /** When that capability expires (ms). */
   capabilityExpiry: number
   /** min(capabilityExpiry, the key's limit) (ms). */
@@ -53,13 +57,20 @@ interface Swarm {
   timer?: { at: number, cancel: () => void }
 }
 
+/**
+ * An announce deciding from the database whether to admit a peer to one swarm: `stale` once
+ * admissions to that swarm were ended on purpose (limitKey, forgetSwarm) after it began, when
+ * what it read may be out of date and is read again (AccessPolicy). `done` when it has decided.
+ */
+export interface Decision {
+  readonly stale: boolean
+  done (): void
+}
+
 export class SwarmAdmissions {
-  /**
-   * How many times admissions were ended on purpose (limitKey, forgetSwarm): a decision read
-   * from the database before such an end may be stale, and is read again (AccessPolicy).
-   */
-  ends = 0
   private readonly swarms = new Map<string, Swarm>()
+  /** The decisions under way, by swarm: as many as announces in flight, gone when they are done. */
+  private readonly deciding = new Map<string, Set<{ stale: boolean }>>()
   private readonly onExpired: (infoHash: string, peerIds: string[]) => void
   private readonly clock: Clock
 
@@ -68,12 +79,28 @@ export class SwarmAdmissions {
     this.clock = clock
   }
 
+  /** Start deciding an admission to this swarm (see Decision). */
+  decide (infoHash: string): Decision {
+    let marks = this.deciding.get(infoHash)
+    if (!marks) this.deciding.set(infoHash, marks = new Set())
+    const mark = { stale: false }
+    marks.add(mark)
+    return {
+      get stale () { return mark.stale },
+      done: () => {
+        marks.delete(mark)
+        if (marks.size === 0 && this.deciding.get(infoHash) === marks) this.deciding.delete(infoHash)
+      }
+    }
+  }
+
   /**
-   * Admit a peer id to a swarm for `key` until its capability expires, and no later than
-   * `limit` (a share's expiry); or renew it. False (nothing changes) when another key has that
-   * peer id admitted (no key may take over, or end, another's admission), or the swarm is full.
+   * Admit a peer id announced from `address` to a swarm for `key` until its capability expires,
+   * and no later than `limit` (a share's expiry); or renew it (from the address it announces
+   * from now). False (nothing changes) when another key has that peer id admitted (no key may
+   * take over, or end, another's admission), or the swarm is full.
    */
-  admit (infoHash: string, peerId: string, key: string, capabilityExpiry: number, limit = Infinity): boolean {
+  admit (infoHash: string, peerId: string, address: string, key: string, capabilityExpiry: number, limit = Infinity): boolean {
     let swarm = this.swarms.get(infoHash)
     if (!swarm) this.swarms.set(infoHash, swarm = { peers: new Map() })
     const { peers } = swarm
@@ -85,7 +112,7 @@ export class SwarmAdmissions {
     const mine = [...peers].filter(([, a]) => a.key === key)
     if (mine.length >= MAX_PEERS_PER_KEY) peers.delete(mine[0]![0])
     else if (peers.size >= MAX_PEERS_PER_SWARM) return false
-    peers.set(peerId, { key, capabilityExpiry, until: Math.min(capabilityExpiry, limit) })
+    peers.set(peerId, { key, address: normalizeAddress(address), capabilityExpiry, until: Math.min(capabilityExpiry, limit) })
     this.schedule(infoHash, swarm)
     return true
   }
@@ -103,7 +130,7 @@ export class SwarmAdmissions {
    * alone), ending at once those it ends; the peer ids that left.
    */
   limitKey (infoHash: string, key: string, limit: number): string[] {
-    this.ends++
+    this.endedOnPurpose(infoHash)
     const swarm = this.swarms.get(infoHash)
     if (!swarm) return []
     for (const admission of swarm.peers.values()) {
@@ -121,7 +148,7 @@ export class SwarmAdmissions {
 
   /** End every admission to this swarm now (its record is gone); the peer ids that left. */
   forgetSwarm (infoHash: string): string[] {
-    this.ends++
+    this.endedOnPurpose(infoHash)
     const swarm = this.swarms.get(infoHash)
     if (!swarm) return []
     swarm.timer?.cancel()
@@ -129,10 +156,20 @@ export class SwarmAdmissions {
     return [...swarm.peers.keys()]
   }
 
-  /** Was this peer id admitted to this swarm, and is its admission still valid? */
-  has (infoHash: string, peerId: string): boolean {
-    const until = this.swarms.get(infoHash)?.peers.get(peerId)?.until
-    return until !== undefined && until > this.clock.now()
+  /**
+   * Was this peer id admitted to this swarm, is its admission still valid, and did it announce
+   * from `address`? `null` asks about the peer id alone (a WebRTC connection: see
+   * AccessPolicy.admitsPeer).
+   */
+  has (infoHash: string, peerId: string, address: string | null): boolean {
+    const admission = this.swarms.get(infoHash)?.peers.get(peerId)
+    if (!admission || admission.until <= this.clock.now()) return false
+    return address === null || admission.address === normalizeAddress(address)
+  }
+
+  /** What the decisions under way for this swarm read may be out of date. */
+  private endedOnPurpose (infoHash: string): void {
+    for (const mark of this.deciding.get(infoHash) ?? []) mark.stale = true
   }
 
   /** Remove the admissions that have ended; their peer ids. */

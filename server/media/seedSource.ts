@@ -32,7 +32,7 @@ export function seedSource ({ catalog, records, access, seederTrackerToken }: Se
     privateAccess: async seed => await records.byPrivateInfoHash(seed.infoHash)
       ? {
           trackerToken: async () => await seederTrackerToken(seed.infoHash),
-          admits: (peerId: string) => access.admitsPeer(seed.infoHash, peerId)
+          admits: (peerId: string, address: string | null) => access.admitsPeer(seed.infoHash, peerId, address)
         }
       : undefined
   }

@@ -19,7 +19,6 @@ import { AppError, notFound } from '../../shared/errors.ts'
 import type { MediaManifest } from '../../shared/media.ts'
 import type { AppEnv } from '../app.ts'
 import type { BlobReader, BlobStore } from '../storage/blobStore.ts'
-import { clientAddress } from './clientAddress.ts'
 import type { ResponseSlots } from './responseSlots.ts'
 
 /** How long a browser, proxy or mirror may keep a public file's bytes or .torrent without asking again. */
@@ -101,7 +100,7 @@ export async function bytesResponse (c: Context<AppEnv>, store: BlobStore, manif
   }
   const { outgoing } = c.env
   if (!outgoing) throw new AppError(501, 'not_supported', 'Media bytes are sent by the Node HTTP server only.')
-  const release = limits.slots.take(clientAddress(c))
+  const release = limits.slots.take(c.get('clientAddress'))
   const blob = store.reader(manifest.mediaId)
   const buffers = [Buffer.allocUnsafeSlow(CHUNK_BYTES), Buffer.allocUnsafeSlow(CHUNK_BYTES)] as const
   const at = range ?? { start: 0, end: size - 1 }

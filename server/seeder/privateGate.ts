@@ -1,6 +1,6 @@
 /**
  * A private torrent's gate: it is served only to the peers its record admits (the tracker's
- * admitted peer ids), any other wire cut at the handshake before a byte of ours goes out, and
+ * admitted peers), any other wire cut at the handshake before a byte of ours goes out, and
  * its announces carry a tracker capability for that torrent alone, renewed before it expires.
  */
 import type { Torrent, Wire } from 'webtorrent'
@@ -15,8 +15,11 @@ export interface TrackerToken {
 
 /** What a private torrent has beyond a public one: who may connect, and its own capability. */
 export interface PrivateAccess {
-  /** May the peer with this (hex) peer id be served? */
-  admits: (peerId: string) => boolean
+  /**
+   * May the peer with this (hex) peer id be served, connected from `address` (null: over
+   * WebRTC, see AccessPolicy.admitsPeer)?
+   */
+  admits: (peerId: string, address: string | null) => boolean
   /** A fresh tracker capability for this torrent alone. */
   trackerToken: () => Promise<TrackerToken>
 }
@@ -43,13 +46,27 @@ export class PrivateGate {
    * writable side, and what webtorrent writes next would still go out.
    */
   admitted (torrent: Torrent, wire: Wire): boolean {
-    if (wire.type === 'webSeed' || (wire.peerId !== undefined && this.access.admits(wire.peerId))) return true
+    if (wire.type === 'webSeed') return true
     const { _peers: peers } = torrent as unknown as { _peers: Map<string, { wire: Wire | null }> }
     const id = [...peers].find(([, peer]) => peer.wire === wire)?.[0]
+    if (this.admits(wire, id)) return true
     // Every peer is registered before its handshake is read; the wire alone is a last resort.
     if (id !== undefined) torrent.removePeer(id)
     else wire.destroy()
     return false
+  }
+
+  /**
+   * A TCP peer: its handshake's peer id, admitted from the address it connects from. A WebRTC
+   * peer: the peer id the tracker relayed its offer under (its key among the torrent's peers),
+   * admitted, and named again by its handshake; a handshake naming another admitted peer's id
+   * would keep the connection open after its own admission ended.
+   */
+  private admits (wire: Wire, id: string | undefined): boolean {
+    const { peerId, remoteAddress } = wire
+    if (peerId === undefined) return false
+    if (wire.type === 'webrtc') return id === peerId && this.access.admits(peerId, null)
+    return remoteAddress !== undefined && this.access.admits(peerId, remoteAddress)
   }
 
   /**

@@ -12,10 +12,10 @@ declare module 'bittorrent-tracker/server' {
   }
 
   export default class Server extends EventEmitter {
-    constructor (opts: { http?: boolean, udp?: boolean, ws?: boolean | { noServer: boolean }, stats?: boolean, trustProxy?: boolean, filter?: Filter, interval?: number })
+    constructor (opts: { http?: boolean, udp?: boolean, ws?: boolean | { noServer: boolean }, stats?: boolean, filter?: Filter, interval?: number })
     ws: WsServer
     torrents: Record<string, unknown>
-    onHttpRequest (req: IncomingMessage, res: ServerResponse, opts?: { action?: string, trustProxy?: boolean }): void
+    onHttpRequest (req: IncomingMessage, res: ServerResponse, opts?: { action?: string }): void
     /** A standalone tracker on its own port (tests run a second tracker this way). */
     listen (port: number, hostname: string, onListening?: () => void): void
     close (cb?: (err?: Error | null) => void): void

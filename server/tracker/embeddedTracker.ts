@@ -49,6 +49,10 @@ class ClosedTracker extends Server {
  * One announce: `token` is the tracker capability that came with it (see the filter), which
  * private torrents need; public ones need none. `event` is the announce's (started, stopped,
  * completed; undefined for a periodic update). `fromSeeder`: it came with the seeder's key.
+ * `address`: the client's address (ClientAddresses), of the HTTP request or of the WebSocket's
+ * upgrade request; never one the client names (bittorrent-tracker's own `ip` is set from the
+ * socket after the query is read, and its trustProxy, which reads X-Forwarded-For's left-most
+ * hop, the client's own, is not used).
  */
 export interface TrackerAnnounce {
   infoHash: string
@@ -56,6 +60,7 @@ export interface TrackerAnnounce {
   peerId: string | undefined
   event: string | undefined
   fromSeeder: boolean
+  address: string
 }
 
 export interface EmbeddedTrackerOptions {
@@ -66,36 +71,38 @@ export interface EmbeddedTrackerOptions {
   /** What the seeder's announce URLs carry as `seeder` (Catalog.seederTrackers). */
   seederKey: string
   log: Logger
-  trustProxy?: boolean
 }
 
 /**
  * A WebSocket peer, with the capability its upgrade request carried, and the last capability
  * accepted with a message of its own for each infoHash: the messages webtorrent sends without
  * its announce options (its WebRTC answers) go with that one. `oipSeeder`: its URL carried the
- * seeder's key. The rest is bittorrent-tracker's.
+ * seeder's key. `oipAddress`: its client's address, from the upgrade request. The rest is
+ * bittorrent-tracker's.
  */
-type TrackerSocket = { oipToken?: string, oipTokens?: Map<string, string>, oipSeeder?: boolean, peerId?: string | null, infoHashes?: string[] | null }
+type TrackerSocket = { oipToken?: string, oipTokens?: Map<string, string>, oipSeeder?: boolean, oipAddress?: string, peerId?: string | null, infoHashes?: string[] | null }
+
+/** `ip:port` as bittorrent-tracker writes a peer's address (IPv6 in brackets). */
+const hostPort = (ip: string, port: unknown): string => `${ip.includes(':') ? `[${ip}]` : ip}:${String(port)}`
 
 const queryParam = (url: string | undefined, name: string): string | undefined =>
   new URL(url ?? '/', 'http://x').searchParams.get(name) ?? undefined
 
 export class EmbeddedTracker {
   private readonly server: ClosedTracker
-  private readonly trustProxy: boolean
   private readonly seederKey: Buffer
+  /** The client address of each HTTP announce in flight (handleHttp), for the filter. */
+  private readonly httpAddresses = new WeakMap<object, string>()
   announces = 0
   private closed = false
 
   constructor (opts: EmbeddedTrackerOptions) {
-    this.trustProxy = opts.trustProxy ?? false
     this.seederKey = Buffer.from(opts.seederKey)
     this.server = new ClosedTracker({
       http: false,
       udp: false,
       stats: false,
       ws: { noServer: true },
-      trustProxy: this.trustProxy,
       filter: (infoHash, params, cb) => {
         // The token comes with the announce (an HTTP query's, or a WebSocket message's own
         // `token`: how the seeder sends its per-torrent capability), else it is the last one
@@ -108,8 +115,11 @@ export class EmbeddedTracker {
         const token = sent ?? socket?.oipTokens?.get(infoHash) ?? socket?.oipToken
         const fromSeeder = socket ? socket.oipSeeder === true : this.isSeederKey(text(params.seeder))
         const peerId = text(params.peer_id)
-        if (!socket && typeof params.addr === 'string' && peerId) params.addr = httpPeerKey(params.addr, peerId)
-        opts.allow({ infoHash, token, peerId, event: text(params.event), fromSeeder }).then(
+        const address = (socket ? socket.oipAddress : this.httpAddresses.get(params.httpReq as object)) ?? 'unknown'
+        // The swarm lists the peer at its client's address (behind a proxy, not the proxy's).
+        params.ip = address
+        if (!socket && peerId) params.addr = httpPeerKey(hostPort(address, params.port), peerId)
+        opts.allow({ infoHash, token, peerId, event: text(params.event), fromSeeder, address }).then(
           ok => {
             if (!ok) return cb(new Error(token === undefined && !fromSeeder && peerId === opts.seederPeerId() ? SEEDER_PEER_ID : UNKNOWN_TORRENT))
             // Judged here, after the last await: bittorrent-tracker announces to the swarm
@@ -130,13 +140,17 @@ export class EmbeddedTracker {
     this.server.on('update', () => { this.announces++ })
   }
 
-  /** HTTP announce (GET /announce?info_hash=…). */
-  handleHttp (req: IncomingMessage, res: ServerResponse): void {
-    this.server.onHttpRequest(req, res, { action: 'announce', trustProxy: this.trustProxy })
+  /** HTTP announce (GET /announce?info_hash=…) from the client at `address` (ClientAddresses). */
+  handleHttp (req: IncomingMessage, res: ServerResponse, address: string): void {
+    this.httpAddresses.set(req, address)
+    this.server.onHttpRequest(req, res, { action: 'announce' })
   }
 
-  /** WebSocket upgrade on /announce; false when the path is not ours (the caller rejects it). */
-  handleUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+  /**
+   * WebSocket upgrade on /announce from the client at `address` (ClientAddresses); false when the
+   * path is not ours (the caller rejects it).
+   */
+  handleUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer, address: string): boolean {
     const pathname = new URL(req.url ?? '/', 'http://x').pathname
     if (pathname !== ANNOUNCE_PATH) return false
     const token = queryParam(req.url, 'token')
@@ -144,6 +158,7 @@ export class EmbeddedTracker {
     this.server.ws.handleUpgrade(req, socket, head, ws => {
       ;(ws as TrackerSocket).oipToken = token
       ;(ws as TrackerSocket).oipSeeder = fromSeeder
+      ;(ws as TrackerSocket).oipAddress = address
       this.server.ws.emit('connection', ws, req)
     })
     return true

@@ -43,8 +43,9 @@ export class RawPeer implements PeerTalk {
   /** Called after everything the seeder does (a message, the close). */
   private readonly waiting = new Set<() => void>()
 
-  constructor (port: number, infoHash: string, peerId: string, host = '127.0.0.1') {
-    const socket = this.socket = net.connect(port, host)
+  /** `localAddress`: the address to connect from (another client, as the seeder sees it). */
+  constructor (port: number, infoHash: string, peerId: string, host = '127.0.0.1', localAddress?: string) {
+    const socket = this.socket = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) })
     // A reset or a write after the seeder's close is the seeder closing on us, reported by 'close'.
     socket.on('error', err => {
       if (!['ECONNRESET', 'EPIPE'].includes((err as NodeJS.ErrnoException).code ?? '')) this.error = err
@@ -128,8 +129,8 @@ export class RawPeer implements PeerTalk {
  * or equivalent) or for the socket to close. With `block`, also say interested, wait to be
  * unchoked and ask for the first block of piece 0. Resolves as soon as that is settled.
  */
-export async function talk (port: number, infoHash: string, peerId: string, opts: { host?: string, block?: boolean } = {}): Promise<PeerTalk> {
-  const peer = new RawPeer(port, infoHash, peerId, opts.host)
+export async function talk (port: number, infoHash: string, peerId: string, opts: { host?: string, localAddress?: string, block?: boolean } = {}): Promise<PeerTalk> {
+  const peer = new RawPeer(port, infoHash, peerId, opts.host, opts.localAddress)
   try {
     await peer.until(() => peer.messages.length > 0)
     if (opts.block && !peer.closed) {
