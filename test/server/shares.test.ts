@@ -392,6 +392,22 @@ describe('sharing a private file with chosen keys', () => {
     assert.deepEqual(await seenByBob(), [[carol.key, 'carol-name.pdf', carols.body.infoHash], ['info', 'carol-name.pdf', carols.body.infoHash]])
   })
 
+  test("another key publishing the same bytes leaves the owner's shares: when that public record goes, the recipient reads through the share again", async () => {
+    const file = await privateFile('mine.pdf')
+    assert.equal((await share(file.id, bob.key)).status, 200)
+    assert.equal((await upload(server.url, file.bytes, { access_level: 'public' }, 'theirs.pdf', 'application/pdf', carol.token)).status, 201)
+    const asPublic = await get(`/api/media/${file.id}/info`, bob)
+    assert.equal((await asPublic.json()).accessLevel, 'public', 'public to everyone now, Bob included')
+    assert.deepEqual((await (await get(`/api/media/${file.id}/shares`, alice)).json()).shares.map((s: any) => s.publicKey), [bob.key], "Alice's share stays")
+    assert.equal((await send('DELETE', `/api/media/${file.id}`, carol)).status, 204)
+    assert.equal((await get(`/api/media/${file.id}`, undefined)).status, 404, 'private again')
+    const info = await (await get(`/api/media/${file.id}/info`, bob)).json()
+    assert.deepEqual([info.originalName, info.accessLevel, info.infoHash], ['mine.pdf', 'private', file.infoHash], "through Alice's share, under her name")
+    const bytes = await get(`/api/media/${file.id}`, bob)
+    assert.equal(bytes.status, 200)
+    assert.equal(sha256(new Uint8Array(await bytes.arrayBuffer())), sha256(file.bytes))
+  })
+
   test('made public, a file loses its shares with its private torrent: the recipient reads the public file like anyone, and made private again it is not shared', { timeout: 60_000 }, async t => {
     const file = await privateFile('going-public.pdf')
     assert.equal((await share(file.id, bob.key)).status, 200)
