@@ -8,6 +8,8 @@ export interface Config {
   /** The URL people and peers reach this server at; torrents and magnets name it. */
   publicUrl: string
   mediaDir: string
+  /** Where the blobs are kept (BLOB_STORE): MEDIA_DIR (the default), or an S3-compatible bucket. */
+  blobStore: { kind: 'fs' } | S3Settings
   dataDir: string
   /** PostgreSQL (DATABASE_URL); undefined: the embedded SQLite database in DATA_DIR/db.sqlite. */
   databaseUrl: string | undefined
@@ -72,6 +74,21 @@ export interface Config {
   trustProxy: ProxyRange[]
 }
 
+/** BLOB_STORE=s3: the bucket; credentials come from the AWS SDK's default chain (AWS_ACCESS_KEY_ID, …). */
+export interface S3Settings {
+  kind: 's3'
+  /** S3_ENDPOINT; undefined: AWS S3 itself. */
+  endpoint: string | undefined
+  bucket: string
+  region: string
+  /** S3_PREFIX: every key starts with it ('' or ending in '/'), so a bucket can be shared. */
+  prefix: string
+  /** S3_FORCE_PATH_STYLE: bucket in the path (most S3-compatible servers), not in the host name. */
+  forcePathStyle: boolean
+  /** S3_PUBLIC_URL: a bucket or CDN base that serves public objects (read and checked; not used yet). */
+  publicUrl: string | undefined
+}
+
 type Env = Record<string, string | undefined>
 
 function integer (env: Env, name: string, fallback: number, min: number): number {
@@ -134,6 +151,29 @@ function databaseUrl (raw: string | undefined): string | undefined {
   return raw
 }
 
+function blobStore (env: Env): Config['blobStore'] {
+  const kind = env.BLOB_STORE || 'fs'
+  if (kind === 'fs') return { kind }
+  if (kind !== 's3') throw new Error(`BLOB_STORE must be fs (files in MEDIA_DIR) or s3 (an S3-compatible bucket), got "${kind}"`)
+  const bucket = env.S3_BUCKET ?? ''
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{2,254}$/.test(bucket)) {
+    throw new Error(bucket ? `S3_BUCKET must be a bucket name (letters, digits, dots, dashes), got "${bucket}"` : 'BLOB_STORE=s3 needs S3_BUCKET, the name of an existing bucket')
+  }
+  const prefix = (env.S3_PREFIX ?? '').replace(/^\/+|\/+$/g, '')
+  if (prefix && prefix.split('/').some(part => part === '' || part === '.' || part === '..')) {
+    throw new Error(`S3_PREFIX must be a key prefix like media or oip/media (no empty, . or .. parts), got "${env.S3_PREFIX}"`)
+  }
+  return {
+    kind,
+    endpoint: env.S3_ENDPOINT ? url('S3_ENDPOINT', env.S3_ENDPOINT, ['http:', 'https:']) : undefined,
+    bucket,
+    region: env.S3_REGION || 'us-east-1',
+    prefix: prefix && `${prefix}/`,
+    forcePathStyle: flag(env, 'S3_FORCE_PATH_STYLE'),
+    publicUrl: env.S3_PUBLIC_URL ? url('S3_PUBLIC_URL', env.S3_PUBLIC_URL, ['http:', 'https:']) : undefined
+  }
+}
+
 export function loadConfig (env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0)
   const host = env.HOST || '127.0.0.1'
@@ -144,6 +184,7 @@ export function loadConfig (env: Env = process.env): Config {
     port,
     publicUrl: url('PUBLIC_URL', env.PUBLIC_URL || `http://${shownHost}:${port}`, ['http:', 'https:']),
     mediaDir: path.resolve(env.MEDIA_DIR || path.join(dataDir, 'media')),
+    blobStore: blobStore(env),
     dataDir,
     databaseUrl: databaseUrl(env.DATABASE_URL),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1),

@@ -71,6 +71,13 @@ export interface StartOptions {
   seederTokenTtlSeconds?: number
 }
 
+/** The blob store BLOB_STORE names; the object store's code (and the AWS SDK) loads only when chosen. */
+async function blobStoreFor (config: Config): Promise<BlobStore> {
+  if (config.blobStore.kind === 'fs') return new FsBlobStore(config.mediaDir)
+  const { S3BlobStore } = await import('./storage/s3BlobStore.ts')
+  return new S3BlobStore(config.blobStore, { maxUploadBytes: config.maxUploadBytes })
+}
+
 function listen (config: Config, log: Logger, fetch: Parameters<typeof serve>[0]['fetch']): Promise<Server> {
   return new Promise((resolve, reject) => {
     // serve() makes a node:http server unless told to make an HTTP/2 one. It listens at once, but
@@ -83,10 +90,10 @@ function listen (config: Config, log: Logger, fetch: Parameters<typeof serve>[0]
 
 export async function startServer (config: Config, opts: StartOptions): Promise<RunningServer> {
   const { log } = opts
-  const store = opts.store ?? new FsBlobStore(config.mediaDir)
+  const store = opts.store ?? await blobStoreFor(config)
   const { sweptIncoming, directIo } = await store.init()
   if (sweptIncoming > 0) log.warn({ sweptIncoming }, 'removed uploads left unfinished by the last run')
-  if (!directIo) log.info({ mediaDir: config.mediaDir }, 'this filesystem does not take direct I/O: uploads are written through the page cache (more CPU per upload)')
+  if (directIo === false) log.info({ mediaDir: config.mediaDir }, 'this filesystem does not take direct I/O: uploads are written through the page cache (more CPU per upload)')
 
   const database = await openDatabase({
     url: config.databaseUrl,
@@ -256,6 +263,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     uploadStartsPerMinute: config.uploadStartsPerMinute,
     readiness: () => readiness({
       pingDatabase: database.ping,
+      checkBlobStore: () => store.check(),
       mediaDir: config.mediaDir,
       lowWaterBytes: config.diskLowWaterBytes,
       seederReady: () => seederReady,
@@ -273,6 +281,8 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   let collecting: Promise<unknown> = Promise.resolve()
   const collectOrphans = (all = false): void => {
     collecting = collecting.then(async () => {
+      const staged = await store.collectStaging?.(config.orphanGraceMs) ?? 0
+      if (staged > 0) log.warn({ staged }, 'removed uploads left unfinished (by a crash) in the blob store\'s staging area')
       const { collected, missing } = await media.reconcile(config.orphanGraceMs, { all, signal: stopCollecting.signal })
       if (all && !stopCollecting.signal.aborted) {
         await repositories.meta.clear(RECONCILE_ALL)
@@ -315,6 +325,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       uploads.close()
       await hashPool.close()
       await database.close()
+      await store.close?.()
     }
   }
 }

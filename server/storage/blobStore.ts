@@ -43,8 +43,21 @@ export interface BlobReader extends ByteSource {
 }
 
 export interface BlobStore {
-  /** Create folders, remove uploads left in flight by a crash; `directIo`: uploads bypass the page cache. */
-  init (): Promise<{ sweptIncoming: number, directIo: boolean }>
+  /**
+   * Create folders, remove uploads left in flight by a crash; `directIo`: uploads bypass the page
+   * cache (undefined: uploads are not written to local files). Throws what to fix when the store
+   * cannot be used.
+   */
+  init (): Promise<{ sweptIncoming: number, directIo?: boolean }>
+  /** Whether uploads can be stored now (for /readyz): throws the reason, naming settings, never paths. */
+  check (): Promise<void>
+  /**
+   * A store whose uploads in flight outlive a crash of the process (an object store shared by
+   * several): delete those no process has added to for `graceMs`; how many.
+   */
+  collectStaging? (graceMs: number): Promise<number>
+  /** Let go of connections (the server is closing). */
+  close? (): Promise<void>
   begin (): Promise<StagingBlob>
   /**
    * Stage a finished file on the same disk (a resumable upload's bytes) without copying it.

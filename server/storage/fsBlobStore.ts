@@ -75,6 +75,18 @@ export class FsBlobStore implements BlobStore {
     return { sweptIncoming: leftovers.length, directIo: await DirectFile.supported(this.incoming) }
   }
 
+  async check (): Promise<void> {
+    // Asked, not written: anyone may call /readyz, and a call must not cost a disk write.
+    // access(W_OK) sees permissions and read-only mounts; a full disk shows in the disk check.
+    // The reason names the folder by its setting, never by its absolute path.
+    try {
+      if (!(await fs.stat(this.incoming)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' })
+      await fs.access(this.incoming, fs.constants.W_OK)
+    } catch (err) {
+      throw new Error(`MEDIA_DIR/${INCOMING} is not a writable folder (${(err as NodeJS.ErrnoException).code ?? 'unknown error'}): uploads would fail`)
+    }
+  }
+
   private dir (mediaId: string): string {
     // The one place ids become paths: anything but 64 lowercase hex is refused.
     if (!isMediaId(mediaId)) throw notFound()

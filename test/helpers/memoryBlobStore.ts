@@ -22,9 +22,11 @@ export class MemoryBlobStore implements BlobStore {
   /** Reads the server made of stored blobs: whole streams, and positional reads (bytes.ts, the seeder). */
   readonly reads = { streams: 0, positional: 0 }
 
-  async init (): Promise<{ sweptIncoming: number, directIo: boolean }> {
-    return { sweptIncoming: 0, directIo: false }
+  async init (): Promise<{ sweptIncoming: number }> {
+    return { sweptIncoming: 0 }
   }
+
+  async check (): Promise<void> {}
 
   async begin (): Promise<StagingBlob> {
     const writes: Array<{ bytes: Buffer, position: number }> = []
