@@ -28,3 +28,21 @@ test('denial-of-service bounds: defaults, and whole numbers only', () => {
   assert.throws(() => loadConfig({ SEND_TIMEOUT_SECONDS: '0' }), { message: 'SEND_TIMEOUT_SECONDS must be a whole number ≥ 1, got "0"' })
   assert.throws(() => loadConfig({ PINS_PER_KEY: '2.5' }), { message: 'PINS_PER_KEY must be a whole number ≥ 0, got "2.5"' })
 })
+
+test('BLOB_STORE: fs by default; s3 reads the S3_* settings (prefix as a folder, path style off, us-east-1)', () => {
+  assert.deepEqual(loadConfig({}).blobStore, { kind: 'fs' })
+  assert.deepEqual(loadConfig({ BLOB_STORE: 's3', S3_BUCKET: 'media' }).blobStore,
+    { kind: 's3', endpoint: undefined, bucket: 'media', region: 'us-east-1', prefix: '', forcePathStyle: false, publicUrl: undefined })
+  assert.deepEqual(loadConfig({ BLOB_STORE: 's3', S3_BUCKET: 'media', S3_ENDPOINT: 'http://127.0.0.1:9000/', S3_REGION: 'eu-west-3', S3_PREFIX: '/oip/blobs/', S3_FORCE_PATH_STYLE: 'true', S3_PUBLIC_URL: 'https://cdn.example.org/oip/' }).blobStore,
+    { kind: 's3', endpoint: 'http://127.0.0.1:9000', bucket: 'media', region: 'eu-west-3', prefix: 'oip/blobs/', forcePathStyle: true, publicUrl: 'https://cdn.example.org/oip' })
+})
+
+test('BLOB_STORE: an unknown store, a missing or malformed bucket, a bad prefix or URL stop the server with a message naming the setting', () => {
+  assert.throws(() => loadConfig({ BLOB_STORE: 'minio' }), { message: 'BLOB_STORE must be fs (files in MEDIA_DIR) or s3 (an S3-compatible bucket), got "minio"' })
+  assert.throws(() => loadConfig({ BLOB_STORE: 's3' }), { message: 'BLOB_STORE=s3 needs S3_BUCKET, the name of an existing bucket' })
+  assert.throws(() => loadConfig({ BLOB_STORE: 's3', S3_BUCKET: 'a/b' }), { message: 'S3_BUCKET must be a bucket name (letters, digits, dots, dashes), got "a/b"' })
+  assert.throws(() => loadConfig({ BLOB_STORE: 's3', S3_BUCKET: 'media', S3_PREFIX: 'oip//x' }), /S3_PREFIX must be a key prefix like media or oip\/media/)
+  assert.throws(() => loadConfig({ BLOB_STORE: 's3', S3_BUCKET: 'media', S3_PREFIX: '../x' }), /S3_PREFIX must be a key prefix/)
+  assert.throws(() => loadConfig({ BLOB_STORE: 's3', S3_BUCKET: 'media', S3_ENDPOINT: 'minio:9000' }), { message: 'S3_ENDPOINT must use http: or https:, got "minio:9000"' })
+  assert.throws(() => loadConfig({ BLOB_STORE: 's3', S3_BUCKET: 'media', S3_FORCE_PATH_STYLE: 'maybe' }), { message: 'S3_FORCE_PATH_STYLE must be true or false, got "maybe"' })
+})

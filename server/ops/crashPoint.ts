@@ -6,6 +6,8 @@
  * of it. Unset (always, outside those tests) it does nothing.
  */
 export type CrashPointName =
+  /** Every byte of an upload is in the S3 store's staging parts; nothing is under its id yet. */
+  | 'staged'
   /** The blob is published; its uploader's record is not made yet. */
   | 'after-publish'
   /** A public record and its seeding state are committed; the seeder has not brought its torrent up yet. */

@@ -19,6 +19,7 @@ import { Readable } from 'node:stream'
 import { notFound } from '../../shared/errors.ts'
 import { isMediaId, type MediaManifest } from '../../shared/media.ts'
 import type { S3Settings } from '../config.ts'
+import { crashPoint } from '../ops/crashPoint.ts'
 import type { BlobReader, BlobStat, BlobStore, PendingBlob, StagingBlob } from './blobStore.ts'
 import { S3Bucket } from './s3Bucket.ts'
 import { s3BlobReader } from './s3BlobReader.ts'
@@ -124,6 +125,7 @@ export class S3BlobStore implements BlobStore {
         let status: 'created' | 'existed'
         try {
           await how.written()
+          crashPoint('staged')
           status = await this.publish(manifest, torrentFile, how.publish)
         } catch (err) {
           await how.release(false)

@@ -17,8 +17,9 @@ export interface TestBucket {
   settings: S3Settings
   /** BLOB_STORE=s3 and the S3_* variables that reach the bucket. */
   env: Record<string, string>
-  /** Every key in the bucket with its size and metadata, for tests to look at what is there. */
+  /** Every key in the bucket, sorted, for tests to look at what is there. */
   keys (): Promise<string[]>
+  /** Stop the server (once; again is a no-op) and delete its folder. */
   stop (): Promise<void>
 }
 
@@ -32,6 +33,7 @@ export async function startS3 (bucket = 'oip-test', prefix = ''): Promise<TestBu
   const endpoint = `http://127.0.0.1:${port}`
   const settings: S3Settings = { kind: 's3', endpoint, bucket, region: 'us-east-1', prefix, forcePathStyle: true, publicUrl: undefined }
   const client = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true })
+  let stopped: Promise<void> | undefined
   return {
     settings,
     env: { BLOB_STORE: 's3', S3_ENDPOINT: endpoint, S3_BUCKET: bucket, S3_REGION: 'us-east-1', S3_FORCE_PATH_STYLE: 'true', ...(prefix ? { S3_PREFIX: prefix } : {}) },
@@ -46,9 +48,12 @@ export async function startS3 (bucket = 'oip-test', prefix = ''): Promise<TestBu
       return keys.sort()
     },
     async stop () {
-      client.destroy()
-      await server.close()
-      await fs.rm(dir, { recursive: true, force: true })
+      stopped ??= (async () => {
+        client.destroy()
+        await server.close()
+        await fs.rm(dir, { recursive: true, force: true })
+      })()
+      await stopped
     }
   }
 }

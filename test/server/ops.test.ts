@@ -55,7 +55,7 @@ describe('health, readiness and metrics', () => {
     assert.equal(res.status, 200)
     const body = await res.json()
     assert.equal(body.ready, true)
-    assert.deepEqual(Object.keys(body.checks).sort(), ['database', 'disk', 'mediaDir', 'seeder', 'tracker'])
+    assert.deepEqual(Object.keys(body.checks).sort(), ['blobStore', 'database', 'disk', 'seeder', 'tracker'])
   })
 
   test('/readyz writes nothing to the disk, however often anyone calls it', async () => {
@@ -111,8 +111,8 @@ describe('health, readiness and metrics', () => {
       assert.equal(res.status, 503)
       const body = await res.json()
       assert.equal(body.ready, false)
-      assert.equal(body.checks.mediaDir.ok, false)
-      assert.match(body.checks.mediaDir.reason, /ENOTDIR|not a directory/)
+      assert.equal(body.checks.blobStore.ok, false)
+      assert.match(body.checks.blobStore.reason, /ENOTDIR|not a directory/)
       assert.ok(!JSON.stringify(body).includes(server.dir), 'no absolute path in an anonymous answer')
     } finally {
       await fs.rm(incoming)
