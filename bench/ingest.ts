@@ -9,6 +9,9 @@
  *   BENCH_SERVER_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"   extra node flags for the server child
  *                      (a profile is written only if the server exits by itself on SIGTERM)
  *   BENCH_KEEP=1       keep the temp dir (prints its path)
+ *   BLOB_STORE=s3      the server stores into a bucket: an S3 emulator (@20minutes/s3rver) started
+ *                      in this process on loopback. Its numbers measure the S3 path's overhead on
+ *                      this machine (the emulator shares the cores and writes to the same disk), not S3
  *
  * Goals: ingest MB/s ≥ 0.6 × one-pass SHA-256 + SHA-1 pieces MB/s over the same (cached) file,
  * and the server's peak RSS growth during the upload < 100 MB. Then the resumable case: a tus
@@ -27,6 +30,7 @@ import { ContentHasher } from '../server/upload/contentHasher.ts'
 import { signSignIn } from '../shared/signing.ts'
 import { createMnemonic, identityFromMnemonic } from '../shared/wallet.ts'
 import { cpuDelta, fmt, MiB, now, procMem, startServerChild, threadCpu, type ServerChild } from './serverProcess.ts'
+import { startS3, type TestBucket } from '../test/helpers/s3.ts'
 
 const BLOCK = 16 * MiB
 const RATIO_GOAL = 0.6
@@ -240,6 +244,7 @@ async function tusUpload (base: string, token: string, file: string, size: numbe
 async function main (): Promise<void> {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-bench-ingest-'))
   let server: ServerChild | undefined
+  let s3: TestBucket | undefined
   // Ctrl-C: leave no server and no gigabyte behind.
   const interrupt = (): void => {
     server?.child.kill('SIGKILL')
@@ -268,11 +273,15 @@ async function main (): Promise<void> {
     }
     const refMbps = mbps(SIZE, ref.ms)
     console.log(`  reference hash (SHA-256 + SHA-1 pieces, in-process, best of 3): ${fmt(refMbps)} MB/s`)
+    if (process.env.BLOB_STORE === 's3') {
+      s3 = await startS3('oip-bench')
+      console.log(`  blob store: s3, an S3 emulator in this process at ${s3.settings.endpoint} (it shares the CPUs: overhead, not S3)`)
+    }
 
     // The real server, as `npm start` runs it (without the build): a fresh one for each case, its
     // data deleted after, so the second case does not pay for the first one's gigabyte in the page cache.
     const freshServer = async (name: string): Promise<ServerChild> => {
-      server = await startServerChild(path.join(tmp, name), { MAX_UPLOAD_BYTES: String(SIZE + 64 * MiB) })
+      server = await startServerChild(path.join(tmp, name), { MAX_UPLOAD_BYTES: String(SIZE + 64 * MiB), ...s3?.env })
       await server.waitFor('/healthz')
       // Let startup garbage settle before the baseline.
       await new Promise(resolve => setTimeout(resolve, 500))
@@ -325,6 +334,7 @@ async function main (): Promise<void> {
       tus.cpu.byName.slice(0, 5).map(([name, t]) => `${name} ${fmt(t, 2)} s`).join(', '))
   } finally {
     await server?.stop()
+    await s3?.stop()
     if (process.env.BENCH_KEEP) console.log(`kept ${tmp}`)
     else await fs.rm(tmp, { recursive: true, force: true })
     process.off('SIGINT', interrupt)

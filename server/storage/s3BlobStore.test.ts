@@ -129,6 +129,6 @@ test('a missing bucket is a start-up error that names the setting and says what 
   await assert.rejects(wrong.init(), { message: `S3_BUCKET "no-such-bucket" does not exist at S3_ENDPOINT ${s3.settings.endpoint}: create it, or set S3_BUCKET to an existing bucket` })
   await wrong.close()
   const unreachable = new S3BlobStore({ ...s3.settings, endpoint: 'http://127.0.0.1:9' }, { maxUploadBytes: 1024 })
-  await assert.rejects(unreachable.init(), /^Error: The object store at S3_ENDPOINT http:\/\/127\.0\.0\.1:9 cannot be reached \(.*ECONNREFUSED.*\): check S3_ENDPOINT and that the server is up$/)
+  await assert.rejects(unreachable.init(), /^AppError: The object store at S3_ENDPOINT http:\/\/127\.0\.0\.1:9 cannot be reached \(.*ECONNREFUSED.*\): check S3_ENDPOINT and that the server is up$/)
   await unreachable.close()
 })

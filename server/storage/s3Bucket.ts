@@ -54,6 +54,10 @@ export class S3Bucket {
       region: settings.region,
       ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
       forcePathStyle: settings.forcePathStyle,
+      // No CRC32 of every part on top of the signature's SHA-256 of it (and TLS): ~15 % of a PUT's
+      // time here, and S3-compatible servers that predate these checksums refuse them.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
       // Without these a dead endpoint would hold an upload or a read for ever.
       requestHandler: { connectionTimeout: 10_000, requestTimeout: 60_000 }
     })
@@ -79,19 +83,23 @@ export class S3Bucket {
     return new AppError(503, 'storage_unavailable', `The object store did not answer as expected (${describe(err)}). ${what}`)
   }
 
-  /** The bucket is there and these credentials may use it; else an error that says what to fix. */
+  /** The bucket is there and these credentials may use it; else a 503 that says what to fix (a start stops with it). */
   async check (): Promise<void> {
-    const { bucket, region } = this.settings
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: bucket }))
+      await this.client.send(new HeadBucketCommand({ Bucket: this.settings.bucket }))
     } catch (err) {
-      const code = status(err)
-      if (code === 404) throw new Error(`S3_BUCKET "${bucket}" does not exist ${this.where()}: create it, or set S3_BUCKET to an existing bucket`)
-      if (code === 403) throw new Error(`S3_BUCKET "${bucket}" ${this.where()} refused these credentials (HTTP 403): check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the AWS SDK's other credential sources) and that they may read and write the bucket`)
-      if (code === 301 || code === 400) throw new Error(`S3_BUCKET "${bucket}" ${this.where()} answered HTTP ${code}: it may be in another region than S3_REGION "${region}", or need S3_FORCE_PATH_STYLE=true`)
-      if (code) throw new Error(`S3_BUCKET "${bucket}" ${this.where()} answered ${describe(err)}`)
-      throw new Error(`The object store ${this.where()} cannot be reached (${describe(err)}): check S3_ENDPOINT and that the server is up`)
+      throw new AppError(503, 'storage_unavailable', this.whyNot(err))
     }
+  }
+
+  private whyNot (err: unknown): string {
+    const { bucket, region } = this.settings
+    const code = status(err)
+    if (code === 404) return `S3_BUCKET "${bucket}" does not exist ${this.where()}: create it, or set S3_BUCKET to an existing bucket`
+    if (code === 403) return `S3_BUCKET "${bucket}" ${this.where()} refused these credentials (HTTP 403): check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the AWS SDK's other credential sources) and that they may read and write the bucket`
+    if (code === 301 || code === 400) return `S3_BUCKET "${bucket}" ${this.where()} answered HTTP ${code}: it may be in another region than S3_REGION "${region}", or need S3_FORCE_PATH_STYLE=true`
+    if (code) return `S3_BUCKET "${bucket}" ${this.where()} answered ${describe(err)}`
+    return `The object store ${this.where()} cannot be reached (${describe(err)}): check S3_ENDPOINT and that the server is up`
   }
 
   /** The object's size and time; undefined when it is not there (and the bucket is). */
@@ -103,7 +111,7 @@ export class S3Bucket {
       if (status(err) !== 404) throw this.unavailable(err)
     }
     // A HEAD's 404 has no body to tell a missing key from a missing bucket: only the first is "not there".
-    await this.check().catch(err => { throw this.unavailable(err) })
+    await this.check()
     return undefined
   }
 
