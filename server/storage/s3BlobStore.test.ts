@@ -66,6 +66,28 @@ test('ranged reads across part boundaries, in order and at random, are byte-exac
   }
 })
 
+test('reads in order continue one GET: a whole file read 256 KiB at a time costs a GET per doubling range, not one per read', async () => {
+  let gets = 0
+  blobs.bucket.client.middlewareStack.add(next => async args => {
+    if ((args.input as { Range?: string }).Range !== undefined) gets++
+    return await next(args)
+  }, { step: 'initialize', name: 'countGets' })
+  const reader = blobs.reader(bigId)
+  try {
+    const into = Buffer.alloc(256 * 1024)
+    const got: Buffer[] = []
+    let reads = 0
+    for (let at = 0, n; (n = await reader.readInto(into, at)) > 0; at += n, reads++) got.push(Buffer.from(into.subarray(0, n)))
+    assert.ok(Buffer.concat(got).equals(big))
+    // 256 KiB, 512 KiB, … 16 MiB: 7 ranges for the 69 reads of 17 MiB.
+    assert.equal(reads, 69)
+    assert.equal(gets, 7)
+  } finally {
+    await reader.close()
+    blobs.bucket.client.middlewareStack.remove('countGets')
+  }
+})
+
 test('a crash between staging and publish leaves no object under the id; its staging parts are collected once older than the grace', async () => {
   const bytes = randomBytes(9 * MiB)
   const crashed = new S3BlobStore(s3.settings, { maxUploadBytes: 1024 ** 3 })
