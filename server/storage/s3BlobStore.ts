@@ -129,7 +129,7 @@ export class S3BlobStore implements BlobStore {
           status = await this.publish(manifest, torrentFile, how.publish)
         } catch (err) {
           await how.release(false)
-          throw this.bucket.unavailable(err, 'Nothing was stored; send the file again later.')
+          throw err
         }
         await how.release(true)
         return status

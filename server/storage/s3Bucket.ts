@@ -77,10 +77,10 @@ export class S3Bucket {
     return this.settings.endpoint ? `at S3_ENDPOINT ${this.settings.endpoint}` : 'on AWS S3'
   }
 
-  /** A failure of the object store, as the 503 its callers answer with. */
-  unavailable (err: unknown, what = 'Try again later.'): AppError {
+  /** A failure of the object store, as the 503 its callers answer with (nothing of a failed upload is kept). */
+  unavailable (err: unknown): AppError {
     if (err instanceof AppError) return err
-    return new AppError(503, 'storage_unavailable', `The object store did not answer as expected (${describe(err)}). ${what}`)
+    return new AppError(503, 'storage_unavailable', `The object store did not answer as expected (${describe(err)}). Try again later.`)
   }
 
   /** The bucket is there and these credentials may use it; else a 503 that says what to fix (a start stops with it). */
