@@ -14,6 +14,7 @@ import { browserSha1, hashFile, infoHashOfTorrent } from './hashing.ts'
 import { publishRecord } from './publishRecord.ts'
 import type { Session } from './session.svelte.ts'
 import { seedBlob, seedStatus, stopSeeding } from './tabSeeder.ts'
+import { toasts } from './toasts.svelte.ts'
 
 export type Phase = 'hashing' | 'queued' | 'uploading' | 'paused' | 'seeding' | 'stored' | 'failed' | 'cancelled'
 
@@ -41,6 +42,9 @@ export interface KeptDownload {
   accessLevel: 'public' | 'private'
 }
 
+/** The link that opens a file's page (App.svelte reads it), in any browser. */
+export const shareLink = (mediaId: string): string => `${location.origin}/#/m/${mediaId}`
+
 export class LibraryItem {
   file = $state<LibraryFile>() as LibraryFile
   phase = $state<Phase>('hashing')
@@ -58,7 +62,7 @@ export class LibraryItem {
 
   get infoHash (): string | undefined { return this.file.infoHash }
   get onServer (): boolean { return this.file.server !== undefined && this.file.serverDeletedAt === undefined }
-  get shareLink (): string { return `${location.origin}/#/m/${this.file.mediaId}` }
+  get shareLink (): string { return shareLink(this.file.mediaId) }
 
   cancel (): void {
     this.controller.abort()
@@ -72,7 +76,6 @@ export class LibraryItem {
 
 export class Library {
   items = $state<LibraryItem[]>([])
-  notice = $state<string | undefined>()
   private readonly session: Session
   private timer: ReturnType<typeof setInterval> | undefined
   private loaded = false
@@ -124,13 +127,8 @@ export class Library {
 
   /** Pin on the server: its seeder keeps the file's torrent active even when nobody asks for it. */
   async setPinned (item: LibraryItem, pinned: boolean): Promise<void> {
-    try {
-      await this.session.authorized(token => api.setPinned(item.file.mediaId, pinned, token))
-      await this.save(item, { pinned })
-      item.error = undefined
-    } catch (err) {
-      item.error = (err as Error).message
-    }
+    await this.session.authorized(token => api.setPinned(item.file.mediaId, pinned, token))
+    await this.save(item, { pinned })
   }
 
   async startSeeding (item: LibraryItem): Promise<void> {
@@ -252,7 +250,7 @@ export class Library {
         item.hashed = 1
         if (this.items.some(i => i !== item && i.file.mediaId === hashes.mediaId)) {
           this.items = this.items.filter(i => i !== item)
-          this.notice = `${file.name} is already in your library.`
+          toasts.success(`${file.name} is already in your library.`)
           return
         }
         const privateSalt = item.file.accessLevel === 'private' ? torrentSaltFor(this.session.key.privateKey, hashes.mediaId) : undefined

@@ -1,6 +1,7 @@
 /**
  * My files: what the server holds for my key, from this browser or any other, and what the
- * owner does with it there. Each action says how it went in `status` (announced) or `error`.
+ * owner does with it there. Each action says how it went in a toast; a change the server
+ * refuses shows in `error` instead, in the dialog that asked for it (the dialog stays open).
  */
 import type { KeyUsage, MediaEdit } from '../../shared/media.ts'
 import * as api from './api.ts'
@@ -9,6 +10,7 @@ import type { Library } from './library.svelte.ts'
 import { publishRecord } from './publishRecord.ts'
 import { ServerFiles } from './serverFiles.svelte.ts'
 import type { Session } from './session.svelte.ts'
+import { toasts } from './toasts.svelte.ts'
 
 /** What an owner does to one of their files in My files. */
 export type FileAction = 'edit' | 'access' | 'share' | 'delete' | 'sign'
@@ -18,7 +20,7 @@ export const fileTitle = (file: api.ServerFile): string => file.name ?? file.ori
 
 export class MyFiles {
   readonly list: ServerFiles
-  status = $state('')
+  /** Why the open dialog's change was refused. */
   error = $state<string | undefined>()
   usage = $state<KeyUsage | undefined>()
   /** Files changed on the server whose record is not signed again yet (the signing failed). */
@@ -48,16 +50,16 @@ export class MyFiles {
     try {
       await this.session.authorized(token => api.deleteMedia(file.mediaId, token))
     } catch (err) {
-      if (!(err instanceof api.ApiError && err.status === 404)) return this.fail(`${title} was not deleted: ${(err as Error).message}`)
+      if (!(err instanceof api.ApiError && err.status === 404)) return failed(`${title} was not deleted: ${(err as Error).message}`)
       gone = true
     }
     this.list.drop(file.mediaId)
     try {
       await this.library.deletedFromServer(file.mediaId, removeHere)
     } catch (err) {
-      return this.fail(`${title} was deleted from the server, but this browser's copy could not be updated: ${(err as Error).message}`)
+      return failed(`${title} was deleted from the server, but this browser's copy could not be updated: ${(err as Error).message}`)
     }
-    this.done(`${title} ${gone ? 'was no longer on the server' : 'was deleted from the server'}.` +
+    toasts.success(`${title} ${gone ? 'was no longer on the server' : 'was deleted from the server'}.` +
       (!here ? '' : removeHere ? ' It was removed from this browser too.' : ' The copy in this browser stays, marked "not on the server".'))
     return true
   }
@@ -82,24 +84,26 @@ export class MyFiles {
     try {
       changed = await this.session.authorized(token => api.editMedia(file.mediaId, changes, token))
     } catch (err) {
-      return this.fail(`${title} was not changed: ${(err as Error).message}`)
+      this.error = `${title} was not changed: ${(err as Error).message}`
+      return false
     }
+    this.error = undefined
     this.list.replace(changed)
     const what = changes.accessLevel && changes.accessLevel !== file.accessLevel ? `is ${changes.accessLevel} now` : 'was saved'
-    if (await this.resign(changed)) this.done(`${fileTitle(changed)} ${what}. Your record of it is signed again.`)
+    if (await this.resign(changed, false)) toasts.success(`${fileTitle(changed)} ${what}. Your record of it is signed again.`)
     return true
   }
 
-  /** Sign my record of a changed file again; a failure is shown, with a way to retry. */
-  async resign (changed: api.ServerFile): Promise<boolean> {
+  /** Sign my record of a changed file again (`say`: and say so); a failure is shown, with a way to retry. */
+  async resign (changed: api.ServerFile, say = true): Promise<boolean> {
     try {
       await this.publishChanged(changed)
       this.unsigned = this.unsigned.filter(id => id !== changed.mediaId)
-      this.done(`Your record of ${fileTitle(changed)} is signed again.`)
+      if (say) toasts.success(`Your record of ${fileTitle(changed)} is signed again.`)
       return true
     } catch (err) {
       if (!this.unsigned.includes(changed.mediaId)) this.unsigned = [...this.unsigned, changed.mediaId]
-      return this.fail(`${fileTitle(changed)} was changed on the server, but your record of it was not signed again: ${(err as Error).message} Use "Sign record" to try again.`)
+      return failed(`${fileTitle(changed)} was changed on the server, but your record of it was not signed again: ${(err as Error).message} Use "Sign record" to try again.`)
     }
   }
 
@@ -121,15 +125,10 @@ export class MyFiles {
       changed.accessLevel,
       { name: fileTitle(changed), description: changed.description ?? '', tags: changed.tags ?? [], addedAt: changed.createdAt })
   }
+}
 
-  private done (message: string): void {
-    this.error = undefined
-    this.status = message
-  }
-
-  private fail (message: string): false {
-    this.status = ''
-    this.error = message
-    return false
-  }
+/** An action that failed outside a dialog's form: said in a toast. */
+function failed (message: string): false {
+  toasts.error(message)
+  return false
 }

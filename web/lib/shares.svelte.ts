@@ -1,18 +1,19 @@
 /**
  * Who a private file of mine is shared with: keys added with an optional expiry, and revoked.
  * The key and the expiry are checked here first, so a typo is caught before the server is asked.
+ * What went wrong with the form (adding) shows in `error`, beside it; done work is a toast.
  */
 import type { ShareView } from '../../shared/media.ts'
 import * as api from './api.ts'
 import { dateTime, shortKey } from './format.ts'
 import { expiryOf, recipientKeyProblem } from './shareInput.ts'
 import type { Session } from './session.svelte.ts'
+import { toasts } from './toasts.svelte.ts'
 
 export class FileShares {
   shares = $state<ShareView[]>([])
   loaded = $state(false)
   busy = $state(false)
-  status = $state('')
   error = $state<string | undefined>()
   private readonly session: Session
   private readonly mediaId: string
@@ -36,7 +37,6 @@ export class FileShares {
     const problem = recipientKeyProblem(keyText, this.session.publicKey)
     const when = expiryOf(expiry)
     if (problem || 'problem' in when) {
-      this.status = ''
       this.error = problem ?? (when as { problem: string }).problem
       return false
     }
@@ -44,7 +44,7 @@ export class FileShares {
     return await this.run(async () => {
       const share = await this.session.authorized(token => api.putShare(this.mediaId, key, when.expiresAt, token))
       this.set([...this.shares.filter(s => s.publicKey !== key), share])
-      this.status = `Shared with ${shortKey(key)} ${share.expiresAt ? `until ${dateTime(share.expiresAt)}` : 'until you revoke it'}.`
+      return `Shared with ${shortKey(key)} ${share.expiresAt ? `until ${dateTime(share.expiresAt)}` : 'until you revoke it'}.`
     })
   }
 
@@ -52,8 +52,8 @@ export class FileShares {
     return await this.run(async () => {
       await this.session.authorized(token => api.deleteShare(this.mediaId, publicKey, token))
       this.set(this.shares.filter(s => s.publicKey !== publicKey))
-      this.status = `Revoked: ${shortKey(publicKey)} can no longer read this file.`
-    })
+      return `Revoked: ${shortKey(publicKey)} can no longer read this file.`
+    }, message => toasts.error(`${shortKey(publicKey)} was not revoked and can still read this file: ${message}`))
   }
 
   private set (shares: ShareView[]): void {
@@ -61,15 +61,16 @@ export class FileShares {
     this.onchange(shares)
   }
 
-  private async run (work: () => Promise<void>): Promise<boolean> {
+  /** `work` says what it did (a toast); a failure shows in `error` unless `failed` says it elsewhere. */
+  private async run (work: () => Promise<string | void>, failed = (message: string) => { this.error = message }): Promise<boolean> {
     this.busy = true
     this.error = undefined
-    this.status = ''
     try {
-      await work()
+      const did = await work()
+      if (did) toasts.success(did)
       return true
     } catch (err) {
-      this.error = (err as Error).message
+      failed((err as Error).message)
       return false
     } finally {
       this.busy = false
