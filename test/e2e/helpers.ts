@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
-import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test'
+import { expect, type Browser, type BrowserContext, type Locator, type Page } from '@playwright/test'
 
 export const PASSPHRASE = 'correct horse battery'
 
@@ -40,4 +40,13 @@ export async function uploadFromTab (browser: Browser, baseURL: string, file: { 
   await expect(tab.locator(`[data-media-id="${mediaId}"]`)).toHaveAttribute('data-phase', 'seeding', { timeout: 60_000 })
   if (!keepOpen) await uploader.close()
   return { mediaId, uploader }
+}
+
+/**
+ * The messages of the toasts (Toasts.svelte) in `scope`: successes in the polite live region,
+ * errors as alerts in the assertive one. The newest is last.
+ */
+export function toastMessages (scope: Page | Locator, kind: 'success' | 'error'): Locator {
+  const region = kind === 'success' ? '[role=status][aria-live=polite] [data-testid=toast]' : '[aria-live=assertive] [role=alert][data-testid=toast]'
+  return scope.locator(`${region} [data-testid=toast-message]`)
 }

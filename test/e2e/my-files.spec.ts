@@ -3,7 +3,7 @@ import fs from 'node:fs/promises'
 import { expect, test, type Page } from '@playwright/test'
 import { identityFromMnemonic } from '../../shared/wallet.ts'
 import { bearer, signIn } from '../helpers/auth.ts'
-import { createWallet, fileOf, PASSPHRASE } from './helpers.ts'
+import { createWallet, fileOf, PASSPHRASE, toastMessages } from './helpers.ts'
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
@@ -62,7 +62,7 @@ test('My files lists what another client uploaded; deleting it from the server (
 
   await curlRow.getByTestId('delete').click()
   await dialog.getByTestId('confirm-delete').click()
-  await expect(page.getByTestId('my-files-status')).toHaveText('from-curl.bin was deleted from the server.')
+  await expect(toastMessages(page, 'success').last()).toHaveText('from-curl.bin was deleted from the server.')
   await expect(curlRow).toHaveCount(0)
   expect((await fetch(`${baseURL}/api/media/${elsewhereId}`)).status).toBe(404)
 
@@ -79,7 +79,7 @@ test('My files lists what another client uploaded; deleting it from the server (
   const tabDialog = page.getByRole('dialog', { name: 'Delete from-this-tab.bin from the server?' })
   await expect(tabDialog).toContainText('The copy in this browser stays')
   await tabDialog.getByTestId('confirm-delete').click()
-  await expect(page.getByTestId('my-files-status')).toHaveText('from-this-tab.bin was deleted from the server. The copy in this browser stays, marked "not on the server".')
+  await expect(toastMessages(page, 'success').last()).toHaveText('from-this-tab.bin was deleted from the server. The copy in this browser stays, marked "not on the server".')
   await expect(page.getByTestId('my-files-empty')).toBeVisible()
   expect((await fetch(`${baseURL}/api/media/${hereId}`, { method: 'HEAD', headers: bearer(token) })).status).toBe(404)
 
@@ -123,7 +123,7 @@ test('a delete the server refuses says why, and the file stays listed', async ({
     : route.continue())
   await row.getByTestId('delete').click()
   await page.getByTestId('confirm-delete').click()
-  await expect(page.getByTestId('my-files-error')).toHaveText('kept.bin was not deleted: The server is busy. Try again in a minute.')
+  await expect(toastMessages(page, 'error')).toHaveText('kept.bin was not deleted: The server is busy. Try again in a minute.')
   await expect(row).toBeVisible()
 })
 
@@ -175,7 +175,7 @@ test('Edit from My files: name, description and tags change on the server and th
     await dialog.getByTestId('edit-description').fill(`About ${name}`)
     await dialog.getByTestId('edit-tags').fill(tags)
     await dialog.getByTestId('save-edit').click()
-    await expect(page.getByTestId('my-files-status')).toHaveText(`${name} was saved. Your record of it is signed again.`)
+    await expect(toastMessages(page, 'success').last()).toHaveText(`${name} was saved. Your record of it is signed again.`)
     await expect(dialog).toBeHidden()
     await expect(row.getByTestId('title')).toHaveText(name)
     await expect(row.getByTestId('description')).toHaveText(`About ${name}`)
@@ -222,7 +222,7 @@ test('Change access from My files: public to private takes the file from everyon
   await expect(dialog).toContainText('If nobody else holds these bytes publicly, the file leaves the public listing')
   await expect(dialog).toContainText('Copies people already downloaded stay with them')
   await dialog.getByTestId('confirm-access').click()
-  await expect(page.getByTestId('my-files-status')).toHaveText('open-then-closed.bin is private now. Your record of it is signed again.')
+  await expect(toastMessages(page, 'success').last()).toHaveText('open-then-closed.bin is private now. Your record of it is signed again.')
   await expect(row.getByTestId('access')).toHaveText('private')
   for (const door of ['', '/info', '/torrent']) expect((await fetch(`${baseURL}/api/media/${id}${door}`)).status).toBe(404)
   const privateInfoHash = (await (await fetch(`${baseURL}/api/media/${id}/info`, { headers: bearer(token) })).json()).infoHash
@@ -243,7 +243,7 @@ test('Change access from My files: public to private takes the file from everyon
   const back = page.getByRole('dialog', { name: 'Make open-then-closed.bin public?' })
   await expect(back).toContainText('Anyone with the link can download it')
   await back.getByTestId('confirm-access').click()
-  await expect(page.getByTestId('my-files-status')).toHaveText('open-then-closed.bin is public now. Your record of it is signed again.')
+  await expect(toastMessages(page, 'success').last()).toHaveText('open-then-closed.bin is public now. Your record of it is signed again.')
   expect((await fetch(`${baseURL}/api/media/${id}`)).status).toBe(200)
   records = (await recordsOf(baseURL!, token, me.publicKey)).filter(r => r.record.media.mediaId === id)
   expect(records).toHaveLength(1)

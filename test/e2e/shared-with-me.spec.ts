@@ -3,7 +3,7 @@ import fs from 'node:fs/promises'
 import { expect, test, type Page } from '@playwright/test'
 import { identityFromMnemonic } from '../../shared/wallet.ts'
 import { bearer, signIn } from '../helpers/auth.ts'
-import { createWallet, fileOf } from './helpers.ts'
+import { createWallet, fileOf, toastMessages } from './helpers.ts'
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
@@ -48,7 +48,7 @@ test('two wallets: A shares a private file with B\'s key (copied from B\'s page)
   await expect(dialog.getByTestId('share-error')).toContainText('This is not a public key')
   await dialog.getByTestId('share-key').fill(keyB)
   await dialog.getByTestId('add-share').click()
-  await expect(dialog.getByTestId('share-status')).toContainText(`Shared with ${keyB.slice(0, 8)}`)
+  await expect(toastMessages(dialog, 'success').last()).toContainText(`Shared with ${keyB.slice(0, 8)}`)
   await expect(dialog.getByTestId('share-row')).toHaveAttribute('data-key', keyB)
   await pageA.keyboard.press('Escape')
   await expect(row.getByTestId('shared-with')).toContainText(keyB.slice(0, 8))
@@ -72,7 +72,7 @@ test('two wallets: A shares a private file with B\'s key (copied from B\'s page)
   // A revokes.
   await row.getByTestId('share').click()
   await dialog.getByTestId('revoke').click()
-  await expect(dialog.getByTestId('share-status')).toContainText('can no longer read this file')
+  await expect(toastMessages(dialog, 'success').last()).toContainText('can no longer read this file')
   await expect(dialog.getByTestId('no-shares')).toBeVisible()
   await pageA.keyboard.press('Escape')
   await expect(row.getByTestId('shared-with')).toHaveCount(0)
