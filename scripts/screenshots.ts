@@ -1,7 +1,7 @@
 /**
  * Screenshots of the web app for docs/: the empty library, a file hashing, the library, a
- * shared video playing while it downloads; My files, a share and Shared with me, on a desktop
- * and a phone. Starts its own server on a temp folder. Run: node --import tsx scripts/screenshots.ts
+ * shared video playing while it downloads; My files, a share (with its QR code), a toast and
+ * Shared with me, on a desktop and a phone. Starts its own server on a temp folder. Run: node --import tsx scripts/screenshots.ts
  * (`-- my-files` or `-- library` makes only those).
  */
 import { createHash } from 'node:crypto'
@@ -109,14 +109,28 @@ async function myFilesShots (browser: Browser): Promise<void> {
   await page.getByTestId('share-key').fill(recipientKey)
   await page.getByTestId('add-share').click()
   await page.getByTestId('share-row').waitFor()
+  await page.getByTestId('share-qr').locator('svg').waitFor()
+  await page.screenshot({ path: 'docs/share-dialog.png' })
   await page.setViewportSize(PHONE)
   await page.screenshot({ path: 'docs/share-dialog-phone.png' })
   await page.keyboard.press('Escape')
+  // The share's toast goes by itself before the shots of My files.
+  await page.getByTestId('toast').waitFor({ state: 'detached' })
   await page.getByTestId('usage').waitFor()
   await bothSizes(page, 'my-files')
+
+  // A toast: an edit saved.
+  await page.locator('[data-testid="server-file"]', { hasText: 'Keynote, day one' }).getByTestId('edit').click()
+  await page.getByTestId('edit-tags').fill('conference, video, keynote')
+  await page.getByTestId('save-edit').click()
+  await page.getByTestId('toast').waitFor()
+  await page.screenshot({ path: 'docs/toast.png' })
+  await page.setViewportSize(PHONE)
+  await page.screenshot({ path: 'docs/toast-phone.png' })
+  await page.setViewportSize(DESKTOP)
 
   await recipient.getByRole('link', { name: 'Shared with me' }).click()
   await recipient.getByTestId('shared-file').waitFor()
   await bothSizes(recipient, 'shared-with-me')
-  console.log('wrote docs/my-files.png, docs/my-files-phone.png, docs/share-dialog-phone.png, docs/shared-with-me.png, docs/shared-with-me-phone.png')
+  console.log('wrote docs/my-files.png, docs/my-files-phone.png, docs/share-dialog.png, docs/share-dialog-phone.png, docs/toast.png, docs/toast-phone.png, docs/shared-with-me.png, docs/shared-with-me-phone.png')
 }
