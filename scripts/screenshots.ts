@@ -110,9 +110,9 @@ async function myFilesShots (browser: Browser): Promise<void> {
   await page.getByTestId('add-share').click()
   await page.getByTestId('share-row').waitFor()
   await page.getByTestId('share-qr').locator('svg').waitFor()
-  await page.screenshot({ path: 'docs/share-dialog.png' })
+  await page.screenshot({ path: 'docs/share-dialog.png', animations: 'disabled' })
   await page.setViewportSize(PHONE)
-  await page.screenshot({ path: 'docs/share-dialog-phone.png' })
+  await page.screenshot({ path: 'docs/share-dialog-phone.png', animations: 'disabled' })
   await page.keyboard.press('Escape')
   // The share's toast goes by itself before the shots of My files.
   await page.getByTestId('toast').waitFor({ state: 'detached' })
@@ -124,9 +124,9 @@ async function myFilesShots (browser: Browser): Promise<void> {
   await page.getByTestId('edit-tags').fill('conference, video, keynote')
   await page.getByTestId('save-edit').click()
   await page.getByTestId('toast').waitFor()
-  await page.screenshot({ path: 'docs/toast.png' })
+  await page.screenshot({ path: 'docs/toast.png', animations: 'disabled' })
   await page.setViewportSize(PHONE)
-  await page.screenshot({ path: 'docs/toast-phone.png' })
+  await page.screenshot({ path: 'docs/toast-phone.png', animations: 'disabled' })
   await page.setViewportSize(DESKTOP)
 
   await recipient.getByRole('link', { name: 'Shared with me' }).click()

@@ -41,7 +41,8 @@ async function readQr (page: Page): Promise<string | undefined> {
     return { width: size, height: size, data: [...ctx.getImageData(0, 0, size, size).data] }
   })
   if (!image) return undefined
-  return jsQR(Uint8ClampedArray.from(image.data), image.width, image.height)?.data
+  // jsqr is CommonJS with its function also on `default`, the only way TypeScript sees it from ESM.
+  return jsQR.default(Uint8ClampedArray.from(image.data), image.width, image.height)?.data
 }
 
 test('the share dialog shows a QR code that reads back as exactly the share link; Copy copies it and says so in a polite live region, without taking the focus; no Share… where the browser has no Web Share', async ({ page, context, baseURL }) => {
