@@ -206,6 +206,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     catalog,
     records,
     shares,
+    thumbnails: repositories.thumbnails,
     access,
     seeder,
     hashPool,

@@ -20,3 +20,8 @@ export const notFound = (message = 'No media with this id. Check the id, or uplo
 
 export const loginRequired = (): AppError => new AppError(401, 'login_required',
   'Sign in with your key first (POST /api/auth/challenge, then /api/auth/verify) and send the token as "Authorization: Bearer <token>".')
+
+/** For a catch: a not-found (the thing is gone already) is fine, anything else is thrown on. */
+export function unlessMissing (err: unknown): void {
+  if (!(err instanceof AppError && err.status === 404)) throw err
+}

@@ -67,6 +67,8 @@ export interface RecordListItem extends MediaListItem {
   /** `missing`: the bytes are gone from the store. */
   seeding: SeedingState | 'missing'
   tags: string[]
+  /** The mediaId of its thumbnail (shared/thumbnail.ts), named by the record's signed OIP record; null when none. */
+  thumbnail: string | null
 }
 
 /** A key a private file is shared with (`/api/media/:id/shares`); expiresAt null: until revoked. */

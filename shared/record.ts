@@ -9,6 +9,7 @@ import canonicalize from 'canonicalize'
 import { badRequest } from './errors.ts'
 import { ACCESS_LEVELS, isMediaId, SAFE_MIME, type AccessLevel } from './media.ts'
 import type { SignatureFormat } from './signing.ts'
+import { THUMBNAILS_PER_RECORD } from './thumbnail.ts'
 import { isPublicKey } from './wallet.ts'
 
 export interface OipMediaRecord {
@@ -28,6 +29,11 @@ export interface OipMediaRecord {
     httpUrl: string
     contentType: string
     size: number
+    /**
+     * mediaIds of small images of the file (shared/thumbnail.ts), the first one shown: files the
+     * owner uploaded with the file's access level. Left out when there is none.
+     */
+    thumbnails?: string[]
   }
   accessControl: {
     access_level: AccessLevel
@@ -119,6 +125,20 @@ function tagList (value: unknown, path: string): string[] {
   return value.map((t, i) => text(t, `${path}[${i}]`, RECORD_LIMITS.tag, 1))
 }
 
+/** Left out, or 1 to THUMBNAILS_PER_RECORD distinct mediaIds, none the file's own. */
+function thumbnailList (value: unknown, path: string, mediaId: string): { thumbnails?: string[] } {
+  if (value === undefined) return {}
+  if (!Array.isArray(value) || value.length === 0) fail(path, 'must be a non-empty array of mediaIds of thumbnails you uploaded, or left out')
+  const list = value as unknown[]
+  if (list.length > THUMBNAILS_PER_RECORD) fail(path, `must have at most ${THUMBNAILS_PER_RECORD} thumbnails`)
+  const ids = list.map((t, i) => matching(t, `${path}[${i}]`, Infinity, MEDIA_ID, 'must be the mediaId of a thumbnail you uploaded: 64 lowercase hex characters'))
+  ids.forEach((id, i) => {
+    if (id === mediaId) fail(`${path}[${i}]`, 'must be a thumbnail, not the file itself')
+    if (ids.indexOf(id) !== i) fail(`${path}[${i}]`, 'names the same thumbnail twice')
+  })
+  return { thumbnails: ids }
+}
+
 function oneOf<T extends string> (value: unknown, path: string, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) fail(path, `must be ${allowed.map(v => `"${v}"`).join(' or ')}`)
   return value as T
@@ -128,7 +148,7 @@ function oneOf<T extends string> (value: unknown, path: string, allowed: readonl
 export function validateRecord (value: unknown): OipMediaRecord {
   const r = object(value, 'record', ['type', 'basic', 'media', 'accessControl'])
   const b = object(r.basic, 'record.basic', ['name', 'description', 'date', 'language', 'tagItems'])
-  const m = object(r.media, 'record.media', ['mediaId', 'bittorrentAddress', 'httpUrl', 'contentType', 'size'])
+  const m = object(r.media, 'record.media', ['mediaId', 'bittorrentAddress', 'httpUrl', 'contentType', 'size', 'thumbnails'])
   const a = object(r.accessControl, 'record.accessControl', ['access_level', 'owner_public_key'])
   // Shape first, then fields in document order: the message names the first field that is wrong.
   return {
@@ -145,7 +165,8 @@ export function validateRecord (value: unknown): OipMediaRecord {
       bittorrentAddress: matching(m.bittorrentAddress, 'record.media.bittorrentAddress', RECORD_LIMITS.magnet, MAGNET, 'must be the magnet URI of the torrent, starting with "magnet:?xt=urn:btih:"'),
       httpUrl: httpUrl(m.httpUrl, 'record.media.httpUrl'),
       contentType: matching(m.contentType, 'record.media.contentType', RECORD_LIMITS.contentType, SAFE_MIME, 'must be a lowercase MIME type such as "video/mp4"'),
-      size: integer(m.size, 'record.media.size', 1, Number.MAX_SAFE_INTEGER, 'must be the file size in bytes, a whole number above 0')
+      size: integer(m.size, 'record.media.size', 1, Number.MAX_SAFE_INTEGER, 'must be the file size in bytes, a whole number above 0'),
+      ...thumbnailList(m.thumbnails, 'record.media.thumbnails', m.mediaId as string)
     },
     accessControl: {
       access_level: oneOf(a.access_level, 'record.accessControl.access_level', ACCESS_LEVELS),

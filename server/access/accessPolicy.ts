@@ -91,7 +91,8 @@ export class AccessPolicy {
   /**
    * May `caller` do `action` to this file? The grant, or the not-found error a missing id gets.
    * Public files (listed: some record holds them publicly) may be read and claimed by anyone;
-   * a private one may be read through a live share (one more lookup, only then).
+   * a private one may be read through a live share (one more lookup, only then), and so may its
+   * thumbnail, which the owner's signed record of a shared file names.
    */
   async require (caller: Caller, action: Action, mediaId: string): Promise<Grant> {
     if (!isMediaId(mediaId)) throw notFound()
@@ -101,6 +102,9 @@ export class AccessPolicy {
     if ((await this.deps.blobs.get(mediaId))?.listedAt != null) return {}
     const shared = action === 'read' && caller !== undefined ? await this.deps.shares.readable(mediaId, caller, Date.now()) : undefined
     if (shared) return { shared: shared.record }
+    // The thumbnail of a file shared with the caller is read as the file is (asked only now).
+    const thumbnail = action === 'read' && caller !== undefined ? await this.deps.shares.readableThumbnail(mediaId, caller, Date.now()) : undefined
+    if (thumbnail) return { shared: thumbnail }
     throw notFound()
   }
 

@@ -4,6 +4,7 @@ import { DatabaseRecordRepository } from '../records/databaseRecordRepository.ts
 import { DatabaseOipRecordRepository } from '../records/oipRecordRepository.ts'
 import type { RecordRepository } from '../records/recordRepository.ts'
 import type { OipRecordRepository } from '../records/oipRecordRepository.ts'
+import { RecordThumbnails } from '../records/recordThumbnails.ts'
 import { ShareRepository } from '../records/shareRepository.ts'
 import { BlobJournal } from './blobJournal.ts'
 import { BlobRepository } from './blobRepository.ts'
@@ -13,6 +14,7 @@ import { SeedRepository } from './seedRepository.ts'
 export interface CatalogRepositories {
   records: RecordRepository
   oipRecords: OipRecordRepository
+  thumbnails: RecordThumbnails
   blobs: BlobRepository
   seeds: SeedRepository
   journal: BlobJournal
@@ -24,6 +26,7 @@ export function catalogRepositories (db: Db, dialect: Dialect): CatalogRepositor
   return {
     records: new DatabaseRecordRepository(db, dialect),
     oipRecords: new DatabaseOipRecordRepository(db, dialect),
+    thumbnails: new RecordThumbnails(db),
     blobs: new BlobRepository(db),
     seeds: new SeedRepository(db, dialect),
     journal: new BlobJournal(db),

@@ -334,6 +334,24 @@ function migrations (dialect: Dialect): Record<string, Migration> {
           await sql`INSERT INTO oip_records_fts (oip_records_fts) VALUES ('rebuild')`.execute(db)
         }
       }
+    },
+    // The thumbnails a signed record names (records/recordThumbnails.ts): one row per record and
+    // thumbnail. Indexes for "whose thumbnail is this file" (access, listings) and for the
+    // thumbnails of one owner's records of a file.
+    '0012_record_thumbnails': {
+      async up (db: Kysely<any>) {
+        await db.schema.createTable('record_thumbnails')
+          .addColumn('record_id', 'text', c => c.notNull())
+          .addColumn('media_id', 'text', c => c.notNull())
+          .addColumn('owner', 'text', c => c.notNull())
+          .addColumn('access_level', 'text', c => c.notNull().check(ACCESS_LEVEL_CHECK))
+          .addColumn('position', 'integer', c => c.notNull())
+          .addColumn('thumbnail_id', 'text', c => c.notNull())
+          .addPrimaryKeyConstraint('record_thumbnails_pk', ['record_id', 'position'])
+          .execute()
+        await db.schema.createIndex('record_thumbnails_thumbnail').on('record_thumbnails').columns(['thumbnail_id', 'owner']).execute()
+        await db.schema.createIndex('record_thumbnails_media').on('record_thumbnails').columns(['media_id', 'owner']).execute()
+      }
     }
   }
 }

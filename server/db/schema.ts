@@ -175,6 +175,19 @@ export interface MediaSharesTable {
   created_at: number
 }
 
+/** A thumbnail a signed OIP record names (record.media.thumbnails), kept beside the record's row. */
+export interface RecordThumbnailsTable {
+  record_id: string
+  /** The file the record describes, its owner and access level (the record's). */
+  media_id: string
+  owner: string
+  access_level: 'public' | 'private'
+  /** Its place in record.media.thumbnails: 0 is the one shown. */
+  position: number
+  /** The thumbnail's own mediaId: a small image the owner uploaded with the file's access level. */
+  thumbnail_id: string
+}
+
 export interface Schema {
   media_records: MediaRecordsTable
   auth_challenges: AuthChallengesTable
@@ -189,4 +202,5 @@ export interface Schema {
   catalog_meta: CatalogMetaTable
   uploads: UploadsTable
   media_shares: MediaSharesTable
+  record_thumbnails: RecordThumbnailsTable
 }

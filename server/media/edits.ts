@@ -5,13 +5,14 @@
  * OIP record of it, which no longer describes the file and goes (the app signs a new one).
  */
 import { randomBytes } from 'node:crypto'
-import { badRequest, loginRequired, notFound } from '../../shared/errors.ts'
+import { badRequest, loginRequired, notFound, unlessMissing } from '../../shared/errors.ts'
 import { ACCESS_LEVELS, type AccessLevel, type MediaEdit, type OwnedListItem } from '../../shared/media.ts'
 import { RECORD_LIMITS } from '../../shared/record.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { BlobRow } from '../catalog/blobRepository.ts'
 import type { CatalogRepositories } from '../catalog/catalogRepositories.ts'
 import type { Logger } from '../logger.ts'
+import type { RecordThumbnails } from '../records/recordThumbnails.ts'
 import type { MediaRecord, RecordChange } from '../records/recordRepository.ts'
 import type { MediaSeeder } from '../seeder/mediaSeeder.ts'
 import { storableText } from '../upload/ingest.ts'
@@ -31,6 +32,8 @@ export interface EditsDeps {
   perMedia: KeyedMutex
   /** What an edit answers: the file as the owner's listing shows it. */
   listing: Listing
+  /** The thumbnails signed records name: they follow their file's access. */
+  thumbnails: RecordThumbnails
   log: Logger
 }
 
@@ -92,15 +95,24 @@ export class Edits {
     this.deps = deps
   }
 
-  /** Apply the caller's edit to their record; the file as their listing now shows it. */
+  /**
+   * Apply the caller's edit to their record; the file as their listing now shows it. An access
+   * change takes the thumbnails its signed records named along, so they stay readable by
+   * exactly those who may read the file.
+   */
   async edit (mediaId: string, caller: Caller, body: Record<string, unknown>): Promise<OwnedListItem> {
     if (caller === undefined) throw loginRequired()
     const edit = parseEdit(body)
+    const { perMedia, thumbnails, listing } = this.deps
+    // Read first: the edit drops the records that name them.
+    const named = edit.accessLevel === undefined ? [] : await thumbnails.of(mediaId, caller)
     // Under the file's lock: an access change lists or unlists it, as uploads and deletes do.
-    return await this.deps.perMedia.run(mediaId, async () => {
+    const item = await perMedia.run(mediaId, async () => {
       await this.editNow(mediaId, caller, edit)
-      return await this.deps.listing.owned(mediaId, caller)
+      return await listing.owned(mediaId, caller)
     })
+    for (const id of named) await perMedia.run(id, async () => await this.editNow(id, caller, { accessLevel: edit.accessLevel! })).catch(unlessMissing)
+    return item
   }
 
   private async editNow (mediaId: string, caller: string, edit: MediaEdit): Promise<void> {

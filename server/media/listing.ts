@@ -8,6 +8,7 @@ import type { Caller } from '../access/accessPolicy.ts'
 import type { BlobRepository, BlobRow } from '../catalog/blobRepository.ts'
 import { encodeCursor, type ListingPosition } from '../catalog/listingCursor.ts'
 import type { MediaRecord, OwnedMedia, OwnerKey, RecordRepository } from '../records/recordRepository.ts'
+import { thumbnailKey, type RecordThumbnails } from '../records/recordThumbnails.ts'
 import type { MediaShare, ShareRepository } from '../records/shareRepository.ts'
 import type { MediaSeeder } from '../seeder/mediaSeeder.ts'
 import type { Catalog } from './catalog.ts'
@@ -19,6 +20,7 @@ export interface ListingDeps {
   blobs: BlobRepository
   shares: ShareRepository
   seeder: MediaSeeder
+  thumbnails: RecordThumbnails
 }
 
 interface Page<T> { items: T[], nextCursor: string | null }
@@ -77,8 +79,9 @@ export class Listing {
     const { cursor } = opts
     if (cursor && (cursor.owner === undefined || !/^\d{1,16}$/.test(cursor.at))) throw badRequest('bad_cursor', 'cursor must be the nextCursor of a previous page of this listing.')
     const rows = await this.deps.shares.sharedWith(caller, Date.now(), opts.limit, cursor && { at: Number(cursor.at), mediaId: cursor.mediaId, owner: cursor.owner! })
+    const shown = await this.thumbnailsOf(rows)
     const items = rows.map(row => {
-      const { pinned, ...item } = this.recordItem(row)
+      const { pinned, ...item } = this.recordItem(row, shown)
       return { ...item, sharedBy: row.share.owner, expiresAt: shareView(row.share).expiresAt }
     })
     const end = rows[rows.length - 1]?.share
@@ -90,17 +93,24 @@ export class Listing {
   private async ownedItems (owner: OwnerKey, rows: OwnedMedia[]): Promise<OwnedListItem[]> {
     const shared = rows.filter(r => r.record.accessLevel === 'private').map(r => r.record.mediaId)
     const sharesOf = await this.deps.shares.ofRecords(owner, shared, Date.now())
-    return rows.map(row => ({ ...this.recordItem(row), sharedWith: (sharesOf.get(row.record.mediaId) ?? []).map(recipientOf) }))
+    const shown = await this.thumbnailsOf(rows)
+    return rows.map(row => ({ ...this.recordItem(row, shown), sharedWith: (sharesOf.get(row.record.mediaId) ?? []).map(recipientOf) }))
+  }
+
+  /** The thumbnails of a page's records (one query). */
+  private async thumbnailsOf (rows: OwnedMedia[]): Promise<Map<string, string>> {
+    return await this.deps.thumbnails.shownFor(rows.map(({ record }) => ({ mediaId: record.mediaId, owner: record.owner })))
   }
 
   /** A record's file as the key that reads through it sees it (its owner, or a recipient of a share: both see the record's own face). */
-  private recordItem ({ record, blob, seeded }: OwnedMedia): RecordListItem {
+  private recordItem ({ record, blob, seeded }: OwnedMedia, thumbnails: Map<string, string>): RecordListItem {
     const item = listItem(record, blob, record.accessLevel === 'private' ? record : undefined, true)
     return {
       ...item,
       pinned: record.pinned,
       seeding: blob.missing ? 'missing' : this.deps.seeder.seedingState(item.infoHash, seeded),
-      tags: record.tags
+      tags: record.tags,
+      thumbnail: thumbnails.get(thumbnailKey(record.mediaId, record.owner)) ?? null
     }
   }
 }

@@ -16,6 +16,7 @@ import { reconcileAll, reconcileNoted, reconcileOne, type ReconcileDeps, type Re
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../ops/metrics.ts'
 import type { OwnerKey, RecordRepository, StorageUse } from '../records/recordRepository.ts'
+import type { RecordThumbnails } from '../records/recordThumbnails.ts'
 import type { ShareRepository } from '../records/shareRepository.ts'
 import type { MediaSeeder } from '../seeder/mediaSeeder.ts'
 import type { HashPool } from '../upload/hashPool.ts'
@@ -36,6 +37,8 @@ export interface MediaServiceDeps {
   catalog: Catalog
   records: RecordRepository
   shares: ShareRepository
+  /** The thumbnails signed records name. */
+  thumbnails: RecordThumbnails
   access: AccessPolicy
   seeder: MediaSeeder
   hashPool: HashPool

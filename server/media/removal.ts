@@ -3,12 +3,13 @@
  * its seeding and its bytes. Runs under the per-file lock shared with new records, so a delete
  * of the last record never removes the bytes under a new one.
  */
-import { loginRequired, notFound } from '../../shared/errors.ts'
+import { loginRequired, notFound, unlessMissing } from '../../shared/errors.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { BlobJournal } from '../catalog/blobJournal.ts'
 import type { CatalogRepositories } from '../catalog/catalogRepositories.ts'
 import type { Logger } from '../logger.ts'
 import { crashPoint } from '../ops/crashPoint.ts'
+import type { RecordThumbnails } from '../records/recordThumbnails.ts'
 import type { MediaSeeder } from '../seeder/mediaSeeder.ts'
 import type { Catalog } from './catalog.ts'
 import type { KeyedMutex } from './keyedMutex.ts'
@@ -24,6 +25,8 @@ export interface RemovalDeps {
   transaction: <T>(fn: (tx: CatalogRepositories) => Promise<T>) => Promise<T>
   /** One change at a time per file (shared with new records and reconcile). */
   perMedia: KeyedMutex
+  /** The thumbnails signed records name: they go with their file. */
+  thumbnails: RecordThumbnails
   log: Logger
 }
 
@@ -34,10 +37,21 @@ export class Removal {
     this.deps = deps
   }
 
-  /** Remove the caller's record; the bytes, torrent and seeding go when nobody holds them. */
+  /**
+   * Remove the caller's record; the bytes, torrent and seeding go when nobody holds them. The
+   * thumbnails its signed records named go with it, unless another of the caller's records
+   * names them too.
+   */
   async remove (mediaId: string, caller: Caller): Promise<void> {
     if (caller === undefined) throw loginRequired()
-    await this.deps.perMedia.run(mediaId, async () => await this.removeNow(mediaId, caller))
+    const { perMedia, thumbnails } = this.deps
+    // Read first: the delete drops the records that name them.
+    const named = await thumbnails.of(mediaId, caller)
+    await perMedia.run(mediaId, async () => await this.removeNow(mediaId, caller))
+    for (const id of named) {
+      if (await thumbnails.isNamed(id, caller)) continue
+      await perMedia.run(id, async () => await this.removeNow(id, caller)).catch(unlessMissing)
+    }
   }
 
   /** Delete a file no record holds: its row, then its bytes (call it under the file's lock). */

@@ -10,6 +10,7 @@ import { magnetURI } from '../../shared/torrent.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { Capabilities } from '../auth/capabilities.ts'
 import type { BlobRow } from '../catalog/blobRepository.ts'
+import type { RecordThumbnails } from '../records/recordThumbnails.ts'
 import type { MediaRecord } from '../records/recordRepository.ts'
 import type { MediaSeeder, TorrentStatus } from '../seeder/mediaSeeder.ts'
 import type { Catalog } from './catalog.ts'
@@ -19,6 +20,8 @@ export interface MediaViewsDeps {
   catalog: Catalog
   capabilities: Capabilities
   seeder: MediaSeeder
+  /** Which thumbnail a view shows. */
+  thumbnails: RecordThumbnails
 }
 
 /** A torrent's seeding status; `pinned` (the caller's own pin) only for a caller with a record. */
@@ -29,6 +32,8 @@ export interface MediaInfo extends MediaManifest {
   torrentUrl: string
   accessLevel: MediaRecord['accessLevel']
   seeding: SeedingStatus
+  /** The mediaId of the file's thumbnail (shared/thumbnail.ts), read through the same door as the file; null when it has none. */
+  thumbnail: string | null
 }
 
 /** What one caller sees of a media: a private torrent (their own, or one shared with them), or the public one. */
@@ -106,8 +111,21 @@ export class MediaViews {
       httpUrl: catalog.httpUrl(mediaId),
       torrentUrl: catalog.torrentUrl(mediaId),
       accessLevel: view.privateRecord ? 'private' : 'public',
-      seeding: { ...await seeder.status(infoHash), ...(view.own ? { pinned: view.own.pinned } : {}) }
+      seeding: { ...await seeder.status(infoHash), ...(view.own ? { pinned: view.own.pinned } : {}) },
+      thumbnail: await this.thumbnail(view)
     }
+  }
+
+  /**
+   * The thumbnail the record behind the view names: a private record's (the caller's own, or
+   * the one shared with them), else the caller's own public record's, else the newest public
+   * record's that names one.
+   */
+  private async thumbnail ({ manifest, privateRecord, own }: View): Promise<string | null> {
+    const { thumbnails } = this.deps
+    const owner = (privateRecord ?? own)?.owner
+    const mine = owner === undefined ? null : await thumbnails.shown(manifest.mediaId, { owner })
+    return mine ?? (privateRecord ? null : await thumbnails.shown(manifest.mediaId, 'public'))
   }
 
   /** The .torrent the caller should use; `private` when it is a private torrent (it carries the caller's capabilities). */

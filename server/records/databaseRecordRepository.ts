@@ -136,7 +136,10 @@ export class DatabaseRecordRepository implements RecordRepository {
     if (after) query = query.where(eb => eb(eb.refTuple('r.created_at', 'r.media_id'), '<', eb.tuple(after.at, after.mediaId)))
     // Read through the owner's records only, so a search costs at most what the key holds (its quota).
     if (q !== undefined) query = query.where(containsText(this.dialect, ['r.name', 'r.description', 'r.original_name'], q))
-    if (mediaId !== undefined) query = query.where('r.media_id', '=', mediaId)
+    // A thumbnail the owner's signed records name is shown with its file, not as a file (asked by id, it is there).
+    query = mediaId !== undefined
+      ? query.where('r.media_id', '=', mediaId)
+      : query.where(eb => eb.not(eb.exists(eb.selectFrom('record_thumbnails as t').select('t.record_id').whereRef('t.thumbnail_id', '=', 'r.media_id').where('t.owner', '=', owner))))
     const rows = await query.orderBy('r.created_at', 'desc').orderBy('r.media_id', 'desc').limit(limit).execute()
     return rows.map(row => ({
       record: toRecord(row),

@@ -11,6 +11,7 @@ import type { Db, Dialect } from '../db/database.ts'
 import type { OipRecordsTable, Schema } from '../db/schema.ts'
 import { fullTextMatch } from './recordFullText.ts'
 import { SORT_COLUMNS, type RecordSearch } from './recordSearch.ts'
+import { RecordThumbnails } from './recordThumbnails.ts'
 
 export interface OipRecordRow {
   /** Insertion order: the default paging cursor. */
@@ -34,7 +35,8 @@ export interface OipRecordRow {
   createdAt: string
 }
 
-export type NewOipRecordRow = Omit<OipRecordRow, 'seq' | 'nameKey'>
+/** `thumbnails`: what record.media.thumbnails names (recordThumbnails.ts keeps them beside the row). */
+export type NewOipRecordRow = Omit<OipRecordRow, 'seq' | 'nameKey'> & { thumbnails: string[] }
 
 /** A search (recordSearch.ts) as the caller may see it: everyone's public records, and their own private ones. */
 export interface OipRecordFilter extends Omit<RecordSearch, 'creator'> {
@@ -51,7 +53,7 @@ export interface OipRecordRepository {
   get (recordId: string): Promise<OipRecordRow | undefined>
   /** The records that match, in the search's order, that the caller may see. */
   list (filter: OipRecordFilter): Promise<OipRecordRow[]>
-  /** Every record of this owner for this media; returns how many went. */
+  /** Every record of this owner for this media, with the thumbnails they name; returns how many went. */
   removeForMedia (mediaId: string, owner: string): Promise<number>
 }
 
@@ -106,9 +108,10 @@ export class DatabaseOipRecordRepository implements OipRecordRepository {
       }).onConflict(oc => oc.column('record_id').doNothing()).returning('seq').executeTakeFirst()
       const tags = [...new Set(row.tags)]
       if (inserted && tags.length > 0) await db.insertInto('oip_record_tags').values(tags.map(tag => ({ seq: inserted.seq, tag }))).execute()
+      if (inserted) await new RecordThumbnails(db).add(row)
       return inserted !== undefined
     }
-    // The row and its tags together: a search by tag never misses a stored record.
+    // The row, its tags and its thumbnails together: a search by tag never misses a stored record.
     const created = this.db.isTransaction ? await run(this.db) : await this.db.transaction().execute(run)
     return { row: (await this.get(row.recordId))!, created }
   }
@@ -192,6 +195,7 @@ export class DatabaseOipRecordRepository implements OipRecordRepository {
   }
 
   async removeForMedia (mediaId: string, owner: string): Promise<number> {
+    await new RecordThumbnails(this.db).removeForMedia(mediaId, owner)
     const r = await this.db.deleteFrom('oip_records').where('media_id', '=', mediaId).where('owner', '=', owner).executeTakeFirst()
     return Number(r.numDeletedRows)
   }

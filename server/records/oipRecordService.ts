@@ -9,6 +9,7 @@ import { AppError, badRequest, loginRequired, notFound } from '../../shared/erro
 import type { AccessLevel } from '../../shared/media.ts'
 import { canonicalRecord, recordId, validateRecord, type OipMediaRecord, type StoredOipRecord } from '../../shared/record.ts'
 import { signatureFormatOf, verifyRecord } from '../../shared/signing.ts'
+import { isThumbnailType, THUMBNAIL_MAX_BYTES, THUMBNAIL_MAX_SIDE, THUMBNAIL_TYPES } from '../../shared/thumbnail.ts'
 import { magnetInfoHash } from '../../shared/torrent.ts'
 import { canSeeRecord, type Caller } from '../access/accessPolicy.ts'
 import type { OipRecordRepository, OipRecordRow } from './oipRecordRepository.ts'
@@ -92,6 +93,7 @@ export class OipRecordService {
       const what = field === 'bittorrentAddress' ? 'names the torrent' : 'is'
       throw new AppError(409, 'media_mismatch', `record.media.${field} ${what} "${given ?? 'none'}", but your upload's is "${stored}". Copy the media fields from your upload's answer (GET /api/media/${media.mediaId}/info) and sign again.`)
     }
+    await this.checkThumbnails(record, owner)
     const { records } = this.deps
     const saved = await records.save({
       recordId: recordId(record),
@@ -106,13 +108,31 @@ export class OipRecordService {
       size: record.media.size,
       recordJson: canonicalRecord(record),
       signature,
-      createdAt: (this.deps.now?.() ?? new Date()).toISOString()
+      createdAt: (this.deps.now?.() ?? new Date()).toISOString(),
+      thumbnails: media.thumbnails ?? []
     })
     // The same record, signed anew by its owner: the new signature replaces a legacy one.
     const row = !saved.created && signatureFormatOf(saved.row.signature) === 'legacy-raw-sha256'
       ? await records.replaceSignature(saved.row.recordId, signature)
       : saved.row
     return { status: saved.created ? 201 : 200, record: toStored(row) }
+  }
+
+  /**
+   * Each thumbnail the record names is a small image the owner uploaded with the record's access
+   * level (so whoever may read the file may read its thumbnail, and nobody else), or 409
+   * `bad_thumbnail` naming it. Someone else's file looks the same as a missing one.
+   */
+  private async checkThumbnails (record: OipMediaRecord, owner: string): Promise<void> {
+    const level = record.accessControl.access_level
+    for (const [i, id] of (record.media.thumbnails ?? []).entries()) {
+      const thumbnail = await this.deps.upload(id, owner)
+      const wrong = (why: string): AppError => new AppError(409, 'bad_thumbnail', `record.media.thumbnails[${i}] ${why}`)
+      if (!thumbnail) throw wrong(`(${id}) is not a file you uploaded. Upload the thumbnail first, as ${level} like the file, then sign the record.`)
+      if (thumbnail.accessLevel !== level) throw wrong(`is ${thumbnail.accessLevel} and the file is ${level}: a thumbnail is read by whoever may read its file, so make it ${level} (PATCH /api/media/${id}) and sign again.`)
+      if (!isThumbnailType(thumbnail.mimeType)) throw wrong(`is ${thumbnail.mimeType}: a thumbnail must be ${THUMBNAIL_TYPES.join(' or ')}.`)
+      if (thumbnail.fileSize > THUMBNAIL_MAX_BYTES) throw wrong(`is ${thumbnail.fileSize} bytes: a thumbnail may have at most ${THUMBNAIL_MAX_BYTES} (${THUMBNAIL_MAX_SIDE} px on its long side is enough).`)
+    }
   }
 
   async get (id: string, caller: Caller): Promise<StoredOipRecord> {

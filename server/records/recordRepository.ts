@@ -46,7 +46,7 @@ export interface OwnedQuery {
   after?: ListingPosition
   /** Only those whose name, description or original name hold this text (catalog/textQuery.ts). */
   q?: string
-  /** Only this one. */
+  /** Only this one (else thumbnails the owner's signed records name are left out: they show with their file). */
   mediaId?: string
 }
 
@@ -82,7 +82,7 @@ export interface RecordRepository {
   remove (mediaId: string, owner: OwnerKey): Promise<boolean>
   /** Change the owner's record; false when they have none. */
   update (mediaId: string, owner: OwnerKey, change: RecordChange): Promise<boolean>
-  /** The owner's files, newest first: one query per page, whatever the catalogue holds. */
+  /** The owner's files, newest first: one query per page, whatever the catalogue holds. Not the thumbnails their records name. */
   listByOwner (owner: OwnerKey, query: OwnedQuery): Promise<OwnedMedia[]>
   /** The first public record of a media: its name and description stand for it in the public listing. */
   firstPublic (mediaId: string): Promise<MediaRecord | undefined>

@@ -143,6 +143,25 @@ export class ShareRepository {
   }
 
   /**
+   * The owner's private record of a thumbnail that a live share lets `recipient` read: the
+   * owner's signed record of a file shared with them names it (record_thumbnails). Asked only
+   * when nothing else lets them read it: one lookup on (thumbnail_id, owner).
+   */
+  async readableThumbnail (thumbnailId: string, recipient: string, now: number): Promise<MediaRecord | undefined> {
+    const row = await this.db.selectFrom('record_thumbnails as t')
+      .innerJoin('media_shares as s', join => join.onRef('s.media_id', '=', 't.media_id').onRef('s.owner', '=', 't.owner'))
+      .innerJoin('media_records as r', join => join.onRef('r.media_id', '=', 't.thumbnail_id').onRef('r.owner', '=', 't.owner'))
+      .selectAll('r')
+      .where('t.thumbnail_id', '=', thumbnailId)
+      .where('s.recipient', '=', recipient)
+      .where(eb => eb.or([eb('s.expires_at', 'is', null), eb('s.expires_at', '>', now)]))
+      .where('t.access_level', '=', 'private')
+      .where('r.access_level', '=', 'private')
+      .limit(1).executeTakeFirst()
+    return row && toRecord(row)
+  }
+
+  /**
    * The files shared with `recipient` and live, newest share first, after the previous page's
    * last: with each file's row and the seed of the owner's private torrent, by their keys (per
    * row of the page, as the owner's listing reads them). A file several owners share is listed
