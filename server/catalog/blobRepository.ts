@@ -99,9 +99,10 @@ export class BlobRepository {
     return row && toBlob(row)
   }
 
-  /** Public files, newest first, after `cursor`. */
+  /** Public files, newest first, after `cursor`; not those a public signed record names as a thumbnail (they show with their file). */
   async listed (limit: number, cursor?: ListedCursor): Promise<BlobRow[]> {
     let query = this.db.selectFrom('blobs').selectAll().where('listed_at', 'is not', null)
+      .where(eb => eb.not(eb.exists(eb.selectFrom('record_thumbnails as t').select('t.record_id').whereRef('t.thumbnail_id', '=', 'blobs.media_id').where('t.access_level', '=', 'public'))))
     // A row-value comparison, not the same condition spelled with OR: both databases seek the
     // listing index to the cursor with it, where the OR made SQLite gather and sort every older file.
     if (cursor) query = query.where(eb => eb(eb.refTuple('listed_at', 'media_id'), '<', eb.tuple(cursor.listedAt, cursor.mediaId)))

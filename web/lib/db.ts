@@ -17,6 +17,12 @@ export interface LibraryFile {
   accessLevel: 'public' | 'private'
   title: string
   description: string
+  /** A small picture of it (shared/thumbnail.ts), made while it was hashed or kept. */
+  thumbnail?: Blob
+  /** Why an image or video has no thumbnail (damaged, too large, …): the row says so. */
+  thumbnailNote?: string
+  /** The thumbnail's mediaId on the server (uploaded with the file's access level), named in the record. */
+  thumbnailId?: string
   /** The record's tags (set in My files). */
   tags?: string[]
   /** The torrent this tab seeds (same infoHash as the server's for this owner). */

@@ -11,6 +11,7 @@ import { ApiError, mediaInfo, publicTorrent, torrentFor } from './api.ts'
 import { openLibraryDb } from './db.ts'
 import { serverPeer, webSeedUrl } from './rangeWebSeed.ts'
 import { addTorrent, fileBlob, whenStreaming } from './tabSeeder.ts'
+import { fetchThumbnail, type Thumbnail } from './thumbnails.ts'
 
 export interface DownloadInfo {
   name: string
@@ -81,6 +82,8 @@ export class Download {
   url = $state<string | undefined>()
   /** The file is already in this browser's library: nothing to download, it plays from there. */
   inLibrary = $state(false)
+  /** Its picture before anything is downloaded (share links: the thumbnail its record names), or why there is none. */
+  thumbnail = $state<Thumbnail | undefined>()
   /** A private torrent: read with capabilities issued to this key. */
   isPrivate = false
   blob: Blob | undefined
@@ -104,6 +107,7 @@ export class Download {
     const kept = await openLibraryDb().then(db => db.get('files', mediaId)).catch(() => undefined)
     if (kept) {
       this.info = { name: kept.name, size: kept.size, mimeType: kept.type }
+      if (kept.thumbnail) this.thumbnail = { blob: kept.thumbnail }
       this.finish(kept.blob)
       this.inLibrary = true
       return
@@ -113,6 +117,7 @@ export class Download {
       this.info = { name: info.originalName, size: info.fileSize, mimeType: info.mimeType }
       this.serverPeerId = info.seeding.peerId
       this.server = 'reachable'
+      if (info.thumbnail) void this.loadThumbnail(info.thumbnail)
     } catch (err) {
       if (isUnreachable(err)) {
         this.server = 'unreachable'
@@ -122,6 +127,15 @@ export class Download {
           ? `This file does not exist or is not shared with you. Check the link.${this.signedIn ? '' : ' If it was shared with you, open the app and unlock your wallet first.'}`
           : (err as Error).message
       }
+    }
+  }
+
+  /** Read through the same door as the file (a private one with my session); a failure leaves the placeholder, with the reason. */
+  private async loadThumbnail (thumbnailId: string): Promise<void> {
+    try {
+      this.thumbnail = this.signedIn ? await this.signedIn(token => fetchThumbnail(thumbnailId, token)) : await fetchThumbnail(thumbnailId)
+    } catch (err) {
+      this.thumbnail = { none: `its thumbnail could not be read (${(err as Error).message})` }
     }
   }
 

@@ -15,6 +15,7 @@ import { publishRecord } from './publishRecord.ts'
 import type { Session } from './session.svelte.ts'
 import { seedBlob, seedStatus, stopSeeding } from './tabSeeder.ts'
 import { toasts } from './toasts.svelte.ts'
+import { makeThumbnail, thumbnailId, type Thumbnail } from './thumbnails.ts'
 
 export type Phase = 'hashing' | 'queued' | 'uploading' | 'paused' | 'seeding' | 'stored' | 'failed' | 'cancelled'
 
@@ -53,6 +54,8 @@ export class LibraryItem {
   peers = $state(0)
   uploaded = $state(0)
   error = $state<string | undefined>()
+  /** The thumbnail being made (beside the hashing), until it is kept. */
+  thumbnailing: Promise<void> | undefined
   private controller = new AbortController()
 
   constructor (file: LibraryFile, phase: Phase) {
@@ -99,6 +102,7 @@ export class Library {
     for (const item of this.items) {
       // Uploads that did not finish (closed tab, no network) carry on from where they stopped.
       if (!item.file.server && !item.file.downloaded) void this.process(item, item.file.blob as File)
+      else void this.thumbnailFor(item)
       else if (item.file.seeding && item.file.torrentFile) {
         seedBlob(item.file.blob, item.file.torrentFile).catch(err => { item.error = `Cannot seed: ${(err as Error).message}` })
       }
@@ -153,7 +157,11 @@ export class Library {
       addedAt: new Date().toISOString()
     }
     await withQuota(async () => { await (await openLibraryDb()).put('files', file) })
-    if (this.loaded && !this.items.some(i => i.file.mediaId === file.mediaId)) this.items = [new LibraryItem(file, seed ? 'seeding' : 'stored'), ...this.items]
+    if (this.loaded && !this.items.some(i => i.file.mediaId === file.mediaId)) {
+      const item = new LibraryItem(file, seed ? 'seeding' : 'stored')
+      this.items = [item, ...this.items]
+      void this.thumbnailFor(item)
+    }
     if (seed) await seedBlob(file.blob, download.torrentFile)
     else await stopSeeding(download.infoHash)
   }
@@ -166,7 +174,8 @@ export class Library {
     const item = this.items.find(i => i.file.mediaId === mediaId)
     if (!item) return
     if (removeHere) return await this.remove(item)
-    await this.save(item, { serverDeletedAt: new Date().toISOString(), recordId: undefined, pinned: undefined })
+    // The server deleted the thumbnail with the file: an upload again sends it again.
+    await this.save(item, { serverDeletedAt: new Date().toISOString(), recordId: undefined, pinned: undefined, thumbnailId: undefined })
   }
 
   /** Put a file deleted from the server back: uploaded (or claimed) and described again. */
@@ -243,6 +252,8 @@ export class Library {
   /** Hash (once), keep, upload or claim, seed, sign the record. Each step resumes where it stopped. */
   private async process (item: LibraryItem, file: File): Promise<void> {
     const signal = item.signal()
+    // Beside the hashing, in a worker of its own: it does not wait for it, nor it for it.
+    void this.thumbnailFor(item)
     try {
       if (!item.file.torrentFile) {
         item.phase = 'hashing'
@@ -284,7 +295,10 @@ export class Library {
       await seedBlob(item.file.blob, item.file.torrentFile!)
       await this.save(item, { seeding: true })
       item.phase = 'seeding'
-      if (!item.file.recordId) await this.publishRecord(item)
+      if (!item.file.recordId) {
+        await this.uploadThumbnail(item)
+        await this.publishRecord(item)
+      }
     } catch (err) {
       if ((err as Error).name === 'AbortError' && item.phase === 'uploading') {
         item.phase = 'paused'
@@ -315,20 +329,63 @@ export class Library {
   }
 
   /**
+   * Make the file's thumbnail once (an image or a video without one yet) and keep it with the
+   * file; a file still hashing is not in IndexedDB yet, so it goes in with the hashes.
+   */
+  private thumbnailFor (item: LibraryItem): Promise<void> {
+    const { file } = item
+    if (item.thumbnailing || file.thumbnail || file.thumbnailNote !== undefined) return item.thumbnailing ?? Promise.resolve()
+    const made = makeThumbnail(file.blob, file.type)
+    if (!made) return Promise.resolve()
+    item.thumbnailing = made.then(async (thumbnail: Thumbnail) => {
+      const patch = 'blob' in thumbnail ? { thumbnail: thumbnail.blob } : { thumbnailNote: thumbnail.none }
+      if (item.file.mediaId) await this.save(item, patch)
+      else item.file = { ...item.file, ...patch }
+    }).catch(err => { item.error = `Could not keep the thumbnail: ${(err as Error).message}` })
+    return item.thumbnailing
+  }
+
+  /**
+   * The thumbnail on the server as a small file of its own, with the file's access level, for
+   * the record to name. One that cannot go up (other than for want of a network) is left out
+   * of the record, which matters more, and the row says so.
+   */
+  private async uploadThumbnail (item: LibraryItem): Promise<void> {
+    await item.thumbnailing
+    const { thumbnail, thumbnailId: uploaded, accessLevel, title, name } = item.file
+    if (!thumbnail || uploaded) return
+    try {
+      const id = await thumbnailId(thumbnail)
+      const file = new File([thumbnail], `${name}.thumbnail.${thumbnail.type === 'image/webp' ? 'webp' : 'jpg'}`, { type: thumbnail.type })
+      const fields = { accessLevel, name: `Thumbnail of ${title}`.slice(0, 200), description: '' }
+      await this.session.authorized(async token => await api.serverHas(id, token)
+        ? await api.claim(id, token, { name: file.name, type: file.type }, fields)
+        : await api.upload(file, fields, token))
+      await this.save(item, { thumbnailId: id })
+    } catch (err) {
+      if (isNetworkError(err)) throw err
+      item.error = `The thumbnail was not uploaded (${(err as Error).message}); the record was signed without it.`
+    }
+  }
+
+  /**
    * The OIP record, signed by the owner's key in the browser. Its media fields are what this
-   * browser knows of the file; a server answer that says otherwise gets no signature.
+   * browser knows of the file, and it names the thumbnail uploaded with it; a server answer
+   * that says otherwise gets no signature.
    */
   private async publishRecord (item: LibraryItem): Promise<void> {
-    const { mediaId, size, type, infoHash, server, title, description, tags, addedAt, accessLevel } = item.file
+    const { mediaId, size, type, infoHash, server, title, description, tags, addedAt, accessLevel, thumbnailId } = item.file
     const stored = await publishRecord(this.session, { mediaId, size, infoHash: infoHash!, contentType: storedMimeType(type), origin: location.origin }, server!,
-      accessLevel, { name: title, description, tags: tags ?? [], addedAt })
+      accessLevel, { name: title, description, tags: tags ?? [], addedAt }, thumbnailId ? [thumbnailId] : [])
     await this.save(item, { recordId: stored.recordId, recordSignatureFormat: stored.signatureFormat })
   }
 
   private async save (item: LibraryItem, patch: Partial<LibraryFile>): Promise<void> {
     const next = { ...$state.snapshot(item.file) as LibraryFile, ...patch, blob: item.file.blob }
-    await withQuota(async () => { await (await openLibraryDb()).put('files', next) })
+    // Taken at once, so a save that starts before this one's write ends (the thumbnail beside
+    // the hashing) builds on it; IndexedDB writes them in the order they began.
     item.file = next
+    await withQuota(async () => { await (await openLibraryDb()).put('files', next) })
   }
 
   private async refreshStats (): Promise<void> {

@@ -82,7 +82,9 @@ export class MyFiles {
     const title = fileTitle(file)
     let changed: api.ServerFile
     try {
-      changed = await this.session.authorized(token => api.editMedia(file.mediaId, changes, token))
+      const answer = await this.session.authorized(token => api.editMedia(file.mediaId, changes, token))
+      // The edit dropped the record that named the thumbnail; the server kept the thumbnail (with the file's access), so the new record names it again.
+      changed = { ...answer, thumbnail: answer.thumbnail ?? file.thumbnail }
     } catch (err) {
       this.error = `${title} was not changed: ${(err as Error).message}`
       return false
@@ -123,7 +125,8 @@ export class MyFiles {
       { mediaId, size: changed.fileSize, infoHash, contentType: changed.mimeType, origin: location.origin },
       { mediaId, magnetURI: info.magnetURI, httpUrl, mimeType: changed.mimeType, fileSize: info.fileSize },
       changed.accessLevel,
-      { name: fileTitle(changed), description: changed.description ?? '', tags: changed.tags ?? [], addedAt: changed.createdAt })
+      { name: fileTitle(changed), description: changed.description ?? '', tags: changed.tags ?? [], addedAt: changed.createdAt },
+      changed.thumbnail ? [changed.thumbnail] : [])
   }
 }
 

@@ -19,11 +19,12 @@ export interface RecordText {
   addedAt: string
 }
 
-export async function publishRecord (session: Session, local: LocalMedia, server: ServerMedia, accessLevel: 'public' | 'private', text: RecordText): Promise<StoredOipRecord> {
+/** `thumbnails`: mediaIds of the file's thumbnails on the server (uploaded with its access level), or none. */
+export async function publishRecord (session: Session, local: LocalMedia, server: ServerMedia, accessLevel: 'public' | 'private', text: RecordText, thumbnails: string[] = []): Promise<StoredOipRecord> {
   const record: OipMediaRecord = {
     type: 'media',
     basic: { name: text.name.slice(0, 200), description: text.description, date: Math.floor(Date.parse(text.addedAt) / 1000), language: 'en', tagItems: text.tags },
-    media: recordMedia(local, server),
+    media: { ...recordMedia(local, server), ...(thumbnails.length > 0 ? { thumbnails } : {}) },
     accessControl: { access_level: accessLevel, owner_public_key: session.key.publicKey }
   }
   const signature = signRecord(record, session.key.privateKey)
