@@ -1,8 +1,9 @@
 /**
  * Screenshots of the web app for docs/: the empty library, a file hashing, the library, a
  * shared video playing while it downloads; My files, a share (with its QR code), a toast and
- * Shared with me, on a desktop and a phone. Starts its own server on a temp folder. Run: node --import tsx scripts/screenshots.ts
- * (`-- my-files` or `-- library` makes only those).
+ * Shared with me, on a desktop and a phone; thumbnails in the library and a video's poster on its
+ * share page. Starts its own server on a temp folder. Run: node --import tsx scripts/screenshots.ts
+ * (`-- my-files`, `-- library` or `-- thumbnails` makes only those).
  */
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
@@ -13,6 +14,7 @@ import { identityFromMnemonic } from '../shared/wallet.ts'
 import { bearer, signIn } from '../test/helpers/auth.ts'
 import { spawnServer } from '../test/helpers/process.ts'
 import { createWallet, fileOf, VIDEO } from '../test/e2e/helpers.ts'
+import { brokenPng, drawnJpeg } from '../test/helpers/images.ts'
 
 const only = process.argv[2]
 const DESKTOP = { width: 1280, height: 800 }
@@ -22,8 +24,9 @@ const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-shots-'))
 const server = await spawnServer(dir, { WEB_DIR: path.resolve('dist/web'), ALLOW_ANONYMOUS_UPLOADS: 'false' })
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
 try {
-  if (only !== 'my-files') await libraryShots(browser)
-  if (only !== 'library') await myFilesShots(browser)
+  if (only === undefined || only === 'library') await libraryShots(browser)
+  if (only === undefined || only === 'my-files') await myFilesShots(browser)
+  if (only === undefined || only === 'thumbnails') await thumbnailShots(browser)
 } finally {
   await browser.close()
   server.child.kill('SIGTERM')
@@ -133,4 +136,29 @@ async function myFilesShots (browser: Browser): Promise<void> {
   await recipient.getByTestId('shared-file').waitFor()
   await bothSizes(recipient, 'shared-with-me')
   console.log('wrote docs/my-files.png, docs/my-files-phone.png, docs/share-dialog.png, docs/share-dialog-phone.png, docs/toast.png, docs/toast-phone.png, docs/shared-with-me.png, docs/shared-with-me-phone.png')
+}
+
+/** The library with thumbnails (pictures, a video's poster, a placeholder) and a fresh browser's share page of the video. */
+async function thumbnailShots (browser: Browser): Promise<void> {
+  const page = await browser.newPage({ baseURL: server.url, viewport: DESKTOP })
+  await createWallet(page)
+  const files = [
+    VIDEO,
+    { name: 'harbour-at-dusk.jpg', mimeType: 'image/jpeg', buffer: await drawnJpeg(page, 2400, 1600, 'Harbour') },
+    { name: 'garden.jpg', mimeType: 'image/jpeg', buffer: await drawnJpeg(page, 1200, 1600, 'Garden') },
+    { name: 'scan-damaged.png', mimeType: 'image/png', buffer: brokenPng() },
+    fileOf('field-recording.mp3', 600_000, 7, 'audio/mpeg')
+  ]
+  for (const file of files) {
+    await page.getByTestId('file-input').setInputFiles(file)
+    await page.locator(`[data-media-id="${createHash('sha256').update(file.buffer).digest('hex')}"][data-phase="seeding"]`).waitFor({ timeout: 60_000 })
+  }
+  await bothSizes(page, 'library-thumbnails')
+
+  const videoId = createHash('sha256').update(VIDEO.buffer).digest('hex')
+  const visitor = await browser.newPage({ baseURL: server.url, viewport: DESKTOP })
+  await visitor.goto(`/#/m/${videoId}`)
+  await visitor.getByTestId('play-poster').getByTestId('thumbnail').waitFor()
+  await bothSizes(visitor, 'share-poster')
+  console.log('wrote docs/library-thumbnails.png, docs/library-thumbnails-phone.png, docs/share-poster.png, docs/share-poster-phone.png')
 }

@@ -169,3 +169,22 @@ test('validation names the wrong field and what it should be', () => {
   rejects(r => { r.accessControl.owner_public_key = owner.publicKey.toUpperCase() }, /record\.accessControl\.owner_public_key must be your public key: 66 lowercase hex/)
   rejects(r => { delete r.accessControl.owner_public_key }, /record\.accessControl\.owner_public_key is missing/)
 })
+
+test('thumbnails: left out, the record is as before; named, 1 to 4 distinct mediaIds, never the file itself, and signed like every field', () => {
+  const plain = validateRecord(clone(sample()))
+  assert.equal('thumbnails' in plain.media, false, 'no key appears: records without thumbnails keep their canonical form and id')
+  const thumbnail = 'c'.repeat(64)
+  const withOne = clone(sample())
+  withOne.media.thumbnails = [thumbnail]
+  assert.deepEqual(validateRecord(clone(withOne)).media.thumbnails, [thumbnail])
+  assert.match(canonicalRecord(withOne), new RegExp(`"size":1048576,"thumbnails":\\["${thumbnail}"\\]\\}`))
+  assert.notEqual(recordId(withOne), recordId(sample()))
+  assert.equal(verifyRecord(sample(), signRecord(withOne, owner.privateKey)), false, 'a signature over the thumbnails does not cover a record without them')
+
+  rejects(r => { r.media.thumbnails = [] }, /record\.media\.thumbnails must be a non-empty array of mediaIds/)
+  rejects(r => { r.media.thumbnails = thumbnail }, /record\.media\.thumbnails must be a non-empty array/)
+  rejects(r => { r.media.thumbnails = ['https://elsewhere.example/t.webp'] }, /record\.media\.thumbnails\[0\] must be the mediaId of a thumbnail you uploaded/)
+  rejects(r => { r.media.thumbnails = [thumbnail, MEDIA_ID] }, /record\.media\.thumbnails\[1\] must be a thumbnail, not the file itself/)
+  rejects(r => { r.media.thumbnails = [thumbnail, thumbnail] }, /record\.media\.thumbnails\[1\] names the same thumbnail twice/)
+  rejects(r => { r.media.thumbnails = ['1', '2', '3', '4', '5'].map(c => c.repeat(64)) }, /record\.media\.thumbnails must have at most 4 thumbnails/)
+})

@@ -64,7 +64,7 @@ function jpegSize (b: Uint8Array, v: DataView): ImageSize | undefined {
 function avifSize (b: Uint8Array, v: DataView): ImageSize | undefined {
   let width = 0
   let height = 0
-  for (let at = 12; at + 20 <= b.length; at++) {
+  for (let at = 12; at + 16 <= b.length; at++) {
     if (!ascii(b, at, 'ispe')) continue
     const w = v.getUint32(at + 8)
     const h = v.getUint32(at + 12)

@@ -1,0 +1,133 @@
+/**
+ * Thumbnails in real Chromium: made while a file is hashed (a JPEG scaled in a worker, the
+ * fixture video's poster frame), shown in the library, named in the signed record, and shown on
+ * a fresh browser's share page before anything is downloaded; a damaged and a 20000 × 20000
+ * image give a placeholder that says why, and the page goes on; a private file's thumbnail is
+ * not readable by another key.
+ */
+import { createHash } from 'node:crypto'
+import { expect, test, type Page } from '@playwright/test'
+import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
+import { brokenPng, drawnJpeg, hugePng } from '../helpers/images.ts'
+import { createWallet, VIDEO } from './helpers.ts'
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
+
+/** The picture an <img> shows: its size and how many distinct colours a 16 × 16 sample of it has (1: blank). */
+async function shown (page: Page, selector: string): Promise<{ width: number, height: number, colours: number }> {
+  return await page.locator(selector).first().evaluate(async (img: HTMLImageElement) => {
+    await img.decode()
+    const canvas = new OffscreenCanvas(16, 16)
+    const ctx = canvas.getContext('2d')!
+    ctx.drawImage(img, 0, 0, 16, 16)
+    const data = ctx.getImageData(0, 0, 16, 16).data
+    const colours = new Set<string>()
+    for (let i = 0; i < data.length; i += 4) colours.add(`${data[i]! >> 4},${data[i + 1]! >> 4},${data[i + 2]! >> 4}`)
+    return { width: img.naturalWidth, height: img.naturalHeight, colours: colours.size }
+  })
+}
+
+/** The thumbnail's mediaId this browser uploaded for the file, once it did (read from the library in IndexedDB). */
+async function thumbnailIdOf (page: Page, mediaId: string): Promise<string | undefined> {
+  return await page.evaluate(async id => await new Promise<string | undefined>((resolve, reject) => {
+    const open = indexedDB.open('oip-media-seeder')
+    open.onerror = () => reject(open.error)
+    open.onsuccess = () => {
+      const get = open.result.transaction('files').objectStore('files').get(id)
+      get.onsuccess = () => { resolve(get.result?.thumbnailId); open.result.close() }
+    }
+  }), mediaId)
+}
+
+test('an image and the fixture video get thumbnails while they hash; a fresh browser\'s share page shows the picture, and the poster that plays', async ({ browser, baseURL, request }) => {
+  test.setTimeout(180_000)
+  const uploader = await browser.newContext()
+  const tab = await uploader.newPage()
+  await createWallet(tab)
+  const photo = { name: 'harbour.jpg', mimeType: 'image/jpeg', buffer: await drawnJpeg(tab, 2400, 1500, 'Harbour') }
+  const ids = { photo: sha256(photo.buffer), video: sha256(VIDEO.buffer) }
+  await tab.getByTestId('file-input').setInputFiles([photo, VIDEO])
+  for (const id of Object.values(ids)) {
+    const row = tab.locator(`[data-media-id="${id}"]`)
+    await expect(row).toHaveAttribute('data-phase', 'seeding', { timeout: 60_000 })
+    await expect(row.getByTestId('thumbnail')).toBeVisible()
+  }
+  // Scaled to 320 px on the long side, in its proportions; a real picture, not a blank frame.
+  expect(await shown(tab, `[data-media-id="${ids.photo}"] [data-testid=thumbnail]`)).toMatchObject({ width: 320, height: 200 })
+  expect((await shown(tab, `[data-media-id="${ids.photo}"] [data-testid=thumbnail]`)).colours).toBeGreaterThan(2)
+  const poster = await shown(tab, `[data-media-id="${ids.video}"] [data-testid=thumbnail]`)
+  expect(Math.max(poster.width, poster.height)).toBeLessThanOrEqual(320)
+  expect(poster.colours).toBeGreaterThan(1)
+
+  // Named in the signed records, so anyone can find them.
+  for (const id of Object.values(ids)) {
+    await expect.poll(async () => (await (await request.get(`/api/media/${id}/info`)).json()).thumbnail, { timeout: 30_000 }).not.toBeNull()
+    const thumbnail = (await (await request.get(`/api/media/${id}/info`)).json()).thumbnail as string
+    const records = (await (await request.get(`/api/records?owner=${encodeURIComponent(await tab.getByTestId('identity').getAttribute('title') ?? '')}`)).json()).items
+    expect(records.find((r: any) => r.record.media.mediaId === id).record.media.thumbnails).toEqual([thumbnail])
+    expect((await request.get(`/api/media/${thumbnail}`)).headers()['content-type']).toBe('image/webp')
+  }
+  await uploader.close()
+
+  const visitor = await browser.newContext({ baseURL })
+  const page = await visitor.newPage()
+  await page.goto(`/#/m/${ids.photo}`)
+  await expect(page.getByTestId('preview').getByTestId('thumbnail')).toBeVisible()
+  expect(await shown(page, '[data-testid=preview] [data-testid=thumbnail]')).toMatchObject({ width: 320, height: 200 })
+
+  await page.goto(`/#/m/${ids.video}`)
+  const play = page.getByRole('button', { name: `Play ${VIDEO.name}` })
+  await expect(play.getByTestId('thumbnail')).toBeVisible()
+  expect((await shown(page, '[data-testid=play-poster] [data-testid=thumbnail]')).colours).toBeGreaterThan(1)
+  // Nothing was downloaded for it: the poster is the thumbnail's few KB.
+  await play.click()
+  await page.waitForFunction(() => { const v = document.querySelector('video'); return v !== null && v.currentTime > 0 }, undefined, { timeout: 60_000 })
+  await visitor.close()
+})
+
+test('a damaged and a 20000 × 20000 image get a placeholder that says why; the page answers meanwhile and the next picture still gets its thumbnail', async ({ page }) => {
+  test.setTimeout(180_000)
+  await createWallet(page)
+  const huge = { name: 'huge.png', mimeType: 'image/png', buffer: hugePng(20_000) }
+  const broken = { name: 'broken.png', mimeType: 'image/png', buffer: brokenPng() }
+  const fine = { name: 'fine.jpg', mimeType: 'image/jpeg', buffer: await drawnJpeg(page, 640, 480, 'Fine') }
+  await page.getByTestId('file-input').setInputFiles([huge, broken, fine])
+
+  const row = (b: { buffer: Buffer }) => page.locator(`[data-media-id="${sha256(b.buffer)}"]`)
+  await expect(row(huge).getByTestId('thumbnail-placeholder')).toHaveAttribute('data-reason', /20000 × 20000 pixels, more than 50 megapixels/, { timeout: 60_000 })
+  await expect(row(huge).getByTestId('thumbnail-note')).toContainText('No preview: the image is 20000 × 20000 pixels')
+  await expect(row(broken).getByTestId('thumbnail-placeholder')).toHaveAttribute('data-reason', /could not decode the image/, { timeout: 60_000 })
+  await expect(row(fine).getByTestId('thumbnail')).toBeVisible({ timeout: 60_000 })
+  // The page answers and its controls work.
+  await page.getByTestId('private').check()
+  await expect(page.getByTestId('private')).toBeChecked()
+  // The files themselves are fine: hashed, uploaded and seeded like any other.
+  for (const b of [huge, broken, fine]) await expect(row(b)).toHaveAttribute('data-phase', 'seeding', { timeout: 60_000 })
+  await expect(row(huge).getByRole('img', { name: /No preview of huge\.png: the image is 20000 × 20000 pixels/ })).toBeVisible()
+})
+
+test("a private file's thumbnail is private: its owner sees it, nobody without a key nor another key can read it", async ({ page, baseURL, request }) => {
+  test.setTimeout(120_000)
+  await createWallet(page)
+  await page.getByTestId('private').check()
+  const secret = { name: 'passport.jpg', mimeType: 'image/jpeg', buffer: await drawnJpeg(page, 1200, 800, 'Private') }
+  const id = sha256(secret.buffer)
+  await page.getByTestId('file-input').setInputFiles(secret)
+  const row = page.locator(`[data-media-id="${id}"]`)
+  await expect(row).toHaveAttribute('data-phase', 'seeding', { timeout: 60_000 })
+  await expect(row.getByTestId('thumbnail')).toBeVisible()
+  await expect.poll(() => thumbnailIdOf(page, id), { timeout: 30_000 }).toMatch(/^[0-9a-f]{64}$/)
+  const thumbnail = (await thumbnailIdOf(page, id))!
+
+  // Its owner reads it (My files shows it, read with their session).
+  await page.goto('/#/my-files')
+  await expect(page.locator(`[data-testid=server-file][data-media-id="${id}"]`).getByTestId('thumbnail')).toBeVisible()
+  await expect(page.locator(`[data-testid=server-file][data-media-id="${thumbnail}"]`)).toHaveCount(0)
+
+  const other = await signIn(baseURL!, await newIdentity())
+  for (const [who, headers] of [['no key', {}], ['another key', bearer(other)]] as const) {
+    expect((await request.get(`/api/media/${thumbnail}`, { headers })).status(), who).toBe(404)
+    expect((await request.get(`/api/media/${thumbnail}/info`, { headers })).status(), who).toBe(404)
+    expect((await request.get(`/api/media/${id}/info`, { headers })).status(), who).toBe(404)
+  }
+})
