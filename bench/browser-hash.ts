@@ -8,7 +8,9 @@
  *
  * Optional: CHROMIUM_PATH (default /usr/bin/chromium), BENCH_RUNS (default 3: reference and
  * hashFile alternate, best of each counts), BENCH_SOURCE=memory|file (default: an in-memory Blob
- * up to 448 MiB, a File on disk above), BENCH_KEEP=1 keeps the temp dirs.
+ * up to 448 MiB, a File on disk above), BENCH_KEEP=1 keeps the temp dirs, BENCH_THUMBNAILS=1 makes
+ * thumbnails of a 12-megapixel JPEG one after another while hashFile runs (web/lib/thumbnails.ts,
+ * as when photos are added beside a large video): hashing must keep its goal meanwhile.
  *
  * The page is bundled by Vite from a tiny generated entry that imports web/lib/hashing.ts (so the
  * app's own build is not needed), served over loopback by node:http, and driven in Debian's
@@ -38,6 +40,7 @@ const positiveInt = (name: string, fallback: number): number => {
 }
 const sizeMb = positiveInt('BENCH_SIZE_MB', 1024)
 const runs = positiveInt('BENCH_RUNS', 3)
+const withThumbnails = process.env.BENCH_THUMBNAILS === '1'
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 /**
  * Headless Chromium 156 here fails to read in-memory Blobs over ~480 MiB ("network error" /
@@ -49,7 +52,7 @@ const source = process.env.BENCH_SOURCE ?? (sizeMb <= MAX_MEMORY_BLOB_MB ? 'memo
 if (source !== 'memory' && source !== 'file') throw new Error(`BENCH_SOURCE must be memory or file, got "${source}"`)
 
 /** The bench page, generated into a temp dir: plain JS so only Vite (not tsc) sees it. */
-const PAGE_FILES = (hashingModule: string): Record<string, string> => ({
+const PAGE_FILES = (hashingModule: string, thumbnailsModule: string): Record<string, string> => ({
   'index.html': '<!doctype html><meta charset="utf-8"><title>browser-hash bench</title><link rel="icon" href="data:,"><input type="file" id="file"><script type="module" src="./main.js"></script>',
   // The reference: bare hash-wasm SHA-256 in a worker, reading the Blob the fastest way measured
   // here (blob.stream(); 4 MiB slice().arrayBuffer() reads are ~10 % slower end to end).
@@ -65,7 +68,19 @@ self.onmessage = async ({ data: { blob } }) => {
 }`,
   'main.js': `
 import { hashFile } from ${JSON.stringify(hashingModule)}
+import { makeThumbnail } from ${JSON.stringify(thumbnailsModule)}
 const MiB = 1024 * 1024
+
+/** A 4000 × 3000 JPEG with detail in it (noise over bands), for thumbnails made beside the hashing. */
+async function photo () {
+  const canvas = new OffscreenCanvas(4000, 3000)
+  const ctx = canvas.getContext('2d')
+  for (let i = 0; i < 30; i++) { ctx.fillStyle = 'hsl(' + i * 12 + ' 60% 50%)'; ctx.fillRect(0, i * 100, 4000, 100) }
+  const noise = ctx.getImageData(0, 0, 4000, 300)
+  for (let i = 0; i < noise.data.length; i += 4) noise.data[i] = (i * 2654435761) >>> 24
+  for (let y = 0; y < 3000; y += 300) ctx.putImageData(noise, 0, y)
+  return await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 })
+}
 
 function makeBlob (size) {
   // One random 16 MiB block, each copy preceded by its index so no two are equal.
@@ -115,7 +130,7 @@ async function reference (blob) {
   return { ms, mediaId: result.mediaId }
 }
 
-async function measured (blob, parallel) {
+async function measured (blob, parallel, picture) {
   // Long tasks (> 50 ms) on this page's main thread while the worker hashes, plus the worst
   // lateness of a 10 ms timer (catches shorter stalls the long-task API does not report).
   const longTasks = []
@@ -124,20 +139,33 @@ async function measured (blob, parallel) {
   let last = performance.now(); let maxLag = 0
   const timer = setInterval(() => { const t = performance.now(); maxLag = Math.max(maxLag, t - last - 10); last = t }, 10)
   let progress = 0
+  let thumbnails = 0
+  let hashing = true
+  // Thumbnails one after another for as long as the hashing runs (the app makes one at a time).
+  const making = (async () => {
+    while (picture && hashing) {
+      const made = await makeThumbnail(picture, 'image/jpeg')
+      if (!made.blob) throw new Error('no thumbnail: ' + made.none)
+      thumbnails++
+    }
+  })()
   const start = performance.now()
   try {
     const h = await hashFile(blob, { parallel, onProgress: () => { progress++ } })
     const ms = performance.now() - start
+    hashing = false
+    await making
     await new Promise(resolve => setTimeout(resolve, 50))
     for (const e of observer.takeRecords()) longTasks.push(e.duration)
-    return { ms, mediaId: h.mediaId, pieceLength: h.pieceLength, piecesBytes: h.pieces.length, progress, longTasks, maxLag }
+    return { ms, mediaId: h.mediaId, pieceLength: h.pieceLength, piecesBytes: h.pieces.length, progress, longTasks, maxLag, thumbnails }
   } finally {
     observer.disconnect()
     clearInterval(timer)
   }
 }
 
-window.bench = async (size, runs, source) => {
+window.bench = async (size, runs, source, thumbnails) => {
+  const picture = thumbnails ? await photo() : undefined
   const t = performance.now()
   const blob = source === 'file' ? document.getElementById('file').files[0] : makeBlob(size)
   if (blob.size !== size) throw new Error('blob is ' + blob.size + ' bytes, expected ' + size)
@@ -145,10 +173,10 @@ window.bench = async (size, runs, source) => {
   // Alternate so both see the same warm-up and the same background noise.
   for (let i = 0; i < runs; i++) {
     out.ref.push(await reference(blob))
-    out.worker.push(await measured(blob, undefined))
+    out.worker.push(await measured(blob, undefined, picture))
   }
   // For comparison only: everything in one worker (what a one-core machine gets).
-  out.single.push(await measured(blob, false))
+  out.single.push(await measured(blob, false, picture))
   return out
 }
 window.benchReady = true
@@ -156,7 +184,7 @@ window.benchReady = true
 })
 
 interface RunResult { ms: number, mediaId: string }
-interface WorkerRun extends RunResult { pieceLength: number, piecesBytes: number, progress: number, longTasks: number[], maxLag: number }
+interface WorkerRun extends RunResult { pieceLength: number, piecesBytes: number, progress: number, longTasks: number[], maxLag: number, thumbnails: number }
 interface PageResult { blobMs: number, longTaskApi: boolean, ref: RunResult[], worker: WorkerRun[], single: WorkerRun[] }
 interface CheckResult { parallel: boolean, mediaId: string, pieceLength: number, pieces: string }
 
@@ -226,8 +254,8 @@ async function main (): Promise<void> {
     // The page's sources sit inside the project so its imports (hash-wasm) resolve from node_modules.
     src = await fs.mkdtemp(path.join(ROOT, 'node_modules', '.cache', 'bench-browser-hash-'))
     const out = path.join(tmp, 'dist')
-    for (const [name, text] of Object.entries(PAGE_FILES(path.join(ROOT, 'web/lib/hashing.ts')))) await fs.writeFile(path.join(src, name), text)
-    // Its own tiny config (not vite.config.ts): the bench depends on web/lib/hashing.ts only.
+    for (const [name, text] of Object.entries(PAGE_FILES(path.join(ROOT, 'web/lib/hashing.ts'), path.join(ROOT, 'web/lib/thumbnails.ts')))) await fs.writeFile(path.join(src, name), text)
+    // Its own tiny config (not vite.config.ts): the bench depends on web/lib/hashing.ts (and thumbnails.ts) only.
     await build({ configFile: false, root: src, logLevel: 'warn', build: { outDir: out, emptyOutDir: true } })
     server = await serve(out)
 
@@ -259,7 +287,7 @@ async function main (): Promise<void> {
     }
     console.log(`browser hash bench: ${sizeMb} MiB ${source === 'file' ? 'File from disk' : 'in-memory Blob'} in Chromium ${await browser.version()}, ${runs} run(s) each`)
     console.log(`  check: one and two workers match node:crypto's SHA-256 and ${expected.pieces.length / 40} pieces over ${checkSize} bytes; abort rejects with AbortError`)
-    const result = await page.evaluate(([s, r, src]) => (window as unknown as { bench: (s: number, r: number, src: string) => Promise<PageResult> }).bench(s, r, src), [size, runs, source] as const)
+    const result = await page.evaluate(([s, r, src, t]) => (window as unknown as { bench: (s: number, r: number, src: string, t: boolean) => Promise<PageResult> }).bench(s, r, src, t), [size, runs, source, withThumbnails] as const)
     if (pageErrors.length > 0) throw new Error(`errors in the page: ${pageErrors.join('; ')}`)
 
     // Correctness before speed: every run must agree on the SHA-256, and the pieces must fit the size.
@@ -293,6 +321,7 @@ async function main (): Promise<void> {
     console.log(`  longest main task    ${result.longTaskApi ? (allTasks.length > 0 ? `${fmt(longest)} ms (${allTasks.length} over 50 ms)` : 'none over 50 ms') : 'longtask API unsupported'}` +
       `  goal: none over ${LONG_TASK_GOAL_MS} ms  ${pass(result.longTaskApi && longest <= LONG_TASK_GOAL_MS)}`)
     console.log(`  worst 10 ms timer lag ${fmt(maxLag)} ms; progress messages ${fmt(progressRate)}/s`)
+    if (withThumbnails) console.log(`  thumbnails           ${result.worker.map(w => w.thumbnails).join(', ')} of a 12-megapixel JPEG made while hashFile ran (one at a time, in their own worker)`)
     console.log(`  mediaId              ${ref.mediaId} (all runs agree)`)
     console.log(`  machine              ${os.availableParallelism()} CPUs, 1-min load average ${fmt(loadBefore, 2)} before the bench (other work skews both rates and the ratio)`)
   } finally {

@@ -381,7 +381,8 @@ export class Library {
   }
 
   private async save (item: LibraryItem, patch: Partial<LibraryFile>): Promise<void> {
-    const next = { ...$state.snapshot(item.file) as LibraryFile, ...patch, blob: item.file.blob }
+    // The Blobs as they are: a snapshot would copy them, and a new thumbnail Blob shows anew.
+    const next = { ...$state.snapshot(item.file) as LibraryFile, blob: item.file.blob, thumbnail: item.file.thumbnail, ...patch }
     // Taken at once, so a save that starts before this one's write ends (the thumbnail beside
     // the hashing) builds on it; IndexedDB writes them in the order they began.
     item.file = next
