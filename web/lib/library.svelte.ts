@@ -102,10 +102,11 @@ export class Library {
     for (const item of this.items) {
       // Uploads that did not finish (closed tab, no network) carry on from where they stopped.
       if (!item.file.server && !item.file.downloaded) void this.process(item, item.file.blob as File)
-      else void this.thumbnailFor(item)
       else if (item.file.seeding && item.file.torrentFile) {
         seedBlob(item.file.blob, item.file.torrentFile).catch(err => { item.error = `Cannot seed: ${(err as Error).message}` })
       }
+      // Files kept before thumbnails were made get one here (not uploaded: their record is signed).
+      void this.thumbnailFor(item)
       // Records published before signatures were Bitcoin signed messages: the same record, signed anew.
       if (item.file.recordId && item.file.recordSignatureFormat !== 'bitcoin-message-v1') {
         this.publishRecord(item).catch(err => { if (!isNetworkError(err)) item.error = `Cannot sign the record again: ${(err as Error).message}` })
