@@ -375,9 +375,9 @@ export class Library {
    * that says otherwise gets no signature.
    */
   private async publishRecord (item: LibraryItem): Promise<void> {
-    const { mediaId, size, type, infoHash, server, title, description, tags, addedAt, accessLevel, thumbnailId } = item.file
+    const { mediaId, size, type, infoHash, server, title, description, tags, addedAt, accessLevel, thumbnailId: thumbnail } = item.file
     const stored = await publishRecord(this.session, { mediaId, size, infoHash: infoHash!, contentType: storedMimeType(type), origin: location.origin }, server!,
-      accessLevel, { name: title, description, tags: tags ?? [], addedAt }, thumbnailId ? [thumbnailId] : [])
+      accessLevel, { name: title, description, tags: tags ?? [], addedAt }, thumbnail ? [thumbnail] : [])
     await this.save(item, { recordId: stored.recordId, recordSignatureFormat: stored.signatureFormat })
   }
 

@@ -59,20 +59,22 @@ async function posterFrame (file: Blob): Promise<Thumbnail> {
   const video = document.createElement('video')
   const url = URL.createObjectURL(file)
   let timer: ReturnType<typeof setTimeout> | undefined
-  const event = (name: string): Promise<void> => new Promise((resolve, reject) => {
+  const deadline = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new TimedOut()), THUMBNAIL_TIMEOUT_MS) })
+  /** The video's `name` event, or its error, or the deadline. */
+  const event = (name: string): Promise<void> => Promise.race([deadline, new Promise<void>((resolve, reject) => {
     video.addEventListener(name, () => resolve(), { once: true })
     video.addEventListener('error', () => reject(new Error('this browser cannot play the video')), { once: true })
-  })
+  })])
   try {
     video.muted = true
     video.preload = 'auto'
     const loaded = event('loadeddata')
     video.src = url
-    await Promise.race([loaded, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new TimedOut()), THUMBNAIL_TIMEOUT_MS) })])
+    await loaded
     if (video.videoWidth === 0 || video.videoHeight === 0) return { none: 'the video has no picture' }
     const seeked = event('seeked')
     video.currentTime = posterTime(video.duration)
-    await Promise.race([seeked, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new TimedOut()), THUMBNAIL_TIMEOUT_MS) })])
+    await seeked
     const scale = Math.min(1, THUMBNAIL_MAX_SIDE / Math.max(video.videoWidth, video.videoHeight))
     const frame = await createImageBitmap(video, {
       resizeWidth: Math.max(1, Math.round(video.videoWidth * scale)),
