@@ -169,6 +169,7 @@ describeEachDatabase('my files', ({ newDatabase }) => {
       pinned: false,
       seeding: 'active',
       tags: ['sea', 'sunset'],
+      thumbnail: null,
       sharedWith: []
     })
     assert.deepEqual((await items(s, token))[0], item, 'the answer is the listed item')
