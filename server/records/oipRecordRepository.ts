@@ -35,8 +35,8 @@ export interface OipRecordRow {
   createdAt: string
 }
 
-/** `thumbnails`: what record.media.thumbnails names (recordThumbnails.ts keeps them beside the row). */
-export type NewOipRecordRow = Omit<OipRecordRow, 'seq' | 'nameKey'> & { thumbnails: string[] }
+/** `thumbnails`: what record.media.thumbnails names, if anything (recordThumbnails.ts keeps them beside the row). */
+export type NewOipRecordRow = Omit<OipRecordRow, 'seq' | 'nameKey'> & { thumbnails?: string[] }
 
 /** A search (recordSearch.ts) as the caller may see it: everyone's public records, and their own private ones. */
 export interface OipRecordFilter extends Omit<RecordSearch, 'creator'> {

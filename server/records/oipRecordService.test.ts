@@ -174,7 +174,7 @@ describeEachDatabase('OIP records', kind => {
     const record = recordFor(alice, m, { name: 'Old' })
     const id = recordId(record)
     // As a database from before the Bitcoin message format holds it.
-    await records.save({ recordId: id, mediaId: m, owner: alice.publicKey, accessLevel: 'public', type: 'media', name: 'Old', description: '', tags: [], date: record.basic.date, size: record.media.size, recordJson: canonicalRecord(record), signature: legacySignature(record, alice), createdAt: '2026-01-01T00:00:00.000Z', thumbnails: [] })
+    await records.save({ recordId: id, mediaId: m, owner: alice.publicKey, accessLevel: 'public', type: 'media', name: 'Old', description: '', tags: [], date: record.basic.date, size: record.media.size, recordJson: canonicalRecord(record), signature: legacySignature(record, alice), createdAt: '2026-01-01T00:00:00.000Z' })
     assert.equal((await service.get(id, undefined)).signatureFormat, 'legacy-raw-sha256')
     assert.equal((await service.list(undefined, { limit: 10 })).items[0]!.signatureFormat, 'legacy-raw-sha256')
     // Bob cannot re-sign alice's record, whatever he signs it with.

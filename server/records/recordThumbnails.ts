@@ -13,7 +13,7 @@ export interface RecordThumbnailRow {
   mediaId: string
   owner: string
   accessLevel: AccessLevel
-  thumbnails: string[]
+  thumbnails?: string[]
 }
 
 /** Which record's thumbnail a view shows: the owner's own (or a sharer's), else any public record's. */
@@ -28,7 +28,7 @@ export class RecordThumbnails {
   }
 
   async add (row: RecordThumbnailRow): Promise<void> {
-    if (row.thumbnails.length === 0) return
+    if (!row.thumbnails?.length) return
     await this.db.insertInto('record_thumbnails').values(row.thumbnails.map((thumbnailId, position) => ({
       record_id: row.recordId, media_id: row.mediaId, owner: row.owner, access_level: row.accessLevel, position, thumbnail_id: thumbnailId
     }))).onConflict(oc => oc.doNothing()).execute()
