@@ -29,6 +29,15 @@ export interface HashOptions {
 const PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 
 const abortError = (): Error => new DOMException('Hashing cancelled', 'AbortError')
+
+/** Hashes running on two workers, so on both cores: background work waits for them (whenCoresFree). */
+let parallelHashes = 0
+let waiting: Array<() => void> = []
+
+/** Resolves when no hash holds both cores: thumbnails (thumbnails.ts) wait for it, so they never slow hashing down. */
+export function whenCoresFree (): Promise<void> {
+  return parallelHashes === 0 ? Promise.resolve() : new Promise(resolve => waiting.push(resolve))
+}
 const startWorker = (name: string): Worker =>
   new Worker(new URL('../workers/hash.worker.ts', import.meta.url), { type: 'module', name })
 
@@ -38,9 +47,17 @@ export function hashFile (file: Blob, opts: HashOptions = {}): Promise<FileHashe
   if (signal?.aborted) return Promise.reject(abortError())
   return new Promise((resolve, reject) => {
     const workers = [startWorker('hash')]
+    if (parallel) parallelHashes++
+    let finished = false
     const finish = (): void => {
       for (const w of workers) w.terminate()
       signal?.removeEventListener('abort', onAbort)
+      if (!parallel || finished) return
+      finished = true
+      if (--parallelHashes === 0) {
+        for (const resume of waiting) resume()
+        waiting = []
+      }
     }
     // terminate() stops the workers mid-file; no cooperative cancel is needed.
     const onAbort = (): void => { finish(); reject(abortError()) }

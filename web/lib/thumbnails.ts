@@ -1,11 +1,13 @@
 /**
- * Thumbnails in the browser (shared/thumbnail.ts has the rules): made while a file is hashed
- * (an image decoded and scaled in a worker, a video's poster frame from a hidden <video>),
- * one at a time, each given a time limit after which its worker is ended; and read back from
- * the server for files this browser does not hold, only when they are what a thumbnail may be.
+ * Thumbnails in the browser (shared/thumbnail.ts has the rules): made beside the hashing (an
+ * image decoded and scaled in a worker, a video's poster frame from a hidden <video>), one at a
+ * time and never while a large file's hash holds both cores, each given a time limit after
+ * which its worker is ended; and read back from the server for files this browser does not
+ * hold, only when they are what a thumbnail may be.
  */
 import { isThumbnailType, THUMBNAIL_MAX_BYTES, THUMBNAIL_MAX_SIDE } from '../../shared/thumbnail.ts'
 import type { ThumbnailReply, ThumbnailRequest } from '../workers/thumbnail.worker.ts'
+import { whenCoresFree } from './hashing.ts'
 
 /** A picture of the file, or why there is none (a broken, huge or unknown image, a video with no picture). */
 export type Thumbnail = { blob: Blob } | { none: string }
@@ -29,6 +31,8 @@ export function makeThumbnail (file: Blob, type: string): Promise<Thumbnail> | u
   const kind = /^(image|video)\//.exec(type)?.[1]
   if (!kind) return undefined
   const made = queue.then(async () => {
+    // A large file hashing on both cores goes first: a picture can wait a few seconds, the hashing must not slow down.
+    await whenCoresFree()
     try {
       return kind === 'image' ? await encodeInWorker({ image: file }) : await posterFrame(file)
     } catch (err) {
