@@ -127,3 +127,36 @@ export interface SeederStats {
   totalDownloaded: number
   peers: number
 }
+
+/** One sample of the seeder's history (GET /api/seeder/history): rates are bytes/s over the interval before `at` (ms). */
+export interface HistorySample {
+  at: number
+  /** Bytes of stored files sent: over HTTP (web seed, downloads) and to BitTorrent peers. */
+  upload: number
+  /** Bytes received from BitTorrent peers. */
+  download: number
+  peers: number
+  activeTorrents: number
+  /** Free bytes on the media disk (null when it could not be read). */
+  diskFree: number | null
+}
+
+export interface SeederHistory {
+  intervalMs: number
+  /** What the history spans once full: its samples × intervalMs. */
+  windowMs: number
+  /** Oldest first. */
+  samples: HistorySample[]
+  /** The media disk now; uploads are refused under `lowWater` free bytes (DISK_LOW_WATER_BYTES). */
+  disk: { free: number, size: number, lowWater: number } | null
+}
+
+/** Bytes of a file sent since the server started, by source (GET /api/seeder/files). */
+export interface ServedFile {
+  mediaId: string
+  name: string
+  accessLevel: AccessLevel
+  /** http: web seed and downloads; tcp and webrtc: BitTorrent peers. */
+  bytes: { http: number, tcp: number, webrtc: number }
+  total: number
+}

@@ -2,7 +2,7 @@
  * THE access policy: every door asks here, with one question, "may caller X do Y to file Z?"
  * (require), answered from the catalogue: the API (bytes, info, .torrent, claims, pins, deletes,
  * shares, signed records), the web seed, the tracker and the seeder's BitTorrent connections,
- * and what the stats may count. Public media may be read by everyone; private media by its
+ * and what the stats may count and show. Public media may be read by everyone; private media by its
  * owner and by the keys the owner shares it with, while the share lives; only an owner may
  * change what they hold. Everyone else gets what a missing id gets, so nothing tells them it
  * exists.
@@ -15,6 +15,7 @@ import type { OipRecordRow } from '../records/oipRecordRepository.ts'
 import type { MediaRecord, RecordRepository } from '../records/recordRepository.ts'
 import type { ShareRepository } from '../records/shareRepository.ts'
 import type { StatsScope } from '../seeder/mediaSeeder.ts'
+import type { ServedTorrent } from '../seeder/servedBytes.ts'
 import { type Decision, SwarmAdmissions } from './swarmAdmissions.ts'
 
 /** The public key of a signed-in caller, or undefined for an anonymous one. */
@@ -111,6 +112,19 @@ export class AccessPolicy {
   /** What the stats may count for `caller`: every torrent for admins, public ones for anyone else. */
   statsScope (caller: Caller): StatsScope {
     return this.isAdmin(caller) ? 'all' : 'public'
+  }
+
+  /**
+   * May `caller` see what this torrent served, file by file (the dashboard)? A public torrent's
+   * counts: anyone's, while its file is public. A private torrent's: its owner's alone (not a
+   * key it is shared with, nor an admin: its name and traffic are the owner's). The counts name
+   * their owner, so anyone else is turned away without a lookup, and the owner only while the
+   * record is still theirs and private.
+   */
+  async seesServed (caller: Caller, torrent: ServedTorrent): Promise<boolean> {
+    if (torrent.kind === 'public') return await this.deps.blobs.listedByInfoHash(torrent.infoHash) !== undefined
+    if (caller === undefined || torrent.owner !== caller) return false
+    return (await this.deps.records.byPrivateInfoHash(torrent.infoHash))?.owner === caller
   }
 
   isAdmin (caller: Caller): boolean {

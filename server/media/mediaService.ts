@@ -5,7 +5,7 @@
  * made, a delete and a collected folder never interleave on the same file.
  */
 import { loginRequired } from '../../shared/errors.ts'
-import type { KeyUsage, MediaListItem, MediaManifest, OwnedListItem, SharedListItem, ShareView } from '../../shared/media.ts'
+import type { KeyUsage, MediaListItem, MediaManifest, OwnedListItem, ServedFile, SharedListItem, ShareView } from '../../shared/media.ts'
 import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { Capabilities } from '../auth/capabilities.ts'
 import type { BlobRepository } from '../catalog/blobRepository.ts'
@@ -29,9 +29,10 @@ import { Listing, type ListingQuery } from './listing.ts'
 import { Pins } from './pins.ts'
 import type { Quotas } from './quotas.ts'
 import { Removal } from './removal.ts'
+import { servedFiles } from './servedFiles.ts'
 import { Shares } from './shares.ts'
 import { MediaUploads, type Uploaded } from './uploads.ts'
-import { MediaViews, type MediaInfo, type SeedingStatus } from './views.ts'
+import { MediaViews, type MediaInfo, type Readable, type SeedingStatus } from './views.ts'
 
 export interface MediaServiceDeps {
   catalog: Catalog
@@ -107,7 +108,7 @@ export class MediaService {
     return await this.pins.pin(mediaId, caller, pinned)
   }
 
-  async readable (mediaId: string, caller: Caller, opts: { wake: boolean }): Promise<{ manifest: MediaManifest, private: boolean }> {
+  async readable (mediaId: string, caller: Caller, opts: { wake: boolean }): Promise<Readable> {
     return await this.views.readable(mediaId, caller, opts)
   }
 
@@ -119,8 +120,13 @@ export class MediaService {
     return await this.views.torrent(mediaId, caller)
   }
 
-  async webseed (mediaId: string, token: string, opts: { wake: boolean }): Promise<{ manifest: MediaManifest, private: boolean }> {
+  async webseed (mediaId: string, token: string, opts: { wake: boolean }): Promise<Readable> {
     return await this.views.webseed(mediaId, token, opts)
+  }
+
+  /** Bytes sent since start, by source, of the files this caller may see (the dashboard). */
+  async servedFiles (caller: Caller, limit: number): Promise<ServedFile[]> {
+    return await servedFiles(this.deps, caller, limit)
   }
 
   async list (caller: Caller, opts: ListingQuery): Promise<{ items: MediaListItem[], nextCursor: string | null }> {

@@ -29,11 +29,13 @@ export function seedSource ({ catalog, records, access, seederTrackerToken }: Se
       if (!record) throw new Error('its record is gone')
       return catalog.privateTorrent(blob, record.originalName, record.torrentSalt!, { announce: catalog.seederTrackers, urlList: [] }).torrentFile
     },
-    privateAccess: async seed => await records.byPrivateInfoHash(seed.infoHash)
-      ? {
-          trackerToken: async () => await seederTrackerToken(seed.infoHash),
-          admits: (peerId: string, address: string | null) => access.admitsPeer(seed.infoHash, peerId, address)
-        }
-      : undefined
+    privateAccess: async seed => {
+      const record = await records.byPrivateInfoHash(seed.infoHash)
+      return record && {
+        owner: record.owner,
+        trackerToken: async () => await seederTrackerToken(seed.infoHash),
+        admits: (peerId: string, address: string | null) => access.admitsPeer(seed.infoHash, peerId, address)
+      }
+    }
   }
 }

@@ -13,6 +13,7 @@ import type { BlobRow } from '../catalog/blobRepository.ts'
 import type { RecordThumbnails } from '../records/recordThumbnails.ts'
 import type { MediaRecord } from '../records/recordRepository.ts'
 import type { MediaSeeder, TorrentStatus } from '../seeder/mediaSeeder.ts'
+import type { ServedTorrent } from '../seeder/servedBytes.ts'
 import type { Catalog } from './catalog.ts'
 
 export interface MediaViewsDeps {
@@ -34,6 +35,13 @@ export interface MediaInfo extends MediaManifest {
   seeding: SeedingStatus
   /** The mediaId of the file's thumbnail (shared/thumbnail.ts), read through the same door as the file; null when it has none. */
   thumbnail: string | null
+}
+
+/** A file's bytes as one caller may read them over HTTP. */
+export interface Readable {
+  manifest: MediaManifest
+  private: boolean
+  onSent: (bytes: number) => void
 }
 
 /** What one caller sees of a media: a private torrent (their own, or one shared with them), or the public one. */
@@ -84,17 +92,20 @@ export class MediaViews {
    * The manifest of a file as the caller may see it, or the not-found error. `private`: what is
    * served is the caller's private view (their name for the file), which no shared cache may
    * keep, whoever else holds the same bytes publicly. `wake`: its bytes are about to be sent, so
-   * its torrent is wanted (a HEAD wants nothing).
+   * its torrent is wanted (a HEAD wants nothing). `onSent` counts the bytes sent for the torrent
+   * the caller sees (a recipient's download counts for the owner's private torrent).
    */
-  async readable (mediaId: string, caller: Caller, opts: { wake: boolean }): Promise<{ manifest: MediaManifest, private: boolean }> {
+  async readable (mediaId: string, caller: Caller, opts: { wake: boolean }): Promise<Readable> {
     const { manifest, infoHash, privateRecord } = await this.view(mediaId, caller)
+    const { seeder } = this.deps
     // The bytes go out over HTTP at once; the torrent comes up beside them.
-    if (opts.wake) void this.deps.seeder.want(infoHash)
-    return { manifest, private: privateRecord !== undefined }
+    if (opts.wake) void seeder.want(infoHash)
+    const served: ServedTorrent = privateRecord ? { infoHash, mediaId, kind: 'private', owner: privateRecord.owner } : { infoHash, mediaId, kind: 'public' }
+    return { manifest, private: privateRecord !== undefined, onSent: bytes => seeder.served.count(served, 'http', bytes) }
   }
 
   /** The web seed door of a private torrent: the capability in the URL stands in for the session. */
-  async webseed (mediaId: string, token: string, opts: { wake: boolean }): Promise<{ manifest: MediaManifest, private: boolean }> {
+  async webseed (mediaId: string, token: string, opts: { wake: boolean }): Promise<Readable> {
     const caller = await this.deps.access.webseedCaller(mediaId, token)
     if (caller === undefined) throw notFound()
     return await this.readable(mediaId, caller, opts)

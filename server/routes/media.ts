@@ -16,9 +16,10 @@ import { badRequest } from '../../shared/errors.ts'
 /** `sending` bounds the byte responses; `uploadStartLimit` is how often one address may start an upload. */
 export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Metrics, sending: SendLimits, uploadStartLimit: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
-  // WebTorrent's web seed names itself in its user agent.
-  const counter = (userAgent: string | undefined) => (bytes: number): void => {
+  // WebTorrent's web seed names itself in its user agent (to /metrics; the file's own count is the view's).
+  const counter = (userAgent: string | undefined, onSent: (bytes: number) => void) => (bytes: number): void => {
     metrics.bytesServed.inc({ transport: userAgent?.startsWith('WebTorrent/') ? 'webseed' : 'http' }, bytes)
+    onSent(bytes)
   }
 
   const missing = (mediaId: string) => (): void => { media.bytesGone(mediaId) }
@@ -87,14 +88,14 @@ export function mediaRoutes (media: MediaService, store: BlobStore, metrics: Met
   // GET also answers HEAD (Hono routes HEAD to GET handlers). A HEAD sends no bytes, so it
   // wakes no idle torrent either.
   app.get('/:id', async c => {
-    const { manifest, private: isPrivate } = await media.readable(c.req.param('id'), c.get('caller'), { wake: c.req.method !== 'HEAD' })
-    return await bytesResponse(c, store, manifest, sending, { private: isPrivate, onSent: counter(c.req.header('user-agent')), onMissing: missing(manifest.mediaId) })
+    const { manifest, private: isPrivate, onSent } = await media.readable(c.req.param('id'), c.get('caller'), { wake: c.req.method !== 'HEAD' })
+    return await bytesResponse(c, store, manifest, sending, { private: isPrivate, onSent: counter(c.req.header('user-agent'), onSent), onMissing: missing(manifest.mediaId) })
   })
 
   // A private torrent's web seed: WebTorrent sends no headers, so the capability is in the path.
   app.get('/:id/seed/:token', async c => {
-    const { manifest } = await media.webseed(c.req.param('id'), c.req.param('token'), { wake: c.req.method !== 'HEAD' })
-    return await bytesResponse(c, store, manifest, sending, { private: true, onSent: counter(c.req.header('user-agent')), onMissing: missing(manifest.mediaId) })
+    const { manifest, onSent } = await media.webseed(c.req.param('id'), c.req.param('token'), { wake: c.req.method !== 'HEAD' })
+    return await bytesResponse(c, store, manifest, sending, { private: true, onSent: counter(c.req.header('user-agent'), onSent), onMissing: missing(manifest.mediaId) })
   })
 
   // An owner shares a private file with chosen keys, and revokes the shares.

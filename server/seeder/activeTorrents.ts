@@ -13,6 +13,7 @@ import type { Torrent } from 'webtorrent'
 import type { SeedRepository, SeedRow } from '../catalog/seedRepository.ts'
 import type { Logger } from '../logger.ts'
 import { PrivateGate, type PrivateAccess } from './privateGate.ts'
+import type { ServedBytes } from './servedBytes.ts'
 import type { SeedingActivity } from './seedingActivity.ts'
 import type { SeedingClient } from './seedingClient.ts'
 import { scopesOf, type StatsScope } from './statsScope.ts'
@@ -34,6 +35,8 @@ export interface ActiveTorrentsOptions {
   source: SeedSource
   activity: SeedingActivity
   trackerStats: TrackerStats
+  /** Counts what each torrent sends to peers. */
+  served: ServedBytes
   log: Logger
   /** At most this many torrents active in the client at once (SEED_MAX_ACTIVE). */
   maxActive: number
@@ -270,10 +273,11 @@ export class ActiveTorrents {
 
   /** Add a seed's torrent to the client, behind its private gate if it has one. */
   private async add (seed: ActiveSeed, torrentFile: Uint8Array): Promise<Torrent> {
-    const { log, trackerStats } = this.opts
+    const { log, trackerStats, served } = this.opts
     const client = this.opts.client()
     if (!client) throw new Error('MediaSeeder is not running')
     const { gate } = seed
+    const counted = { infoHash: seed.infoHash, mediaId: seed.mediaId, kind: seed.kind, ...(gate ? { owner: gate.owner } : {}) }
     const torrent = await client.add(seed.mediaId, torrentFile, {
       // The client's announces ask for no peers (no offers, see SeedingClient), except once after
       // a peer announced this torrent while it was idle: that peer is already in the swarm and
@@ -286,7 +290,8 @@ export class ActiveTorrents {
         return { ...opts, numwant: PRIME_NUMWANT }
       },
       ...(gate ? { onWire: (t, wire) => { if (!gate.admitted(t, wire)) log.debug({ mediaId: seed.mediaId, type: wire.type }, 'refused a peer the tracker did not admit') } } : {}),
-      onReady: t => trackerStats.watch(t, seed.kind)
+      onReady: t => trackerStats.watch(t, seed.kind),
+      onUpload: (transport, bytes) => served.count(counted, transport, bytes)
     })
     this.torrents.set(torrent.infoHash, torrent)
     return torrent

@@ -16,6 +16,7 @@ import { ActiveTorrents, type SeedSource } from './activeTorrents.ts'
 import { SeedingActivity } from './seedingActivity.ts'
 import { SeedingClient, type SeedLimits } from './seedingClient.ts'
 import { SeedingSnapshot } from './seedingSnapshot.ts'
+import { ServedBytes } from './servedBytes.ts'
 import type { StatsScope } from './statsScope.ts'
 import { TrackerStats, type TrackerState } from './trackerStats.ts'
 
@@ -69,12 +70,20 @@ export interface TorrentStatus {
   peerId: string | null
 }
 
+/** What a scope's torrents moved since start and have now. */
+export interface LiveTotals {
+  sent: number
+  received: number
+  peers: number
+  activeTorrents: number
+}
+
 /** Pages of this many rows when walking the public seeds (getAllSeeding, the snapshot). */
 const PAGE = 1000
 
 export class MediaSeeder {
-  /** Bytes sent to peers since start, by transport (for /metrics). */
-  readonly uploadedByTransport = { tcp: 0, webrtc: 0 }
+  /** Bytes of stored files sent since start, by source, per torrent (HTTP too: the routes count it here). */
+  readonly served = new ServedBytes()
   readonly snapshot: SeedingSnapshot
   private readonly opts: MediaSeederOptions
   private client: SeedingClient | undefined
@@ -94,6 +103,7 @@ export class MediaSeeder {
       source: opts.source,
       activity: this.activity,
       trackerStats: this.trackerStats,
+      served: this.served,
       log: opts.log,
       maxActive: opts.maxActive,
       ...(opts.activationsPerMinute !== undefined ? { activationsPerMinute: opts.activationsPerMinute } : {})
@@ -126,6 +136,12 @@ export class MediaSeeder {
     return Math.floor(this.opts.maxActive / 2)
   }
 
+  /** Bytes sent to peers since start, by transport (for /metrics). */
+  get uploadedByTransport (): { tcp: number, webrtc: number } {
+    const { tcp, webrtc } = this.served.totals.all
+    return { tcp, webrtc }
+  }
+
   /** Idle torrents that demand brought up, and those it found idle past the rate and left so (for /metrics). */
   get demand (): { activated: number, deferred: number } {
     return this.torrents.demand
@@ -146,7 +162,7 @@ export class MediaSeeder {
     }
     try {
       const { catalog, torrentPort, host, rtcConfig } = this.opts
-      this.client = await SeedingClient.start({ store: catalog.store, torrentPort, host, ...(rtcConfig ? { rtcConfig } : {}), limits: this.limits, uploadedByTransport: this.uploadedByTransport, log })
+      this.client = await SeedingClient.start({ store: catalog.store, torrentPort, host, ...(rtcConfig ? { rtcConfig } : {}), limits: this.limits, log })
       log.info({ mediaDir: path.dirname(this.opts.stateFile), trackers: catalog.announce, torrentPort: this.client.torrentPort, maxActive: this.opts.maxActive }, 'MediaSeeder initialized')
       const started = performance.now()
       this.resuming = this.resumeSeeding().then(({ resumed, failed }) => {
@@ -197,6 +213,16 @@ export class MediaSeeder {
     const { uploaded, downloaded, peers, activeTorrents } = this.torrents.totals(scope)
     const seedingCount = await this.opts.seeds.count(scope === 'public' ? 'public' : undefined)
     return { seedingCount, activeTorrents, totalUploaded: uploaded, totalDownloaded: downloaded, peers }
+  }
+
+  /**
+   * What the torrents of a scope moved since start (bytes of stored files sent over HTTP and to
+   * peers, bytes received) and have now, from memory alone: the dashboard's history samples it.
+   */
+  liveTotals (scope: StatsScope): LiveTotals {
+    const { downloaded, peers, activeTorrents } = this.torrents.totals(scope)
+    const sent = Object.values(this.served.totals[scope]).reduce((sum, bytes) => sum + bytes, 0)
+    return { sent, received: downloaded, peers, activeTorrents }
   }
 
   /** Public files by bytes sent to peers, most first (private torrents are never listed). */
@@ -257,6 +283,7 @@ export class MediaSeeder {
   /** The database no longer seeds this torrent: take it out of the client. */
   async drop (infoHash: string): Promise<void> {
     await this.torrents.drop(infoHash)
+    this.served.forget(infoHash)
   }
 
   /** Peers left a private torrent's swarm: close the connections to those no longer admitted, now. */

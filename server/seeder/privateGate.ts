@@ -15,6 +15,8 @@ export interface TrackerToken {
 
 /** What a private torrent has beyond a public one: who may connect, and its own capability. */
 export interface PrivateAccess {
+  /** The key whose record the torrent is (what it served is theirs to see). */
+  owner: string
   /**
    * May the peer with this (hex) peer id be served, connected from `address` (null: over
    * WebRTC, see AccessPolicy.admitsPeer)?
@@ -36,6 +38,11 @@ export class PrivateGate {
     this.access = access
     this.mediaId = mediaId
     this.log = log
+  }
+
+  /** The key whose record the torrent is. */
+  get owner (): string {
+    return this.access.owner
   }
 
   /**

@@ -23,8 +23,6 @@ export interface SeedingClientOptions {
   /** ICE servers for WebRTC peers; none are needed on a LAN or for a server with a public address. */
   rtcConfig?: RTCConfiguration
   limits: SeedLimits
-  /** Counts the bytes sent to peers, by transport (for /metrics; it outlives the client). */
-  uploadedByTransport: { tcp: number, webrtc: number }
   log: Logger
 }
 
@@ -36,6 +34,8 @@ export interface SeedHooks {
   onWire?: (torrent: Torrent, wire: Wire) => void
   /** Discovery has started, but no tracker has answered yet. */
   onReady: (torrent: Torrent) => void
+  /** Bytes of the torrent sent to a peer over TCP or WebRTC. */
+  onUpload: (transport: 'tcp' | 'webrtc', bytes: number) => void
 }
 
 export class SeedingClient {
@@ -100,7 +100,7 @@ export class SeedingClient {
 
   /** Add a torrent over a stored blob's bytes, taken as complete; resolves once it is ready. */
   async add (mediaId: string, torrentFile: Uint8Array, hooks: SeedHooks): Promise<Torrent> {
-    const { log, store, uploadedByTransport } = this.opts
+    const { log, store } = this.opts
     // Every torrent listens on the one pooled WebSocket of each tracker (bittorrent-tracker#288):
     // hundreds of listeners there are by design, not the leak Node would warn of.
     for (const socket of Object.values(WebSocketTracker._socketPool)) socket.setMaxListeners(0)
@@ -119,7 +119,7 @@ export class SeedingClient {
     torrent.on('warning', (err: Error) => log.debug({ mediaId, err: err.message }, 'torrent warning'))
     torrent.on('wire', (wire: Wire) => {
       const transport = wire.type === 'webrtc' ? 'webrtc' : wire.type.startsWith('tcp') ? 'tcp' : undefined
-      if (transport) wire.on('upload', (bytes: number) => { uploadedByTransport[transport] += bytes })
+      if (transport) wire.on('upload', (bytes: number) => hooks.onUpload(transport, bytes))
     })
     return torrent
   }
