@@ -10,6 +10,7 @@ import type { ClientAddresses } from './access/clientAddress.ts'
 import type { AuthService } from './auth/authService.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './ops/metrics.ts'
+import type { StatsHistory } from './ops/statsHistory.ts'
 import type { Readiness } from './ops/readiness.ts'
 import type { MediaService } from './media/mediaService.ts'
 import { authRoutes } from './routes/auth.ts'
@@ -51,6 +52,8 @@ export interface AppDeps {
   seeder: MediaSeeder
   tracker: EmbeddedTracker
   metrics: Metrics
+  /** The seeder's last hour, for the dashboard. */
+  history: StatsHistory
   /** Decides every door (and who is an admin). */
   access: AccessPolicy
   /** Tells a request's client address (behind a trusted proxy, the one it forwarded). */
@@ -143,7 +146,7 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
   app.route('/api/me', meRoutes(deps.media))
   app.route('/api/uploads', uploadRoutes(deps.uploads, deps.maxUploadBytes, uploadStarts))
   app.route('/api/records', recordRoutes(deps.oipRecords))
-  app.route('/api/seeder', seederRoutes(deps.seeder, deps.access))
+  app.route('/api/seeder', seederRoutes(deps.seeder, deps.access, deps.media, deps.history))
   app.all('/api/*', c => c.json({ error: { code: 'not_found', message: `No API route ${c.req.method} ${c.req.path}. See the README for the HTTP API.` } }, 404))
 
   app.get(ANNOUNCE_PATH, c => {

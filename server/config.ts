@@ -72,6 +72,8 @@ export interface Config {
   uploadStartsPerMinute: number
   /** The reverse proxies whose X-Forwarded-For tells the client's address (TRUST_PROXY); none by default. */
   trustProxy: ProxyRange[]
+  /** How often the dashboard's history takes a sample (HISTORY_SAMPLE_SECONDS); it keeps 360 of them. */
+  historySampleMs: number
 }
 
 /** BLOB_STORE=s3: the bucket; credentials come from the AWS SDK's default chain (AWS_ACCESS_KEY_ID, …). */
@@ -230,6 +232,7 @@ export function loadConfig (env: Env = process.env): Config {
     quotaFilesPerKey: integer(env, 'QUOTA_FILES_PER_KEY', 10_000, 0),
     challengesPerMinute: integer(env, 'CHALLENGES_PER_MINUTE', 30, 1),
     uploadStartsPerMinute: integer(env, 'UPLOAD_STARTS_PER_MINUTE', 60, 1),
-    trustProxy: parseTrustProxy(env.TRUST_PROXY)
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    historySampleMs: integer(env, 'HISTORY_SAMPLE_SECONDS', 10, 1) * 1000
   }
 }

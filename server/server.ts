@@ -39,9 +39,10 @@ import type { UploadStore } from './storage/uploadStore.ts'
 import { EmbeddedTracker } from './tracker/embeddedTracker.ts'
 import { HashPool } from './upload/hashPool.ts'
 import { ResumableUploads } from './upload/resumable.ts'
-import { UploadGate } from './upload/uploadGate.ts'
+import { diskSpace, UploadGate } from './upload/uploadGate.ts'
 import { Metrics } from './ops/metrics.ts'
 import { readiness } from './ops/readiness.ts'
+import { StatsHistory } from './ops/statsHistory.ts'
 import { limitRequestTimes } from './ops/requestTimeouts.ts'
 
 /** How long the capabilities in a private file's .torrent (web seed and tracker URLs) stay valid. */
@@ -241,6 +242,13 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     sweepExpiredShares(shares).catch(err => log.warn({ err: (err as Error).message }, 'sweeping expired shares failed'))
   }, Math.min(config.uploadExpiryMs / 4, 15 * 60_000))
   sweeper.unref()
+  const history = new StatsHistory({
+    intervalMs: config.historySampleMs,
+    totals: scope => seeder.liveTotals(scope),
+    disk: async () => await diskSpace(config.mediaDir),
+    lowWaterBytes: config.diskLowWaterBytes,
+    log
+  })
   const auth = new AuthService({ origin, secret, challenges: new DatabaseChallengeStore(db), tokenTtlSeconds: config.tokenTtlSeconds })
   let seederReady = false
   app = createApp({
@@ -253,6 +261,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     seeder,
     tracker,
     metrics,
+    history,
     access,
     clientAddresses,
     metricsToken,
@@ -275,6 +284,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     log
   })
   seederReady = await seeder.initialize()
+  await history.start()
   // The blob store and the database are made to agree in the background (what a crash left
   // between the two, as the journal notes it): now, and again a few times per grace period. The
   // whole of both once after the upgrade that brought the journal, or when RECONCILE_ALL asks.
@@ -314,6 +324,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       await uploadGate.drain(config.shutdownGraceMs)
       clearInterval(sweeper)
       clearInterval(collector)
+      history.stop()
       stopCollecting.abort()
       await collecting
       const closed = new Promise<void>(resolve => http.close(() => resolve()))

@@ -17,10 +17,13 @@ export interface UploadGateOptions {
   freeBytes?: (dir: string) => Promise<number>
 }
 
-export const freeBytes = async (dir: string): Promise<number> => {
+/** Free bytes on the disk under a folder (what an unprivileged writer may use), and its size. */
+export const diskSpace = async (dir: string): Promise<{ free: number, size: number }> => {
   const s = await fs.statfs(dir)
-  return s.bavail * s.bsize
+  return { free: s.bavail * s.bsize, size: s.blocks * s.bsize }
 }
+
+export const freeBytes = async (dir: string): Promise<number> => (await diskSpace(dir)).free
 
 const shuttingDown = (): AppError => new AppError(503, 'shutting_down', 'The server is restarting. Send the upload again in a moment.')
 
