@@ -21,6 +21,11 @@ async function json<T> (res: Response): Promise<T> {
   return await res.json() as T
 }
 
+/** A GET of the API, signed in when `token` is given: its JSON, or the server's error. */
+export async function getJson<T> (path: string, token?: string): Promise<T> {
+  return await json<T>(await fetch(path, token === undefined ? {} : { headers: auth(token) }))
+}
+
 /** An answer with no body (204). */
 async function done (res: Response): Promise<void> {
   if (!res.ok) throw await failure(res)
