@@ -34,7 +34,9 @@ function serverEnv (port: number, name: string): Record<string, string> {
     CHALLENGES_PER_MINUTE: '100000',
     UPLOAD_STARTS_PER_MINUTE: '100000',
     MAX_BYTE_RESPONSES_PER_ADDRESS: '100000',
-    SEED_ACTIVATIONS_PER_MINUTE: '100000'
+    SEED_ACTIVATIONS_PER_MINUTE: '100000',
+    // The dashboard's history takes a sample a second, so its charts show activity at once.
+    HISTORY_SAMPLE_SECONDS: '1'
   }
 }
 

@@ -2,14 +2,17 @@
  * Screenshots of the web app for docs/: the empty library, a file hashing, the library, a
  * shared video playing while it downloads; My files, a share (with its QR code), a toast and
  * Shared with me, on a desktop and a phone; thumbnails in the library and a video's poster on its
- * share page. Starts its own server on a temp folder. Run: node --import tsx scripts/screenshots.ts
- * (`-- my-files`, `-- library` or `-- thumbnails` makes only those).
+ * share page; the dashboard after some traffic. Starts its own server on a temp folder. Run:
+ * node --import tsx scripts/screenshots.ts (`-- my-files`, `-- library`, `-- thumbnails` or
+ * `-- dashboard` makes only those).
  */
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { chromium, type Browser, type Page } from '@playwright/test'
+import parseTorrent, { toTorrentFile } from 'parse-torrent'
+import WebTorrent from 'webtorrent'
 import { identityFromMnemonic } from '../shared/wallet.ts'
 import { bearer, signIn } from '../test/helpers/auth.ts'
 import { spawnServer } from '../test/helpers/process.ts'
@@ -21,12 +24,14 @@ const DESKTOP = { width: 1280, height: 800 }
 const PHONE = { width: 390, height: 844 }
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-shots-'))
-const server = await spawnServer(dir, { WEB_DIR: path.resolve('dist/web'), ALLOW_ANONYMOUS_UPLOADS: 'false' })
+// The dashboard's history samples every second, so a minute of traffic fills its charts.
+const server = await spawnServer(dir, { WEB_DIR: path.resolve('dist/web'), ALLOW_ANONYMOUS_UPLOADS: 'false', HISTORY_SAMPLE_SECONDS: '1' })
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
 try {
   if (only === undefined || only === 'library') await libraryShots(browser)
   if (only === undefined || only === 'my-files') await myFilesShots(browser)
   if (only === undefined || only === 'thumbnails') await thumbnailShots(browser)
+  if (only === undefined || only === 'dashboard') await dashboardShots(browser)
 } finally {
   await browser.close()
   server.child.kill('SIGTERM')
@@ -161,4 +166,42 @@ async function thumbnailShots (browser: Browser): Promise<void> {
   await visitor.getByTestId('play-poster').getByTestId('thumbnail').waitFor()
   await bothSizes(visitor, 'share-poster')
   console.log('wrote docs/library-thumbnails.png, docs/library-thumbnails-phone.png, docs/share-poster.png, docs/share-poster-phone.png')
+}
+
+/** The dashboard after a minute of traffic that rises and falls: downloads over HTTP, and a BitTorrent client over TCP. */
+async function dashboardShots (browser: Browser): Promise<void> {
+  const page = await browser.newPage({ baseURL: server.url, viewport: DESKTOP })
+  const token = await signIn(server.url, await identityFromMnemonic((await createWallet(page)).join(' ')))
+  const files = [['city-walk.mp4', 6_000_000, 'video/mp4', 'public'], ['field-recording.flac', 3_000_000, 'audio/flac', 'public'],
+    ['album-cover.png', 900_000, 'image/png', 'public'], ['family-photos.zip', 2_500_000, 'application/zip', 'private']] as const
+  const ids: string[] = []
+  for (const [i, [name, size, type, access]] of files.entries()) {
+    const form = new FormData()
+    form.append('access_level', access)
+    form.append('file', new Blob([new Uint8Array(fileOf(name, size, 30 + i).buffer)], { type }), name)
+    ids.push((await (await fetch(`${server.url}/api/media/upload`, { method: 'POST', headers: bearer(token), body: form })).json()).mediaId)
+  }
+  const leechDir = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-shots-leecher-'))
+  const client = new WebTorrent({ dht: false, lsd: false, utp: false, natUpnp: false, natPmp: false, webSeeds: false })
+  try {
+    for (let second = 0; second < 60; second++) {
+      const downloads = Math.round(2 + 2 * Math.sin(second / 6))
+      await Promise.all(Array.from({ length: downloads }, async (_, k) => {
+        await (await fetch(`${server.url}/api/media/${ids[(second + k) % ids.length]}`, { headers: bearer(token) })).arrayBuffer()
+      }))
+      if (second === 20) {
+        const torrent = await parseTorrent(new Uint8Array(await (await fetch(`${server.url}/api/media/${ids[0]}/torrent`)).arrayBuffer()))
+        client.add(toTorrentFile({ ...torrent, announce: [`${server.url}/announce`], urlList: [] }), { path: leechDir })
+      }
+      await new Promise(resolve => setTimeout(resolve, 1000))
+    }
+    await page.getByRole('link', { name: 'Server dashboard' }).click()
+    await page.getByTestId('served-file').first().waitFor()
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid=chart-upload]')?.getAttribute('data-points')) > 30)
+    await bothSizes(page, 'dashboard')
+  } finally {
+    await new Promise<void>(resolve => client.destroy(() => resolve()))
+    await fs.rm(leechDir, { recursive: true, force: true })
+  }
+  console.log('wrote docs/dashboard.png, docs/dashboard-phone.png')
 }
