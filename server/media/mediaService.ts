@@ -32,7 +32,7 @@ import { Removal } from './removal.ts'
 import { servedFiles } from './servedFiles.ts'
 import { Shares } from './shares.ts'
 import { MediaUploads, type Uploaded } from './uploads.ts'
-import { MediaViews, type MediaInfo, type Readable, type SeedingStatus } from './views.ts'
+import { MediaViews, type MediaInfo, type ReadableBytes, type SeedingStatus } from './views.ts'
 
 export interface MediaServiceDeps {
   catalog: Catalog
@@ -108,7 +108,7 @@ export class MediaService {
     return await this.pins.pin(mediaId, caller, pinned)
   }
 
-  async readable (mediaId: string, caller: Caller, opts: { wake: boolean }): Promise<Readable> {
+  async readable (mediaId: string, caller: Caller, opts: { wake: boolean }): Promise<ReadableBytes> {
     return await this.views.readable(mediaId, caller, opts)
   }
 
@@ -120,7 +120,7 @@ export class MediaService {
     return await this.views.torrent(mediaId, caller)
   }
 
-  async webseed (mediaId: string, token: string, opts: { wake: boolean }): Promise<Readable> {
+  async webseed (mediaId: string, token: string, opts: { wake: boolean }): Promise<ReadableBytes> {
     return await this.views.webseed(mediaId, token, opts)
   }
 

@@ -38,7 +38,7 @@ export interface MediaInfo extends MediaManifest {
 }
 
 /** A file's bytes as one caller may read them over HTTP. */
-export interface Readable {
+export interface ReadableBytes {
   manifest: MediaManifest
   private: boolean
   onSent: (bytes: number) => void
@@ -95,7 +95,7 @@ export class MediaViews {
    * its torrent is wanted (a HEAD wants nothing). `onSent` counts the bytes sent for the torrent
    * the caller sees (a recipient's download counts for the owner's private torrent).
    */
-  async readable (mediaId: string, caller: Caller, opts: { wake: boolean }): Promise<Readable> {
+  async readable (mediaId: string, caller: Caller, opts: { wake: boolean }): Promise<ReadableBytes> {
     const { manifest, infoHash, privateRecord } = await this.view(mediaId, caller)
     const { seeder } = this.deps
     // The bytes go out over HTTP at once; the torrent comes up beside them.
@@ -105,7 +105,7 @@ export class MediaViews {
   }
 
   /** The web seed door of a private torrent: the capability in the URL stands in for the session. */
-  async webseed (mediaId: string, token: string, opts: { wake: boolean }): Promise<Readable> {
+  async webseed (mediaId: string, token: string, opts: { wake: boolean }): Promise<ReadableBytes> {
     const caller = await this.deps.access.webseedCaller(mediaId, token)
     if (caller === undefined) throw notFound()
     return await this.readable(mediaId, caller, opts)

@@ -7,8 +7,7 @@
  */
 import { scopesOf, type StatsScope } from './statsScope.ts'
 
-export const SOURCES = ['http', 'tcp', 'webrtc'] as const
-export type Source = typeof SOURCES[number]
+export type Source = 'http' | 'tcp' | 'webrtc'
 
 /** A torrent as its counts know it; who may see them is the access policy's to say (seesServed). */
 export interface ServedTorrent {

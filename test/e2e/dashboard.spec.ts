@@ -33,7 +33,8 @@ test('after downloads the dashboard charts what was sent, lists each file\'s byt
   const publicId = await uploadAndDownload(fileOf('dash-public.bin', 2_000_000, 211), 'public')
   const privateId = await uploadAndDownload(fileOf('dash-private.bin', 1_800_000, 212), 'private')
 
-  await page.goto('/#/dashboard')
+  // The wallet stays unlocked: the dashboard asks as this key, which sees its own private file.
+  await page.getByRole('link', { name: 'Server dashboard' }).click()
   const sent = page.getByTestId('chart-upload')
   // A sample a second (HISTORY_SAMPLE_SECONDS=1): the downloads show as a peak on a drawn line.
   await expect.poll(async () => Number(await sent.getAttribute('data-peak'))).toBeGreaterThan(0)

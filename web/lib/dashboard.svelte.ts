@@ -18,7 +18,7 @@ const POLL_MS = 2000
 /** Files listed, most bytes first. */
 const FILES_SHOWN = 20
 
-export class Dashboard {
+export class DashboardData {
   stats = $state<DashboardStats | undefined>()
   history = $state<SeederHistory | undefined>()
   served = $state<{ since: string, files: ServedFile[] } | undefined>()
