@@ -78,7 +78,8 @@ test('a download over the web seed counts under http, one over TCP under tcp, fo
   const viaWebSeed = await leech(toTorrentFile({ ...torrent, announce: [], urlList: [`${server.url}/api/media/${mediaId}`] }), { webSeeds: true })
   assert.deepEqual(viaWebSeed, bytes)
   const [row] = await served(server)
-  assert.equal(row?.mediaId, mediaId)
+  assert.ok(row, 'the file is listed')
+  assert.equal(row.mediaId, mediaId)
   assert.equal(row.name, 'dash.bin')
   assert.equal(row.accessLevel, 'public')
   assert.ok(row.bytes.http >= FILE_SIZE, `web seed: ${row.bytes.http} bytes counted for a ${FILE_SIZE}-byte file`)
@@ -116,7 +117,8 @@ test('a private file\'s counts and traffic show to its owner only; a deleted fil
   assert.equal((await download.arrayBuffer()).byteLength, FILE_SIZE)
 
   const [row] = await served(server, ownerToken)
-  assert.equal(row?.mediaId, mediaId)
+  assert.ok(row, 'the owner sees their file')
+  assert.equal(row.mediaId, mediaId)
   assert.equal(row.name, 'diary.bin')
   assert.equal(row.accessLevel, 'private')
   assert.equal(row.bytes.http, FILE_SIZE)
@@ -141,6 +143,10 @@ test('a private file\'s counts and traffic show to its owner only; a deleted fil
   assert.deepEqual((await served(server)).map(f => f.name), ['was-public.bin'])
   const patched = await fetch(`${server.url}/api/media/${shown.body.mediaId}`, { method: 'PATCH', headers: { 'Content-Type': 'application/json', ...bearer(ownerToken) }, body: JSON.stringify({ accessLevel: 'private' }) })
   assert.equal(patched.status, 200)
+  assert.deepEqual(await served(server), [])
+  // Public again: the same torrent, counted from nothing (what it sent before went with it).
+  const republished = await fetch(`${server.url}/api/media/${shown.body.mediaId}`, { method: 'PATCH', headers: { 'Content-Type': 'application/json', ...bearer(ownerToken) }, body: JSON.stringify({ accessLevel: 'public' }) })
+  assert.equal(republished.status, 200)
   assert.deepEqual(await served(server), [])
 })
 
