@@ -53,6 +53,11 @@ test('after downloads the dashboard charts what was sent, lists each file\'s byt
 
   await expect(page.getByRole('meter', { name: 'Media disk used' })).toHaveAttribute('aria-valuetext', /free of .*; uploads stop under 1\.0 GB free/)
 
+  // A phone's width: everything fits, nothing scrolls sideways.
+  await page.setViewportSize({ width: 390, height: 844 })
+  await expect(sent.locator('path.line')).toBeVisible()
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+
   // Anyone else: the public file, never the private one.
   const visitor = await browser.newPage()
   await visitor.goto('/#/dashboard')
