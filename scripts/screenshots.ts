@@ -2,9 +2,9 @@
  * Screenshots of the web app for docs/: the empty library, a file hashing, the library, a
  * shared video playing while it downloads; My files, a share (with its QR code), a toast and
  * Shared with me, on a desktop and a phone; thumbnails in the library and a video's poster on its
- * share page; the dashboard after some traffic. Starts its own server on a temp folder. Run:
- * node --import tsx scripts/screenshots.ts (`-- my-files`, `-- library`, `-- thumbnails` or
- * `-- dashboard` makes only those).
+ * share page, and the library in the dark theme; the dashboard after some traffic. Starts its own
+ * server on a temp folder. Run: node --import tsx scripts/screenshots.ts (`-- my-files`,
+ * `-- library`, `-- thumbnails` or `-- dashboard` makes only those).
  */
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
@@ -159,13 +159,16 @@ async function thumbnailShots (browser: Browser): Promise<void> {
     await page.locator(`[data-media-id="${createHash('sha256').update(file.buffer).digest('hex')}"][data-phase="seeding"]`).waitFor({ timeout: 60_000 })
   }
   await bothSizes(page, 'library-thumbnails')
+  await page.emulateMedia({ colorScheme: 'dark' })
+  await page.screenshot({ path: 'docs/library-dark.png', fullPage: true })
+  await page.emulateMedia({ colorScheme: 'light' })
 
   const videoId = createHash('sha256').update(VIDEO.buffer).digest('hex')
   const visitor = await browser.newPage({ baseURL: server.url, viewport: DESKTOP })
   await visitor.goto(`/#/m/${videoId}`)
   await visitor.getByTestId('play-poster').getByTestId('thumbnail').waitFor()
   await bothSizes(visitor, 'share-poster')
-  console.log('wrote docs/library-thumbnails.png, docs/library-thumbnails-phone.png, docs/share-poster.png, docs/share-poster-phone.png')
+  console.log('wrote docs/library-thumbnails.png, docs/library-thumbnails-phone.png, docs/library-dark.png, docs/share-poster.png, docs/share-poster-phone.png')
 }
 
 /** The dashboard after a minute of traffic that rises and falls: downloads over HTTP, and a BitTorrent client over TCP. */
