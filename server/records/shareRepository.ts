@@ -3,7 +3,7 @@
  * is db/migrations.ts's 0007). A share is live until its expiry: an expired row reads as no
  * share everywhere, so no sweep is needed for a refusal to hold, on any node.
  */
-import type { Selectable } from 'kysely'
+import type { Expression, ExpressionBuilder, Selectable, SqlBool } from 'kysely'
 import type { Db } from '../db/database.ts'
 import type { MediaRecordsTable, MediaSharesTable } from '../db/schema.ts'
 import { toRecord } from './databaseRecordRepository.ts'
@@ -30,6 +30,10 @@ export type SharedMedia = OwnedMedia & { share: MediaShare }
 
 /** Where a page of "shared with me" ended: newest first, by (createdAt, mediaId, owner). */
 export interface SharedCursor { at: number, mediaId: string, owner: string }
+
+/** A share is live until its expiry (none: until revoked): the one condition every read of live shares uses. */
+const liveAt = (now: number, expiresAt: 'expires_at' | 's.expires_at' | 'o.expires_at') =>
+  (eb: ExpressionBuilder<any, any>): Expression<SqlBool> => eb.or([eb(expiresAt, 'is', null), eb(expiresAt, '>', now)])
 
 const toShare = (r: Selectable<MediaSharesTable>): MediaShare => ({
   mediaId: r.media_id,
@@ -71,7 +75,7 @@ export class ShareRepository {
   async live (mediaId: string, owner: OwnerKey, recipient: string, now: number): Promise<MediaShare | undefined> {
     const row = await this.db.selectFrom('media_shares').selectAll()
       .where('media_id', '=', mediaId).where('owner', '=', owner).where('recipient', '=', recipient)
-      .where(eb => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .where(liveAt(now, 'expires_at'))
       .executeTakeFirst()
     return row && toShare(row)
   }
@@ -111,7 +115,7 @@ export class ShareRepository {
   async liveCount (mediaId: string, owner: OwnerKey, now: number): Promise<number> {
     const row = await this.db.selectFrom('media_shares').select(eb => eb.fn.countAll<number>().as('n'))
       .where('media_id', '=', mediaId).where('owner', '=', owner)
-      .where(eb => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .where(liveAt(now, 'expires_at'))
       .executeTakeFirstOrThrow()
     return Number(row.n)
   }
@@ -122,7 +126,7 @@ export class ShareRepository {
     if (mediaIds.length === 0) return byMedia
     const rows = await this.db.selectFrom('media_shares').selectAll()
       .where('media_id', 'in', mediaIds).where('owner', '=', owner)
-      .where(eb => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .where(liveAt(now, 'expires_at'))
       .orderBy('created_at').orderBy('recipient')
       .execute()
     for (const row of rows) {
@@ -154,7 +158,7 @@ export class ShareRepository {
       .selectAll('r')
       .where('t.thumbnail_id', '=', thumbnailId)
       .where('s.recipient', '=', recipient)
-      .where(eb => eb.or([eb('s.expires_at', 'is', null), eb('s.expires_at', '>', now)]))
+      .where(liveAt(now, 's.expires_at'))
       .where('t.access_level', '=', 'private')
       .where('r.access_level', '=', 'private')
       .limit(1).executeTakeFirst()
@@ -175,7 +179,7 @@ export class ShareRepository {
           .innerJoin('media_records as ro', join => join.onRef('ro.media_id', '=', 'o.media_id').onRef('ro.owner', '=', 'o.owner'))
           .select('o.owner')
           .whereRef('o.media_id', '=', 's.media_id').whereRef('o.recipient', '=', 's.recipient')
-          .where(e => e.or([e('o.expires_at', 'is', null), e('o.expires_at', '>', now)]))
+          .where(liveAt(now, 'o.expires_at'))
           .where('ro.access_level', '=', 'private')
           .where(e => e(e.refTuple('o.created_at', 'o.owner'), '<', e.refTuple('s.created_at', 's.owner')))
       )))
@@ -199,7 +203,7 @@ export class ShareRepository {
       .selectAll('r')
       .select(['s.recipient as share_recipient', 's.expires_at as share_expires_at', 's.created_at as share_created_at'])
       .where('s.recipient', '=', recipient)
-      .where(eb => eb.or([eb('s.expires_at', 'is', null), eb('s.expires_at', '>', now)]))
+      .where(liveAt(now, 's.expires_at'))
       // A record that is no longer private shares nothing (its shares go with the change).
       .where('r.access_level', '=', 'private')
   }
