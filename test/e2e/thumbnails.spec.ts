@@ -15,6 +15,14 @@ const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex
 
 /** The picture an <img> shows: its size and how many distinct colours a 16 × 16 sample of it has (1: blank). */
 async function shown (page: Page, selector: string): Promise<{ width: number, height: number, colours: number }> {
+  // img.decode() rejects with EncodingError when the <img> gets a new source or is drawn anew while it decodes (its
+  // row re-rendered as the file's state changes just after it shows): that is no broken picture, so look again.
+  let seen: { width: number, height: number, colours: number } | undefined
+  await expect(async () => { seen = await decoded(page, selector) }).toPass({ timeout: 15_000 })
+  return seen!
+}
+
+async function decoded (page: Page, selector: string): Promise<{ width: number, height: number, colours: number }> {
   return await page.locator(selector).first().evaluate(async (img: HTMLImageElement) => {
     await img.decode()
     const canvas = new OffscreenCanvas(16, 16)
