@@ -261,7 +261,9 @@ export class ActiveTorrents {
       // A peer announced after this torrent's first announce had left without asking for
       // peers: announce again, asking, so our offer reaches it.
       if (seed.prime) trackerClient(torrent)?.update()
-      this.makeRoom(row.infoHash)
+      // The one over the limit goes idle just after: whoever wanted this torrent (an upload, a
+      // download) does not wait for another torrent's teardown.
+      setImmediate(() => this.makeRoom(row.infoHash))
       return true
     } catch (err) {
       if (this.active.get(row.infoHash) === seed && !this.torrents.has(row.infoHash)) this.active.delete(row.infoHash)
