@@ -156,6 +156,8 @@ export interface ServedFile {
   mediaId: string
   name: string
   accessLevel: AccessLevel
+  /** The file this one is a thumbnail of (a signed record names it so), when it is one. */
+  thumbnailOf?: { mediaId: string, name: string }
   /** http: web seed and downloads; tcp and webrtc: BitTorrent peers. */
   bytes: { http: number, tcp: number, webrtc: number }
   total: number

@@ -51,6 +51,13 @@ export class RecordThumbnails {
     return await this.db.selectFrom('record_thumbnails').select('record_id').where('thumbnail_id', '=', thumbnailId).where('owner', '=', owner).limit(1).executeTakeFirst() !== undefined
   }
 
+  /** A file whose records from `source` name this one as its thumbnail, if any. */
+  async fileOf (thumbnailId: string, source: ThumbnailSource): Promise<string | null> {
+    let query = this.db.selectFrom('record_thumbnails').select('media_id').where('thumbnail_id', '=', thumbnailId)
+    query = source === 'public' ? query.where('access_level', '=', 'public') : query.where('owner', '=', source.owner)
+    return (await query.limit(1).executeTakeFirst())?.media_id ?? null
+  }
+
   /** The thumbnail shown for this file: the first one the newest record from `source` names. */
   async shown (mediaId: string, source: ThumbnailSource): Promise<string | null> {
     let query = this.db.selectFrom('record_thumbnails as t').innerJoin('oip_records as o', 'o.record_id', 't.record_id')

@@ -92,6 +92,11 @@ test('an image and the fixture video get thumbnails while they hash; a fresh bro
   // Nothing was downloaded for it: the poster is the thumbnail's few KB.
   await play.click()
   await page.waitForFunction(() => { const v = document.querySelector('video'); return v !== null && v.currentTime > 0 }, undefined, { timeout: 60_000 })
+
+  // The thumbnails this visitor fetched are sent bytes too: the dashboard names each after its file.
+  const photoThumbnail = (await (await request.get(`/api/media/${ids.photo}/info`)).json()).thumbnail as string
+  await page.goto('/#/dashboard')
+  await expect(page.locator(`[data-testid=served-file][data-media-id="${photoThumbnail}"]`)).toContainText(`Thumbnail of ${photo.name}`)
   await visitor.close()
 })
 

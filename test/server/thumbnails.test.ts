@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import type { AccessLevel, UploadResult } from '../../shared/media.ts'
+import type { AccessLevel, ServedFile, UploadResult } from '../../shared/media.ts'
 import type { OipMediaRecord } from '../../shared/record.ts'
 import { signRecord } from '../../shared/signing.ts'
 import { THUMBNAIL_MAX_BYTES } from '../../shared/thumbnail.ts'
@@ -176,4 +176,27 @@ test('a thumbnail changes access with its file, and is deleted with it', async (
   assert.equal((await fetch(`${server.url}/api/media/${song.mediaId}`, { method: 'DELETE', headers: bearer(alice.token) })).status, 204)
   assert.equal((await get(`/api/media/${thumbnail.mediaId}`, alice)).status, 404, 'the thumbnail went with the file')
   assert.deepEqual(await listed('owner=me', alice), [])
+})
+
+test("the dashboard's bytes by file name a thumbnail after its file: a public one for anyone, a private one for its owner only", async () => {
+  const alice = await key()
+  const bob = await key()
+  const served = async (who?: Key): Promise<ServedFile[]> => (await (await get('/api/seeder/files?limit=100', who)).json()).files
+  const rowOf = async (mediaId: string, who?: Key): Promise<ServedFile | undefined> => (await served(who)).find(f => f.mediaId === mediaId)
+
+  const film = await put(alice, 'public', 'harbour.webm', 'video/webm')
+  const poster = await put(alice, 'public', 'harbour.webm.thumbnail.webp', 'image/webp', 8_000)
+  assert.equal((await postRecord(alice, recordOf(alice, film, [poster.mediaId]))).status, 201)
+  assert.equal((await (await get(`/api/media/${poster.mediaId}`)).arrayBuffer()).byteLength, 8_000)
+  assert.deepEqual((await rowOf(poster.mediaId))?.thumbnailOf, { mediaId: film.mediaId, name: 'harbour.webm' })
+  assert.equal((await (await get(`/api/media/${film.mediaId}`)).arrayBuffer()).byteLength, 20_000)
+  assert.equal((await rowOf(film.mediaId))?.thumbnailOf, undefined, 'the file itself is no thumbnail')
+
+  const diary = await put(alice, 'private', 'diary.webm', 'video/webm')
+  const cover = await put(alice, 'private', 'diary.webm.thumbnail.webp', 'image/webp', 7_000)
+  assert.equal((await postRecord(alice, recordOf(alice, diary, [cover.mediaId]))).status, 201)
+  assert.equal((await (await get(`/api/media/${cover.mediaId}`, alice)).arrayBuffer()).byteLength, 7_000)
+  assert.deepEqual((await rowOf(cover.mediaId, alice))?.thumbnailOf, { mediaId: diary.mediaId, name: 'diary.webm' })
+  assert.equal(await rowOf(cover.mediaId, bob), undefined, 'another key sees neither the private thumbnail nor its file')
+  assert.equal(await rowOf(cover.mediaId), undefined)
 })
