@@ -18,11 +18,9 @@
  * upload of another file of the same size in 8 MiB PATCHes, goal ≥ 0.5 × the same reference. Missing a goal is reported, not
  * fatal; a wrong mediaId, a non-201 answer or a server that does not start exit non-zero.
  */
-import { randomBytes } from 'node:crypto'
 import { createReadStream, rmSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import http from 'node:http'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { pieceLength } from '../shared/torrent.ts'
@@ -31,8 +29,8 @@ import { signSignIn } from '../shared/signing.ts'
 import { createMnemonic, identityFromMnemonic } from '../shared/wallet.ts'
 import { cpuDelta, fmt, MiB, now, procMem, startServerChild, threadCpu, type ServerChild } from './serverProcess.ts'
 import { startS3, type TestBucket } from '../test/helpers/s3.ts'
+import { upload, writeTestFile } from './uploadClient.ts'
 
-const BLOCK = 16 * MiB
 const RATIO_GOAL = 0.6
 const RSS_GOAL_MB = 100
 const TUS_RATIO_GOAL = 0.5
@@ -44,24 +42,6 @@ if (!Number.isSafeInteger(sizeMb) || sizeMb < 1) throw new Error(`BENCH_SIZE_MB 
 const SIZE = sizeMb * MiB
 
 const mbps = (bytes: number, ms: number): number => (bytes / MiB) / (ms / 1000)
-
-/** Pseudo-random bytes, fast: one random 16 MiB block, each copy stamped with its index. */
-async function writeTestFile (file: string, size: number): Promise<void> {
-  const block = randomBytes(BLOCK)
-  const handle = await fs.open(file, 'w')
-  try {
-    for (let offset = 0, i = 0; offset < size; offset += BLOCK, i++) {
-      // Change the first bytes of every block (and a few further in) so no two blocks are equal.
-      for (let k = 0; k < BLOCK; k += MiB) block.writeUInt32BE(i, k)
-      const n = Math.min(BLOCK, size - offset)
-      await handle.write(block, 0, n, offset)
-    }
-    // On disk before anything is measured: write-back of this file must not compete with the uploads.
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
 
 /** The in-process reference: one pass, SHA-256 + SHA-1 pieces, exactly as the server hashes. */
 async function referenceHash (file: string, size: number): Promise<{ mediaId: string, ms: number }> {
@@ -81,66 +61,6 @@ async function resetPeak (pid: number): Promise<boolean> {
   } catch {
     return false
   }
-}
-
-interface UploadResult {
-  status: number
-  body: string
-  /** From the first byte written to the full response. */
-  ms: number
-  /** From the first byte written until the last body byte was handed to the kernel. */
-  sendMs: number
-}
-
-/** One streamed multipart upload: field first, then the file piped from disk, exact Content-Length. */
-function upload (base: string, file: string, size: number): Promise<UploadResult> {
-  const boundary = `----oip-bench-${randomBytes(12).toString('hex')}`
-  const preamble = Buffer.from(
-    `--${boundary}\r\n` +
-    'Content-Disposition: form-data; name="access_level"\r\n\r\n' +
-    'public\r\n' +
-    `--${boundary}\r\n` +
-    'Content-Disposition: form-data; name="file"; filename="bench.bin"\r\n' +
-    'Content-Type: application/octet-stream\r\n\r\n'
-  )
-  const epilogue = Buffer.from(`\r\n--${boundary}--\r\n`)
-  const contentLength = preamble.length + size + epilogue.length
-
-  return new Promise((resolve, reject) => {
-    let start = 0
-    let sentAt = 0
-    const req = http.request(`${base}/api/media/upload`, {
-      method: 'POST',
-      headers: {
-        'Content-Type': `multipart/form-data; boundary=${boundary}`,
-        'Content-Length': String(contentLength)
-      }
-    }, res => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({
-        status: res.statusCode ?? 0,
-        body: Buffer.concat(chunks).toString('utf8'),
-        ms: now() - start,
-        sendMs: (sentAt || now()) - start
-      }))
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.on('finish', () => { sentAt = now() })
-    req.on('socket', socket => {
-      const go = (): void => {
-        start = now()
-        req.write(preamble)
-        const src = createReadStream(file, { highWaterMark: MiB })
-        src.on('error', err => req.destroy(err))
-        src.on('end', () => req.end(epilogue))
-        src.pipe(req, { end: false })
-      }
-      if ((socket as net.Socket).connecting) socket.once('connect', go)
-      else go()
-    })
-  })
 }
 
 interface Measured<T> {

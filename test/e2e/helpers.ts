@@ -50,3 +50,43 @@ export function toastMessages (scope: Page | Locator, kind: 'success' | 'error')
   const region = kind === 'success' ? '[role=status][aria-live=polite] [data-testid=toast]' : '[aria-live=assertive] [role=alert][data-testid=toast]'
   return scope.locator(`${region} [data-testid=toast-message]`)
 }
+
+/** WebTorrent's browser build as window.WebTorrent, for a bare downloading peer. */
+async function loadWebTorrent (page: Page): Promise<void> {
+  const source = fs.readFileSync('node_modules/webtorrent/dist/webtorrent.min.js', 'utf8')
+    .replace(/export\s*\{\s*(\w+)\s+as\s+default\s*\}\s*;?/, 'window.WebTorrent = $1;')
+  await page.addScriptTag({ content: source, type: 'module' })
+  await page.waitForFunction(() => typeof (window as any).WebTorrent === 'function')
+}
+
+/**
+ * Download a stored file in `context` (made with bypassCSP) from other browsers alone: a bare
+ * WebTorrent peer on the app's origin, not the app (its script is injected inline, which the app's
+ * CSP forbids), with no web seeds and only the server's WebSocket tracker, so the bytes can only
+ * come from a peer. Its SHA-256, the types of the wires it had and the bytes it received.
+ */
+export async function downloadFromPeers (context: BrowserContext, mediaId: string): Promise<{ sha256: string, wires: string[], received: number }> {
+  const peer = await context.newPage()
+  await peer.goto('/')
+  await loadWebTorrent(peer)
+  return await peer.evaluate(async mediaId => {
+    const torrentFile = new Uint8Array(await (await fetch(`/api/media/${mediaId}/torrent`)).arrayBuffer())
+    const WebTorrent = (window as any).WebTorrent
+    const client = new WebTorrent({ webSeeds: false, tracker: { rtcConfig: { iceServers: [] } } })
+    const ws = `${location.origin.replace('http', 'ws')}/announce`
+    return await new Promise<{ sha256: string, wires: string[], received: number }>((resolve, reject) => {
+      client.add(torrentFile, { announce: [ws] }, (t: any) => {
+        t.on('done', async () => {
+          const bytes = await t.files[0].arrayBuffer()
+          const digest = await crypto.subtle.digest('SHA-256', bytes)
+          resolve({
+            sha256: [...new Uint8Array(digest)].map(b => b.toString(16).padStart(2, '0')).join(''),
+            wires: t.wires.map((w: any) => w.type),
+            received: t.received
+          })
+        })
+        t.on('error', reject)
+      })
+    })
+  }, mediaId)
+}

@@ -6,7 +6,10 @@ export async function newIdentity (): Promise<Identity> {
   return await identityFromMnemonic(createMnemonic())
 }
 
-export async function signIn (baseUrl: string, identity: Identity): Promise<string> {
+/** What signIn calls: fetch, or a stand-in that reaches the server another way (over TLS to a test certificate). */
+export type Fetch = (url: string, init: { method: string, headers?: Record<string, string>, body?: string }) => Promise<Response>
+
+export async function signIn (baseUrl: string, identity: Identity, fetch: Fetch = globalThis.fetch): Promise<string> {
   const challenge = await (await fetch(`${baseUrl}/api/auth/challenge`, { method: 'POST' })).json()
   const { nonce, signature } = signSignIn(challenge.message, new URL(baseUrl).origin, identity.privateKey)
   const res = await fetch(`${baseUrl}/api/auth/verify`, {

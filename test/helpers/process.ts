@@ -24,7 +24,7 @@ export async function spawnServer (dir: string, env: Record<string, string> = {}
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (d: Buffer): void => {
       output += d
-      const m = output.match(/running at (http:\/\/\S+)/)
+      const m = output.match(/running at (https?:\/\/\S+)/)
       if (m) resolve(m[1]!)
     }
     child.stdout!.on('data', onData)
