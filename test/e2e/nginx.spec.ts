@@ -1,12 +1,15 @@
 /**
  * The app over HTTPS through nginx, as docs/deploy.md deploys it (docs/nginx/oip-media-seeder.conf,
- * a self-signed certificate the browser is told to accept): a server node of its own behind it,
+ * a self-signed certificate that Chromium is started to trust, by its public key: with
+ * ignoreHTTPSErrors the page works but Chromium registers no service worker from an origin with
+ * a certificate error): a server node of its own behind it,
  * with PUBLIC_URL the proxy's https URL and seeding off, so a second browser's bytes can only
  * come from the first one's tab, through the tracker's WebSocket at wss://…/announce.
  */
 import { createHash } from 'node:crypto'
 import path from 'node:path'
-import { expect, test } from '@playwright/test'
+import { chromium, expect, test, type Browser } from '@playwright/test'
+import config from '../../playwright.config.ts'
 import { freePort } from '../../bench/serverProcess.ts'
 import { nginxUnavailable, startNginx, type Nginx } from '../helpers/nginx.ts'
 import { spawnServer, type ServerProcess } from '../helpers/process.ts'
@@ -20,6 +23,7 @@ test.describe('through nginx over HTTPS', () => {
   test.skip(unavailable !== undefined, `nginx tests skipped: ${unavailable}`)
   let proxy: Nginx
   let node: ServerProcess
+  let browser: Browser
 
   test.beforeAll(async () => {
     const nodePort = await freePort()
@@ -31,16 +35,19 @@ test.describe('through nginx over HTTPS', () => {
       WEB_DIR: path.resolve('dist/web'),
       SEEDING: 'false'
     })
+    const launch = config.use!.launchOptions!
+    browser = await chromium.launch({ ...launch, args: [...launch.args ?? [], `--ignore-certificate-errors-spki-list=${proxy.certificate.spki}`] })
   })
   test.afterAll(async () => {
+    await browser?.close()
     node?.child.kill('SIGTERM')
     await node?.exited
     await proxy?.stop()
   })
 
-  test('a browser installs the service worker, uploads and seeds a file, and a second browser gets it from that tab alone', async ({ browser }) => {
+  test('a browser installs the service worker, uploads and seeds a file, and a second browser gets it from that tab alone', async () => {
     test.setTimeout(120_000)
-    const uploader = await browser.newContext({ baseURL: proxy.url, ignoreHTTPSErrors: true })
+    const uploader = await browser.newContext({ baseURL: proxy.url })
     const tab = await uploader.newPage()
     await createWallet(tab)
     // The worker takes control on a first visit; over HTTPS off localhost nothing else would let it run.
@@ -55,7 +62,7 @@ test.describe('through nginx over HTTPS', () => {
     // Signed in (the challenge names the https origin), uploaded with tus and checked against the server's torrent.
     await expect(row).toHaveAttribute('data-phase', 'seeding', { timeout: 60_000 })
 
-    const downloader = await browser.newContext({ baseURL: proxy.url, ignoreHTTPSErrors: true, bypassCSP: true })
+    const downloader = await browser.newContext({ baseURL: proxy.url, bypassCSP: true })
     const result = await downloadFromPeers(downloader, id)
     expect(result.sha256).toBe(id)
     expect(result.wires).toEqual(expect.arrayContaining(['webrtc']))
