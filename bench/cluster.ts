@@ -20,7 +20,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { nginxUnavailable, startNginx, type Nginx } from '../test/helpers/nginx.ts'
 import type { PostgresServer } from '../test/helpers/postgres.ts'
-import { envInt, fmt, MiB, now, runBench, startServerChild, type ServerChild } from './serverProcess.ts'
+import { envInt, fmt, MiB, now, procStat, runBench, startServerChild, statCpu, type ServerChild } from './serverProcess.ts'
 import { upload, writeTestFile } from './uploadClient.ts'
 
 const SIZE = envInt('BENCH_SIZE_MB', 128) * MiB
@@ -38,6 +38,19 @@ const sha256File = async (file: string): Promise<string> => {
   const hash = createHash('sha256')
   for await (const chunk of createReadStream(file, { highWaterMark: MiB })) hash.update(chunk as Buffer)
   return hash.digest('hex')
+}
+
+/** CPU seconds (user + system) the processes used so far, each with its children (nginx's workers). */
+async function cpuSeconds (pids: number[]): Promise<number> {
+  let total = 0
+  for (const pid of pids) {
+    const children = (await fs.readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).split(/\s+/).filter(Boolean).map(Number)
+    for (const p of [pid, ...children]) {
+      const stat = await procStat(`/proc/${p}/stat`)
+      if (stat) total += statCpu(stat.fields).user + statCpu(stat.fields).sys
+    }
+  }
+  return total
 }
 
 runBench('cluster', async (tmp, servers) => {
@@ -78,6 +91,8 @@ runBench('cluster', async (tmp, servers) => {
         if (c.proxied) proxy = await startNginx(nodes.map(n => new URL(n.base).host))
         const base = proxy?.url ?? nodes[0]!.base
         let next = 0
+        const pids = { nodes: nodes.map(n => n.pid), nginx: proxy ? [proxy.pid] : [] }
+        const cpuBefore = { nodes: await cpuSeconds(pids.nodes), nginx: await cpuSeconds(pids.nginx), client: process.cpuUsage() }
         const start = now()
         await Promise.all(Array.from({ length: PARALLEL }, async () => {
           for (let i = next++; i < UPLOADS; i = next++) {
@@ -88,8 +103,14 @@ runBench('cluster', async (tmp, servers) => {
           }
         }))
         const mbps = UPLOADS * SIZE / MiB / ((now() - start) / 1000)
+        // CPU per GiB ingested: steadier than MB/s when other work shares the machine.
+        const perGiB = (seconds: number): string => fmt(seconds / (UPLOADS * SIZE / 1024 ** 3), 2)
+        const client = process.cpuUsage(cpuBefore.client)
+        const cpu = `CPU s per GiB: node${c.nodes > 1 ? 's' : ''} ${perGiB(await cpuSeconds(pids.nodes) - cpuBefore.nodes)}` +
+          (proxy ? `, nginx ${perGiB(await cpuSeconds(pids.nginx) - cpuBefore.nginx)}` : '') +
+          `, client ${perGiB((client.user + client.system) / 1e6)}`
         results.push({ case: c, mbps })
-        console.log(`  ${c.name.padEnd(28)} ${fmt(mbps)} MB/s`)
+        console.log(`  ${c.name.padEnd(28)} ${fmt(mbps).padStart(6)} MB/s   ${cpu}`)
       } finally {
         await proxy?.stop()
         for (const node of nodes) {

@@ -103,6 +103,8 @@ export interface Nginx {
   /** http://127.0.0.1:<port>: redirects to HTTPS. */
   httpUrl: string
   certificate: Certificate
+  /** The master process (its workers are its children). */
+  pid: number
   /** A request to `url` + `path` over TLS, trusting the certificate; the caller writes and ends it. */
   request (path: string, opts?: RequestOptions): ReturnType<typeof https.request>
   /** fetch() over TLS, trusting the certificate: `path` on the proxy, the whole answer read. */
@@ -138,6 +140,7 @@ export async function startNginx (nodes: string[]): Promise<Nginx> {
       url,
       httpUrl: `http://127.0.0.1:${listen.http}`,
       certificate,
+      pid: child.pid!,
       request,
       fetch: async (urlPath, opts = {}) => await new Promise<Response>((resolve, reject) => {
         const req = request(urlPath, opts)
