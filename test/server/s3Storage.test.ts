@@ -143,6 +143,30 @@ test('the seeder serves a BitTorrent client over TCP from the bucket, byte for b
   }
 })
 
+test('the local disk\'s low-water mark stops no upload when the bytes go to the bucket: uploads and tus creations pass, /readyz has no disk check, the dashboard says the disk is only local', async () => {
+  // More free space than any disk has: with BLOB_STORE=fs every upload would get 507.
+  const roomless = await startTestServer({ ...s3.env, DISK_LOW_WATER_BYTES: String(Number.MAX_SAFE_INTEGER) })
+  try {
+    const bytes = randomBytesSeeded(200_000, 306)
+    const res = await upload(roomless.url, bytes)
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    const token = await signIn(roomless.url, await newIdentity())
+    const tus = randomBytesSeeded(150_000, 307)
+    const { res: created, url } = await createUpload(roomless.url, token, tus.length, { filename: 'tus.bin', access_level: 'public' })
+    assert.equal(created.status, 201, await created.text())
+    assert.equal((await published(url, token, await sendFrom(url, token, tus, 0))).mediaId, sha256(tus))
+    const ready = await fetch(`${roomless.url}/readyz`)
+    const { checks } = await ready.json()
+    assert.equal(ready.status, 200, JSON.stringify(checks))
+    assert.deepEqual(Object.keys(checks).sort(), ['blobStore', 'database', 'seeder', 'tracker'])
+    const history = await (await fetch(`${roomless.url}/api/seeder/history`)).json()
+    assert.equal(history.disk.lowWater, null)
+    assert.ok(history.disk.size > 0)
+  } finally {
+    await roomless.destroy()
+  }
+})
+
 test('a missing bucket stops the start with an error that names the setting', async () => {
   await assert.rejects(startTestServer({ ...s3.env, S3_BUCKET: 'not-created' }),
     { message: `S3_BUCKET "not-created" does not exist at S3_ENDPOINT ${s3.settings.endpoint}: create it, or set S3_BUCKET to an existing bucket` })
