@@ -3,6 +3,7 @@
  * port. Used by main.ts and by the tests, which start real servers on loopback.
  */
 import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { availableParallelism } from 'node:os'
@@ -93,6 +94,8 @@ function listen (config: Config, log: Logger, fetch: Parameters<typeof serve>[0]
 export async function startServer (config: Config, opts: StartOptions): Promise<RunningServer> {
   const { log } = opts
   const store = opts.store ?? await blobStoreFor(config)
+  // seeder.json lives there whatever the store, and the dashboard measures its disk.
+  await fs.mkdir(config.mediaDir, { recursive: true })
   const { sweptIncoming, directIo } = await store.init()
   if (sweptIncoming > 0) log.warn({ sweptIncoming }, 'removed uploads left unfinished by the last run')
   if (directIo === false) log.info({ mediaDir: config.mediaDir }, 'this filesystem does not take direct I/O: uploads are written through the page cache (more CPU per upload)')

@@ -17,6 +17,8 @@ const PAGE = 500
 export class PublicCopies {
   /** Copies being made in the background. */
   private readonly making = new Set<Promise<void>>()
+  /** Copies being made now, by file: one at a time each (the background check may want one too). */
+  private readonly putting = new Map<string, Promise<void>>()
 
   constructor (private readonly objects: PublicObjects, private readonly blobs: BlobRepository, private readonly log: Logger) {}
 
@@ -48,7 +50,7 @@ export class PublicCopies {
     let next = await listed.next()
     const makeUpTo = async (mediaId?: string): Promise<void> => {
       for (; !next.done && (mediaId === undefined || next.value < mediaId); next = await listed.next()) {
-        await this.objects.put(next.value)
+        await this.put(next.value)
         made++
       }
     }
@@ -71,10 +73,18 @@ export class PublicCopies {
     await Promise.all(this.making)
   }
 
+  private async put (mediaId: string): Promise<void> {
+    const now = this.putting.get(mediaId)
+    if (now) return await now
+    const put = this.objects.put(mediaId).finally(() => this.putting.delete(mediaId))
+    this.putting.set(mediaId, put)
+    await put
+  }
+
   /** Make the copy there or not, until the catalogue says the same twice in a row. */
   private async sync (mediaId: string, listed: boolean): Promise<void> {
     for (;;) {
-      if (listed) await this.objects.put(mediaId)
+      if (listed) await this.put(mediaId)
       else await this.objects.remove(mediaId)
       const now = await this.listed(mediaId)
       if (now === listed) return

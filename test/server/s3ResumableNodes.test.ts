@@ -28,8 +28,9 @@ const MiB = 1024 * 1024
 const PART = 8 * MiB
 
 /**
- * An HTTP proxy on loopback: PATCHes go to the nodes in turn (the first to `nodes[0]`), anything
- * else to the first. It counts the requests it forwards by method and path.
+ * An HTTP proxy on loopback in front of the nodes, as a load balancer would be: PATCHes go to the
+ * nodes in turn (the first to `nodes[0]`), anything else to the first. `patchedTo`: where each
+ * PATCH went.
  */
 async function alternatingProxy (nodes: () => string[]): Promise<{ url: string, patchedTo: string[], close: () => Promise<void> }> {
   const patchedTo: string[] = []
@@ -48,8 +49,17 @@ async function alternatingProxy (nodes: () => string[]): Promise<{ url: string, 
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     patchedTo,
-    close: async () => { await new Promise(resolve => server.close(resolve)) }
+    close: async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) }
   }
+}
+
+/** A port free on loopback now. */
+async function freePort (): Promise<number> {
+  const probe = http.createServer()
+  await new Promise<void>(resolve => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address() as AddressInfo
+  await new Promise(resolve => probe.close(resolve))
+  return port
 }
 
 /**
@@ -81,19 +91,23 @@ describe('tus uploads across two nodes on one PostgreSQL and one bucket', { skip
   let pg: PostgresServer
   let s3: TestBucket
   let s3Proxy: Awaited<ReturnType<typeof countingS3Proxy>>
-  let env: Record<string, string>
+  let proxy: Awaited<ReturnType<typeof alternatingProxy>>
   const dirs: string[] = []
   const nodes: ServerProcess[] = []
+  /** Each node's own address (what they print is the proxy's, their PUBLIC_URL). */
+  const direct: string[] = []
 
   before(async () => {
     pg = (await sharedPostgres())!
     s3 = await startS3('oip-nodes')
     s3Proxy = await countingS3Proxy(s3.settings.endpoint!)
-    env = {
+    proxy = await alternatingProxy(() => direct)
+    const env = {
       ...s3.env,
+      // Both behind one address: a session signed in at one node is good at the other.
+      PUBLIC_URL: proxy.url,
       S3_ENDPOINT: s3Proxy.url,
       DATABASE_URL: await pg.newDatabase(),
-      // One signing secret: a session from one node is good on the other, as behind a proxy.
       JWT_SECRET: 'a-secret-both-nodes-share-0123456789abcdef',
       ALLOW_ANONYMOUS_UPLOADS: 'false',
       // Long enough for the dead node's hold to lapse first; the sweep of expired uploads runs every 7.5 s.
@@ -102,10 +116,13 @@ describe('tus uploads across two nodes on one PostgreSQL and one bucket', { skip
     for (let i = 0; i < 2; i++) {
       const dir = await tempDir()
       dirs.push(dir)
-      nodes.push(await spawnServer(dir, env))
+      const port = await freePort()
+      direct.push(`http://127.0.0.1:${port}`)
+      nodes.push(await spawnServer(dir, { ...env, PORT: String(port) }))
     }
   })
   after(async () => {
+    await proxy?.close()
     for (const node of nodes) if (node.child.exitCode === null && node.child.signalCode === null) node.child.kill('SIGTERM')
     await Promise.all(nodes.map(n => n.exited))
     await s3Proxy?.close()
@@ -116,73 +133,63 @@ describe('tus uploads across two nodes on one PostgreSQL and one bucket', { skip
   const uploadKeys = async (): Promise<string[]> => (await s3.keys()).filter(k => k.startsWith('uploads/'))
 
   test('tus-js-client\'s PATCHes alternate between the nodes; the file is published byte-exact, no upload byte read back, nothing left under uploads/', async () => {
-    const proxy = await alternatingProxy(() => nodes.map(n => n.url))
-    try {
-      const token = await signIn(nodes[0]!.url, await newIdentity())
-      const bytes = randomBytesSeeded(5 * PART + 12_345, 601)
-      const readsBefore = s3Proxy.uploadReads()
-      const uploadUrl = await new Promise<string>((resolve, reject) => {
-        const upload: tus.Upload = new tus.Upload(Buffer.from(bytes), {
-          endpoint: `${proxy.url}/api/uploads`,
-          chunkSize: PART,
-          retryDelays: [],
-          headers: bearer(token),
-          metadata: { filename: 'across.bin', filetype: 'application/octet-stream', access_level: 'public' },
-          onSuccess: () => resolve(upload.url!),
-          onError: reject
-        })
-        upload.start()
+    const token = await signIn(proxy.url, await newIdentity())
+    const bytes = randomBytesSeeded(5 * PART + 12_345, 601)
+    const readsBefore = s3Proxy.uploadReads()
+    const uploadUrl = await new Promise<string>((resolve, reject) => {
+      const upload: tus.Upload = new tus.Upload(Buffer.from(bytes), {
+        endpoint: `${proxy.url}/api/uploads`,
+        chunkSize: PART,
+        retryDelays: [],
+        headers: bearer(token),
+        metadata: { filename: 'across.bin', filetype: 'application/octet-stream', access_level: 'public' },
+        onSuccess: () => resolve(upload.url!),
+        onError: reject
       })
-      assert.deepEqual(proxy.patchedTo, [0, 1, 2, 3, 4, 5].map(i => nodes[i % 2]!.url), 'six PATCHes, each on the other node')
-      assert.equal(s3Proxy.uploadReads() - readsBefore, 0, 'no request read the upload\'s bytes back: each went on from the saved state')
-      const { result } = await (await fetch(uploadUrl, { headers: bearer(token) })).json()
-      assert.equal(result.mediaId, sha256(bytes))
-      // From the node that did not publish it, and from the one that did.
-      for (const node of nodes) {
-        const got = await fetch(`${node.url}/api/media/${result.mediaId}`)
-        assert.equal(got.status, 200)
-        assert.ok(Buffer.from(await got.arrayBuffer()).equals(bytes), `${node.url} sends the file byte for byte`)
-      }
-      assert.deepEqual(await uploadKeys(), [])
-    } finally {
-      await proxy.close()
+      upload.start()
+    })
+    assert.deepEqual(proxy.patchedTo, [0, 1, 2, 3, 4, 5].map(i => direct[i % 2]), 'six PATCHes, each on the other node')
+    assert.equal(s3Proxy.uploadReads() - readsBefore, 0, 'no request read the upload\'s bytes back: each went on from the saved state')
+    const { result } = await (await fetch(uploadUrl, { headers: bearer(token) })).json()
+    assert.equal(result.mediaId, sha256(bytes))
+    // From each node: the one that published it and the other.
+    for (const node of direct) {
+      const got = await fetch(`${node}/api/media/${result.mediaId}`)
+      assert.equal(got.status, 200)
+      assert.ok(Buffer.from(await got.arrayBuffer()).equals(bytes), `${node} sends the file byte for byte`)
     }
+    assert.deepEqual(await uploadKeys(), [])
   })
 
-  test('PATCHes that end inside a part (3 MiB and 1 byte) alternate too and publish byte-exact: a node goes on from the other\'s last, smaller object', async () => {
-    const proxy = await alternatingProxy(() => nodes.map(n => n.url))
-    try {
-      const token = await signIn(nodes[0]!.url, await newIdentity())
-      const bytes = randomBytesSeeded(3 * PART + 777, 602)
-      const { res, url } = await createUpload(proxy.url, token, bytes.length, { filename: 'odd.bin', access_level: 'public' })
-      assert.equal(res.status, 201)
-      let last: Response | undefined
-      for (const size of [3 * MiB, 1, 3 * MiB, 5 * MiB, 8 * MiB + 3]) {
-        const offset = await offsetOf(url, token)
-        last = await patch(url, token, offset, bytes.subarray(offset, offset + size))
-        assert.equal(last.status, 204, await last.text())
-      }
+  test('PATCHes that end inside a part (3 MiB, 1 byte, 5 MiB) alternate too and publish byte-exact: a node goes on from the other\'s last, smaller object', async () => {
+    const token = await signIn(proxy.url, await newIdentity())
+    const bytes = randomBytesSeeded(3 * PART + 777, 602)
+    const { res, url } = await createUpload(proxy.url, token, bytes.length, { filename: 'odd.bin', access_level: 'public' })
+    assert.equal(res.status, 201)
+    const patched = proxy.patchedTo.length
+    for (const size of [3 * MiB, 1, 3 * MiB, 5 * MiB, 8 * MiB + 3]) {
       const offset = await offsetOf(url, token)
-      last = await patch(url, token, offset, bytes.subarray(offset))
-      const result = await published(url, token, last)
-      assert.equal(result.mediaId, sha256(bytes))
-      assert.ok(new Set(proxy.patchedTo).size === 2)
-      const got = await fetch(`${nodes[1]!.url}/api/media/${result.mediaId}`)
-      assert.ok(Buffer.from(await got.arrayBuffer()).equals(bytes))
-      assert.deepEqual(await uploadKeys(), [])
-    } finally {
-      await proxy.close()
+      const sent = await patch(url, token, offset, bytes.subarray(offset, offset + size))
+      assert.equal(sent.status, 204, await sent.text())
     }
+    const offset = await offsetOf(url, token)
+    const result = await published(url, token, await patch(url, token, offset, bytes.subarray(offset)))
+    assert.equal(result.mediaId, sha256(bytes))
+    assert.deepEqual(new Set(proxy.patchedTo.slice(patched)), new Set(direct))
+    const got = await fetch(`${direct[1]}/api/media/${result.mediaId}`)
+    assert.ok(Buffer.from(await got.arrayBuffer()).equals(bytes))
+    assert.deepEqual(await uploadKeys(), [])
   })
 
   test('a node killed mid-PATCH: nothing is under the file\'s id, the other node takes the upload over and publishes it byte-exact; an abandoned upload\'s objects go when it expires', async () => {
-    const [a, b] = nodes as [ServerProcess, ServerProcess]
-    const token = await signIn(b.url, await newIdentity())
+    const a = nodes[0]!
+    const [aUrl, bUrl] = direct as [string, string]
+    const token = await signIn(proxy.url, await newIdentity())
     const bytes = randomBytesSeeded(4 * PART + 99, 603)
     const mediaId = sha256(bytes)
     const abandoned = randomBytesSeeded(3 * PART, 604)
-    const { url: kept } = await createUpload(a.url, token, bytes.length, { filename: 'kept.bin', access_level: 'public' })
-    const { url: left } = await createUpload(a.url, token, abandoned.length, { filename: 'left.bin', access_level: 'public' })
+    const { url: kept } = await createUpload(aUrl, token, bytes.length, { filename: 'kept.bin', access_level: 'public' })
+    const { url: left } = await createUpload(aUrl, token, abandoned.length, { filename: 'left.bin', access_level: 'public' })
     assert.equal((await patch(kept, token, 0, bytes.subarray(0, PART))).status, 204)
     assert.equal((await patch(left, token, 0, abandoned.subarray(0, PART))).status, 204)
     const keptId = kept.split('/').pop()!
@@ -205,9 +212,9 @@ describe('tus uploads across two nodes on one PostgreSQL and one bucket', { skip
     assert.equal(await a.exited, null, 'killed by a signal')
     for (const req of cut) req.destroy()
 
-    assert.equal((await fetch(`${b.url}/api/media/${mediaId}`)).status, 404, 'nothing under the file\'s id')
+    assert.equal((await fetch(`${bUrl}/api/media/${mediaId}`)).status, 404, 'nothing under the file\'s id')
     assert.deepEqual((await s3.keys()).filter(k => k.includes(mediaId)), [])
-    const onB = (url: string): string => new URL(new URL(url).pathname, b.url).href
+    const onB = (url: string): string => new URL(new URL(url).pathname, bUrl).href
     const resumeAt = onB(kept)
     const offset = Number((await head(resumeAt, token)).headers.get('upload-offset'))
     assert.equal(offset, PART, 'the acknowledged offset, not the bytes past it')
@@ -223,7 +230,7 @@ describe('tus uploads across two nodes on one PostgreSQL and one bucket', { skip
     }
     const result = await published(resumeAt, token, res)
     assert.equal(result.mediaId, mediaId)
-    const got = await fetch(`${b.url}/api/media/${mediaId}`)
+    const got = await fetch(`${bUrl}/api/media/${mediaId}`)
     assert.ok(Buffer.from(await got.arrayBuffer()).equals(bytes))
     assert.ok(!(await uploadKeys()).some(k => k.includes(keptId)), 'the finished upload\'s objects are gone')
 

@@ -71,7 +71,7 @@ test('a multipart upload goes to the bucket as <prefix><mediaId>/{original, mani
   await assertServed(mediaId, bytes)
 })
 
-test('a tus upload is published to the bucket from its finished file and comes back whole and by Range', async () => {
+test('a tus upload waits in the bucket (uploads/<id>/), is published from there and comes back whole and by Range', async () => {
   const token = await signIn(server.url, await newIdentity())
   const bytes = randomBytesSeeded(SIZE, 302)
   const { res, url } = await createUpload(server.url, token, bytes.length, { filename: 'tus.bin', access_level: 'public' })
@@ -79,8 +79,10 @@ test('a tus upload is published to the bucket from its finished file and comes b
   const result = await published(url, token, await sendFrom(url, token, bytes, 0))
   assert.equal(result.mediaId, sha256(bytes))
   assert.deepEqual(await keysOf(result.mediaId), [`oip/${result.mediaId}/manifest.json`, `oip/${result.mediaId}/original`, `oip/${result.mediaId}/torrent`])
-  // The upload's local file is the store's now: nothing of it is left on disk.
-  assert.deepEqual(await fs.readdir(path.join(server.config.mediaDir, '.uploads')), [])
+  // Nothing of it on the local disk, nothing left under uploads/.
+  const onDisk = await fs.readdir(server.config.mediaDir, { recursive: true })
+  assert.ok(!onDisk.some(name => name.startsWith('.uploads/')), `MEDIA_DIR has ${JSON.stringify(onDisk)}`)
+  assert.deepEqual((await s3.keys()).filter(k => k.startsWith('oip/uploads/')), [])
   await assertServed(result.mediaId, bytes)
 })
 
