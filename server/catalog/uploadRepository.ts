@@ -141,7 +141,7 @@ export class UploadRepository {
    */
   async acknowledge (id: string, size: number, expiresAt?: number, by?: { writer: string, state?: HashState }): Promise<boolean> {
     let query = this.db.updateTable('uploads')
-      .set({ size, ...(expiresAt !== undefined ? { expires_at: expiresAt } : {}), hash_state: by?.state ? encodeHashState(by.state) : null })
+      .set({ size, ...(expiresAt !== undefined ? { expires_at: expiresAt } : {}), ...(by ? { hash_state: by.state ? encodeHashState(by.state) : null } : {}) })
       .where('id', '=', id)
     if (by) query = query.where('writer', '=', by.writer)
     return Number((await query.executeTakeFirst()).numUpdatedRows) === 1

@@ -245,26 +245,28 @@ export class ResumableUploads {
 
   /**
    * The caller's upload, as it is once no other request changes it: held in this process
-   * (`busy`) and in its row for every node (a lease renewed while the request runs), until
-   * letGo. `writer` names this hold in the row.
+   * (`busy`) and, where other nodes share the upload store, in its row for every node (a lease
+   * renewed while the request runs), until letGo. `writer` names the row's hold.
    */
-  private async hold (id: string, caller: string | undefined, busyMessage: string): Promise<{ row: UploadRow, writer: string, letGo: () => Promise<void> }> {
+  private async hold (id: string, caller: string | undefined, busyMessage: string): Promise<{ row: UploadRow, writer?: string, letGo: () => Promise<void> }> {
     await this.owned(id, caller)
     if (this.busy.has(id)) throw new AppError(423, 'upload_busy', busyMessage)
     this.busy.add(id)
-    const writer = randomBytes(12).toString('hex')
-    const claim = async (): Promise<boolean> => await this.deps.uploads.claim(id, writer, this.now() + HOLD_MS, this.now())
+    const writer = this.deps.store.shared ? randomBytes(12).toString('hex') : undefined
+    const claim = async (): Promise<boolean> => writer === undefined || await this.deps.uploads.claim(id, writer, this.now() + HOLD_MS, this.now())
     let renewing: NodeJS.Timeout | undefined
     const letGo = async (): Promise<void> => {
       clearInterval(renewing)
       this.busy.delete(id)
       // Not let go (the database is away): it lapses after HOLD_MS.
-      await this.deps.uploads.letGo(id, writer).catch(() => {})
+      if (writer !== undefined) await this.deps.uploads.letGo(id, writer).catch(() => {})
     }
     try {
       if (!await claim()) throw new AppError(423, 'upload_busy', busyMessage)
-      renewing = setInterval(() => { claim().catch(() => {}) }, HOLD_MS / 3)
-      renewing.unref()
+      if (writer !== undefined) {
+        renewing = setInterval(() => { claim().catch(() => {}) }, HOLD_MS / 3)
+        renewing.unref()
+      }
       // Read again: the request that was busy before may have moved the offset meanwhile.
       return { row: await this.owned(id, caller), writer, letGo }
     } catch (err) {
@@ -308,9 +310,9 @@ export class ResumableUploads {
    * counts once written (the store's close: a bucket's last part is PUT then); after a failed
    * write the job no longer matches the store, so it is rebuilt. Whatever happened, the bytes
    * known good are acknowledged: one row change, with the hashing's state after them where
-   * another node may take the next request. Unless `writer` no longer holds the upload.
+   * another node may take the next request (`writer` holds it there: unless it no longer does).
    */
-  private async receive (up: Live, row: UploadRow, writer: string, body: Readable, room: number): Promise<void> {
+  private async receive (up: Live, row: UploadRow, writer: string | undefined, body: Readable, room: number): Promise<void> {
     const job = await this.hasher(up, row)
     const file = await this.deps.store.append(row.id, row.size)
     let taken = 0
@@ -340,8 +342,8 @@ export class ResumableUploads {
       this.deps.gate.release(up.size - row.size)
       row.size = up.size
       row.expiresAt = this.expiry()
-      const state = this.deps.store.shared ? await up.job?.state().catch(() => undefined) : undefined
-      kept = await this.deps.uploads.acknowledge(row.id, row.size, row.expiresAt, { writer, ...(state?.bytes === row.size ? { state } : {}) })
+      const state = writer !== undefined ? await up.job?.state().catch(() => undefined) : undefined
+      kept = await this.deps.uploads.acknowledge(row.id, row.size, row.expiresAt, writer === undefined ? undefined : { writer, ...(state?.bytes === row.size ? { state } : {}) })
     }
     if (!kept) {
       // Its hold lapsed (this node stalled) and another request has the upload now.

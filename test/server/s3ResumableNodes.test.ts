@@ -181,6 +181,44 @@ describe('tus uploads across two nodes on one PostgreSQL and one bucket', { skip
     assert.deepEqual(await uploadKeys(), [])
   })
 
+  test('while a PATCH runs on one node, a PATCH or DELETE of the upload on the other is refused (423 upload_busy); once it ends, the other goes on from its offset', async () => {
+    const [aUrl, bUrl] = direct as [string, string]
+    const token = await signIn(proxy.url, await newIdentity())
+    const bytes = randomBytesSeeded(2 * PART + 5, 605)
+    const { url } = await createUpload(aUrl, token, bytes.length, { filename: 'busy.bin', access_level: 'public' })
+    const id = url.split('/').pop()!
+    const onB = new URL(new URL(url).pathname, bUrl).href
+    const slow = http.request(url, { method: 'PATCH', headers: { 'Tus-Resumable': '1.0.0', ...bearer(token), 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': '0', 'Content-Length': String(bytes.length) } })
+    const slowEnded = new Promise<void>(resolve => { slow.on('close', () => resolve()); slow.on('error', () => {}) })
+    slow.write(Buffer.from(bytes.subarray(0, PART + MiB)))
+    // Its first part is in the bucket: node A holds the upload and is reading the body.
+    const first = `uploads/${id}/${'0'.repeat(16)}`
+    for (let i = 0; (await s3.size(first)) !== PART; i++) {
+      assert.ok(i < 300, 'the slow PATCH\'s first part reached the bucket')
+      await sleep(50)
+    }
+    const refused = await patch(onB, token, 0, bytes.subarray(0, 1000))
+    assert.equal(refused.status, 423)
+    assert.equal((await refused.json()).error.code, 'upload_busy')
+    const notEnded = await fetch(onB, { method: 'DELETE', headers: { 'Tus-Resumable': '1.0.0', ...bearer(token) } })
+    assert.equal(notEnded.status, 423)
+    await notEnded.arrayBuffer()
+
+    slow.destroy()
+    await slowEnded
+    // Node A acknowledges what it took when the body broke off, and lets go.
+    let offset = 0
+    for (let i = 0; offset === 0; i++) {
+      assert.ok(i < 100, 'node A acknowledged the bytes it had')
+      await sleep(100)
+      offset = await offsetOf(onB, token)
+    }
+    assert.ok(offset >= PART && offset <= PART + MiB, String(offset))
+    const result = await published(onB, token, await patch(onB, token, offset, bytes.subarray(offset)))
+    assert.equal(result.mediaId, sha256(bytes))
+    assert.ok(Buffer.from(await (await fetch(`${aUrl}/api/media/${result.mediaId}`)).arrayBuffer()).equals(bytes))
+  })
+
   test('a node killed mid-PATCH: nothing is under the file\'s id, the other node takes the upload over and publishes it byte-exact; an abandoned upload\'s objects go when it expires', async () => {
     const a = nodes[0]!
     const [aUrl, bUrl] = direct as [string, string]
