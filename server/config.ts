@@ -87,7 +87,7 @@ export interface S3Settings {
   prefix: string
   /** S3_FORCE_PATH_STYLE: bucket in the path (most S3-compatible servers), not in the host name. */
   forcePathStyle: boolean
-  /** S3_PUBLIC_URL: a bucket or CDN base that serves public objects (read and checked; not used yet). */
+  /** S3_PUBLIC_URL: a bucket or CDN base that serves the bucket's keys to anyone: public files' copies are web seeds there (storage/s3PublicObjects.ts). */
   publicUrl: string | undefined
 }
 

@@ -3,6 +3,7 @@
  * port. Used by main.ts and by the tests, which start real servers on loopback.
  */
 import { randomBytes } from 'node:crypto'
+import fs from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { availableParallelism } from 'node:os'
@@ -20,6 +21,7 @@ import type { Config } from './config.ts'
 import type { Logger } from './logger.ts'
 import { Catalog } from './media/catalog.ts'
 import { MediaService } from './media/mediaService.ts'
+import { PublicCopies } from './media/publicCopies.ts'
 import { Quotas } from './media/quotas.ts'
 import { sweepExpiredShares } from './media/shares.ts'
 import { openDatabase } from './db/database.ts'
@@ -92,6 +94,8 @@ function listen (config: Config, log: Logger, fetch: Parameters<typeof serve>[0]
 export async function startServer (config: Config, opts: StartOptions): Promise<RunningServer> {
   const { log } = opts
   const store = opts.store ?? await blobStoreFor(config)
+  // seeder.json lives there whatever the store, and the dashboard measures its disk.
+  await fs.mkdir(config.mediaDir, { recursive: true })
   const { sweptIncoming, directIo } = await store.init()
   if (sweptIncoming > 0) log.warn({ sweptIncoming }, 'removed uploads left unfinished by the last run')
   if (directIo === false) log.info({ mediaDir: config.mediaDir }, 'this filesystem does not take direct I/O: uploads are written through the page cache (more CPU per upload)')
@@ -126,7 +130,8 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
 
   // Tells the tracker the seeder's own announces from anyone else's; lives as long as this process.
   const seederKey = randomBytes(32).toString('base64url')
-  const catalog = new Catalog({ store, blobs, publicUrl, extraTrackers: config.extraTrackers, cdnUrls: config.cdnUrls, seederKey })
+  const publicCopies = store.publicObjects && new PublicCopies(store.publicObjects, blobs, log)
+  const catalog = new Catalog({ store, blobs, publicUrl, extraTrackers: config.extraTrackers, cdnUrls: config.cdnUrls, seederKey, publicCopies })
   const secret = await loadTokenSecret(config.dataDir, config.jwtSecret)
   const metricsToken = await loadMetricsToken(config.dataDir, config.metricsToken)
   const origin = new URL(publicUrl).origin
@@ -197,9 +202,11 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     trackerAnnounces: () => tracker.announces,
     blobsMissing: async () => await blobs.missingCount()
   })
+  // Files and tus uploads in a bucket take no room on the local disk: its low-water mark stops no upload then.
+  const lowWaterBytes = config.blobStore.kind === 'fs' ? config.diskLowWaterBytes : undefined
   const uploadGate = new UploadGate({
     maxConcurrent: config.maxConcurrentUploads,
-    lowWaterBytes: config.diskLowWaterBytes,
+    lowWaterBytes,
     mediaDir: config.mediaDir,
     onChange: n => metrics.uploadsInFlight.set(n)
   })
@@ -224,7 +231,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     log
   })
   const uploads = new ResumableUploads({
-    store: opts.uploadStore ?? new FsUploadStore(config.mediaDir),
+    store: opts.uploadStore ?? store.uploadStore?.() ?? new FsUploadStore(config.mediaDir),
     uploads: new UploadRepository(db, dialect),
     blobs: store,
     hashPool,
@@ -246,7 +253,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     intervalMs: config.historySampleMs,
     totals: scope => seeder.liveTotals(scope),
     disk: async () => await diskSpace(config.mediaDir),
-    lowWaterBytes: config.diskLowWaterBytes,
+    lowWaterBytes,
     log
   })
   const auth = new AuthService({ origin, secret, challenges: new DatabaseChallengeStore(db), tokenTtlSeconds: config.tokenTtlSeconds })
@@ -275,12 +282,13 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       pingDatabase: database.ping,
       checkBlobStore: () => store.check(),
       mediaDir: config.mediaDir,
-      lowWaterBytes: config.diskLowWaterBytes,
+      lowWaterBytes,
       seederReady: () => seederReady,
       trackerReady: () => tracker.open
     }),
     webDir: config.webDir,
-    webPolicy: { publicUrl, extraTrackers: config.extraTrackers, cdnUrls: config.cdnUrls },
+    // The bucket's public copies are a mirror the browser fetches web-seed ranges from.
+    webPolicy: { publicUrl, extraTrackers: config.extraTrackers, cdnUrls: [...config.cdnUrls, ...(config.blobStore.kind === 's3' && config.blobStore.publicUrl ? [config.blobStore.publicUrl] : [])] },
     log
   })
   seederReady = await seeder.initialize()
@@ -294,6 +302,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     collecting = collecting.then(async () => {
       const staged = await store.collectStaging?.(config.orphanGraceMs) ?? 0
       if (staged > 0) log.warn({ staged }, 'removed uploads left unfinished (by a crash) in the blob store\'s staging area')
+      await publicCopies?.reconcile()
       const { collected, missing } = await media.reconcile(config.orphanGraceMs, { all, signal: stopCollecting.signal })
       if (all && !stopCollecting.signal.aborted) {
         await repositories.meta.clear(RECONCILE_ALL)
@@ -336,6 +345,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       await closed
       uploads.close()
       await hashPool.close()
+      await publicCopies?.close()
       await database.close()
       await store.close?.()
     }

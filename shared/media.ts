@@ -147,8 +147,12 @@ export interface SeederHistory {
   windowMs: number
   /** Oldest first. */
   samples: HistorySample[]
-  /** The media disk now; uploads are refused under `lowWater` free bytes (DISK_LOW_WATER_BYTES). */
-  disk: { free: number, size: number, lowWater: number } | null
+  /**
+   * MEDIA_DIR's disk now; uploads are refused under `lowWater` free bytes (DISK_LOW_WATER_BYTES).
+   * `lowWater` null: files and uploads are in a bucket (BLOB_STORE=s3), this disk holds only the
+   * server's own state, and it stops no upload.
+   */
+  disk: { free: number, size: number, lowWater: number | null } | null
 }
 
 /** Bytes of a file sent since the server started, by source (GET /api/seeder/files). */

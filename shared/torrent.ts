@@ -45,11 +45,16 @@ export class PieceHasher {
   private filled = 0
   private readonly digests: Uint8Array[] = []
 
-  /** `done`: the hashes of the first pieces, already known (a resumed upload's checkpoint). */
-  constructor (pieceLength: number, sha1: HasherFactory, done?: Uint8Array) {
+  /**
+   * `done`: the hashes of the first pieces, already known (a resumed upload's checkpoint).
+   * `filled`: bytes of the next piece that the factory's first hasher holds already (a saved
+   * state its caller loads into it).
+   */
+  constructor (pieceLength: number, sha1: HasherFactory, done?: Uint8Array, filled = 0) {
     this.pieceLength = pieceLength
     this.sha1 = sha1
     this.current = sha1()
+    this.filled = filled
     for (let i = 0; done && i < done.length; i += 20) this.digests.push(done.slice(i, i + 20))
   }
 

@@ -122,6 +122,12 @@ export class BlobRepository {
     return rows.map(r => ({ mediaId: r.media_id, missing: r.missing === 1 }))
   }
 
+  /** Listed (public) files' ids in mediaId order after `after`: for walking them a page at a time. */
+  async listedIds (limit: number, after = ''): Promise<string[]> {
+    const rows = await this.db.selectFrom('blobs').select('media_id').where('listed_at', 'is not', null).where('media_id', '>', after).orderBy('media_id').limit(limit).execute()
+    return rows.map(r => r.media_id)
+  }
+
   async missingCount (): Promise<number> {
     const row = await this.db.selectFrom('blobs').select(eb => eb.fn.countAll<number>().as('n')).where('missing', '=', 1).executeTakeFirstOrThrow()
     return Number(row.n)

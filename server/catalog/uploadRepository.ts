@@ -10,6 +10,7 @@ import type { Db, Dialect } from '../db/database.ts'
 import type { UploadsTable } from '../db/schema.ts'
 import type { StorageUse } from '../records/recordRepository.ts'
 import type { PieceCheckpoint } from '../upload/contentHasher.ts'
+import { decodeHashState, encodeHashState, type HashState } from '../upload/hashState.ts'
 import type { UploadFields } from '../upload/ingest.ts'
 
 export interface UploadRow {
@@ -38,7 +39,7 @@ export type NewUpload = UploadRow & { checkpoint?: PieceCheckpoint }
 /** An upload taken out: what it still had room reserved for. */
 export interface RemovedUpload { length: number, size: number, finished: boolean }
 
-type Row = Omit<Selectable<UploadsTable>, 'checkpoint_piece_length' | 'checkpoint_pieces'>
+type Row = Omit<Selectable<UploadsTable>, 'checkpoint_piece_length' | 'checkpoint_pieces' | 'hash_state' | 'writer' | 'writer_until'>
 
 const COLUMNS = ['id', 'owner', 'length', 'size', 'file_name', 'mime_type', 'access_level', 'name', 'description', 'torrent_salt', 'sha256', 'created_at', 'expires_at', 'result'] as const
 
@@ -133,9 +134,40 @@ export class UploadRepository {
     return { bytes: Number(row.bytes), files: Number(row.files) }
   }
 
-  /** The bytes up to `size` are in, acknowledged to the client; `expiresAt` pushed forward with it. */
-  async acknowledge (id: string, size: number, expiresAt?: number): Promise<void> {
-    await this.db.updateTable('uploads').set({ size, ...(expiresAt !== undefined ? { expires_at: expiresAt } : {}) }).where('id', '=', id).execute()
+  /**
+   * The bytes up to `size` are in, acknowledged to the client; `expiresAt` pushed forward with it.
+   * `by`: only while this writer holds the upload (false when it does not any more), with the
+   * hashing's state after those bytes (any other state is dropped).
+   */
+  async acknowledge (id: string, size: number, expiresAt?: number, by?: { writer: string, state?: HashState }): Promise<boolean> {
+    let query = this.db.updateTable('uploads')
+      .set({ size, ...(expiresAt !== undefined ? { expires_at: expiresAt } : {}), ...(by ? { hash_state: by.state ? encodeHashState(by.state) : null } : {}) })
+      .where('id', '=', id)
+    if (by) query = query.where('writer', '=', by.writer)
+    return Number((await query.executeTakeFirst()).numUpdatedRows) === 1
+  }
+
+  /** The hashing's state saved with the acknowledged bytes, if there is one. */
+  async hashState (id: string): Promise<HashState | undefined> {
+    const row = await this.db.selectFrom('uploads').select('hash_state').where('id', '=', id).executeTakeFirst()
+    return row?.hash_state ? decodeHashState(new Uint8Array(row.hash_state)) : undefined
+  }
+
+  /**
+   * Hold the upload for `writer` until `until` (ms), unless another writer holds it still at
+   * `now`; again by the same writer: held longer. Whether it holds it now. Every node's requests
+   * take it, so only one at a time sends bytes to an upload or ends it.
+   */
+  async claim (id: string, writer: string, until: number, now: number): Promise<boolean> {
+    const r = await this.db.updateTable('uploads').set({ writer, writer_until: until }).where('id', '=', id)
+      .where(eb => eb.or([eb('writer', 'is', null), eb('writer', '=', writer), eb('writer_until', '<=', now)]))
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows) === 1
+  }
+
+  /** The writer is done with the upload. */
+  async letGo (id: string, writer: string): Promise<void> {
+    await this.db.updateTable('uploads').set({ writer: null, writer_until: null }).where('id', '=', id).where('writer', '=', writer).execute()
   }
 
   async checkpoint (id: string): Promise<PieceCheckpoint | undefined> {
@@ -157,12 +189,14 @@ export class UploadRepository {
   }
 
   /**
-   * Take the upload out; `expiredAt`: only if it has expired by then (a request may have pushed
-   * its expiry forward meanwhile). Undefined when it was not there (another took it first).
+   * Take the upload out; `expiredAt`: only if it has expired by then and no request holds it (a
+   * request may have pushed its expiry forward meanwhile). Undefined when it was not there
+   * (another took it first).
    */
   async remove (id: string, expiredAt?: number): Promise<RemovedUpload | undefined> {
     let query = this.db.deleteFrom('uploads').where('id', '=', id)
-    if (expiredAt !== undefined) query = query.where('expires_at', '<=', expiredAt)
+    // Expired, and no request (on any node) holds it.
+    if (expiredAt !== undefined) query = query.where('expires_at', '<=', expiredAt).where(eb => eb.or([eb('writer', 'is', null), eb('writer_until', '<=', expiredAt)]))
     const row = await query.returning(['length', 'size', 'result']).executeTakeFirst()
     return row && { length: Number(row.length), size: Number(row.size), finished: row.result !== null }
   }

@@ -352,6 +352,16 @@ function migrations (dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('record_thumbnails_thumbnail').on('record_thumbnails').columns(['thumbnail_id', 'owner']).execute()
         await db.schema.createIndex('record_thumbnails_media').on('record_thumbnails').columns(['media_id', 'owner']).execute()
       }
+    },
+    // Resumable uploads that any node may continue (upload/resumable.ts): the hashing's saved
+    // state after the acknowledged bytes, and which request holds the upload until when (a lease
+    // across nodes, so two never write one upload at once).
+    '0017_upload_hash_state': {
+      async up (db: Kysely<any>) {
+        await db.schema.alterTable('uploads').addColumn('hash_state', bytes).execute()
+        await db.schema.alterTable('uploads').addColumn('writer', 'text').execute()
+        await db.schema.alterTable('uploads').addColumn('writer_until', 'bigint').execute()
+      }
     }
   }
 }

@@ -160,6 +160,11 @@ export interface UploadsTable {
   checkpoint_pieces: Uint8Array | null
   /** The UploadResult (JSON) once published: the answer for a client whose last response was lost. */
   result: string | null
+  /** The hashing's saved state after `size` bytes (upload/hashState.ts), where uploads may move between nodes. */
+  hash_state: Uint8Array | null
+  /** The request that holds the upload (sending bytes, ending it), on whichever node; until `writer_until` (ms). */
+  writer: string | null
+  writer_until: number | null
 }
 
 /** A private record shared with another key (records/shareRepository.ts). */

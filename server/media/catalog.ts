@@ -9,6 +9,7 @@ import { infoHashOf, magnetURI, renamedInfo, torrentFromInfo, type BuiltTorrent,
 import type { BlobRepository, BlobRow } from '../catalog/blobRepository.ts'
 import type { BlobStore } from '../storage/blobStore.ts'
 import { sha1 } from '../upload/nodeHashers.ts'
+import type { PublicCopies } from './publicCopies.ts'
 
 export interface CatalogOptions {
   store: BlobStore
@@ -19,6 +20,8 @@ export interface CatalogOptions {
   cdnUrls?: string[]
   /** What the seeder's announces to our tracker carry to be known as the seeder's (see seederTrackers). */
   seederKey: string
+  /** Public files' copies that anyone reads from the bucket (S3_PUBLIC_URL), kept as their listing says. */
+  publicCopies?: PublicCopies
 }
 
 /** A face to give a stored file: its name and type, and the info dict that now hashes to its infoHash. */
@@ -40,6 +43,7 @@ export class Catalog {
   private readonly ownTrackers: string[]
   private readonly seederKey: string
   private readonly cdnUrls: string[]
+  readonly publicCopies: PublicCopies | undefined
 
   constructor (opts: CatalogOptions) {
     this.store = opts.store
@@ -51,6 +55,7 @@ export class Catalog {
     this.trackers = [...new Set([...this.ownTrackers, ...opts.extraTrackers])]
     this.seederKey = opts.seederKey
     this.cdnUrls = opts.cdnUrls ?? []
+    this.publicCopies = opts.publicCopies
   }
 
   get announce (): string[] {
@@ -80,16 +85,18 @@ export class Catalog {
   }
 
   /**
-   * Trackers plus this server as a BEP 19 web seed, so any client can fall back to HTTP, then its
-   * mirrors (a CDN): they serve the file when this server cannot. Magnets also say where the
-   * .torrent is, here and on the mirrors. Only public files get this transport; private ones
-   * never name a mirror (privateTransport).
+   * Trackers plus this server as a BEP 19 web seed, so any client can fall back to HTTP, then the
+   * file's public copy in the bucket (S3_PUBLIC_URL: no node in the path) and the mirrors (a CDN):
+   * they serve the file when this server cannot. Magnets also say where the .torrent is, here
+   * and on the mirrors. Only public files get this transport; private ones never name a mirror
+   * (privateTransport). Web seeds are outside the info dict: adding one changes no infoHash.
    */
   transport (mediaId: string): TorrentTransport {
     const mirrors = this.cdnUrls.map(base => `${base}/api/media/${mediaId}`)
+    const bucket = this.publicCopies ? [this.publicCopies.url(mediaId)] : []
     return {
       announce: this.trackers,
-      urlList: [this.httpUrl(mediaId), ...mirrors],
+      urlList: [this.httpUrl(mediaId), ...bucket, ...mirrors],
       sources: [this.torrentUrl(mediaId), ...mirrors.map(url => `${url}/torrent`)]
     }
   }

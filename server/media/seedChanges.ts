@@ -19,7 +19,8 @@ export class SeedChanges {
   private readonly started = new Set<string>()
   private readonly dropped = new Set<string>()
   private readonly pins = new Map<string, boolean>()
-  private listingChanged = false
+  /** Files listed or unlisted: their public copies follow. */
+  private readonly listings = new Set<string>()
 
   /** `tx`: the transaction the changes are written in. */
   constructor (private readonly tx: CatalogRepositories, private readonly catalog: Catalog) {}
@@ -41,7 +42,7 @@ export class SeedChanges {
     }
     await tx.blobs.setListed(blob.mediaId, now)
     await this.seed({ infoHash: blob.infoHash, mediaId: blob.mediaId, kind: 'public', pinned: false, at: now })
-    this.listingChanged = true
+    this.listings.add(blob.mediaId)
     return { ...blob, listedAt: now }
   }
 
@@ -54,7 +55,7 @@ export class SeedChanges {
     if (blob.listedAt === null || await tx.records.hasPublic(blob.mediaId)) return false
     await tx.blobs.setListed(blob.mediaId, null)
     await this.unseed(blob.infoHash)
-    this.listingChanged = true
+    this.listings.add(blob.mediaId)
     return true
   }
 
@@ -89,16 +90,22 @@ export class SeedChanges {
   }
 
   /**
-   * After commit: the seeder takes up what the transaction wrote, and a private torrent no longer
-   * seeded admits nobody to its swarm (the same record made again may seed the same infoHash).
-   * A torrent that cannot start is logged, not thrown (the change is stored).
+   * After commit: the seeder takes up what the transaction wrote, a private torrent no longer
+   * seeded admits nobody to its swarm (the same record made again may seed the same infoHash),
+   * and public copies in the bucket follow the listing. A torrent that cannot start, or a copy
+   * that cannot be deleted now, is logged, not thrown (the change is stored; the background
+   * check deletes the copy).
    */
   async follow (seeder: MediaSeeder, access: AccessPolicy, log: Logger): Promise<void> {
     for (const infoHash of this.dropped) {
       await seeder.drop(infoHash)
       await access.swarmEnded(infoHash)
     }
-    if (this.listingChanged) seeder.snapshot.changed()
+    for (const mediaId of this.listings) {
+      await this.catalog.publicCopies?.follow(mediaId)
+        .catch(err => log.error({ mediaId, err: (err as Error).message }, 'could not delete the public copy of a file made private; the background check tries again'))
+    }
+    if (this.listings.size > 0) seeder.snapshot.changed()
     for (const [infoHash, pinned] of this.pins) {
       if (!this.dropped.has(infoHash)) await seeder.setPinned(infoHash, pinned)
     }

@@ -7,7 +7,8 @@ export interface ReadinessDeps {
   /** Whether the blob store can take uploads (BlobStore.check). */
   checkBlobStore: () => Promise<void>
   mediaDir: string
-  lowWaterBytes: number
+  /** DISK_LOW_WATER_BYTES; undefined when uploads do not go to MEDIA_DIR's disk (BLOB_STORE=s3): then it is not a check. */
+  lowWaterBytes: number | undefined
   seederReady: () => boolean
   trackerReady: () => boolean
 }
@@ -27,14 +28,17 @@ async function check (run: () => Promise<void> | void): Promise<{ ok: boolean, r
 }
 
 export async function readiness (deps: ReadinessDeps): Promise<Readiness> {
-  const checks = {
+  const { lowWaterBytes } = deps
+  const checks: Readiness['checks'] = {
     database: await check(deps.pingDatabase),
     blobStore: await check(deps.checkBlobStore),
     seeder: await check(() => { if (!deps.seederReady()) throw new Error('the BitTorrent client did not start') }),
-    tracker: await check(() => { if (!deps.trackerReady()) throw new Error('the tracker is closed') }),
-    disk: await check(async () => {
+    tracker: await check(() => { if (!deps.trackerReady()) throw new Error('the tracker is closed') })
+  }
+  if (lowWaterBytes !== undefined) {
+    checks.disk = await check(async () => {
       const free = await freeBytes(deps.mediaDir)
-      if (free < deps.lowWaterBytes) throw new Error(`${free} bytes free, under the low-water mark of ${deps.lowWaterBytes}: uploads are refused`)
+      if (free < lowWaterBytes) throw new Error(`MEDIA_DIR's disk has ${free} bytes free, under the low-water mark (DISK_LOW_WATER_BYTES) of ${lowWaterBytes}: uploads are refused`)
     })
   }
   return { ready: Object.values(checks).every(c => c.ok), checks }

@@ -21,8 +21,8 @@ export interface StatsHistoryOptions {
   capacity?: number
   totals: (scope: StatsScope) => LiveTotals
   disk: () => Promise<DiskSpace>
-  /** Uploads are refused under this much free space (DISK_LOW_WATER_BYTES). */
-  lowWaterBytes: number
+  /** Uploads are refused under this much free space (DISK_LOW_WATER_BYTES); undefined: uploads do not go to this disk (BLOB_STORE=s3). */
+  lowWaterBytes: number | undefined
   log: Logger
 }
 
@@ -70,7 +70,7 @@ export class StatsHistory {
       activeTorrents: s[`${scope}.activeTorrents`],
       diskFree: Number.isNaN(s.diskFree) ? null : s.diskFree
     }))
-    return { intervalMs, windowMs: intervalMs * this.ring.capacity, samples, disk: this.disk ? { ...this.disk, lowWater: lowWaterBytes } : null }
+    return { intervalMs, windowMs: intervalMs * this.ring.capacity, samples, disk: this.disk ? { ...this.disk, lowWater: lowWaterBytes ?? null } : null }
   }
 
   private async sample (): Promise<void> {

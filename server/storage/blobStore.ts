@@ -5,6 +5,7 @@
 import type { Readable } from 'node:stream'
 import type { MediaManifest } from '../../shared/media.ts'
 import type { ByteSource } from '../../shared/readOnlyChunkStore.ts'
+import type { UploadStore } from './uploadStore.ts'
 
 /** Bytes staged for publishing: exactly one of commit/abort. */
 export interface PendingBlob {
@@ -42,7 +43,24 @@ export interface BlobReader extends ByteSource {
   close (): Promise<void>
 }
 
+/**
+ * Public files' bytes that anyone may read from the store itself, with no node in the path (an
+ * object store's S3_PUBLIC_URL, named as a web seed): a copy kept only while the file is public,
+ * under a key apart from everything else, so the store can let anyone read those keys alone.
+ */
+export interface PublicObjects {
+  /** Where anyone reads the file's copy (whether or not it is there). */
+  url (mediaId: string): string
+  /** Copy a stored blob there; nothing when the copy is there already or the blob is not stored. */
+  put (mediaId: string): Promise<void>
+  remove (mediaId: string): Promise<void>
+  /** The ids that have a copy. */
+  list (): AsyncIterable<string>
+}
+
 export interface BlobStore {
+  /** Set when the store serves public files to anyone itself (see PublicObjects). */
+  readonly publicObjects?: PublicObjects
   /**
    * Create folders, remove uploads left in flight by a crash; `directIo`: uploads bypass the page
    * cache (undefined: uploads are not written to local files). Throws what to fix when the store
@@ -58,6 +76,11 @@ export interface BlobStore {
   collectStaging? (graceMs: number): Promise<number>
   /** Let go of connections (the server is closing). */
   close? (): Promise<void>
+  /**
+   * Where resumable uploads' bytes wait, when this store keeps them too (a bucket every node
+   * shares: any node takes an upload's next request); else they are in MEDIA_DIR.
+   */
+  uploadStore? (): UploadStore
   begin (): Promise<StagingBlob>
   /**
    * Stage a finished file on the same disk (a resumable upload's bytes) without copying it.

@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { notFound } from '../../shared/errors.ts'
+import type { BlobStore, PendingBlob } from './blobStore.ts'
 import { DirectFile } from './directFile.ts'
 import type { Appender, LegacyUploadRecord, StoredUpload, UploadStore } from './uploadStore.ts'
 
@@ -16,6 +17,8 @@ const LEGACY_INFO = 'info.json'
 const LEGACY_OFFSET = 'offset'
 
 export class FsUploadStore implements UploadStore {
+  /** This node's own disk: set right at start (recoverUploads). */
+  readonly shared = false
   private readonly root: string
 
   constructor (mediaDir: string) {
@@ -72,6 +75,7 @@ export class FsUploadStore implements UploadStore {
     return (await fs.stat(this.dataPath(id))).size
   }
 
+  /** Bytes past `offset` were cut at start or after the failed write that left them (recoverUploads, resumable.ts). */
   async append (id: string): Promise<Appender> {
     return await DirectFile.open(this.dataPath(id), 'existing')
   }
@@ -82,6 +86,12 @@ export class FsUploadStore implements UploadStore {
 
   read (id: string, end: number): ReturnType<typeof createReadStream> {
     return createReadStream(this.dataPath(id), { start: 0, end: Math.max(0, end - 1), highWaterMark: 1 << 20 })
+  }
+
+  /** Flushed, then renamed into the blob store's staging area (same disk); a failed publish puts the file back. */
+  async handOver (id: string, blobs: BlobStore): Promise<PendingBlob> {
+    await this.sync(id)
+    return await blobs.adopt(this.dataPath(id))
   }
 
   async sync (id: string): Promise<void> {

@@ -1,6 +1,8 @@
 /**
  * Blobs in an S3-compatible bucket (BLOB_STORE=s3), in the seed's layout under S3_PREFIX:
- *   <mediaId>/{original, manifest.json, torrent}, staging/<random>/<part> for uploads in flight.
+ *   <mediaId>/{original, manifest.json, torrent}, staging/<random>/<part> for uploads in flight,
+ *   uploads/<id>/<offset> for resumable uploads (s3UploadStore.ts), public/<mediaId> for public
+ *   files' copies (s3PublicObjects.ts).
  *
  * An upload is streamed to staging parts while it is hashed (s3Staging.ts). Publish, once the
  * SHA-256 is known: `original` is assembled from the parts inside the object store (a multipart
@@ -8,10 +10,13 @@
  * at 5 GB), then manifest.json and the .torrent are written and the parts deleted. A blob is
  * stored when its `original` is there; it is removed with `original` last, so a crash at any step
  * leaves either staging parts (collected after the grace) or a stored blob that no record holds
- * (collected like any orphan). A finished resumable upload (adopt) is verified already: its local
- * file is uploaded straight to `original` (lib-storage), again all or nothing.
+ * (collected like any orphan). A finished resumable upload is verified already: its objects in
+ * the bucket (s3UploadStore.ts) are copied into `original` like staging parts (adoptObjects), a
+ * local file is uploaded straight to it (adopt, lib-storage), again all or nothing.
  *
- * Every object is written private (no ACL is ever sent): the bucket must not be public-readable.
+ * Every object is written private (no ACL is ever sent). With S3_PUBLIC_URL, public files also
+ * have a copy under public/ (s3PublicObjects.ts), the only prefix a bucket policy may make
+ * public-readable.
  */
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
@@ -23,7 +28,9 @@ import { crashPoint } from '../ops/crashPoint.ts'
 import type { BlobReader, BlobStat, BlobStore, PendingBlob, StagingBlob } from './blobStore.ts'
 import { S3Bucket } from './s3Bucket.ts'
 import { s3BlobReader } from './s3BlobReader.ts'
+import { S3PublicObjects } from './s3PublicObjects.ts'
 import { S3Staging, STAGING } from './s3Staging.ts'
+import { S3UploadStore } from './s3UploadStore.ts'
 
 const MiB = 1024 * 1024
 /** S3 allows 10,000 parts per object; parts are at least this (memory: about two per upload in flight). */
@@ -44,12 +51,14 @@ interface Publishing {
 
 export class S3BlobStore implements BlobStore {
   readonly bucket: S3Bucket
+  readonly publicObjects: S3PublicObjects | undefined
   private readonly partBytes: number
   /** Staging folders of uploads in flight in this process: never collected, whatever their age. */
   private readonly inFlight = new Set<string>()
 
   constructor (settings: S3Settings, { maxUploadBytes }: { maxUploadBytes: number }) {
     this.bucket = new S3Bucket(settings)
+    this.publicObjects = settings.publicUrl ? new S3PublicObjects(this.bucket, settings.publicUrl, mediaId => this.name(mediaId, 'original')) : undefined
     this.partBytes = Math.max(MIN_PART_BYTES, Math.ceil(maxUploadBytes / MAX_PARTS / MiB) * MiB)
   }
 
@@ -95,7 +104,7 @@ export class S3BlobStore implements BlobStore {
         }
       })(this.bucket)),
       written: async () => { await staging.finish() },
-      publish: async original => { await this.bucket.compose(original, staging.parts) },
+      publish: async original => { await this.bucket.compose(original, staging.parts.map(name => ({ name }))) },
       release: async () => {
         this.inFlight.delete(staging.folder)
         // Parts that cannot be deleted now are collected after the grace.
@@ -113,6 +122,30 @@ export class S3BlobStore implements BlobStore {
       // Published (or stored already): the bytes are the store's. Otherwise they stay where they were.
       release: async published => { if (published) await fs.rm(file, { force: true }) }
     })
+  }
+
+  /**
+   * Bytes in this bucket already, as objects of at least 5 MiB each but the last (a resumable
+   * upload's, s3UploadStore.ts), staged for publishing: copied into `original` inside the object
+   * store. Published or not, they stay: their upload removes them once it is over.
+   */
+  adoptObjects (names: string[]): PendingBlob {
+    const bucket = this.bucket
+    return this.pending({
+      read: () => Readable.from((async function * () {
+        for (const name of names) {
+          const got = await bucket.get(name)
+          if (got) yield * got.body
+        }
+      })()),
+      written: async () => {},
+      publish: async original => { await this.bucket.compose(original, names.map(name => ({ name }))) },
+      release: async () => {}
+    })
+  }
+
+  uploadStore (): S3UploadStore {
+    return new S3UploadStore(this.bucket, this, this.partBytes)
   }
 
   private pending (how: Publishing): PendingBlob {
@@ -208,7 +241,8 @@ export class S3BlobStore implements BlobStore {
   }
 
   async remove (mediaId: string): Promise<void> {
-    // `original` last: until it goes the blob is whole, and a crash before leaves it stored.
+    // The public copy first, `original` last: until it goes the blob is whole, and a crash before leaves it stored.
+    await this.publicObjects?.remove(mediaId)
     await this.bucket.remove([this.name(mediaId, 'manifest.json'), this.name(mediaId, 'torrent')])
     await this.bucket.remove([this.name(mediaId, 'original')])
   }

@@ -23,6 +23,12 @@ export interface ObjectStat {
   modifiedAt: number
 }
 
+/** An object, or the bytes `range` (first and last, inclusive) of it, as a part of another. */
+export interface CopySource {
+  name: string
+  range?: [number, number]
+}
+
 export interface ListedObject extends ObjectStat {
   /** The key without S3_PREFIX. */
   name: string
@@ -165,11 +171,11 @@ export class S3Bucket {
   }
 
   /**
-   * One object made of others, in order, copied inside the object store (no byte passes through
-   * here). It appears whole when the multipart upload completes, or not at all. Every source but
-   * the last must be at least 5 MiB (S3's rule for parts).
+   * One object made of others (or ranges of them), in order, copied inside the object store (no
+   * byte passes through here). It appears whole when the multipart upload completes, or not at
+   * all. Every source but the last must be at least 5 MiB (S3's rule for parts), none over 5 GiB.
    */
-  async compose (name: string, sources: string[]): Promise<void> {
+  async compose (name: string, sources: CopySource[]): Promise<void> {
     const { bucket } = this.settings
     const Key = this.key(name)
     let UploadId: string | undefined
@@ -180,8 +186,14 @@ export class S3Bucket {
       const copyNext = async (): Promise<void> => {
         while (next < sources.length) {
           const PartNumber = ++next
+          const source = sources[PartNumber - 1]!
           const out = await this.client.send(new UploadPartCopyCommand({
-            Bucket: bucket, Key, UploadId, PartNumber, CopySource: encodeURI(`${bucket}/${this.key(sources[PartNumber - 1]!)}`)
+            Bucket: bucket,
+            Key,
+            UploadId,
+            PartNumber,
+            CopySource: encodeURI(`${bucket}/${this.key(source.name)}`),
+            ...(source.range ? { CopySourceRange: `bytes=${source.range[0]}-${source.range[1]}` } : {})
           }))
           parts.push({ PartNumber, ETag: out.CopyPartResult?.ETag })
         }
@@ -218,10 +230,10 @@ export class S3Bucket {
     }
   }
 
-  /** The "folders" right under the prefix: names up to their first '/'. */
-  async * folders (): AsyncIterable<string> {
-    for await (const page of this.pages('', '/')) {
-      for (const p of page.CommonPrefixes ?? []) yield p.Prefix!.slice(this.settings.prefix.length, -1)
+  /** The "folders" right under `under` (the prefix itself, or a folder name ending in '/'): their names, without `under`. */
+  async * folders (under = ''): AsyncIterable<string> {
+    for await (const page of this.pages(under, '/')) {
+      for (const p of page.CommonPrefixes ?? []) yield p.Prefix!.slice(this.settings.prefix.length + under.length, -1)
     }
   }
 

@@ -1,11 +1,12 @@
 /**
- * Where resumable uploads' bytes wait for the rest: one file per upload, kept apart from the
- * blob store's staging area (swept on every start), since these must survive restarts until
- * they expire. What the bytes are (owner, offset, checkpoint) is in the database
+ * Where resumable uploads' bytes wait for the rest: one file per upload in MEDIA_DIR
+ * (fsUploadStore.ts), or objects in the bucket that every node shares (s3UploadStore.ts), kept
+ * apart from the blob store's staging area, since these must survive restarts until they
+ * expire. What the bytes are (owner, offset, checkpoint) is in the database
  * (catalog/uploadRepository.ts), not here.
  */
 import type { Readable } from 'node:stream'
-import type { FileWriter } from './blobStore.ts'
+import type { BlobStore, FileWriter, PendingBlob } from './blobStore.ts'
 
 /** Writes one upload's next bytes; on a failure part of them may be in the store. */
 export interface Appender extends FileWriter {
@@ -26,6 +27,12 @@ export interface StoredUpload {
 }
 
 export interface UploadStore {
+  /**
+   * Several nodes use this store at once (a bucket): nothing is repaired at start, since another
+   * node may be writing; each request puts right what it finds (append). The hashing's state is
+   * saved with every request, so the next one goes on from it on any node.
+   */
+  readonly shared: boolean
   /** Make room for uploads (before anything else). */
   init (): Promise<void>
   /** Every upload with a place here, with an older version's record where one is left. */
@@ -34,8 +41,11 @@ export interface UploadStore {
   create (id: string): Promise<void>
   /** Bytes in the store; rejects when the upload has none (they were handed to the blob store, or lost). */
   size (id: string): Promise<number>
-  /** Write more of the upload's bytes (each batch at its offset: the caller tracks the size). */
-  append (id: string): Promise<Appender>
+  /**
+   * Write more of the upload's bytes from `offset`, the size acknowledged (each batch at its
+   * offset: the caller tracks the size). The bytes count once close() resolves.
+   */
+  append (id: string, offset: number): Promise<Appender>
   /**
    * Cut back to the bytes known good: after a failed write, or at start when a crash left bytes
    * beyond the acknowledged offset (writes run in parallel, so maybe beyond a hole).
@@ -45,8 +55,11 @@ export interface UploadStore {
   read (id: string, end: number): Readable
   /** Flush the bytes to disk (before a checkpoint names them). */
   sync (id: string): Promise<void>
-  /** The local path of the bytes, for the blob store to adopt at the end. */
-  dataPath (id: string): string
+  /**
+   * The finished upload's bytes, staged in `blobs` for publishing without a copy through this
+   * process. Not published (abort, a failed commit): they are still the upload's.
+   */
+  handOver (id: string, blobs: BlobStore): Promise<PendingBlob>
   /** The older version's record is in the database now: remove it, keep the bytes. */
   removeLegacy (id: string): Promise<void>
   remove (id: string): Promise<void>

@@ -17,6 +17,7 @@
 import { Worker } from 'node:worker_threads'
 import type { FileWriter } from '../storage/blobStore.ts'
 import type { ContentHashes, PieceCheckpoint } from './contentHasher.ts'
+import type { HashState } from './hashState.ts'
 
 const MiB = 1 << 20
 const BATCH = MiB
@@ -31,6 +32,11 @@ const SPARE_IDLE_MS = 10_000
 export interface JobOptions {
   /** Start the piece hashes from this checkpoint (a resumed upload). */
   resume?: PieceCheckpoint
+  /**
+   * Hash so that the state can be saved (state()), going on from `from` when given: the bytes
+   * given are then those after `from.bytes`. For uploads whose next request may reach another node.
+   */
+  savable?: { from?: HashState }
   /**
    * Batches (MiB) the job may have in flight. A resumable upload uses a whole request's worth,
    * so the worker hashes the end of one request while the answer goes out and the next comes in.
@@ -55,6 +61,8 @@ export interface HashJob {
   flush (): Promise<void>
   /** The whole pieces hashed so far (for a resumable upload's saved state). */
   checkpoint (): Promise<PieceCheckpoint | undefined>
+  /** A savable job's state once every byte given so far is hashed. */
+  state (): Promise<HashState>
   finish (): Promise<ContentHashes>
   /** Forget the job without a result. */
   drop (): void
@@ -63,7 +71,11 @@ export interface HashJob {
 type Reply =
   | { type: 'ack', id: number, buffer: ArrayBuffer }
   | { type: 'checkpoint', id: number, checkpoint?: PieceCheckpoint }
+  | { type: 'state', id: number, state: HashState }
   | { type: 'result', id: number, result: ContentHashes }
+  | { type: 'failed', id: number, message: string }
+
+type Question = 'checkpoint' | 'state' | 'finish'
 
 interface PooledWorker {
   worker: Worker
@@ -135,7 +147,7 @@ interface Batch {
 }
 
 /** What goes to the worker, in order: batches, and questions about everything before them. */
-type Outgoing = { batch: Batch } | { question: 'checkpoint' | 'finish' }
+type Outgoing = { batch: Batch } | { question: Question }
 
 let nextId = 1
 
@@ -163,8 +175,9 @@ class WorkerJob implements HashJob {
   private writing: Promise<void> = Promise.resolve()
   private finishing = false
 
-  constructor (private readonly pooled: PooledWorker, private readonly spares: Spares, private readonly budget: Budget, pieceLengths: number[], { resume, window = MAX_IN_FLIGHT }: JobOptions) {
+  constructor (private readonly pooled: PooledWorker, private readonly spares: Spares, private readonly budget: Budget, pieceLengths: number[], { resume, savable, window = MAX_IN_FLIGHT }: JobOptions) {
     this.window = window
+    this.position = savable?.from?.bytes ?? 0
     pooled.jobs.set(this.id, {
       reply: msg => {
         if (msg.type === 'ack') {
@@ -172,15 +185,17 @@ class WorkerJob implements HashJob {
           this.inFlight--
           budget.give(1)
           if (!this.mustWait()) this.wake()
+        } else if (msg.type === 'failed') {
+          this.fail(new Error(`hashing failed: ${msg.message}`))
         } else {
           const p = this.pending.shift()
           if (msg.type === 'result') pooled.jobs.delete(this.id)
-          p?.resolve(msg.type === 'result' ? msg.result : msg.checkpoint)
+          p?.resolve(msg.type === 'result' ? msg.result : msg.type === 'state' ? msg.state : msg.checkpoint)
         }
       },
       fail: err => this.fail(err)
     })
-    pooled.worker.postMessage({ type: 'start', id: this.id, pieceLengths, resume })
+    pooled.worker.postMessage({ type: 'start', id: this.id, pieceLengths, resume, savable })
   }
 
   writeTo (output: FileWriter | undefined): void {
@@ -222,6 +237,10 @@ class WorkerJob implements HashJob {
     return await this.ask('checkpoint')
   }
 
+  async state (): Promise<HashState> {
+    return await this.ask('state')
+  }
+
   async finish (): Promise<ContentHashes> {
     const result = this.ask<ContentHashes>('finish')
     this.finishing = true
@@ -233,7 +252,7 @@ class WorkerJob implements HashJob {
   }
 
   /** The question goes after every byte given so far: the worker answers once it hashed them. */
-  private async ask<T> (question: 'checkpoint' | 'finish'): Promise<T> {
+  private async ask<T> (question: Question): Promise<T> {
     if (this.failed) throw this.failed
     if (this.filled > 0) this.send()
     const answer = new Promise<T>((resolve, reject) => { this.pending.push({ resolve, reject }) })

@@ -2,9 +2,11 @@
  * At start, before serving: make the upload store and the database agree. Records an older
  * version kept beside the bytes are imported once (an upload begun before the upgrade can still
  * finish); a place in the store that no unfinished upload names is removed (a crash between
- * the two writes, or a published upload's leftover); an upload whose bytes are gone is ended
- * (its client gets 404 and starts over); bytes a crash left past the acknowledged offset are
- * cut back. Costs one look per upload in the store, none per stored file.
+ * the two writes, or a published upload's leftover; the sweep does this again now and then); an
+ * upload whose bytes are gone is ended (its client gets 404 and starts over); bytes a crash left
+ * past the acknowledged offset are cut back. Costs one look per upload in the store, none per
+ * stored file. A store other nodes share is not compared upload by upload (another node may be
+ * writing one): each request puts right what it finds there.
  */
 import type { UploadResult } from '../../shared/media.ts'
 import type { UploadRepository } from '../catalog/uploadRepository.ts'
@@ -16,19 +18,8 @@ const BATCH = 500
 
 export async function recoverUploads (store: UploadStore, uploads: UploadRepository, log: Logger): Promise<void> {
   await store.init()
-  let batch: string[] = []
-  const removeStray = async (): Promise<void> => {
-    const waiting = await uploads.unfinishedOf(batch)
-    for (const id of batch.filter(id => !waiting.has(id))) await store.remove(id)
-    batch = []
-  }
-  for await (const { id, legacy } of store.list()) {
-    if (legacy) await importLegacy(store, uploads, id, legacy, log)
-    batch.push(id)
-    if (batch.length >= BATCH) await removeStray()
-  }
-  await removeStray()
-
+  await collectStrays(store, uploads, log)
+  if (store.shared) return
   for (let after = ''; ;) {
     const page = await uploads.unfinished(BATCH, after)
     if (page.length === 0) break
@@ -48,6 +39,26 @@ export async function recoverUploads (store: UploadStore, uploads: UploadReposit
     }
     after = page.at(-1)!.id
   }
+}
+
+/**
+ * Remove every place in the store that no unfinished upload names (importing an older version's
+ * record first, so its upload is named). The row is written before its place and taken out
+ * before it, so a place being made or taken out on another node is never removed here early.
+ */
+export async function collectStrays (store: UploadStore, uploads: UploadRepository, log: Logger): Promise<void> {
+  let batch: string[] = []
+  const removeStray = async (): Promise<void> => {
+    const waiting = await uploads.unfinishedOf(batch)
+    for (const id of batch.filter(id => !waiting.has(id))) await store.remove(id)
+    batch = []
+  }
+  for await (const { id, legacy } of store.list()) {
+    if (legacy) await importLegacy(store, uploads, id, legacy, log)
+    batch.push(id)
+    if (batch.length >= BATCH) await removeStray()
+  }
+  await removeStray()
 }
 
 /** An older version's info.json and offset: into the database, then off the disk (the bytes stay). */

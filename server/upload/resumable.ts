@@ -1,11 +1,16 @@
 /**
  * Resumable uploads (the tus 1.0 protocol's model): create with a declared length, append bytes
  * at the current offset in as many requests as it takes, and the last byte publishes the file
- * exactly like a streamed upload. Bytes are written once, into the upload's own file in the
+ * exactly like a streamed upload. Bytes are written once, into the upload's own place in the
  * upload store, and hashed as they arrive by a hash job that lives between requests; a
  * checkpoint of the whole pieces is saved now and then, so after a restart only SHA-256 reads
  * the bytes again. Everything else about an upload is its row in the database (one change per
  * request that sends bytes), so memory holds only the hash jobs of uploads being sent to.
+ *
+ * With an upload store that several nodes share (a bucket), any node takes the next request:
+ * each request saves the hashing's whole state with the offset it acknowledges, and the next,
+ * wherever it lands, goes on from that state without reading a byte again. A request holds the
+ * upload through its row (a lease, renewed while it runs), so two nodes never write one upload.
  */
 import { randomBytes } from 'node:crypto'
 import type { Readable } from 'node:stream'
@@ -21,7 +26,7 @@ import type { UploadStore } from '../storage/uploadStore.ts'
 import type { HashJob, HashPool } from './hashPool.ts'
 import { HashingSink, type HashFlow } from './hashingSink.ts'
 import { storableText, uploadFields, type StagedUpload } from './ingest.ts'
-import { recoverUploads } from './recoverUploads.ts'
+import { collectStrays, recoverUploads } from './recoverUploads.ts'
 import type { UploadGate } from './uploadGate.ts'
 
 /** Save the piece checkpoint after this many new bytes (a restart re-hashes at most this much SHA-1). */
@@ -38,6 +43,11 @@ const MAX_OPEN_PER_OWNER = 32
  * most recently. An upload whose job was let go re-reads its bytes at its next request.
  */
 const MAX_RESTING_JOBS = 256
+/**
+ * How long a request's hold on an upload lasts unless renewed (every third of it while the
+ * request runs): after a node dies mid-request, its upload takes requests again after this.
+ */
+const HOLD_MS = 10_000
 
 export interface UploadStatus {
   offset: number
@@ -165,7 +175,8 @@ export class ResumableUploads {
 
   /** Append the body at `offset`; the byte that completes the file publishes it. */
   async append (id: string, caller: string | undefined, offset: number, body: Readable, contentLength?: number): Promise<UploadStatus> {
-    const row = await this.hold(id, caller, SENDING)
+    const held = await this.hold(id, caller, SENDING)
+    const { row } = held
     try {
       if (offset !== row.size) throw conflict(row.size)
       if (row.result) return statusOf(row)
@@ -174,30 +185,31 @@ export class ResumableUploads {
       const release = await this.deps.gate.enter({ reserved: true })
       try {
         const up = this.liveFor(row)
-        await this.receive(up, row, body, room)
+        await this.receive(up, row, held.writer, body, room)
         if (row.size === row.length) await this.finish(up, row)
         // Between requests (maybe for hours) the job keeps its state in the worker and no batch.
-        else this.checkpointSoon(up)
+        else if (!this.deps.store.shared) this.checkpointSoon(up)
         return statusOf(row)
       } finally {
         release()
       }
     } finally {
-      this.busy.delete(id)
+      await held.letGo()
     }
   }
 
   async terminate (id: string, caller: string | undefined): Promise<void> {
-    await this.hold(id, caller, 'Bytes are being sent to this upload right now. Stop that request first.')
+    const held = await this.hold(id, caller, 'Bytes are being sent to this upload right now. Stop that request first.')
     try {
       await this.end(id)
     } finally {
-      this.busy.delete(id)
+      await held.letGo()
     }
   }
 
-  /** Delete uploads past their expiry; returns how many. */
+  /** Delete uploads past their expiry, and bytes no upload holds; returns how many uploads expired. */
   async sweep (): Promise<number> {
+    await collectStrays(this.deps.store, this.deps.uploads, this.deps.log)
     const now = this.now()
     let swept = 0
     for (let after: { expiresAt: number, id: string } | undefined; ;) {
@@ -231,16 +243,34 @@ export class ResumableUploads {
     return row
   }
 
-  /** The caller's upload, as it is once no other request changes it; until `busy` is let go, none does. */
-  private async hold (id: string, caller: string | undefined, busyMessage: string): Promise<UploadRow> {
+  /**
+   * The caller's upload, as it is once no other request changes it: held in this process
+   * (`busy`) and, where other nodes share the upload store, in its row for every node (a lease
+   * renewed while the request runs), until letGo. `writer` names the row's hold.
+   */
+  private async hold (id: string, caller: string | undefined, busyMessage: string): Promise<{ row: UploadRow, writer?: string, letGo: () => Promise<void> }> {
     await this.owned(id, caller)
     if (this.busy.has(id)) throw new AppError(423, 'upload_busy', busyMessage)
     this.busy.add(id)
-    try {
-      // Read again: the request that was busy before may have moved the offset meanwhile.
-      return await this.owned(id, caller)
-    } catch (err) {
+    const writer = this.deps.store.shared ? randomBytes(12).toString('hex') : undefined
+    const claim = async (): Promise<boolean> => writer === undefined || await this.deps.uploads.claim(id, writer, this.now() + HOLD_MS, this.now())
+    let renewing: NodeJS.Timeout | undefined
+    const letGo = async (): Promise<void> => {
+      clearInterval(renewing)
       this.busy.delete(id)
+      // Not let go (the database is away): it lapses after HOLD_MS.
+      if (writer !== undefined) await this.deps.uploads.letGo(id, writer).catch(() => {})
+    }
+    try {
+      if (!await claim()) throw new AppError(423, 'upload_busy', busyMessage)
+      if (writer !== undefined) {
+        renewing = setInterval(() => { claim().catch(() => {}) }, HOLD_MS / 3)
+        renewing.unref()
+      }
+      // Read again: the request that was busy before may have moved the offset meanwhile.
+      return { row: await this.owned(id, caller), writer, letGo }
+    } catch (err) {
+      await letGo()
       throw err
     }
   }
@@ -276,13 +306,15 @@ export class ResumableUploads {
   }
 
   /**
-   * Stream the body through the hash job, which writes it to disk as it hashes. What it took
-   * counts once written; after a failed write the job no longer matches the disk, so it is
-   * rebuilt. Whatever happened, the bytes known good are acknowledged: one row change.
+   * Stream the body through the hash job, which writes it to the store as it hashes. What it took
+   * counts once written (the store's close: a bucket's last part is PUT then); after a failed
+   * write the job no longer matches the store, so it is rebuilt. Whatever happened, the bytes
+   * known good are acknowledged: one row change, with the hashing's state after them where
+   * another node may take the next request (`writer` holds it there: unless it no longer does).
    */
-  private async receive (up: Live, row: UploadRow, body: Readable, room: number): Promise<void> {
+  private async receive (up: Live, row: UploadRow, writer: string | undefined, body: Readable, room: number): Promise<void> {
     const job = await this.hasher(up, row)
-    const file = await this.deps.store.append(row.id)
+    const file = await this.deps.store.append(row.id, row.size)
     let taken = 0
     const sink = new HashingSink(job, {
       check: bytes => {
@@ -292,29 +324,44 @@ export class ResumableUploads {
       flow: up.hashFlow
     })
     job.writeTo(file)
+    let kept = true
     try {
       await pipeline(body, sink)
+      await file.close()
       up.size += taken
     } catch (err) {
-      // The body broke off, or a write failed: keep what the job took if it all reached the disk.
+      // The body broke off, or a write failed: keep what the job took if it all reached the store.
       await sink.settled()
-      await job.flush().then(() => { up.size += taken }, () => this.detachHasher(up)?.drop())
+      await job.flush().then(async () => { await file.close() }).then(() => { up.size += taken }, () => this.detachHasher(up)?.drop())
       throw await this.recover(up, err)
     } finally {
       job.writeTo(undefined)
-      await file.close()
+      // Closed above on every path; a failure there is handled there.
+      await file.close().catch(() => {})
       // The disk counts the bytes that arrived now, so their room is not reserved twice.
       this.deps.gate.release(up.size - row.size)
       row.size = up.size
       row.expiresAt = this.expiry()
-      await this.deps.uploads.acknowledge(row.id, row.size, row.expiresAt)
+      const state = writer !== undefined ? await up.job?.state().catch(() => undefined) : undefined
+      kept = await this.deps.uploads.acknowledge(row.id, row.size, row.expiresAt, writer === undefined ? undefined : { writer, ...(state?.bytes === row.size ? { state } : {}) })
+    }
+    if (!kept) {
+      // Its hold lapsed (this node stalled) and another request has the upload now.
+      this.detachHasher(up)?.drop()
+      throw new AppError(409, 'upload_taken_over', 'This request held the upload too long and another one took it over. Ask with HEAD for the offset and send from there.')
     }
   }
 
   /** After a failed write: keep exactly the bytes known good, so the upload stays resumable. */
   private async recover (up: Live, err: unknown): Promise<unknown> {
-    const onDisk = await this.deps.store.size(up.id).catch(() => up.size)
-    if (onDisk !== up.size) await this.deps.store.truncate(up.id, up.size)
+    const stored = await this.deps.store.size(up.id).catch(() => up.size)
+    if (stored < up.size) {
+      // Bytes the job took that the store does not have: they do not count.
+      up.size = stored
+      this.detachHasher(up)?.drop()
+    } else if (stored > up.size) {
+      await this.deps.store.truncate(up.id, up.size)
+    }
     if (err instanceof AppError) return err
     const mapped = storageError(err)
     if (mapped !== err) return mapped
@@ -325,14 +372,23 @@ export class ResumableUploads {
     return err
   }
 
-  /** The upload's hash job, rebuilt from its bytes in the store (and its checkpoint) when it has none. */
+  /**
+   * The upload's hash job. When it has none: from the state the last request saved, where
+   * uploads move between nodes; else rebuilt from its bytes in the store (and its checkpoint).
+   */
   private async hasher (up: Live, row: UploadRow): Promise<HashJob> {
     if (up.job) return up.job
     this.detachHasher(up)
     const len = pieceLength(row.length)
-    const cp = await this.deps.uploads.checkpoint(row.id)
+    const { shared } = this.deps.store
+    const from = shared && up.size > 0 ? await this.deps.uploads.hashState(row.id) : undefined
+    if (from?.bytes === up.size && from.pieceLength === len) {
+      up.job = this.deps.hashPool.job([len], { savable: { from }, window: HASH_WINDOW_MIB })
+      return up.job
+    }
+    const cp = shared ? undefined : await this.deps.uploads.checkpoint(row.id)
     const usable = cp && cp.pieceLength === len && cp.pieces.length > 0 && cp.pieces.length / 20 * len <= up.size ? cp : undefined
-    const job = this.deps.hashPool.job([len], { ...(usable ? { resume: usable } : {}), window: HASH_WINDOW_MIB })
+    const job = this.deps.hashPool.job([len], { ...(usable ? { resume: usable } : {}), ...(shared ? { savable: {} } : {}), window: HASH_WINDOW_MIB })
     try {
       if (up.size > 0) {
         this.deps.log.info({ upload: up.id, bytes: up.size, piecesKnown: (usable?.pieces.length ?? 0) / 20 }, 'resuming an upload: hashing its bytes so far')
@@ -384,10 +440,9 @@ export class ResumableUploads {
       await this.end(row.id)
       throw new AppError(422, 'checksum_mismatch', `The bytes received hash to ${hashes.mediaId}, not the sha256 given when the upload was created. The upload was discarded; upload the file again.`)
     }
-    // Flushed here, in the upload's own folder: once adopted, the bytes sit in the blob store's
-    // staging area (emptied at start) only for the few milliseconds the publish takes.
-    await this.deps.store.sync(row.id)
-    const pending = await this.deps.blobs.adopt(this.deps.store.dataPath(row.id))
+    // Flushed first, in the upload's own place: once handed over, the bytes sit in the blob
+    // store's staging area (emptied at start) only for the moment the publish takes.
+    const pending = await this.deps.store.handOver(row.id, this.deps.blobs)
     try {
       ({ result: row.result } = await this.deps.complete({ pending, hashes, fileName: row.fileName, mimeType: row.mimeType, fields: row.fields }, row.owner))
     } catch (err) {

@@ -3,14 +3,16 @@
  * while free disk is under the low-water mark (507; serving goes on), none once shutdown has
  * begun (503), and a way to wait for the ones in flight. A resumable upload reserves room for
  * the bytes it declared, so uploads admitted one by one never add up to more than the disk has.
+ * When uploads do not go to the local disk (BLOB_STORE=s3: files and tus uploads are in the
+ * bucket), its room is neither checked nor reserved.
  */
 import fs from 'node:fs/promises'
 import { AppError } from '../../shared/errors.ts'
 
 export interface UploadGateOptions {
   maxConcurrent: number
-  /** Uploads are refused while the media disk has less free space than this. */
-  lowWaterBytes: number
+  /** Uploads are refused while the media disk has less free space than this; undefined: uploads do not use the disk. */
+  lowWaterBytes: number | undefined
   mediaDir: string
   onChange?: (inFlight: number) => void
   /** Free bytes on the disk under a folder (statfs; tests give a slow one). */
@@ -72,7 +74,8 @@ export class UploadGate {
       if (this.inFlight === 0) this.idle?.()
     }
     try {
-      if (await this.freeBytes() - (opts.reserved ? 0 : this.reserved) < this.opts.lowWaterBytes) {
+      const { lowWaterBytes } = this.opts
+      if (lowWaterBytes !== undefined && await this.freeBytes() - (opts.reserved ? 0 : this.reserved) < lowWaterBytes) {
         throw new AppError(507, 'insufficient_storage', 'The server is low on disk space and takes no uploads for now; downloads still work. Try again later or tell the operator.')
       }
     } catch (err) {
@@ -89,8 +92,10 @@ export class UploadGate {
    */
   async reserve (bytes: number): Promise<void> {
     if (this.closing) throw shuttingDown()
+    const { lowWaterBytes } = this.opts
+    if (lowWaterBytes === undefined) return
     const free = await this.freeBytes()
-    if (free - this.reserved - bytes < this.opts.lowWaterBytes) {
+    if (free - this.reserved - bytes < lowWaterBytes) {
       throw new AppError(507, 'insufficient_storage', `The server has no room for a file of ${bytes} bytes right now. Try again later or tell the operator.`)
     }
     this.hold(bytes)

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises'
 import S3rver from '@20minutes/s3rver'
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
 import type { S3Settings } from '../../server/config.ts'
 import { tempDir } from './server.ts'
 
@@ -19,6 +19,8 @@ export interface TestBucket {
   env: Record<string, string>
   /** Every key in the bucket, sorted, for tests to look at what is there. */
   keys (): Promise<string[]>
+  /** An object's size; undefined when it is not there. */
+  size (key: string): Promise<number | undefined>
   /** Stop the server (once; again is a no-op) and delete its folder. */
   stop (): Promise<void>
 }
@@ -46,6 +48,10 @@ export async function startS3 (bucket = 'oip-test', prefix = ''): Promise<TestBu
         token = page.IsTruncated ? page.NextContinuationToken : undefined
       } while (token)
       return keys.sort()
+    },
+    async size (key) {
+      const got = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined)
+      return got?.ContentLength
     },
     async stop () {
       stopped ??= (async () => {

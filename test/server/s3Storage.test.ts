@@ -71,7 +71,7 @@ test('a multipart upload goes to the bucket as <prefix><mediaId>/{original, mani
   await assertServed(mediaId, bytes)
 })
 
-test('a tus upload is published to the bucket from its finished file and comes back whole and by Range', async () => {
+test('a tus upload waits in the bucket (uploads/<id>/), is published from there and comes back whole and by Range', async () => {
   const token = await signIn(server.url, await newIdentity())
   const bytes = randomBytesSeeded(SIZE, 302)
   const { res, url } = await createUpload(server.url, token, bytes.length, { filename: 'tus.bin', access_level: 'public' })
@@ -79,8 +79,10 @@ test('a tus upload is published to the bucket from its finished file and comes b
   const result = await published(url, token, await sendFrom(url, token, bytes, 0))
   assert.equal(result.mediaId, sha256(bytes))
   assert.deepEqual(await keysOf(result.mediaId), [`oip/${result.mediaId}/manifest.json`, `oip/${result.mediaId}/original`, `oip/${result.mediaId}/torrent`])
-  // The upload's local file is the store's now: nothing of it is left on disk.
-  assert.deepEqual(await fs.readdir(path.join(server.config.mediaDir, '.uploads')), [])
+  // Nothing of it on the local disk, nothing left under uploads/.
+  const onDisk = await fs.readdir(server.config.mediaDir, { recursive: true })
+  assert.ok(!onDisk.some(name => name.startsWith('.uploads/')), `MEDIA_DIR has ${JSON.stringify(onDisk)}`)
+  assert.deepEqual((await s3.keys()).filter(k => k.startsWith('oip/uploads/')), [])
   await assertServed(result.mediaId, bytes)
 })
 
@@ -140,6 +142,30 @@ test('the seeder serves a BitTorrent client over TCP from the bucket, byte for b
   } finally {
     await new Promise<void>(resolve => leecher.destroy(() => resolve()))
     await fs.rm(dir, { recursive: true, force: true })
+  }
+})
+
+test('the local disk\'s low-water mark stops no upload when the bytes go to the bucket: uploads and tus creations pass, /readyz has no disk check, the dashboard says the disk is only local', async () => {
+  // More free space than any disk has: with BLOB_STORE=fs every upload would get 507.
+  const roomless = await startTestServer({ ...s3.env, DISK_LOW_WATER_BYTES: String(Number.MAX_SAFE_INTEGER) })
+  try {
+    const bytes = randomBytesSeeded(200_000, 306)
+    const res = await upload(roomless.url, bytes)
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    const token = await signIn(roomless.url, await newIdentity())
+    const tus = randomBytesSeeded(150_000, 307)
+    const { res: created, url } = await createUpload(roomless.url, token, tus.length, { filename: 'tus.bin', access_level: 'public' })
+    assert.equal(created.status, 201, await created.text())
+    assert.equal((await published(url, token, await sendFrom(url, token, tus, 0))).mediaId, sha256(tus))
+    const ready = await fetch(`${roomless.url}/readyz`)
+    const { checks } = await ready.json()
+    assert.equal(ready.status, 200, JSON.stringify(checks))
+    assert.deepEqual(Object.keys(checks).sort(), ['blobStore', 'database', 'seeder', 'tracker'])
+    const history = await (await fetch(`${roomless.url}/api/seeder/history`)).json()
+    assert.equal(history.disk.lowWater, null)
+    assert.ok(history.disk.size > 0)
+  } finally {
+    await roomless.destroy()
   }
 })
 
