@@ -9,12 +9,16 @@ export interface ReadinessDeps {
   mediaDir: string
   lowWaterBytes: number
   seederReady: () => boolean
+  /** The tracker runs here (this node leads), or the leader is known to forward to. */
   trackerReady: () => boolean
+  /** Which node answered, and whether it leads (nodes sharing a catalogue). */
+  node: () => { id: string, leads: boolean }
 }
 
 export interface Readiness {
   ready: boolean
   checks: Record<string, { ok: boolean, reason?: string }>
+  node: { id: string, leads: boolean }
 }
 
 async function check (run: () => Promise<void> | void): Promise<{ ok: boolean, reason?: string }> {
@@ -31,11 +35,11 @@ export async function readiness (deps: ReadinessDeps): Promise<Readiness> {
     database: await check(deps.pingDatabase),
     blobStore: await check(deps.checkBlobStore),
     seeder: await check(() => { if (!deps.seederReady()) throw new Error('the BitTorrent client did not start') }),
-    tracker: await check(() => { if (!deps.trackerReady()) throw new Error('the tracker is closed') }),
+    tracker: await check(() => { if (!deps.trackerReady()) throw new Error('the tracker is closed, or no node leads to forward announces to') }),
     disk: await check(async () => {
       const free = await freeBytes(deps.mediaDir)
       if (free < deps.lowWaterBytes) throw new Error(`${free} bytes free, under the low-water mark of ${deps.lowWaterBytes}: uploads are refused`)
     })
   }
-  return { ready: Object.values(checks).every(c => c.ok), checks }
+  return { ready: Object.values(checks).every(c => c.ok), checks, node: deps.node() }
 }

@@ -8,6 +8,8 @@ declare module 'bittorrent-tracker/server' {
   export type Filter = (infoHash: string, params: AnnounceParams, cb: (err?: Error | null) => void) => void
 
   interface WsServer extends EventEmitter {
+    /** The open WebSocket connections (ws's clientTracking). */
+    clients: Set<{ terminate (): void }>
     handleUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer, cb: (ws: EventEmitter & { upgradeReq?: unknown }) => void): void
   }
 
