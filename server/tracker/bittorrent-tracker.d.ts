@@ -14,7 +14,7 @@ declare module 'bittorrent-tracker/server' {
   }
 
   export default class Server extends EventEmitter {
-    constructor (opts: { http?: boolean, udp?: boolean, ws?: boolean | { noServer: boolean }, stats?: boolean, filter?: Filter, interval?: number })
+    constructor (opts: { http?: boolean, udp?: boolean, ws?: boolean | { noServer: boolean, clientTracking?: boolean }, stats?: boolean, filter?: Filter, interval?: number })
     ws: WsServer
     torrents: Record<string, unknown>
     onHttpRequest (req: IncomingMessage, res: ServerResponse, opts?: { action?: string }): void

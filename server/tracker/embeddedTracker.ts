@@ -102,7 +102,8 @@ export class EmbeddedTracker {
       http: false,
       udp: false,
       stats: false,
-      ws: { noServer: true },
+      // clientTracking: dropAll closes every WebSocket when this node stops leading.
+      ws: { noServer: true, clientTracking: true },
       filter: (infoHash, params, cb) => {
         // The token comes with the announce (an HTTP query's, or a WebSocket message's own
         // `token`: how the seeder sends its per-torrent capability), else it is the last one
