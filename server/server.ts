@@ -183,7 +183,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     maxActive: config.seedMaxActive,
     activationsPerMinute: config.seedActivationsPerMinute,
     placement: cluster.placement,
-    writesSnapshot: () => leadership.leads,
+    ...(cluster.shared ? { writesSnapshot: () => leadership.leads } : {}),
     log
   })
   const tracker = new EmbeddedTracker({
@@ -200,7 +200,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       return true
     }
   })
-  const clientAddresses = new ClientAddresses(config.trustProxy, cluster.forwarding && clusterKey)
+  const clientAddresses = new ClientAddresses(config.trustProxy, cluster.shared ? clusterKey : undefined)
   const trackerDoor = new TrackerDoor({ tracker, leadership, forwarding: cluster.forwarding, fromNode: req => clientAddresses.fromNode(req) })
   http.on('upgrade', (req, socket, head) => {
     if (!trackerDoor.handleUpgrade(req, socket, head, clientAddresses.of(req))) socket.destroy()

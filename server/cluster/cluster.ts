@@ -16,6 +16,8 @@ import { type Leadership, LockLeadership, SoleLeadership } from './leadership.ts
 export interface Cluster {
   /** This node's id (random at every start); 'sole' on SQLite. */
   nodeId: string
+  /** Other nodes may share the catalogue (PostgreSQL); false: this is the one node (SQLite). */
+  shared: boolean
   leadership: Leadership
   placement: SeedPlacement
   /** Forwards announces to the leader; undefined on a lone node. */
@@ -60,6 +62,7 @@ export async function joinCluster (opts: ClusterOptions): Promise<Cluster> {
 function sole (nodeUrl: string): Cluster {
   return {
     nodeId: 'sole',
+    shared: false,
     leadership: new SoleLeadership(),
     placement: SOLE_PLACEMENT,
     forwarding: undefined,
@@ -100,6 +103,7 @@ async function joinPostgres (opts: ClusterOptions, url: string): Promise<Cluster
   const forwarding = new AnnounceForwarding({ leaderUrl, clusterKey, timeoutMs, log })
   return {
     nodeId: nodes.id,
+    shared: true,
     leadership,
     placement: {
       mine: infoHash => nodes.ownerOf(infoHash) === nodes.id,
