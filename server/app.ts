@@ -25,7 +25,8 @@ import { webAppRoutes, type WebAppPolicy } from './routes/webApp.ts'
 import type { OipRecordService } from './records/oipRecordService.ts'
 import type { MediaSeeder } from './seeder/mediaSeeder.ts'
 import type { BlobStore } from './storage/blobStore.ts'
-import { ANNOUNCE_PATH, type EmbeddedTracker } from './tracker/embeddedTracker.ts'
+import type { TrackerDoor } from './cluster/trackerDoor.ts'
+import { ANNOUNCE_PATH } from './tracker/embeddedTracker.ts'
 import type { ResumableUploads } from './upload/resumable.ts'
 
 /**
@@ -50,7 +51,8 @@ export interface AppDeps {
   oipRecords: OipRecordService
   store: BlobStore
   seeder: MediaSeeder
-  tracker: EmbeddedTracker
+  /** The tracker: this node's own, or the leader's through it. */
+  tracker: TrackerDoor
   metrics: Metrics
   /** The seeder's last hour, for the dashboard. */
   history: StatsHistory

@@ -7,6 +7,13 @@ export interface Config {
   port: number
   /** The URL people and peers reach this server at; torrents and magnets name it. */
   publicUrl: string
+  /**
+   * Where the other nodes sharing DATABASE_URL reach this one (NODE_URL; undefined: PUBLIC_URL):
+   * a follower forwards the tracker's announces to the leader's.
+   */
+  nodeUrl: string | undefined
+  /** A node whose heartbeat is older than this is dead: its work and torrents move (CLUSTER_NODE_TIMEOUT). */
+  clusterNodeTimeoutMs: number
   mediaDir: string
   /** Where the blobs are kept (BLOB_STORE): MEDIA_DIR (the default), or an S3-compatible bucket. */
   blobStore: { kind: 'fs' } | S3Settings
@@ -185,6 +192,8 @@ export function loadConfig (env: Env = process.env): Config {
     host,
     port,
     publicUrl: url('PUBLIC_URL', env.PUBLIC_URL || `http://${shownHost}:${port}`, ['http:', 'https:']),
+    nodeUrl: env.NODE_URL ? url('NODE_URL', env.NODE_URL, ['http:', 'https:']) : undefined,
+    clusterNodeTimeoutMs: duration(env, 'CLUSTER_NODE_TIMEOUT', UNIT_MS.s! * 5),
     mediaDir: path.resolve(env.MEDIA_DIR || path.join(dataDir, 'media')),
     blobStore: blobStore(env),
     dataDir,

@@ -2,7 +2,6 @@
  * Wires the parts together and listens: blob store, records, seeder, tracker, HTTP, all on one
  * port. Used by main.ts and by the tests, which start real servers on loopback.
  */
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -16,7 +15,10 @@ import { createApp } from './app.ts'
 import { AuthService } from './auth/authService.ts'
 import { Capabilities, SEEDER_SUBJECT } from './auth/capabilities.ts'
 import { DatabaseChallengeStore } from './auth/challengeStore.ts'
-import { loadMetricsToken, loadTokenSecret } from './auth/secret.ts'
+import { derivedKey, loadMetricsToken, loadTokenSecret } from './auth/secret.ts'
+import { joinCluster } from './cluster/cluster.ts'
+import type { ClusterMessage } from './cluster/clusterChannel.ts'
+import { TrackerDoor } from './cluster/trackerDoor.ts'
 import type { Config } from './config.ts'
 import type { Logger } from './logger.ts'
 import { Catalog } from './media/catalog.ts'
@@ -25,6 +27,7 @@ import { PublicCopies } from './media/publicCopies.ts'
 import { Quotas } from './media/quotas.ts'
 import { sweepExpiredShares } from './media/shares.ts'
 import { openDatabase } from './db/database.ts'
+import type { AdmissionChange } from './access/accessPolicy.ts'
 import { catalogRepositories } from './catalog/catalogRepositories.ts'
 import { RECONCILE_ALL } from './db/migrations.ts'
 import { SeederJsonMark } from './catalog/seederJsonMark.ts'
@@ -34,6 +37,7 @@ import { seedSource } from './media/seedSource.ts'
 import { OipRecordService, type UploadFacts } from './records/oipRecordService.ts'
 import { ResponseSlots } from './routes/responseSlots.ts'
 import { MediaSeeder } from './seeder/mediaSeeder.ts'
+import type { SeedChange } from './seeder/seedPlacement.ts'
 import type { BlobStore } from './storage/blobStore.ts'
 import { FsBlobStore } from './storage/fsBlobStore.ts'
 import { FsUploadStore } from './storage/fsUploadStore.ts'
@@ -128,11 +132,18 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   const publicUrl = config.publicUrl.endsWith(':0') ? config.publicUrl.replace(/:0$/, `:${port}`) : config.publicUrl
   const resolved: Config = { ...config, port, publicUrl }
 
-  // Tells the tracker the seeder's own announces from anyone else's; lives as long as this process.
-  const seederKey = randomBytes(32).toString('base64url')
+  const secret = await loadTokenSecret(config.dataDir, config.jwtSecret)
+  // Tells the tracker the seeders' own announces from anyone else's: the same on every node
+  // sharing the secret, since one node's tracker hears every node's seeder.
+  const seederKey = derivedKey(secret, 'seeder-key')
   const publicCopies = store.publicObjects && new PublicCopies(store.publicObjects, blobs, log)
   const catalog = new Catalog({ store, blobs, publicUrl, extraTrackers: config.extraTrackers, cdnUrls: config.cdnUrls, seederKey, publicCopies })
-  const secret = await loadTokenSecret(config.dataDir, config.jwtSecret)
+  // Nodes sharing a PostgreSQL catalogue: one leads (the tracker, the work done once), torrents
+  // are spread, announces forwarded with the client's address under this key.
+  const clusterKey = derivedKey(secret, 'cluster-key')
+  const cluster = await joinCluster({ database, url: config.databaseUrl, nodeUrl: config.nodeUrl ?? publicUrl, timeoutMs: config.clusterNodeTimeoutMs, clusterKey, log })
+  const { leadership } = cluster
+  const isSeederPeer = (peerId: string): boolean => peerId === seeder.peerId || cluster.isOtherSeeder(peerId)
   const metricsToken = await loadMetricsToken(config.dataDir, config.metricsToken)
   const origin = new URL(publicUrl).origin
   const capabilities = new Capabilities(origin, secret, CAPABILITY_TTL_SECONDS)
@@ -142,7 +153,9 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     shares,
     capabilities,
     adminKeys: config.adminKeys,
-    seederPeerId: (): string | undefined => seeder.peerId,
+    isSeederPeer,
+    tellNodes: change => cluster.send('admission', change),
+    leads: () => leadership.leads,
     // Out of the tracker's swarm (no peer is told of them again) and off the seeder's wires.
     peersLeft: async (infoHash, peerIds) => {
       tracker.removePeers(infoHash, peerIds)
@@ -174,25 +187,43 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     },
     maxActive: config.seedMaxActive,
     activationsPerMinute: config.seedActivationsPerMinute,
+    placement: cluster.placement,
+    ...(cluster.shared ? { writesSnapshot: () => leadership.leads } : {}),
     log
   })
   const tracker = new EmbeddedTracker({
     log,
     seederKey,
-    seederPeerId: () => seeder.peerId,
+    isSeederPeer,
     allow: async announce => {
       const { infoHash, peerId, event } = announce
       if (!await access.admitAnnounce(announce)) return false
-      // Another peer in the swarm wants the file (the seeder's own announces do not count, nor
+      // Another peer in the swarm wants the file (the seeders' own announces do not count, nor
       // a peer leaving). Not awaited: the peer joins the swarm first, then the torrent comes up
       // and offers to it (see MediaSeeder.want).
-      if (peerId !== seeder.peerId && event !== 'stopped') void seeder.want(infoHash, { announced: true })
+      if ((peerId === undefined || !isSeederPeer(peerId)) && event !== 'stopped') void seeder.want(infoHash, { announced: true })
       return true
     }
   })
-  const clientAddresses = new ClientAddresses(config.trustProxy)
+  const clientAddresses = new ClientAddresses(config.trustProxy, cluster.shared ? clusterKey : undefined)
+  const trackerDoor = new TrackerDoor({ tracker, leadership, forwarding: cluster.forwarding, fromNode: req => clientAddresses.fromNode(req) })
   http.on('upgrade', (req, socket, head) => {
-    if (!tracker.handleUpgrade(req, socket, head, clientAddresses.of(req))) socket.destroy()
+    if (!trackerDoor.handleUpgrade(req, socket, head, clientAddresses.of(req))) socket.destroy()
+  })
+  // What the other nodes tell: about torrents this node seeds, and the tracker's admissions.
+  const failed = (what: string) => (err: Error) => log.warn({ err: err.message }, `could not act on ${what} another node told`)
+  cluster.on('seed', (m: ClusterMessage) => { seeder.fromNode(m.body as SeedChange).catch(failed('a seeding change')) })
+  cluster.on('admission', (m: ClusterMessage) => { access.fromNode(m.body as AdmissionChange, m.fromLeader).catch(failed('a swarm admission')) })
+  cluster.onReset(() => { access.forgetAdmissions().catch(failed('missed messages')) })
+  // The tracker moved: the torrents seeded here join its swarms now, and once more a moment
+  // later for a node that learnt of the new leader after this one did (its forward failed).
+  cluster.onLeaderChange(() => {
+    seeder.reannounce()
+    setTimeout(() => seeder.reannounce(), config.clusterNodeTimeoutMs / 2).unref()
+  })
+  let rebalancing: Promise<void> = Promise.resolve()
+  cluster.onRebalance(() => {
+    rebalancing = rebalancing.then(async () => await seeder.rebalance()).catch(failed('a change of the live nodes'))
   })
   // One hashing worker per spare core; uploads beyond that hash on the main thread.
   const hashPool = new HashPool(Math.max(1, availableParallelism() - 1))
@@ -243,10 +274,14 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     log
   })
   await uploads.init()
-  // Sweep expired uploads a few times per expiry period (at least every 15 minutes), and expired shares with them.
+  // The leader sweeps expired uploads a few times per expiry period (at least every 15
+  // minutes), expired shares and long-dead nodes with them.
   const sweeper = setInterval(() => {
+    if (!leadership.leads) return
+    metrics.singletonRuns.inc({ work: 'sweep' })
     uploads.sweep().catch(err => log.warn({ err: (err as Error).message }, 'sweeping expired uploads failed'))
     sweepExpiredShares(shares).catch(err => log.warn({ err: (err as Error).message }, 'sweeping expired shares failed'))
+    cluster.forgetDead().catch(err => log.warn({ err: (err as Error).message }, 'forgetting dead nodes failed'))
   }, Math.min(config.uploadExpiryMs / 4, 15 * 60_000))
   sweeper.unref()
   const history = new StatsHistory({
@@ -266,7 +301,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     oipRecords,
     store,
     seeder,
-    tracker,
+    tracker: trackerDoor,
     metrics,
     history,
     access,
@@ -284,7 +319,8 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       mediaDir: config.mediaDir,
       lowWaterBytes,
       seederReady: () => seederReady,
-      trackerReady: () => tracker.open
+      trackerReady: () => leadership.leads ? tracker.open : cluster.leaderUrl() !== undefined,
+      node: () => ({ id: cluster.nodeId, leads: leadership.leads })
     }),
     webDir: config.webDir,
     // The bucket's public copies are a mirror the browser fetches web-seed ranges from.
@@ -292,6 +328,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     log
   })
   seederReady = await seeder.initialize()
+  await cluster.setSeederPeerId(seeder.peerId)
   await history.start()
   // The blob store and the database are made to agree in the background (what a crash left
   // between the two, as the journal notes it): now, and again a few times per grace period. The
@@ -299,6 +336,8 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   const stopCollecting = new AbortController()
   let collecting: Promise<unknown> = Promise.resolve()
   const collectOrphans = (all = false): void => {
+    if (!leadership.leads) return
+    metrics.singletonRuns.inc({ work: 'collect' })
     collecting = collecting.then(async () => {
       const staged = await store.collectStaging?.(config.orphanGraceMs) ?? 0
       if (staged > 0) log.warn({ staged }, 'removed uploads left unfinished (by a crash) in the blob store\'s staging area')
@@ -316,6 +355,12 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   collectOrphans(reconcileAll)
   const collector = setInterval(collectOrphans, Math.min(config.orphanGraceMs / 2, 15 * 60_000))
   collector.unref()
+  // Leading from now on: collect at once (the old leader may have died mid-way); no longer
+  // leading: the tracker's swarms go, and their peers reconnect to the one that leads now.
+  leadership.onChange(leads => {
+    if (!leads) return tracker.dropAll()
+    repositories.meta.has(RECONCILE_ALL).then(collectOrphans, err => log.warn({ err: (err as Error).message }, 'could not read whether to reconcile every folder'))
+  })
   // Ready (and serving) already; callers of startServer get a seeder with its torrents up.
   await seeder.whenResumed()
 
@@ -340,6 +385,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       http.closeIdleConnections()
       await seeder.close()
       await tracker.close()
+      await cluster.close()
       await Promise.race([closed, new Promise(resolve => setTimeout(resolve, 2000).unref())])
       http.closeAllConnections()
       await closed

@@ -55,7 +55,7 @@ async function sharedFiles (t: TestContext): Promise<{ policy: AccessPolicy, sql
     shares,
     capabilities,
     adminKeys: [],
-    seederPeerId: () => undefined,
+    isSeederPeer: () => false,
     peersLeft: async () => {},
     onError: err => { throw err }
   })

@@ -26,8 +26,8 @@ export interface AccessPolicyDeps {
   blobs: BlobRepository
   shares: ShareRepository
   capabilities: Capabilities
-  /** The server's own seeder's BitTorrent peer id (hex), once it runs. */
-  seederPeerId: () => string | undefined
+  /** Is this BitTorrent peer id (hex) a seeder's: this server's, or another live node's? */
+  isSeederPeer: (peerId: string) => boolean
   /** Keys that see every count and may change settings (ADMIN_PUBLIC_KEYS). */
   adminKeys: string[]
   /**
@@ -38,7 +38,24 @@ export interface AccessPolicyDeps {
   peersLeft: (infoHash: string, peerIds: string[]) => Promise<void>
   /** A swarm admission that ended by itself could not be acted on (peersLeft failed). */
   onError: (err: Error) => void
+  /**
+   * Nodes sharing the catalogue keep the same swarm admissions (see fromNode): each change made
+   * here is told to the others. Left out on a lone node.
+   */
+  tellNodes?: (change: AdmissionChange) => void
+  /** Does this node lead (run the tracker, which makes the admissions)? */
+  leads?: () => boolean
 }
+
+/**
+ * A change to the swarm admissions, as one node tells the others. `limit`: ms, null for none
+ * (a share without expiry); 0 ends them.
+ */
+export type AdmissionChange =
+  | { op: 'admit', infoHash: string, peerId: string, address: string, key: string, capabilityExpiry: number, limit: number | null }
+  | { op: 'forget', infoHash: string, peerId: string, key: string }
+  | { op: 'limitKey', infoHash: string, key: string, limit: number | null }
+  | { op: 'forgetSwarm', infoHash: string }
 
 /**
  * What a caller may do to a file: `read` it (bytes, info, .torrent, swarm), `claim` the same
@@ -79,6 +96,9 @@ export interface Announce {
 export function canSeeRecord (caller: Caller, row: Pick<OipRecordRow, 'accessLevel' | 'owner'>): boolean {
   return row.accessLevel === 'public' || row.owner === caller
 }
+
+/** Infinity as JSON can carry it (null). */
+const finite = (n: number): number | null => Number.isFinite(n) ? n : null
 
 export class AccessPolicy {
   private readonly deps: AccessPolicyDeps
@@ -169,14 +189,16 @@ export class AccessPolicy {
   /** admitAnnounce once; undefined when `decision` went stale while the database was read. */
   private async decideAnnounce (announce: Announce, decision: Decision): Promise<boolean | undefined> {
     const { infoHash, token, peerId, event, fromSeeder, address } = announce
-    const seederPeerId = this.deps.seederPeerId()
-    if (await this.deps.blobs.listedByInfoHash(infoHash) !== undefined) return fromSeeder || peerId !== seederPeerId
+    const seederPeer = peerId !== undefined && this.deps.isSeederPeer(peerId)
+    if (await this.deps.blobs.listedByInfoHash(infoHash) !== undefined) return fromSeeder || !seederPeer
     const record = await this.deps.records.byPrivateInfoHash(infoHash)
     if (!record || token === undefined || peerId === undefined) return false
     const claims = await this.deps.capabilities.check('tracker', token)
     if (claims?.infoHash !== infoHash) return false
-    if (claims.sub === SEEDER_SUBJECT) return peerId === seederPeerId
-    if (peerId === seederPeerId) return false
+    // A seeder's capability goes with a seeder's peer id, or with the seeders' key (another
+    // node's seeder, before this one has read its peer id).
+    if (claims.sub === SEEDER_SUBJECT) return seederPeer || fromSeeder
+    if (seederPeer) return false
     let limit = Infinity
     if (claims.sub !== record.owner) {
       const share = await this.deps.shares.live(record.mediaId, record.owner, claims.sub, Date.now())
@@ -184,8 +206,13 @@ export class AccessPolicy {
       limit = share.expiresAt ?? Infinity
     }
     if (decision.stale) return undefined
-    if (event !== 'stopped') return this.admitted.admit(infoHash, peerId, address, claims.sub, claims.expiresAt, limit)
+    if (event !== 'stopped') {
+      const admitted = this.admitted.admit(infoHash, peerId, address, claims.sub, claims.expiresAt, limit)
+      if (admitted) this.deps.tellNodes?.({ op: 'admit', infoHash, peerId, address, key: claims.sub, capabilityExpiry: claims.expiresAt, limit: finite(limit) })
+      return admitted
+    }
     this.admitted.forget(infoHash, peerId, claims.sub)
+    this.deps.tellNodes?.({ op: 'forget', infoHash, peerId, key: claims.sub })
     return true
   }
 
@@ -194,17 +221,53 @@ export class AccessPolicy {
    * leave its swarm now (peersLeft), connections included, whatever capabilities they hold.
    */
   async shareRevoked (infoHash: string, recipient: string): Promise<void> {
-    await this.left(infoHash, this.admitted.forgetKey(infoHash, recipient))
+    await this.restrict({ op: 'limitKey', infoHash, key: recipient, limit: 0 })
   }
 
   /** The share's expiry changed (ms; null: none): their peers' admissions move with it, and those already past it leave now. */
   async shareExpiryChanged (infoHash: string, recipient: string, expiresAt: number | null): Promise<void> {
-    await this.left(infoHash, this.admitted.limitKey(infoHash, recipient, expiresAt ?? Infinity))
+    await this.restrict({ op: 'limitKey', infoHash, key: recipient, limit: expiresAt })
   }
 
   /** A private torrent is no longer seeded (its record went, or is no longer private): nobody stays admitted to it. */
   async swarmEnded (infoHash: string): Promise<void> {
-    await this.left(infoHash, this.admitted.forgetSwarm(infoHash))
+    await this.restrict({ op: 'forgetSwarm', infoHash })
+  }
+
+  /**
+   * A change another node told. The tracker's admissions (admit, forget) are taken from the
+   * leader alone, and only by a node that does not lead itself. Ends and limits (a share revoked
+   * on any node) are taken from anyone, as they only ever shut peers out; the leader tells them
+   * on, so every node gets them after the admissions the leader made before it heard of them.
+   */
+  async fromNode (change: AdmissionChange, fromLeader: boolean): Promise<void> {
+    if (change.op === 'admit' || change.op === 'forget') {
+      if (!fromLeader || this.deps.leads?.() === true) return
+      if (change.op === 'admit') this.admitted.admit(change.infoHash, change.peerId, change.address, change.key, change.capabilityExpiry, change.limit ?? Infinity)
+      else this.admitted.forget(change.infoHash, change.peerId, change.key)
+      return
+    }
+    if (this.deps.leads?.() === true) await this.restrict(change)
+    else await this.apply(change)
+  }
+
+  /** This node may have missed changes: it forgets every admission (peers are admitted again at their next announce). */
+  async forgetAdmissions (): Promise<void> {
+    for (const [infoHash, peerIds] of this.admitted.forgetAll()) await this.left(infoHash, peerIds)
+  }
+
+  /** End or limit admissions here, and tell the other nodes. */
+  private async restrict (change: Exclude<AdmissionChange, { op: 'admit' | 'forget' }>): Promise<void> {
+    this.deps.tellNodes?.(change)
+    await this.apply(change)
+  }
+
+  private async apply (change: Exclude<AdmissionChange, { op: 'admit' | 'forget' }>): Promise<void> {
+    const { infoHash } = change
+    const left = change.op === 'forgetSwarm'
+      ? this.admitted.forgetSwarm(infoHash)
+      : this.admitted.limitKey(infoHash, change.key, change.limit ?? Infinity)
+    await this.left(infoHash, left)
   }
 
   private async left (infoHash: string, peerIds: string[]): Promise<void> {

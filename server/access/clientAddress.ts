@@ -4,10 +4,17 @@
  * socket's address, unless that is a trusted proxy (TRUST_PROXY): then X-Forwarded-For is read
  * from the right, past every trusted hop, and the first hop not trusted is the client. Whatever
  * an untrusted client puts in the header is left of that hop, so it is never read; a header
- * from a client that is not a trusted proxy is ignored whole.
+ * from a client that is not a trusted proxy is ignored whole. A request another node forwarded
+ * (the tracker's announces: cluster/announceForwarding.ts) names its client in a header of its
+ * own, believed only with the key every node derives from the shared secret.
  */
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import net from 'node:net'
+
+/** A forwarding node's key (cluster/announceForwarding.ts), and the client address it vouches for. */
+export const CLUSTER_KEY_HEADER = 'x-oip-cluster-key'
+export const CLUSTER_CLIENT_HEADER = 'x-oip-client-address'
 
 /** One entry of TRUST_PROXY: an address, or a network (CIDR). */
 export interface ProxyRange {
@@ -52,17 +59,30 @@ export interface RequestOrigin {
   headers: IncomingHttpHeaders
 }
 
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest()
+
 export class ClientAddresses {
   private readonly proxies = new net.BlockList()
   private readonly trustsAny: boolean
+  private readonly clusterKey: Buffer | undefined
 
-  constructor (trusted: ProxyRange[]) {
+  /** `clusterKey`: what a request forwarded by another node carries (none: nothing is forwarded to this one). */
+  constructor (trusted: ProxyRange[], clusterKey?: string) {
     for (const { network, prefix, family } of trusted) this.proxies.addSubnet(network, prefix, family)
     this.trustsAny = trusted.length > 0
+    this.clusterKey = clusterKey === undefined ? undefined : digest(clusterKey)
+  }
+
+  /** Did another node of the cluster forward this request (it carries the cluster's key)? */
+  fromNode (req: Pick<RequestOrigin, 'headers'>): boolean {
+    const given = req.headers[CLUSTER_KEY_HEADER]
+    return this.clusterKey !== undefined && typeof given === 'string' && timingSafeEqual(digest(given), this.clusterKey)
   }
 
   /** The client's address ('unknown' when the socket is already gone). */
   of (req: RequestOrigin): string {
+    const vouched = req.headers[CLUSTER_CLIENT_HEADER]
+    if (typeof vouched === 'string' && net.isIP(vouched) !== 0 && this.fromNode(req)) return normalizeAddress(vouched)
     const { remoteAddress } = req.socket
     if (remoteAddress === undefined) return 'unknown'
     let client = normalizeAddress(remoteAddress)

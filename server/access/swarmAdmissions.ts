@@ -156,6 +156,11 @@ export class SwarmAdmissions {
     return [...swarm.peers.keys()]
   }
 
+  /** End every admission to every swarm now; the peer ids that left, by swarm. */
+  forgetAll (): Array<[string, string[]]> {
+    return [...this.swarms.keys()].map(infoHash => [infoHash, this.forgetSwarm(infoHash)])
+  }
+
   /**
    * Was this peer id admitted to this swarm, is its admission still valid, and did it announce
    * from `address`? `null` asks about the peer id alone (a WebRTC connection: see

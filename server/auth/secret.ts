@@ -2,7 +2,7 @@
  * Secrets with no default in the code: each comes from its environment variable when set, else
  * one is generated on first start and kept in a file of DATA_DIR (mode 0600).
  */
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 
@@ -44,4 +44,12 @@ export async function loadTokenSecret (dataDir: string, fromEnv: string | undefi
 /** The bearer token /metrics asks for: METRICS_TOKEN, or DATA_DIR/metrics-token. */
 export async function loadMetricsToken (dataDir: string, fromEnv: string | undefined): Promise<string> {
   return await loadSecret(dataDir, fromEnv, { envName: 'METRICS_TOKEN', fileName: 'metrics-token', lossMeans: 'give your metrics scraper the new one' })
+}
+
+/**
+ * A key for one purpose, derived from the token secret: every node sharing the secret (and so
+ * the catalogue) derives the same one, and it tells nothing of the secret.
+ */
+export function derivedKey (secret: Uint8Array, purpose: string): string {
+  return createHmac('sha256', secret).update(`oip-media-seeder:${purpose}`).digest('base64url')
 }

@@ -106,9 +106,9 @@ export class SeedRepository {
     await this.db.updateTable('seeds').set({ pinned: pinned ? 1 : 0 }).where('info_hash', '=', infoHash).execute()
   }
 
-  /** The `limit` torrents that should be active: pinned first, then the most recently wanted. */
-  async mostWanted (limit: number): Promise<SeedRow[]> {
-    return (await this.db.selectFrom('seeds').selectAll().orderBy('pinned', 'desc').orderBy('ranked_at', 'desc').limit(limit).execute()).map(toSeed)
+  /** The `limit` torrents that should be active: pinned first, then the most recently wanted (`offset`: past the first so many). */
+  async mostWanted (limit: number, offset = 0): Promise<SeedRow[]> {
+    return (await this.db.selectFrom('seeds').selectAll().orderBy('pinned', 'desc').orderBy('ranked_at', 'desc').limit(limit).offset(offset).execute()).map(toSeed)
   }
 
   /** Public seeds by bytes sent, most first. */

@@ -13,7 +13,9 @@ export const LOCK = {
   /** The server's pin slots (pinned seeds, at most SEED_MAX_ACTIVE / 2). */
   pinSlots: 0x6f6971,
   /** One owner's unfinished resumable uploads, counted against their limit. */
-  openUploads: 0x6f6972
+  openUploads: 0x6f6972,
+  /** The cluster's leader (cluster/leadership.ts): a session lock, held as long as its connection. */
+  leadership: 0x6f6973
 } as const
 
 export async function lockInTransaction (db: Db, dialect: Dialect, kind: number, key = ''): Promise<void> {

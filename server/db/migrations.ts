@@ -353,6 +353,20 @@ function migrations (dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('record_thumbnails_media').on('record_thumbnails').columns(['media_id', 'owner']).execute()
       }
     },
+    // The server processes sharing this catalogue (cluster/clusterNodes.ts): each registers at
+    // start and heartbeats; one not seen for CLUSTER_NODE_TIMEOUT is dead.
+    '0016_cluster_nodes': {
+      async up (db: Kysely<any>) {
+        await db.schema.createTable('cluster_nodes')
+          .addColumn('id', 'text', c => c.primaryKey())
+          .addColumn('url', 'text', c => c.notNull())
+          .addColumn('started_at', 'bigint', c => c.notNull())
+          .addColumn('heartbeat_at', 'bigint', c => c.notNull())
+          .addColumn('leading_since', 'bigint')
+          .addColumn('seeder_peer_id', 'text')
+          .execute()
+      }
+    },
     // Resumable uploads that any node may continue (upload/resumable.ts): the hashing's saved
     // state after the acknowledged bytes, and which request holds the upload until when (a lease
     // across nodes, so two never write one upload at once).

@@ -193,6 +193,20 @@ export interface RecordThumbnailsTable {
   thumbnail_id: string
 }
 
+/** A server process sharing the catalogue (cluster/clusterNodes.ts); times are the database's clock (ms). */
+export interface ClusterNodesTable {
+  /** Random, new at every start. */
+  id: string
+  /** NODE_URL: where the other nodes reach it (the tracker's announces are forwarded there). */
+  url: string
+  started_at: number
+  heartbeat_at: number
+  /** Set while it holds the leadership (cluster/leadership.ts). */
+  leading_since: number | null
+  /** Its seeder's BitTorrent peer id (hex), once its client runs: the tracker knows every node's seeder by it. */
+  seeder_peer_id: string | null
+}
+
 export interface Schema {
   media_records: MediaRecordsTable
   auth_challenges: AuthChallengesTable
@@ -208,4 +222,5 @@ export interface Schema {
   uploads: UploadsTable
   media_shares: MediaSharesTable
   record_thumbnails: RecordThumbnailsTable
+  cluster_nodes: ClusterNodesTable
 }

@@ -17,7 +17,7 @@ import type { ServedBytes } from './servedBytes.ts'
 import type { SeedingActivity } from './seedingActivity.ts'
 import type { SeedingClient } from './seedingClient.ts'
 import { scopesOf, type StatsScope } from './statsScope.ts'
-import { trackerClient } from './trackerClient.ts'
+import { reconnectNow, trackerClient } from './trackerClient.ts'
 import type { TrackerStats } from './trackerStats.ts'
 
 /** What a seeded torrent needs from the rest of the server when it comes up. */
@@ -186,11 +186,17 @@ export class ActiveTorrents {
 
   /**
    * Bring up to maxActive torrents up from the database (no piece is hashed): pinned ones
-   * first, then the most recently wanted. The rest stay idle until wanted.
+   * first, then the most recently wanted. The rest stay idle until wanted. With several nodes
+   * only this node's (`mine`) count, looked for among the `nodes` × maxActive most wanted.
    */
-  async resume (): Promise<{ resumed: number, failed: number }> {
+  async resume (mine: (infoHash: string) => boolean = () => true, nodes = 1): Promise<{ resumed: number, failed: number }> {
     const { client, seeds, maxActive } = this.opts
-    const first = await seeds.mostWanted(maxActive)
+    const first: SeedRow[] = []
+    for (let offset = 0; first.length < maxActive && offset < maxActive * nodes; offset += maxActive) {
+      const page = await seeds.mostWanted(maxActive, offset)
+      first.push(...page.filter(seed => mine(seed.infoHash)).slice(0, maxActive - first.length))
+      if (page.length < maxActive) break
+    }
     let resumed = 0
     let failed = 0
     const next = first[Symbol.iterator]()
@@ -204,6 +210,22 @@ export class ActiveTorrents {
     }
     await Promise.all(Array.from({ length: RESUME_CONCURRENCY }, worker))
     return { resumed, failed }
+  }
+
+  /**
+   * The tracker moved to another node, which knows no swarm yet: every active torrent joins it
+   * now (closed WebSocket trackers reopen, and all announce), not at their next interval.
+   */
+  reannounce (): void {
+    for (const torrent of this.torrents.values()) {
+      reconnectNow(torrent)
+      trackerClient(torrent)?.update()
+    }
+  }
+
+  /** Another node seeds these now (the live nodes changed): idle them here. */
+  async idleUnless (mine: (infoHash: string) => boolean): Promise<void> {
+    await Promise.all([...this.active.keys()].filter(infoHash => !mine(infoHash)).map(async infoHash => await this.idle(infoHash)))
   }
 
   /** The client is closing: what the active torrents sent is noted for the last write, and they are forgotten. */

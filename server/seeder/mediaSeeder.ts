@@ -13,6 +13,7 @@ import type { SeederJsonMark } from '../catalog/seederJsonMark.ts'
 import type { Logger } from '../logger.ts'
 import type { Catalog } from '../media/catalog.ts'
 import { ActiveTorrents, type SeedSource } from './activeTorrents.ts'
+import { type SeedChange, type SeedPlacement, SOLE_PLACEMENT } from './seedPlacement.ts'
 import { SeedingActivity } from './seedingActivity.ts'
 import { SeedingClient, type SeedLimits } from './seedingClient.ts'
 import { SeedingSnapshot } from './seedingSnapshot.ts'
@@ -52,6 +53,10 @@ export interface MediaSeederOptions {
   enabled?: boolean
   /** How often what the seeder noted (wanted times, bytes sent) is written to the database (ms). */
   writeBehindMs?: number
+  /** Which torrents this node seeds, when nodes share the catalogue; all of them when left out. */
+  placement?: SeedPlacement
+  /** Nodes share the catalogue: does this one write seeder.json (it leads)? Always, when left out. */
+  writesSnapshot?: () => boolean
 }
 
 export interface TorrentStatus {
@@ -80,6 +85,10 @@ export interface LiveTotals {
 
 /** Pages of this many rows when walking the public seeds (getAllSeeding, the snapshot). */
 const PAGE = 1000
+/** Demand for a torrent another node seeds is told to it at most this often (bytes are asked for many times a second). */
+const TELL_WANTED_EVERY_MS = 1000
+/** Torrents whose last telling is remembered for that. */
+const MAX_TOLD = 10_000
 
 export class MediaSeeder {
   /** Bytes of stored files sent since start, by source, per torrent (HTTP too: the routes count it here). */
@@ -92,9 +101,13 @@ export class MediaSeeder {
   private readonly trackerStats = new TrackerStats()
   private resuming: Promise<unknown> = Promise.resolve()
   private limits: SeedLimits
+  private readonly placement: SeedPlacement
+  /** When demand for a torrent another node seeds was last told, by infoHash. */
+  private readonly toldWanted = new Map<string, number>()
 
   constructor (opts: MediaSeederOptions) {
     this.opts = opts
+    this.placement = opts.placement ?? SOLE_PLACEMENT
     this.limits = { ...opts.limits }
     this.activity = new SeedingActivity({ seeds: opts.seeds, sentByActive: () => this.torrents.sent(), log: opts.log })
     this.torrents = new ActiveTorrents({
@@ -108,7 +121,7 @@ export class MediaSeeder {
       maxActive: opts.maxActive,
       ...(opts.activationsPerMinute !== undefined ? { activationsPerMinute: opts.activationsPerMinute } : {})
     })
-    this.snapshot = new SeedingSnapshot({ file: opts.stateFile, mark: opts.stateFileMark, seeds: async function * () { yield * allPublicSeeds(opts.seeds) }, publicSeeds: async () => await opts.seeds.count('public'), log: opts.log })
+    this.snapshot = new SeedingSnapshot({ file: opts.stateFile, mark: opts.stateFileMark, seeds: async function * () { yield * allPublicSeeds(opts.seeds) }, publicSeeds: async () => await opts.seeds.count('public'), log: opts.log, ...(opts.writesSnapshot ? { writer: opts.writesSnapshot } : {}) })
   }
 
   get seedLimits (): SeedLimits {
@@ -189,7 +202,7 @@ export class MediaSeeder {
     if (!catalog.store.isLocation(filePath, mediaId)) throw new Error(`seedFile: ${filePath} is not the stored file of ${mediaId}`)
     const [seed] = await seeds.publicSeeds({ limit: 1, mediaId })
     if (!seed) throw new Error(`seedFile: ${mediaId} is not a public file (only files with a public record are seeded publicly)`)
-    await this.torrents.start(seed.infoHash)
+    await this.start(seed.infoHash)
     return this.seedInfo(seed)
   }
 
@@ -244,7 +257,12 @@ export class MediaSeeder {
    * `announced`: a peer announced it at the tracker and waits in the swarm.
    */
   async want (infoHash: string, opts: { announced?: boolean } = {}): Promise<void> {
-    await this.torrents.want(infoHash, opts)
+    if (this.placement.mine(infoHash)) return await this.torrents.want(infoHash, opts)
+    const now = Date.now()
+    if (!opts.announced && now - (this.toldWanted.get(infoHash) ?? 0) < TELL_WANTED_EVERY_MS) return
+    if (this.toldWanted.size >= MAX_TOLD) this.toldWanted.clear()
+    this.toldWanted.set(infoHash, now)
+    this.placement.tell({ kind: 'want', infoHash, announced: opts.announced === true })
   }
 
   /** Live status of one torrent, for /api/media/:id/info. */
@@ -272,16 +290,48 @@ export class MediaSeeder {
 
   /** The database says this torrent is pinned now (or not): keep it active whatever else is wanted, or let it go idle in its turn. */
   async setPinned (infoHash: string, pinned: boolean): Promise<void> {
-    await this.torrents.setPinned(infoHash, pinned)
+    if (this.placement.mine(infoHash)) await this.torrents.setPinned(infoHash, pinned)
+    else this.placement.tell({ kind: 'pin', infoHash, pinned })
   }
 
   /** Bring a torrent the database seeds up now (a new upload's), whatever the demand rate. */
   async start (infoHash: string): Promise<void> {
-    await this.torrents.start(infoHash)
+    if (this.placement.mine(infoHash)) await this.torrents.start(infoHash)
+    else this.placement.tell({ kind: 'start', infoHash })
   }
 
-  /** The database no longer seeds this torrent: take it out of the client. */
+  /** The database no longer seeds this torrent: take it out of the client, here and on the node that seeds it. */
   async drop (infoHash: string): Promise<void> {
+    this.placement.tell({ kind: 'drop', infoHash })
+    await this.dropHere(infoHash)
+  }
+
+  /** What another node told about a torrent: acted on when this node seeds it (a drop, always). */
+  async fromNode (change: SeedChange): Promise<void> {
+    const { infoHash } = change
+    if (change.kind === 'drop') return await this.dropHere(infoHash)
+    if (!this.placement.mine(infoHash)) return
+    if (change.kind === 'want') await this.torrents.want(infoHash, { announced: change.announced })
+    else if (change.kind === 'start') await this.torrents.start(infoHash)
+    else await this.torrents.setPinned(infoHash, change.pinned)
+  }
+
+  /**
+   * The live nodes changed, or this node may have missed what others told it: the torrents
+   * another node seeds now go idle here, and this node's most wanted come up.
+   */
+  async rebalance (): Promise<void> {
+    if (!this.client) return
+    await this.torrents.idleUnless(infoHash => this.placement.mine(infoHash))
+    await this.resumeSeeding()
+  }
+
+  /** The tracker moved to another node: every active torrent announces there now. */
+  reannounce (): void {
+    this.torrents.reannounce()
+  }
+
+  private async dropHere (infoHash: string): Promise<void> {
     await this.torrents.drop(infoHash)
     this.served.forget(infoHash)
   }
@@ -307,7 +357,7 @@ export class MediaSeeder {
    * first, then the most recently wanted. The rest stay idle until wanted.
    */
   async resumeSeeding (): Promise<{ resumed: number, failed: number }> {
-    return await this.torrents.resume()
+    return await this.torrents.resume(infoHash => this.placement.mine(infoHash), this.placement.nodes)
   }
 
   async close (): Promise<void> {

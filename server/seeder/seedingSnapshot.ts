@@ -30,6 +30,11 @@ export interface SeedingSnapshotOptions {
   shutdownBudgetMs?: number
   /** How many seeds a write lists (a few rows' read): what a write would take before one was timed. */
   publicSeeds: () => Promise<number>
+  /**
+   * Nodes share the catalogue: only the one that leads (this function says whether it does)
+   * writes, and it learns of the others' changes from the mark, read at every tick.
+   */
+  writer?: () => boolean
 }
 
 const CHUNK = 1 << 20
@@ -71,9 +76,7 @@ export class SeedingSnapshot {
   async start (): Promise<void> {
     if (!await this.looksWhole() || await this.opts.mark.token() !== undefined) this.dirty = true
     this.timer = setInterval(() => {
-      if (this.dirty && Date.now() >= this.notBefore) {
-        void this.write().catch(err => { if (!this.stopping) this.opts.log.warn({ err: (err as Error).message }, 'could not write seeder.json') })
-      }
+      void this.tick().catch(err => { if (!this.stopping) this.opts.log.warn({ err: (err as Error).message }, 'could not write seeder.json') })
     }, 1000)
     this.timer.unref()
   }
@@ -100,6 +103,13 @@ export class SeedingSnapshot {
     await this.writing
   }
 
+  private async tick (): Promise<void> {
+    const { writer, mark } = this.opts
+    if (writer && !writer()) return
+    if (writer && !this.dirty && !this.inFlight && await mark.token() !== undefined) this.dirty = true
+    if (this.dirty && Date.now() >= this.notBefore) await this.write()
+  }
+
   /**
    * The last write, if anything changed since the one before. When a write is under way it is
    * given up, and none is made when the last one took longer than the shutdown budget (a
@@ -112,6 +122,7 @@ export class SeedingSnapshot {
     this.stopping = true
     const interrupted = this.inFlight
     await this.writing.catch(() => {})
+    if (this.opts.writer?.() === false) return
     if (!this.dirty && await this.opts.mark.token() === undefined) return
     const took = this.lastTook ?? await this.guessedWriteMs()
     if (interrupted || took > (this.opts.shutdownBudgetMs ?? SHUTDOWN_BUDGET_MS)) {

@@ -6,6 +6,22 @@ export interface TrackerConnection {
   announceUrl: string
   socket?: { connected?: boolean } | null
   client: NodeJS.EventEmitter
+  /** A WebSocket tracker whose socket closed waits (10 s to 5 min) before it opens a new one. */
+  reconnecting?: boolean
+  reconnectTimer?: NodeJS.Timeout
+  _openSocket? (): void
+}
+
+/**
+ * Open the torrent's closed tracker sockets now, not after bittorrent-tracker's backoff (the
+ * tracker moved to another node: it is there already); each announces once it is open.
+ */
+export function reconnectNow (torrent: Torrent): void {
+  for (const tracker of trackerClient(torrent)?._trackers ?? []) {
+    if (tracker.reconnecting !== true || !tracker._openSocket) continue
+    clearTimeout(tracker.reconnectTimer)
+    tracker._openSocket()
+  }
 }
 
 /** A torrent's tracker client; it keeps one object per tracker in _trackers. */

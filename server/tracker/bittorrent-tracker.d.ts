@@ -8,11 +8,13 @@ declare module 'bittorrent-tracker/server' {
   export type Filter = (infoHash: string, params: AnnounceParams, cb: (err?: Error | null) => void) => void
 
   interface WsServer extends EventEmitter {
+    /** The open WebSocket connections (ws's clientTracking). */
+    clients: Set<{ terminate (): void }>
     handleUpgrade (req: IncomingMessage, socket: Duplex, head: Buffer, cb: (ws: EventEmitter & { upgradeReq?: unknown }) => void): void
   }
 
   export default class Server extends EventEmitter {
-    constructor (opts: { http?: boolean, udp?: boolean, ws?: boolean | { noServer: boolean }, stats?: boolean, filter?: Filter, interval?: number })
+    constructor (opts: { http?: boolean, udp?: boolean, ws?: boolean | { noServer: boolean, clientTracking?: boolean }, stats?: boolean, filter?: Filter, interval?: number })
     ws: WsServer
     torrents: Record<string, unknown>
     onHttpRequest (req: IncomingMessage, res: ServerResponse, opts?: { action?: string }): void

@@ -66,8 +66,8 @@ export interface TrackerAnnounce {
 export interface EmbeddedTrackerOptions {
   /** May this peer announce this infoHash? */
   allow: (announce: TrackerAnnounce) => Promise<boolean>
-  /** The server's own seeder's peer id (hex), once it runs, to say why its announces are refused to others. */
-  seederPeerId: () => string | undefined
+  /** Is this (hex) peer id a seeder's (this node's, or another live node's)? To say why its announces are refused to others. */
+  isSeederPeer: (peerId: string) => boolean
   /** What the seeder's announce URLs carry as `seeder` (Catalog.seederTrackers). */
   seederKey: string
   log: Logger
@@ -102,7 +102,8 @@ export class EmbeddedTracker {
       http: false,
       udp: false,
       stats: false,
-      ws: { noServer: true },
+      // clientTracking: dropAll closes every WebSocket when this node stops leading.
+      ws: { noServer: true, clientTracking: true },
       filter: (infoHash, params, cb) => {
         // The token comes with the announce (an HTTP query's, or a WebSocket message's own
         // `token`: how the seeder sends its per-torrent capability), else it is the last one
@@ -121,7 +122,7 @@ export class EmbeddedTracker {
         if (!socket && peerId) params.addr = httpPeerKey(hostPort(address, params.port), peerId)
         opts.allow({ infoHash, token, peerId, event: text(params.event), fromSeeder, address }).then(
           ok => {
-            if (!ok) return cb(new Error(token === undefined && !fromSeeder && peerId === opts.seederPeerId() ? SEEDER_PEER_ID : UNKNOWN_TORRENT))
+            if (!ok) return cb(new Error(token === undefined && !fromSeeder && peerId !== undefined && opts.isSeederPeer(peerId) ? SEEDER_PEER_ID : UNKNOWN_TORRENT))
             // Judged here, after the last await: bittorrent-tracker announces to the swarm
             // within this tick, so no other message can change the swarm in between.
             const refusal = socket && ownershipRefusal(this.server.torrents[infoHash] as Swarm | undefined, params)
@@ -178,6 +179,15 @@ export class EmbeddedTracker {
       // A WebSocket peer is keyed by its peer id, an HTTP one by its address (httpPeerKey).
       if (peer?.peerId !== undefined && leaving.has(peer.peerId)) swarm.announce({ type: peer.type, event: 'stopped', numwant: 0, peer_id: peer.peerId, addr: key })
     }
+  }
+
+  /**
+   * Forget every swarm and close every WebSocket peer (this node no longer leads): the peers
+   * reconnect, and their announces reach the tracker that leads now.
+   */
+  dropAll (): void {
+    for (const client of this.server.ws.clients) client.terminate()
+    this.server.torrents = {}
   }
 
   private isSeederKey (key: string | undefined): boolean {
