@@ -30,8 +30,14 @@ export class ArweaveGateway implements BundleGateway {
   async postBundle (items: Uint8Array[]): Promise<string> {
     const { ArweaveSigner, DataItem, bundleAndSignData } = await arbundles()
     const { jwk, address } = this.wallet
-    // Every item is signed by its owner already: the signer would sign only unsigned ones.
-    const bundle = await bundleAndSignData(items.map(item => new DataItem(Buffer.from(item))), new ArweaveSigner(jwk))
+    // bundleAndSignData signs (over the owner's signature, breaking the item) every item it takes
+    // for unsigned, as one read from bytes is until its id is set: so it is set.
+    const signed = items.map(bytes => {
+      const item = new DataItem(Buffer.from(bytes))
+      item.rawId = item.rawId
+      return item
+    })
+    const bundle = await bundleAndSignData(signed, new ArweaveSigner(jwk))
     const res = await this.reach(async () => {
       const tx = await bundle.toTransaction({}, this.arweave, jwk)
       await this.arweave.transactions.sign(tx, jwk)
@@ -46,7 +52,9 @@ export class ArweaveGateway implements BundleGateway {
 
   async status (txId: string): Promise<BundleStatus> {
     const { status, confirmed } = await this.reach(async () => await this.arweave.transactions.getStatus(txId))
-    if (status === 200 && (confirmed?.number_of_confirmations ?? 0) >= 1) return 'confirmed'
+    // In a block: the gateway names it. (arlocal counts that block as 0 confirmations, and
+    // answers a pending one 200 "Pending" where arweave.net answers 202.)
+    if (status === 200 && typeof confirmed?.block_indep_hash === 'string') return 'confirmed'
     if (status === 200 || status === 202) return 'pending'
     if (status === 404) return 'missing'
     throw new Error(`The Arweave gateway answered ${status} when asked about bundle ${txId}.`)
