@@ -6,7 +6,7 @@
  * with the identity key, and it signs only an item it built itself from a record that key
  * signed: never bytes handed to it. The server builds the same unsigned item to check one it
  * is sent. arbundles' createData is passed in: Node uses the package, the browser its prebuilt
- * bundle (web/lib/arweaveItem.ts, a lazy chunk).
+ * bundle (in web/workers/arweaveItem.worker.ts, off the main thread).
  */
 import type { Signer } from '@dha-team/arbundles'
 import { secp256k1 } from '@noble/curves/secp256k1.js'

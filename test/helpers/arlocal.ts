@@ -44,11 +44,12 @@ async function freePort (): Promise<number> {
 /** The Arweave address of an owner key (a wallet's n, or a data item's owner): SHA-256, base64url. */
 export const addressOfOwner = (owner: Uint8Array): string => createHash('sha256').update(owner).digest('base64url')
 
-export async function startArlocal (): Promise<TestArweave> {
+/** `port`: where a server under test already expects it (e2e), else a free one. */
+export async function startArlocal (port?: number): Promise<TestArweave> {
   const dir = await tempDir('oip-arlocal-')
   // arlocal takes a port (0 means its default, 1984), not an address, and listens on every
   // interface: its Koa app is made to listen on loopback instead.
-  const port = await freePort()
+  port ??= await freePort()
   const arlocal = new ArLocal(port, false, path.join(dir, 'db'), false)
   const koa = (arlocal as unknown as { app: { listen: (...args: unknown[]) => http.Server } }).app
   const listen = koa.listen.bind(koa)

@@ -1,11 +1,24 @@
 /**
- * A public record's Arweave data item, signed in this browser (shared/oipDataItem.ts) with
- * arbundles' prebuilt browser bundle. Imported only when a record is published to Arweave, so
- * its ~240 KiB (gzip) load in a chunk of their own, never with the app.
+ * A public record's Arweave data item, signed by the owner's key in a worker of its own
+ * (web/workers/arweaveItem.worker.ts), which alone loads arbundles (~240 KiB gzip): the app
+ * never downloads it unless a record is published to Arweave.
  */
-import { createData } from '@dha-team/arbundles/bundle'
-import { signOipDataItem } from '../../shared/oipDataItem.ts'
 import type { OipMediaRecord } from '../../shared/record.ts'
+import type { ItemReply, ItemRequest } from '../workers/arweaveItem.worker.ts'
 
-export const signArweaveItem = async (record: OipMediaRecord, signature: string, privateKey: Uint8Array): Promise<Uint8Array> =>
-  await signOipDataItem(createData, record, signature, privateKey)
+export function signArweaveItem (record: OipMediaRecord, signature: string, privateKey: Uint8Array): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('../workers/arweaveItem.worker.ts', import.meta.url), { type: 'module', name: 'arweave item' })
+    const done = (): void => worker.terminate()
+    worker.onmessage = (e: MessageEvent<ItemReply>) => {
+      done()
+      if ('item' in e.data) resolve(e.data.item)
+      else reject(new Error(e.data.error))
+    }
+    worker.onerror = e => {
+      done()
+      reject(new Error(`The signing worker failed: ${e.message}`))
+    }
+    worker.postMessage({ record, signature, privateKey } satisfies ItemRequest)
+  })
+}

@@ -10,6 +10,7 @@ import type { OipMediaRecord, StoredOipRecord } from '../../shared/record.ts'
 import { recordMedia, type LocalMedia, type ServerMedia } from '../../shared/recordMedia.ts'
 import { signRecord } from '../../shared/signing.ts'
 import { postArweaveItem, postRecord } from './api.ts'
+import { signArweaveItem } from './arweaveItem.ts'
 import type { Session } from './session.svelte.ts'
 
 /** The words of a record: what the owner calls the file. */
@@ -44,8 +45,6 @@ export async function publishRecord (session: Session, local: LocalMedia, server
   const stored = await session.authorized(token => postRecord(record, signature, token))
   if (!toNetwork || accessLevel !== 'public') return { stored }
   try {
-    // A chunk of its own (arbundles), loaded the first time a record goes to Arweave.
-    const { signArweaveItem } = await import('./arweaveItem.ts')
     const item = await signArweaveItem(record, signature, session.key.privateKey)
     return { stored, publication: await session.authorized(token => postArweaveItem(stored.recordId, item, token)) }
   } catch (err) {
