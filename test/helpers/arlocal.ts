@@ -51,6 +51,8 @@ export async function startArlocal (port?: number): Promise<TestArweave> {
   // interface: its Koa app is made to listen on loopback instead.
   port ??= await freePort()
   const arlocal = new ArLocal(port, false, path.join(dir, 'db'), false)
+  // It appends every request to ./logs (the working directory, here the repository), logs hidden or not.
+  ;(arlocal as unknown as { log: { logInFile: () => void } }).log.logInFile = () => {}
   const koa = (arlocal as unknown as { app: { listen: (...args: unknown[]) => http.Server } }).app
   const listen = koa.listen.bind(koa)
   koa.listen = (p: unknown, cb: unknown) => listen(p, '127.0.0.1', cb)
