@@ -26,8 +26,6 @@ test('a public file published to the OIP network: its item in arlocal\'s GraphQL
   const context = await browser.newContext({ baseURL: PUBLISHING_URL })
   const page = await context.newPage()
   const me = await identityFromMnemonic((await createWallet(page)).join(' '))
-  // arlocal keeps a bundled item only when its owner has a wallet there.
-  await arweave.mint(addressOfOwner(itemOwnerOf(me.publicKey)), 0)
 
   // On by default for a public file on a server that publishes to Arweave; this one does not publish to GUN.
   const option = page.getByTestId('publish-to-network')

@@ -88,9 +88,6 @@ const publication = async (on: TestServer, recordId: string): Promise<Publicatio
 
 const inState = (on: TestServer, recordId: string, state: Publication['state']) => async (): Promise<boolean> => (await publication(on, recordId))?.state === state
 
-/** arlocal files a bundled item under its owner's wallet, and drops the item when it holds none. */
-const fundOwner = async (me: Identity): Promise<void> => { await arweave.mint(addressOfOwner(itemOwnerOf(me.publicKey)), 0) }
-
 test('the server generates its wallet in DATA_DIR (mode 0600) and GET /api/network says it publishes to Arweave', async () => {
   const stat = await fs.stat(path.join(server.dir, 'data', GENERATED_WALLET))
   assert.equal(stat.mode & 0o777, 0o600)
@@ -110,7 +107,6 @@ test('a public record\'s item: refused by an unfunded gateway (410, said), then 
   await until('the unfunded gateway refuses', inState(server, recordId, 'failed'))
   assert.match((await publication(server, recordId))!.error!, new RegExp(`410.*${walletAddress}.*too little AR`))
   await arweave.mint(walletAddress)
-  await fundOwner(me)
   await until('the bundle is posted', inState(server, recordId, 'posted'))
   const posted = (await publication(server, recordId))!
   assert.equal(posted.error, undefined)
@@ -200,7 +196,6 @@ test('a gateway that is down: failed, saying so, tried again by itself and with 
   const dir = await tempDir()
   let down = await startTestServer(env(gateway.url, { ARWEAVE_WALLET_FILE: walletFile }), { ...TIMINGS, dir })
   const a = await ownRecord(down)
-  await fundOwner(a.me)
   assert.equal((await postItem(down, a.recordId, await signOipDataItem(createData, a.record, a.signature, a.me.privateKey), a.token)).status, 202)
   await until('the first attempt fails', inState(down, a.recordId, 'failed'))
   assert.match((await publication(down, a.recordId))!.error!, /cannot be reached/)
@@ -211,7 +206,6 @@ test('a gateway that is down: failed, saying so, tried again by itself and with 
 
   // A second record waits through a restart: nothing is lost.
   const b = await ownRecord(down)
-  await fundOwner(b.me)
   assert.equal((await postItem(down, b.recordId, await signOipDataItem(createData, b.record, b.signature, b.me.privateKey), b.token)).status, 202)
   await until('the second fails too', inState(down, b.recordId, 'failed'))
   await down.close()
