@@ -15,12 +15,17 @@ export const EXTRA_TRACKER_PORT = PORT + 2
 export const MIRROR_PORT = PORT + 3
 /** The server whose torrents name that mirror. */
 export const MIRRORED_URL = `http://127.0.0.1:${PORT + 4}`
+/** The server that publishes public records to Arweave: to arlocal on ARLOCAL_PORT, which a test runs (see arweave.spec.ts). */
+export const PUBLISHING_URL = `http://127.0.0.1:${PORT + 5}`
+export const ARLOCAL_PORT = PORT + 6
 
 // A fresh, empty data folder per run so tests never see a previous run's media.
 // Playwright loads this file in the runner and again in each worker; the env var
 // (inherited by workers) keeps them all on the one folder.
 process.env.E2E_TMP_DIR ??= fs.mkdtempSync(path.join(os.tmpdir(), 'oip-e2e-'))
 const tmp = process.env.E2E_TMP_DIR
+/** The Arweave wallet the publishing server generates on its first start (a test funds it). */
+export const PUBLISHING_WALLET = path.join(tmp, 'publishing', 'data', 'arweave-wallet.json')
 
 function serverEnv (port: number, name: string): Record<string, string> {
   return {
@@ -84,6 +89,15 @@ export default defineConfig({
       reuseExistingServer: false,
       timeout: 120_000,
       env: { ...serverEnv(PORT + 4, 'mirrored'), SEEDING: 'false', CDN_URLS: `http://127.0.0.1:${MIRROR_PORT}` }
+    },
+    {
+      // The same product publishing public records to Arweave (ARWEAVE_URL), asking about its
+      // bundles every second, seeding off.
+      command: 'node scripts/build-server.mjs && node --enable-source-maps dist/server/main.mjs',
+      url: `${PUBLISHING_URL}/healthz`,
+      reuseExistingServer: false,
+      timeout: 120_000,
+      env: { ...serverEnv(PORT + 5, 'publishing'), SEEDING: 'false', ARWEAVE_URL: `http://127.0.0.1:${ARLOCAL_PORT}`, ARWEAVE_POLL_SECONDS: '1' }
     }
   ]
 })

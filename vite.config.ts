@@ -28,8 +28,9 @@ export default defineConfig({
           { src: '/icons/icon-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' }
         ]
       },
-      // The app shell only: media never goes into the precache.
-      injectManifest: { globPatterns: ['**/*.{js,css,html,svg,png,webmanifest}'] }
+      // The app shell only: media never goes into the precache, nor the worker that signs Arweave
+      // items with arbundles (~240 KiB gzip), loaded only when a record is published there.
+      injectManifest: { globPatterns: ['**/*.{js,css,html,svg,png,webmanifest}'], globIgnores: ['**/arweaveItem.worker-*.js'] }
     })
   ],
   build: { outDir: '../dist/web', emptyOutDir: true },

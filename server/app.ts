@@ -13,10 +13,14 @@ import type { Metrics } from './ops/metrics.ts'
 import type { StatsHistory } from './ops/statsHistory.ts'
 import type { Readiness } from './ops/readiness.ts'
 import type { MediaService } from './media/mediaService.ts'
+import type { NetworkInfo } from '../shared/publication.ts'
+import type { ArweavePublishing } from './publishing/arweavePublishing.ts'
+import { arweaveRoutes } from './routes/arweave.ts'
 import { authRoutes } from './routes/auth.ts'
 import type { SendLimits } from './routes/bytes.ts'
 import { mediaRoutes } from './routes/media.ts'
 import { meRoutes } from './routes/me.ts'
+import { networkRoutes } from './routes/network.ts'
 import { perAddressLimit } from './routes/rateLimit.ts'
 import { recordRoutes } from './routes/records.ts'
 import { seederRoutes } from './routes/seeder.ts'
@@ -49,6 +53,10 @@ export interface AppDeps {
   uploads: ResumableUploads
   maxUploadBytes: number
   oipRecords: OipRecordService
+  /** Public records' data items to Arweave. */
+  arweave: ArweavePublishing
+  /** What GET /api/network answers. */
+  network: NetworkInfo
   store: BlobStore
   seeder: MediaSeeder
   /** The tracker: this node's own, or the leader's through it. */
@@ -147,7 +155,9 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
   app.route('/api/media', mediaRoutes(deps.media, deps.store, deps.metrics, deps.sending, uploadStarts))
   app.route('/api/me', meRoutes(deps.media))
   app.route('/api/uploads', uploadRoutes(deps.uploads, deps.maxUploadBytes, uploadStarts))
+  app.route('/api/records', arweaveRoutes(deps.arweave))
   app.route('/api/records', recordRoutes(deps.oipRecords))
+  app.route('/api/network', networkRoutes(deps.network))
   app.route('/api/seeder', seederRoutes(deps.seeder, deps.access, deps.media, deps.history))
   app.all('/api/*', c => c.json({ error: { code: 'not_found', message: `No API route ${c.req.method} ${c.req.path}. See the README for the HTTP API.` } }, 404))
 

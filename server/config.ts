@@ -81,6 +81,12 @@ export interface Config {
   trustProxy: ProxyRange[]
   /** How often the dashboard's history takes a sample (HISTORY_SAMPLE_SECONDS); it keeps 360 of them. */
   historySampleMs: number
+  /** The Arweave gateway public records are published to (ARWEAVE_URL); undefined: publishing is off. */
+  arweaveUrl: string | undefined
+  /** The JWK wallet that pays for the bundles (ARWEAVE_WALLET_FILE); undefined: DATA_DIR/arweave-wallet.json, generated on first start. */
+  arweaveWalletFile: string | undefined
+  /** How often the publisher posts due items and asks the gateway about posted bundles (ARWEAVE_POLL_SECONDS). */
+  arweavePollMs: number
 }
 
 /** BLOB_STORE=s3: the bucket; credentials come from the AWS SDK's default chain (AWS_ACCESS_KEY_ID, …). */
@@ -242,6 +248,9 @@ export function loadConfig (env: Env = process.env): Config {
     challengesPerMinute: integer(env, 'CHALLENGES_PER_MINUTE', 30, 1),
     uploadStartsPerMinute: integer(env, 'UPLOAD_STARTS_PER_MINUTE', 60, 1),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
-    historySampleMs: integer(env, 'HISTORY_SAMPLE_SECONDS', 10, 1) * 1000
+    historySampleMs: integer(env, 'HISTORY_SAMPLE_SECONDS', 10, 1) * 1000,
+    arweaveUrl: env.ARWEAVE_URL ? url('ARWEAVE_URL', env.ARWEAVE_URL, ['http:', 'https:']) : undefined,
+    arweaveWalletFile: env.ARWEAVE_WALLET_FILE ? path.resolve(env.ARWEAVE_WALLET_FILE) : undefined,
+    arweavePollMs: integer(env, 'ARWEAVE_POLL_SECONDS', 60, 1) * 1000
   }
 }

@@ -35,6 +35,11 @@ import { importMediaDir } from './catalog/importMediaDir.ts'
 import { UploadRepository } from './catalog/uploadRepository.ts'
 import { seedSource } from './media/seedSource.ts'
 import { OipRecordService, type UploadFacts } from './records/oipRecordService.ts'
+import { ArweaveGateway } from './publishing/arweaveGateway.ts'
+import { ArweavePublications } from './publishing/arweavePublications.ts'
+import { ArweavePublisher, DEFAULT_TIMINGS, type PublisherTimings } from './publishing/arweavePublisher.ts'
+import { ArweavePublishing } from './publishing/arweavePublishing.ts'
+import { loadArweaveWallet } from './publishing/arweaveWallet.ts'
 import { ResponseSlots } from './routes/responseSlots.ts'
 import { MediaSeeder } from './seeder/mediaSeeder.ts'
 import type { SeedChange } from './seeder/seedPlacement.ts'
@@ -76,6 +81,8 @@ export interface StartOptions {
   uploadStore?: UploadStore
   /** The seeder's tracker capability lifetime (tests shorten it to see it renewed). */
   seederTokenTtlSeconds?: number
+  /** The Arweave publisher's retry and loss timings (tests shorten them to see retries). */
+  arweaveTimings?: Partial<Omit<PublisherTimings, 'pollMs'>>
 }
 
 /** The blob store BLOB_STORE names; the object store's code (and the AWS SDK) loads only when chosen. */
@@ -114,7 +121,23 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   await importMediaDir({ database, store, mediaDir: config.mediaDir, freshDatabase: database.fresh, log })
   const repositories = catalogRepositories(db, dialect)
   const { records, blobs, seeds, shares } = repositories
+  // Public records to Arweave, when ARWEAVE_URL names a gateway: the wallet that pays is loaded
+  // (or made) only then.
+  const arweavePublications = new ArweavePublications(db)
+  let publisher: ArweavePublisher | undefined
+  if (config.arweaveUrl !== undefined) {
+    const wallet = await loadArweaveWallet(config.dataDir, config.arweaveWalletFile)
+    publisher = new ArweavePublisher({
+      publications: arweavePublications,
+      gateway: new ArweaveGateway(config.arweaveUrl, wallet),
+      timings: { ...DEFAULT_TIMINGS, ...opts.arweaveTimings, pollMs: config.arweavePollMs },
+      log
+    })
+    log.info({ gateway: config.arweaveUrl, wallet: wallet.address }, 'publishing public records to Arweave: the bundles are paid from this wallet')
+  }
+  const arweave = new ArweavePublishing({ publications: arweavePublications, records: repositories.oipRecords, enabled: publisher !== undefined, kick: () => publisher?.kick() })
   const oipRecords = new OipRecordService({
+    publications: async recordIds => await arweave.ofRecords(recordIds),
     records: repositories.oipRecords,
     // The caller's own upload as they see it (their private view, or the public one), with the
     // type they uploaded it as: the public face may carry an earlier uploader's type.
@@ -259,6 +282,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     uploadGate,
     quotas: new Quotas({ bytesPerKey: config.quotaBytesPerKey, filesPerKey: config.quotaFilesPerKey, pinsPerKey: config.pinsPerKey, adminKeys: config.adminKeys }),
     metrics,
+    publications: async (owner, mediaIds) => await arweave.ofOwnerMedia(owner, mediaIds),
     log
   })
   const uploads = new ResumableUploads({
@@ -299,6 +323,8 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     uploads,
     maxUploadBytes: config.maxUploadBytes,
     oipRecords,
+    arweave,
+    network: { arweave: { publishing: arweave.enabled }, gun: { publishing: false } },
     store,
     seeder,
     tracker: trackerDoor,
@@ -361,6 +387,8 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     if (!leads) return tracker.dropAll()
     repositories.meta.has(RECONCILE_ALL).then(collectOrphans, err => log.warn({ err: (err as Error).message }, 'could not read whether to reconcile every folder'))
   })
+  // Carries on with whatever a previous run left queued or posted.
+  publisher?.start()
   // Ready (and serving) already; callers of startServer get a seeder with its torrents up.
   await seeder.whenResumed()
 
@@ -381,6 +409,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       history.stop()
       stopCollecting.abort()
       await collecting
+      await publisher?.close()
       const closed = new Promise<void>(resolve => http.close(() => resolve()))
       http.closeIdleConnections()
       await seeder.close()

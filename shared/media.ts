@@ -1,4 +1,5 @@
 /** Shapes and rules for stored media shared by the browser and the server. */
+import type { Publication } from './publication.ts'
 
 export type AccessLevel = 'public' | 'private'
 export const ACCESS_LEVELS: readonly AccessLevel[] = ['public', 'private']
@@ -81,6 +82,8 @@ export interface ShareView {
 /** A file in its owner's own listing (`?owner=me`): with the keys their record is shared with now. */
 export interface OwnedListItem extends RecordListItem {
   sharedWith: Array<Pick<ShareView, 'publicKey' | 'expiresAt'>>
+  /** Where the owner's record of it went on the OIP network, and how far it got; none when it was not sent. */
+  publication?: Publication
 }
 
 /**

@@ -8,6 +8,7 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
 import canonicalize from 'canonicalize'
 import { badRequest } from './errors.ts'
 import { ACCESS_LEVELS, isMediaId, SAFE_MIME, type AccessLevel } from './media.ts'
+import type { Publication } from './publication.ts'
 import type { SignatureFormat } from './signing.ts'
 import { THUMBNAILS_PER_RECORD } from './thumbnail.ts'
 import { isPublicKey } from './wallet.ts'
@@ -50,6 +51,8 @@ export interface StoredOipRecord {
   /** How `signature` was made: records stored before the Bitcoin message format say so. */
   signatureFormat: SignatureFormat
   createdAt: string
+  /** Where it went on the OIP network (shared/publication.ts), and how far it got; none when it was not sent. */
+  publication?: Publication
 }
 
 export const RECORD_LIMITS = { name: 200, description: 5000, tags: 20, tag: 64, language: 35, url: 2048, magnet: 8192, contentType: 255 } as const

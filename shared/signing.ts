@@ -1,6 +1,7 @@
 /**
- * The only code that signs with the identity key, and it signs only typed messages: a sign-in
- * it has checked itself, or an OIP record. Every signature is a Bitcoin signed message (BIP-137:
+ * The code that signs with the identity key (with oipDataItem.ts, which signs a public record's
+ * Arweave item it builds itself), and it signs only typed messages: a sign-in it has checked
+ * itself, or an OIP record. Every signature is a Bitcoin signed message (BIP-137:
  * double SHA-256 of "\x18Bitcoin Signed Message:\n" + varint length + message; a 65-byte
  * recoverable signature whose header byte says "compressed P2PKH key", in base64), so any
  * Bitcoin wallet's "verify message" checks it against the owner's address. Each message starts

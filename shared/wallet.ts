@@ -1,7 +1,7 @@
 /**
  * The identity: a BIP39 mnemonic → BIP32 key at m/44'/0'/0'/0/0 (the path the OIP system uses)
  * → secp256k1. The compressed public key (hex) is who you are. What the key signs, and how, is
- * signing.ts's alone. Pure: runs in the browser and Node.
+ * signing.ts's (and oipDataItem.ts's, for Arweave items) alone. Pure: runs in the browser and Node.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { hmac } from '@noble/hashes/hmac.js'

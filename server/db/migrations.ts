@@ -353,6 +353,33 @@ function migrations (dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('record_thumbnails_media').on('record_thumbnails').columns(['media_id', 'owner']).execute()
       }
     },
+    // Public records on their way to Arweave (publishing/arweavePublications.ts): the owner's
+    // signed data item, byte for byte, and how far it got. Indexes for the publisher's next
+    // batch (due items by state and time), the bundles to ask about, and My files' rows.
+    '0013_arweave_publications': {
+      async up (db: Kysely<any>) {
+        await db.schema.createTable('arweave_publications')
+          .addColumn('record_id', 'text', c => c.primaryKey())
+          .addColumn('media_id', 'text', c => c.notNull())
+          .addColumn('owner', 'text', c => c.notNull())
+          .addColumn('item_id', 'text', c => c.notNull().unique())
+          .addColumn('item', bytes, c => c.notNull())
+          .addColumn('state', 'text', c => c.notNull().check(sql`state IN ('queued', 'posted', 'confirmed', 'failed')`))
+          .addColumn('attempts', 'integer', c => c.notNull().defaultTo(0))
+          .addColumn('next_attempt_at', 'bigint', c => c.notNull())
+          .addColumn('last_error', 'text')
+          .addColumn('tx_id', 'text')
+          .addColumn('lease', 'text')
+          .addColumn('lease_until', 'bigint')
+          .addColumn('created_at', 'bigint', c => c.notNull())
+          .addColumn('posted_at', 'bigint')
+          .addColumn('updated_at', 'bigint', c => c.notNull())
+          .execute()
+        await db.schema.createIndex('arweave_publications_due').on('arweave_publications').columns(['state', 'next_attempt_at']).execute()
+        await db.schema.createIndex('arweave_publications_tx').on('arweave_publications').columns(['tx_id']).execute()
+        await db.schema.createIndex('arweave_publications_owner').on('arweave_publications').columns(['owner', 'media_id']).execute()
+      }
+    },
     // The server processes sharing this catalogue (cluster/clusterNodes.ts): each registers at
     // start and heartbeats; one not seen for CLUSTER_NODE_TIMEOUT is dead.
     '0016_cluster_nodes': {

@@ -207,6 +207,30 @@ export interface ClusterNodesTable {
   seeder_peer_id: string | null
 }
 
+/** A public record's Arweave data item on its way (publishing/arweavePublications.ts). Times in ms. */
+export interface ArweavePublicationsTable {
+  record_id: string
+  media_id: string
+  owner: string
+  /** The data item's id: the record's did:arweave:<item_id>. */
+  item_id: string
+  /** The owner's signed data item, exactly as sent. */
+  item: Uint8Array
+  state: 'queued' | 'posted' | 'confirmed' | 'failed'
+  attempts: Generated<number>
+  /** A queued or failed item goes in the publisher's next bundle from then on. */
+  next_attempt_at: number
+  last_error: string | null
+  /** The bundle transaction that carried it, once posted. */
+  tx_id: string | null
+  /** A publisher has taken it into a bundle being posted, until lease_until (then another may). */
+  lease: string | null
+  lease_until: number | null
+  created_at: number
+  posted_at: number | null
+  updated_at: number
+}
+
 export interface Schema {
   media_records: MediaRecordsTable
   auth_challenges: AuthChallengesTable
@@ -223,4 +247,5 @@ export interface Schema {
   media_shares: MediaSharesTable
   record_thumbnails: RecordThumbnailsTable
   cluster_nodes: ClusterNodesTable
+  arweave_publications: ArweavePublicationsTable
 }

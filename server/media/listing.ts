@@ -4,6 +4,7 @@
  */
 import { badRequest, loginRequired, notFound } from '../../shared/errors.ts'
 import type { MediaListItem, OwnedListItem, RecordListItem, SharedListItem, ShareView } from '../../shared/media.ts'
+import type { Publication } from '../../shared/publication.ts'
 import type { Caller } from '../access/accessPolicy.ts'
 import type { BlobRepository, BlobRow } from '../catalog/blobRepository.ts'
 import { encodeCursor, type ListingPosition } from '../catalog/listingCursor.ts'
@@ -21,6 +22,8 @@ export interface ListingDeps {
   shares: ShareRepository
   seeder: MediaSeeder
   thumbnails: RecordThumbnails
+  /** Where the owner's current record of each file went on the OIP network, by media id. */
+  publications?: (owner: OwnerKey, mediaIds: string[]) => Promise<Map<string, Publication>>
 }
 
 interface Page<T> { items: T[], nextCursor: string | null }
@@ -94,7 +97,11 @@ export class Listing {
     const shared = rows.filter(r => r.record.accessLevel === 'private').map(r => r.record.mediaId)
     const sharesOf = await this.deps.shares.ofRecords(owner, shared, Date.now())
     const shown = await this.thumbnailsOf(rows)
-    return rows.map(row => ({ ...this.recordItem(row, shown), sharedWith: (sharesOf.get(row.record.mediaId) ?? []).map(recipientOf) }))
+    const published = await this.deps.publications?.(owner, rows.map(r => r.record.mediaId)) ?? new Map<string, Publication>()
+    return rows.map(row => {
+      const publication = published.get(row.record.mediaId)
+      return { ...this.recordItem(row, shown), sharedWith: (sharesOf.get(row.record.mediaId) ?? []).map(recipientOf), ...(publication ? { publication } : {}) }
+    })
   }
 
   /** The thumbnails of a page's records (one query). */

@@ -25,7 +25,7 @@ import type { UploadGate } from '../upload/uploadGate.ts'
 import type { Catalog } from './catalog.ts'
 import { KeyedMutex } from './keyedMutex.ts'
 import { Edits } from './edits.ts'
-import { Listing, type ListingQuery } from './listing.ts'
+import { Listing, type ListingDeps, type ListingQuery } from './listing.ts'
 import { Pins } from './pins.ts'
 import type { Quotas } from './quotas.ts'
 import { Removal } from './removal.ts'
@@ -59,6 +59,8 @@ export interface MediaServiceDeps {
   /** Runs `fn` as one database transaction on the repositories it is given: all of it is written, or none. */
   transaction: <T>(fn: (tx: CatalogRepositories) => Promise<T>) => Promise<T>
   log: Logger
+  /** Where the owner's current record of each file went on the OIP network (My files). */
+  publications?: ListingDeps['publications']
 }
 
 export class MediaService {

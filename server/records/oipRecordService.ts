@@ -7,6 +7,7 @@
  */
 import { AppError, badRequest, loginRequired, notFound } from '../../shared/errors.ts'
 import type { AccessLevel } from '../../shared/media.ts'
+import type { Publication } from '../../shared/publication.ts'
 import { canonicalRecord, recordId, validateRecord, type OipMediaRecord, type StoredOipRecord } from '../../shared/record.ts'
 import { signatureFormatOf, verifyRecord } from '../../shared/signing.ts'
 import { isThumbnailType, THUMBNAIL_MAX_BYTES, THUMBNAIL_MAX_SIDE, THUMBNAIL_TYPES } from '../../shared/thumbnail.ts'
@@ -19,6 +20,8 @@ export interface OipRecordServiceDeps {
   records: OipRecordRepository
   /** The caller's own upload of this media as the server answered it, if they hold one. */
   upload: (mediaId: string, owner: string) => Promise<UploadFacts | undefined>
+  /** Where these records went on the OIP network, by record id (only what the caller may see of it). */
+  publications?: (recordIds: string[], caller: Caller) => Promise<Map<string, Publication>>
   now?: () => Date
 }
 
@@ -138,7 +141,16 @@ export class OipRecordService {
   async get (id: string, caller: Caller): Promise<StoredOipRecord> {
     const row = RECORD_ID.test(id) ? await this.deps.records.get(id) : undefined
     if (!row || !canSeeRecord(caller, row)) throw missingRecord()
-    return toStored(row)
+    return (await this.withPublications([toStored(row)], caller))[0]!
+  }
+
+  private async withPublications (records: StoredOipRecord[], caller: Caller): Promise<StoredOipRecord[]> {
+    const published = await this.deps.publications?.(records.map(r => r.recordId), caller)
+    if (!published?.size) return records
+    return records.map(r => {
+      const publication = published.get(r.recordId)
+      return publication ? { ...r, publication } : r
+    })
   }
 
   /**
@@ -150,6 +162,6 @@ export class OipRecordService {
     const search = parseRecordSearch(query, limit)
     const rows = await this.deps.records.list({ ...search, caller, limit })
     const last = rows.length === limit ? rows[limit - 1] : undefined
-    return { items: rows.map(toStored), nextCursor: last === undefined ? null : encodeCursor(search.sort, last) }
+    return { items: await this.withPublications(rows.map(toStored), caller), nextCursor: last === undefined ? null : encodeCursor(search.sort, last) }
   }
 }

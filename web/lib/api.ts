@@ -1,5 +1,6 @@
 /** The server's HTTP API, as the browser uses it. Errors carry the server's message. */
 import type { KeyUsage, MediaEdit, MediaManifest, OwnedListItem, RecordListItem, SharedListItem, ShareView, UploadResult } from '../../shared/media.ts'
+import type { NetworkInfo, Publication } from '../../shared/publication.ts'
 import type { OipMediaRecord, StoredOipRecord } from '../../shared/record.ts'
 import { signSignIn } from '../../shared/signing.ts'
 import type { Identity } from '../../shared/wallet.ts'
@@ -208,11 +209,33 @@ export async function postRecord (record: OipMediaRecord, signature: string, tok
   }))
 }
 
+/** Which networks this server publishes records to. */
+export const network = async (): Promise<NetworkInfo> => await getJson<NetworkInfo>('/api/network')
+
+/** A public record's Arweave data item, signed here (shared/oipDataItem.ts): queued for the server's next bundle. */
+export async function postArweaveItem (recordId: string, item: Uint8Array, token: string): Promise<Publication> {
+  return (await json<{ publication: Publication }>(await fetch(`/api/records/${recordId}/arweave`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/octet-stream', ...auth(token) },
+    body: item as Uint8Array<ArrayBuffer>
+  }))).publication
+}
+
+/** Retry: the server's copy of a record's failed Arweave item goes in the next bundle. */
+export async function retryArweave (recordId: string, token: string): Promise<Publication> {
+  return (await json<{ publication: Publication }>(await fetch(`/api/records/${recordId}/arweave/retry`, { method: 'POST', headers: auth(token) }))).publication
+}
+
+/** How far a public record got on Arweave (anyone may ask); undefined when it was not sent. */
+export async function recordPublication (recordId: string): Promise<Publication | undefined> {
+  return (await getJson<StoredOipRecord>(`/api/records/${recordId}`)).publication
+}
+
 /**
  * A file the server holds, as `GET /api/media?owner=me` lists it (with `pinned` and `sharedWith`)
  * or `?shared=me` does (with `sharedBy` and `expiresAt`).
  */
-export type ServerFile = Omit<RecordListItem, 'pinned'> & Partial<Pick<OwnedListItem, 'pinned' | 'sharedWith'> & Pick<SharedListItem, 'sharedBy' | 'expiresAt'>>
+export type ServerFile = Omit<RecordListItem, 'pinned'> & Partial<Pick<OwnedListItem, 'pinned' | 'sharedWith' | 'publication'> & Pick<SharedListItem, 'sharedBy' | 'expiresAt'>>
 
 export interface ServerPage { items: ServerFile[], nextCursor: string | null }
 

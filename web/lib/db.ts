@@ -43,6 +43,8 @@ export interface LibraryFile {
   serverDeletedAt?: string
   /** Pinned on the server (set from this app): always seeded there, never idle. */
   pinned?: boolean
+  /** Its record goes to the OIP network too (public → Arweave), as chosen when it was added. */
+  publishToNetwork?: boolean
   /** Downloaded here (share link or magnet), not uploaded: the torrent came with it, nothing to upload. */
   downloaded?: true
   seeding: boolean

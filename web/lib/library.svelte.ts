@@ -5,6 +5,7 @@
  * without hashing again.
  */
 import bencode from 'bencode'
+import type { Publication } from '../../shared/publication.ts'
 import { buildTorrent, infoHashOf, renamedInfo, torrentName } from '../../shared/torrent.ts'
 import { storedMimeType } from '../../shared/media.ts'
 import { torrentSaltFor } from '../../shared/wallet.ts'
@@ -29,7 +30,12 @@ export interface AddOptions {
   accessLevel: 'public' | 'private'
   title: string
   description: string
+  /** Publish its record to the OIP network too. */
+  publishToNetwork: boolean
 }
+
+/** How often rows ask how far their records got on the OIP network, until they are confirmed. */
+const PUBLICATION_POLL_MS = 5000
 
 /** What keep() needs from a finished download. */
 export interface KeptDownload {
@@ -54,6 +60,9 @@ export class LibraryItem {
   peers = $state(0)
   uploaded = $state(0)
   error = $state<string | undefined>()
+  /** How far its record got on the OIP network (the server's answer), or why it was not sent. */
+  publication = $state<Publication | undefined>()
+  networkError = $state<string | undefined>()
   /** The thumbnail being made (beside the hashing), until it is kept. */
   thumbnailing: Promise<void> | undefined
   private controller = new AbortController()
@@ -81,6 +90,7 @@ export class Library {
   items = $state<LibraryItem[]>([])
   private readonly session: Session
   private timer: ReturnType<typeof setInterval> | undefined
+  private publicationTimer: ReturnType<typeof setInterval> | undefined
   private loaded = false
 
   constructor (session: Session) {
@@ -113,6 +123,13 @@ export class Library {
       }
     }
     this.timer ??= setInterval(() => { void this.refreshStats() }, 1000)
+    this.publicationTimer ??= setInterval(() => { void this.refreshPublications() }, PUBLICATION_POLL_MS)
+    void this.refreshPublications(true)
+  }
+
+  /** Retry: the same record, signed again here (the same signature), and sent again; the server queues it anew. */
+  async publishAgain (item: LibraryItem): Promise<void> {
+    await this.publishRecord(item)
   }
 
   async add (files: File[], opts: AddOptions): Promise<void> {
@@ -189,11 +206,12 @@ export class Library {
    * My file changed on the server (My files: an edit or an access change), which dropped my
    * record. The copy here takes the new words and, after an access change, the server's new
    * torrent (checked against the pieces hashed here; seeded instead of the old one), and the
-   * record is signed again from what this browser knows. False when the file is not here.
+   * record is signed again from what this browser knows. The file's row, or undefined when the
+   * file is not here.
    */
-  async changedOnServer (changed: api.ServerFile, magnetURI: string): Promise<boolean> {
+  async changedOnServer (changed: api.ServerFile, magnetURI: string): Promise<LibraryItem | undefined> {
     const item = this.items.find(i => i.file.mediaId === changed.mediaId && i.file.server && !i.file.downloaded)
-    if (!item) return false
+    if (!item) return undefined
     const { accessLevel, infoHash } = changed
     const patch: Partial<LibraryFile> = {
       title: changed.name ?? changed.originalName,
@@ -218,7 +236,7 @@ export class Library {
     }
     await this.save(item, patch)
     await this.publishRecord(item)
-    return true
+    return item
   }
 
   /** Remove from this browser (the server copy stays). */
@@ -239,6 +257,7 @@ export class Library {
       accessLevel: opts.accessLevel,
       title: opts.title || file.name,
       description: opts.description,
+      publishToNetwork: opts.publishToNetwork,
       seeding: false,
       addedAt: new Date().toISOString()
     }, 'hashing')
@@ -375,10 +394,26 @@ export class Library {
    * that says otherwise gets no signature.
    */
   private async publishRecord (item: LibraryItem): Promise<void> {
-    const { mediaId, size, type, infoHash, server, title, description, tags, addedAt, accessLevel, thumbnailId: thumbnail } = item.file
-    const stored = await publishRecord(this.session, { mediaId, size, infoHash: infoHash!, contentType: storedMimeType(type), origin: location.origin }, server!,
-      accessLevel, { name: title, description, tags: tags ?? [], addedAt }, thumbnail ? [thumbnail] : [])
+    const { mediaId, size, type, infoHash, server, title, description, tags, addedAt, accessLevel, thumbnailId: thumbnail, publishToNetwork } = item.file
+    const { stored, publication, networkError } = await publishRecord(this.session, { mediaId, size, infoHash: infoHash!, contentType: storedMimeType(type), origin: location.origin }, server!,
+      accessLevel, { name: title, description, tags: tags ?? [], addedAt }, thumbnail ? [thumbnail] : [], publishToNetwork === true)
+    item.publication = publication
+    item.networkError = networkError
     await this.save(item, { recordId: stored.recordId, recordSignatureFormat: stored.signatureFormat })
+  }
+
+  /** Rows whose record is on its way to the OIP network ask the server how far it got (`all`: every row sent there, after a reload). */
+  private async refreshPublications (all = false): Promise<void> {
+    for (const item of this.items) {
+      const { recordId, publishToNetwork, accessLevel } = item.file
+      if (!recordId || !publishToNetwork || accessLevel !== 'public' || item.networkError) continue
+      if (all ? item.publication !== undefined : item.publication === undefined || item.publication.state === 'confirmed') continue
+      try {
+        item.publication = await api.recordPublication(recordId)
+      } catch {
+        // Offline, or the record is gone: the row keeps what it showed.
+      }
+    }
   }
 
   private async save (item: LibraryItem, patch: Partial<LibraryFile>): Promise<void> {

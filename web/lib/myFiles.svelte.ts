@@ -4,6 +4,7 @@
  * refuses shows in `error` instead, in the dialog that asked for it (the dialog stays open).
  */
 import type { KeyUsage, MediaEdit } from '../../shared/media.ts'
+import type { Publication } from '../../shared/publication.ts'
 import * as api from './api.ts'
 import { infoHashOfTorrent } from './hashing.ts'
 import type { Library } from './library.svelte.ts'
@@ -25,6 +26,8 @@ export class MyFiles {
   usage = $state<KeyUsage | undefined>()
   /** Files changed on the server whose record is not signed again yet (the signing failed). */
   unsigned = $state<string[]>([])
+  /** Files whose record was on the OIP network before an edit dropped it: the new one goes there too. */
+  private readonly toNetwork = new Set<string>()
   private readonly session: Session
   private readonly library: Library
 
@@ -90,10 +93,24 @@ export class MyFiles {
       return false
     }
     this.error = undefined
+    if (file.publication) this.toNetwork.add(file.mediaId)
     this.list.replace(changed)
     const what = changes.accessLevel && changes.accessLevel !== file.accessLevel ? `is ${changes.accessLevel} now` : 'was saved'
     if (await this.resign(changed, false)) toasts.success(`${fileTitle(changed)} ${what}. Your record of it is signed again.`)
     return true
+  }
+
+  /** Retry a record's publication to the OIP network that failed: the server sends its copy again. */
+  async retryPublication (file: api.ServerFile): Promise<void> {
+    const recordId = file.publication?.recordId
+    if (!recordId) return
+    try {
+      const publication = await this.session.authorized(token => api.retryArweave(recordId, token))
+      this.list.replace({ ...file, publication })
+      toasts.success(`${fileTitle(file)} goes to Arweave in the next bundle.`)
+    } catch (err) {
+      failed(`${fileTitle(file)} was not sent again: ${(err as Error).message}`)
+    }
   }
 
   /** Sign my record of a changed file again (`say`: and say so); a failure is shown, with a way to retry. */
@@ -117,16 +134,27 @@ export class MyFiles {
   private async publishChanged (changed: api.ServerFile): Promise<void> {
     const { mediaId } = changed
     const info = await this.session.authorized(token => api.mediaInfo(mediaId, token))
-    if (await this.library.changedOnServer(changed, info.magnetURI)) return
+    const item = await this.library.changedOnServer(changed, info.magnetURI)
+    if (item) {
+      this.published(changed, item)
+      return
+    }
     const torrentFile = await this.session.authorized(token => api.torrentFor(mediaId, token))
     const infoHash = await infoHashOfTorrent(torrentFile)
     const httpUrl = `${location.origin}/api/media/${mediaId}`
-    await publishRecord(this.session,
+    this.published(changed, await publishRecord(this.session,
       { mediaId, size: changed.fileSize, infoHash, contentType: changed.mimeType, origin: location.origin },
       { mediaId, magnetURI: info.magnetURI, httpUrl, mimeType: changed.mimeType, fileSize: info.fileSize },
       changed.accessLevel,
       { name: fileTitle(changed), description: changed.description ?? '', tags: changed.tags ?? [], addedAt: changed.createdAt },
-      changed.thumbnail ? [changed.thumbnail] : [])
+      changed.thumbnail ? [changed.thumbnail] : [],
+      this.toNetwork.has(mediaId)))
+  }
+
+  /** The row shows where the new record went on the OIP network; a failure to send it is said. */
+  private published (changed: api.ServerFile, { publication, networkError }: { publication?: Publication, networkError?: string }): void {
+    if (publication) this.list.replace({ ...changed, publication })
+    if (networkError) toasts.error(`${fileTitle(changed)}: ${networkError}`)
   }
 }
 

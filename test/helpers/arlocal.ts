@@ -1,0 +1,121 @@
+/**
+ * A local Arweave gateway for tests: arlocal (node_modules/arlocal) on a free loopback port over a
+ * temp folder, with what tests do to it (fund a wallet, mine a block, query GraphQL, read data),
+ * and a switch in front of it that plays a gateway that is down. The server under test only gets
+ * ARWEAVE_URL, as an operator would set it.
+ */
+import { createHash } from 'node:crypto'
+import fs from 'node:fs/promises'
+import http from 'node:http'
+import net from 'node:net'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import * as arlocalModule from 'arlocal'
+import { tempDir } from './server.ts'
+
+// arlocal's CommonJS module keeps its class under `default` (Node's import wraps it in another).
+type ArLocalClass = typeof import('arlocal').default
+const ArLocal = ((m: { default?: unknown }): ArLocalClass => {
+  let c = m.default
+  while (typeof c !== 'function') c = (c as { default?: unknown }).default
+  return c as ArLocalClass
+})(arlocalModule)
+
+export interface TestArweave {
+  url: string
+  /** GET /mint/<address>/<winston>: arlocal answers 410 to a wallet it holds no balance for. */
+  mint (address: string, winston?: number): Promise<void>
+  /** GET /mine: the pending transactions get a block (one confirmation). */
+  mine (): Promise<void>
+  graphql<T> (query: string): Promise<T>
+  /** A transaction's or data item's data, as text. */
+  data (id: string): Promise<string>
+  stop (): Promise<void>
+}
+
+async function freePort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
+/** The Arweave address of an owner key (a wallet's n, or a data item's owner): SHA-256, base64url. */
+export const addressOfOwner = (owner: Uint8Array): string => createHash('sha256').update(owner).digest('base64url')
+
+/** `port`: where a server under test already expects it (e2e), else a free one. */
+export async function startArlocal (port?: number): Promise<TestArweave> {
+  const dir = await tempDir('oip-arlocal-')
+  // arlocal takes a port (0 means its default, 1984), not an address, and listens on every
+  // interface: its Koa app is made to listen on loopback instead.
+  port ??= await freePort()
+  const arlocal = new ArLocal(port, false, path.join(dir, 'db'), false)
+  // It appends every request to ./logs (the working directory, here the repository), logs hidden or not.
+  ;(arlocal as unknown as { log: { logInFile: () => void } }).log.logInFile = () => {}
+  const koa = (arlocal as unknown as { app: { listen: (...args: unknown[]) => http.Server } }).app
+  const listen = koa.listen.bind(koa)
+  koa.listen = (p: unknown, cb: unknown) => listen(p, '127.0.0.1', cb)
+  await arlocal.start()
+  const url = `http://127.0.0.1:${port}`
+  await new Promise<void>(resolve => { const s = arlocal.getServer(); s.listening ? resolve() : s.once('listening', () => resolve()) })
+  const get = async (p: string): Promise<Response> => {
+    const res = await fetch(`${url}${p}`)
+    if (!res.ok) throw new Error(`arlocal GET ${p}: ${res.status} ${await res.text()}`)
+    return res
+  }
+  return {
+    url,
+    async mint (address, winston = 1e15) { await get(`/mint/${address}/${winston}`) },
+    async mine () { await get('/mine') },
+    async graphql<T> (query: string) {
+      const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ query }) })
+      const body = await res.json() as { data: T, errors?: unknown }
+      if (body.errors) throw new Error(`arlocal GraphQL: ${JSON.stringify(body.errors)}`)
+      return body.data
+    },
+    async data (id) { return await (await get(`/${id}`)).text() },
+    async stop () {
+      const server = arlocal.getServer()
+      server.closeAllConnections()
+      await new Promise(resolve => server.close(resolve))
+      await arlocal.stop()
+      await fs.rm(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+/** In front of a gateway: passes requests on while `up`, and cuts connections (a gateway that is down) otherwise. */
+export interface GatewaySwitch {
+  url: string
+  up: boolean
+  close (): Promise<void>
+}
+
+export async function gatewaySwitch (target: string): Promise<GatewaySwitch> {
+  const to = new URL(target)
+  const state = { up: false }
+  const server = http.createServer((req, res) => {
+    if (!state.up) {
+      req.socket.destroy()
+      return
+    }
+    const forward = http.request({ hostname: to.hostname, port: to.port, path: req.url, method: req.method, headers: req.headers }, answer => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers)
+      answer.pipe(res)
+    })
+    forward.on('error', () => req.socket.destroy())
+    req.pipe(forward)
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get up () { return state.up },
+    set up (value: boolean) { state.up = value },
+    async close () {
+      server.closeAllConnections()
+      await new Promise(resolve => server.close(resolve))
+    }
+  }
+}
