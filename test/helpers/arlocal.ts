@@ -6,11 +6,11 @@
  */
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
-import http from 'node:http'
-import net from 'node:net'
-import type { AddressInfo } from 'node:net'
+import type http from 'node:http'
 import path from 'node:path'
 import * as arlocalModule from 'arlocal'
+import { freePort } from '../../bench/serverProcess.ts'
+import { startHttpRelay } from './httpRelay.ts'
 import { tempDir } from './server.ts'
 
 // arlocal's CommonJS module keeps its class under `default` (Node's import wraps it in another).
@@ -31,14 +31,6 @@ export interface TestArweave {
   /** A transaction's or data item's data, as text. */
   data (id: string): Promise<string>
   stop (): Promise<void>
-}
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
 }
 
 /** The Arweave address of an owner key (a wallet's n, or a data item's owner): SHA-256, base64url. */
@@ -93,29 +85,12 @@ export interface GatewaySwitch {
 }
 
 export async function gatewaySwitch (target: string): Promise<GatewaySwitch> {
-  const to = new URL(target)
   const state = { up: false }
-  const server = http.createServer((req, res) => {
-    if (!state.up) {
-      req.socket.destroy()
-      return
-    }
-    const forward = http.request({ hostname: to.hostname, port: to.port, path: req.url, method: req.method, headers: req.headers }, answer => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(res)
-    })
-    forward.on('error', () => req.socket.destroy())
-    req.pipe(forward)
-  })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
+  const relay = await startHttpRelay(() => state.up ? target : undefined)
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: relay.url,
     get up () { return state.up },
     set up (value: boolean) { state.up = value },
-    async close () {
-      server.closeAllConnections()
-      await new Promise(resolve => server.close(resolve))
-    }
+    close: relay.close
   }
 }

@@ -12,14 +12,6 @@ export interface Front {
   close (): Promise<void>
 }
 
-export async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
-
 export async function startFront (): Promise<Front> {
   let next = 0
   const sockets = new Set<net.Socket>()

@@ -11,10 +11,11 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import * as tus from 'tus-js-client'
+import { freePort } from '../../bench/serverProcess.ts'
 import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
+import { startHttpRelay } from '../helpers/httpRelay.ts'
 import { postgresUnavailable, sharedPostgres, type PostgresServer } from '../helpers/postgres.ts'
 import { spawnServer, type ServerProcess } from '../helpers/process.ts'
 import { startS3, type TestBucket } from '../helpers/s3.ts'
@@ -34,32 +35,14 @@ const PART = 8 * MiB
  */
 async function alternatingProxy (nodes: () => string[]): Promise<{ url: string, patchedTo: string[], close: () => Promise<void> }> {
   const patchedTo: string[] = []
-  const server = http.createServer((req, res) => {
+  const relay = await startHttpRelay(req => {
     const all = nodes()
-    const target = req.method === 'PATCH' ? all[patchedTo.length % all.length]! : all[0]!
-    if (req.method === 'PATCH') patchedTo.push(target)
-    const out = http.request(new URL(req.url!, target), { method: req.method, headers: req.headers }, answer => {
-      res.writeHead(answer.statusCode!, answer.headers)
-      answer.pipe(res)
-    })
-    out.on('error', err => { res.destroy(err) })
-    req.pipe(out)
+    if (req.method !== 'PATCH') return all[0]!
+    const target = all[patchedTo.length % all.length]!
+    patchedTo.push(target)
+    return target
   })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    patchedTo,
-    close: async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) }
-  }
-}
-
-/** A port free on loopback now. */
-async function freePort (): Promise<number> {
-  const probe = http.createServer()
-  await new Promise<void>(resolve => probe.listen(0, '127.0.0.1', resolve))
-  const { port } = probe.address() as AddressInfo
-  await new Promise(resolve => probe.close(resolve))
-  return port
+  return { ...relay, patchedTo }
 }
 
 /**
@@ -68,21 +51,11 @@ async function freePort (): Promise<number> {
  */
 async function countingS3Proxy (endpoint: string): Promise<{ url: string, uploadReads: () => number, close: () => Promise<void> }> {
   let reads = 0
-  const server = http.createServer((req, res) => {
+  const relay = await startHttpRelay(req => {
     if (req.method === 'GET' && /\/uploads\/[0-9a-f]{32}\/\d{16}/.test(req.url!)) reads++
-    const out = http.request(new URL(req.url!, endpoint), { method: req.method, headers: req.headers }, answer => {
-      res.writeHead(answer.statusCode!, answer.headers)
-      answer.pipe(res)
-    })
-    out.on('error', err => { res.destroy(err) })
-    req.pipe(out)
+    return endpoint
   })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    uploadReads: () => reads,
-    close: async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) }
-  }
+  return { ...relay, uploadReads: () => reads }
 }
 
 const unavailable = postgresUnavailable()
