@@ -45,10 +45,15 @@ const TABLES: Record<Dialect, string> = {
   postgres: "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT LIKE 'kysely_%'"
 }
 
-/** Undoes 0011_record_search, leaving oip_records as 0010 did. */
-/** What 0017 added (resumable uploads any node may continue), taken out again. */
-const BEFORE_UPLOAD_HASH_STATE = ['hash_state', 'writer', 'writer_until'].map(c => `ALTER TABLE uploads DROP COLUMN ${c}`)
+/** Our tables' columns, indexes and triggers, in order: what a migration changes. */
+const SCHEMA: Record<Dialect, string> = {
+  sqlite: `SELECT m.name AS t, c.name AS c FROM sqlite_master m, pragma_table_info(m.name) c WHERE m.type = 'table' AND m.name NOT LIKE 'kysely_%'
+    UNION ALL SELECT tbl_name AS t, name AS c FROM sqlite_master WHERE type IN ('index', 'trigger') AND tbl_name NOT LIKE 'kysely_%' ORDER BY t, c`,
+  postgres: `SELECT table_name AS t, column_name AS c FROM information_schema.columns WHERE table_schema = 'public' AND table_name NOT LIKE 'kysely_%'
+    UNION ALL SELECT tablename AS t, indexname AS c FROM pg_indexes WHERE schemaname = 'public' AND tablename NOT LIKE 'kysely_%' ORDER BY t, c`
+}
 
+/** Undoes 0011_record_search, leaving oip_records as 0010 did. */
 const BEFORE_RECORD_SEARCH: Record<Dialect, string[]> = {
   sqlite: [
     ...['insert', 'delete', 'update'].map(t => `DROP TRIGGER oip_records_fts_${t}`),
@@ -66,6 +71,34 @@ const BEFORE_RECORD_SEARCH: Record<Dialect, string[]> = {
     'DROP INDEX oip_records_owner_seq',
     'CREATE INDEX oip_records_owner ON oip_records (owner)'
   ]
+}
+
+/**
+ * What each migration since 0006 did, taken out again, so a test can make the catalogue an older
+ * version left (undoMigrationsFrom). A new migration adds its entry here (a test below checks).
+ */
+const UNDO: Record<string, (dialect: Dialect) => string[]> = {
+  '0006_seed_counts': () => ['DROP TABLE seed_counts'],
+  '0007_blob_journal': () => ['DROP TABLE blob_journal'],
+  '0008_record_tags': () => ['ALTER TABLE media_records DROP COLUMN tags'],
+  '0009_media_shares': () => ['DROP TABLE media_shares'],
+  '0010_media_shares_expiry': () => ['DROP INDEX media_shares_expires'],
+  '0011_record_search': dialect => BEFORE_RECORD_SEARCH[dialect],
+  '0012_record_thumbnails': () => ['DROP TABLE record_thumbnails'],
+  '0013_arweave_publications': () => ['DROP TABLE arweave_publications'],
+  '0016_cluster_nodes': () => ['DROP TABLE cluster_nodes'],
+  '0017_upload_hash_state': () => ['hash_state', 'writer', 'writer_until'].map(c => `ALTER TABLE uploads DROP COLUMN ${c}`)
+}
+
+/** Leaves a current catalogue as it was before migration `first`: every later one undone, newest first, and forgotten by kysely. */
+async function undoMigrationsFrom (kind: DatabaseKind, options: TestDatabase['options'], first: string): Promise<void> {
+  const later = migrationNames(kind.kind).filter(name => name >= first).reverse()
+  for (const name of later) {
+    const undo = UNDO[name]
+    if (undo === undefined) throw new Error(`no undo for migration ${name}: add it to UNDO`)
+    for (const statement of undo(kind.kind)) await run(kind, options, statement)
+  }
+  await run(kind, options, `DELETE FROM kysely_migration WHERE name >= '${first}'`)
 }
 
 const columns = async (file: string, table: string): Promise<string[]> => {
@@ -124,17 +157,8 @@ describeEachDatabase('opening the database', kind => {
   test('a catalogue made before the seed counts gets its seeds counted once, by kind', async () => {
     const { options } = await kind.newDatabase()
     await (await openDatabase(options)).close()
-    // As 0005 left it: seeds, and no counts (nor the later journal, tags, shares, thumbnails, cluster nodes and Arweave publications).
-    await run(kind, options, 'DROP TABLE seed_counts')
-    await run(kind, options, 'DROP TABLE blob_journal')
-    await run(kind, options, 'ALTER TABLE media_records DROP COLUMN tags')
-    await run(kind, options, 'DROP TABLE media_shares')
-    for (const statement of BEFORE_RECORD_SEARCH[kind.kind]) await run(kind, options, statement)
-    await run(kind, options, 'DROP TABLE record_thumbnails')
-    for (const statement of BEFORE_UPLOAD_HASH_STATE) await run(kind, options, statement)
-    await run(kind, options, 'DROP TABLE cluster_nodes')
-    await run(kind, options, 'DROP TABLE arweave_publications')
-    await run(kind, options, "DELETE FROM kysely_migration WHERE name >= '0006'")
+    // As 0005 left it: seeds, and no counts.
+    await undoMigrationsFrom(kind, options, '0006')
     await run(kind, options, "INSERT INTO seeds (info_hash, media_id, kind, ranked_at) VALUES ('a', 'm1', 'public', 1), ('b', 'm2', 'public', 1), ('c', 'm2', 'private', 1)")
     const database = await openDatabase(options)
     try {
@@ -151,15 +175,7 @@ describeEachDatabase('opening the database', kind => {
     await (await openDatabase(options)).close()
     assert.deepEqual(await run(kind, options, mark), [])
     // As 0006 left it, with a stored file.
-    await run(kind, options, 'DROP TABLE blob_journal')
-    await run(kind, options, 'ALTER TABLE media_records DROP COLUMN tags')
-    await run(kind, options, 'DROP TABLE media_shares')
-    for (const statement of BEFORE_RECORD_SEARCH[kind.kind]) await run(kind, options, statement)
-    await run(kind, options, 'DROP TABLE record_thumbnails')
-    for (const statement of BEFORE_UPLOAD_HASH_STATE) await run(kind, options, statement)
-    await run(kind, options, 'DROP TABLE cluster_nodes')
-    await run(kind, options, 'DROP TABLE arweave_publications')
-    await run(kind, options, "DELETE FROM kysely_migration WHERE name >= '0007'")
+    await undoMigrationsFrom(kind, options, '0007')
     await run(kind, options, `INSERT INTO blobs (media_id, file_size, piece_length, info, name, mime_type, info_hash, published_at, created_at) VALUES ('${'a'.repeat(64)}', 1, 16384, ${kind.kind === 'sqlite' ? "x'00'" : "'\\x00'"}, 'f', 'text/plain', '${'b'.repeat(40)}', 1, '2026-01-01T00:00:00.000Z')`)
     await (await openDatabase(options)).close()
     assert.deepEqual(await run(kind, options, mark), [{ key: 'reconcile_all' }])
@@ -169,14 +185,7 @@ describeEachDatabase('opening the database', kind => {
     const { options } = await kind.newDatabase()
     await (await openDatabase(options)).close()
     // As 0007 left it, with a record.
-    await run(kind, options, 'ALTER TABLE media_records DROP COLUMN tags')
-    await run(kind, options, 'DROP TABLE media_shares')
-    for (const statement of BEFORE_RECORD_SEARCH[kind.kind]) await run(kind, options, statement)
-    await run(kind, options, 'DROP TABLE record_thumbnails')
-    for (const statement of BEFORE_UPLOAD_HASH_STATE) await run(kind, options, statement)
-    await run(kind, options, 'DROP TABLE cluster_nodes')
-    await run(kind, options, 'DROP TABLE arweave_publications')
-    await run(kind, options, "DELETE FROM kysely_migration WHERE name >= '0008'")
+    await undoMigrationsFrom(kind, options, '0008')
     await run(kind, options, `INSERT INTO media_records (media_id, owner, access_level, name, original_name, mime_type, created_at) VALUES ('${'a'.repeat(64)}', 'alice', 'public', 'Sunset', 'sunset.mp4', 'video/mp4', '2026-01-01T00:00:00.000Z')`)
     const database = await openDatabase(options)
     try {
@@ -190,12 +199,7 @@ describeEachDatabase('opening the database', kind => {
   test('a catalogue made before record search has its records searchable after: words, tags, creator address, date, size and name order', async () => {
     const { options } = await kind.newDatabase()
     await (await openDatabase(options)).close()
-    for (const statement of BEFORE_RECORD_SEARCH[kind.kind]) await run(kind, options, statement)
-    await run(kind, options, 'DROP TABLE record_thumbnails')
-    for (const statement of BEFORE_UPLOAD_HASH_STATE) await run(kind, options, statement)
-    await run(kind, options, 'DROP TABLE cluster_nodes')
-    await run(kind, options, 'DROP TABLE arweave_publications')
-    await run(kind, options, "DELETE FROM kysely_migration WHERE name >= '0011'")
+    await undoMigrationsFrom(kind, options, '0011')
     const alice = await identityFromMnemonic(createMnemonic())
     const stored = [['Sunset.mp4', 'Over the sea', ['beach', 'evening'], 1700000000, 300, 'public'], ['forest walk', 'Into the woods', ['green'], 1600000000, 100, 'public'], ['Diary', 'sunset notes', ['beach'], 1650000000, 200, 'private']] as const
     for (const [i, [name, description, tags, date, size, access]] of stored.entries()) {
@@ -219,6 +223,17 @@ describeEachDatabase('opening the database', kind => {
     } finally {
       await database.close()
     }
+  })
+
+  test('every migration since 0006 has its undo here, and a catalogue undone to 0005 migrates back to the same schema', async () => {
+    const { options } = await kind.newDatabase()
+    await (await openDatabase(options)).close()
+    const schema = async (): Promise<unknown[]> => await run(kind, options, SCHEMA[kind.kind])
+    const current = await schema()
+    await undoMigrationsFrom(kind, options, '0006')
+    assert.notDeepEqual(await schema(), current, 'the undo took tables out')
+    await (await openDatabase(options)).close()
+    assert.deepEqual(await schema(), current, 'the same tables, columns, indexes and triggers')
   })
 
   // Several servers may share one PostgreSQL; a SQLite file belongs to one server's DATA_DIR.
