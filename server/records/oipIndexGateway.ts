@@ -64,10 +64,14 @@ async function readLimited (res: Response, max: number, what: string): Promise<U
   }
   const chunks: Uint8Array[] = []
   let size = 0
-  for await (const chunk of res.body ?? []) {
-    size += chunk.length
-    if (size > max) throw new OversizedAnswer(`${what} is more than the ${max} bytes allowed`)
-    chunks.push(chunk)
+  const reader = res.body?.getReader()
+  for (let read = await reader?.read(); read !== undefined && !read.done; read = await reader!.read()) {
+    size += read.value.length
+    if (size > max) {
+      await reader!.cancel()
+      throw new OversizedAnswer(`${what} is more than the ${max} bytes allowed`)
+    }
+    chunks.push(read.value)
   }
   return Buffer.concat(chunks, size)
 }
