@@ -254,6 +254,7 @@ export function loadConfig (env: Env = process.env): Config {
     arweaveUrl: env.ARWEAVE_URL ? url('ARWEAVE_URL', env.ARWEAVE_URL, ['http:', 'https:']) : undefined,
     arweaveWalletFile: env.ARWEAVE_WALLET_FILE ? path.resolve(env.ARWEAVE_WALLET_FILE) : undefined,
     arweavePollMs: integer(env, 'ARWEAVE_POLL_SECONDS', 60, 1) * 1000,
-    arweaveIndex: env.ARWEAVE_URL ? env.ARWEAVE_INDEX === undefined || env.ARWEAVE_INDEX === '' || flag(env, 'ARWEAVE_INDEX') : false
+    // The switch is checked even without a gateway, so a typo shows before it matters.
+    arweaveIndex: (env.ARWEAVE_INDEX === undefined || env.ARWEAVE_INDEX === '' || flag(env, 'ARWEAVE_INDEX')) && Boolean(env.ARWEAVE_URL)
   }
 }
