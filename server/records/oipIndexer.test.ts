@@ -206,3 +206,27 @@ test('a node that does not lead the cluster asks the gateway nothing', async t =
   await indexer(gateway.url).run()
   assert.deepEqual(gateway.asked, [])
 })
+
+test('closing stops a run after the item being read, not after the whole page', async t => {
+  const gwen = await newIdentity()
+  const items = await Promise.all(['one', 'two', 'three'].map(async n => listed((await ownerItem(oipRecordOf(gwen, `closing ${n}`), gwen)).item)))
+  const edges = items.map((item, i) => ({ cursor: `c${i}`, node: { id: item.id, signature: item.signature, owner: { key: item.owner }, tags: item.tags, data: { size: item.data.length } } }))
+  let release = (): void => {}
+  const released = new Promise<void>(resolve => { release = resolve })
+  let asked = (): void => {}
+  const firstData = new Promise<void>(resolve => { asked = resolve })
+  const gateway = await hostileGateway(t, (req, res) => {
+    if (req.url === '/graphql') return res.end(JSON.stringify({ data: { transactions: { pageInfo: { hasNextPage: false }, edges } } }))
+    asked()
+    void released.then(() => res.end(Buffer.from(items.find(i => req.url === `/${i.id}`)!.data)))
+  })
+  const { indexer, outcomes } = await setUp(sqlite, t, { pageSize: 3 })
+  const run = indexer(gateway.url)
+  const running = run.run()
+  await firstData
+  const closing = run.close()
+  release()
+  await closing
+  await running
+  assert.deepEqual(outcomes, ['indexed'])
+})

@@ -37,6 +37,7 @@ export class OipIndexer {
   private readonly deps: OipIndexerDeps
   private running: Promise<void> | undefined
   private timer: ReturnType<typeof setInterval> | undefined
+  private closed = false
   /** The item whose data last failed to come, and how many runs in a row it did. */
   private stalled: { id: string, tries: number } | undefined
 
@@ -50,7 +51,9 @@ export class OipIndexer {
     void this.run()
   }
 
+  /** After the item being read (one request's time at most): a run may have many left. */
   async close (): Promise<void> {
+    this.closed = true
     clearInterval(this.timer)
     await this.running
   }
@@ -65,12 +68,12 @@ export class OipIndexer {
 
   private async readNew (): Promise<void> {
     const { gateway, cursor } = this.deps
-    if (!this.deps.leads()) return
+    if (this.closed || !this.deps.leads()) return
     let after = await cursor.get()
     for (let pages = 0; pages < PAGES_PER_RUN; pages++) {
       const page = await gateway.page(after)
       for (const item of page.items) {
-        if (!await this.index(item)) return
+        if (this.closed || !await this.index(item)) return
         after = item.cursor
         await cursor.set(after, Date.now())
       }
