@@ -83,11 +83,16 @@ export class OipIndexer {
 
   /** false: its data did not come this time; the run ends before it. */
   private async index (item: ListedItem): Promise<boolean> {
-    const data = item.problem === undefined ? await this.data(item) : undefined
-    if (data === 'later') return false
-    const outcome = item.problem !== undefined
-      ? this.refused(item, 'malformed', item.problem)
-      : data instanceof Error ? this.refused(item, data instanceof OversizedAnswer ? 'too_large' : 'data_unavailable', data.message) : await this.store(item, data!)
+    let outcome: IndexOutcome
+    if (item.problem !== undefined) {
+      outcome = this.refused(item, 'malformed', item.problem)
+    } else {
+      const data = await this.data(item)
+      if (data === 'later') return false
+      outcome = data instanceof Error
+        ? this.refused(item, data instanceof OversizedAnswer ? 'too_large' : 'data_unavailable', data.message)
+        : await this.store(item, data)
+    }
     this.deps.onItem?.(outcome)
     return true
   }
