@@ -18,6 +18,9 @@ export const MIRRORED_URL = `http://127.0.0.1:${PORT + 4}`
 /** The server that publishes public records to Arweave: to arlocal on ARLOCAL_PORT, which a test runs (see arweave.spec.ts). */
 export const PUBLISHING_URL = `http://127.0.0.1:${PORT + 5}`
 export const ARLOCAL_PORT = PORT + 6
+export const ARLOCAL_URL = `http://127.0.0.1:${ARLOCAL_PORT}`
+/** The server that indexes the OIP records on that arlocal (ARWEAVE_URL; see search.spec.ts). PORT+7/8 are the GUN tests'. */
+export const INDEXING_URL = `http://127.0.0.1:${PORT + 9}`
 
 // A fresh, empty data folder per run so tests never see a previous run's media.
 // Playwright loads this file in the runner and again in each worker; the env var
@@ -53,6 +56,8 @@ export default defineConfig({
   retries: 0,
   timeout: 60_000,
   reporter: 'list',
+  // arlocal, for the whole run (see the file).
+  globalSetup: './test/e2e/arlocalSetup.ts',
   use: {
     baseURL: BASE_URL,
     headless: true,
@@ -97,7 +102,15 @@ export default defineConfig({
       url: `${PUBLISHING_URL}/healthz`,
       reuseExistingServer: false,
       timeout: 120_000,
-      env: { ...serverEnv(PORT + 5, 'publishing'), SEEDING: 'false', ARWEAVE_URL: `http://127.0.0.1:${ARLOCAL_PORT}`, ARWEAVE_POLL_SECONDS: '1' }
+      env: { ...serverEnv(PORT + 5, 'publishing'), SEEDING: 'false', ARWEAVE_URL: ARLOCAL_URL, ARWEAVE_POLL_SECONDS: '1' }
+    },
+    {
+      // Another instance on the same gateway, indexing what others publish there every second.
+      command: 'node scripts/build-server.mjs && node --enable-source-maps dist/server/main.mjs',
+      url: `${INDEXING_URL}/healthz`,
+      reuseExistingServer: false,
+      timeout: 120_000,
+      env: { ...serverEnv(PORT + 9, 'indexing'), SEEDING: 'false', ARWEAVE_URL: ARLOCAL_URL, ARWEAVE_POLL_SECONDS: '1' }
     }
   ]
 })

@@ -2,9 +2,10 @@
  * Screenshots of the web app for docs/: the empty library, a file hashing, the library, a
  * shared video playing while it downloads; My files, a share (with its QR code), a toast and
  * Shared with me, on a desktop and a phone; thumbnails in the library and a video's poster on its
- * share page, and the library in the dark theme; the dashboard after some traffic. Starts its own
- * server on a temp folder. Run: node --import tsx scripts/screenshots.ts (`-- my-files`,
- * `-- library`, `-- thumbnails` or `-- dashboard` makes only those).
+ * share page, and the library in the dark theme; the dashboard after some traffic; Search records
+ * with a record verified. Starts its own server on a temp folder. Run: node --import tsx
+ * scripts/screenshots.ts (`-- my-files`, `-- library`, `-- thumbnails`, `-- dashboard` or
+ * `-- search` makes only those).
  */
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
@@ -32,6 +33,7 @@ try {
   if (only === undefined || only === 'my-files') await myFilesShots(browser)
   if (only === undefined || only === 'thumbnails') await thumbnailShots(browser)
   if (only === undefined || only === 'dashboard') await dashboardShots(browser)
+  if (only === undefined || only === 'search') await searchShots(browser)
 } finally {
   await browser.close()
   server.child.kill('SIGTERM')
@@ -207,4 +209,21 @@ async function dashboardShots (browser: Browser): Promise<void> {
     await fs.rm(leechDir, { recursive: true, force: true })
   }
   console.log('wrote docs/dashboard.png, docs/dashboard-phone.png')
+}
+
+/** Search records: a few public records, words searched, the first one verified. */
+async function searchShots (browser: Browser): Promise<void> {
+  const page = await browser.newPage({ baseURL: server.url, viewport: DESKTOP })
+  await createWallet(page)
+  await page.getByTestId('file-input').setInputFiles([fileOf('harbour-at-dawn.mp4', 900_000, 31, 'video/mp4'), fileOf('harbour-map.png', 120_000, 32, 'image/png'), fileOf('ferry-timetable.txt', 8_000, 33, 'text/plain')])
+  await page.locator('[data-phase="seeding"]').nth(2).waitFor({ timeout: 60_000 })
+  await page.getByRole('link', { name: 'Search records' }).click()
+  await page.getByTestId('search-words').fill('harbour')
+  await page.getByTestId('search-submit').click()
+  await page.getByTestId('search-result').nth(1).waitFor()
+  await page.getByTestId('verify').first().click()
+  await page.getByTestId('verdict').waitFor()
+  await bothSizes(page, 'search')
+  await page.close()
+  console.log('wrote docs/search.png, docs/search-phone.png')
 }

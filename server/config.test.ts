@@ -46,3 +46,11 @@ test('BLOB_STORE: an unknown store, a missing or malformed bucket, a bad prefix 
   assert.throws(() => loadConfig({ BLOB_STORE: 's3', S3_BUCKET: 'media', S3_ENDPOINT: 'minio:9000' }), { message: 'S3_ENDPOINT must use http: or https:, got "minio:9000"' })
   assert.throws(() => loadConfig({ BLOB_STORE: 's3', S3_BUCKET: 'media', S3_FORCE_PATH_STYLE: 'maybe' }), { message: 'S3_FORCE_PATH_STYLE must be true or false, got "maybe"' })
 })
+
+test('ARWEAVE_INDEX: on by default when ARWEAVE_URL is set, off without it; false turns it off; anything but a switch is refused', () => {
+  assert.equal(loadConfig({}).arweaveIndex, false)
+  assert.equal(loadConfig({ ARWEAVE_URL: 'https://arweave.net' }).arweaveIndex, true)
+  assert.equal(loadConfig({ ARWEAVE_URL: 'https://arweave.net', ARWEAVE_INDEX: 'false' }).arweaveIndex, false)
+  assert.equal(loadConfig({ ARWEAVE_INDEX: 'true' }).arweaveIndex, false, 'nothing to index without a gateway')
+  assert.throws(() => loadConfig({ ARWEAVE_INDEX: 'sometimes' }), { message: 'ARWEAVE_INDEX must be true or false, got "sometimes"' })
+})

@@ -85,8 +85,10 @@ export interface Config {
   arweaveUrl: string | undefined
   /** The JWK wallet that pays for the bundles (ARWEAVE_WALLET_FILE); undefined: DATA_DIR/arweave-wallet.json, generated on first start. */
   arweaveWalletFile: string | undefined
-  /** How often the publisher posts due items and asks the gateway about posted bundles (ARWEAVE_POLL_SECONDS). */
+  /** How often the publisher posts due items and asks the gateway about posted bundles, and the indexer reads new records (ARWEAVE_POLL_SECONDS). */
   arweavePollMs: number
+  /** Index the OIP records others publish on ARWEAVE_URL (ARWEAVE_INDEX; on by default when ARWEAVE_URL is set). */
+  arweaveIndex: boolean
 }
 
 /** BLOB_STORE=s3: the bucket; credentials come from the AWS SDK's default chain (AWS_ACCESS_KEY_ID, …). */
@@ -251,6 +253,8 @@ export function loadConfig (env: Env = process.env): Config {
     historySampleMs: integer(env, 'HISTORY_SAMPLE_SECONDS', 10, 1) * 1000,
     arweaveUrl: env.ARWEAVE_URL ? url('ARWEAVE_URL', env.ARWEAVE_URL, ['http:', 'https:']) : undefined,
     arweaveWalletFile: env.ARWEAVE_WALLET_FILE ? path.resolve(env.ARWEAVE_WALLET_FILE) : undefined,
-    arweavePollMs: integer(env, 'ARWEAVE_POLL_SECONDS', 60, 1) * 1000
+    arweavePollMs: integer(env, 'ARWEAVE_POLL_SECONDS', 60, 1) * 1000,
+    // The switch is checked even without a gateway, so a typo shows before it matters.
+    arweaveIndex: (env.ARWEAVE_INDEX === undefined || env.ARWEAVE_INDEX === '' || flag(env, 'ARWEAVE_INDEX')) && Boolean(env.ARWEAVE_URL)
   }
 }

@@ -40,6 +40,9 @@ import { ArweavePublications } from './publishing/arweavePublications.ts'
 import { ArweavePublisher, DEFAULT_TIMINGS, type PublisherTimings } from './publishing/arweavePublisher.ts'
 import { ArweavePublishing } from './publishing/arweavePublishing.ts'
 import { loadArweaveWallet } from './publishing/arweaveWallet.ts'
+import { OipIndexCursor } from './records/oipIndexCursor.ts'
+import { OipIndexer } from './records/oipIndexer.ts'
+import { OipIndexGateway } from './records/oipIndexGateway.ts'
 import { ResponseSlots } from './routes/responseSlots.ts'
 import { MediaSeeder } from './seeder/mediaSeeder.ts'
 import type { SeedChange } from './seeder/seedPlacement.ts'
@@ -389,6 +392,19 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   })
   // Carries on with whatever a previous run left queued or posted.
   publisher?.start()
+  // Others' OIP records on the gateway, read by the node that leads from where the last one got to.
+  const indexer = config.arweaveUrl !== undefined && config.arweaveIndex
+    ? new OipIndexer({
+      gateway: new OipIndexGateway(config.arweaveUrl, { pageSize: 100, timeoutMs: 30_000 }),
+      cursor: new OipIndexCursor(db, config.arweaveUrl),
+      records: repositories.oipRecords,
+      pollMs: config.arweavePollMs,
+      leads: () => leadership.leads,
+      onItem: outcome => metrics.arweaveIndexItems.inc({ outcome }),
+      log
+    })
+    : undefined
+  indexer?.start()
   // Ready (and serving) already; callers of startServer get a seeder with its torrents up.
   await seeder.whenResumed()
 
@@ -410,6 +426,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       stopCollecting.abort()
       await collecting
       await publisher?.close()
+      await indexer?.close()
       const closed = new Promise<void>(resolve => http.close(() => resolve()))
       http.closeIdleConnections()
       await seeder.close()

@@ -51,6 +51,8 @@ export interface StoredOipRecord {
   /** How `signature` was made: records stored before the Bitcoin message format say so. */
   signatureFormat: SignatureFormat
   createdAt: string
+  /** Where this server got it: made here (local), or read from Arweave or GUN by its indexer. */
+  source: 'local' | 'arweave' | 'gun'
   /** Where it went on the OIP network (shared/publication.ts), and how far it got; none when it was not sent. */
   publication?: Publication
 }

@@ -87,7 +87,8 @@ const UNDO: Record<string, (dialect: Dialect) => string[]> = {
   '0012_record_thumbnails': () => ['DROP TABLE record_thumbnails'],
   '0013_arweave_publications': () => ['DROP TABLE arweave_publications'],
   '0016_cluster_nodes': () => ['DROP TABLE cluster_nodes'],
-  '0017_upload_hash_state': () => ['hash_state', 'writer', 'writer_until'].map(c => `ALTER TABLE uploads DROP COLUMN ${c}`)
+  '0017_upload_hash_state': () => ['hash_state', 'writer', 'writer_until'].map(c => `ALTER TABLE uploads DROP COLUMN ${c}`),
+  '0019_oip_index_cursor': () => ['DROP TABLE oip_index_cursor']
 }
 
 /** Leaves a current catalogue as it was before migration `first`: every later one undone, newest first, and forgotten by kysely. */

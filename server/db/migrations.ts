@@ -403,6 +403,17 @@ function migrations (dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('uploads').addColumn('writer', 'text').execute()
         await db.schema.alterTable('uploads').addColumn('writer_until', 'bigint').execute()
       }
+    },
+    // Where the Arweave indexer (records/oipIndexer.ts) got to on each gateway: the GraphQL
+    // cursor after the last item it read, so a restart (or another leader) goes on from there.
+    '0019_oip_index_cursor': {
+      async up (db: Kysely<any>) {
+        await db.schema.createTable('oip_index_cursor')
+          .addColumn('gateway', 'text', c => c.primaryKey())
+          .addColumn('cursor', 'text', c => c.notNull())
+          .addColumn('updated_at', 'bigint', c => c.notNull())
+          .execute()
+      }
     }
   }
 }

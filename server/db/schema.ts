@@ -248,4 +248,15 @@ export interface Schema {
   record_thumbnails: RecordThumbnailsTable
   cluster_nodes: ClusterNodesTable
   arweave_publications: ArweavePublicationsTable
+  oip_index_cursor: OipIndexCursorTable
+}
+
+/** The Arweave indexer's place on each gateway (records/oipIndexCursor.ts). */
+export interface OipIndexCursorTable {
+  /** ARWEAVE_URL: a cursor means something only to the gateway that gave it. */
+  gateway: string
+  /** The GraphQL `after` cursor of the last item read. */
+  cursor: string
+  /** ms */
+  updated_at: number
 }

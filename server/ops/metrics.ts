@@ -25,6 +25,8 @@ export class Metrics {
   readonly byteResponsesInFlight: Gauge
   /** The work done once for all nodes, each time this node did it (it leads). */
   readonly singletonRuns: Counter<'work'>
+  /** OIP items the Arweave indexer read: indexed, known already, or the reason it refused them. */
+  readonly arweaveIndexItems: Counter<'outcome'>
 
   constructor (sources: MetricsSources) {
     const registers = [this.registry]
@@ -41,6 +43,7 @@ export class Metrics {
     this.bytesServed = new Counter({ name: 'oip_served_bytes_total', help: 'Bytes of media sent over HTTP (webseed: WebTorrent clients, http: everyone else)', labelNames: ['transport'], registers })
     this.uploadsInFlight = new Gauge({ name: 'oip_uploads_in_flight', help: 'Uploads being received now', registers })
     this.singletonRuns = new Counter({ name: 'oip_singleton_runs_total', help: 'Runs of the work done once for all nodes (sweep: expired uploads and shares; collect: orphaned blobs), on this node while it leads', labelNames: ['work'], registers })
+    this.arweaveIndexItems = new Counter({ name: 'oip_arweave_index_items_total', help: 'OIP items the Arweave indexer read on this node: indexed, known (stored already), or the reason it refused them', labelNames: ['outcome'], registers })
     this.byteResponsesInFlight = new Gauge({ name: 'oip_byte_responses_in_flight', help: 'Media byte responses being sent now (each holds two 256 KiB buffers)', registers })
     new Gauge({ name: 'oip_seeding_files', help: 'Files being seeded (public and private torrents)', registers, async collect () { this.set((await sources.seeder()).seedingCount) } })
     new Gauge({ name: 'oip_torrents_active', help: 'Torrents active in the BitTorrent client', registers, async collect () { this.set((await sources.seeder()).activeTorrents) } })

@@ -10,7 +10,7 @@ import { containsText, foldAscii } from '../catalog/textQuery.ts'
 import type { Db, Dialect } from '../db/database.ts'
 import type { OipRecordsTable, Schema } from '../db/schema.ts'
 import { fullTextMatch } from './recordFullText.ts'
-import { SORT_COLUMNS, type RecordSearch } from './recordSearch.ts'
+import { SORT_COLUMNS, type RecordSearch, type RecordSource } from './recordSearch.ts'
 import { RecordThumbnails } from './recordThumbnails.ts'
 
 export interface OipRecordRow {
@@ -33,10 +33,15 @@ export interface OipRecordRow {
   recordJson: string
   signature: string
   createdAt: string
+  /** Made here (local), or read from the OIP network by an indexer. */
+  source: RecordSource
 }
 
-/** `thumbnails`: what record.media.thumbnails names, if anything (recordThumbnails.ts keeps them beside the row). */
-export type NewOipRecordRow = Omit<OipRecordRow, 'seq' | 'nameKey'> & { thumbnails?: string[] }
+/**
+ * `thumbnails`: what record.media.thumbnails names, if anything (recordThumbnails.ts keeps them
+ * beside the row). `source`: local when not given.
+ */
+export type NewOipRecordRow = Omit<OipRecordRow, 'seq' | 'nameKey' | 'source'> & { thumbnails?: string[], source?: RecordSource }
 
 /** A search (recordSearch.ts) as the caller may see it: everyone's public records, and their own private ones. */
 export interface OipRecordFilter extends Omit<RecordSearch, 'creator'> {
@@ -46,7 +51,7 @@ export interface OipRecordFilter extends Omit<RecordSearch, 'creator'> {
 }
 
 export interface OipRecordRepository {
-  /** Stores the row, or returns the one already stored under its recordId (unchanged). */
+  /** Stores the row, or returns the one already stored under its recordId (unchanged: a local record stays local). */
   save (row: NewOipRecordRow): Promise<{ row: OipRecordRow, created: boolean }>
   /** A stored record's signature, replaced (a legacy one by its owner's re-signature); the row after. */
   replaceSignature (recordId: string, signature: string): Promise<OipRecordRow>
@@ -74,7 +79,8 @@ const toRow = (r: Selectable<OipRecordsTable>): OipRecordRow => ({
   nameKey: r.name_key,
   recordJson: r.record_json,
   signature: r.signature,
-  createdAt: r.created_at
+  createdAt: r.created_at,
+  source: r.source
 })
 
 export class DatabaseOipRecordRepository implements OipRecordRepository {
@@ -104,7 +110,8 @@ export class DatabaseOipRecordRepository implements OipRecordRepository {
         size: row.size,
         record_json: row.recordJson,
         signature: row.signature,
-        created_at: row.createdAt
+        created_at: row.createdAt,
+        source: row.source ?? 'local'
       }).onConflict(oc => oc.column('record_id').doNothing()).returning('seq').executeTakeFirst()
       const tags = [...new Set(row.tags)]
       if (inserted && tags.length > 0) await db.insertInto('oip_record_tags').values(tags.map(tag => ({ seq: inserted.seq, tag }))).execute()

@@ -49,7 +49,8 @@ const toStored = (row: OipRecordRow): StoredOipRecord => ({
   record: JSON.parse(row.recordJson) as OipMediaRecord,
   signature: row.signature,
   signatureFormat: signatureFormatOf(row.signature),
-  createdAt: row.createdAt
+  createdAt: row.createdAt,
+  source: row.source
 })
 
 export class OipRecordService {

@@ -7,17 +7,16 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import { expect, test } from '@playwright/test'
-import { ARLOCAL_PORT, PUBLISHING_URL, PUBLISHING_WALLET } from '../../playwright.config.ts'
+import { ARLOCAL_URL, PUBLISHING_URL, PUBLISHING_WALLET } from '../../playwright.config.ts'
 import { itemOwnerOf } from '../../shared/oipDataItem.ts'
 import { fromOipNetwork, oipTags } from '../../shared/oipNetworkRecord.ts'
 import { verifyRecord } from '../../shared/signing.ts'
 import { identityFromMnemonic } from '../../shared/wallet.ts'
-import { addressOfOwner, startArlocal, type TestArweave } from '../helpers/arlocal.ts'
+import { addressOfOwner, arlocalClient } from '../helpers/arlocal.ts'
 import { createWallet, fileOf } from './helpers.ts'
 
-let arweave: TestArweave
-test.beforeAll(async () => { arweave = await startArlocal(ARLOCAL_PORT) })
-test.afterAll(async () => { await arweave?.stop() })
+// The run's arlocal (test/e2e/arlocalSetup.ts).
+const arweave = arlocalClient(ARLOCAL_URL)
 
 test('a public file published to the OIP network: its item in arlocal\'s GraphQL with the OIP tags and the owner\'s signature, the row confirmed with its DID', async ({ browser }) => {
   test.setTimeout(120_000)

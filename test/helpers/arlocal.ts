@@ -21,7 +21,8 @@ const ArLocal = ((m: { default?: unknown }): ArLocalClass => {
   return c as ArLocalClass
 })(arlocalModule)
 
-export interface TestArweave {
+/** What tests do to a running arlocal, over HTTP (so from any process: e2e specs share one). */
+export interface ArlocalClient {
   url: string
   /** GET /mint/<address>/<winston>: arlocal answers 410 to a wallet it holds no balance for. */
   mint (address: string, winston?: number): Promise<void>
@@ -30,27 +31,16 @@ export interface TestArweave {
   graphql<T> (query: string): Promise<T>
   /** A transaction's or data item's data, as text. */
   data (id: string): Promise<string>
+}
+
+export interface TestArweave extends ArlocalClient {
   stop (): Promise<void>
 }
 
 /** The Arweave address of an owner key (a wallet's n, or a data item's owner): SHA-256, base64url. */
 export const addressOfOwner = (owner: Uint8Array): string => createHash('sha256').update(owner).digest('base64url')
 
-/** `port`: where a server under test already expects it (e2e), else a free one. */
-export async function startArlocal (port?: number): Promise<TestArweave> {
-  const dir = await tempDir('oip-arlocal-')
-  // arlocal takes a port (0 means its default, 1984), not an address, and listens on every
-  // interface: its Koa app is made to listen on loopback instead.
-  port ??= await freePort()
-  const arlocal = new ArLocal(port, false, path.join(dir, 'db'), false)
-  // It appends every request to ./logs (the working directory, here the repository), logs hidden or not.
-  ;(arlocal as unknown as { log: { logInFile: () => void } }).log.logInFile = () => {}
-  const koa = (arlocal as unknown as { app: { listen: (...args: unknown[]) => http.Server } }).app
-  const listen = koa.listen.bind(koa)
-  koa.listen = (p: unknown, cb: unknown) => listen(p, '127.0.0.1', cb)
-  await arlocal.start()
-  const url = `http://127.0.0.1:${port}`
-  await new Promise<void>(resolve => { const s = arlocal.getServer(); s.listening ? resolve() : s.once('listening', () => resolve()) })
+export function arlocalClient (url: string): ArlocalClient {
   const get = async (p: string): Promise<Response> => {
     const res = await fetch(`${url}${p}`)
     if (!res.ok) throw new Error(`arlocal GET ${p}: ${res.status} ${await res.text()}`)
@@ -66,7 +56,29 @@ export async function startArlocal (port?: number): Promise<TestArweave> {
       if (body.errors) throw new Error(`arlocal GraphQL: ${JSON.stringify(body.errors)}`)
       return body.data
     },
-    async data (id) { return await (await get(`/${id}`)).text() },
+    async data (id) { return await (await get(`/${id}`)).text() }
+  }
+}
+
+/**
+ * `port`: where a server under test already expects it (e2e), else a free one. Its chain lives
+ * as long as it runs: arlocal's `persist` does not keep it (its stop drops the tables then).
+ */
+export async function startArlocal (port?: number): Promise<TestArweave> {
+  const dir = await tempDir('oip-arlocal-')
+  // arlocal takes a port (0 means its default, 1984), not an address, and listens on every
+  // interface: its Koa app is made to listen on loopback instead.
+  port ??= await freePort()
+  const arlocal = new ArLocal(port, false, path.join(dir, 'db'), false)
+  // It appends every request to ./logs (the working directory, here the repository), logs hidden or not.
+  ;(arlocal as unknown as { log: { logInFile: () => void } }).log.logInFile = () => {}
+  const koa = (arlocal as unknown as { app: { listen: (...args: unknown[]) => http.Server } }).app
+  const listen = koa.listen.bind(koa)
+  koa.listen = (p: unknown, cb: unknown) => listen(p, '127.0.0.1', cb)
+  await arlocal.start()
+  await new Promise<void>(resolve => { const s = arlocal.getServer(); s.listening ? resolve() : s.once('listening', () => resolve()) })
+  return {
+    ...arlocalClient(`http://127.0.0.1:${port}`),
     async stop () {
       const server = arlocal.getServer()
       server.closeAllConnections()
