@@ -141,12 +141,36 @@ export class OipIndexGateway implements IndexGateway {
     return await readLimited(res, INDEXED_ITEM_MAX_BYTES, 'its data')
   }
 
-  /** The response, its body to be read before the same deadline. */
+  /**
+   * The response, its body to be read before the same deadline. Redirects are followed only
+   * within the gateway's own host and its subdomains (arweave.net sends data to a sandbox
+   * subdomain of itself): a hostile gateway cannot make this server request another host.
+   */
   private async request (path: string, init: RequestInit): Promise<Response> {
-    try {
-      return await fetch(`${this.url}${path}`, { ...init, signal: AbortSignal.timeout(this.limits.timeoutMs) })
-    } catch (err) {
-      throw new Error(`the gateway at ${this.url} cannot be reached (${(err as Error).message})`)
+    const signal = AbortSignal.timeout(this.limits.timeoutMs)
+    let url = new URL(`${this.url}${path}`)
+    for (let hop = 0; ; hop++) {
+      let res: Response
+      try {
+        res = await fetch(url, { ...init, signal, redirect: 'manual' })
+      } catch (err) {
+        throw new Error(`the gateway at ${this.url} cannot be reached (${(err as Error).message})`)
+      }
+      const location = res.headers.get('location')
+      if (res.status < 300 || res.status >= 400 || location === null) return res
+      await res.body?.cancel()
+      const next = new URL(location, url)
+      if (!withinGateway(next, new URL(this.url))) throw new Error(`the gateway redirected to ${next.origin}, outside its own host: not followed`)
+      if (hop >= MAX_REDIRECTS) throw new Error(`the gateway redirected more than ${MAX_REDIRECTS} times`)
+      url = next
     }
   }
+}
+
+const MAX_REDIRECTS = 3
+
+/** The gateway's own host or a subdomain of it, on the same protocol and port. */
+function withinGateway (target: URL, gateway: URL): boolean {
+  return target.protocol === gateway.protocol && target.port === gateway.port &&
+    (target.hostname === gateway.hostname || target.hostname.endsWith(`.${gateway.hostname}`))
 }
