@@ -16,14 +16,13 @@ import { existsSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, describe, test, type TestContext } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
-import parseTorrent from 'parse-torrent'
 import pg from 'pg'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { freePort } from '../../bench/serverProcess.ts'
 import { rendezvousOwner } from '../../server/cluster/rendezvous.ts'
 import { newIdentity, signIn } from '../helpers/auth.ts'
 import { downloadInPage, loadWebTorrent } from '../helpers/browserPeer.ts'
+import { eventually, leaderOf, seededAsRendezvousSays } from '../helpers/clusterNodes.ts'
 import { BOUNDARY, multipartBody } from '../helpers/multipart.ts'
 import { nginxUnavailable, startNginx, type Nginx } from '../helpers/nginx.ts'
 import { postgresUnavailable, startPostgres, type PostgresServer } from '../helpers/postgres.ts'
@@ -62,21 +61,6 @@ interface Node {
   dir: string
   process?: ServerProcess
 }
-
-/** Poll `check` until it passes; fail with its last error after `ms`. */
-async function eventually (check: () => Promise<void>, ms = 30_000): Promise<void> {
-  const until = Date.now() + ms
-  for (;;) {
-    try {
-      return await check()
-    } catch (err) {
-      if (Date.now() > until) throw err
-      await sleep(100)
-    }
-  }
-}
-
-const readyz = async (node: Node): Promise<{ id: string, leads: boolean }> => (await (await fetch(`${node.url}/readyz`)).json()).node
 
 /** Requests this node answered (oip_http_requests_total), of `method` on routes matching `route`. */
 async function answered (node: Node, method: string, route: RegExp): Promise<number> {
@@ -176,26 +160,6 @@ describe('nginx (TLS) in front of two nodes on one PostgreSQL and one bucket, lo
     return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()) }
   }
 
-  /** The live nodes' ids, and the one that leads. */
-  async function cluster (): Promise<{ leader: Node, ids: Map<Node, string> }> {
-    const states = await Promise.all(live().map(readyz))
-    const leading = live().filter((_, i) => states[i]!.leads)
-    assert.equal(leading.length, 1, `one node leads, not ${leading.map(n => n.name).join(', ') || 'none'}`)
-    return { leader: leading[0]!, ids: new Map(live().map((n, i) => [n, states[i]!.id])) }
-  }
-
-  /** Every file is active on exactly the live node rendezvous hashing picks. */
-  async function seededOnce (): Promise<void> {
-    const { ids } = await cluster()
-    for (const [mediaId, infoHash] of files) {
-      const active: string[] = []
-      for (const node of live()) {
-        if ((await (await fetch(`${node.url}/api/media/${mediaId}/info`)).json()).seeding.state === 'active') active.push(ids.get(node)!)
-      }
-      assert.deepEqual(active, [rendezvousOwner(infoHash, ids.values())], `${mediaId} is seeded by exactly one node`)
-    }
-  }
-
   /** A fresh browser context's page on the site's origin, with WebTorrent loaded. */
   async function peerPage (): Promise<Page> {
     const context = await browser.newContext({ bypassCSP: true })
@@ -266,7 +230,7 @@ describe('nginx (TLS) in front of two nodes on one PostgreSQL and one bucket, lo
   let beforeKillMs: number
 
   test('in Chromium, a page shares a file with a second page over WebRTC, through the tracker behind nginx', async () => {
-    const { leader, ids } = await cluster()
+    const { leader, ids } = await leaderOf(live())
     for (let seed = 2400; !shared; seed++) {
       assert.ok(seed < 2420, 'one of 20 files falls to the leader')
       const bytes = randomBytesSeeded(1500 * KiB, seed)
@@ -319,7 +283,7 @@ describe('nginx (TLS) in front of two nodes on one PostgreSQL and one bucket, lo
     await withWebSeeds.context().close()
     // From the surviving node alone, over WebRTC: once it leads (the tracker is there now),
     // takes the dead node's torrents over and announces them, a page finds it in the new swarm.
-    await eventually(async () => { await cluster() })
+    await eventually(async () => { await leaderOf(live()) })
     const seederPeer = (await (await fetch(`${survivor.url}/api/media/${shared.mediaId}/info`)).json()).seeding.peerId
     const peersOnly = await downloadInPage(fromPeers, shared.mediaId, { webSeeds: false, onlyFrom: seederPeer, timeoutMs: 90_000 })
     const peersOnlyMs = Math.round(performance.now() - killed)
@@ -339,7 +303,7 @@ describe('nginx (TLS) in front of two nodes on one PostgreSQL and one bucket, lo
   test('the dead node restarts: nothing is duplicated or lost in the catalogue, the bucket or the seeding', async () => {
     const dead = nodes.find(n => n.process === undefined)!
     await start(dead)
-    await eventually(seededOnce, 60_000)
+    await eventually(async () => await seededAsRendezvousSays(live(), files), 60_000)
     const ids = [...files.keys()].sort()
 
     const db = new pg.Client({ connectionString: databaseUrl })
