@@ -113,11 +113,11 @@ export interface ServerChild {
 }
 
 /**
- * The bundled server, started as `npm start` does, on a free
- * loopback port, its data in `dataDir`. `nodeArgs` default to BENCH_SERVER_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+ * The bundled server, started as `npm start` does, on a free loopback port (or `env.PORT`),
+ * its data in `dataDir`. `nodeArgs` default to BENCH_SERVER_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
  */
 export async function startServerChild (dataDir: string, env: Record<string, string> = {}, nodeArgs = (process.env.BENCH_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean)): Promise<ServerChild> {
-  const port = await freePort()
+  const port = env.PORT !== undefined ? Number(env.PORT) : await freePort()
   const base = `http://127.0.0.1:${port}`
   let output = ''
   const spawnedAt = now()

@@ -90,7 +90,9 @@ export interface StartOptions {
 
 /** The blob store BLOB_STORE names; the object store's code (and the AWS SDK) loads only when chosen. */
 async function blobStoreFor (config: Config): Promise<BlobStore> {
-  if (config.blobStore.kind === 'fs') return new FsBlobStore(config.mediaDir)
+  // Nodes sharing a PostgreSQL catalogue may share MEDIA_DIR too: each stages under its own
+  // name (NODE_URL, unique among live nodes), so a start never touches another's upload in flight.
+  if (config.blobStore.kind === 'fs') return new FsBlobStore(config.mediaDir, { node: config.nodeUrl ?? config.publicUrl, stagingGraceMs: config.orphanGraceMs })
   const { S3BlobStore } = await import('./storage/s3BlobStore.ts')
   return new S3BlobStore(config.blobStore, { maxUploadBytes: config.maxUploadBytes })
 }

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { after, test } from 'node:test'
-import { badIds, blobStoreContract, sha256, store } from '../../test/helpers/blobStoreContract.ts'
+import { badIds, blobStoreContract, manifestOf, sha256, store } from '../../test/helpers/blobStoreContract.ts'
 import { FsBlobStore } from './fsBlobStore.ts'
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-blobstore-'))
@@ -27,4 +27,43 @@ test('location is the blob\'s file; isLocation accepts it in any spelling and no
   assert.equal(blobs.isLocation(path.join(dir, id, 'manifest.json'), id), false)
   assert.equal(blobs.isLocation('/etc/passwd', id), false)
   for (const bad of badIds(id)) assert.equal(blobs.isLocation(path.join(dir, bad, 'original'), bad), false, bad)
+})
+
+test('nodes sharing MEDIA_DIR: a start removes its own previous run\'s staging and another\'s abandoned one, never another\'s upload in flight', async () => {
+  const shared = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-blobstore-shared-'))
+  const incoming = path.join(shared, '.incoming')
+  const staged = async (): Promise<string[]> => (await fs.readdir(incoming)).sort()
+  const grace = 3_600_000
+  const node = (url: string): FsBlobStore => new FsBlobStore(shared, { node: url, stagingGraceMs: grace })
+  try {
+    const a = node('http://10.0.0.11:3000')
+    await a.init()
+    const inFlight = await a.begin()
+    const bytes = randomBytes(5000)
+    await inFlight.file.write(bytes.subarray(0, 2000), 0, false)
+    const aStaging = await staged()
+    // Node c crashed two hours ago with an upload in flight.
+    const c = node('http://10.0.0.13:3000')
+    await c.init()
+    await (await c.begin()).file.write(randomBytes(100), 0, false)
+    const cStaging = (await staged()).find(n => !aStaging.includes(n))!
+    const longAgo = new Date(Date.now() - 2 * grace)
+    await fs.utimes(path.join(incoming, cStaging, 'original'), longAgo, longAgo)
+    await fs.utimes(path.join(incoming, cStaging), longAgo, longAgo)
+
+    const b = node('http://10.0.0.12:3000')
+    assert.equal((await b.init()).sweptIncoming, 1, 'c\'s abandoned upload is removed')
+    assert.deepEqual(await staged(), aStaging, 'a\'s upload in flight is kept')
+    assert.equal(await b.collectStaging(grace), 0)
+    await inFlight.file.write(bytes.subarray(2000), 2000, false)
+    assert.equal(await inFlight.commit(manifestOf(bytes), new Uint8Array([1])), 'created')
+    assert.deepEqual(await fs.readFile(b.location(sha256(bytes))), bytes, 'b serves what a staged')
+
+    // a's run dies with an upload in flight: a's next start removes it at once, however fresh.
+    await (await a.begin()).file.write(randomBytes(100), 0, false)
+    assert.equal((await node('http://10.0.0.11:3000').init()).sweptIncoming, 1)
+    assert.deepEqual(await staged(), [])
+  } finally {
+    await fs.rm(shared, { recursive: true, force: true })
+  }
 })

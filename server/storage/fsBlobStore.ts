@@ -2,8 +2,11 @@
  * Blobs on the local filesystem, in the seed's layout:
  *   MEDIA_DIR/<mediaId>/{original, manifest.json, torrent}, MEDIA_DIR/.incoming/ for uploads in flight.
  * Publish is one directory rename: a crash leaves either nothing or the complete folder.
+ * Several nodes may share MEDIA_DIR (one PostgreSQL catalogue), so each names its staging folders
+ * after itself: at start a node removes its own (what its previous run left), and another's only
+ * once nobody has written to it for the grace.
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import fs from 'node:fs/promises'
 import path from 'node:path'
@@ -58,21 +61,70 @@ export function storageError (err: unknown): unknown {
   return err
 }
 
+/** When a staging folder or anything in it was last written (ms); undefined when it is gone. */
+async function lastWritten (staging: string): Promise<number | undefined> {
+  let newest: number
+  try {
+    newest = (await fs.stat(staging)).mtimeMs
+  } catch (err) {
+    if (isAbsent(err)) return undefined
+    throw err
+  }
+  for (const entry of await fs.readdir(staging).catch(() => [])) {
+    newest = Math.max(newest, (await fs.stat(path.join(staging, entry)).catch(() => ({ mtimeMs: 0 }))).mtimeMs)
+  }
+  return newest
+}
+
+export interface FsBlobStoreOptions {
+  /** Who this process is among those sharing MEDIA_DIR (its NODE_URL): names its staging folders. */
+  node?: string
+  /** Another process's staging folder nobody has written to for this long is abandoned (ms). */
+  stagingGraceMs?: number
+}
+
 export class FsBlobStore implements BlobStore {
   readonly root: string
   private readonly incoming: string
+  /** The start of this node's staging folders' names. */
+  private readonly mine: string
+  private readonly stagingGraceMs: number
 
-  constructor (root: string) {
+  constructor (root: string, opts: FsBlobStoreOptions = {}) {
     this.root = root
     this.incoming = path.join(root, INCOMING)
+    this.mine = `${createHash('sha256').update(opts.node ?? '').digest('hex').slice(0, 12)}-`
+    this.stagingGraceMs = opts.stagingGraceMs ?? 3_600_000
   }
 
+  /** Removes this node's staging folders (its previous run's uploads in flight) and others' abandoned ones. */
   async init (): Promise<{ sweptIncoming: number, directIo: boolean }> {
-    await fs.mkdir(this.root, { recursive: true })
-    const leftovers = await fs.readdir(this.incoming).catch(() => [])
-    await fs.rm(this.incoming, { recursive: true, force: true })
     await fs.mkdir(this.incoming, { recursive: true })
-    return { sweptIncoming: leftovers.length, directIo: await DirectFile.supported(this.incoming) }
+    let sweptIncoming = 0
+    for (const name of await fs.readdir(this.incoming)) {
+      if (!name.startsWith(this.mine)) continue
+      await fs.rm(path.join(this.incoming, name), { recursive: true, force: true })
+      sweptIncoming++
+    }
+    sweptIncoming += await this.collectStaging(this.stagingGraceMs)
+    return { sweptIncoming, directIo: await DirectFile.supported(this.incoming) }
+  }
+
+  /**
+   * Delete other nodes' staging folders that nobody has written to for `graceMs`; how many. An
+   * upload in flight writes every few seconds (a silent body is cut after REQUEST_IDLE_TIMEOUT),
+   * so its folder stays; this node's own are in flight until it stops.
+   */
+  async collectStaging (graceMs: number): Promise<number> {
+    let collected = 0
+    for (const name of await fs.readdir(this.incoming).catch(() => [])) {
+      if (name.startsWith(this.mine)) continue
+      const written = await lastWritten(path.join(this.incoming, name))
+      if (written === undefined || Date.now() - written < graceMs) continue
+      await fs.rm(path.join(this.incoming, name), { recursive: true, force: true })
+      collected++
+    }
+    return collected
   }
 
   async check (): Promise<void> {
@@ -129,7 +181,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   private async newStaging (): Promise<string> {
-    const staging = path.join(this.incoming, randomBytes(12).toString('hex'))
+    const staging = path.join(this.incoming, this.mine + randomBytes(12).toString('hex'))
     await fs.mkdir(staging)
     return staging
   }
@@ -229,7 +281,7 @@ export class FsBlobStore implements BlobStore {
 
   async remove (mediaId: string): Promise<void> {
     // Rename out of view first so a half-deleted folder is never served.
-    const trash = path.join(this.incoming, `deleted-${mediaId}-${randomBytes(4).toString('hex')}`)
+    const trash = path.join(this.incoming, `${this.mine}deleted-${mediaId}-${randomBytes(4).toString('hex')}`)
     try {
       await fs.rename(this.dir(mediaId), trash)
     } catch (err) {

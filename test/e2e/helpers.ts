@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import { expect, type Browser, type BrowserContext, type Locator, type Page } from '@playwright/test'
+import { loadWebTorrent } from '../helpers/browserPeer.ts'
 
 export const PASSPHRASE = 'correct horse battery'
 
@@ -49,14 +50,6 @@ export async function uploadFromTab (browser: Browser, baseURL: string, file: { 
 export function toastMessages (scope: Page | Locator, kind: 'success' | 'error'): Locator {
   const region = kind === 'success' ? '[role=status][aria-live=polite] [data-testid=toast]' : '[aria-live=assertive] [role=alert][data-testid=toast]'
   return scope.locator(`${region} [data-testid=toast-message]`)
-}
-
-/** WebTorrent's browser build as window.WebTorrent, for a bare downloading peer. */
-async function loadWebTorrent (page: Page): Promise<void> {
-  const source = fs.readFileSync('node_modules/webtorrent/dist/webtorrent.min.js', 'utf8')
-    .replace(/export\s*\{\s*(\w+)\s+as\s+default\s*\}\s*;?/, 'window.WebTorrent = $1;')
-  await page.addScriptTag({ content: source, type: 'module' })
-  await page.waitForFunction(() => typeof (window as any).WebTorrent === 'function')
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * nginx from Debian in front of test servers, configured by docs/nginx/oip-media-seeder.conf
- * itself: only its listen addresses, certificate paths and node addresses are replaced. It runs
- * in the foreground on loopback with a self-signed certificate made by the openssl binary, its
- * files in a temp folder, and dies with the test process however that ends (parent-death signal).
+ * itself: only its listen addresses, certificate paths and node addresses (the upstream's
+ * `server` lines) are replaced. It runs in the foreground on loopback with a self-signed
+ * certificate made by the openssl binary, its files in a temp folder, and dies with the test
+ * process however that ends (parent-death signal).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash, X509Certificate } from 'node:crypto'
@@ -50,6 +51,9 @@ export function selfSignedCertificate (dir: string): Certificate {
 
 interface Listen { https: number, http: number }
 
+/** The upstream's node lines, as the site file has them: replaced by the test's nodes. */
+const UPSTREAM_SERVERS = '    server 127.0.0.1:3000;\n    server 127.0.0.1:3001;\n'
+
 /** The site file with the test's ports, certificate and nodes; throws if a line it replaces is gone. */
 export function siteConfig (text: string, listen: Listen, cert: Certificate, nodes: string[]): string {
   const swaps: Array<[string, string]> = [
@@ -59,7 +63,7 @@ export function siteConfig (text: string, listen: Listen, cert: Certificate, nod
     ['listen [::]:443 ssl http2;', ''],
     ['/etc/letsencrypt/live/media.example.org/fullchain.pem', cert.certFile],
     ['/etc/letsencrypt/live/media.example.org/privkey.pem', cert.keyFile],
-    ['server 127.0.0.1:3000;', nodes.map(node => `server ${node};`).join('\n    ')]
+    [UPSTREAM_SERVERS, nodes.map(node => `    server ${node};\n`).join('')]
   ]
   return swaps.reduce((config, [from, to]) => {
     const parts = config.split(from)

@@ -18,6 +18,7 @@ import WebSocket from 'ws'
 import { rendezvousOwner } from '../../server/cluster/rendezvous.ts'
 import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
 import { freePort } from '../../bench/serverProcess.ts'
+import { eventually, leaderOf, readyz, seededAsRendezvousSays } from '../helpers/clusterNodes.ts'
 import { startFront, type Front } from '../helpers/front.ts'
 import { postgresUnavailable, startPostgres, type PostgresServer } from '../helpers/postgres.ts'
 import { spawnServer, type ServerProcess } from '../helpers/process.ts'
@@ -95,20 +96,6 @@ class TrackerSocket {
   }
 }
 
-/** Whether `check` passes within `ms`; polls it. */
-async function eventually (check: () => Promise<void>, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms
-  for (;;) {
-    try {
-      return await check()
-    } catch (err) {
-      if (Date.now() > until) throw err
-      await sleep(100)
-    }
-  }
-}
-
-const readyz = async (node: Node): Promise<{ id: string, leads: boolean }> => (await (await fetch(`${node.url}/readyz`)).json()).node
 
 /** This node's runs of the work done once (oip_singleton_runs_total{work}). */
 async function singletonRuns (node: Node, work: string): Promise<number> {
@@ -149,27 +136,6 @@ describe('several nodes on one PostgreSQL', { skip: unavailable && `PostgreSQL t
     front.ports = live().map(n => n.port)
   }
 
-  /** The live nodes, and which of them leads (exactly one). */
-  async function leaderOf (among: Node[]): Promise<{ leader: Node, ids: Map<Node, string> }> {
-    const states = await Promise.all(among.map(readyz))
-    const leading = among.filter((_, i) => states[i]!.leads)
-    assert.equal(leading.length, 1, `one node leads, not ${leading.map(n => n.name).join(', ') || 'none'}`)
-    return { leader: leading[0]!, ids: new Map(among.map((n, i) => [n, states[i]!.id])) }
-  }
-
-  /** Each file is active on exactly the node rendezvous hashing over these live nodes picks. */
-  async function seededAsRendezvousSays (among: Node[]): Promise<void> {
-    const { ids } = await leaderOf(among)
-    for (const [mediaId, infoHash] of files) {
-      const owner = rendezvousOwner(infoHash, ids.values())
-      const active = []
-      for (const node of among) {
-        const info = await (await fetch(`${node.url}/api/media/${mediaId}/info`)).json()
-        if (info.seeding.state === 'active') active.push(node)
-      }
-      assert.deepEqual(active.map(n => ids.get(n)), [owner], `${mediaId} is seeded by exactly the node rendezvous hashing picks`)
-    }
-  }
 
   before(async () => {
     pg = (await startPostgres())!
@@ -206,7 +172,7 @@ describe('several nodes on one PostgreSQL', { skip: unavailable && `PostgreSQL t
       assert.equal(res.status, 201)
       files.set(res.body.mediaId, res.body.infoHash)
     }
-    await eventually(async () => await seededAsRendezvousSays(nodes))
+    await eventually(async () => await seededAsRendezvousSays(nodes, files))
   })
 
   test("announces to a follower reach the leader's swarm, from the client's own address; nobody else can name one", async () => {
@@ -331,17 +297,17 @@ describe('several nodes on one PostgreSQL', { skip: unavailable && `PostgreSQL t
     await eventually(async () => assert.equal((await head(pending, owner)).status, 404, 'the expired upload was swept'))
     assert.ok(await singletonRuns(leader, 'sweep') > 0, 'by the new leader')
     assert.equal(await singletonRuns(follower, 'sweep'), 0, 'and not by the follower')
-    await eventually(async () => await seededAsRendezvousSays(survivors))
+    await eventually(async () => await seededAsRendezvousSays(survivors, files))
   })
 
   test('the killed node restarts: it takes its share back, and no torrent is seeded twice', async () => {
     const dead = nodes.find(n => n.process === undefined)!
     await start(dead)
-    await eventually(async () => await seededAsRendezvousSays(nodes))
+    await eventually(async () => await seededAsRendezvousSays(nodes, files))
     // New uploads land too, wherever the front sends them.
     const res = await upload(front.url, randomBytesSeeded(40_000, 799))
     assert.equal(res.status, 201)
     files.set(res.body.mediaId, res.body.infoHash)
-    await eventually(async () => await seededAsRendezvousSays(nodes))
+    await eventually(async () => await seededAsRendezvousSays(nodes, files))
   })
 })
