@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
-import type { Page } from 'playwright-core'
+import type { Page } from '@playwright/test'
 
 const BUILD = path.resolve(import.meta.dirname, '../../node_modules/webtorrent/dist/webtorrent.min.js')
 
