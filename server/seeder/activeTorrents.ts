@@ -17,7 +17,7 @@ import type { ServedBytes } from './servedBytes.ts'
 import type { SeedingActivity } from './seedingActivity.ts'
 import type { SeedingClient } from './seedingClient.ts'
 import { scopesOf, type StatsScope } from './statsScope.ts'
-import { reconnectNow, trackerClient } from './trackerClient.ts'
+import { onSwarmJoined, reconnectNow, trackerClient } from './trackerClient.ts'
 import type { TrackerStats } from './trackerStats.ts'
 
 /** What a seeded torrent needs from the rest of the server when it comes up. */
@@ -54,6 +54,8 @@ interface ActiveSeed {
   rankedAt: number
   /** A peer announced while it was idle: its next announce asks for peers (see add). */
   prime: boolean
+  /** When an announce last asked for peers (ms; 0: never). */
+  offeredAt: number
   /** Set for private torrents only. */
   gate?: PrivateGate
 }
@@ -68,6 +70,11 @@ export interface ActiveTotals {
 
 /** WebRTC offers in the one announce after a peer found the torrent idle (the ws client's cap is 5). */
 const PRIME_NUMWANT = 5
+/**
+ * Joining a swarm that has leechers, a torrent that offered less than this long ago does not
+ * offer again: its offers reached them (they were primed for, see add).
+ */
+const OFFERED_RECENTLY_MS = 30_000
 /** Torrents brought up at once when resuming: enough to hide file reads, few enough to leave the API room. */
 const RESUME_CONCURRENCY = 8
 /** Idle torrents a peer announced and that wait for an activation: at most this many are remembered. */
@@ -263,7 +270,7 @@ export class ActiveTorrents {
 
   private async bringUp (row: SeedRow): Promise<boolean> {
     const { log, source } = this.opts
-    const seed: ActiveSeed = { mediaId: row.mediaId, infoHash: row.infoHash, kind: row.kind, pinned: row.pinned, rankedAt: row.rankedAt, prime: this.primed.delete(row.infoHash) }
+    const seed: ActiveSeed = { mediaId: row.mediaId, infoHash: row.infoHash, kind: row.kind, pinned: row.pinned, rankedAt: row.rankedAt, prime: this.primed.delete(row.infoHash), offeredAt: 0 }
     this.active.set(row.infoHash, seed)
     try {
       if (row.kind === 'private') {
@@ -311,11 +318,20 @@ export class ActiveTorrents {
         const opts = gate?.token ? { token: gate.token } : {}
         if (!seed.prime) return opts
         seed.prime = false
+        seed.offeredAt = Date.now()
         return { ...opts, numwant: PRIME_NUMWANT }
       },
       ...(gate ? { onWire: (t, wire) => { if (!gate.admitted(t, wire)) log.debug({ mediaId: seed.mediaId, type: wire.type }, 'refused a peer the tracker did not admit') } } : {}),
       onReady: t => trackerStats.watch(t, seed.kind),
       onUpload: (transport, bytes) => served.count(counted, transport, bytes)
+    })
+    // Leechers already in the swarm when this seeder joins it (they announced while no node
+    // seeded it: before a failover moved it here, or the tracker there) sent their offers to
+    // nobody, and would wait for their next announce (minutes): offer to them once.
+    onSwarmJoined(torrent, leechers => {
+      if (leechers === 0 || Date.now() - seed.offeredAt < OFFERED_RECENTLY_MS) return
+      seed.prime = true
+      trackerClient(torrent)?.update()
     })
     this.torrents.set(torrent.infoHash, torrent)
     return torrent

@@ -24,7 +24,30 @@ export function reconnectNow (torrent: Torrent): void {
   }
 }
 
-/** A torrent's tracker client; it keeps one object per tracker in _trackers. */
-export function trackerClient (torrent: Torrent): { _trackers: TrackerConnection[], update (): void } | undefined {
-  return (torrent as unknown as { discovery?: { tracker?: { _trackers: TrackerConnection[], update (): void } } }).discovery?.tracker ?? undefined
+/** A torrent's bittorrent-tracker client: one object per tracker in _trackers; 'update' for each tracker's answer to an announce. */
+interface TrackerClient extends NodeJS.EventEmitter {
+  _trackers: TrackerConnection[]
+  update (): void
+}
+
+/** A torrent's tracker client. */
+export function trackerClient (torrent: Torrent): TrackerClient | undefined {
+  return (torrent as unknown as { discovery?: { tracker?: TrackerClient } }).discovery?.tracker ?? undefined
+}
+
+/**
+ * Calls `joined` with the swarm's leecher count when a WebSocket tracker first answers this
+ * torrent's announce on a socket: the torrent just came up, or the tracker's socket was opened
+ * anew (the tracker restarted, or moved to another node).
+ */
+export function onSwarmJoined (torrent: Torrent, joined: (leechers: number) => void): void {
+  const client = trackerClient(torrent)
+  if (!client) return
+  const answeredOn = new Map<string, unknown>()
+  client.on('update', (answer: { announce?: string, incomplete?: number }) => {
+    const tracker = client._trackers.find(t => t.announceUrl === answer.announce)
+    if (!tracker?.announceUrl.startsWith('ws') || answeredOn.get(tracker.announceUrl) === tracker.socket) return
+    answeredOn.set(tracker.announceUrl, tracker.socket)
+    joined(Number(answer.incomplete ?? 0))
+  })
 }

@@ -310,4 +310,27 @@ describe('several nodes on one PostgreSQL', { skip: unavailable && `PostgreSQL t
     files.set(res.body.mediaId, res.body.infoHash)
     await eventually(async () => await seededAsRendezvousSays(nodes, files))
   })
+
+  test('a browser that announced while the node seeding its torrent died gets an offer from the node that takes the torrent over, without announcing again', async () => {
+    const { leader, ids } = await leaderOf(nodes)
+    // A torrent a follower seeds: it dies, the swarm has no seeder until another node takes over.
+    const [infoHash, seeder] = [...files.values()].map(h => [h, nodes.find(n => ids.get(n) === rendezvousOwner(h, ids.values()))!] as const).find(([, n]) => n !== leader)!
+    const heir = nodes.find(n => ids.get(n) === rendezvousOwner(infoHash, [...ids].filter(([n]) => n !== seeder).map(([, id]) => id)))!
+    const mediaId = [...files].find(([, h]) => h === infoHash)![0]
+    const heirPeerId = (await (await fetch(`${heir.url}/api/media/${mediaId}/info`)).json()).seeding.peerId
+    const waiting = new TrackerSocket(leader.url)
+    try {
+      await waiting.opened
+      kill(seeder)
+      // Its offers reach no seeder; it will not announce again for minutes (a browser's interval).
+      const peerId = newPeerId()
+      waiting.announce(infoHash, peerId, 5)
+      await eventually(async () => assert.ok(waiting.messages.some(m => m.interval !== undefined), 'in the swarm'))
+      await eventually(async () => assert.ok(waiting.offeredBy(heirPeerId), `an offer from ${heir.name}'s seeder`), 30_000)
+    } finally {
+      waiting.close()
+      await start(seeder)
+    }
+    await eventually(async () => await seededAsRendezvousSays(nodes, files))
+  })
 })
