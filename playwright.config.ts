@@ -18,6 +18,11 @@ export const MIRRORED_URL = `http://127.0.0.1:${PORT + 4}`
 /** The server that publishes public records to Arweave: to arlocal on ARLOCAL_PORT, which a test runs (see arweave.spec.ts). */
 export const PUBLISHING_URL = `http://127.0.0.1:${PORT + 5}`
 export const ARLOCAL_PORT = PORT + 6
+// PORT+7..+10 are other servers' (taken on other branches).
+/** The server whose per-key storage quota is small (QUOTA_BYTES_PER_KEY), so the app meets the limit. */
+export const QUOTA_URL = `http://127.0.0.1:${PORT + 11}`
+/** Its quota: 100 kB. */
+export const QUOTA_BYTES = 100_000
 
 // A fresh, empty data folder per run so tests never see a previous run's media.
 // Playwright loads this file in the runner and again in each worker; the env var
@@ -98,6 +103,14 @@ export default defineConfig({
       reuseExistingServer: false,
       timeout: 120_000,
       env: { ...serverEnv(PORT + 5, 'publishing'), SEEDING: 'false', ARWEAVE_URL: `http://127.0.0.1:${ARLOCAL_PORT}`, ARWEAVE_POLL_SECONDS: '1' }
+    },
+    {
+      // The same product with a small per-key storage quota, seeding off: a test uploads past it.
+      command: 'node scripts/build-server.mjs && node --enable-source-maps dist/server/main.mjs',
+      url: `${QUOTA_URL}/healthz`,
+      reuseExistingServer: false,
+      timeout: 120_000,
+      env: { ...serverEnv(PORT + 11, 'quota'), SEEDING: 'false', QUOTA_BYTES_PER_KEY: String(QUOTA_BYTES) }
     }
   ]
 })
