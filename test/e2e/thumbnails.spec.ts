@@ -57,14 +57,17 @@ function expectDetailed (picture: Picture): void {
   expect(picture.spread).toBeGreaterThan(20)
 }
 
-/** The thumbnail's mediaId this browser uploaded for the file, once it did (read from the library in IndexedDB). */
-async function thumbnailIdOf (page: Page, mediaId: string): Promise<string | undefined> {
-  return await page.evaluate(async id => await new Promise<string | undefined>((resolve, reject) => {
+/**
+ * The file's thumbnail as this browser's library keeps it in IndexedDB: its size (the picture
+ * itself), and its mediaId on the server once uploaded.
+ */
+async function keptThumbnail (page: Page, mediaId: string): Promise<{ size?: number, id?: string }> {
+  return await page.evaluate(async id => await new Promise<{ size?: number, id?: string }>((resolve, reject) => {
     const open = indexedDB.open('oip-media-seeder')
     open.onerror = () => reject(open.error)
     open.onsuccess = () => {
       const get = open.result.transaction('files').objectStore('files').get(id)
-      get.onsuccess = () => { resolve(get.result?.thumbnailId); open.result.close() }
+      get.onsuccess = () => { resolve({ size: (get.result?.thumbnail as Blob | undefined)?.size, id: get.result?.thumbnailId }); open.result.close() }
     }
   }), mediaId)
 }
@@ -101,8 +104,11 @@ test('an image and the fixture video get thumbnails while they hash; a fresh bro
   }
 
   // After a reload the thumbnails come from this browser's IndexedDB: the server's copies are not even asked for.
-  const kept = await Promise.all(Object.values(ids).map(async id => (await thumbnailIdOf(tab, id))!))
-  for (const thumbnail of kept) await tab.route(`**/api/media/${thumbnail}**`, route => route.abort())
+  const kept = await Promise.all(Object.values(ids).map(async id => await keptThumbnail(tab, id)))
+  for (const thumbnail of kept) {
+    expect(thumbnail.size).toBeGreaterThan(0)
+    await tab.route(`**/api/media/${thumbnail.id!}**`, route => route.abort())
+  }
   await tab.reload()
   await unlock(tab)
   expect(await shown(tab, `[data-media-id="${ids.photo}"] [data-testid=thumbnail]`)).toEqual(picture)
@@ -195,8 +201,8 @@ test("a private file's thumbnail is private: its owner sees it, nobody without a
   const row = page.locator(`[data-media-id="${id}"]`)
   await expect(row).toHaveAttribute('data-phase', 'seeding', { timeout: 60_000 })
   await expect(row.getByTestId('thumbnail')).toBeVisible()
-  await expect.poll(() => thumbnailIdOf(page, id), { timeout: 30_000 }).toMatch(/^[0-9a-f]{64}$/)
-  const thumbnail = (await thumbnailIdOf(page, id))!
+  await expect.poll(async () => (await keptThumbnail(page, id)).id, { timeout: 30_000 }).toMatch(/^[0-9a-f]{64}$/)
+  const thumbnail = (await keptThumbnail(page, id)).id!
 
   // Its owner reads it (My files shows it, read with their session).
   await page.goto('/#/my-files')
