@@ -21,6 +21,11 @@ export const ARLOCAL_PORT = PORT + 6
 export const ARLOCAL_URL = `http://127.0.0.1:${ARLOCAL_PORT}`
 /** The server that indexes the OIP records on that arlocal (ARWEAVE_URL; see search.spec.ts). PORT+7/8 are the GUN tests'. */
 export const INDEXING_URL = `http://127.0.0.1:${PORT + 9}`
+// PORT+10 is free.
+/** The server whose per-key storage quota is small (QUOTA_BYTES_PER_KEY), so the app meets the limit. */
+export const QUOTA_URL = `http://127.0.0.1:${PORT + 11}`
+/** Its quota: 100 kB. */
+export const QUOTA_BYTES = 100_000
 
 // A fresh, empty data folder per run so tests never see a previous run's media.
 // Playwright loads this file in the runner and again in each worker; the env var
@@ -111,6 +116,14 @@ export default defineConfig({
       reuseExistingServer: false,
       timeout: 120_000,
       env: { ...serverEnv(PORT + 9, 'indexing'), SEEDING: 'false', ARWEAVE_URL: ARLOCAL_URL, ARWEAVE_POLL_SECONDS: '1' }
+    },
+    {
+      // The same product with a small per-key storage quota, seeding off: a test uploads past it.
+      command: 'node scripts/build-server.mjs && node --enable-source-maps dist/server/main.mjs',
+      url: `${QUOTA_URL}/healthz`,
+      reuseExistingServer: false,
+      timeout: 120_000,
+      env: { ...serverEnv(PORT + 11, 'quota'), SEEDING: 'false', QUOTA_BYTES_PER_KEY: String(QUOTA_BYTES) }
     }
   ]
 })

@@ -1,11 +1,11 @@
 /**
- * Screenshots of the web app for docs/: the empty library, a file hashing, the library, a
- * shared video playing while it downloads; My files, a share (with its QR code), a toast and
- * Shared with me, on a desktop and a phone; thumbnails in the library and a video's poster on its
- * share page, and the library in the dark theme; the dashboard after some traffic; Search records
- * with a record verified. Starts its own server on a temp folder. Run: node --import tsx
- * scripts/screenshots.ts (`-- my-files`, `-- library`, `-- thumbnails`, `-- dashboard` or
- * `-- search` makes only those).
+ * Screenshots of the web app for docs/, on a desktop (1280×800) and a phone (390×844): the
+ * welcome, the empty library, a file hashing, the library, a shared video playing while it
+ * downloads; My files, a share (with its QR code), a toast and Shared with me; thumbnails in the
+ * library and a video's poster on its share page, and the library in the dark theme; the
+ * dashboard after some traffic; Search records with a record verified. Starts its own server on
+ * a temp folder. Run: node --import tsx scripts/screenshots.ts (`-- library`, `-- my-files`,
+ * `-- thumbnails`, `-- dashboard` or `-- search` makes only those).
  */
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
@@ -42,9 +42,12 @@ try {
 }
 
 async function libraryShots (browser: Browser): Promise<void> {
-  const page = await browser.newPage({ baseURL: server.url, viewport: { width: 1100, height: 760 } })
+  const page = await browser.newPage({ baseURL: server.url, viewport: DESKTOP })
+  await page.goto('/')
+  await page.getByRole('button', { name: 'Create a new wallet' }).waitFor()
+  await bothSizes(page, 'welcome')
   await createWallet(page)
-  await page.screenshot({ path: 'docs/empty-library.png' })
+  await bothSizes(page, 'empty-library')
 
   await page.getByTestId('file-input').setInputFiles([fileOf('holiday-video.mp4', 3_000_000, 1, 'video/mp4'), fileOf('notes.txt', 40_000, 2, 'text/plain')])
   await page.locator('[data-phase="seeding"]').nth(1).waitFor({ timeout: 60_000 })
@@ -62,23 +65,23 @@ async function libraryShots (browser: Browser): Promise<void> {
   await page.getByTestId('file-input').setInputFiles(big)
   await page.locator('[data-phase="hashing"] progress').waitFor({ timeout: 60_000 })
   await page.waitForFunction(() => Number((document.querySelector('[data-phase="hashing"] progress') as HTMLProgressElement | null)?.value ?? 0) > 0.15)
-  await page.screenshot({ path: 'docs/hashing.png' })
+  await bothSizes(page, 'hashing')
 
   await page.locator('[data-phase="seeding"]').nth(3).waitFor({ timeout: 120_000 })
-  await page.screenshot({ path: 'docs/library.png', fullPage: true })
+  await bothSizes(page, 'library')
 
   // A visitor opens the video's share link; its download is slowed so the shot catches it streaming.
   await page.getByTestId('file-input').setInputFiles(VIDEO)
   const videoId = createHash('sha256').update(VIDEO.buffer).digest('hex')
   await page.locator(`[data-media-id="${videoId}"][data-phase="seeding"]`).waitFor({ timeout: 60_000 })
-  const visitor = await browser.newPage({ baseURL: server.url, viewport: { width: 1100, height: 900 } })
+  const visitor = await browser.newPage({ baseURL: server.url, viewport: DESKTOP })
   await visitor.goto(`/#/m/${videoId}`)
   await visitor.evaluate(async () => { await navigator.serviceWorker.ready })
   await (await visitor.context().newCDPSession(visitor)).send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: 120_000, uploadThroughput: -1 })
   await visitor.getByTestId('download').click()
   await visitor.waitForFunction(() => (document.querySelector('video')?.currentTime ?? 0) > 1.5)
-  await visitor.screenshot({ path: 'docs/streaming.png' })
-  console.log('wrote docs/empty-library.png, docs/hashing.png, docs/library.png, docs/streaming.png')
+  await bothSizes(visitor, 'streaming')
+  console.log('wrote docs/welcome.png, docs/empty-library.png, docs/hashing.png, docs/library.png, docs/streaming.png, each with its -phone.png')
 }
 
 /** A shot at a desktop's size and a phone's: `<name>.png` and `<name>-phone.png`. */
@@ -124,8 +127,9 @@ async function myFilesShots (browser: Browser): Promise<void> {
   await page.setViewportSize(PHONE)
   await page.screenshot({ path: 'docs/share-dialog-phone.png', animations: 'disabled' })
   await page.keyboard.press('Escape')
-  // The share's toast goes by itself before the shots of My files.
+  // The share's toast goes by itself before the shots of My files, which show no focus ring on Share.
   await page.getByTestId('toast').waitFor({ state: 'detached' })
+  await page.evaluate(() => { (document.activeElement as HTMLElement | null)?.blur() })
   await page.getByTestId('usage').waitFor()
   await bothSizes(page, 'my-files')
 
@@ -134,6 +138,8 @@ async function myFilesShots (browser: Browser): Promise<void> {
   await page.getByTestId('edit-tags').fill('conference, video, keynote')
   await page.getByTestId('save-edit').click()
   await page.getByTestId('toast').waitFor()
+  // From the top of the page (closing the dialog left it scrolled to the row).
+  await page.evaluate(() => { window.scrollTo(0, 0) })
   await page.screenshot({ path: 'docs/toast.png', animations: 'disabled' })
   await page.setViewportSize(PHONE)
   await page.screenshot({ path: 'docs/toast-phone.png', animations: 'disabled' })

@@ -11,7 +11,7 @@ import type { AccessPolicy, Caller } from '../access/accessPolicy.ts'
 import type { Capabilities } from '../auth/capabilities.ts'
 import type { BlobRow } from '../catalog/blobRepository.ts'
 import type { RecordThumbnails } from '../records/recordThumbnails.ts'
-import type { MediaRecord } from '../records/recordRepository.ts'
+import type { MediaRecord, RecordRepository } from '../records/recordRepository.ts'
 import type { MediaSeeder, TorrentStatus } from '../seeder/mediaSeeder.ts'
 import type { ServedTorrent } from '../seeder/servedBytes.ts'
 import type { Catalog } from './catalog.ts'
@@ -23,12 +23,21 @@ export interface MediaViewsDeps {
   seeder: MediaSeeder
   /** Which thumbnail a view shows. */
   thumbnails: RecordThumbnails
+  /** Whose name a public file shows. */
+  records: Pick<RecordRepository, 'firstPublic'>
 }
 
 /** A torrent's seeding status; `pinned` (the caller's own pin) only for a caller with a record. */
 export type SeedingStatus = TorrentStatus & { pinned?: boolean }
 
 export interface MediaInfo extends MediaManifest {
+  /**
+   * The name the file is shown by, null when its record gives none: a private view's record's,
+   * else the first public record's, as the public listing shows it (originalName is the torrent's
+   * file name, which stays as the first public upload named it, so its infoHash, its swarm and
+   * every signed record naming it stay valid).
+   */
+  name: string | null
   httpUrl: string
   torrentUrl: string
   accessLevel: MediaRecord['accessLevel']
@@ -115,8 +124,10 @@ export class MediaViews {
     const view = await this.view(mediaId, caller)
     const { catalog, seeder } = this.deps
     const { infoHash, magnetURI } = await this.torrentFor(view)
+    const named = view.privateRecord ?? await this.deps.records.firstPublic(mediaId)
     return {
       ...view.manifest,
+      name: named?.name ?? null,
       infoHash,
       magnetURI,
       httpUrl: catalog.httpUrl(mediaId),

@@ -1,6 +1,6 @@
 /**
  * Share to a phone and feedback on every action: the share dialog's QR code reads back as the
- * link, Copy and the Web Share API say how they went, a failed request is an alert, and a long
+ * link, Copy, the Web Share API, stop, seed and remove say how they went, a failed request is an alert, and a long
  * upload shows its percentage and the time left.
  */
 import { createHash } from 'node:crypto'
@@ -118,6 +118,24 @@ test('a pin the server refuses is an alert toast with its reason, which stays un
   await pin.click()
   await expect(toastMessages(page, 'success')).toHaveText('pinned-later.bin is pinned: the server keeps seeding it.')
   await expect(pin).toHaveText('Pinned on the server ✓')
+})
+
+test('Stop seeding, Seed from this tab and Remove (after its confirm) say how they went, politely', async ({ page }) => {
+  await createWallet(page)
+  const { row } = await addFile(page, 'stop-then-go.bin', 10_000, 304)
+  await row.getByRole('button', { name: 'Stop seeding' }).click()
+  await expect(toastMessages(page, 'success').last()).toHaveText('stop-then-go.bin is no longer seeded from this tab.')
+  await expect(row).toHaveAttribute('data-phase', 'stored')
+  await row.getByRole('button', { name: 'Seed from this tab' }).click()
+  await expect(toastMessages(page, 'success').last()).toHaveText('stop-then-go.bin is seeded from this tab.')
+
+  const asked: string[] = []
+  page.on('dialog', dialog => { asked.push(dialog.message()); void dialog.accept() })
+  await row.getByRole('button', { name: 'Remove' }).click()
+  await expect(toastMessages(page, 'success').last()).toHaveText('stop-then-go.bin was removed from this browser. The server copy stays.')
+  expect(asked).toEqual(['Remove stop-then-go.bin from this browser? The server copy stays.'])
+  await expect(row).toHaveCount(0)
+  await expect(toastMessages(page, 'error')).toHaveCount(0)
 })
 
 test('a long upload shows a progress bar with its percentage and the time left', async ({ page }) => {

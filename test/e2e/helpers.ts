@@ -28,6 +28,34 @@ export function fileOf (name: string, size: number, seed: number, mimeType = 'ap
   return { name, mimeType, buffer }
 }
 
+/** After a reload: unlock the wallet with the passphrase. */
+export async function unlock (page: Page): Promise<void> {
+  await page.getByLabel('Passphrase').fill(PASSPHRASE)
+  await page.getByRole('button', { name: 'Unlock' }).click()
+  await expect(page.getByTestId('identity')).toBeVisible()
+}
+
+/** A WAV file of a `seconds` long 440 Hz tone (8 kHz, 16-bit mono): the audio the tests play. */
+export function toneWav (name: string, seconds: number): { name: string, mimeType: string, buffer: Buffer } {
+  const rate = 8000
+  const samples = Math.round(rate * seconds)
+  const buffer = Buffer.alloc(44 + samples * 2)
+  buffer.write('RIFF', 0)
+  buffer.writeUInt32LE(36 + samples * 2, 4)
+  buffer.write('WAVEfmt ', 8)
+  buffer.writeUInt32LE(16, 16) // fmt chunk: PCM, mono, rate, byte rate, block align, bits
+  buffer.writeUInt16LE(1, 20)
+  buffer.writeUInt16LE(1, 22)
+  buffer.writeUInt32LE(rate, 24)
+  buffer.writeUInt32LE(rate * 2, 28)
+  buffer.writeUInt16LE(2, 32)
+  buffer.writeUInt16LE(16, 34)
+  buffer.write('data', 36)
+  buffer.writeUInt32LE(samples * 2, 40)
+  for (let i = 0; i < samples; i++) buffer.writeInt16LE(Math.round(8000 * Math.sin(2 * Math.PI * 440 * i / rate)), 44 + i * 2)
+  return { name, mimeType: 'audio/wav', buffer }
+}
+
 /** The video the streaming tests play (20 s VP8 WebM, made by scripts/make-video-fixture.ts). */
 export const VIDEO = { name: 'countdown.webm', mimeType: 'video/webm', buffer: fs.readFileSync('test/fixtures/countdown.webm') }
 

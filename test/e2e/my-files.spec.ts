@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import { expect, test, type Page } from '@playwright/test'
+import { QUOTA_BYTES, QUOTA_URL } from '../../playwright.config.ts'
 import { identityFromMnemonic } from '../../shared/wallet.ts'
 import { bearer, signIn } from '../helpers/auth.ts'
 import { createWallet, fileOf, PASSPHRASE, toastMessages } from './helpers.ts'
@@ -42,11 +43,15 @@ test('My files lists what another client uploaded; deleting it from the server (
   await expect(curlRow).toContainText('58.6 KB')
   await expect(tabRow.getByTestId('in-browser')).toHaveText('In this browser')
 
-  // Before the delete, a fresh browser downloads it from its share link.
+  // Before the delete, a fresh browser downloads it from its share link, byte for byte.
   const visitor = await browser.newContext()
   const visit = await visitor.newPage()
   await visit.goto(`/#/m/${elsewhereId}`)
   await expect(visit.getByRole('heading', { name: 'from-curl.bin' })).toBeVisible()
+  await visit.getByTestId('download').click()
+  await expect(visit.getByTestId('download-done')).toBeVisible({ timeout: 60_000 })
+  const [saved] = await Promise.all([visit.waitForEvent('download'), visit.getByTestId('save').click()])
+  expect(sha256(await fs.readFile((await saved.path())!))).toBe(elsewhereId)
   await visitor.close()
 
   // The dialog says what happens; Cancel (Escape) changes nothing.
@@ -268,6 +273,27 @@ test('My files shows my usage against the per-key limits', async ({ page, baseUR
   await page.getByTestId('delete').first().click()
   await page.getByTestId('confirm-delete').click()
   await expect(usage).toContainText('Files 1 of 10,000')
+})
+
+test("an upload past my storage quota: the row and My files' usage say what the server said, and nothing is stored", async ({ browser }) => {
+  const context = await browser.newContext({ baseURL: QUOTA_URL })
+  const page = await context.newPage()
+  await createWallet(page)
+  const fits = fileOf('fits.bin', 60_000, 193)
+  await page.getByTestId('file-input').setInputFiles(fits)
+  await expect(page.locator(`[data-media-id="${sha256(fits.buffer)}"]`)).toHaveAttribute('data-phase', 'seeding', { timeout: 30_000 })
+  const tooMuch = fileOf('too-much.bin', 60_000, 194)
+  await page.getByTestId('file-input').setInputFiles(tooMuch)
+  const row = page.locator(`[data-testid="file-row"][data-media-id="${sha256(tooMuch.buffer)}"]`)
+  const said = `You store 58.6 KiB of ${(QUOTA_BYTES / 1024).toFixed(1)} KiB allowed; this file needs 58.6 KiB more. Delete files or ask the operator.`
+  await expect(row.getByRole('alert')).toHaveText(said, { timeout: 30_000 })
+
+  await openMyFiles(page)
+  await expect(page.getByTestId('server-file')).toHaveCount(1)
+  const usage = page.getByTestId('usage')
+  await expect(usage).toContainText(`Stored 58.6 KB of ${(QUOTA_BYTES / 1024).toFixed(1)} KB`)
+  await expect(usage.getByRole('alert')).toHaveText(`The server refused too-much.bin: ${said}`)
+  await context.close()
 })
 
 test('on a phone (390×844) My files, its dialogs and Shared with me fit without scrolling sideways, and are reached with the keyboard', async ({ browser, baseURL }) => {

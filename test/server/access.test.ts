@@ -304,4 +304,32 @@ describe('deleting', () => {
     assert.equal((await del(bob)).status, 204)
     assert.equal(await server.store.has(a.body.mediaId), false)
   })
+
+  test("the first public uploader deletes: the file stays public under the other public record, and its info shows that record's name", async () => {
+    const alice = await signIn(server.url, await newIdentity())
+    const bob = await signIn(server.url, await newIdentity())
+    const bytes = randomBytesSeeded(30_000, 112)
+    const a = await upload(server.url, bytes, { access_level: 'public', name: "Alice's holiday" }, 'holiday.bin', 'application/octet-stream', alice)
+    const claimed = await fetch(`${server.url}/api/media/${a.body.mediaId}/claim`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...bearer(bob) },
+      body: JSON.stringify({ access_level: 'public', name: "Bob's copy" })
+    })
+    assert.equal(claimed.status, 201)
+    const info = async (): Promise<any> => await (await fetch(`${server.url}/api/media/${a.body.mediaId}/info`)).json()
+    assert.equal((await info()).name, "Alice's holiday", 'the first public record names it')
+
+    assert.equal((await fetch(`${server.url}/api/media/${a.body.mediaId}`, { method: 'DELETE', headers: bearer(alice) })).status, 204)
+    const bytesRes = await fetch(`${server.url}/api/media/${a.body.mediaId}`)
+    assert.equal(bytesRes.status, 200, "public under bob's record, without a session")
+    assert.equal(sha256(new Uint8Array(await bytesRes.arrayBuffer())), a.body.mediaId)
+    const after = await info()
+    assert.equal(after.name, "Bob's copy")
+    assert.equal(after.accessLevel, 'public')
+    // The torrent stays as it was, so its swarm and every signed record naming its infoHash stay valid.
+    assert.deepEqual([after.infoHash, after.originalName], [a.body.infoHash, 'holiday.bin'])
+    assert.equal((await server.seeder.status(a.body.infoHash)).seeding, true)
+    const listed = (await (await fetch(`${server.url}/api/media`)).json()).items.find((i: any) => i.mediaId === a.body.mediaId)
+    assert.equal(listed.name, "Bob's copy")
+  })
 })

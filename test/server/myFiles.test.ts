@@ -195,6 +195,28 @@ describeEachDatabase('my files', ({ newDatabase }) => {
     assert.equal((await fetch(`${s.url}/api/records/${keptId}`)).status, 200, 'nothing changed: the record still describes the file')
   })
 
+  test("an edit by a public uploader who is not the first leaves the file's public face alone: its listing, name and torrent", async () => {
+    const s = await start()
+    const firstKey = await newIdentity()
+    const first = await signIn(s.url, firstKey)
+    const later = await signIn(s.url, await newIdentity())
+    const up = (await upload(s.url, randomBytesSeeded(20_000, 1232), { access_level: 'public', name: 'Harbour', description: 'At dawn' }, 'harbour.jpg', 'image/jpeg', first)).body
+    const face = async (): Promise<unknown> => {
+      const info = await (await fetch(`${s.url}/api/media/${up.mediaId}/info`)).json()
+      const listed = (await (await fetch(`${s.url}/api/media`)).json()).items.find((i: any) => i.mediaId === up.mediaId)
+      return { originalName: info.originalName, mimeType: info.mimeType, infoHash: info.infoHash, shownAs: info.name, name: listed.name, description: listed.description, owner: listed.owner }
+    }
+    const before = await face()
+    assert.deepEqual(before, { originalName: 'harbour.jpg', mimeType: 'image/jpeg', infoHash: up.infoHash, shownAs: 'Harbour', name: 'Harbour', description: 'At dawn', owner: firstKey.publicKey })
+    const claimed = await fetch(`${s.url}/api/media/${up.mediaId}/claim`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...bearer(later) }, body: JSON.stringify({ access_level: 'public', name: 'Mine', original_name: 'mine.jpg' }) })
+    assert.equal(claimed.status, 201)
+
+    const res = await patch(s, up.mediaId, later, { name: 'Renamed by the second', description: 'Not the first', tags: ['second'] })
+    assert.equal(res.status, 200)
+    assert.deepEqual([(await res.json()).name, (await items(s, later))[0].name], ['Renamed by the second', 'Renamed by the second'], 'their own record changed')
+    assert.deepEqual(await face(), before)
+  })
+
   test('bad fields get 400 bad_field naming the field, and nothing changes; a file the caller does not hold is 404 as a missing id; no session is 401', async () => {
     const s = await start()
     const me = await newIdentity()

@@ -187,6 +187,12 @@ describe('the server seeds public uploads', () => {
       assertSameBytes(result.bytes, s.bytes)
       assert.ok(result.wireTypes.has('webrtc'), `no webrtc wire: ${JSON.stringify([...result.wireTypes])}`)
       assertOnlyOver(result, ['webrtc'], FILE_SIZE)
+      // The dashboard counts what was sent for that file under webrtc, and nothing under the other ways.
+      const files = (await (await fetch(`${s.server.url}/api/seeder/files`)).json()).files
+      const row = files.find((f: { mediaId: string }) => f.mediaId === s.mediaId)
+      assert.ok(row, 'the file is listed on the dashboard')
+      assert.ok(row.bytes.webrtc >= FILE_SIZE, `webrtc: ${row.bytes.webrtc} bytes counted for a ${FILE_SIZE}-byte file`)
+      assert.deepEqual([row.bytes.http, row.bytes.tcp], [0, 0])
     } finally {
       await stopAll()
     }

@@ -86,8 +86,13 @@ export class LibraryItem {
   }
 }
 
+/** The server's codes for an upload refused at one of my key's limits (server/media/quotas.ts). */
+const LIMIT_CODES = ['quota_exceeded', 'file_quota_exceeded']
+
 export class Library {
   items = $state<LibraryItem[]>([])
+  /** The last upload the server refused at one of my key's limits, until one goes through: My files' usage shows it. */
+  limitRefusal = $state<{ name: string, message: string } | undefined>()
   private readonly session: Session
   private timer: ReturnType<typeof setInterval> | undefined
   private publicationTimer: ReturnType<typeof setInterval> | undefined
@@ -306,6 +311,7 @@ export class Library {
             signal
           }, token))
         item.sent = 1
+        this.limitRefusal = undefined
         // Seed exactly the server's torrent for this owner: same pieces, the server's name (the
         // first public upload's), our salt.
         const torrentFile = await this.session.authorized(token => api.torrentFor(mediaId, token))
@@ -332,6 +338,7 @@ export class Library {
       } else {
         item.phase = 'failed'
         item.error = (err as Error).message
+        if (err instanceof api.ApiError && LIMIT_CODES.includes(err.code)) this.limitRefusal = { name: file.name, message: err.message }
       }
     }
   }
