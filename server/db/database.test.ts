@@ -124,7 +124,7 @@ describeEachDatabase('opening the database', kind => {
   test('a catalogue made before the seed counts gets its seeds counted once, by kind', async () => {
     const { options } = await kind.newDatabase()
     await (await openDatabase(options)).close()
-    // As 0005 left it: seeds, and no counts (nor the later journal, tags, shares, thumbnails, cluster nodes and Arweave publications).
+    // As 0005 left it: seeds, and no counts (nor the later journal, tags, shares, thumbnails, cluster nodes, Arweave and GUN publications).
     await run(kind, options, 'DROP TABLE seed_counts')
     await run(kind, options, 'DROP TABLE blob_journal')
     await run(kind, options, 'ALTER TABLE media_records DROP COLUMN tags')
@@ -134,6 +134,7 @@ describeEachDatabase('opening the database', kind => {
     for (const statement of BEFORE_UPLOAD_HASH_STATE) await run(kind, options, statement)
     await run(kind, options, 'DROP TABLE cluster_nodes')
     await run(kind, options, 'DROP TABLE arweave_publications')
+    await run(kind, options, 'DROP TABLE gun_publications')
     await run(kind, options, "DELETE FROM kysely_migration WHERE name >= '0006'")
     await run(kind, options, "INSERT INTO seeds (info_hash, media_id, kind, ranked_at) VALUES ('a', 'm1', 'public', 1), ('b', 'm2', 'public', 1), ('c', 'm2', 'private', 1)")
     const database = await openDatabase(options)
@@ -159,6 +160,7 @@ describeEachDatabase('opening the database', kind => {
     for (const statement of BEFORE_UPLOAD_HASH_STATE) await run(kind, options, statement)
     await run(kind, options, 'DROP TABLE cluster_nodes')
     await run(kind, options, 'DROP TABLE arweave_publications')
+    await run(kind, options, 'DROP TABLE gun_publications')
     await run(kind, options, "DELETE FROM kysely_migration WHERE name >= '0007'")
     await run(kind, options, `INSERT INTO blobs (media_id, file_size, piece_length, info, name, mime_type, info_hash, published_at, created_at) VALUES ('${'a'.repeat(64)}', 1, 16384, ${kind.kind === 'sqlite' ? "x'00'" : "'\\x00'"}, 'f', 'text/plain', '${'b'.repeat(40)}', 1, '2026-01-01T00:00:00.000Z')`)
     await (await openDatabase(options)).close()
@@ -176,6 +178,7 @@ describeEachDatabase('opening the database', kind => {
     for (const statement of BEFORE_UPLOAD_HASH_STATE) await run(kind, options, statement)
     await run(kind, options, 'DROP TABLE cluster_nodes')
     await run(kind, options, 'DROP TABLE arweave_publications')
+    await run(kind, options, 'DROP TABLE gun_publications')
     await run(kind, options, "DELETE FROM kysely_migration WHERE name >= '0008'")
     await run(kind, options, `INSERT INTO media_records (media_id, owner, access_level, name, original_name, mime_type, created_at) VALUES ('${'a'.repeat(64)}', 'alice', 'public', 'Sunset', 'sunset.mp4', 'video/mp4', '2026-01-01T00:00:00.000Z')`)
     const database = await openDatabase(options)
@@ -195,6 +198,7 @@ describeEachDatabase('opening the database', kind => {
     for (const statement of BEFORE_UPLOAD_HASH_STATE) await run(kind, options, statement)
     await run(kind, options, 'DROP TABLE cluster_nodes')
     await run(kind, options, 'DROP TABLE arweave_publications')
+    await run(kind, options, 'DROP TABLE gun_publications')
     await run(kind, options, "DELETE FROM kysely_migration WHERE name >= '0011'")
     const alice = await identityFromMnemonic(createMnemonic())
     const stored = [['Sunset.mp4', 'Over the sea', ['beach', 'evening'], 1700000000, 300, 'public'], ['forest walk', 'Into the woods', ['green'], 1600000000, 100, 'public'], ['Diary', 'sunset notes', ['beach'], 1650000000, 200, 'private']] as const
