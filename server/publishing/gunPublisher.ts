@@ -2,7 +2,7 @@
  * The GUN publisher, run by a PublisherLoop (woken when a node is queued and every
  * GUN_POLL_SECONDS). A run turns the nodes of records that are gone into tombstones, then puts
  * the due nodes and tombstones (a bounded batch, leased so that other processes take others) on
- * the relays. A node no relay acknowledged is failed, kept with its error, and tried again with
+ * the relays. A node no relay gives back is failed, kept with its error, and tried again with
  * exponential backoff (capped); a restart carries on from the database.
  */
 import { randomUUID } from 'node:crypto'
@@ -15,7 +15,7 @@ import { PublisherLoop, retryDelay, type RetryTimings } from './publisherLoop.ts
 export interface GunTimings extends RetryTimings {
   /** How often a run starts by itself (tombstones for deleted records, nodes that became due). */
   pollMs: number
-  /** How long to wait for a relay to connect, then for each ack (gun's may never come). */
+  /** How long to wait for a relay's answer (one lacking a soul answers nothing; puts are read back within twice this). */
   relayTimeoutMs: number
 }
 
