@@ -8,6 +8,7 @@
  * answers nothing for a soul it lacks: so a put counts once another client reads the very node
  * back from a relay, and every wait has its own timeout.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { GunRecordNode } from '../../shared/gunRecord.ts'
 import type { Logger } from '../logger.ts'
 
@@ -52,6 +53,8 @@ async function loadGun (log: Logger): Promise<GunFactory> {
   return await loading
 }
 
+const READ_BACK_PAUSE_MS = 200
+
 /** A tombstone nulls each field: gun keeps the soul, with nothing left to read. */
 const TOMBSTONE = { v: null, iv: null, ct: null }
 const fieldsOf = (node: unknown): Record<string, unknown> | undefined => {
@@ -91,6 +94,8 @@ export class GunRelays implements GunNetwork {
         const read = await this.readMany(waiting.map(({ soul }) => soul))
         reachable ||= read.reachable
         waiting = waiting.filter(({ soul, node }, i) => !failed.has(soul) && !sameNode(read.nodes[i], node ?? TOMBSTONE))
+        // A relay that answers an older node at once is not asked again at once.
+        if (waiting.length > 0) await sleep(READ_BACK_PAUSE_MS)
       }
       const why = reachable
         ? `The GUN relays did not keep the node within ${2 * this.timeoutMs / 1000} s; it is tried again later.`
