@@ -133,6 +133,10 @@ test('a relay that is down: the node fails, saying so, and is put by itself once
     assert.equal((await postNode(owned.recordId, { soul, node }, owned.token)).status, 202)
     await until('the node fails', inState(owned, 'failed'))
     assert.match((await publication(owned))!.error!, /GUN relay.*tried again later/)
+    // Verify's read says so too.
+    const read = await fetch(`${server.url}/api/gun?soul=${encodeURIComponent(soul)}`, { headers: bearer(owned.token) })
+    assert.equal(read.status, 502)
+    assert.equal((await read.json()).error.code, 'gun_unreachable')
   } finally {
     await relay.start()
   }
@@ -141,4 +145,20 @@ test('a relay that is down: the node fails, saying so, and is put by itself once
   assert.ok(posted.attempts >= 2)
   assert.equal(posted.error, undefined)
   assert.deepEqual(await readGunNode(relay.url, soul), node)
+})
+
+test('a server without GUN_PEERS takes no node and reads none, saying why', async () => {
+  const off = await startTestServer({ ALLOW_ANONYMOUS_UPLOADS: 'false' })
+  try {
+    const owned = await ownRecord(off, 'private')
+    const { soul, node } = await sealed(owned)
+    const res = await fetch(`${off.url}/api/records/${owned.recordId}/gun`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...bearer(owned.token) }, body: JSON.stringify({ soul, node }) })
+    assert.equal(res.status, 409)
+    assert.match((await res.json()).error.message, /GUN_PEERS/)
+    const read = await fetch(`${off.url}/api/gun?soul=${encodeURIComponent(soul)}`, { headers: bearer(owned.token) })
+    assert.equal(read.status, 409)
+    assert.deepEqual((await (await fetch(`${off.url}/api/network`)).json()).gun, { publishing: false })
+  } finally {
+    await off.destroy()
+  }
 })
