@@ -26,6 +26,11 @@ export const INDEXING_URL = `http://127.0.0.1:${PORT + 9}`
 export const QUOTA_URL = `http://127.0.0.1:${PORT + 11}`
 /** Its quota: 100 kB. */
 export const QUOTA_BYTES = 100_000
+/** The server that publishes private records to GUN: to the relay on GUN_RELAY_PORT, which this config starts (see webServer below). */
+export const GUN_URL = `http://127.0.0.1:${PORT + 7}`
+export const GUN_RELAY_PORT = PORT + 8
+/** What that server's GUN_PEERS names. */
+export const GUN_RELAY_URL = `http://127.0.0.1:${GUN_RELAY_PORT}/gun`
 
 // A fresh, empty data folder per run so tests never see a previous run's media.
 // Playwright loads this file in the runner and again in each worker; the env var
@@ -124,6 +129,21 @@ export default defineConfig({
       reuseExistingServer: false,
       timeout: 120_000,
       env: { ...serverEnv(PORT + 11, 'quota'), SEEDING: 'false', QUOTA_BYTES_PER_KEY: String(QUOTA_BYTES) }
+    },
+    {
+      // A GUN relay (in memory), up before the server that publishes to it.
+      command: `node test/helpers/gunRelay.mjs ${GUN_RELAY_PORT}`,
+      url: `http://127.0.0.1:${GUN_RELAY_PORT}/`,
+      reuseExistingServer: false,
+      timeout: 30_000
+    },
+    {
+      // The same product publishing private records to GUN (GUN_PEERS), running every second, seeding off.
+      command: 'node scripts/build-server.mjs && node --enable-source-maps dist/server/main.mjs',
+      url: `${GUN_URL}/healthz`,
+      reuseExistingServer: false,
+      timeout: 120_000,
+      env: { ...serverEnv(PORT + 7, 'gun'), SEEDING: 'false', GUN_PEERS: GUN_RELAY_URL, GUN_POLL_SECONDS: '1' }
     }
   ]
 })

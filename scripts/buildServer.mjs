@@ -7,8 +7,11 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { build } from 'esbuild'
 
-/** Packages that load a compiled addon or find files next to themselves: never bundled. */
-const NATIVE = ['better-sqlite3', '@roamhq/wrtc', 'pg-native', 'utp-native', 'fs-native-extensions', 'bufferutil', 'utf-8-validate']
+/**
+ * Packages that load a compiled addon or find files next to themselves: never bundled. gun also
+ * loads its parts with require() calls esbuild cannot follow (its own module system, optional ones).
+ */
+const NATIVE = ['better-sqlite3', '@roamhq/wrtc', 'pg-native', 'utp-native', 'fs-native-extensions', 'bufferutil', 'utf-8-validate', 'gun']
 
 /** Builds into `root`/dist/server; each file is replaced whole, so builds running side by side are safe. */
 export async function buildServer (root) {

@@ -15,7 +15,9 @@ import type { Readiness } from './ops/readiness.ts'
 import type { MediaService } from './media/mediaService.ts'
 import type { NetworkInfo } from '../shared/publication.ts'
 import type { ArweavePublishing } from './publishing/arweavePublishing.ts'
+import type { GunPublishing } from './publishing/gunPublishing.ts'
 import { arweaveRoutes } from './routes/arweave.ts'
+import { gunNodeRoutes, gunRecordRoutes } from './routes/gun.ts'
 import { authRoutes } from './routes/auth.ts'
 import type { SendLimits } from './routes/bytes.ts'
 import { mediaRoutes } from './routes/media.ts'
@@ -55,6 +57,8 @@ export interface AppDeps {
   oipRecords: OipRecordService
   /** Public records' data items to Arweave. */
   arweave: ArweavePublishing
+  /** Private records' sealed nodes to GUN. */
+  gun: GunPublishing
   /** What GET /api/network answers. */
   network: NetworkInfo
   store: BlobStore
@@ -156,6 +160,8 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
   app.route('/api/me', meRoutes(deps.media))
   app.route('/api/uploads', uploadRoutes(deps.uploads, deps.maxUploadBytes, uploadStarts))
   app.route('/api/records', arweaveRoutes(deps.arweave))
+  app.route('/api/records', gunRecordRoutes(deps.gun))
+  app.route('/api/gun', gunNodeRoutes(deps.gun))
   app.route('/api/records', recordRoutes(deps.oipRecords))
   app.route('/api/network', networkRoutes(deps.network))
   app.route('/api/seeder', seederRoutes(deps.seeder, deps.access, deps.media, deps.history))

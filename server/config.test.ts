@@ -13,6 +13,14 @@ test('CDN_URLS: anything but an http(s) URL stops the server with a message nami
   assert.throws(() => loadConfig({ CDN_URLS: 'cdn.example.org' }), { message: 'CDN_URLS must be a URL, got "cdn.example.org"' })
 })
 
+test('GUN_PEERS: a comma list of relay URLs (http(s) or ws(s)), none by default (GUN publishing off); anything else stops the server naming it', () => {
+  assert.deepEqual(loadConfig({}).gunPeers, [])
+  assert.deepEqual(loadConfig({ GUN_PEERS: ' https://relay.example.org/gun , ws://127.0.0.1:8765/gun' }).gunPeers, ['https://relay.example.org/gun', 'ws://127.0.0.1:8765/gun'])
+  assert.throws(() => loadConfig({ GUN_PEERS: 'relay.example.org' }), { message: 'GUN_PEERS must be a URL, got "relay.example.org"' })
+  assert.throws(() => loadConfig({ GUN_PEERS: 'udp://relay.example.org' }), { message: 'GUN_PEERS must use http: or https: or ws: or wss:, got "udp://relay.example.org"' })
+  assert.equal(loadConfig({ GUN_POLL_SECONDS: '5' }).gunPollMs, 5000)
+})
+
 test('REQUEST_IDLE_TIMEOUT: a duration (plain seconds, or 90s, 2m), 60 s by default; zero is refused', () => {
   assert.equal(loadConfig({}).requestIdleTimeoutMs, 60_000)
   assert.equal(loadConfig({ REQUEST_IDLE_TIMEOUT: '5' }).requestIdleTimeoutMs, 5000)

@@ -89,6 +89,10 @@ export interface Config {
   arweavePollMs: number
   /** Index the OIP records others publish on ARWEAVE_URL (ARWEAVE_INDEX; on by default when ARWEAVE_URL is set). */
   arweaveIndex: boolean
+  /** The GUN relays private records' sealed nodes go to (GUN_PEERS); none: GUN publishing is off. */
+  gunPeers: string[]
+  /** How often the GUN publisher puts due nodes and tombstones of deleted records (GUN_POLL_SECONDS). */
+  gunPollMs: number
 }
 
 /** BLOB_STORE=s3: the bucket; credentials come from the AWS SDK's default chain (AWS_ACCESS_KEY_ID, …). */
@@ -153,6 +157,10 @@ function url (name: string, raw: string, protocols: string[]): string {
   return raw.replace(/\/+$/, '')
 }
 
+/** A comma-separated list of URLs (none when unset). */
+const urlList = (env: Env, name: string, protocols: string[]): string[] =>
+  (env[name] ?? '').split(',').map(s => s.trim()).filter(Boolean).map(u => url(name, u, protocols))
+
 /** The URL is never echoed: it may hold a password. */
 function databaseUrl (raw: string | undefined): string | undefined {
   if (!raw) return undefined
@@ -209,16 +217,8 @@ export function loadConfig (env: Env = process.env): Config {
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1),
     webDir: path.resolve(env.WEB_DIR || './dist/web'),
     maxUploadBytes: integer(env, 'MAX_UPLOAD_BYTES', 10 * 1024 ** 3, 1),
-    extraTrackers: (env.WEBTORRENT_TRACKERS ?? '')
-      .split(',')
-      .map(s => s.trim())
-      .filter(Boolean)
-      .map(t => url('WEBTORRENT_TRACKERS', t, ['ws:', 'wss:', 'http:', 'https:', 'udp:'])),
-    cdnUrls: (env.CDN_URLS ?? '')
-      .split(',')
-      .map(s => s.trim())
-      .filter(Boolean)
-      .map(u => url('CDN_URLS', u, ['http:', 'https:'])),
+    extraTrackers: urlList(env, 'WEBTORRENT_TRACKERS', ['ws:', 'wss:', 'http:', 'https:', 'udp:']),
+    cdnUrls: urlList(env, 'CDN_URLS', ['http:', 'https:']),
     torrentPort: integer(env, 'TORRENT_PORT', 6881, 0),
     seeding: env.SEEDING === undefined || env.SEEDING === '' ? true : flag(env, 'SEEDING'),
     seedUploadLimit: optionalInteger(env, 'SEED_UPLOAD_LIMIT', 1),
@@ -255,6 +255,8 @@ export function loadConfig (env: Env = process.env): Config {
     arweaveWalletFile: env.ARWEAVE_WALLET_FILE ? path.resolve(env.ARWEAVE_WALLET_FILE) : undefined,
     arweavePollMs: integer(env, 'ARWEAVE_POLL_SECONDS', 60, 1) * 1000,
     // The switch is checked even without a gateway, so a typo shows before it matters.
-    arweaveIndex: (env.ARWEAVE_INDEX === undefined || env.ARWEAVE_INDEX === '' || flag(env, 'ARWEAVE_INDEX')) && Boolean(env.ARWEAVE_URL)
+    arweaveIndex: (env.ARWEAVE_INDEX === undefined || env.ARWEAVE_INDEX === '' || flag(env, 'ARWEAVE_INDEX')) && Boolean(env.ARWEAVE_URL),
+    gunPeers: urlList(env, 'GUN_PEERS', ['http:', 'https:', 'ws:', 'wss:']),
+    gunPollMs: integer(env, 'GUN_POLL_SECONDS', 60, 1) * 1000
   }
 }

@@ -43,6 +43,10 @@ import { loadArweaveWallet } from './publishing/arweaveWallet.ts'
 import { OipIndexCursor } from './records/oipIndexCursor.ts'
 import { OipIndexer } from './records/oipIndexer.ts'
 import { OipIndexGateway } from './records/oipIndexGateway.ts'
+import { GunPublications } from './publishing/gunPublications.ts'
+import { DEFAULT_GUN_TIMINGS, GunPublisher, type GunTimings } from './publishing/gunPublisher.ts'
+import { GunPublishing } from './publishing/gunPublishing.ts'
+import { GunRelays } from './publishing/gunRelays.ts'
 import { ResponseSlots } from './routes/responseSlots.ts'
 import { MediaSeeder } from './seeder/mediaSeeder.ts'
 import type { SeedChange } from './seeder/seedPlacement.ts'
@@ -86,6 +90,8 @@ export interface StartOptions {
   seederTokenTtlSeconds?: number
   /** The Arweave publisher's retry and loss timings (tests shorten them to see retries). */
   arweaveTimings?: Partial<Omit<PublisherTimings, 'pollMs'>>
+  /** The GUN publisher's retry and relay timeouts (tests shorten them). */
+  gunTimings?: Partial<Omit<GunTimings, 'pollMs'>>
 }
 
 /** The blob store BLOB_STORE names; the object store's code (and the AWS SDK) loads only when chosen. */
@@ -141,8 +147,19 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     log.info({ gateway: config.arweaveUrl, wallet: wallet.address }, 'publishing public records to Arweave: the bundles are paid from this wallet')
   }
   const arweave = new ArweavePublishing({ publications: arweavePublications, records: repositories.oipRecords, enabled: publisher !== undefined, kick: () => publisher?.kick() })
+  // Private records' sealed nodes to GUN, when GUN_PEERS names relays.
+  const gunPublications = new GunPublications(db)
+  let gunPublisher: GunPublisher | undefined
+  let gunRelays: GunRelays | undefined
+  if (config.gunPeers.length > 0) {
+    const timings = { ...DEFAULT_GUN_TIMINGS, ...opts.gunTimings, pollMs: config.gunPollMs }
+    gunRelays = new GunRelays(config.gunPeers, timings.relayTimeoutMs, log)
+    gunPublisher = new GunPublisher({ publications: gunPublications, relays: gunRelays, timings, log })
+    log.info({ peers: config.gunPeers }, 'publishing private records, sealed by their owners, to GUN')
+  }
+  const gun = new GunPublishing({ publications: gunPublications, records: repositories.oipRecords, relays: gunRelays, kick: () => gunPublisher?.kick() })
   const oipRecords = new OipRecordService({
-    publications: async recordIds => await arweave.ofRecords(recordIds),
+    publications: async (recordIds, caller) => new Map([...await arweave.ofRecords(recordIds), ...await gun.ofRecords(recordIds, caller)]),
     records: repositories.oipRecords,
     // The caller's own upload as they see it (their private view, or the public one), with the
     // type they uploaded it as: the public face may carry an earlier uploader's type.
@@ -287,7 +304,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     uploadGate,
     quotas: new Quotas({ bytesPerKey: config.quotaBytesPerKey, filesPerKey: config.quotaFilesPerKey, pinsPerKey: config.pinsPerKey, adminKeys: config.adminKeys }),
     metrics,
-    publications: async (owner, mediaIds) => await arweave.ofOwnerMedia(owner, mediaIds),
+    publications: async (owner, mediaIds) => new Map([...await arweave.ofOwnerMedia(owner, mediaIds), ...await gun.ofOwnerMedia(owner, mediaIds)]),
     log
   })
   const uploads = new ResumableUploads({
@@ -329,7 +346,8 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     maxUploadBytes: config.maxUploadBytes,
     oipRecords,
     arweave,
-    network: { arweave: { publishing: arweave.enabled }, gun: { publishing: false } },
+    gun,
+    network: { arweave: { publishing: arweave.enabled }, gun: { publishing: gun.enabled } },
     store,
     seeder,
     tracker: trackerDoor,
@@ -407,6 +425,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     })
     : undefined
   indexer?.start()
+  gunPublisher?.start()
   // Ready (and serving) already; callers of startServer get a seeder with its torrents up.
   await seeder.whenResumed()
 
@@ -429,6 +448,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
       await collecting
       await publisher?.close()
       await indexer?.close()
+      await gunPublisher?.close()
       const closed = new Promise<void>(resolve => http.close(() => resolve()))
       http.closeIdleConnections()
       await seeder.close()

@@ -88,6 +88,7 @@ const UNDO: Record<string, (dialect: Dialect) => string[]> = {
   '0013_arweave_publications': () => ['DROP TABLE arweave_publications'],
   '0016_cluster_nodes': () => ['DROP TABLE cluster_nodes'],
   '0017_upload_hash_state': () => ['hash_state', 'writer', 'writer_until'].map(c => `ALTER TABLE uploads DROP COLUMN ${c}`),
+  '0018_gun_publications': () => ['DROP TABLE gun_publications'],
   '0019_oip_index_cursor': () => ['DROP TABLE oip_index_cursor']
 }
 

@@ -404,6 +404,32 @@ function migrations (dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('uploads').addColumn('writer_until', 'bigint').execute()
       }
     },
+    // Private records' sealed GUN nodes on their way to the relays (publishing/gunPublications.ts),
+    // one row per soul: the owner's ciphertext (never the key or the plaintext), or null once the
+    // record is gone and the node is to be overwritten with a tombstone. Indexes for the
+    // publisher's next batch and My files' rows.
+    '0018_gun_publications': {
+      async up (db: Kysely<any>) {
+        await db.schema.createTable('gun_publications')
+          .addColumn('soul', 'text', c => c.primaryKey())
+          .addColumn('record_id', 'text', c => c.notNull())
+          .addColumn('media_id', 'text', c => c.notNull())
+          .addColumn('owner', 'text', c => c.notNull())
+          .addColumn('node', 'text')
+          .addColumn('state', 'text', c => c.notNull().check(sql`state IN ('queued', 'posted', 'failed')`))
+          .addColumn('attempts', 'integer', c => c.notNull().defaultTo(0))
+          .addColumn('next_attempt_at', 'bigint', c => c.notNull())
+          .addColumn('last_error', 'text')
+          .addColumn('lease', 'text')
+          .addColumn('lease_until', 'bigint')
+          .addColumn('created_at', 'bigint', c => c.notNull())
+          .addColumn('updated_at', 'bigint', c => c.notNull())
+          .execute()
+        await db.schema.createIndex('gun_publications_due').on('gun_publications').columns(['state', 'next_attempt_at']).execute()
+        await db.schema.createIndex('gun_publications_record').on('gun_publications').columns(['record_id']).execute()
+        await db.schema.createIndex('gun_publications_owner').on('gun_publications').columns(['owner', 'media_id']).execute()
+      }
+    },
     // Where the Arweave indexer (records/oipIndexer.ts) got to on each gateway: the GraphQL
     // cursor after the last item it read, so a restart (or another leader) goes on from there.
     '0019_oip_index_cursor': {

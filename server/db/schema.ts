@@ -207,6 +207,28 @@ export interface ClusterNodesTable {
   seeder_peer_id: string | null
 }
 
+/** A private record's sealed GUN node on its way to the relays (publishing/gunPublications.ts). Times in ms. */
+export interface GunPublicationsTable {
+  /** Where it goes: the record's did:gun:<soul>, derived from the owner's key and the mediaId. */
+  soul: string
+  /** The record it carries (gone from oip_records: the node is to be tombstoned). */
+  record_id: string
+  media_id: string
+  owner: string
+  /** The sealed node's JSON ({v, iv, ct}: ciphertext only); null: a tombstone to post. */
+  node: string | null
+  state: 'queued' | 'posted' | 'failed'
+  attempts: Generated<number>
+  /** A queued or failed node is put to the relays from then on. */
+  next_attempt_at: number
+  last_error: string | null
+  /** A publisher is putting it, until lease_until (then another may). */
+  lease: string | null
+  lease_until: number | null
+  created_at: number
+  updated_at: number
+}
+
 /** A public record's Arweave data item on its way (publishing/arweavePublications.ts). Times in ms. */
 export interface ArweavePublicationsTable {
   record_id: string
@@ -249,6 +271,7 @@ export interface Schema {
   cluster_nodes: ClusterNodesTable
   arweave_publications: ArweavePublicationsTable
   oip_index_cursor: OipIndexCursorTable
+  gun_publications: GunPublicationsTable
 }
 
 /** The Arweave indexer's place on each gateway (records/oipIndexCursor.ts). */

@@ -1,6 +1,6 @@
 /**
- * The publisher loop: one run at a time in this process, woken when an item is queued and every
- * ARWEAVE_POLL_SECONDS. A run posts the due items (a bounded batch, leased so that other
+ * The Arweave publisher, run by a PublisherLoop (woken when an item is queued and every
+ * ARWEAVE_POLL_SECONDS). A run posts the due items (a bounded batch, leased so that other
  * processes take others) as one bundle, then asks the gateway about posted bundles: confirmed
  * ones are done, ones it lost go back in the queue. A failure is kept on the items, which are
  * tried again with exponential backoff (capped), and a restart carries on from the database.
@@ -9,13 +9,11 @@ import { randomUUID } from 'node:crypto'
 import type { Logger } from '../logger.ts'
 import type { BundleGateway } from './arweaveGateway.ts'
 import type { ArweavePublications } from './arweavePublications.ts'
+import { PublisherLoop, retryDelay, type RetryTimings } from './publisherLoop.ts'
 
-export interface PublisherTimings {
+export interface PublisherTimings extends RetryTimings {
   /** How often a run starts by itself (posting what became due, asking about posted bundles). */
   pollMs: number
-  /** The first retry waits this long, each next one twice as long, up to retryMaxMs. */
-  retryBaseMs: number
-  retryMaxMs: number
   /** A bundle the gateway still does not know this long after it was posted is posted again. */
   lostAfterMs: number
 }
@@ -37,51 +35,24 @@ export interface ArweavePublisherDeps {
 
 export class ArweavePublisher {
   private readonly deps: ArweavePublisherDeps
-  private running: Promise<void> | undefined
-  private again = false
-  private timer: ReturnType<typeof setInterval> | undefined
-  private closed = false
+  private readonly loop: PublisherLoop
 
   constructor (deps: ArweavePublisherDeps) {
     this.deps = deps
+    this.loop = new PublisherLoop({
+      pollMs: deps.timings.pollMs,
+      run: async () => await this.run(),
+      onError: err => deps.log.error({ err: err.message }, 'the Arweave publisher failed a run; the next one tries again')
+    })
   }
 
-  start (): void {
-    this.timer = setInterval(() => this.kick(), this.deps.timings.pollMs)
-    this.timer.unref()
-    this.kick()
-  }
-
+  start (): void { this.loop.start() }
   /** Run now, or right after the run under way. */
-  kick (): void {
-    if (this.closed) return
-    if (this.running) {
-      this.again = true
-      return
-    }
-    this.running = this.run()
-      .catch(err => this.deps.log.error({ err: (err as Error).message }, 'the Arweave publisher failed a run; the next one tries again'))
-      .finally(() => {
-        this.running = undefined
-        if (this.again) {
-          this.again = false
-          this.kick()
-        }
-      })
-  }
+  kick (): void { this.loop.kick() }
+  async close (): Promise<void> { await this.loop.close() }
 
-  async close (): Promise<void> {
-    this.closed = true
-    clearInterval(this.timer)
-    await this.running
-  }
-
-  private retryIn (attempts: number): number {
-    const { retryBaseMs, retryMaxMs } = this.deps.timings
-    return Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(attempts - 1, 30))
-  }
-
-  private async run (): Promise<void> {
+  /** True when a full batch went: more may be due. */
+  private async run (): Promise<boolean> {
     const { publications, gateway, log } = this.deps
     await publications.removeOrphans()
     const now = Date.now()
@@ -93,11 +64,9 @@ export class ArweavePublisher {
         log.info({ txId, items: batch.length }, 'posted a bundle of records to Arweave')
       } catch (err) {
         const error = (err as Error).message
-        await publications.markFailed(batch, error, Date.now(), attempts => this.retryIn(attempts))
+        await publications.markFailed(batch, error, Date.now(), attempts => retryDelay(this.deps.timings, attempts))
         log.warn({ err: error, items: batch.length }, 'posting records to Arweave failed; they are tried again later')
       }
-      // A full batch: more may be due.
-      if (batch.length === BATCH) this.again = true
     }
     for (const { txId, postedAt } of await publications.postedBundles(STATUS_CHECKS)) {
       let status
@@ -105,12 +74,13 @@ export class ArweavePublisher {
         status = await gateway.status(txId)
       } catch (err) {
         log.warn({ err: (err as Error).message, txId }, 'cannot ask the Arweave gateway about a bundle')
-        return
+        break
       }
       if (status === 'confirmed') await publications.markConfirmed(txId, Date.now())
       else if (status === 'missing' && Date.now() - postedAt > this.deps.timings.lostAfterMs) {
         await publications.requeueBundle(txId, `The gateway lost bundle ${txId}: its records are posted again.`, Date.now())
       }
     }
+    return batch.length === BATCH
   }
 }

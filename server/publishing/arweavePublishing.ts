@@ -5,7 +5,7 @@
  * the owner's key as its owner, nothing else) and its signature verifies. So nobody, this
  * server included, can publish another text under a record.
  */
-import { AppError, badRequest, loginRequired } from '../../shared/errors.ts'
+import { AppError } from '../../shared/errors.ts'
 import { ITEM_LAYOUT, unsignedOipDataItem } from '../../shared/oipDataItem.ts'
 import type { OipMediaRecord } from '../../shared/record.ts'
 import type { Publication } from '../../shared/publication.ts'
@@ -13,6 +13,7 @@ import { signatureFormatOf } from '../../shared/signing.ts'
 import type { Caller } from '../access/accessPolicy.ts'
 import type { OipRecordRepository, OipRecordRow } from '../records/oipRecordRepository.ts'
 import { publicationOf, type ArweavePublications } from './arweavePublications.ts'
+import { recordToPublish } from './publishedRecord.ts'
 
 export interface ArweavePublishingDeps {
   publications: ArweavePublications
@@ -26,8 +27,6 @@ export interface ArweavePublishingDeps {
 
 /** Loaded on first use: servers that never publish do not load arbundles (and ethers). */
 export const arbundles = async (): Promise<typeof import('@dha-team/arbundles')> => await import('@dha-team/arbundles')
-
-const RECORD_ID = /^[0-9a-f]{64}$/
 
 const sameBytes = (a: Uint8Array, b: Uint8Array, start: number, end: number): boolean => {
   for (let i = start; i < end; i++) if (a[i] !== b[i]) return false
@@ -92,18 +91,13 @@ export class ArweavePublishing {
 
   /** The caller's own public record, or the error that says why not. */
   private async ownRecord (caller: Caller, recordId: string): Promise<OipRecordRow> {
-    if (!this.deps.enabled) {
-      throw new AppError(409, 'not_publishing', 'This server does not publish to Arweave (its operator has not set ARWEAVE_URL). Your record is kept here; nothing was sent.')
-    }
-    if (caller === undefined) throw loginRequired()
-    const row = RECORD_ID.test(recordId) ? await this.deps.records.get(recordId) : undefined
-    // Someone else's private record looks like a missing one.
-    if (!row || (row.accessLevel === 'private' && row.owner !== caller)) {
-      throw new AppError(404, 'not_found', 'No record with this id. Check the id, or publish the record first (POST /api/records).')
-    }
-    if (row.owner !== caller) throw new AppError(403, 'not_owner', 'Only the record\'s owner publishes it to Arweave: sign in with the key that signed it.')
-    if (row.accessLevel === 'private') throw badRequest('private_record', 'Private records never go to Arweave, where anyone could read them. Make the file public first if you mean to publish it.')
-    return row
+    return await recordToPublish(this.deps.records, {
+      name: 'Arweave',
+      enabled: this.deps.enabled,
+      setting: 'ARWEAVE_URL',
+      accessLevel: 'public',
+      wrongAccess: { code: 'private_record', message: 'Private records never go to Arweave, where anyone could read them. Make the file public first if you mean to publish it.' }
+    }, caller, recordId)
   }
 
   /** The item's id, when it is exactly this record's item with a valid signature; else a 400/403 saying what differs. */

@@ -9,19 +9,18 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { createData, EthereumSigner } from '@dha-team/arbundles'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { ITEM_LAYOUT, itemOwnerOf, signOipDataItem } from '../../shared/oipDataItem.ts'
 import { fromOipNetwork, oipNetworkText, oipTags } from '../../shared/oipNetworkRecord.ts'
 import type { Publication } from '../../shared/publication.ts'
-import type { OipMediaRecord } from '../../shared/record.ts'
 import { signRecord, verifyRecord } from '../../shared/signing.ts'
-import type { Identity } from '../../shared/wallet.ts'
 import { GENERATED_WALLET } from '../../server/publishing/arweaveWallet.ts'
 import { addressOfOwner, gatewaySwitch, startArlocal, type GatewaySwitch, type TestArweave } from '../helpers/arlocal.ts'
 import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
-import { randomBytesSeeded, startTestServer, tempDir, upload, type TestServer } from '../helpers/server.ts'
+import { ownRecord } from '../helpers/ownRecord.ts'
+import { until } from '../helpers/until.ts'
+import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
 
 let arweave: TestArweave
 let gateway: GatewaySwitch
@@ -29,7 +28,6 @@ let server: TestServer
 /** The wallet the first server generated, given to the others as ARWEAVE_WALLET_FILE. */
 let walletFile: string
 let walletAddress: string
-let seed = 500
 
 // Retries come quickly here (the first after 50 ms); the publisher runs every second by itself.
 const TIMINGS = { arweaveTimings: { retryBaseMs: 50, retryMaxMs: 200 } }
@@ -52,33 +50,6 @@ after(async () => {
   await arweave?.stop()
   if (walletFile) await fs.rm(path.dirname(walletFile), { recursive: true, force: true })
 })
-
-async function until (what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (await check()) return
-    await sleep(50)
-  }
-  assert.fail(`never happened: ${what}`)
-}
-
-interface Owned { me: Identity, token: string, record: OipMediaRecord, signature: string, recordId: string }
-
-/** A file of a new key's, uploaded with `access`, and its signed record stored. */
-async function ownRecord (on: TestServer, access: 'public' | 'private' = 'public'): Promise<Owned> {
-  const me = await newIdentity()
-  const token = await signIn(on.url, me)
-  const up = (await upload(on.url, randomBytesSeeded(5000, seed++), { access_level: access }, 'clip.mp4', 'video/mp4', token)).body
-  const record: OipMediaRecord = {
-    type: 'media',
-    basic: { name: 'Clip', description: 'At the harbour', date: 1795000000, language: 'en', tagItems: ['harbour'] },
-    media: { mediaId: up.mediaId, bittorrentAddress: up.magnetURI, httpUrl: up.httpUrl, contentType: up.mimeType, size: up.fileSize },
-    accessControl: { access_level: access, owner_public_key: me.publicKey }
-  }
-  const signature = signRecord(record, me.privateKey)
-  const res = await fetch(`${on.url}/api/records`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...bearer(token) }, body: JSON.stringify({ record, signature }) })
-  assert.equal(res.status, 201)
-  return { me, token, record, signature, recordId: (await res.json()).recordId }
-}
 
 const postItem = async (on: TestServer, recordId: string, item: Uint8Array, token?: string): Promise<Response> =>
   await fetch(`${on.url}/api/records/${recordId}/arweave`, { method: 'POST', headers: { 'Content-Type': 'application/octet-stream', ...bearer(token) }, body: item as Uint8Array<ArrayBuffer> })

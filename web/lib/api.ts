@@ -1,6 +1,7 @@
 /** The server's HTTP API, as the browser uses it. Errors carry the server's message. */
 import type { KeyUsage, MediaEdit, MediaManifest, OwnedListItem, RecordListItem, SharedListItem, ShareView, UploadResult } from '../../shared/media.ts'
-import type { NetworkInfo, Publication } from '../../shared/publication.ts'
+import type { GunRecordNode } from '../../shared/gunRecord.ts'
+import type { NetworkInfo, Publication, PublicationNetwork } from '../../shared/publication.ts'
 import type { OipMediaRecord, StoredOipRecord } from '../../shared/record.ts'
 import { signSignIn } from '../../shared/signing.ts'
 import type { Identity } from '../../shared/wallet.ts'
@@ -221,14 +222,28 @@ export async function postArweaveItem (recordId: string, item: Uint8Array, token
   }))).publication
 }
 
-/** Retry: the server's copy of a record's failed Arweave item goes in the next bundle. */
-export async function retryArweave (recordId: string, token: string): Promise<Publication> {
-  return (await json<{ publication: Publication }>(await fetch(`/api/records/${recordId}/arweave/retry`, { method: 'POST', headers: auth(token) }))).publication
+/** A private record's node, sealed here (shared/gunRecord.ts): queued for the server to put on its GUN relays. */
+export async function postGunNode (recordId: string, sealed: { soul: string, node: GunRecordNode }, token: string): Promise<Publication> {
+  return (await json<{ publication: Publication }>(await fetch(`/api/records/${recordId}/gun`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...auth(token) },
+    body: JSON.stringify(sealed)
+  }))).publication
 }
 
-/** How far a public record got on Arweave (anyone may ask); undefined when it was not sent. */
-export async function recordPublication (recordId: string): Promise<Publication | undefined> {
-  return (await getJson<StoredOipRecord>(`/api/records/${recordId}`)).publication
+/** Retry: the server's copy of a record's failed Arweave item or GUN node is sent again. */
+export async function retryPublication (network: PublicationNetwork, recordId: string, token: string): Promise<Publication> {
+  return (await json<{ publication: Publication }>(await fetch(`/api/records/${recordId}/${network}/retry`, { method: 'POST', headers: auth(token) }))).publication
+}
+
+/** The node the server's GUN relays hold at a soul, as they hold it (null: none); opened and checked here, never trusted. */
+export async function gunNode (soul: string, token: string): Promise<unknown> {
+  return (await getJson<{ node: unknown }>(`/api/gun?soul=${encodeURIComponent(soul)}`, token)).node
+}
+
+/** How far a record got on the OIP network (anyone may ask of a public one; a private one needs its owner's token); undefined when it was not sent. */
+export async function recordPublication (recordId: string, token?: string): Promise<Publication | undefined> {
+  return (await getJson<StoredOipRecord>(`/api/records/${recordId}`, token)).publication
 }
 
 /**

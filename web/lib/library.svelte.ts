@@ -413,10 +413,13 @@ export class Library {
   private async refreshPublications (all = false): Promise<void> {
     for (const item of this.items) {
       const { recordId, publishToNetwork, accessLevel } = item.file
-      if (!recordId || !publishToNetwork || accessLevel !== 'public' || item.networkError) continue
-      if (all ? item.publication !== undefined : item.publication === undefined || item.publication.state === 'confirmed') continue
+      if (!recordId || !publishToNetwork || item.networkError) continue
+      // Done: confirmed on Arweave, posted on GUN (where nothing confirms further).
+      const done = item.publication?.state === 'confirmed' || (item.publication?.network === 'gun' && item.publication.state === 'posted')
+      if (all ? item.publication !== undefined : item.publication === undefined || done) continue
       try {
-        item.publication = await api.recordPublication(recordId)
+        // A private record's publication is its owner's to see.
+        item.publication = accessLevel === 'public' ? await api.recordPublication(recordId) : await this.session.authorized(token => api.recordPublication(recordId, token))
       } catch {
         // Offline, or the record is gone: the row keeps what it showed.
       }

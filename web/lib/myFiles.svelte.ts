@@ -6,6 +6,7 @@
 import type { KeyUsage, MediaEdit } from '../../shared/media.ts'
 import type { Publication } from '../../shared/publication.ts'
 import * as api from './api.ts'
+import { readBackGunRecord } from './gunRecord.ts'
 import { infoHashOfTorrent } from './hashing.ts'
 import type { Library } from './library.svelte.ts'
 import { publishRecord } from './publishRecord.ts'
@@ -102,15 +103,24 @@ export class MyFiles {
 
   /** Retry a record's publication to the OIP network that failed: the server sends its copy again. */
   async retryPublication (file: api.ServerFile): Promise<void> {
-    const recordId = file.publication?.recordId
-    if (!recordId) return
+    const { network, recordId } = file.publication ?? {}
+    if (!network || !recordId) return
     try {
-      const publication = await this.session.authorized(token => api.retryArweave(recordId, token))
+      const publication = await this.session.authorized(token => api.retryPublication(network, recordId, token))
       this.list.replace({ ...file, publication })
-      toasts.success(`${fileTitle(file)} goes to Arweave in the next bundle.`)
+      toasts.success(`${fileTitle(file)} goes to ${network === 'gun' ? 'the GUN relays' : 'Arweave in the next bundle'} again.`)
     } catch (err) {
       failed(`${fileTitle(file)} was not sent again: ${(err as Error).message}`)
     }
+  }
+
+  /**
+   * Verify a file's record on GUN: read back from the relays, decrypted and its signature checked
+   * here. What it says, or an Error that says what is wrong.
+   */
+  async verifyGun (file: api.ServerFile): Promise<string> {
+    const record = await readBackGunRecord(this.session, file.mediaId, file.publication?.did)
+    return `Verified: the relays hold your record "${record.basic.name}", signed by your key, readable only with it.`
   }
 
   /** Sign my record of a changed file again (`say`: and say so); a failure is shown, with a way to retry. */

@@ -3,7 +3,8 @@
  * fields are what the caller knows of the file (recordMedia); a server answer that says
  * otherwise gets no signature. The upload flow and My files (after an edit or access change,
  * which drop the old record) both publish through here. Published to the OIP network as well
- * when asked: a public record as an Arweave data item signed here from this very record.
+ * when asked: a public record as an Arweave data item signed here from this very record, a
+ * private one as a GUN node sealed here.
  */
 import type { Publication } from '../../shared/publication.ts'
 import type { OipMediaRecord, StoredOipRecord } from '../../shared/record.ts'
@@ -11,6 +12,7 @@ import { recordMedia, type LocalMedia, type ServerMedia } from '../../shared/rec
 import { signRecord } from '../../shared/signing.ts'
 import { postArweaveItem, postRecord } from './api.ts'
 import { signArweaveItem } from './arweaveItem.ts'
+import { publishGunRecord } from './gunRecord.ts'
 import type { Session } from './session.svelte.ts'
 
 /** The words of a record: what the owner calls the file. */
@@ -32,7 +34,7 @@ export interface PublishedRecord {
 
 /**
  * `thumbnails`: mediaIds of the file's thumbnails on the server (uploaded with its access level), or none.
- * `toNetwork`: publish it to the OIP network too (public → Arweave).
+ * `toNetwork`: publish it to the OIP network too (public → Arweave, private → GUN).
  */
 export async function publishRecord (session: Session, local: LocalMedia, server: ServerMedia, accessLevel: 'public' | 'private', text: RecordText, thumbnails: string[] = [], toNetwork = false): Promise<PublishedRecord> {
   const record: OipMediaRecord = {
@@ -43,11 +45,13 @@ export async function publishRecord (session: Session, local: LocalMedia, server
   }
   const signature = signRecord(record, session.key.privateKey)
   const stored = await session.authorized(token => postRecord(record, signature, token))
-  if (!toNetwork || accessLevel !== 'public') return { stored }
+  if (!toNetwork) return { stored }
+  const where = accessLevel === 'public' ? 'Arweave' : 'GUN'
   try {
+    if (accessLevel === 'private') return { stored, publication: await publishGunRecord(session, stored.recordId, record, signature) }
     const item = await signArweaveItem(record, signature, session.key.privateKey)
     return { stored, publication: await session.authorized(token => postArweaveItem(stored.recordId, item, token)) }
   } catch (err) {
-    return { stored, networkError: `Not sent to Arweave: ${(err as Error).message}` }
+    return { stored, networkError: `Not sent to ${where}: ${(err as Error).message}` }
   }
 }
