@@ -79,6 +79,7 @@ export interface AppDeps {
   /** Per client address and minute. */
   challengesPerMinute: number
   uploadStartsPerMinute: number
+  gunReadsPerMinute: number
   readiness: () => Promise<Readiness>
   webDir: string
   /** What the web app's pages may connect to (its Content-Security-Policy). */
@@ -161,7 +162,7 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
   app.route('/api/uploads', uploadRoutes(deps.uploads, deps.maxUploadBytes, uploadStarts))
   app.route('/api/records', arweaveRoutes(deps.arweave))
   app.route('/api/records', gunRecordRoutes(deps.gun))
-  app.route('/api/gun', gunNodeRoutes(deps.gun))
+  app.route('/api/gun', gunNodeRoutes(deps.gun, perAddressLimit({ perMinute: deps.gunReadsPerMinute, what: 'GUN node reads', setting: 'GUN_READS_PER_MINUTE' })))
   app.route('/api/records', recordRoutes(deps.oipRecords))
   app.route('/api/network', networkRoutes(deps.network))
   app.route('/api/seeder', seederRoutes(deps.seeder, deps.access, deps.media, deps.history))

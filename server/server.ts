@@ -362,6 +362,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     },
     challengesPerMinute: config.challengesPerMinute,
     uploadStartsPerMinute: config.uploadStartsPerMinute,
+    gunReadsPerMinute: config.gunReadsPerMinute,
     readiness: () => readiness({
       pingDatabase: database.ping,
       checkBlobStore: () => store.check(),

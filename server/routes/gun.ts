@@ -1,5 +1,5 @@
 /** /api/records/:id/gun (the owner's sealed node of a private record, and Retry) and GET /api/gun (a soul's node on the relays). */
-import { Hono } from 'hono'
+import { Hono, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { AppError } from '../../shared/errors.ts'
 import { MAX_GUN_CIPHERTEXT } from '../../shared/gunRecord.ts'
@@ -26,8 +26,9 @@ export function gunRecordRoutes (publishing: GunPublishing): Hono<AppEnv> {
   return app
 }
 
-export function gunNodeRoutes (publishing: GunPublishing): Hono<AppEnv> {
+/** `perAddress`: each read waits on the relays (up to their timeout), so reads are limited per client address. */
+export function gunNodeRoutes (publishing: GunPublishing, perAddress: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
-  app.get('/', async c => c.json(await publishing.read(c.get('caller'), c.req.query('soul') ?? '')))
+  app.get('/', perAddress, async c => c.json(await publishing.read(c.get('caller'), c.req.query('soul') ?? '')))
   return app
 }

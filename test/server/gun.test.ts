@@ -162,3 +162,19 @@ test('a server without GUN_PEERS takes no node and reads none, saying why', asyn
     await off.destroy()
   }
 })
+
+test('reads of GUN nodes are limited per client address (each waits on the relays): past GUN_READS_PER_MINUTE, 429 with Retry-After', async () => {
+  const limited = await startTestServer({ GUN_PEERS: relay.url, GUN_READS_PER_MINUTE: '2', ALLOW_ANONYMOUS_UPLOADS: 'false' })
+  try {
+    const owned = await ownRecord(limited, 'private')
+    const { soul } = await sealed(owned)
+    const read = async (): Promise<Response> => await fetch(`${limited.url}/api/gun?soul=${encodeURIComponent(soul)}`, { headers: bearer(owned.token) })
+    assert.deepEqual([(await read()).status, (await read()).status], [200, 200])
+    const refused = await read()
+    assert.equal(refused.status, 429)
+    assert.ok(Number(refused.headers.get('Retry-After')) >= 1)
+    assert.match((await refused.json()).error.message, /GUN_READS_PER_MINUTE/)
+  } finally {
+    await limited.destroy()
+  }
+})
