@@ -146,7 +146,9 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     })
     log.info({ gateway: config.arweaveUrl, wallet: wallet.address }, 'publishing public records to Arweave: the bundles are paid from this wallet')
   }
-  const arweave = new ArweavePublishing({ publications: arweavePublications, records: repositories.oipRecords, enabled: publisher !== undefined, kick: () => publisher?.kick() })
+  // ARWEAVE_URL as the indexer and Verify read it: every answer bounded, redirects kept to its host.
+  const arweaveReader = config.arweaveUrl !== undefined ? new OipIndexGateway(config.arweaveUrl, { pageSize: 100, timeoutMs: 30_000 }) : undefined
+  const arweave = new ArweavePublishing({ publications: arweavePublications, records: repositories.oipRecords, enabled: publisher !== undefined, kick: () => publisher?.kick(), ...(arweaveReader ? { gateway: arweaveReader } : {}) })
   // Private records' sealed nodes to GUN, when GUN_PEERS names relays.
   const gunPublications = new GunPublications(db)
   let gunPublisher: GunPublisher | undefined
@@ -414,9 +416,9 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   // Carries on with whatever a previous run left queued or posted.
   publisher?.start()
   // Others' OIP records on the gateway, read by the node that leads from where the last one got to.
-  const indexer = config.arweaveUrl !== undefined && config.arweaveIndex
+  const indexer = config.arweaveUrl !== undefined && arweaveReader !== undefined && config.arweaveIndex
     ? new OipIndexer({
-      gateway: new OipIndexGateway(config.arweaveUrl, { pageSize: 100, timeoutMs: 30_000 }),
+      gateway: arweaveReader,
       cursor: new OipIndexCursor(db, config.arweaveUrl),
       records: repositories.oipRecords,
       pollMs: config.arweavePollMs,

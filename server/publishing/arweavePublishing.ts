@@ -7,10 +7,12 @@
  */
 import { AppError } from '../../shared/errors.ts'
 import { ITEM_LAYOUT, unsignedOipDataItem } from '../../shared/oipDataItem.ts'
+import type { Tag } from '../../shared/oipNetworkRecord.ts'
 import type { OipMediaRecord } from '../../shared/record.ts'
 import type { Publication } from '../../shared/publication.ts'
 import { signatureFormatOf } from '../../shared/signing.ts'
 import type { Caller } from '../access/accessPolicy.ts'
+import type { OipIndexGateway } from '../records/oipIndexGateway.ts'
 import type { OipRecordRepository, OipRecordRow } from '../records/oipRecordRepository.ts'
 import { publicationOf, type ArweavePublications } from './arweavePublications.ts'
 import { recordToPublish } from './publishedRecord.ts'
@@ -22,11 +24,22 @@ export interface ArweavePublishingDeps {
   enabled: boolean
   /** Wake the publisher: something is queued. */
   kick: () => void
+  /** ARWEAVE_URL, read back for Verify. */
+  gateway?: Pick<OipIndexGateway, 'item'>
   now?: () => number
 }
 
 /** Loaded on first use: servers that never publish do not load arbundles (and ethers). */
 export const arbundles = async (): Promise<typeof import('@dha-team/arbundles')> => await import('@dha-team/arbundles')
+
+/** A published item as the gateway gives it back (GET /api/records/:id/arweave): the data as text. */
+export interface ArweaveReadBack {
+  id: string
+  owner: string
+  signature: string
+  tags: Tag[]
+  data: string
+}
 
 const sameBytes = (a: Uint8Array, b: Uint8Array, start: number, end: number): boolean => {
   for (let i = start; i < end; i++) if (a[i] !== b[i]) return false
@@ -75,6 +88,28 @@ export class ArweavePublishing {
     if (!await publications.requeue(recordId, this.now())) throw new AppError(409, 'already_posted', `This record's item is ${existing.state} already: there is nothing to retry.`)
     this.deps.kick()
     return publicationOf((await publications.get(recordId))!)
+  }
+
+  /**
+   * Verify: the owner's published item as the gateway lists it (owner, signature, tags) and its
+   * data, to be checked in the browser, which trusts neither the gateway nor this server.
+   */
+  async readBack (caller: Caller, recordId: string): Promise<ArweaveReadBack> {
+    await this.ownRecord(caller, recordId)
+    const row = await this.deps.publications.get(recordId)
+    if (!row || row.state === 'queued' || row.state === 'failed') {
+      throw new AppError(409, 'not_posted', 'This record is not on Arweave yet: it is read back once its bundle is posted.')
+    }
+    const gateway = this.deps.gateway
+    if (!gateway) throw new AppError(409, 'not_publishing', 'This server has no Arweave gateway (ARWEAVE_URL) to read records back from.')
+    let item: Awaited<ReturnType<typeof gateway.item>>
+    try {
+      item = await gateway.item(row.item_id)
+    } catch (err) {
+      throw new AppError(502, 'arweave_unreachable', `The Arweave gateway could not be read: ${(err as Error).message}. Try again later.`)
+    }
+    if (!item) throw new AppError(404, 'not_on_gateway', `The gateway does not list item ${row.item_id} (yet): a bundle can take minutes to be indexed. Try again later.`)
+    return { id: item.id, owner: item.owner, signature: item.signature, tags: item.tags, data: new TextDecoder().decode(item.data) }
   }
 
   /** The records' publications (only public records have one, which anyone may see), by record id. */

@@ -52,6 +52,14 @@ const QUERY = `query ($after: String, $first: Int) {
   }
 }`
 
+// One item by its id, with what the indexer reads of each (Verify of a published record).
+const ITEM_QUERY = `query ($id: ID!) {
+  transactions(ids: [$id], first: 1) {
+    pageInfo { hasNextPage }
+    edges { cursor node { id signature owner { key } tags { name value } data { size } } }
+  }
+}`
+
 /** An answer larger than allowed: never worth asking again. */
 export class OversizedAnswer extends Error {}
 
@@ -106,10 +114,29 @@ export class OipIndexGateway implements IndexGateway {
   }
 
   async page (after: string | undefined): Promise<IndexPage> {
+    const connection = await this.transactions(QUERY, { first: this.limits.pageSize, ...(after !== undefined ? { after } : {}) })
+    // More than asked for: the rest is not read (their cursors are never taken).
+    const items = connection.edges.slice(0, this.limits.pageSize).map(listedItem)
+    const broken = items.indexOf(undefined)
+    // Without a cursor nothing after it can be resumed from: the page ends before it.
+    return { items: (broken < 0 ? items : items.slice(0, broken)) as ListedItem[], hasNextPage: broken < 0 && connection.pageInfo.hasNextPage }
+  }
+
+  /** One item as the gateway lists it, and its data; undefined when it lists none by that id. */
+  async item (id: string): Promise<ListedItem & { data: Uint8Array } | undefined> {
+    const [edge] = (await this.transactions(ITEM_QUERY, { id })).edges
+    if (edge === undefined) return undefined
+    const listed = listedItem(edge)
+    if (listed === undefined || listed.problem !== undefined || listed.id !== id) throw new Error(`the gateway's listing of item ${id} is malformed${listed?.problem !== undefined ? `: ${listed.problem}` : ''}`)
+    return { ...listed, data: await this.data(id) }
+  }
+
+  /** A GraphQL query's `transactions` connection, checked for shape. */
+  private async transactions (query: string, variables: Record<string, unknown>): Promise<{ edges: unknown[], pageInfo: { hasNextPage: boolean } }> {
     const res = await this.request('/graphql', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ query: QUERY, variables: { first: this.limits.pageSize, ...(after !== undefined ? { after } : {}) } })
+      body: JSON.stringify({ query, variables })
     })
     if (!res.ok) {
       await res.body?.cancel()
@@ -125,11 +152,7 @@ export class OipIndexGateway implements IndexGateway {
     if (!isObject(connection) || !Array.isArray(connection.edges) || !isObject(connection.pageInfo) || typeof connection.pageInfo.hasNextPage !== 'boolean') {
       throw new Error(`the gateway's GraphQL answer is not a page of transactions${isObject(body) && body.errors !== undefined ? ` (errors: ${JSON.stringify(body.errors).slice(0, 200)})` : ''}`)
     }
-    // More than asked for: the rest is not read (their cursors are never taken).
-    const items = connection.edges.slice(0, this.limits.pageSize).map(listedItem)
-    const broken = items.indexOf(undefined)
-    // Without a cursor nothing after it can be resumed from: the page ends before it.
-    return { items: (broken < 0 ? items : items.slice(0, broken)) as ListedItem[], hasNextPage: broken < 0 && connection.pageInfo.hasNextPage }
+    return connection as { edges: unknown[], pageInfo: { hasNextPage: boolean } }
   }
 
   async data (id: string): Promise<Uint8Array> {

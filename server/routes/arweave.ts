@@ -1,4 +1,4 @@
-/** /api/records/:id/arweave: the owner's signed data item of a public record, and Retry. */
+/** /api/records/:id/arweave: the owner's signed data item of a public record (sent, read back for Verify), and Retry. */
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { AppError, badRequest } from '../../shared/errors.ts'
@@ -22,6 +22,8 @@ export function arweaveRoutes (publishing: ArweavePublishing): Hono<AppEnv> {
     const { status, publication } = await publishing.submit(c.get('caller'), c.req.param('id'), item)
     return c.json({ publication }, status)
   })
+
+  app.get('/:id/arweave', async c => c.json(await publishing.readBack(c.get('caller'), c.req.param('id'))))
 
   app.post('/:id/arweave/retry', async c => c.json({ publication: await publishing.retry(c.get('caller'), c.req.param('id')) }, 202))
 

@@ -77,5 +77,10 @@ test('a public file published to the OIP network: its item in arlocal\'s GraphQL
   const mine = page.getByTestId('server-file').filter({ hasText: 'harbour.bin' })
   await expect(mine.getByTestId('publication')).toHaveAttribute('data-state', 'confirmed')
   await expect(mine.getByTestId('did')).toHaveText(did)
+  // Verify reads the item back from the gateway (through the server) and checks it here.
+  await mine.getByTestId('publication-verify').click()
+  const verdict = mine.getByTestId('verify-result')
+  await expect(verdict).toHaveAttribute('data-ok', 'true')
+  await expect(verdict).toContainText(`Verified: Arweave holds your record "harbour.bin" as item ${itemId}, signed by your key.`)
   await context.close()
 })

@@ -21,6 +21,7 @@ import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
 import { ownRecord } from '../helpers/ownRecord.ts'
 import { until } from '../helpers/until.ts'
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
+import { arweaveItemVerdict } from '../../web/lib/recordVerdict.ts'
 
 let arweave: TestArweave
 let gateway: GatewaySwitch
@@ -73,6 +74,10 @@ test('a public record\'s item: refused by an unfunded gateway (410, said), then 
   const queued = (await res.json()).publication as Publication
   assert.equal(queued.network, 'arweave')
   assert.equal(queued.recordId, recordId)
+  const readBack = async (t?: string): Promise<Response> => await fetch(`${server.url}/api/records/${recordId}/arweave`, { headers: bearer(t) })
+  const notYet = await readBack(token)
+  assert.equal(notYet.status, 409, 'nothing to read back before its bundle is posted')
+  assert.equal((await notYet.json()).error.code, 'not_posted')
 
   // The server's wallet holds nothing yet: arlocal answers 410, and the row says what to do.
   await until('the unfunded gateway refuses', inState(server, recordId, 'failed'))
@@ -96,6 +101,15 @@ test('a public record\'s item: refused by an unfunded gateway (410, said), then 
   assert.equal(text, oipNetworkText(record))
   const ownerSignature = found.tags.find(t => t.name === 'Owner-Signature')!.value
   assert.equal(verifyRecord(fromOipNetwork(JSON.parse(text)), ownerSignature), true)
+
+  // Verify in the app: the owner's item as the gateway lists it, which the browser checks.
+  const back = await readBack(token)
+  assert.equal(back.status, 200)
+  const gatewayItem = await back.json()
+  assert.deepEqual(gatewayItem, { id: itemId, owner: found.owner.key, signature: gatewayItem.signature, tags: oipTags(record, signature), data: oipNetworkText(record) })
+  assert.deepEqual(arweaveItemVerdict(gatewayItem, me.publicKey).ok, true)
+  assert.equal((await readBack()).status, 401, 'only its owner reads it back')
+  assert.equal((await readBack(await signIn(server.url, await newIdentity()))).status, 403)
 
   // The owner's answers carry it: the record list and My files.
   const listed = (await (await fetch(`${server.url}/api/records?creator=${me.publicKey}`)).json()).items

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { itemOwnerOf } from '../../shared/oipDataItem.ts'
+import { oipNetworkText, oipTags } from '../../shared/oipNetworkRecord.ts'
+import type { OipMediaRecord } from '../../shared/record.ts'
 import { signRecord } from '../../shared/signing.ts'
-import { identityFromMnemonic } from '../../shared/wallet.ts'
-import { recordVerdict } from '../../web/lib/recordVerdict.ts'
+import { identityFromMnemonic, type Identity } from '../../shared/wallet.ts'
+import { arweaveItemVerdict, recordVerdict, type ArweaveItem } from '../../web/lib/recordVerdict.ts'
 import { oipRecordOf } from '../helpers/oipItems.ts'
 
 const owner = await identityFromMnemonic('abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about')
@@ -26,4 +29,37 @@ test('Verify: a record changed after signing, or signed by another key, fails an
 test('Verify: a legacy signature is named as such, not passed', () => {
   const record = oipRecordOf(owner, 'harbour')
   assert.deepEqual(recordVerdict({ record, signature: 'ab'.repeat(64), signatureFormat: 'legacy-raw-sha256' }).ok, false)
+})
+
+/** My record's item as a gateway lists it: canonical text, OIP tags with my signature, my key as its owner. */
+const listed = (record: OipMediaRecord, signer: Identity, itemOwner: Identity = signer): ArweaveItem => ({
+  id: 'x'.repeat(43),
+  owner: Buffer.from(itemOwnerOf(itemOwner.publicKey)).toString('base64url'),
+  tags: oipTags(record, signRecord(record, signer.privateKey)),
+  data: oipNetworkText(record)
+})
+
+test('Verify on Arweave: my record as I signed it, in an item under my key, passes', () => {
+  const verdict = arweaveItemVerdict(listed(oipRecordOf(owner, 'harbour'), owner), owner.publicKey)
+  assert.deepEqual(verdict, { ok: true, text: `Verified: Arweave holds your record "harbour.mp4" as item ${'x'.repeat(43)}, signed by your key.` })
+})
+
+test('Verify on Arweave: altered data, another signer, another owner, an item under another key or no record fail', () => {
+  const record = oipRecordOf(owner, 'harbour')
+  const good = listed(record, owner)
+  const altered = { ...good, data: oipNetworkText({ ...record, basic: { ...record.basic, name: 'Other.mp4' } }) }
+  const reformatted = { ...good, data: JSON.stringify(JSON.parse(good.data), null, 1) }
+  const failures: Array<[ArweaveItem, RegExp]> = [
+    [altered, /not your record as you signed it/],
+    [reformatted, /not your record as you signed it/],
+    [listed(record, other), /not your record as you signed it/],
+    [listed(oipRecordOf(other, 'harbour'), other), /names another owner/],
+    [listed(record, owner, other), /not posted under your key/],
+    [{ ...good, data: 'not json' }, /not an OIP media record/]
+  ]
+  for (const [item, reason] of failures) {
+    const verdict = arweaveItemVerdict(item, owner.publicKey)
+    assert.equal(verdict.ok, false)
+    assert.match(verdict.text, reason)
+  }
 })

@@ -1,5 +1,6 @@
 /** The server's HTTP API, as the browser uses it. Errors carry the server's message. */
 import type { KeyUsage, MediaEdit, MediaManifest, OwnedListItem, RecordListItem, SharedListItem, ShareView, UploadResult } from '../../shared/media.ts'
+import type { ArweaveItem } from './recordVerdict.ts'
 import type { GunRecordNode } from '../../shared/gunRecord.ts'
 import type { NetworkInfo, Publication, PublicationNetwork } from '../../shared/publication.ts'
 import type { OipMediaRecord, StoredOipRecord } from '../../shared/record.ts'
@@ -239,6 +240,11 @@ export async function retryPublication (network: PublicationNetwork, recordId: s
 /** The node the server's GUN relays hold at a soul, as they hold it (null: none); opened and checked here, never trusted. */
 export async function gunNode (soul: string, token: string): Promise<unknown> {
   return (await getJson<{ node: unknown }>(`/api/gun?soul=${encodeURIComponent(soul)}`, token)).node
+}
+
+/** My published record as the server read it back from the Arweave gateway; checked here (recordVerdict.ts), never trusted. */
+export async function arweaveItem (recordId: string, token: string): Promise<ArweaveItem> {
+  return await getJson<ArweaveItem>(`/api/records/${recordId}/arweave`, token)
 }
 
 /** How far a record got on the OIP network (anyone may ask of a public one; a private one needs its owner's token); undefined when it was not sent. */

@@ -10,6 +10,7 @@ import { readBackGunRecord } from './gunRecord.ts'
 import { infoHashOfTorrent } from './hashing.ts'
 import type { Library } from './library.svelte.ts'
 import { publishRecord } from './publishRecord.ts'
+import { arweaveItemVerdict } from './recordVerdict.ts'
 import { ServerFiles } from './serverFiles.svelte.ts'
 import type { Session } from './session.svelte.ts'
 import { toasts } from './toasts.svelte.ts'
@@ -115,12 +116,22 @@ export class MyFiles {
   }
 
   /**
-   * Verify a file's record on GUN: read back from the relays, decrypted and its signature checked
-   * here. What it says, or an Error that says what is wrong.
+   * Verify a file's record where it was published, checked here: on GUN read back from the
+   * relays and decrypted; on Arweave read back from the gateway. What it says, or an Error that
+   * says what is wrong.
    */
-  async verifyGun (file: api.ServerFile): Promise<string> {
-    const record = await readBackGunRecord(this.session, file.mediaId, file.publication?.did)
-    return `Verified: the relays hold your record "${record.basic.name}", signed by your key, readable only with it.`
+  async verify (file: api.ServerFile): Promise<string> {
+    const { network, recordId, did } = file.publication ?? {}
+    if (network === 'gun') {
+      const record = await readBackGunRecord(this.session, file.mediaId, did)
+      return `Verified: the relays hold your record "${record.basic.name}", signed by your key, readable only with it.`
+    }
+    if (network !== 'arweave' || !recordId) throw new Error('This record was not published to the OIP network.')
+    const item = await this.session.authorized(token => api.arweaveItem(recordId, token))
+    if (did !== undefined && did !== `did:arweave:${item.id}`) throw new Error(`The server read back item ${item.id}, not the one it names for this record (${did}).`)
+    const verdict = arweaveItemVerdict(item, this.session.key.publicKey)
+    if (!verdict.ok) throw new Error(verdict.text)
+    return verdict.text
   }
 
   /** Sign my record of a changed file again (`say`: and say so); a failure is shown, with a way to retry. */

@@ -1,8 +1,11 @@
 /**
- * The Verify action's answer for a record found by search: its owner's signature checked here in
- * the browser (shared/signing.ts), not taken from the server that answered the search.
+ * The Verify action's answers, checked here in the browser (shared/signing.ts), not taken from
+ * the server: for a record found by search, and for my record as Arweave holds it.
  */
-import type { StoredOipRecord } from '../../shared/record.ts'
+import { base64urlnopad } from '@scure/base'
+import { itemOwnerOf } from '../../shared/oipDataItem.ts'
+import { fromOipNetwork, oipNetworkText, type Tag } from '../../shared/oipNetworkRecord.ts'
+import type { OipMediaRecord, StoredOipRecord } from '../../shared/record.ts'
 import { verifyRecord } from '../../shared/signing.ts'
 
 export type Verdict = { ok: true, text: string } | { ok: false, text: string }
@@ -13,4 +16,33 @@ export function recordVerdict ({ record, signature, signatureFormat }: Pick<Stor
   return verifyRecord(record, signature)
     ? { ok: true, text: `Signed by ${owner}` }
     : { ok: false, text: `The signature does not match this record: it was not signed by ${owner}, or was changed after signing. Do not trust it.` }
+}
+
+/** A published item as the server read it back from the Arweave gateway (GET /api/records/:id/arweave). */
+export interface ArweaveItem {
+  id: string
+  owner: string
+  tags: Tag[]
+  data: string
+}
+
+/**
+ * Verify of my record on Arweave: what the gateway holds must be my record (`owner`), in the
+ * canonical text I sign, with my owner signature in its Owner-Signature tag, in an item owned by
+ * my key. Checked here: neither the gateway nor the server that relayed it is trusted.
+ */
+export function arweaveItemVerdict (item: ArweaveItem, owner: string): Verdict {
+  const ownerSignature = item.tags.find(t => t.name === 'Owner-Signature')?.value
+  let record: OipMediaRecord
+  try {
+    record = fromOipNetwork(JSON.parse(item.data))
+  } catch (err) {
+    return { ok: false, text: `Item ${item.id} on Arweave is not an OIP media record (${(err as Error).message}). Do not trust it.` }
+  }
+  if (record.accessControl.owner_public_key !== owner) return { ok: false, text: `Item ${item.id} on Arweave names another owner (${record.accessControl.owner_public_key}), not your key.` }
+  if (ownerSignature === undefined || !verifyRecord(record, ownerSignature) || item.data !== oipNetworkText(record)) {
+    return { ok: false, text: `Item ${item.id} on Arweave is not your record as you signed it (its signature does not match, or it was changed). Do not trust it.` }
+  }
+  if (item.owner !== base64urlnopad.encode(itemOwnerOf(owner))) return { ok: false, text: `Item ${item.id} on Arweave was not posted under your key.` }
+  return { ok: true, text: `Verified: Arweave holds your record "${record.basic.name}" as item ${item.id}, signed by your key.` }
 }
