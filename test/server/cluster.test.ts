@@ -224,19 +224,23 @@ describe('several nodes on one PostgreSQL', { skip: unavailable && `PostgreSQL t
     assert.match(String((await announce(`${follower.url}/announce`, stored.infoHash, newPeerId())).failure), /unknown torrent/, 'no capability')
     // Admitted at the leader, through a follower, from 127.0.0.2: the seeding node serves it.
     const admitted = newPeerId()
-    const { failure, peers } = await announce(through(stored.announce), stored.infoHash, admitted, { localAddress: '127.0.0.2' })
-    assert.equal(failure, undefined)
     const info = await (await fetch(`${stored.seeder.url}/api/media/${stored.mediaId}/info`, { headers: bearer(owner) })).json()
-    // The seeding node's seeder, announced to the leader: the one peer of ours at 127.0.0.1.
-    const [seederPeer] = peers.filter(p => p.ip === '127.0.0.1')
-    assert.ok(seederPeer, 'the seeding node announced the torrent to the leader')
+    // The seeding node's seeder, announced to the leader (once the torrent is up there, just
+    // after the upload's answer): the one peer of ours at 127.0.0.1.
+    let seederPeer: Swarmer | undefined
     await eventually(async () => {
-      const served = await talk(seederPeer.port, stored!.infoHash, admitted, { localAddress: '127.0.0.2' })
+      const { failure, peers } = await announce(through(stored!.announce), stored!.infoHash, admitted, { localAddress: '127.0.0.2' })
+      assert.equal(failure, undefined)
+      seederPeer = peers.find(p => p.ip === '127.0.0.1')
+      assert.ok(seederPeer, 'the seeding node announced the torrent to the leader')
+    })
+    await eventually(async () => {
+      const served = await talk(seederPeer!.port, stored!.infoHash, admitted, { localAddress: '127.0.0.2' })
       assert.equal(served.handshake?.peerId, info.seeding.peerId, 'the admitted peer gets the seeder\'s handshake')
     }, 5000)
-    const other = await talk(seederPeer.port, stored.infoHash, newPeerId(), { localAddress: '127.0.0.2' })
+    const other = await talk(seederPeer!.port, stored.infoHash, newPeerId(), { localAddress: '127.0.0.2' })
     assert.equal(other.received, 0, 'a peer id the tracker never admitted gets nothing')
-    const elsewhere = await talk(seederPeer.port, stored.infoHash, admitted, { localAddress: '127.0.0.3' })
+    const elsewhere = await talk(seederPeer!.port, stored.infoHash, admitted, { localAddress: '127.0.0.3' })
     assert.equal(elsewhere.received, 0, 'nor does the admitted peer id from another address')
   })
 
