@@ -79,7 +79,7 @@ export interface AppDeps {
   /** Per client address and minute. */
   challengesPerMinute: number
   uploadStartsPerMinute: number
-  gunReadsPerMinute: number
+  verifyReadsPerMinute: number
   readiness: () => Promise<Readiness>
   webDir: string
   /** What the web app's pages may connect to (its Content-Security-Policy). */
@@ -160,9 +160,11 @@ export function createApp (deps: AppDeps): Hono<AppEnv> {
   app.route('/api/media', mediaRoutes(deps.media, deps.store, deps.metrics, deps.sending, uploadStarts))
   app.route('/api/me', meRoutes(deps.media))
   app.route('/api/uploads', uploadRoutes(deps.uploads, deps.maxUploadBytes, uploadStarts))
-  app.route('/api/records', arweaveRoutes(deps.arweave))
+  // Verify's reads wait on a relay or the gateway: limited per client address.
+  const verifyReads = perAddressLimit({ perMinute: deps.verifyReadsPerMinute, what: 'records read back from the OIP network', setting: 'VERIFY_READS_PER_MINUTE' })
+  app.route('/api/records', arweaveRoutes(deps.arweave, verifyReads))
   app.route('/api/records', gunRecordRoutes(deps.gun))
-  app.route('/api/gun', gunNodeRoutes(deps.gun, perAddressLimit({ perMinute: deps.gunReadsPerMinute, what: 'GUN node reads', setting: 'GUN_READS_PER_MINUTE' })))
+  app.route('/api/gun', gunNodeRoutes(deps.gun, verifyReads))
   app.route('/api/records', recordRoutes(deps.oipRecords))
   app.route('/api/network', networkRoutes(deps.network))
   app.route('/api/seeder', seederRoutes(deps.seeder, deps.access, deps.media, deps.history))

@@ -30,7 +30,7 @@ test('REQUEST_IDLE_TIMEOUT: a duration (plain seconds, or 90s, 2m), 60 s by defa
 
 test('denial-of-service bounds: defaults, and whole numbers only', () => {
   const c = loadConfig({})
-  assert.deepEqual([c.maxByteResponses, c.maxByteResponsesPerAddress, c.sendTimeoutMs, c.seedActivationsPerMinute, c.pinsPerKey, c.quotaBytesPerKey, c.quotaFilesPerKey, c.challengesPerMinute, c.uploadStartsPerMinute, c.gunReadsPerMinute],
+  assert.deepEqual([c.maxByteResponses, c.maxByteResponsesPerAddress, c.sendTimeoutMs, c.seedActivationsPerMinute, c.pinsPerKey, c.quotaBytesPerKey, c.quotaFilesPerKey, c.challengesPerMinute, c.uploadStartsPerMinute, c.verifyReadsPerMinute],
     [256, 16, 30_000, 60, 10, 10 * 1024 ** 3, 10_000, 30, 60, 30])
   assert.equal(loadConfig({ QUOTA_BYTES_PER_KEY: '0' }).quotaBytesPerKey, 0)
   assert.throws(() => loadConfig({ SEND_TIMEOUT_SECONDS: '0' }), { message: 'SEND_TIMEOUT_SECONDS must be a whole number ≥ 1, got "0"' })

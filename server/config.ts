@@ -77,7 +77,7 @@ export interface Config {
   /** Per client address and minute: sign-in challenges, upload starts (plain uploads and tus creations), and reads of GUN nodes (each waits on the relays). */
   challengesPerMinute: number
   uploadStartsPerMinute: number
-  gunReadsPerMinute: number
+  verifyReadsPerMinute: number
   /** The reverse proxies whose X-Forwarded-For tells the client's address (TRUST_PROXY); none by default. */
   trustProxy: ProxyRange[]
   /** How often the dashboard's history takes a sample (HISTORY_SAMPLE_SECONDS); it keeps 360 of them. */
@@ -250,7 +250,7 @@ export function loadConfig (env: Env = process.env): Config {
     quotaFilesPerKey: integer(env, 'QUOTA_FILES_PER_KEY', 10_000, 0),
     challengesPerMinute: integer(env, 'CHALLENGES_PER_MINUTE', 30, 1),
     uploadStartsPerMinute: integer(env, 'UPLOAD_STARTS_PER_MINUTE', 60, 1),
-    gunReadsPerMinute: integer(env, 'GUN_READS_PER_MINUTE', 30, 1),
+    verifyReadsPerMinute: integer(env, 'VERIFY_READS_PER_MINUTE', 30, 1),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     historySampleMs: integer(env, 'HISTORY_SAMPLE_SECONDS', 10, 1) * 1000,
     arweaveUrl: env.ARWEAVE_URL ? url('ARWEAVE_URL', env.ARWEAVE_URL, ['http:', 'https:']) : undefined,

@@ -2,6 +2,7 @@
  * Wires the parts together and listens: blob store, records, seeder, tracker, HTTP, all on one
  * port. Used by main.ts and by the tests, which start real servers on loopback.
  */
+import { randomUUID } from 'node:crypto'
 import fs from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -98,7 +99,10 @@ export interface StartOptions {
 async function blobStoreFor (config: Config): Promise<BlobStore> {
   // Nodes sharing a PostgreSQL catalogue may share MEDIA_DIR too: each stages under its own
   // name (NODE_URL, unique among live nodes), so a start never touches another's upload in flight.
-  if (config.blobStore.kind === 'fs') return new FsBlobStore(config.mediaDir, { node: config.nodeUrl ?? config.publicUrl, stagingGraceMs: config.orphanGraceMs })
+  // On PostgreSQL without NODE_URL, nodes behind one proxy share PUBLIC_URL: a name of this start
+  // alone then (its own leftovers wait for the grace, as other nodes' do).
+  const node = config.nodeUrl ?? (config.databaseUrl !== undefined ? `unnamed-${randomUUID()}` : config.publicUrl)
+  if (config.blobStore.kind === 'fs') return new FsBlobStore(config.mediaDir, { node, stagingGraceMs: config.orphanGraceMs })
   const { S3BlobStore } = await import('./storage/s3BlobStore.ts')
   return new S3BlobStore(config.blobStore, { maxUploadBytes: config.maxUploadBytes })
 }
@@ -148,7 +152,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
   }
   // ARWEAVE_URL as the indexer and Verify read it: every answer bounded, redirects kept to its host.
   const arweaveReader = config.arweaveUrl !== undefined ? new OipIndexGateway(config.arweaveUrl, { pageSize: 100, timeoutMs: 30_000 }) : undefined
-  const arweave = new ArweavePublishing({ publications: arweavePublications, records: repositories.oipRecords, enabled: publisher !== undefined, kick: () => publisher?.kick(), ...(arweaveReader ? { gateway: arweaveReader } : {}) })
+  const arweave = new ArweavePublishing({ publications: arweavePublications, records: repositories.oipRecords, enabled: publisher !== undefined, kick: () => publisher?.kick(), log, ...(arweaveReader ? { gateway: arweaveReader } : {}) })
   // Private records' sealed nodes to GUN, when GUN_PEERS names relays.
   const gunPublications = new GunPublications(db)
   let gunPublisher: GunPublisher | undefined
@@ -364,7 +368,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     },
     challengesPerMinute: config.challengesPerMinute,
     uploadStartsPerMinute: config.uploadStartsPerMinute,
-    gunReadsPerMinute: config.gunReadsPerMinute,
+    verifyReadsPerMinute: config.verifyReadsPerMinute,
     readiness: () => readiness({
       pingDatabase: database.ping,
       checkBlobStore: () => store.check(),

@@ -427,7 +427,8 @@ function migrations (dialect: Dialect): Record<string, Migration> {
           .execute()
         await db.schema.createIndex('gun_publications_due').on('gun_publications').columns(['state', 'next_attempt_at']).execute()
         await db.schema.createIndex('gun_publications_record').on('gun_publications').columns(['record_id']).execute()
-        await db.schema.createIndex('gun_publications_owner').on('gun_publications').columns(['owner', 'media_id']).execute()
+        // One soul per owner's file (the soul is derived from both): a key cannot pile up rows.
+        await db.schema.createIndex('gun_publications_owner').unique().on('gun_publications').columns(['owner', 'media_id']).execute()
       }
     },
     // Where the Arweave indexer (records/oipIndexer.ts) got to on each gateway: the GraphQL

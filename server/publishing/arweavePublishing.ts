@@ -12,6 +12,7 @@ import type { OipMediaRecord } from '../../shared/record.ts'
 import type { Publication } from '../../shared/publication.ts'
 import { signatureFormatOf } from '../../shared/signing.ts'
 import type { Caller } from '../access/accessPolicy.ts'
+import type { Logger } from '../logger.ts'
 import type { OipIndexGateway } from '../records/oipIndexGateway.ts'
 import type { OipRecordRepository, OipRecordRow } from '../records/oipRecordRepository.ts'
 import { publicationOf, type ArweavePublications } from './arweavePublications.ts'
@@ -26,6 +27,7 @@ export interface ArweavePublishingDeps {
   kick: () => void
   /** ARWEAVE_URL, read back for Verify. */
   gateway?: Pick<OipIndexGateway, 'item'>
+  log?: Logger
   now?: () => number
 }
 
@@ -106,7 +108,9 @@ export class ArweavePublishing {
     try {
       item = await gateway.item(row.item_id)
     } catch (err) {
-      throw new AppError(502, 'arweave_unreachable', `The Arweave gateway could not be read: ${(err as Error).message}. Try again later.`)
+      // The gateway's address (ARWEAVE_URL, which may carry a key) is for the log, not the owner.
+      this.deps.log?.warn({ recordId, err: (err as Error).message }, 'could not read a published item back from the Arweave gateway')
+      throw new AppError(502, 'arweave_unreachable', 'The Arweave gateway could not be read. Try again later.')
     }
     if (!item) throw new AppError(404, 'not_on_gateway', `The gateway does not list item ${row.item_id} (yet): a bundle can take minutes to be indexed. Try again later.`)
     return { id: item.id, owner: item.owner, signature: item.signature, tags: item.tags, data: new TextDecoder().decode(item.data) }

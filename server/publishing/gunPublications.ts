@@ -2,7 +2,8 @@
  * Private records' sealed GUN nodes on their way to the relays, one row per soul: the owner's
  * ciphertext and how far it got (queued → posted; failed, to be tried again). When the record
  * goes (file deleted, record edited or made public) and no newer record took the soul, the row's
- * node becomes a tombstone that is put in its place, and the row is deleted once a relay has it.
+ * node becomes a tombstone that is put in its place. The row stays (a posted tombstone): the soul
+ * remains its owner's here, so nobody who read it off a relay can take it from them.
  * Times are ms.
  */
 import { sql, type Selectable } from 'kysely'
@@ -48,6 +49,11 @@ export class GunPublications {
     return await this.db.selectFrom('gun_publications').selectAll().where('soul', '=', soul).executeTakeFirst()
   }
 
+  /** The owner's row of a file: its one soul here. */
+  async ofOwnerFile (owner: string, mediaId: string): Promise<GunPublicationRow | undefined> {
+    return await this.db.selectFrom('gun_publications').selectAll().where('owner', '=', owner).where('media_id', '=', mediaId).executeTakeFirst()
+  }
+
   async ofRecord (recordId: string): Promise<GunPublicationRow | undefined> {
     return await this.db.selectFrom('gun_publications').selectAll().where('record_id', '=', recordId).executeTakeFirst()
   }
@@ -91,12 +97,11 @@ export class GunPublications {
   }
 
   /**
-   * A relay has them: nodes are posted, tombstones done (their rows deleted). Only rows still
-   * under this lease: one that a new record of the file took meanwhile stays queued.
+   * A relay has them: nodes and tombstones are posted. Only rows still under this lease: one
+   * that a new record of the file took meanwhile stays queued.
    */
   async markPosted (souls: string[], lease: string, now: number): Promise<void> {
     if (souls.length === 0) return
-    await this.db.deleteFrom('gun_publications').where('soul', 'in', souls).where('lease', '=', lease).where('node', 'is', null).execute()
     await this.db.updateTable('gun_publications')
       .set({ state: 'posted', last_error: null, lease: null, lease_until: null, updated_at: now, attempts: sql`attempts + 1` })
       .where('soul', 'in', souls).where('lease', '=', lease).execute()

@@ -59,7 +59,10 @@ export class GunPublisher {
     const now = Date.now()
     const batch = await publications.claimDue(now, BATCH, lease, now + LEASE_MS)
     if (batch.length === 0) return false
-    const failed = await relays.putAll(batch.map(row => ({ soul: row.soul, node: row.node === null ? null : gunRecordNode(JSON.parse(row.node))! })))
+    // A stored node that no longer reads as one is failed, never put as a tombstone in its place.
+    const unreadable = new Map(batch.filter(row => row.node !== null && gunRecordNode(JSON.parse(row.node)) === undefined).map(row => [row.soul, 'The stored node is not a sealed node any more: send it again.']))
+    const sent = batch.filter(row => !unreadable.has(row.soul))
+    const failed = new Map([...unreadable, ...await relays.putAll(sent.map(row => ({ soul: row.soul, node: row.node === null ? null : gunRecordNode(JSON.parse(row.node))! })))])
     for (const row of batch) {
       const error = failed.get(row.soul)
       if (error !== undefined) await publications.markFailed(row, lease, error, Date.now(), attempts => retryDelay(this.deps.timings, attempts))

@@ -50,12 +50,16 @@ export class GunPublishing {
     const sealed = gunRecordNode(node)
     if (!sealed || Object.keys(node as object).length !== 3) throw badRequest('bad_gun_node', `The node must be exactly {v: 1, iv, ct} in base64url (ciphertext only, no other field). ${HOW}`)
     const { publications } = this.deps
+    const taken = (): AppError => new AppError(409, 'soul_taken', 'Another key\'s record holds this soul here: derive the soul from your own key and this file\'s mediaId.')
     const existing = await publications.get(soul)
-    if (existing && existing.owner !== caller) throw new AppError(409, 'soul_taken', 'Another key\'s record holds this soul here: derive the soul from your own key and this file\'s mediaId.')
+    if (existing && existing.owner !== caller) throw taken()
+    // The soul is derived from the owner's key and the file: one per file, kept after a delete.
+    const mine = existing ?? await publications.ofOwnerFile(row.owner, row.mediaId)
+    if (mine && mine.soul !== soul) throw new AppError(409, 'soul_mismatch', `Your records of this file go to the soul ${mine.soul} here: derive it from your key and this file's mediaId (gunSoul, shared/gunRecord.ts).`)
     if (existing && existing.record_id === recordId && existing.node === JSON.stringify(sealed) && existing.state === 'posted') {
       return { status: 200, publication: gunPublicationOf(existing) }
     }
-    await publications.put({ soul, recordId, mediaId: row.mediaId, owner: row.owner, node: sealed }, this.now())
+    if (!await publications.put({ soul, recordId, mediaId: row.mediaId, owner: row.owner, node: sealed }, this.now())) throw taken()
     this.deps.kick()
     return { status: 202, publication: gunPublicationOf((await publications.get(soul))!) }
   }

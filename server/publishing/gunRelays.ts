@@ -62,8 +62,9 @@ const fieldsOf = (node: unknown): Record<string, unknown> | undefined => {
   const { _: _meta, ...fields } = node as Record<string, unknown>
   return fields
 }
+/** The relay has the node's fields (v, iv, ct) as put; a field anyone added beside them on a public relay does not count. */
 const sameNode = (a: Record<string, unknown> | undefined, b: object): boolean =>
-  a !== undefined && Object.entries(b).every(([k, v]) => a[k] === v) && Object.keys(a).length === Object.keys(b).length
+  a !== undefined && Object.entries(b).every(([k, v]) => a[k] === v)
 
 export class GunRelays implements GunNetwork {
   private readonly peers: string[]
@@ -113,8 +114,10 @@ export class GunRelays implements GunNetwork {
     return nodes[0]
   }
 
+  /** Said to owners (My files, API errors): the relays' addresses, which may carry tokens, go to the log only. */
   private unreachable (): string {
-    return `No GUN relay in GUN_PEERS (${this.peers.join(', ')}) can be reached; it is tried again later.`
+    this.log.warn({ peers: this.peers }, 'no GUN relay in GUN_PEERS can be reached')
+    return 'No GUN relay of this server can be reached; it is tried again later.'
   }
 
   /** Each soul's node from a fresh client (undefined: no answer in time); whether any relay was connected. */

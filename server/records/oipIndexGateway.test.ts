@@ -21,6 +21,7 @@ describe('the indexer\'s gateway follows redirects only within its own host', ()
       if (req.url === '/away') res.writeHead(302, { location: `${elsewhere.url}/x` }).end()
       else if (req.url === '/here') res.writeHead(302, { location: '/data' }).end()
       else if (req.url === '/loop') res.writeHead(302, { location: '/loop' }).end()
+      else if (req.url === '/graphql') res.writeHead(307, { location: '/graphql-elsewhere' }).end()
       else res.end('item bytes')
     })
   })
@@ -35,6 +36,10 @@ describe('the indexer\'s gateway follows redirects only within its own host', ()
   test('a redirect to another host is refused and never requested', async () => {
     await assert.rejects(open().data('away'), /redirected to http:\/\/127\.0\.0\.1:\d+, outside its own host/)
     assert.equal(elsewhereHits, 0)
+  })
+
+  test('a POST (GraphQL) is never sent on by a redirect, even within its host', async () => {
+    await assert.rejects(open().page(undefined), /redirected a POST request: not followed/)
   })
 
   test('endless redirects end', async () => {

@@ -165,8 +165,8 @@ export class OipIndexGateway implements IndexGateway {
   }
 
   /**
-   * The response, its body to be read before the same deadline. Redirects are followed only
-   * within the gateway's own host and its subdomains (arweave.net sends data to a sandbox
+   * The response, its body to be read before the same deadline. Redirects are followed only for
+   * GET (a POST's body is never sent on), within the gateway's own host and its subdomains (arweave.net sends data to a sandbox
    * subdomain of itself): a hostile gateway cannot make this server request another host.
    */
   private async request (path: string, init: RequestInit): Promise<Response> {
@@ -182,6 +182,7 @@ export class OipIndexGateway implements IndexGateway {
       const location = res.headers.get('location')
       if (res.status < 300 || res.status >= 400 || location === null) return res
       await res.body?.cancel()
+      if (init.method !== 'GET') throw new Error(`the gateway redirected a ${String(init.method)} request: not followed`)
       const next = new URL(location, url)
       if (!withinGateway(next, new URL(this.url))) throw new Error(`the gateway redirected to ${next.origin}, outside its own host: not followed`)
       if (hop >= MAX_REDIRECTS) throw new Error(`the gateway redirected more than ${MAX_REDIRECTS} times`)

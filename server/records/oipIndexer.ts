@@ -73,7 +73,8 @@ export class OipIndexer {
     for (let pages = 0; pages < PAGES_PER_RUN; pages++) {
       const page = await gateway.page(after)
       for (const item of page.items) {
-        if (this.closed || !await this.index(item)) return
+        // A node that stopped leading stops at once: the new leader writes the cursor now.
+        if (this.closed || !this.deps.leads() || !await this.index(item)) return
         after = item.cursor
         await cursor.set(after, Date.now())
       }

@@ -1,5 +1,5 @@
 /** /api/records/:id/arweave: the owner's signed data item of a public record (sent, read back for Verify), and Retry. */
-import { Hono } from 'hono'
+import { Hono, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { AppError, badRequest } from '../../shared/errors.ts'
 import type { AppEnv } from '../app.ts'
@@ -8,7 +8,8 @@ import type { ArweavePublishing } from '../publishing/arweavePublishing.ts'
 // A record's item: its OIP text (a record is at most ~100 KiB of JSON), the tags and the header.
 const MAX_ITEM = 256 * 1024
 
-export function arweaveRoutes (publishing: ArweavePublishing): Hono<AppEnv> {
+/** `verifyReads`: reading an item back waits on the gateway, so it is limited per client address. */
+export function arweaveRoutes (publishing: ArweavePublishing, verifyReads: MiddlewareHandler<AppEnv>): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
 
   app.post('/:id/arweave', bodyLimit({
@@ -23,7 +24,7 @@ export function arweaveRoutes (publishing: ArweavePublishing): Hono<AppEnv> {
     return c.json({ publication }, status)
   })
 
-  app.get('/:id/arweave', async c => c.json(await publishing.readBack(c.get('caller'), c.req.param('id'))))
+  app.get('/:id/arweave', verifyReads, async c => c.json(await publishing.readBack(c.get('caller'), c.req.param('id'))))
 
   app.post('/:id/arweave/retry', async c => c.json({ publication: await publishing.retry(c.get('caller'), c.req.param('id')) }, 202))
 

@@ -81,6 +81,6 @@ test('a public file published to the OIP network: its item in arlocal\'s GraphQL
   await mine.getByTestId('publication-verify').click()
   const verdict = mine.getByTestId('verify-result')
   await expect(verdict).toHaveAttribute('data-ok', 'true')
-  await expect(verdict).toContainText(`Verified: Arweave holds your record "harbour.bin" as item ${itemId}, signed by your key.`)
+  await expect(verdict).toContainText(`Verified: the gateway lists your record "harbour.bin" as item ${itemId}, with your signature.`)
   await context.close()
 })

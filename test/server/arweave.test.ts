@@ -107,7 +107,7 @@ test('a public record\'s item: refused by an unfunded gateway (410, said), then 
   assert.equal(back.status, 200)
   const gatewayItem = await back.json()
   assert.deepEqual(gatewayItem, { id: itemId, owner: found.owner.key, signature: gatewayItem.signature, tags: oipTags(record, signature), data: oipNetworkText(record) })
-  assert.deepEqual(arweaveItemVerdict(gatewayItem, me.publicKey).ok, true)
+  assert.deepEqual(arweaveItemVerdict(gatewayItem, me.publicKey, recordId).ok, true)
   assert.equal((await readBack()).status, 401, 'only its owner reads it back')
   assert.equal((await readBack(await signIn(server.url, await newIdentity()))).status, 403)
 

@@ -123,6 +123,28 @@ test('deleting the file overwrites its node on the relay with a tombstone', asyn
   await assert.rejects(openGunRecord(await readGunNode(relay.url, soul), owned.record.media.mediaId, owned.me.privateKey), /deleted/)
   // Its soul is the owner's to use again, for a new upload of the file.
   assert.equal(soul, gunSoul(gunRecordKeys(owned.me.privateKey), owned.record.media.mediaId))
+  // And no one else's: a key that read it off the relay cannot take it here, also once the
+  // tombstone's run is over (a node sent after it is posted in a later run).
+  const squatter = await ownRecord(server, 'private')
+  const later = await ownRecord(server, 'private')
+  assert.equal((await postNode(later.recordId, await sealed(later), later.token)).status, 202)
+  await until('a node sent after the tombstone is posted', inState(later, 'posted'))
+  const res2 = await postNode(squatter.recordId, { soul, node: (await sealed(squatter)).node }, squatter.token)
+  assert.equal(res2.status, 409)
+  assert.equal((await res2.json()).error.code, 'soul_taken')
+})
+
+test('one soul per owner\'s file: a node for the same file under another soul is refused, so a key cannot pile up nodes', async () => {
+  const owned = await ownRecord(server, 'private')
+  const { soul, node } = await sealed(owned)
+  assert.equal((await postNode(owned.recordId, { soul, node }, owned.token)).status, 202)
+  const elsewhere = gunSoul(gunRecordKeys((await newIdentity()).privateKey), owned.record.media.mediaId)
+  const res = await postNode(owned.recordId, { soul: elsewhere, node }, owned.token)
+  assert.equal(res.status, 409)
+  const { error } = await res.json()
+  assert.equal(error.code, 'soul_mismatch')
+  assert.match(error.message, new RegExp(soul))
+  assert.equal((await publication(owned))?.did, `did:gun:${soul}`)
 })
 
 test('a relay that is down: the node fails, saying so, and is put by itself once the relay is back', async () => {
@@ -163,8 +185,8 @@ test('a server without GUN_PEERS takes no node and reads none, saying why', asyn
   }
 })
 
-test('reads of GUN nodes are limited per client address (each waits on the relays): past GUN_READS_PER_MINUTE, 429 with Retry-After', async () => {
-  const limited = await startTestServer({ GUN_PEERS: relay.url, GUN_READS_PER_MINUTE: '2', ALLOW_ANONYMOUS_UPLOADS: 'false' })
+test('reads of GUN nodes are limited per client address (each waits on the relays): past VERIFY_READS_PER_MINUTE, 429 with Retry-After', async () => {
+  const limited = await startTestServer({ GUN_PEERS: relay.url, VERIFY_READS_PER_MINUTE: '2', ALLOW_ANONYMOUS_UPLOADS: 'false' })
   try {
     const owned = await ownRecord(limited, 'private')
     const { soul } = await sealed(owned)
@@ -173,7 +195,7 @@ test('reads of GUN nodes are limited per client address (each waits on the relay
     const refused = await read()
     assert.equal(refused.status, 429)
     assert.ok(Number(refused.headers.get('Retry-After')) >= 1)
-    assert.match((await refused.json()).error.message, /GUN_READS_PER_MINUTE/)
+    assert.match((await refused.json()).error.message, /VERIFY_READS_PER_MINUTE/)
   } finally {
     await limited.destroy()
   }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { itemOwnerOf } from '../../shared/oipDataItem.ts'
 import { oipNetworkText, oipTags } from '../../shared/oipNetworkRecord.ts'
-import type { OipMediaRecord } from '../../shared/record.ts'
+import { recordId, type OipMediaRecord } from '../../shared/record.ts'
 import { signRecord } from '../../shared/signing.ts'
 import { identityFromMnemonic, type Identity } from '../../shared/wallet.ts'
 import { arweaveItemVerdict, recordVerdict, type ArweaveItem } from '../../web/lib/recordVerdict.ts'
@@ -40,11 +40,12 @@ const listed = (record: OipMediaRecord, signer: Identity, itemOwner: Identity = 
 })
 
 test('Verify on Arweave: my record as I signed it, in an item under my key, passes', () => {
-  const verdict = arweaveItemVerdict(listed(oipRecordOf(owner, 'harbour'), owner), owner.publicKey)
-  assert.deepEqual(verdict, { ok: true, text: `Verified: Arweave holds your record "harbour.mp4" as item ${'x'.repeat(43)}, signed by your key.` })
+  const record = oipRecordOf(owner, 'harbour')
+  const verdict = arweaveItemVerdict(listed(record, owner), owner.publicKey, recordId(record))
+  assert.deepEqual(verdict, { ok: true, text: `Verified: the gateway lists your record "harbour.mp4" as item ${'x'.repeat(43)}, with your signature.` })
 })
 
-test('Verify on Arweave: altered data, another signer, another owner, an item under another key or no record fail', () => {
+test('Verify on Arweave: altered data, another signer, another owner, an item under another key, an older version or no record fail', () => {
   const record = oipRecordOf(owner, 'harbour')
   const good = listed(record, owner)
   const altered = { ...good, data: oipNetworkText({ ...record, basic: { ...record.basic, name: 'Other.mp4' } }) }
@@ -54,11 +55,12 @@ test('Verify on Arweave: altered data, another signer, another owner, an item un
     [reformatted, /not your record as you signed it/],
     [listed(record, other), /not your record as you signed it/],
     [listed(oipRecordOf(other, 'harbour'), other), /names another owner/],
-    [listed(record, owner, other), /not posted under your key/],
+    [listed(record, owner, other), /listed under another owner key/],
+    [listed(oipRecordOf(owner, 'harbour', { name: 'Before the edit.mp4' }), owner), /another of your records of this file/],
     [{ ...good, data: 'not json' }, /not an OIP media record/]
   ]
   for (const [item, reason] of failures) {
-    const verdict = arweaveItemVerdict(item, owner.publicKey)
+    const verdict = arweaveItemVerdict(item, owner.publicKey, recordId(record))
     assert.equal(verdict.ok, false)
     assert.match(verdict.text, reason)
   }

@@ -4,6 +4,7 @@
  * refuses shows in `error` instead, in the dialog that asked for it (the dialog stays open).
  */
 import type { KeyUsage, MediaEdit } from '../../shared/media.ts'
+import { recordId as recordIdOf } from '../../shared/record.ts'
 import type { Publication } from '../../shared/publication.ts'
 import * as api from './api.ts'
 import { readBackGunRecord } from './gunRecord.ts'
@@ -124,12 +125,13 @@ export class MyFiles {
     const { network, recordId, did } = file.publication ?? {}
     if (network === 'gun') {
       const record = await readBackGunRecord(this.session, file.mediaId, did)
+      if (recordId && recordIdOf(record) !== recordId) throw new Error('The relays hold another of your records of this file (an older version?), not the one this server names.')
       return `Verified: the relays hold your record "${record.basic.name}", signed by your key, readable only with it.`
     }
     if (network !== 'arweave' || !recordId) throw new Error('This record was not published to the OIP network.')
     const item = await this.session.authorized(token => api.arweaveItem(recordId, token))
     if (did !== undefined && did !== `did:arweave:${item.id}`) throw new Error(`The server read back item ${item.id}, not the one it names for this record (${did}).`)
-    const verdict = arweaveItemVerdict(item, this.session.key.publicKey)
+    const verdict = arweaveItemVerdict(item, this.session.key.publicKey, recordId)
     if (!verdict.ok) throw new Error(verdict.text)
     return verdict.text
   }

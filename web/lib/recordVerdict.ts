@@ -5,7 +5,7 @@
 import { base64urlnopad } from '@scure/base'
 import { itemOwnerOf } from '../../shared/oipDataItem.ts'
 import { fromOipNetwork, oipNetworkText, type Tag } from '../../shared/oipNetworkRecord.ts'
-import type { OipMediaRecord, StoredOipRecord } from '../../shared/record.ts'
+import { recordId, type OipMediaRecord, type StoredOipRecord } from '../../shared/record.ts'
 import { verifyRecord } from '../../shared/signing.ts'
 
 export type Verdict = { ok: true, text: string } | { ok: false, text: string }
@@ -27,11 +27,13 @@ export interface ArweaveItem {
 }
 
 /**
- * Verify of my record on Arweave: what the gateway holds must be my record (`owner`), in the
- * canonical text I sign, with my owner signature in its Owner-Signature tag, in an item owned by
- * my key. Checked here: neither the gateway nor the server that relayed it is trusted.
+ * Verify of my record on Arweave: what the gateway holds must be my record (`owner`), the very
+ * one the server names (`expectedRecordId`, not an older version of it), in the canonical text I
+ * sign, with my owner signature in its Owner-Signature tag, listed as owned by my key. Checked
+ * here: neither the gateway nor the server that relayed it is trusted for the record. (The item's
+ * own ANS-104 signature is the indexer's check, not repeated here.)
  */
-export function arweaveItemVerdict (item: ArweaveItem, owner: string): Verdict {
+export function arweaveItemVerdict (item: ArweaveItem, owner: string, expectedRecordId: string): Verdict {
   const ownerSignature = item.tags.find(t => t.name === 'Owner-Signature')?.value
   let record: OipMediaRecord
   try {
@@ -43,6 +45,7 @@ export function arweaveItemVerdict (item: ArweaveItem, owner: string): Verdict {
   if (ownerSignature === undefined || !verifyRecord(record, ownerSignature) || item.data !== oipNetworkText(record)) {
     return { ok: false, text: `Item ${item.id} on Arweave is not your record as you signed it (its signature does not match, or it was changed). Do not trust it.` }
   }
-  if (item.owner !== base64urlnopad.encode(itemOwnerOf(owner))) return { ok: false, text: `Item ${item.id} on Arweave was not posted under your key.` }
-  return { ok: true, text: `Verified: Arweave holds your record "${record.basic.name}" as item ${item.id}, signed by your key.` }
+  if (recordId(record) !== expectedRecordId) return { ok: false, text: `Item ${item.id} on Arweave holds another of your records of this file (an older version?), not the one this server names.` }
+  if (item.owner !== base64urlnopad.encode(itemOwnerOf(owner))) return { ok: false, text: `Item ${item.id} is listed under another owner key than yours.` }
+  return { ok: true, text: `Verified: the gateway lists your record "${record.basic.name}" as item ${item.id}, with your signature.` }
 }
