@@ -95,14 +95,19 @@ export interface StartOptions {
   gunTimings?: Partial<Omit<GunTimings, 'pollMs'>>
 }
 
+/**
+ * Nodes sharing a PostgreSQL catalogue may share MEDIA_DIR too: each stages uploads under its own
+ * name (NODE_URL, unique among live nodes), so a start never touches another's upload in flight.
+ * On PostgreSQL without NODE_URL, nodes behind one proxy share PUBLIC_URL: a name of this start
+ * alone then (its own leftovers wait for the grace, as other nodes' do).
+ */
+export function stagingName (config: Pick<Config, 'nodeUrl' | 'databaseUrl' | 'publicUrl'>): string {
+  return config.nodeUrl ?? (config.databaseUrl !== undefined ? `unnamed-${randomUUID()}` : config.publicUrl)
+}
+
 /** The blob store BLOB_STORE names; the object store's code (and the AWS SDK) loads only when chosen. */
 async function blobStoreFor (config: Config): Promise<BlobStore> {
-  // Nodes sharing a PostgreSQL catalogue may share MEDIA_DIR too: each stages under its own
-  // name (NODE_URL, unique among live nodes), so a start never touches another's upload in flight.
-  // On PostgreSQL without NODE_URL, nodes behind one proxy share PUBLIC_URL: a name of this start
-  // alone then (its own leftovers wait for the grace, as other nodes' do).
-  const node = config.nodeUrl ?? (config.databaseUrl !== undefined ? `unnamed-${randomUUID()}` : config.publicUrl)
-  if (config.blobStore.kind === 'fs') return new FsBlobStore(config.mediaDir, { node, stagingGraceMs: config.orphanGraceMs })
+  if (config.blobStore.kind === 'fs') return new FsBlobStore(config.mediaDir, { node: stagingName(config), stagingGraceMs: config.orphanGraceMs })
   const { S3BlobStore } = await import('./storage/s3BlobStore.ts')
   return new S3BlobStore(config.blobStore, { maxUploadBytes: config.maxUploadBytes })
 }

@@ -5,6 +5,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, test } from 'node:test'
 import { badIds, blobStoreContract, manifestOf, sha256, store } from '../../test/helpers/blobStoreContract.ts'
+import { stagingName } from '../server.ts'
 import { FsBlobStore } from './fsBlobStore.ts'
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-blobstore-'))
@@ -66,4 +67,11 @@ test('nodes sharing MEDIA_DIR: a start removes its own previous run\'s staging a
   } finally {
     await fs.rm(shared, { recursive: true, force: true })
   }
+})
+
+test('the staging name of a node: NODE_URL; on PostgreSQL without it, one of its own per start (nodes behind one proxy share PUBLIC_URL); PUBLIC_URL for the one SQLite node', () => {
+  const shared = { nodeUrl: undefined, databaseUrl: 'postgres://db/oip', publicUrl: 'https://media.example.org' }
+  assert.notEqual(stagingName(shared), stagingName(shared), 'two nodes behind one proxy')
+  assert.equal(stagingName({ ...shared, nodeUrl: 'http://10.0.0.2:3000' }), 'http://10.0.0.2:3000')
+  assert.equal(stagingName({ ...shared, databaseUrl: undefined }), 'https://media.example.org')
 })
