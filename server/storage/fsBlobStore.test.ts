@@ -69,6 +69,38 @@ test('nodes sharing MEDIA_DIR: a start removes its own previous run\'s staging a
   }
 })
 
+test('an upload in flight stays however long its body is silent: its node touches it; once that node is gone, it goes after the grace', async () => {
+  const shared = await fs.mkdtemp(path.join(os.tmpdir(), 'oip-blobstore-slow-'))
+  const incoming = path.join(shared, '.incoming')
+  const grace = 3_600_000
+  const a = new FsBlobStore(shared, { node: 'http://10.0.0.11:3000', stagingGraceMs: grace })
+  const b = new FsBlobStore(shared, { node: 'http://10.0.0.12:3000', stagingGraceMs: grace })
+  try {
+    await a.init()
+    await b.init()
+    const slow = await a.begin()
+    await slow.file.write(randomBytes(100), 0, false)
+    const [staging] = await fs.readdir(incoming)
+    // Its last bytes came two hours ago (a very slow body, written in 1 MiB batches).
+    const writtenLongAgo = async (): Promise<void> => {
+      const longAgo = new Date(Date.now() - 2 * grace)
+      await fs.utimes(path.join(incoming, staging!, 'original'), longAgo, longAgo)
+      await fs.utimes(path.join(incoming, staging!), longAgo, longAgo)
+    }
+    await writtenLongAgo()
+    await a.touchInFlight() // a's timer, every quarter of the grace
+    assert.equal(await b.collectStaging(grace), 0, 'a runs: its upload stays')
+    // a died (nobody touches it any more): abandoned.
+    await writtenLongAgo()
+    assert.equal(await b.collectStaging(grace), 1)
+    assert.deepEqual(await fs.readdir(incoming), [])
+  } finally {
+    await a.close()
+    await b.close()
+    await fs.rm(shared, { recursive: true, force: true })
+  }
+})
+
 test('the staging name of a node: NODE_URL; on PostgreSQL without it, one of its own per start (nodes behind one proxy share PUBLIC_URL); PUBLIC_URL for the one SQLite node', () => {
   const shared = { nodeUrl: undefined, databaseUrl: 'postgres://db/oip', publicUrl: 'https://media.example.org' }
   assert.notEqual(stagingName(shared), stagingName(shared), 'two nodes behind one proxy')

@@ -89,6 +89,9 @@ export class FsBlobStore implements BlobStore {
   /** The start of this node's staging folders' names. */
   private readonly mine: string
   private readonly stagingGraceMs: number
+  /** This node's staging folders of uploads in flight: touched while they wait (see touchInFlight). */
+  private readonly inFlight = new Set<string>()
+  private heartbeat: NodeJS.Timeout | undefined
 
   constructor (root: string, opts: FsBlobStoreOptions = {}) {
     this.root = root
@@ -107,13 +110,15 @@ export class FsBlobStore implements BlobStore {
       sweptIncoming++
     }
     sweptIncoming += await this.collectStaging(this.stagingGraceMs)
+    this.heartbeat = setInterval(() => { void this.touchInFlight() }, Math.max(1000, this.stagingGraceMs / 4)).unref()
     return { sweptIncoming, directIo: await DirectFile.supported(this.incoming) }
   }
 
   /**
-   * Delete other nodes' staging folders that nobody has written to for `graceMs`; how many. An
-   * upload in flight writes every few seconds (a silent body is cut after REQUEST_IDLE_TIMEOUT),
-   * so its folder stays; this node's own are in flight until it stops.
+   * Delete other nodes' staging folders that nobody has touched for `graceMs`; how many. A node
+   * touches its uploads in flight every quarter of the grace, however slowly their bytes come
+   * (touchInFlight), so only a stopped node's stay untouched; this node's own are in flight
+   * until it stops.
    */
   async collectStaging (graceMs: number): Promise<number> {
     let collected = 0
@@ -183,7 +188,18 @@ export class FsBlobStore implements BlobStore {
   private async newStaging (): Promise<string> {
     const staging = path.join(this.incoming, this.mine + randomBytes(12).toString('hex'))
     await fs.mkdir(staging)
+    this.inFlight.add(staging)
     return staging
+  }
+
+  /** Touch this node's uploads in flight: another node collects only staging nobody touched for the grace. */
+  async touchInFlight (): Promise<void> {
+    const now = new Date()
+    await Promise.all([...this.inFlight].map(async staging => { await fs.utimes(staging, now, now).catch(() => {}) }))
+  }
+
+  async close (): Promise<void> {
+    clearInterval(this.heartbeat)
   }
 
   /** Commit or abort a staging folder; `release` undoes it (delete, or give adopted bytes back). */
@@ -222,11 +238,14 @@ export class FsBlobStore implements BlobStore {
         } catch (err) {
           await hooks.release()
           throw storageError(err)
+        } finally {
+          this.inFlight.delete(staging)
         }
       },
       abort: async () => {
         if (settled) return
         settled = true
+        this.inFlight.delete(staging)
         await hooks.release()
       }
     }
