@@ -155,8 +155,13 @@ test('a hostile gateway: malformed nodes and endless data are refused, the good 
     { cursor: 'c3', node: node(good) },
     { cursor: 'c4', node: node(good) }
   ]
-  const gateway = await hostileGateway(t, (req, res) => {
-    if (req.url === '/graphql') return res.end(JSON.stringify({ data: { transactions: { pageInfo: { hasNextPage: false }, edges } } }))
+  // The cursor each GraphQL request asked to go on from.
+  const afters: unknown[] = []
+  const gateway = await hostileGateway(t, (req, res, body) => {
+    if (req.url === '/graphql') {
+      afters.push(JSON.parse(body).variables.after)
+      return res.end(JSON.stringify({ data: { transactions: { pageInfo: { hasNextPage: false }, edges } } }))
+    }
     if (req.url === `/${endless.id}`) {
       // It says little and sends without end.
       const chunk = Buffer.alloc(64 * 1024, 'x')
@@ -170,8 +175,10 @@ test('a hostile gateway: malformed nodes and endless data are refused, the good 
   await run.run()
   assert.deepEqual(outcomes, ['malformed', 'too_large', 'indexed'])
   assert.deepEqual(await names({ creator: dave.publicKey }), ['Harbour.mp4'])
-  // Read again from c3: the same page is what this gateway answers whatever the cursor, and its item is known.
+  // Read again from c3, the last item read: the same page is what this gateway answers whatever
+  // the cursor, and its item is known.
   await run.run()
+  assert.deepEqual(afters, [undefined, 'c3'], 'the second run went on from the cursor kept')
   assert.deepEqual(outcomes.slice(3), ['malformed', 'too_large', 'known'])
 })
 
