@@ -7,12 +7,12 @@
  * stops the loop. An item whose data cannot be fetched holds the cursor for a few runs (the
  * gateway may be busy), then is refused as unavailable.
  */
-import { canonicalRecord, recordId } from '../../shared/record.ts'
+import { recordId } from '../../shared/record.ts'
 import type { Logger } from '../logger.ts'
 import { checkOipItem, type RefusalReason } from './oipItemCheck.ts'
 import type { OipIndexCursor } from './oipIndexCursor.ts'
 import { OversizedAnswer, type IndexGateway, type ListedItem } from './oipIndexGateway.ts'
-import type { OipRecordRepository } from './oipRecordRepository.ts'
+import { newRecordRow, type OipRecordRepository } from './oipRecordRepository.ts'
 
 /** What became of an item: stored, stored already, or why it was refused. */
 export type IndexOutcome = 'indexed' | 'known' | RefusalReason | 'malformed' | 'data_unavailable'
@@ -117,23 +117,8 @@ export class OipIndexer {
     const verdict = await checkOipItem({ ...item, data })
     if (!verdict.accepted) return this.refused(item, verdict.reason, verdict.detail)
     const { record, ownerSignature } = verdict
-    const { created } = await this.deps.records.save({
-      recordId: recordId(record),
-      mediaId: record.media.mediaId,
-      owner: record.accessControl.owner_public_key,
-      accessLevel: record.accessControl.access_level,
-      type: record.type,
-      name: record.basic.name,
-      description: record.basic.description,
-      tags: record.basic.tagItems,
-      date: record.basic.date,
-      size: record.media.size,
-      recordJson: canonicalRecord(record),
-      signature: ownerSignature,
-      createdAt: new Date().toISOString(),
-      // No thumbnails: they name files of this server's catalogue, which only local records may.
-      source: 'arweave'
-    })
+    // No thumbnails: they name files of this server's catalogue, which only local records may.
+    const { created } = await this.deps.records.save(newRecordRow(record, ownerSignature, new Date(), { source: 'arweave' }))
     if (created) this.deps.log.info({ id: item.id, recordId: recordId(record) }, 'indexed an OIP record from Arweave')
     return created ? 'indexed' : 'known'
   }

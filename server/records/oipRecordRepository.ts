@@ -5,6 +5,7 @@
  */
 import { sql, type RawBuilder, type Selectable, type SelectQueryBuilder } from 'kysely'
 import type { AccessLevel } from '../../shared/media.ts'
+import { canonicalRecord, recordId, type OipMediaRecord } from '../../shared/record.ts'
 import { addressOf } from '../../shared/wallet.ts'
 import { containsText, foldAscii } from '../catalog/textQuery.ts'
 import type { Db, Dialect } from '../db/database.ts'
@@ -42,6 +43,26 @@ export interface OipRecordRow {
  * beside the row). `source`: local when not given.
  */
 export type NewOipRecordRow = Omit<OipRecordRow, 'seq' | 'nameKey' | 'source'> & { thumbnails?: string[], source?: RecordSource }
+
+/** A signed record's row: its id, canonical JSON and the columns searches read, all from the record. */
+export function newRecordRow (record: OipMediaRecord, signature: string, createdAt: Date, more: Pick<NewOipRecordRow, 'thumbnails' | 'source'> = {}): NewOipRecordRow {
+  return {
+    recordId: recordId(record),
+    mediaId: record.media.mediaId,
+    owner: record.accessControl.owner_public_key,
+    accessLevel: record.accessControl.access_level,
+    type: record.type,
+    name: record.basic.name,
+    description: record.basic.description,
+    tags: record.basic.tagItems,
+    date: record.basic.date,
+    size: record.media.size,
+    recordJson: canonicalRecord(record),
+    signature,
+    createdAt: createdAt.toISOString(),
+    ...more
+  }
+}
 
 /** A search (recordSearch.ts) as the caller may see it: everyone's public records, and their own private ones. */
 export interface OipRecordFilter extends Omit<RecordSearch, 'creator'> {

@@ -8,12 +8,12 @@
 import { AppError, badRequest, loginRequired, notFound } from '../../shared/errors.ts'
 import type { AccessLevel } from '../../shared/media.ts'
 import type { Publication } from '../../shared/publication.ts'
-import { canonicalRecord, recordId, validateRecord, type OipMediaRecord, type StoredOipRecord } from '../../shared/record.ts'
+import { validateRecord, type OipMediaRecord, type StoredOipRecord } from '../../shared/record.ts'
 import { signatureFormatOf, verifyRecord } from '../../shared/signing.ts'
 import { isThumbnailType, THUMBNAIL_MAX_BYTES, THUMBNAIL_MAX_SIDE, THUMBNAIL_TYPES } from '../../shared/thumbnail.ts'
 import { magnetInfoHash } from '../../shared/torrent.ts'
 import { canSeeRecord, type Caller } from '../access/accessPolicy.ts'
-import type { OipRecordRepository, OipRecordRow } from './oipRecordRepository.ts'
+import { newRecordRow, type OipRecordRepository, type OipRecordRow } from './oipRecordRepository.ts'
 import { encodeCursor, parseRecordSearch, type RecordSearchParams } from './recordSearch.ts'
 
 export interface OipRecordServiceDeps {
@@ -99,22 +99,7 @@ export class OipRecordService {
     }
     await this.checkThumbnails(record, owner)
     const { records } = this.deps
-    const saved = await records.save({
-      recordId: recordId(record),
-      mediaId: record.media.mediaId,
-      owner,
-      accessLevel: record.accessControl.access_level,
-      type: record.type,
-      name: record.basic.name,
-      description: record.basic.description,
-      tags: record.basic.tagItems,
-      date: record.basic.date,
-      size: record.media.size,
-      recordJson: canonicalRecord(record),
-      signature,
-      createdAt: (this.deps.now?.() ?? new Date()).toISOString(),
-      thumbnails: media.thumbnails ?? []
-    })
+    const saved = await records.save(newRecordRow(record, signature, this.deps.now?.() ?? new Date(), { thumbnails: media.thumbnails ?? [] }))
     // The same record, signed anew by its owner: the new signature replaces a legacy one.
     const row = !saved.created && signatureFormatOf(saved.row.signature) === 'legacy-raw-sha256'
       ? await records.replaceSignature(saved.row.recordId, signature)
