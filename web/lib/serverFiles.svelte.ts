@@ -4,40 +4,22 @@
  * search starts again from the first page.
  */
 import { listMedia, type ServerFile } from './api.ts'
+import { CursorPages, type CursorPage } from './cursorPages.svelte.ts'
 import type { Session } from './session.svelte.ts'
 
 export type ServerFilesQuery = { owner: 'me' } | { shared: 'me' }
 
-export class ServerFiles {
-  items = $state<ServerFile[]>([])
-  nextCursor = $state<string | null>(null)
-  loading = $state(false)
-  /** Loaded at least one page. */
-  loaded = $state(false)
-  error = $state<string | undefined>()
+export class ServerFiles extends CursorPages<ServerFile> {
   /** The search the items answer (my files only). */
   q = $state('')
+  protected readonly failure = 'Cannot load the list'
   private readonly session: Session
   private readonly query: ServerFilesQuery
-  /** Each reload counts up, so a page that arrives after a newer search is dropped. */
-  private generation = 0
 
   constructor (session: Session, query: ServerFilesQuery) {
+    super()
     this.session = session
     this.query = query
-  }
-
-  /** The first page again (after a new search, or to see what changed). */
-  async reload (): Promise<void> {
-    this.generation++
-    this.items = []
-    this.nextCursor = null
-    this.loaded = false
-    await this.page(null)
-  }
-
-  async more (): Promise<void> {
-    if (this.nextCursor && !this.loading) await this.page(this.nextCursor)
   }
 
   /** An item as the server answered it after a change. */
@@ -49,22 +31,14 @@ export class ServerFiles {
     this.items = this.items.filter(f => f.mediaId !== mediaId)
   }
 
-  private async page (cursor: string | null): Promise<void> {
-    const generation = this.generation
+  protected async fetchPage (cursor: string | null): Promise<CursorPage<ServerFile>> {
     const q = this.q.trim()
     const query = 'owner' in this.query && q ? { ...this.query, q } : this.query
-    this.loading = true
-    this.error = undefined
-    try {
-      const page = await this.session.authorized(token => listMedia(query, cursor, token))
-      if (generation !== this.generation) return
-      this.items = [...this.items, ...page.items.filter(f => !this.items.some(i => i.mediaId === f.mediaId))]
-      this.nextCursor = page.nextCursor
-      this.loaded = true
-    } catch (err) {
-      if (generation === this.generation) this.error = `Cannot load the list: ${(err as Error).message}`
-    } finally {
-      if (generation === this.generation) this.loading = false
-    }
+    return await this.session.authorized(token => listMedia(query, cursor, token))
+  }
+
+  /** A file listed already (it moved between pages after a change) is not listed twice. */
+  protected override append (listed: ServerFile[], page: ServerFile[]): ServerFile[] {
+    return [...listed, ...page.filter(f => !listed.some(i => i.mediaId === f.mediaId))]
   }
 }
