@@ -9,17 +9,16 @@ import assert from 'node:assert/strict'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, test, type TestContext } from 'node:test'
-import Arweave from 'arweave'
 import { oipNetworkText, oipTags } from '../../shared/oipNetworkRecord.ts'
 import { canonicalRecord, recordId } from '../../shared/record.ts'
 import { addressOf } from '../../shared/wallet.ts'
-import { startArlocal, type TestArweave } from '../../test/helpers/arlocal.ts'
+import { fundedPoster, startArlocal, type TestArweave } from '../../test/helpers/arlocal.ts'
 import { newIdentity } from '../../test/helpers/auth.ts'
 import { anyItem, listed, oipRecordOf, ownerItem } from '../../test/helpers/oipItems.ts'
 import { describeEachDatabase, type DatabaseKind } from '../../test/helpers/postgres.ts'
 import { openTestDatabase } from '../../test/helpers/testDatabase.ts'
 import { silentLogger } from '../logger.ts'
-import { ArweaveGateway } from '../publishing/arweaveGateway.ts'
+import type { ArweaveGateway } from '../publishing/arweaveGateway.ts'
 import { DatabaseOipRecordRepository } from './oipRecordRepository.ts'
 import { OipIndexCursor } from './oipIndexCursor.ts'
 import { OipIndexer, type IndexOutcome } from './oipIndexer.ts'
@@ -32,10 +31,7 @@ let poster: ArweaveGateway
 
 before(async () => {
   arweave = await startArlocal()
-  const jwk = await Arweave.init({}).wallets.generate()
-  const address = await Arweave.init({}).wallets.jwkToAddress(jwk)
-  await arweave.mint(address)
-  poster = new ArweaveGateway(arweave.url, { jwk, address })
+  poster = (await fundedPoster(arweave)).poster
 })
 after(async () => { await arweave?.stop() })
 

@@ -9,6 +9,9 @@ import fs from 'node:fs/promises'
 import type http from 'node:http'
 import path from 'node:path'
 import * as arlocalModule from 'arlocal'
+import Arweave from 'arweave'
+import type { JWKInterface } from 'arweave/node/lib/wallet.js'
+import { ArweaveGateway } from '../../server/publishing/arweaveGateway.ts'
 import { freePort } from '../../bench/serverProcess.ts'
 import { startHttpRelay } from './httpRelay.ts'
 import { tempDir } from './server.ts'
@@ -39,6 +42,14 @@ export interface TestArweave extends ArlocalClient {
 
 /** The Arweave address of an owner key (a wallet's n, or a data item's owner): SHA-256, base64url. */
 export const addressOfOwner = (owner: Uint8Array): string => createHash('sha256').update(owner).digest('base64url')
+
+/** A new wallet, funded on this gateway, posting bundles as any server's publisher does. */
+export async function fundedPoster (arweave: ArlocalClient): Promise<{ poster: ArweaveGateway, jwk: JWKInterface }> {
+  const jwk = await Arweave.init({}).wallets.generate()
+  const address = await Arweave.init({}).wallets.jwkToAddress(jwk)
+  await arweave.mint(address)
+  return { poster: new ArweaveGateway(arweave.url, { jwk, address }), jwk }
+}
 
 export function arlocalClient (url: string): ArlocalClient {
   const get = async (p: string): Promise<Response> => {

@@ -8,11 +8,10 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import Arweave from 'arweave'
 import { oipNetworkText, oipTags } from '../../shared/oipNetworkRecord.ts'
 import type { StoredOipRecord } from '../../shared/record.ts'
-import { ArweaveGateway } from '../../server/publishing/arweaveGateway.ts'
-import { startArlocal, type TestArweave } from '../helpers/arlocal.ts'
+import type { ArweaveGateway } from '../../server/publishing/arweaveGateway.ts'
+import { fundedPoster, startArlocal, type TestArweave } from '../helpers/arlocal.ts'
 import { newIdentity } from '../helpers/auth.ts'
 import { anyItem, oipRecordOf, ownerItem } from '../helpers/oipItems.ts'
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
@@ -25,10 +24,9 @@ const servers: TestServer[] = []
 
 before(async () => {
   arweave = await startArlocal()
-  const jwk = await Arweave.init({}).wallets.generate()
-  const address = await Arweave.init({}).wallets.jwkToAddress(jwk)
-  await arweave.mint(address)
-  poster = new ArweaveGateway(arweave.url, { jwk, address })
+  const funded = await fundedPoster(arweave)
+  poster = funded.poster
+  const { jwk } = funded
   walletFile = path.join(await tempDir('oip-wallet-'), 'wallet.json')
   await fs.writeFile(walletFile, JSON.stringify(jwk), { mode: 0o600 })
 })
