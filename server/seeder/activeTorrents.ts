@@ -230,9 +230,11 @@ export class ActiveTorrents {
     }
   }
 
-  /** Another node seeds these now (the live nodes changed): idle them here. */
-  async idleUnless (mine: (infoHash: string) => boolean): Promise<void> {
-    await Promise.all([...this.active.keys()].filter(infoHash => !mine(infoHash)).map(async infoHash => await this.idle(infoHash)))
+  /** Another node seeds these now (the live nodes changed): idle them here; returns those idled. */
+  async idleUnless (mine: (infoHash: string) => boolean): Promise<string[]> {
+    const theirs = [...this.active.keys()].filter(infoHash => !mine(infoHash))
+    await Promise.all(theirs.map(async infoHash => await this.idle(infoHash)))
+    return theirs
   }
 
   /** The client is closing: what the active torrents sent is noted for the last write, and they are forgotten. */

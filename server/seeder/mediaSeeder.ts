@@ -318,11 +318,13 @@ export class MediaSeeder {
 
   /**
    * The live nodes changed, or this node may have missed what others told it: the torrents
-   * another node seeds now go idle here, and this node's most wanted come up.
+   * another node seeds now go idle here, and this node's most wanted come up. Those given up
+   * are handed over: the node they belong to may have joined before this node saw it, and
+   * seeded them nowhere meanwhile (it brought up its share when it started, from the database).
    */
   async rebalance (): Promise<void> {
     if (!this.client) return
-    await this.torrents.idleUnless(infoHash => this.placement.mine(infoHash))
+    for (const infoHash of await this.torrents.idleUnless(h => this.placement.mine(h))) this.placement.tell({ kind: 'start', infoHash })
     await this.resumeSeeding()
   }
 
