@@ -217,12 +217,16 @@ async function dashboardShots (browser: Browser): Promise<void> {
   console.log('wrote docs/dashboard.png, docs/dashboard-phone.png')
 }
 
-/** Search records: a few public records, words searched, the first one verified. */
+/** Search records: a few public records and a private one, words searched, the first one verified. */
 async function searchShots (browser: Browser): Promise<void> {
   const page = await browser.newPage({ baseURL: server.url, viewport: DESKTOP })
   await createWallet(page)
   await page.getByTestId('file-input').setInputFiles([fileOf('harbour-at-dawn.mp4', 900_000, 31, 'video/mp4'), fileOf('harbour-map.png', 120_000, 32, 'image/png'), fileOf('ferry-timetable.txt', 8_000, 33, 'text/plain')])
   await page.locator('[data-phase="seeding"]').nth(2).waitFor({ timeout: 60_000 })
+  // One of the owner's private records: found too, with the wallet unlocked.
+  await page.getByTestId('private').check()
+  await page.getByTestId('file-input').setInputFiles(fileOf('harbour-diary.txt', 4_000, 34, 'text/plain'))
+  await page.locator('[data-phase="seeding"]').nth(3).waitFor({ timeout: 60_000 })
   await page.getByRole('link', { name: 'Search records' }).click()
   await page.getByTestId('search-words').fill('harbour')
   await page.getByTestId('search-submit').click()

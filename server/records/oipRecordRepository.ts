@@ -185,7 +185,7 @@ export class DatabaseOipRecordRepository implements OipRecordRepository {
     let query = this.db.selectFrom('oip_records').selectAll()
     if (owner !== undefined) query = query.where('owner', '=', owner)
     if (filter.recordType !== undefined) query = query.where('type', '=', filter.recordType)
-    if (filter.source !== undefined) query = query.where('source', '=', filter.source)
+    if (filter.source !== undefined) query = this.from(query, filter.source)
     if (filter.dateStart !== undefined) query = query.where('date', '>=', filter.dateStart)
     if (filter.dateEnd !== undefined) query = query.where('date', '<=', filter.dateEnd)
     if (filter.tags !== undefined) {
@@ -203,6 +203,18 @@ export class DatabaseOipRecordRepository implements OipRecordRepository {
         : query.where(sql<boolean>`(${key}, seq) ${sql.raw(op)} (${after.key}, ${after.seq})`)
     }
     return query
+  }
+
+  /**
+   * Where the records live: `local`, made here; `arweave`, read off the gateway by the indexer or
+   * made here and posted there; `gun`, made here and held by a GUN relay (sealed, so private:
+   * only their owner is answered them).
+   */
+  private from (query: RecordQuery, source: RecordSource): RecordQuery {
+    if (source === 'local') return query.where('source', '=', 'local')
+    if (source === 'gun') return query.where('record_id', 'in', this.db.selectFrom('gun_publications').select('record_id').where('state', '=', 'posted'))
+    const posted = this.db.selectFrom('arweave_publications').select('record_id').where('state', 'in', ['posted', 'confirmed'])
+    return query.where(eb => eb.or([eb('source', '=', 'arweave'), eb('record_id', 'in', posted)]))
   }
 
   /**

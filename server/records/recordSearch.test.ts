@@ -11,6 +11,7 @@ import type { StoredOipRecord } from '../../shared/record.ts'
 import { addressOf } from '../../shared/wallet.ts'
 import { describeEachDatabase, type DatabaseKind } from '../../test/helpers/postgres.ts'
 import { openTestDatabase } from '../../test/helpers/testDatabase.ts'
+import type { Db } from '../db/database.ts'
 import { DatabaseOipRecordRepository } from './oipRecordRepository.ts'
 import { OipRecordService, type OipRecordQuery } from './oipRecordService.ts'
 
@@ -30,17 +31,19 @@ const LIBRARY: Stored[] = [
   { name: 'bob secret', description: 'sunset from the boat', tags: ['sea'], date: 1_620_000_000, size: 10, owner: BOB, access: 'private' }
 ]
 
-async function library (kind: DatabaseKind, t: TestContext, stored = LIBRARY): Promise<{ service: OipRecordService, save: (s: Stored) => Promise<void> }> {
+const idOf = (name: string): string => createHash('sha256').update(name).digest('hex')
+
+async function library (kind: DatabaseKind, t: TestContext, stored = LIBRARY): Promise<{ service: OipRecordService, save: (s: Stored) => Promise<void>, db: Db }> {
   const { db, dialect } = await openTestDatabase(kind, t)
   const records = new DatabaseOipRecordRepository(db, dialect)
   const save = async ({ name, description = '', tags = [], date, size, owner = ALICE, access = 'public' }: Stored): Promise<void> => {
-    const id = createHash('sha256').update(name).digest('hex')
+    const id = idOf(name)
     // The stored JSON is not what is searched: the columns are. It carries the name for the answers' sake.
     await records.save({ recordId: id, mediaId: id, owner, accessLevel: access, type: 'media', name, description, tags, date, size, recordJson: JSON.stringify({ basic: { name } }), signature: 'sig', createdAt: '2026-01-01T00:00:00.000Z' })
   }
   for (const s of stored) await save(s)
   // Listing needs no upload facts.
-  return { service: new OipRecordService({ records, upload: async () => undefined }), save }
+  return { service: new OipRecordService({ records, upload: async () => undefined }), save, db }
 }
 
 type Query = Omit<OipRecordQuery, 'limit'> & { limit?: number }
@@ -109,6 +112,20 @@ describeEachDatabase('record search', kind => {
     assert.equal((await find(service, { source: 'local' })).length, 4)
     assert.equal((await find(service, { source: 'all' })).length, 4)
     assert.deepEqual(await find(service, { source: 'arweave' }), [])
+  })
+
+  test('source: arweave and gun name where records made here were posted (and only posted ones); gun ones are private, so only to their owner', async t => {
+    const { service, db } = await library(kind, t)
+    const at = { attempts: 1, next_attempt_at: 0, last_error: null, lease: null, lease_until: null, created_at: 0, updated_at: 0 }
+    const item = (name: string, state: 'queued' | 'posted' | 'confirmed') => ({ ...at, record_id: idOf(name), media_id: idOf(name), owner: ALICE, item_id: `item-${name}`, item: new Uint8Array([1]), state, tx_id: null, posted_at: null })
+    await db.insertInto('arweave_publications').values([item('Beach day', 'confirmed'), item('Sunset over the sea', 'posted'), { ...item('forest walk', 'queued'), owner: BOB }]).execute()
+    const node = (name: string, owner: string, state: 'queued' | 'posted') => ({ ...at, soul: `soul-${name}`, record_id: idOf(name), media_id: idOf(name), owner, node: '{}', state })
+    await db.insertInto('gun_publications').values([node('Diary', ALICE, 'posted'), node('bob secret', BOB, 'queued')]).execute()
+    assert.deepEqual(await find(service, { source: 'arweave' }), ['Beach day', 'Sunset over the sea'], 'posted or confirmed; not queued')
+    assert.deepEqual(await find(service, { source: 'gun' }, ALICE), ['Diary'], 'her posted node')
+    assert.deepEqual(await find(service, { source: 'gun' }), [], 'private: not to anyone else')
+    assert.deepEqual(await find(service, { source: 'gun' }, BOB), [], 'his is not on a relay yet')
+    assert.equal((await find(service, { source: 'local' }, ALICE)).length, 5, 'made here, wherever else they are')
   })
 
   test('dateStart and dateEnd, inclusive, on the record\'s date: Unix seconds, an ISO day (dateEnd: to its end) or an ISO time', async t => {

@@ -2,8 +2,8 @@
  * A private file published to the OIP network from the browser: its record sealed in the page
  * by a key only the owner's phrase derives, put by the server (GUN_URL) on a real GUN relay,
  * where the node read raw holds no plaintext of the record; a second browser that imported the
- * same phrase reads it back, decrypted, and Verify checks its owner signature; a node altered on
- * the relay fails Verify.
+ * same phrase reads it back, decrypted, and Verify checks its owner signature; it finds the record
+ * searching for those on GUN (a stranger does not); a node altered on the relay fails Verify.
  */
 import { createHash } from 'node:crypto'
 import { expect, test } from '@playwright/test'
@@ -64,6 +64,25 @@ test('a private file\'s record on GUN: only ciphertext on the relay, read back a
   const verdict = mine.getByTestId('verify-result')
   await expect(verdict).toHaveAttribute('data-ok', 'true')
   await expect(verdict).toContainText('diary-of-a-secret.bin')
+
+  // Search, signed in: the record is found among those on GUN, to its owner only.
+  await tab.getByRole('link', { name: 'Search records' }).click()
+  await tab.getByTestId('search-source').selectOption('gun')
+  await tab.getByTestId('search-submit').click()
+  const found = tab.getByTestId('search-result')
+  await expect(found).toHaveCount(1)
+  await expect(found).toContainText('diary-of-a-secret.bin')
+  await expect(found.getByTestId('result-private')).toBeVisible()
+  await found.getByTestId('verify').click()
+  await expect(found.getByTestId('verdict')).toHaveAttribute('data-ok', 'true')
+  const stranger = await browser.newContext({ baseURL: GUN_URL })
+  const nobody = await stranger.newPage()
+  await nobody.goto('/#/search')
+  await nobody.getByTestId('search-source').selectOption('gun')
+  await nobody.getByTestId('search-submit').click()
+  await expect(nobody.getByTestId('search-empty')).toBeVisible()
+  await stranger.close()
+  await tab.getByRole('link', { name: 'My files' }).click()
 
   // Anyone may write at a soul on a relay: an altered ciphertext there fails Verify, saying why.
   const ct = Buffer.from(String(raw!.ct), 'base64url')

@@ -44,7 +44,7 @@ test('published on one server, found by another\'s search box from Arweave, and 
     await expect(result).toBeVisible({ timeout: 1000 })
   }).toPass({ timeout: 60_000 })
 
-  await expect(result.getByTestId('result-source')).toHaveText('Arweave')
+  await expect(result.getByTestId('result-source')).toHaveText('From Arweave')
   await expect(result.locator('code')).toHaveAttribute('title', me.publicKey)
   await expect(result).toContainText('29.3 KB')
   await result.getByTestId('verify').focus()

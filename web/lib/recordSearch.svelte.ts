@@ -1,11 +1,13 @@
 /**
  * The search box's list: GET /api/records with the words, source and order asked, paged by the
- * server's cursor (pages appended in order; a new search starts again from the first). Public
- * records only: the search view asks without signing in.
+ * server's cursor (pages appended in order; a new search starts again from the first). Signed
+ * in while the wallet is unlocked, so the owner's private records (those on GUN among them) are
+ * found too; public records only otherwise.
  */
 import type { StoredOipRecord } from '../../shared/record.ts'
 import { getJson } from './api.ts'
 import { CursorPages, type CursorPage } from './cursorPages.svelte.ts'
+import type { Session } from './session.svelte.ts'
 
 export type SourceChoice = 'all' | 'local' | 'arweave' | 'gun'
 export const SORTS = { 'indexedAt:desc': 'Newest found', 'date:desc': 'Newest date', 'name:asc': 'Name A–Z', 'size:desc': 'Largest' } as const
@@ -16,12 +18,20 @@ export class RecordSearchList extends CursorPages<StoredOipRecord> {
   source = $state<SourceChoice>('all')
   sortBy = $state<SortChoice>('indexedAt:desc')
   protected readonly failure = 'Cannot search'
+  private readonly session: Session
+
+  constructor (session: Session) {
+    super()
+    this.session = session
+  }
 
   protected async fetchPage (cursor: string | null): Promise<CursorPage<StoredOipRecord>> {
     const params = new URLSearchParams({ source: this.source, sortBy: this.sortBy, limit: '20' })
     const words = this.words.trim()
     if (words) params.set('search', words)
     if (cursor) params.set('cursor', cursor)
-    return await getJson<CursorPage<StoredOipRecord>>(`/api/records?${params.toString()}`)
+    const path = `/api/records?${params.toString()}`
+    if (this.session.step !== 'ready') return await getJson<CursorPage<StoredOipRecord>>(path)
+    return await this.session.authorized(async token => await getJson<CursorPage<StoredOipRecord>>(path, token))
   }
 }
