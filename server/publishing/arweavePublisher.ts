@@ -1,5 +1,5 @@
 /**
- * The Arweave publisher, run by a PublisherLoop (woken when an item is queued and every
+ * The Arweave publisher, a PublisherLoop (woken when an item is queued and every
  * ARWEAVE_POLL_SECONDS). A run posts the due items (a bounded batch, leased so that other
  * processes take others) as one bundle, then asks the gateway about posted bundles: confirmed
  * ones are done, ones it lost go back in the queue. A failure is kept on the items, which are
@@ -33,26 +33,16 @@ export interface ArweavePublisherDeps {
   log: Logger
 }
 
-export class ArweavePublisher {
+export class ArweavePublisher extends PublisherLoop {
   private readonly deps: ArweavePublisherDeps
-  private readonly loop: PublisherLoop
 
   constructor (deps: ArweavePublisherDeps) {
+    super(deps.timings.pollMs, err => deps.log.error({ err: err.message }, 'the Arweave publisher failed a run; the next one tries again'))
     this.deps = deps
-    this.loop = new PublisherLoop({
-      pollMs: deps.timings.pollMs,
-      run: async () => await this.run(),
-      onError: err => deps.log.error({ err: err.message }, 'the Arweave publisher failed a run; the next one tries again')
-    })
   }
 
-  start (): void { this.loop.start() }
-  /** Run now, or right after the run under way. */
-  kick (): void { this.loop.kick() }
-  async close (): Promise<void> { await this.loop.close() }
-
   /** True when a full batch went: more may be due. */
-  private async run (): Promise<boolean> {
+  protected async run (): Promise<boolean> {
     const { publications, gateway, log } = this.deps
     await publications.removeOrphans()
     const now = Date.now()

@@ -1,5 +1,5 @@
 /**
- * The GUN publisher, run by a PublisherLoop (woken when a node is queued and every
+ * The GUN publisher, a PublisherLoop (woken when a node is queued and every
  * GUN_POLL_SECONDS). A run turns the nodes of records that are gone into tombstones, then puts
  * the due nodes and tombstones (a bounded batch, leased so that other processes take others) on
  * the relays. A node no relay gives back is failed, kept with its error, and tried again with
@@ -33,26 +33,16 @@ export interface GunPublisherDeps {
   log: Logger
 }
 
-export class GunPublisher {
+export class GunPublisher extends PublisherLoop {
   private readonly deps: GunPublisherDeps
-  private readonly loop: PublisherLoop
 
   constructor (deps: GunPublisherDeps) {
+    super(deps.timings.pollMs, err => deps.log.error({ err: err.message }, 'the GUN publisher failed a run; the next one tries again'))
     this.deps = deps
-    this.loop = new PublisherLoop({
-      pollMs: deps.timings.pollMs,
-      run: async () => await this.run(),
-      onError: err => deps.log.error({ err: err.message }, 'the GUN publisher failed a run; the next one tries again')
-    })
   }
 
-  start (): void { this.loop.start() }
-  /** Run now, or right after the run under way. */
-  kick (): void { this.loop.kick() }
-  async close (): Promise<void> { await this.loop.close() }
-
   /** True when a full batch went: more may be due. */
-  private async run (): Promise<boolean> {
+  protected async run (): Promise<boolean> {
     const { publications, relays, log } = this.deps
     await publications.tombstoneGone(Date.now())
     const lease = randomUUID()

@@ -13,27 +13,26 @@ export interface RetryTimings {
 export const retryDelay = ({ retryBaseMs, retryMaxMs }: RetryTimings, attempts: number): number =>
   Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(attempts - 1, 30))
 
-export interface PublisherLoopOptions {
-  pollMs: number
-  /** One run; true when more is due at once (a full batch). */
-  run: () => Promise<boolean>
-  /** A run that threw (the next one tries again). */
-  onError: (err: Error) => void
-}
-
-export class PublisherLoop {
-  private readonly opts: PublisherLoopOptions
+/** A publisher (the Arweave or the GUN one): its `run` is called by this loop. */
+export abstract class PublisherLoop {
+  private readonly pollMs: number
+  private readonly onError: (err: Error) => void
   private running: Promise<void> | undefined
   private again = false
   private timer: ReturnType<typeof setInterval> | undefined
   private closed = false
 
-  constructor (opts: PublisherLoopOptions) {
-    this.opts = opts
+  /** `onError`: a run that threw (the next one tries again). */
+  constructor (pollMs: number, onError: (err: Error) => void) {
+    this.pollMs = pollMs
+    this.onError = onError
   }
 
+  /** One run; true when more is due at once (a full batch). */
+  protected abstract run (): Promise<boolean>
+
   start (): void {
-    this.timer = setInterval(() => this.kick(), this.opts.pollMs)
+    this.timer = setInterval(() => this.kick(), this.pollMs)
     this.timer.unref()
     this.kick()
   }
@@ -45,9 +44,9 @@ export class PublisherLoop {
       this.again = true
       return
     }
-    this.running = this.opts.run()
+    this.running = this.run()
       .then(more => { if (more) this.again = true })
-      .catch(err => this.opts.onError(err as Error))
+      .catch(err => this.onError(err as Error))
       .finally(() => {
         this.running = undefined
         if (this.again) {
