@@ -109,7 +109,7 @@ export function stagingName (config: Pick<Config, 'nodeUrl' | 'databaseUrl' | 'p
 async function blobStoreFor (config: Config): Promise<BlobStore> {
   if (config.blobStore.kind === 'fs') return new FsBlobStore(config.mediaDir, { node: stagingName(config), stagingGraceMs: config.orphanGraceMs })
   const { S3BlobStore } = await import('./storage/s3BlobStore.ts')
-  return new S3BlobStore(config.blobStore, { maxUploadBytes: config.maxUploadBytes })
+  return new S3BlobStore(config.blobStore, { maxUploadBytes: config.maxUploadBytes, stagingGraceMs: config.orphanGraceMs })
 }
 
 function listen (config: Config, log: Logger, fetch: Parameters<typeof serve>[0]['fetch']): Promise<Server> {

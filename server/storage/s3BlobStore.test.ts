@@ -119,6 +119,26 @@ test('the collector never takes the parts of an upload in flight in its own proc
   assert.deepEqual(Buffer.from(await blobs.reader(sha256(bytes)).readAt(0, bytes.length)), bytes)
 })
 
+test("another node's collector leaves a slow upload in flight alone: its node touches it every quarter of the grace, however slowly its parts come", async () => {
+  const graceMs = 4000
+  const slow = new S3BlobStore(s3.settings, { maxUploadBytes: 1024 ** 3, stagingGraceMs: graceMs })
+  await slow.init()
+  try {
+    const bytes = randomBytes(9 * MiB)
+    const staging = await slow.begin()
+    // One whole part is PUT; the rest waits for more bytes, which come after longer than the grace.
+    await staging.file.write(bytes.subarray(0, 8 * MiB + 1), 0, true)
+    await new Promise(resolve => setTimeout(resolve, graceMs + 1500))
+    await blobs.collectStaging(graceMs)
+    await staging.file.write(bytes.subarray(8 * MiB + 1), 8 * MiB + 1, true)
+    assert.equal(await staging.commit(manifestOf(bytes), new Uint8Array([1])), 'created')
+    assert.deepEqual(Buffer.from(await blobs.reader(sha256(bytes)).readAt(0, bytes.length)), bytes)
+    assert.deepEqual((await s3.keys()).filter(k => k.startsWith('media/staging/')), [], 'its heartbeat object went with its parts')
+  } finally {
+    await slow.close()
+  }
+})
+
 test('bytes that come out of order are refused (an object is written front to back)', async () => {
   const staging = await blobs.begin()
   await assert.rejects(staging.file.write(Buffer.alloc(10), 5, false), /in order: got offset 5, expected 0/)

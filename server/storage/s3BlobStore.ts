@@ -53,10 +53,14 @@ export class S3BlobStore implements BlobStore {
   readonly bucket: S3Bucket
   readonly publicObjects: S3PublicObjects | undefined
   private readonly partBytes: number
-  /** Staging folders of uploads in flight in this process: never collected, whatever their age. */
-  private readonly inFlight = new Set<string>()
+  /** Staging of uploads in flight in this process, by folder: never collected here, and touched for other nodes' collectors. */
+  private readonly inFlight = new Map<string, S3Staging>()
+  private readonly stagingGraceMs: number
+  private heartbeat: NodeJS.Timeout | undefined
 
-  constructor (settings: S3Settings, { maxUploadBytes }: { maxUploadBytes: number }) {
+  /** `stagingGraceMs`: ORPHAN_BLOB_GRACE, after which untouched staging is collected (see touchInFlight). */
+  constructor (settings: S3Settings, { maxUploadBytes, stagingGraceMs = 3_600_000 }: { maxUploadBytes: number, stagingGraceMs?: number }) {
+    this.stagingGraceMs = stagingGraceMs
     this.bucket = new S3Bucket(settings)
     this.publicObjects = settings.publicUrl ? new S3PublicObjects(this.bucket, settings.publicUrl, mediaId => this.name(mediaId, 'original')) : undefined
     this.partBytes = Math.max(MIN_PART_BYTES, Math.ceil(maxUploadBytes / MAX_PARTS / MiB) * MiB)
@@ -66,7 +70,13 @@ export class S3BlobStore implements BlobStore {
     // Staging parts a crash left are not swept here: another process may be using them. The
     // collector deletes them once they are older than the grace (collectStaging).
     await this.bucket.check()
+    this.heartbeat = setInterval(() => { void this.touchInFlight() }, Math.max(1000, this.stagingGraceMs / 4)).unref()
     return { sweptIncoming: 0 }
+  }
+
+  /** Touch this process's uploads in flight: another node collects only staging nobody touched for the grace. */
+  async touchInFlight (): Promise<void> {
+    await Promise.all([...this.inFlight.values()].map(async staging => { await staging.touch().catch(() => {}) }))
   }
 
   async check (): Promise<void> {
@@ -74,6 +84,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   async close (): Promise<void> {
+    clearInterval(this.heartbeat)
     this.bucket.destroy()
   }
 
@@ -93,7 +104,7 @@ export class S3BlobStore implements BlobStore {
 
   async begin (): Promise<StagingBlob> {
     const staging = new S3Staging(this.bucket, this.partBytes)
-    this.inFlight.add(staging.folder)
+    this.inFlight.set(staging.folder, staging)
     const pending = this.pending({
       // The second pass of an upload whose piece length was not known: the parts, in order.
       read: () => Readable.from((async function * (bucket: S3Bucket) {

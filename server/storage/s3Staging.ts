@@ -6,10 +6,11 @@
  * (S3Bucket.compose).
  *
  * Parts are objects, not parts of an open multipart upload, so that what a crash leaves is
- * listable and dated: the collector deletes staging folders whose newest part is older than the
- * grace (an upload in flight writes a part every few seconds; a stalled one is cut by
- * REQUEST_IDLE_TIMEOUT). An open multipart upload would be invisible to ListObjects, and not
- * every S3-compatible server lists those (ListMultipartUploads).
+ * listable and dated: the collector deletes staging folders whose newest object is older than the
+ * grace. A slow upload may take longer than that between parts, so its node PUTs the folder's
+ * `alive` object anew every quarter of the grace while the upload is in flight (touch). An open
+ * multipart upload would be invisible to ListObjects, and not every S3-compatible server lists
+ * those (ListMultipartUploads).
  */
 import { randomBytes } from 'node:crypto'
 import type { FileWriter } from './blobStore.ts'
@@ -29,6 +30,9 @@ export class S3Staging implements FileWriter {
   private size = 0
   private readonly putting = new Set<Promise<void>>()
   private failed: unknown
+  private discarded = false
+  private touching: Promise<void> | undefined
+  private readonly alive = `${this.folder}/alive`
 
   constructor (private readonly bucket: S3Bucket, private readonly partBytes: number) {}
 
@@ -62,11 +66,19 @@ export class S3Staging implements FileWriter {
     if (this.failed) throw this.failed
   }
 
-  /** Let the parts in flight settle, then delete every part. */
+  /** Mark the folder as in flight now (its `alive` object), for other nodes' collectors. */
+  async touch (): Promise<void> {
+    if (this.discarded) return
+    this.touching = this.bucket.put(this.alive, '')
+    await this.touching
+  }
+
+  /** Let the parts in flight settle, then delete every part (and the folder's `alive` object). */
   async discard (): Promise<void> {
     this.failed ??= new Error('the staged upload was discarded')
-    await Promise.all(this.putting)
-    await this.bucket.remove(this.parts)
+    this.discarded = true
+    await Promise.all([...this.putting, this.touching?.catch(() => {})])
+    await this.bucket.remove([...this.parts, this.alive])
   }
 
   private putPart (): void {
