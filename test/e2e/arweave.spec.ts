@@ -34,6 +34,9 @@ test('a public file published to the OIP network: its item in arlocal\'s GraphQL
   await expect(option).not.toBeChecked()
   await page.getByLabel(/Public/).check()
   await expect(option).toBeChecked()
+  // Said before anything is sent: it is for good.
+  await expect(page.getByTestId('publish-note')).toContainText('On Arweave for good')
+  await expect(option).toHaveAttribute('aria-describedby', 'publish-note')
 
   // How long the item takes to make in the page (its chunk loaded, signed), and the longest main-thread task meanwhile.
   await page.evaluate(() => {
@@ -81,6 +84,14 @@ test('a public file published to the OIP network: its item in arlocal\'s GraphQL
   await mine.getByTestId('publication-verify').click()
   const verdict = mine.getByTestId('verify-result')
   await expect(verdict).toHaveAttribute('data-ok', 'true')
-  await expect(verdict).toContainText(`Verified: the gateway lists your record "harbour.bin" as item ${itemId}, with your signature.`)
+  await expect(verdict).toContainText(`Verified: item ${itemId}, as this server read it from the gateway, is your record "harbour.bin" with your signature.`)
+  // Deleting it, making it private or editing it here leaves the record on Arweave: each dialog says so.
+  for (const [action, dialog] of [['delete', /^Delete /], ['change-access', /^Make /], ['edit', /^Edit /]] as const) {
+    await mine.getByTestId(action).click()
+    const open = page.getByRole('dialog', { name: dialog })
+    await expect(open.getByTestId('arweave-stays')).toContainText('on Arweave for good')
+    await page.keyboard.press('Escape')
+    await expect(open).toBeHidden()
+  }
   await context.close()
 })

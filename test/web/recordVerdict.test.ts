@@ -42,7 +42,7 @@ const listed = (record: OipMediaRecord, signer: Identity, itemOwner: Identity = 
 test('Verify on Arweave: my record as I signed it, in an item under my key, passes', () => {
   const record = oipRecordOf(owner, 'harbour')
   const verdict = arweaveItemVerdict(listed(record, owner), owner.publicKey, recordId(record))
-  assert.deepEqual(verdict, { ok: true, text: `Verified: the gateway lists your record "harbour.mp4" as item ${'x'.repeat(43)}, with your signature.` })
+  assert.deepEqual(verdict, { ok: true, text: `Verified: item ${'x'.repeat(43)}, as this server read it from the gateway, is your record "harbour.mp4" with your signature.` })
 })
 
 test('Verify on Arweave: altered data, another signer, another owner, an item under another key, an older version or no record fail', () => {

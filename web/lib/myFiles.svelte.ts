@@ -22,6 +22,10 @@ export type FileAction = 'edit' | 'access' | 'share' | 'delete' | 'sign'
 /** The name a person knows the file by. */
 export const fileTitle = (file: api.ServerFile): string => file.name ?? file.originalName
 
+/** My record of it is on Arweave (posted or confirmed): it stays there whatever I do here. */
+export const onArweave = (file: api.ServerFile): boolean =>
+  file.publication?.network === 'arweave' && (file.publication.state === 'posted' || file.publication.state === 'confirmed')
+
 export class MyFiles {
   readonly list: ServerFiles
   /** Why the open dialog's change was refused. */
@@ -126,7 +130,7 @@ export class MyFiles {
     if (network === 'gun') {
       const record = await readBackGunRecord(this.session, file.mediaId, did)
       if (recordId && recordIdOf(record) !== recordId) throw new Error('The relays hold another of your records of this file (an older version?), not the one this server names.')
-      return `Verified: the relays hold your record "${record.basic.name}", signed by your key, readable only with it.`
+      return `Verified: the node this server read from the relays is your record "${record.basic.name}", signed by your key, readable only with it.`
     }
     if (network !== 'arweave' || !recordId) throw new Error('This record was not published to the OIP network.')
     const item = await this.session.authorized(token => api.arweaveItem(recordId, token))

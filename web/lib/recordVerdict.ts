@@ -47,5 +47,5 @@ export function arweaveItemVerdict (item: ArweaveItem, owner: string, expectedRe
   }
   if (recordId(record) !== expectedRecordId) return { ok: false, text: `Item ${item.id} on Arweave holds another of your records of this file (an older version?), not the one this server names.` }
   if (item.owner !== base64urlnopad.encode(itemOwnerOf(owner))) return { ok: false, text: `Item ${item.id} is listed under another owner key than yours.` }
-  return { ok: true, text: `Verified: the gateway lists your record "${record.basic.name}" as item ${item.id}, with your signature.` }
+  return { ok: true, text: `Verified: item ${item.id}, as this server read it from the gateway, is your record "${record.basic.name}" with your signature.` }
 }
