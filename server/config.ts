@@ -86,6 +86,8 @@ export interface Config {
   arweaveUrl: string | undefined
   /** The JWK wallet that pays for the bundles (ARWEAVE_WALLET_FILE); undefined: DATA_DIR/arweave-wallet.json, generated on first start. */
   arweaveWalletFile: string | undefined
+  /** The most winston the server's wallet pays for one bundle, whatever the gateway quotes (ARWEAVE_MAX_REWARD). */
+  arweaveMaxReward: number
   /** How often the publisher posts due items and asks the gateway about posted bundles, and the indexer reads new records (ARWEAVE_POLL_SECONDS). */
   arweavePollMs: number
   /** Index the OIP records others publish on ARWEAVE_URL (ARWEAVE_INDEX; on by default when ARWEAVE_URL is set). */
@@ -112,6 +114,9 @@ export interface S3Settings {
 }
 
 type Env = Record<string, string | undefined>
+
+/** ARWEAVE_MAX_REWARD's default, in winston: 1 AR for one bundle (at most 50 items of ~130 KiB). */
+export const DEFAULT_ARWEAVE_MAX_REWARD = 1_000_000_000_000
 
 function integer (env: Env, name: string, fallback: number, min: number): number {
   const raw = env[name]
@@ -256,6 +261,7 @@ export function loadConfig (env: Env = process.env): Config {
     arweaveUrl: env.ARWEAVE_URL ? url('ARWEAVE_URL', env.ARWEAVE_URL, ['http:', 'https:']) : undefined,
     arweaveWalletFile: env.ARWEAVE_WALLET_FILE ? path.resolve(env.ARWEAVE_WALLET_FILE) : undefined,
     arweavePollMs: integer(env, 'ARWEAVE_POLL_SECONDS', 60, 1) * 1000,
+    arweaveMaxReward: integer(env, 'ARWEAVE_MAX_REWARD', DEFAULT_ARWEAVE_MAX_REWARD, 0),
     // The switch is checked even without a gateway, so a typo shows before it matters.
     arweaveIndex: (env.ARWEAVE_INDEX === undefined || env.ARWEAVE_INDEX === '' || flag(env, 'ARWEAVE_INDEX')) && Boolean(env.ARWEAVE_URL),
     gunPeers: urlList(env, 'GUN_PEERS', ['http:', 'https:', 'ws:', 'wss:']),

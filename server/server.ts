@@ -149,7 +149,7 @@ export async function startServer (config: Config, opts: StartOptions): Promise<
     const wallet = await loadArweaveWallet(config.dataDir, config.arweaveWalletFile)
     publisher = new ArweavePublisher({
       publications: arweavePublications,
-      gateway: new ArweaveGateway(config.arweaveUrl, wallet),
+      gateway: new ArweaveGateway(config.arweaveUrl, wallet, config.arweaveMaxReward),
       timings: { ...DEFAULT_TIMINGS, ...opts.arweaveTimings, pollMs: config.arweavePollMs },
       log
     })

@@ -19,12 +19,15 @@ export class ArweaveGateway implements BundleGateway {
   private readonly arweave: Arweave
   private readonly url: string
   private readonly wallet: { jwk: JWKInterface, address: string }
+  private readonly maxReward: bigint
 
-  constructor (url: string, wallet: { jwk: JWKInterface, address: string }) {
+  /** `maxReward`: the most winston the wallet pays for one bundle, whatever the gateway quotes. */
+  constructor (url: string, wallet: { jwk: JWKInterface, address: string }, maxReward: number) {
     const { protocol, hostname, port } = new URL(url)
     this.arweave = Arweave.init({ protocol: protocol.slice(0, -1), host: hostname, port: port || (protocol === 'https:' ? 443 : 80), timeout: 30_000, logging: false })
     this.url = url
     this.wallet = wallet
+    this.maxReward = BigInt(maxReward)
   }
 
   async postBundle (items: Uint8Array[]): Promise<string> {
@@ -38,8 +41,13 @@ export class ArweaveGateway implements BundleGateway {
       return item
     })
     const bundle = await bundleAndSignData(signed, new ArweaveSigner(jwk))
+    // The fee is the gateway's quote (its /price): a hostile or broken gateway could ask for the
+    // whole wallet, so a quote over the cap is not signed.
+    const tx = await this.reach(async () => await bundle.toTransaction({}, this.arweave, jwk))
+    if (BigInt(tx.reward) > this.maxReward) {
+      throw new Error(`The Arweave gateway asks ${tx.reward} winston for a bundle of ${tx.data_size} bytes, over ARWEAVE_MAX_REWARD (${this.maxReward}); nothing was paid. If that price is right, the operator raises ARWEAVE_MAX_REWARD; it is tried again later.`)
+    }
     const res = await this.reach(async () => {
-      const tx = await bundle.toTransaction({}, this.arweave, jwk)
       await this.arweave.transactions.sign(tx, jwk)
       return { id: tx.id, ...await this.arweave.transactions.post(tx) }
     })

@@ -12,6 +12,7 @@ import * as arlocalModule from 'arlocal'
 import Arweave from 'arweave'
 import type { JWKInterface } from 'arweave/node/lib/wallet.js'
 import { ArweaveGateway } from '../../server/publishing/arweaveGateway.ts'
+import { DEFAULT_ARWEAVE_MAX_REWARD } from '../../server/config.ts'
 import { freePort } from '../../bench/serverProcess.ts'
 import { startHttpRelay } from './httpRelay.ts'
 import { tempDir } from './server.ts'
@@ -48,7 +49,7 @@ export async function fundedPoster (arweave: ArlocalClient): Promise<{ poster: A
   const jwk = await Arweave.init({}).wallets.generate()
   const address = await Arweave.init({}).wallets.jwkToAddress(jwk)
   await arweave.mint(address)
-  return { poster: new ArweaveGateway(arweave.url, { jwk, address }), jwk }
+  return { poster: new ArweaveGateway(arweave.url, { jwk, address }, DEFAULT_ARWEAVE_MAX_REWARD), jwk }
 }
 
 export function arlocalClient (url: string): ArlocalClient {

@@ -207,6 +207,33 @@ test('a gateway that is down: failed, saying so, tried again by itself and with 
   }
 })
 
+test('a gateway that asks more than ARWEAVE_MAX_REWARD for a bundle is not paid: failed, saying so, and posted once the cap allows the price', async () => {
+  await arweave.mint(walletAddress)
+  const dir = await tempDir()
+  // arlocal asks ~65.6 million winston a kB: a bundle of one item costs more than 1000.
+  const capped = await startTestServer(env(arweave.url, { ARWEAVE_WALLET_FILE: walletFile, ARWEAVE_MAX_REWARD: '1000' }), { ...TIMINGS, dir })
+  const balance = async (): Promise<string> => await (await fetch(`${arweave.url}/wallet/${walletAddress}/balance`)).text()
+  const before = await balance()
+  let a: Awaited<ReturnType<typeof ownRecord>>
+  try {
+    a = await ownRecord(capped)
+    assert.equal((await postItem(capped, a.recordId, await signOipDataItem(createData, a.record, a.signature, a.me.privateKey), a.token)).status, 202)
+    await until('the bundle is refused', inState(capped, a.recordId, 'failed'))
+    assert.match((await publication(capped, a.recordId))!.error!, /asks \d+ winston for a bundle of \d+ bytes, over ARWEAVE_MAX_REWARD \(1000\); nothing was paid/)
+    await until('and again, by itself', async () => (await publication(capped, a.recordId))!.attempts >= 2)
+    assert.equal(await balance(), before, 'the wallet paid nothing')
+  } finally {
+    await capped.close()
+  }
+  const uncapped = await startTestServer(env(arweave.url, { ARWEAVE_WALLET_FILE: walletFile }), { ...TIMINGS, dir })
+  try {
+    await until('posted under the default cap', inState(uncapped, a.recordId, 'posted'))
+    assert.ok(BigInt(await balance()) < BigInt(before), 'paid now')
+  } finally {
+    await uncapped.destroy()
+  }
+})
+
 test('a server without ARWEAVE_URL does not publish: GET /api/network says so and an item gets 409, nothing kept', async () => {
   const off = await startTestServer({ ALLOW_ANONYMOUS_UPLOADS: 'false' })
   try {
