@@ -89,7 +89,8 @@ const UNDO: Record<string, (dialect: Dialect) => string[]> = {
   '0016_cluster_nodes': () => ['DROP TABLE cluster_nodes'],
   '0017_upload_hash_state': () => ['hash_state', 'writer', 'writer_until'].map(c => `ALTER TABLE uploads DROP COLUMN ${c}`),
   '0018_gun_publications': () => ['DROP TABLE gun_publications'],
-  '0019_oip_index_cursor': () => ['DROP TABLE oip_index_cursor']
+  '0019_oip_index_cursor': () => ['DROP TABLE oip_index_cursor'],
+  '0020_oip_record_section': () => ['ALTER TABLE oip_records DROP COLUMN section']
 }
 
 /** Leaves a current catalogue as it was before migration `first`: every later one undone, newest first, and forgotten by kysely. */
@@ -198,14 +199,14 @@ describeEachDatabase('opening the database', kind => {
     }
   })
 
-  test('a catalogue made before record search has its records searchable after: words, tags, creator address, date, size and name order', async () => {
+  test('a catalogue made before record search has its records searchable after: words, tags, creator address, date, size, name order and OIP section', async () => {
     const { options } = await kind.newDatabase()
     await (await openDatabase(options)).close()
     await undoMigrationsFrom(kind, options, '0011')
     const alice = await identityFromMnemonic(createMnemonic())
-    const stored = [['Sunset.mp4', 'Over the sea', ['beach', 'evening'], 1700000000, 300, 'public'], ['forest walk', 'Into the woods', ['green'], 1600000000, 100, 'public'], ['Diary', 'sunset notes', ['beach'], 1650000000, 200, 'private']] as const
-    for (const [i, [name, description, tags, date, size, access]] of stored.entries()) {
-      const json = JSON.stringify({ basic: { name, description, date, tagItems: tags }, media: { size } }).replaceAll("'", "''")
+    const stored = [['Sunset.mp4', 'Over the sea', ['beach', 'evening'], 1700000000, 300, 'public', 'video/mp4'], ['forest walk', 'Into the woods', ['green'], 1600000000, 100, 'public', 'image/png'], ['Diary', 'sunset notes', ['beach'], 1650000000, 200, 'private', 'application/pdf']] as const
+    for (const [i, [name, description, tags, date, size, access, contentType]] of stored.entries()) {
+      const json = JSON.stringify({ basic: { name, description, date, tagItems: tags }, media: { size, contentType } }).replaceAll("'", "''")
       await run(kind, options, `INSERT INTO oip_records (record_id, media_id, owner, access_level, type, name, description, tags, record_json, signature, created_at)
         VALUES ('${String(i).repeat(64)}', '${'a'.repeat(64)}', '${alice.publicKey}', '${access}', 'media', '${name}', '${description}', '${JSON.stringify(tags)}', '${json}', 'sig', '2026-01-01T00:00:00.000Z')`)
     }
@@ -222,6 +223,9 @@ describeEachDatabase('opening the database', kind => {
       assert.deepEqual(await names({ sortBy: 'size:asc' }, alice.publicKey), ['forest walk', 'Diary', 'Sunset.mp4'])
       assert.deepEqual(await names({ sortBy: 'name:asc' }, alice.publicKey), ['Diary', 'forest walk', 'Sunset.mp4'], 'A–Z either case together')
       assert.deepEqual(await names({ source: 'local' }), ['forest walk', 'Sunset.mp4'], 'every record made before is local')
+      assert.deepEqual(await names({ recordType: 'video' }), ['Sunset.mp4'], 'the OIP section by the content type (0020)')
+      assert.deepEqual(await names({ recordType: 'image' }), ['forest walk'])
+      assert.deepEqual(await names({ recordType: 'text' }, alice.publicKey), ['Diary'])
     } finally {
       await database.close()
     }

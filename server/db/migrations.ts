@@ -441,6 +441,17 @@ function migrations (dialect: Dialect): Record<string, Migration> {
           .addColumn('updated_at', 'bigint', c => c.notNull())
           .execute()
       }
+    },
+    // A record's OIP section (image, video, audio or text, by its content type: oipSectionOf), the
+    // RecordType its Arweave item is tagged with, for `recordType` to find it by.
+    '0020_oip_record_section': {
+      async up (db: Kysely<any>) {
+        await db.schema.alterTable('oip_records').addColumn('section', 'text', c => c.notNull().defaultTo('text')).execute()
+        const contentType = dialect === 'postgres' ? sql`(record_json::jsonb #>> '{media,contentType}')` : sql`json_extract(record_json, '$.media.contentType')`
+        await db.updateTable('oip_records').set({
+          section: sql`CASE WHEN ${contentType} LIKE 'image/%' THEN 'image' WHEN ${contentType} LIKE 'video/%' THEN 'video' WHEN ${contentType} LIKE 'audio/%' THEN 'audio' ELSE 'text' END`
+        }).execute()
+      }
     }
   }
 }

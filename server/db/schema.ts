@@ -52,6 +52,8 @@ export interface OipRecordsTable {
   size: number
   /** The name with A–Z in lower case (as `q` folds): the order of sortBy=name, alike on both databases. */
   name_key: string
+  /** The record's OIP section by its content type (image, video, audio, text): what `recordType` names besides `media`. */
+  section: string
 }
 
 /** One row per distinct tag of a record (records/oipRecordRepository.ts), for `tags` to seek. */

@@ -19,7 +19,7 @@ import { describeEachDatabase, type DatabaseKind } from '../../test/helpers/post
 import { openTestDatabase } from '../../test/helpers/testDatabase.ts'
 import { silentLogger } from '../logger.ts'
 import type { ArweaveGateway } from '../publishing/arweaveGateway.ts'
-import { DatabaseOipRecordRepository } from './oipRecordRepository.ts'
+import { DatabaseOipRecordRepository, newRecordRow } from './oipRecordRepository.ts'
 import { OipIndexCursor } from './oipIndexCursor.ts'
 import { OipIndexer, type IndexOutcome } from './oipIndexer.ts'
 import { OipIndexGateway } from './oipIndexGateway.ts'
@@ -108,10 +108,7 @@ describeEachDatabase('the Arweave indexer', kind => {
     const carol = await newIdentity()
     const pier = oipRecordOf(carol, `${kind.kind} pier`, { name: 'Pier.mp4' })
     const { signature, item } = await ownerItem(pier, carol)
-    await records.save({
-      recordId: recordId(pier), mediaId: pier.media.mediaId, owner: carol.publicKey, accessLevel: 'public', type: 'media', name: 'Pier.mp4', description: pier.basic.description,
-      tags: pier.basic.tagItems, date: pier.basic.date, size: pier.media.size, recordJson: canonicalRecord(pier), signature, createdAt: new Date().toISOString()
-    })
+    await records.save(newRecordRow(pier, signature, new Date()))
     await publish([item])
     await indexer().run()
     assert.equal(outcomes.at(-1), 'known')

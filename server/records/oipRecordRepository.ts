@@ -6,6 +6,7 @@
 import { sql, type RawBuilder, type Selectable, type SelectQueryBuilder } from 'kysely'
 import type { AccessLevel } from '../../shared/media.ts'
 import { canonicalRecord, recordId, type OipMediaRecord } from '../../shared/record.ts'
+import { OIP_SECTIONS, oipSectionOf, type OipSectionName } from '../../shared/oipNetworkRecord.ts'
 import { addressOf } from '../../shared/wallet.ts'
 import { containsText, foldAscii } from '../catalog/textQuery.ts'
 import type { Db, Dialect } from '../db/database.ts'
@@ -22,6 +23,8 @@ export interface OipRecordRow {
   owner: string
   accessLevel: AccessLevel
   type: string
+  /** The OIP section its content type puts it in (oipSectionOf): image, video, audio or text. */
+  section: OipSectionName
   name: string
   description: string
   tags: string[]
@@ -52,6 +55,7 @@ export function newRecordRow (record: OipMediaRecord, signature: string, created
     owner: record.accessControl.owner_public_key,
     accessLevel: record.accessControl.access_level,
     type: record.type,
+    section: oipSectionOf(record.media.contentType),
     name: record.basic.name,
     description: record.basic.description,
     tags: record.basic.tagItems,
@@ -92,6 +96,7 @@ const toRow = (r: Selectable<OipRecordsTable>): OipRecordRow => ({
   owner: r.owner,
   accessLevel: r.access_level,
   type: r.type,
+  section: r.section as OipSectionName,
   name: r.name,
   description: r.description,
   tags: JSON.parse(r.tags) as string[],
@@ -123,6 +128,7 @@ export class DatabaseOipRecordRepository implements OipRecordRepository {
         owner_address: addressOf(row.owner),
         access_level: row.accessLevel,
         type: row.type,
+        section: row.section,
         name: row.name,
         name_key: foldAscii(row.name),
         description: row.description,
@@ -184,7 +190,8 @@ export class DatabaseOipRecordRepository implements OipRecordRepository {
   private matching (filter: OipRecordFilter, owner: string | undefined, key: RawBuilder<unknown>): RecordQuery {
     let query = this.db.selectFrom('oip_records').selectAll()
     if (owner !== undefined) query = query.where('owner', '=', owner)
-    if (filter.recordType !== undefined) query = query.where('type', '=', filter.recordType)
+    // `media` (every record made here is one), or the OIP section its Arweave item is tagged with.
+    if (filter.recordType !== undefined) query = query.where(OIP_SECTIONS.includes(filter.recordType as OipSectionName) ? 'section' : 'type', '=', filter.recordType)
     if (filter.source !== undefined) query = this.from(query, filter.source)
     if (filter.dateStart !== undefined) query = query.where('date', '>=', filter.dateStart)
     if (filter.dateEnd !== undefined) query = query.where('date', '<=', filter.dateEnd)

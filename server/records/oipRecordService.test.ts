@@ -12,7 +12,7 @@ import { createMnemonic, identityFromMnemonic, type Identity } from '../../share
 import type { AppEnv } from '../app.ts'
 import { recordRoutes } from '../routes/records.ts'
 import { DatabaseRecordRepository } from './databaseRecordRepository.ts'
-import { DatabaseOipRecordRepository } from './oipRecordRepository.ts'
+import { DatabaseOipRecordRepository, newRecordRow } from './oipRecordRepository.ts'
 import { OipRecordService } from './oipRecordService.ts'
 import { describeEachDatabase, type DatabaseKind } from '../../test/helpers/postgres.ts'
 import { openTestDatabase } from '../../test/helpers/testDatabase.ts'
@@ -174,7 +174,7 @@ describeEachDatabase('OIP records', kind => {
     const record = recordFor(alice, m, { name: 'Old' })
     const id = recordId(record)
     // As a database from before the Bitcoin message format holds it.
-    await records.save({ recordId: id, mediaId: m, owner: alice.publicKey, accessLevel: 'public', type: 'media', name: 'Old', description: '', tags: [], date: record.basic.date, size: record.media.size, recordJson: canonicalRecord(record), signature: legacySignature(record, alice), createdAt: '2026-01-01T00:00:00.000Z' })
+    await records.save(newRecordRow(record, legacySignature(record, alice), new Date('2026-01-01T00:00:00.000Z')))
     assert.equal((await service.get(id, undefined)).signatureFormat, 'legacy-raw-sha256')
     assert.equal((await service.list(undefined, { limit: 10 })).items[0]!.signatureFormat, 'legacy-raw-sha256')
     // Bob cannot re-sign alice's record, whatever he signs it with.

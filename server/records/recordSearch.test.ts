@@ -8,6 +8,7 @@ import { test, type TestContext } from 'node:test'
 import { AppError } from '../../shared/errors.ts'
 import type { AccessLevel } from '../../shared/media.ts'
 import type { StoredOipRecord } from '../../shared/record.ts'
+import { oipSectionOf } from '../../shared/oipNetworkRecord.ts'
 import { addressOf } from '../../shared/wallet.ts'
 import { describeEachDatabase, type DatabaseKind } from '../../test/helpers/postgres.ts'
 import { openTestDatabase } from '../../test/helpers/testDatabase.ts'
@@ -19,14 +20,14 @@ const ALICE = '02' + 'a'.repeat(64)
 const BOB = '03' + 'b'.repeat(64)
 const CAROL = '02' + 'c'.repeat(64)
 
-interface Stored { name: string, description?: string, tags?: string[], date: number, size: number, owner?: string, access?: AccessLevel }
+interface Stored { name: string, description?: string, tags?: string[], date: number, size: number, owner?: string, access?: AccessLevel, contentType?: string }
 
 /** In the order stored: indexedAt order. Alice's private diary sits among public records. */
 const LIBRARY: Stored[] = [
-  { name: 'Sunset over the sea', description: 'Filmed from the beach', tags: ['sea', 'evening'], date: 1_700_000_000, size: 3000 },
+  { name: 'Sunset over the sea', description: 'Filmed from the beach', tags: ['sea', 'evening'], date: 1_700_000_000, size: 3000, contentType: 'video/mp4' },
   { name: 'forest walk', description: 'Into the woods: clip.mp4', tags: ['green'], date: 1_600_000_000, size: 1000, owner: BOB },
   { name: 'Diary', description: 'my sunset notes', tags: ['sea', 'private'], date: 1_650_000_000, size: 2000, access: 'private' },
-  { name: 'Beach day', description: '', tags: ['sea', 'sun'], date: 1_735_689_600, size: 500 },
+  { name: 'Beach day', description: '', tags: ['sea', 'sun'], date: 1_735_689_600, size: 500, contentType: 'image/jpeg' },
   { name: 'Été à Nice', description: 'sunshine', tags: ['evening'], date: 1_735_775_999, size: 3000, owner: BOB },
   { name: 'bob secret', description: 'sunset from the boat', tags: ['sea'], date: 1_620_000_000, size: 10, owner: BOB, access: 'private' }
 ]
@@ -36,10 +37,10 @@ const idOf = (name: string): string => createHash('sha256').update(name).digest(
 async function library (kind: DatabaseKind, t: TestContext, stored = LIBRARY): Promise<{ service: OipRecordService, save: (s: Stored) => Promise<void>, db: Db }> {
   const { db, dialect } = await openTestDatabase(kind, t)
   const records = new DatabaseOipRecordRepository(db, dialect)
-  const save = async ({ name, description = '', tags = [], date, size, owner = ALICE, access = 'public' }: Stored): Promise<void> => {
+  const save = async ({ name, description = '', tags = [], date, size, owner = ALICE, access = 'public', contentType = 'application/octet-stream' }: Stored): Promise<void> => {
     const id = idOf(name)
     // The stored JSON is not what is searched: the columns are. It carries the name for the answers' sake.
-    await records.save({ recordId: id, mediaId: id, owner, accessLevel: access, type: 'media', name, description, tags, date, size, recordJson: JSON.stringify({ basic: { name } }), signature: 'sig', createdAt: '2026-01-01T00:00:00.000Z' })
+    await records.save({ recordId: id, mediaId: id, owner, accessLevel: access, type: 'media', section: oipSectionOf(contentType), name, description, tags, date, size, recordJson: JSON.stringify({ basic: { name } }), signature: 'sig', createdAt: '2026-01-01T00:00:00.000Z' })
   }
   for (const s of stored) await save(s)
   // Listing needs no upload facts.
@@ -103,7 +104,12 @@ describeEachDatabase('record search', kind => {
   test('recordType (or type), creator by public key or address (or owner), source', async t => {
     const { service } = await library(kind, t)
     assert.equal((await find(service, { recordType: 'media' })).length, 4)
-    assert.deepEqual(await find(service, { recordType: 'video' }), [])
+    // The OIP section (the RecordType tag of its Arweave item) by its content type: text for anything not image, video or audio.
+    assert.deepEqual(await find(service, { recordType: 'video' }), ['Sunset over the sea'])
+    assert.deepEqual(await find(service, { recordType: 'image' }), ['Beach day'])
+    assert.deepEqual(await find(service, { recordType: 'text' }, BOB), ['bob secret', 'Été à Nice', 'forest walk'])
+    assert.deepEqual(await find(service, { recordType: 'audio' }), [])
+    assert.deepEqual(await find(service, { recordType: 'post' }), [])
     assert.deepEqual(await find(service, { type: 'media', creator: BOB }), ['Été à Nice', 'forest walk'])
     assert.deepEqual(await find(service, { creator: addressOf(BOB) }, BOB), ['bob secret', 'Été à Nice', 'forest walk'], 'by address, his private one to him')
     assert.deepEqual(await find(service, { creator: addressOf(BOB) }, ALICE), ['Été à Nice', 'forest walk'], 'and not to her')
