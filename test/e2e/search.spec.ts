@@ -2,7 +2,8 @@
  * A record published on one server is found on another: a public file published to arlocal from
  * the publishing server (PUBLISHING_URL), the indexing server (INDEXING_URL) reads it off the
  * gateway, and its search box, used by keyboard at a phone's width, shows it from Arweave with
- * its name, owner, date, size, and Verify checks the owner's signature in the browser.
+ * its name, owner, date, size, and Verify checks the owner's signature in the browser; by kind, it
+ * is found as what it is and not as a video.
  */
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
@@ -52,6 +53,13 @@ test('published on one server, found by another\'s search box from Arweave, and 
   const verdict = result.getByTestId('verdict')
   await expect(verdict).toHaveAttribute('data-ok', 'true')
   await expect(verdict).toHaveText(`Signed by ${me.publicKey}`)
+  // By kind: the file is no video (application/octet-stream: the text section).
+  await page.getByTestId('search-kind').selectOption('video')
+  await page.getByTestId('search-submit').click()
+  await expect(page.getByTestId('search-empty')).toBeVisible()
+  await page.getByTestId('search-kind').selectOption('text')
+  await page.getByTestId('search-submit').click()
+  await expect(result).toBeVisible()
   // Usable at a phone's width: nothing scrolls sideways.
   expect(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth)).toBe(true)
 

@@ -10,12 +10,16 @@ import { CursorPages, type CursorPage } from './cursorPages.svelte.ts'
 import type { Session } from './session.svelte.ts'
 
 export type SourceChoice = 'all' | 'local' | 'arweave' | 'gun'
+/** recordType: every record, or one OIP section (by content type). */
+export const KINDS = { '': 'Any kind', video: 'Video', audio: 'Audio', image: 'Image', text: 'Text and other' } as const
+export type KindChoice = keyof typeof KINDS
 export const SORTS = { 'indexedAt:desc': 'Newest found', 'date:desc': 'Newest date', 'name:asc': 'Name A–Z', 'size:desc': 'Largest' } as const
 export type SortChoice = keyof typeof SORTS
 
 export class RecordSearchList extends CursorPages<StoredOipRecord> {
   words = $state('')
   source = $state<SourceChoice>('all')
+  kind = $state<KindChoice>('')
   sortBy = $state<SortChoice>('indexedAt:desc')
   protected readonly failure = 'Cannot search'
   private readonly session: Session
@@ -29,6 +33,7 @@ export class RecordSearchList extends CursorPages<StoredOipRecord> {
     const params = new URLSearchParams({ source: this.source, sortBy: this.sortBy, limit: '20' })
     const words = this.words.trim()
     if (words) params.set('search', words)
+    if (this.kind) params.set('recordType', this.kind)
     if (cursor) params.set('cursor', cursor)
     const path = `/api/records?${params.toString()}`
     if (this.session.step !== 'ready') return await getJson<CursorPage<StoredOipRecord>>(path)
