@@ -51,6 +51,30 @@ const lies: Array<[string, Partial<ServerMedia>, RegExp]> = [
   ['no magnet at all', { magnetURI: `https://evil.example/?xt=urn:btih:${INFO_HASH}` }, /magnet \(its infoHash\) as "none"/]
 ]
 
+const withMagnet = (more: string): Partial<ServerMedia> => ({ magnetURI: `${honest().magnetURI}&${more}` })
+const smuggled: Array<[string, Partial<ServerMedia>, RegExp]> = [
+  ['a peer address (x.pe)', withMagnet('x.pe=203.0.113.9:6881'), /carries "x\.pe=203\.0\.113\.9:6881", which a record of yours may not/],
+  ['words of its own', withMagnet('kt=buy+now'), /carries "kt=buy now"/],
+  ['a tracker that is no URL', withMagnet('tr=not%20a%20url'), /carries "tr=not a url"/],
+  ['a web seed that is no http URL', withMagnet('ws=javascript:alert(1)'), /carries "ws=javascript:alert\(1\)"/],
+  ['a .torrent source over ftp', withMagnet('xs=ftp://evil.example/t'), /carries "xs=ftp:\/\/evil\.example\/t"/]
+]
+for (const [what, lie, message] of smuggled) {
+  test(`a magnet with ${what} is refused: nothing of the server's own goes into a signed record`, () => {
+    assert.throws(() => recordMedia(local, { ...honest(), ...lie }), (err: unknown) => {
+      assert.ok(err instanceof RecordMediaMismatch)
+      assert.match(err.message, /^Nothing was signed: the server's magnet link/)
+      assert.match(err.message, message)
+      return true
+    })
+  })
+}
+
+test('a magnet with another tracker or a udp one is the server\'s to name: accepted', () => {
+  const server = withMagnet(`tr=${encodeURIComponent('udp://tracker.example:1337')}&tr=${encodeURIComponent('wss://other.example/announce')}`)
+  assert.equal(recordMedia(local, { ...honest(), ...server }).bittorrentAddress, server.magnetURI)
+})
+
 for (const [what, lie, message] of lies) {
   test(`an answer with ${what} is refused, naming the field, and gives no media fields to sign`, () => {
     assert.throws(() => recordMedia(local, { ...honest(), ...lie }), (err: unknown) => {

@@ -6,8 +6,10 @@
  * field and nothing may be signed. The type is not compared: the record states the type this
  * owner uploaded it as, while the answer shows the public face's, which may be an earlier
  * uploader's (the server checks the record's type against the owner's own). Only the magnet is
- * the server's (its trackers and web seeds),
- * accepted once it names exactly the checked infoHash. The check is at the caller, not in
+ * the server's (its trackers and web seeds), accepted once it names exactly the checked infoHash
+ * and carries nothing but a name and tracker, web-seed and .torrent URLs: the record is signed,
+ * and a public one goes to Arweave for good, so a server cannot slip its own words or a peer's
+ * address (x.pe) into it under the owner's key. The check is at the caller, not in
  * signRecord, because only the caller knows the local facts. Pure: runs in the browser and Node.
  */
 import type { UploadResult } from './media.ts'
@@ -35,6 +37,27 @@ export class RecordMediaMismatch extends Error {
 
 export type ServerMedia = Pick<UploadResult, 'mediaId' | 'magnetURI' | 'httpUrl' | 'mimeType' | 'fileSize'>
 
+/** What a magnet may carry besides its one xt, and the URL schemes of each. */
+const MAGNET_URLS: Record<string, string[]> = {
+  tr: ['ws:', 'wss:', 'http:', 'https:', 'udp:'],
+  ws: ['http:', 'https:'],
+  xs: ['http:', 'https:']
+}
+
+/** The first parameter of the magnet that a record must not carry, as `key=value`; undefined: none. */
+function foreignMagnetParameter (magnet: string): string | undefined {
+  for (const [key, value] of new URLSearchParams(magnet.slice('magnet:?'.length))) {
+    if (key === 'xt' || key === 'dn') continue
+    const schemes = MAGNET_URLS[key]
+    let scheme: string | undefined
+    try {
+      scheme = new URL(value).protocol
+    } catch {}
+    if (schemes === undefined || scheme === undefined || !schemes.includes(scheme)) return `${key}=${value}`
+  }
+  return undefined
+}
+
 /** The record's media fields, or RecordMediaMismatch naming the first field the server got wrong. */
 export function recordMedia (local: LocalMedia, server: ServerMedia): OipMediaRecord['media'] {
   const httpUrl = `${local.origin}/api/media/${local.mediaId}`
@@ -49,6 +72,11 @@ export function recordMedia (local: LocalMedia, server: ServerMedia): OipMediaRe
     const [field, answered, known, knownAs] = wrong
     throw new RecordMediaMismatch(`Nothing was signed: the server's answer gives this file's ${field} as "${String(answered ?? 'none')}", but ${knownAs} is "${String(known)}". ` +
       'The server does not describe the file you added; remove it and add it again, and if this stays, do not publish records through this server.')
+  }
+  const foreign = foreignMagnetParameter(server.magnetURI)
+  if (foreign !== undefined) {
+    throw new RecordMediaMismatch(`Nothing was signed: the server's magnet link for this file carries "${foreign.slice(0, 200)}", which a record of yours may not (only a name, and tracker, web seed and .torrent URLs). ` +
+      'Do not publish records through this server.')
   }
   return { mediaId: local.mediaId, bittorrentAddress: server.magnetURI, httpUrl, contentType: local.contentType, size: local.size }
 }
