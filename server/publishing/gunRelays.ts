@@ -9,7 +9,7 @@
  * back from a relay, and every wait has its own timeout.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { GunRecordNode } from '../../shared/gunRecord.ts'
+import { MAX_GUN_CIPHERTEXT, type GunRecordNode } from '../../shared/gunRecord.ts'
 import type { Logger } from '../logger.ts'
 
 /** What the publisher and the read endpoint need of the relays (tests may play a broken one). */
@@ -108,10 +108,16 @@ export class GunRelays implements GunNetwork {
     return failed
   }
 
+  /**
+   * The node's own fields (v, iv, ct) at a soul, as a relay has them; anything else anyone wrote
+   * beside them on a public relay is left out, and so is a field longer than a sealed node's.
+   */
   async read (soul: string): Promise<Record<string, unknown> | undefined> {
     const { reachable, nodes } = await this.readMany([soul])
     if (!reachable) throw new Error(this.unreachable())
-    return nodes[0]
+    const node = nodes[0]
+    if (node === undefined) return undefined
+    return Object.fromEntries(Object.keys(TOMBSTONE).filter(k => k in node && (typeof node[k] !== 'string' || (node[k] as string).length <= MAX_GUN_CIPHERTEXT)).map(k => [k, node[k]]))
   }
 
   /** Said to owners (My files, API errors): the relays' addresses, which may carry tokens, go to the log only. */

@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { gunRecordKeys, gunSoul, openGunRecord, sealGunRecord } from '../../shared/gunRecord.ts'
+import { gunRecordKeys, gunSoul, openGunRecord, sealGunRecord, type GunRecordNode } from '../../shared/gunRecord.ts'
 import type { Publication } from '../../shared/publication.ts'
 import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
-import { readGunNode, startGunRelay, type TestGunRelay } from '../helpers/gun.ts'
+import { readGunNode, startGunRelay, writeGunNode, type TestGunRelay } from '../helpers/gun.ts'
 import { ownRecord, type Owned } from '../helpers/ownRecord.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { until } from '../helpers/until.ts'
@@ -64,6 +64,11 @@ test('a private record\'s sealed node: queued, put on the relay with no plaintex
   const read = await fetch(`${server.url}/api/gun?soul=${encodeURIComponent(soul)}`, { headers: bearer(owned.token) })
   assert.equal(read.status, 200)
   assert.deepEqual(await read.json(), { soul, node })
+
+  // Anyone may write beside the node on a relay: the read gives the node's own fields only.
+  await writeGunNode(relay.url, soul, { ...node, junk: 'x'.repeat(300_000), ct2: 'y' } as unknown as GunRecordNode)
+  const beside = await fetch(`${server.url}/api/gun?soul=${encodeURIComponent(soul)}`, { headers: bearer(owned.token) })
+  assert.deepEqual(await beside.json(), { soul, node })
 
   // My files carries it; the same node again changes nothing; Retry has nothing to do.
   const mine = (await (await fetch(`${server.url}/api/media?owner=me`, { headers: bearer(owned.token) })).json()).items
