@@ -159,11 +159,13 @@ describe('several nodes on one PostgreSQL', { skip: unavailable && `PostgreSQL t
     await pg?.stop({ fast: true })
   })
 
-  test('one node leads, and only it does the work done once', async () => {
+  test('one node leads, and only it does the work done once (sweeping uploads, collecting orphans)', async () => {
     const { leader } = await leaderOf(nodes)
     assert.equal(leader, nodes[0], 'the first node started')
-    await eventually(async () => assert.ok(await singletonRuns(leader, 'sweep') > 0, 'the leader sweeps'))
-    for (const node of nodes.filter(n => n !== leader)) assert.equal(await singletonRuns(node, 'sweep'), 0, `${node.name} does not`)
+    for (const work of ['sweep', 'collect']) {
+      await eventually(async () => assert.ok(await singletonRuns(leader, work) > 0, `the leader runs ${work}`))
+      for (const node of nodes.filter(n => n !== leader)) assert.equal(await singletonRuns(node, work), 0, `${node.name} does not run ${work}`)
+    }
   })
 
   test('every public torrent is seeded by the node rendezvous hashing picks, and by no other', async () => {
@@ -251,8 +253,7 @@ describe('several nodes on one PostgreSQL', { skip: unavailable && `PostgreSQL t
     const owner = await signIn(front.url, await newIdentity())
     const { res, url: pending } = await createUpload(survivors[0]!.url, owner, 1000)
     assert.equal(res.status, 201)
-    const sweepsBefore = await Promise.all(survivors.map(async n => await singletonRuns(n, 'sweep')))
-    assert.deepEqual(sweepsBefore, [0, 0])
+    for (const work of ['sweep', 'collect']) assert.deepEqual(await Promise.all(survivors.map(async n => await singletonRuns(n, work))), [0, 0], `no survivor ran ${work} yet`)
 
     const killed = performance.now()
     kill(dead)
@@ -301,6 +302,9 @@ describe('several nodes on one PostgreSQL', { skip: unavailable && `PostgreSQL t
     await eventually(async () => assert.equal((await head(pending, owner)).status, 404, 'the expired upload was swept'))
     assert.ok(await singletonRuns(leader, 'sweep') > 0, 'by the new leader')
     assert.equal(await singletonRuns(follower, 'sweep'), 0, 'and not by the follower')
+    // Taking over, it collects at once (the old leader may have died mid-way); the follower never.
+    assert.ok(await singletonRuns(leader, 'collect') > 0, 'the new leader collects')
+    assert.equal(await singletonRuns(follower, 'collect'), 0, 'the follower does not')
     await eventually(async () => await seededAsRendezvousSays(survivors, files))
   })
 
