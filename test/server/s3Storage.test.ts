@@ -57,10 +57,23 @@ async function assertServed (mediaId: string, bytes: Uint8Array, token?: string)
 
 const keysOf = async (mediaId: string): Promise<string[]> => (await s3.keys()).filter(k => k.includes(mediaId))
 
-test('a multipart upload goes to the bucket as <prefix><mediaId>/{original, manifest.json, torrent}, nothing on disk, and comes back whole and by Range', async () => {
+test('a multipart upload goes to the bucket as <prefix><mediaId>/{original, manifest.json, torrent} in one pass (no byte read back), nothing on disk, and comes back whole and by Range', async () => {
   const bytes = randomBytesSeeded(SIZE, 301)
-  const res = await upload(server.url, bytes, { access_level: 'public' }, 'clip.bin')
+  // Every object the server GETs from the bucket while it takes the upload.
+  const { client: serverClient } = (server.store as S3BlobStore).bucket
+  const got: string[] = []
+  serverClient.middlewareStack.add((next, context) => async args => {
+    if (context.commandName === 'GetObjectCommand') got.push(String((args.input as { Key?: string }).Key))
+    return await next(args)
+  }, { step: 'initialize', name: 'countUploadGets' })
+  let res: Awaited<ReturnType<typeof upload>>
+  try {
+    res = await upload(server.url, bytes, { access_level: 'public' }, 'clip.bin')
+  } finally {
+    serverClient.middlewareStack.remove('countUploadGets')
+  }
   assert.equal(res.status, 201, JSON.stringify(res.body))
+  assert.deepEqual(got, [], 'the staged parts were not read back: the bytes were hashed as they went')
   const mediaId = sha256(bytes)
   assert.equal(res.body.mediaId, mediaId)
   assert.deepEqual(await keysOf(mediaId), [`oip/${mediaId}/manifest.json`, `oip/${mediaId}/original`, `oip/${mediaId}/torrent`])
