@@ -8,8 +8,8 @@
  * uploader's (the server checks the record's type against the owner's own). Only the magnet is
  * the server's (its trackers and web seeds), accepted once it names exactly the checked infoHash
  * and carries nothing but a name and tracker, web-seed and .torrent URLs: the record is signed,
- * and a public one goes to Arweave for good, so a server cannot slip its own words or a peer's
- * address (x.pe) into it under the owner's key. The check is at the caller, not in
+ * and a public one goes to Arweave for good, so a server cannot slip a peer's address (x.pe) or a
+ * field of its own into it (the name and URLs stay its words). The check is at the caller, not in
  * signRecord, because only the caller knows the local facts. Pure: runs in the browser and Node.
  */
 import type { UploadResult } from './media.ts'

@@ -448,9 +448,10 @@ function migrations (dialect: Dialect): Record<string, Migration> {
       async up (db: Kysely<any>) {
         await db.schema.alterTable('oip_records').addColumn('section', 'text', c => c.notNull().defaultTo('text')).execute()
         const contentType = dialect === 'postgres' ? sql`(record_json::jsonb #>> '{media,contentType}')` : sql`json_extract(record_json, '$.media.contentType')`
+        // Only the rows of another section are written: the default is text.
         await db.updateTable('oip_records').set({
-          section: sql`CASE WHEN ${contentType} LIKE 'image/%' THEN 'image' WHEN ${contentType} LIKE 'video/%' THEN 'video' WHEN ${contentType} LIKE 'audio/%' THEN 'audio' ELSE 'text' END`
-        }).execute()
+          section: sql`CASE WHEN ${contentType} LIKE 'image/%' THEN 'image' WHEN ${contentType} LIKE 'video/%' THEN 'video' ELSE 'audio' END`
+        }).where(eb => eb.or(['image/%', 'video/%', 'audio/%'].map(prefix => eb(contentType, 'like', prefix)))).execute()
       }
     }
   }

@@ -169,7 +169,11 @@ export class DatabaseOipRecordRepository implements OipRecordRepository {
     const key = this.sortKey(filter)
     const pub = this.ordered(this.matching(filter, owner, key).where('access_level', '=', 'public'), filter, key)
     const mine = caller !== undefined && (owner === undefined || owner === caller)
-    const rows = !mine
+    // Records on GUN are private: only the caller's own branch can have any.
+    if (filter.source === 'gun' && !mine) return []
+    const rows = filter.source === 'gun'
+      ? await this.ordered(this.matching(filter, caller, key).where('access_level', '=', 'private'), filter, key).limit(limit).offset(offset).execute()
+      : !mine
       ? await pub.limit(limit).offset(offset).execute()
       // Each branch gives at most the rows up to the page's end, in order; the merge takes the page.
       : await this.ordered(this.db.selectFrom(pub.limit(offset + limit).as('pub')).selectAll().unionAll(
@@ -219,9 +223,16 @@ export class DatabaseOipRecordRepository implements OipRecordRepository {
    */
   private from (query: RecordQuery, source: RecordSource): RecordQuery {
     if (source === 'local') return query.where('source', '=', 'local')
-    if (source === 'gun') return query.where('record_id', 'in', this.db.selectFrom('gun_publications').select('record_id').where('state', '=', 'posted'))
-    const posted = this.db.selectFrom('arweave_publications').select('record_id').where('state', 'in', ['posted', 'confirmed'])
-    return query.where(eb => eb.or([eb('source', '=', 'arweave'), eb('record_id', 'in', posted)]))
+    // Each a probe of the row's own publication by its key (EXISTS, not a set of every posted id).
+    // A GUN row that is a tombstone (node null) holds no record any more.
+    if (source === 'gun') {
+      return query.where(eb => eb.exists(eb.selectFrom('gun_publications as g').select('g.soul')
+        .whereRef('g.record_id', '=', 'oip_records.record_id').where('g.state', '=', 'posted').where('g.node', 'is not', null)))
+    }
+    return query.where(eb => eb.or([
+      eb('source', '=', 'arweave'),
+      eb.exists(eb.selectFrom('arweave_publications as a').select('a.record_id').whereRef('a.record_id', '=', 'oip_records.record_id').where('a.state', 'in', ['posted', 'confirmed']))
+    ]))
   }
 
   /**

@@ -34,7 +34,7 @@ const LIBRARY: Stored[] = [
 
 const idOf = (name: string): string => createHash('sha256').update(name).digest('hex')
 
-async function library (kind: DatabaseKind, t: TestContext, stored = LIBRARY): Promise<{ service: OipRecordService, save: (s: Stored) => Promise<void>, db: Db }> {
+async function library (kind: DatabaseKind, t: TestContext, stored = LIBRARY): Promise<{ service: OipRecordService, save: (s: Stored) => Promise<void>, db: Db, records: DatabaseOipRecordRepository }> {
   const { db, dialect } = await openTestDatabase(kind, t)
   const records = new DatabaseOipRecordRepository(db, dialect)
   const save = async ({ name, description = '', tags = [], date, size, owner = ALICE, access = 'public', contentType = 'application/octet-stream' }: Stored): Promise<void> => {
@@ -44,7 +44,7 @@ async function library (kind: DatabaseKind, t: TestContext, stored = LIBRARY): P
   }
   for (const s of stored) await save(s)
   // Listing needs no upload facts.
-  return { service: new OipRecordService({ records, upload: async () => undefined }), save, db }
+  return { service: new OipRecordService({ records, upload: async () => undefined }), save, db, records }
 }
 
 type Query = Omit<OipRecordQuery, 'limit'> & { limit?: number }
@@ -121,17 +121,27 @@ describeEachDatabase('record search', kind => {
   })
 
   test('source: arweave and gun name where records made here were posted (and only posted ones); gun ones are private, so only to their owner', async t => {
-    const { service, db } = await library(kind, t)
+    const { service, db, save, records } = await library(kind, t)
     const at = { attempts: 1, next_attempt_at: 0, last_error: null, lease: null, lease_until: null, created_at: 0, updated_at: 0 }
     const item = (name: string, state: 'queued' | 'posted' | 'confirmed') => ({ ...at, record_id: idOf(name), media_id: idOf(name), owner: ALICE, item_id: `item-${name}`, item: new Uint8Array([1]), state, tx_id: null, posted_at: null })
     await db.insertInto('arweave_publications').values([item('Beach day', 'confirmed'), item('Sunset over the sea', 'posted'), { ...item('forest walk', 'queued'), owner: BOB }]).execute()
     const node = (name: string, owner: string, state: 'queued' | 'posted') => ({ ...at, soul: `soul-${name}`, record_id: idOf(name), media_id: idOf(name), owner, node: '{}', state })
     await db.insertInto('gun_publications').values([node('Diary', ALICE, 'posted'), node('bob secret', BOB, 'queued')]).execute()
-    assert.deepEqual(await find(service, { source: 'arweave' }), ['Beach day', 'Sunset over the sea'], 'posted or confirmed; not queued')
+    // A tombstone (node null) over a record that is back is no record on GUN; a failed item is not on Arweave.
+    await save({ name: 'Old diary', date: 1_600_000_000, size: 5, access: 'private' })
+    await db.insertInto('gun_publications').values({ ...node('Old diary', ALICE, 'posted'), node: null }).execute()
+    await save({ name: 'Harbour', date: 1_600_000_000, size: 5 })
+    await db.insertInto('arweave_publications').values(item('Harbour', 'queued')).execute()
+    await db.updateTable('arweave_publications').set({ state: 'failed' }).where('record_id', '=', idOf('Harbour')).execute()
+    assert.deepEqual(await find(service, { source: 'arweave' }), ['Beach day', 'Sunset over the sea'], 'posted or confirmed; not queued or failed')
     assert.deepEqual(await find(service, { source: 'gun' }, ALICE), ['Diary'], 'her posted node')
     assert.deepEqual(await find(service, { source: 'gun' }), [], 'private: not to anyone else')
     assert.deepEqual(await find(service, { source: 'gun' }, BOB), [], 'his is not on a relay yet')
-    assert.equal((await find(service, { source: 'local' }, ALICE)).length, 5, 'made here, wherever else they are')
+    assert.equal((await find(service, { source: 'local' }, ALICE)).length, 7, 'made here, wherever else they are')
+    // Read off the gateway and posted from here, in one answer, in order.
+    await records.save({ recordId: idOf('Lighthouse'), mediaId: idOf('Lighthouse'), owner: CAROL, accessLevel: 'public', type: 'media', section: 'video', name: 'Lighthouse', description: '', tags: [], date: 1, size: 1, recordJson: JSON.stringify({ basic: { name: 'Lighthouse' } }), signature: 'sig', createdAt: '2026-01-01T00:00:00.000Z', source: 'arweave' })
+    assert.deepEqual(await find(service, { source: 'arweave' }), ['Lighthouse', 'Beach day', 'Sunset over the sea'])
+    assert.deepEqual(await find(service, { source: 'gun', creator: BOB }, ALICE), [], 'nobody\'s GUN records through another owner')
   })
 
   test('dateStart and dateEnd, inclusive, on the record\'s date: Unix seconds, an ISO day (dateEnd: to its end) or an ISO time', async t => {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { gunRecordKeys, gunSoul, openGunRecord, sealGunRecord, type GunRecordNode } from '../../shared/gunRecord.ts'
+import { gunRecordKeys, gunSoul, MAX_GUN_CIPHERTEXT, openGunRecord, sealGunRecord, type GunRecordNode } from '../../shared/gunRecord.ts'
 import type { Publication } from '../../shared/publication.ts'
 import { bearer, newIdentity, signIn } from '../helpers/auth.ts'
 import { readGunNode, startGunRelay, writeGunNode, type TestGunRelay } from '../helpers/gun.ts'
@@ -69,6 +69,11 @@ test('a private record\'s sealed node: queued, put on the relay with no plaintex
   await writeGunNode(relay.url, soul, { ...node, junk: 'x'.repeat(300_000), ct2: 'y' } as unknown as GunRecordNode)
   const beside = await fetch(`${server.url}/api/gun?soul=${encodeURIComponent(soul)}`, { headers: bearer(owned.token) })
   assert.deepEqual(await beside.json(), { soul, node })
+  // A field of its own longer than any sealed node's is left out too.
+  await writeGunNode(relay.url, soul, { ...node, ct: 'A'.repeat(MAX_GUN_CIPHERTEXT + 1) })
+  const long = await fetch(`${server.url}/api/gun?soul=${encodeURIComponent(soul)}`, { headers: bearer(owned.token) })
+  assert.deepEqual(await long.json(), { soul, node: { v: node.v, iv: node.iv } })
+  await writeGunNode(relay.url, soul, node)
 
   // My files carries it; the same node again changes nothing; Retry has nothing to do.
   const mine = (await (await fetch(`${server.url}/api/media?owner=me`, { headers: bearer(owned.token) })).json()).items

@@ -36,7 +36,15 @@ export class RecordSearchList extends CursorPages<StoredOipRecord> {
     if (this.kind) params.set('recordType', this.kind)
     if (cursor) params.set('cursor', cursor)
     const path = `/api/records?${params.toString()}`
-    if (this.session.step !== 'ready') return await getJson<CursorPage<StoredOipRecord>>(path)
+    const anonymous = async (): Promise<CursorPage<StoredOipRecord>> => await getJson<CursorPage<StoredOipRecord>>(path)
+    if (this.session.step !== 'ready') return await anonymous()
+    try {
+      // Signs in unless it is already.
+      await this.session.authorized(async () => {})
+    } catch {
+      // Cannot sign in now (offline, refused): the public records still.
+      return await anonymous()
+    }
     return await this.session.authorized(async token => await getJson<CursorPage<StoredOipRecord>>(path, token))
   }
 }
