@@ -168,18 +168,17 @@ export class DatabaseOipRecordRepository implements OipRecordRepository {
     // in order, by (access_level, key, seq), or (owner, access_level, key, seq) for one owner.
     const key = this.sortKey(filter)
     const pub = this.ordered(this.matching(filter, owner, key).where('access_level', '=', 'public'), filter, key)
-    const mine = caller !== undefined && (owner === undefined || owner === caller)
+    const own = caller !== undefined && (owner === undefined || owner === caller)
+      ? this.ordered(this.matching(filter, caller, key).where('access_level', '=', 'private'), filter, key)
+      : undefined
+    const page = async (query: RecordQuery): Promise<OipRecordRow[]> => (await query.limit(limit).offset(offset).execute()).map(toRow)
     // Records on GUN are private: only the caller's own branch can have any.
-    if (filter.source === 'gun' && !mine) return []
-    const rows = filter.source === 'gun'
-      ? await this.ordered(this.matching(filter, caller, key).where('access_level', '=', 'private'), filter, key).limit(limit).offset(offset).execute()
-      : !mine
-      ? await pub.limit(limit).offset(offset).execute()
-      // Each branch gives at most the rows up to the page's end, in order; the merge takes the page.
-      : await this.ordered(this.db.selectFrom(pub.limit(offset + limit).as('pub')).selectAll().unionAll(
-        this.db.selectFrom(this.ordered(this.matching(filter, caller, key).where('access_level', '=', 'private'), filter, key).limit(offset + limit).as('own')).selectAll()
-      ) as unknown as RecordQuery, filter).limit(limit).offset(offset).execute()
-    return rows.map(toRow)
+    if (filter.source === 'gun') return own === undefined ? [] : await page(own)
+    if (own === undefined) return await page(pub)
+    // Each branch gives at most the rows up to the page's end, in order; the merge takes the page.
+    return await page(this.ordered(this.db.selectFrom(pub.limit(offset + limit).as('pub')).selectAll().unionAll(
+      this.db.selectFrom(own.limit(offset + limit).as('own')).selectAll()
+    ) as unknown as RecordQuery, filter))
   }
 
   /** The key a `creator` names; null when no stored record has that address. */
