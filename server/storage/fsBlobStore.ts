@@ -16,6 +16,7 @@ import { isMediaId, type MediaManifest } from '../../shared/media.ts'
 import type { BlobReader, BlobStat, BlobStore, PendingBlob, StagingBlob } from './blobStore.ts'
 import { DirectFile } from './directFile.ts'
 import { fsBlobReader, isAbsent, openStored } from './fsBlobReader.ts'
+import { stagingHeartbeat } from './stagingHeartbeat.ts'
 
 const INCOMING = '.incoming'
 
@@ -110,7 +111,7 @@ export class FsBlobStore implements BlobStore {
       sweptIncoming++
     }
     sweptIncoming += await this.collectStaging(this.stagingGraceMs)
-    this.heartbeat = setInterval(() => { void this.touchInFlight() }, Math.max(1000, this.stagingGraceMs / 4)).unref()
+    this.heartbeat = stagingHeartbeat(this.stagingGraceMs, async () => await this.touchInFlight())
     return { sweptIncoming, directIo: await DirectFile.supported(this.incoming) }
   }
 

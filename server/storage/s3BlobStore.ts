@@ -31,6 +31,7 @@ import { s3BlobReader } from './s3BlobReader.ts'
 import { S3PublicObjects } from './s3PublicObjects.ts'
 import { S3Staging, STAGING } from './s3Staging.ts'
 import { S3UploadStore } from './s3UploadStore.ts'
+import { stagingHeartbeat } from './stagingHeartbeat.ts'
 
 const MiB = 1024 * 1024
 /** S3 allows 10,000 parts per object; parts are at least this (memory: about two per upload in flight). */
@@ -70,7 +71,7 @@ export class S3BlobStore implements BlobStore {
     // Staging parts a crash left are not swept here: another process may be using them. The
     // collector deletes them once they are older than the grace (collectStaging).
     await this.bucket.check()
-    this.heartbeat = setInterval(() => { void this.touchInFlight() }, Math.max(1000, this.stagingGraceMs / 4)).unref()
+    this.heartbeat = stagingHeartbeat(this.stagingGraceMs, async () => await this.touchInFlight())
     return { sweptIncoming: 0 }
   }
 
