@@ -57,6 +57,8 @@ const READ_BACK_PAUSE_MS = 200
 
 /** A tombstone nulls each field: gun keeps the soul, with nothing left to read. */
 const TOMBSTONE = { v: null, iv: null, ct: null }
+/** A node's own fields (a sealed node's, or a tombstone's). */
+const NODE_FIELDS = Object.keys(TOMBSTONE)
 const fieldsOf = (node: unknown): Record<string, unknown> | undefined => {
   if (node === null || typeof node !== 'object') return undefined
   const { _: _meta, ...fields } = node as Record<string, unknown>
@@ -117,7 +119,8 @@ export class GunRelays implements GunNetwork {
     if (!reachable) throw new Error(this.unreachable())
     const node = nodes[0]
     if (node === undefined) return undefined
-    return Object.fromEntries(Object.keys(TOMBSTONE).filter(k => k in node && (typeof node[k] !== 'string' || (node[k] as string).length <= MAX_GUN_CIPHERTEXT)).map(k => [k, node[k]]))
+    const kept = (value: unknown): boolean => typeof value !== 'string' || value.length <= MAX_GUN_CIPHERTEXT
+    return Object.fromEntries(NODE_FIELDS.filter(k => k in node && kept(node[k])).map(k => [k, node[k]]))
   }
 
   /** Said to owners (My files, API errors): the relays' addresses, which may carry tokens, go to the log only. */

@@ -15,6 +15,7 @@ import { fundedPoster, startArlocal, type TestArweave } from '../helpers/arlocal
 import { newIdentity } from '../helpers/auth.ts'
 import { anyItem, oipRecordOf, ownerItem } from '../helpers/oipItems.ts'
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.ts'
+import { until } from '../helpers/until.ts'
 
 let arweave: TestArweave
 let poster: ArweaveGateway
@@ -68,11 +69,8 @@ test('records published on the gateway by others are found in /api/records with 
   assert.deepEqual((await search(server, 'search=lighthouse&source=arweave')).map(r => r.record.basic.name), ['Lighthouse keeper.mp4'], 'the forged copy is not stored')
   // The run may still be reading the forged item when the good one is found: counted once it has.
   const refused = /oip_arweave_index_items_total\{outcome="bad_owner_signature"\} 1/
-  let counted = await metrics(server)
-  for (let i = 0; i < 200 && !refused.test(counted); i++) {
-    await sleep(50)
-    counted = await metrics(server)
-  }
+  await until('the forged item is counted', async () => refused.test(await metrics(server)))
+  const counted = await metrics(server)
   assert.match(counted, refused)
   assert.match(counted, /oip_arweave_index_items_total\{outcome="indexed"\} 1/)
 
